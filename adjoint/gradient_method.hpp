@@ -1,0 +1,87 @@
+#pragma once
+// GradientMethod: L = Loss(z(t_1..t_N)) and its gradients dL/dθ, dL/dz0 and dL/dφ (the loss's
+// read-out parameters) through an ODE solve. Built-ins (gradient_registry.cpp):
+//   "bptt"              exact discrete adjoint of the integrator's accepted steps
+//   "backsolve_adjoint" Chen et al. eq. (13): augmented [z, a, dL/dθ] solved backward in time
+//   "cvodes_adjoint"    CVODES checkpointed adjoint (CVodeF/CVodeB + backward quadrature)
+// A method rejects an integrator it cannot use with a ConfigError naming both.
+
+#include <memory>
+#include <string>
+
+#include "adjoint/loss.hpp"
+#include "core/ode_problem.hpp"
+#include "core/registry.hpp"
+#include "integrators/integrator.hpp"
+
+namespace snode {
+
+struct GradientOptions {
+  std::string integrator = "dopri5";      // forward integrator (registry name)
+  IntegratorOptions integrator_options;   // its options
+  // Backward problem (adjoints): integrator name and options; "" means the same as forward.
+  std::string backward_integrator;
+  IntegratorOptions backward_options;
+  bool backward_options_set = false;      // false: backward_options = integrator_options
+  long checkpoint_interval = 100;         // cvodes_adjoint: steps between checkpoints (Nd)
+  std::string interpolation = "hermite";  // cvodes_adjoint: "hermite" or "polynomial"
+  double reconstruction_tolerance = 1e-3;  // backsolve: relative ‖z_rec(t0) − z0‖ that raises the flag
+  double max_trajectory_bytes = 4.0e9;    // bptt: refuse before storing more than this
+
+  // Throws ConfigError naming the offending field.
+  void Validate() const;
+  // The options the backward problem uses.
+  const IntegratorOptions& EffectiveBackwardOptions() const {
+    return backward_options_set ? backward_options : integrator_options;
+  }
+  const std::string& EffectiveBackwardIntegrator() const {
+    return backward_integrator.empty() ? integrator : backward_integrator;
+  }
+};
+
+struct GradientStats {
+  long forward_rhs_evals = 0;   // f evaluations in the forward pass
+  long backward_rhs_evals = 0;  // f evaluations in the backward pass (incl. recomputation)
+  long vjp_evals = 0;           // vector-Jacobian products (state and/or params)
+  long jvp_evals = 0;           // Jacobian-vector products
+  long forward_steps = 0;
+  long backward_steps = 0;
+  long checkpoints = 0;         // cvodes_adjoint: checkpoints stored
+  double stored_bytes = 0;      // trajectory memory held for the backward pass
+  double wall_seconds = 0;
+  // backsolve_adjoint: ‖z_rec(t0) − z0‖ / max(‖z0‖, tiny) (NaN if non-finite), and the flag.
+  double reconstruction_error = 0;
+  bool reconstruction_failed = false;
+};
+
+struct LossAndGradient {
+  double loss = 0;
+  Vector dtheta;        // dL/dθ
+  Vector dz0;           // dL/dz0
+  Vector dreadout;      // dL/dφ (empty when the loss has none)
+  Trajectory forward;   // the forward solve (states at output times)
+  GradientStats stats;
+};
+
+class GradientMethod {
+ public:
+  virtual ~GradientMethod() = default;
+  virtual std::string name() const = 0;
+  virtual const GradientOptions& options() const = 0;
+  // Computes L and its gradients. Throws as Integrator::Solve does, and ConfigError for an
+  // unsupported integrator or loss.
+  virtual LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) = 0;
+};
+
+using GradientRegistryType = Registry<GradientMethod, GradientOptions>;
+
+// The registry of gradient methods; user code may Add() its own.
+GradientRegistryType& GradientRegistry();
+
+// Evaluates L alone by a forward solve (for finite differences and line searches). Includes the
+// running cost when the loss has one (integrated by the trapezoidal rule on a fine sub-grid is not
+// good enough for tests, so the running cost is appended to the state as a quadrature variable).
+double EvaluateLoss(const OdeProblem& problem, const Loss& loss, Integrator& integrator,
+                    Vector* readout_grad = nullptr, Trajectory* trajectory = nullptr);
+
+}  // namespace snode

@@ -1,0 +1,52 @@
+#pragma once
+// Trampolines that adapt a VectorField to the C callbacks of CVODES and ARKODE.
+//
+// The solver's user_data points at a CallbackData. Exceptions never cross a SUNDIALS C frame:
+// a trampoline catches everything, stores it in CallbackData::pending and returns -1
+// (unrecoverable), and the caller calls RethrowPending() after the solver returns. A NaN/Inf in
+// f or a product is recoverable (+1: the solver may retry with a smaller step); the first such
+// event is described in CallbackData::nonfinite_message for the caller's error.
+//
+// The signatures match ARKRhsFn/CVRhsFn, ARKLsJacTimesVecFn/CVLsJacTimesVecFn and
+// ARKLsJacFn/CVLsJacFn, which share their parameter lists in SUNDIALS 6.x.
+
+#include <sundials/sundials_matrix.h>
+#include <sundials/sundials_nvector.h>
+
+#include <exception>
+#include <string>
+
+#include "core/types.hpp"
+#include "core/vector_field.hpp"
+
+namespace snode {
+
+struct CallbackData {
+  VectorField* field = nullptr;  // not owned
+  const Vector* theta = nullptr;  // not owned; read on every call, so θ can change between solves
+  double time_sign = 1.0;         // -1 integrates s = -t: f̃(s, z) = -f(-s, z)
+  std::exception_ptr pending;     // first exception thrown by the field
+  std::string nonfinite_message;  // first NaN/Inf seen, "" if none
+  long rhs_evals = 0;
+  long jvp_evals = 0;
+  long jacobian_evals = 0;
+
+  void ResetCounters() {
+    rhs_evals = jvp_evals = jacobian_evals = 0;
+    pending = nullptr;
+    nonfinite_message.clear();
+  }
+  // Rethrows the stored exception, if any, and clears it.
+  void RethrowPending();
+};
+
+// ydot = f(t, y; θ).
+int RhsTrampoline(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data);
+// Jv = (∂f/∂y)(t, y) v.
+int JacTimesTrampoline(N_Vector v, N_Vector Jv, sunrealtype t, N_Vector y, N_Vector fy,
+                       void* user_data, N_Vector tmp);
+// J = ∂f/∂y (dense SUNMatrix).
+int DenseJacobianTrampoline(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix J, void* user_data,
+                            N_Vector tmp1, N_Vector tmp2, N_Vector tmp3);
+
+}  // namespace snode

@@ -1,0 +1,50 @@
+#include "core/vector_field.hpp"
+
+#include <cmath>
+
+#include "core/errors.hpp"
+
+namespace snode {
+
+void VectorField::DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac) {
+  const Index n = state_size();
+  CheckState("DenseJacobian", "z", z.size());
+  Require(jac.rows() == n && jac.cols() == n,
+          name() + ": DenseJacobian: jac must be " + std::to_string(n) + "x" + std::to_string(n));
+  Vector unit = Vector::Zero(n);
+  for (Index j = 0; j < n; ++j) {
+    unit[j] = 1.0;
+    Jvp(t, z, theta, unit, jac.col(j));
+    unit[j] = 0.0;
+  }
+}
+
+void VectorField::TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) {
+  CheckState("TimeDerivative", "out", out.size());
+  if (IsAutonomous()) {
+    out.setZero();
+    return;
+  }
+  const double h = 1e-6 * std::max(1.0, std::abs(t));
+  Vector f_minus(out.size());
+  F(t + h, z, theta, out);
+  F(t - h, z, theta, f_minus);
+  out = (out - f_minus) / (2.0 * h);
+}
+
+void VectorField::CheckState(const char* method, const char* argument, Index length) const {
+  if (length != state_size()) {
+    throw ConfigError(name() + ": " + method + ": " + argument + " has length " +
+                      std::to_string(length) + ", expected state size " +
+                      std::to_string(state_size()));
+  }
+}
+
+void VectorField::CheckParams(const char* method, Index length) const {
+  if (length != num_params()) {
+    throw ConfigError(name() + ": " + method + ": theta has length " + std::to_string(length) +
+                      ", expected " + std::to_string(num_params()) + " parameters");
+  }
+}
+
+}  // namespace snode

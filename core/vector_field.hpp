@@ -1,0 +1,74 @@
+#pragma once
+// VectorField: the right-hand side f(t, z; θ) of a (neural) ODE z' = f(t, z; θ) together with the
+// derivative products every integrator and gradient method needs.
+//
+// Shapes: z, f, v, a have length state_size(); θ has length num_params(). A batched field holds
+// B samples of width n back to back (z = [z_1; …; z_B], state_size() = B·n) and its Jacobian is
+// block-diagonal over the batch.
+//
+// Ownership and threading: θ is passed in on every call, so one field object can be evaluated at
+// many parameter vectors (finite differences, optimisers). Implementations may keep mutable
+// workspace, so one object must not be used from two threads at once: Clone() one per thread.
+//
+// Every method throws ConfigError on wrong argument sizes.
+
+#include <memory>
+#include <string>
+
+#include "core/types.hpp"
+
+namespace snode {
+
+class VectorField {
+ public:
+  virtual ~VectorField() = default;
+
+  // A short human-readable description, e.g. "mlp 2-32-32-2 tanh".
+  virtual std::string name() const = 0;
+  // Length of z (B·n for a batched field).
+  virtual Index state_size() const = 0;
+  // Length of θ.
+  virtual Index num_params() const = 0;
+
+  // out = f(t, z; θ).
+  virtual void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) = 0;
+  // out = (∂f/∂z) v  (Jacobian-vector product, forward mode).
+  virtual void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
+                   VectorRef out) = 0;
+  // out = aᵀ ∂f/∂z, i.e. (∂f/∂z)ᵀ a  (vector-Jacobian product w.r.t. the state).
+  virtual void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
+                        VectorRef out) = 0;
+  // grad += aᵀ ∂f/∂θ. Accumulates: the caller zeroes grad when it wants a fresh product.
+  virtual void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
+                         VectorRef grad) = 0;
+
+  // Both VJPs at once: a_state = (∂f/∂z)ᵀ a (overwritten), grad += (∂f/∂θ)ᵀ a. Fields whose two
+  // products share work (the MLP's backward pass) override this; the default calls both.
+  virtual void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
+                   VectorRef a_state, VectorRef grad) {
+    VjpState(t, z, theta, a, a_state);
+    VjpParams(t, z, theta, a, grad);
+  }
+
+  // True when DenseJacobian is cheaper than state_size() JVPs (a closed form exists).
+  virtual bool HasDenseJacobian() const { return false; }
+  // jac = ∂f/∂z (state_size() × state_size()). The default assembles it column by column from
+  // Jvp, so it is always available, but costs state_size() JVPs.
+  virtual void DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac);
+
+  // False when f depends on t explicitly (e.g. an MLP with time input).
+  virtual bool IsAutonomous() const { return true; }
+  // out = ∂f/∂t. The default is a central difference with step 1e-6·max(1,|t|) (exact zero for
+  // autonomous fields); fields with a closed form override it.
+  virtual void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out);
+
+  // A deep copy with its own workspace, for use on another thread.
+  virtual std::unique_ptr<VectorField> Clone() const = 0;
+
+ protected:
+  // Throws ConfigError naming the method and the argument when a length is wrong.
+  void CheckState(const char* method, const char* argument, Index length) const;
+  void CheckParams(const char* method, Index length) const;
+};
+
+}  // namespace snode

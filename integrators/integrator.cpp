@@ -1,0 +1,49 @@
+#include "integrators/integrator.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/errors.hpp"
+
+namespace snode {
+
+void IntegratorOptions::Validate() const {
+  Require(std::isfinite(rtol) && rtol > 0.0,
+          "integrator option rtol must be positive and finite, got " + std::to_string(rtol));
+  Require(std::isfinite(atol) && atol > 0.0,
+          "integrator option atol must be positive and finite, got " + std::to_string(atol));
+  Require(std::isfinite(fixed_step) && fixed_step >= 0.0,
+          "integrator option fixed_step must be positive (or 0 for adaptive), got " +
+              std::to_string(fixed_step));
+  Require(std::isfinite(initial_step) && initial_step >= 0.0,
+          "integrator option initial_step must be >= 0, got " + std::to_string(initial_step));
+  Require(std::isfinite(max_step) && max_step >= 0.0,
+          "integrator option max_step must be >= 0, got " + std::to_string(max_step));
+  Require(max_steps > 0, "integrator option max_steps must be positive, got " +
+                             std::to_string(max_steps));
+  Require(linear_solver == "dense" || linear_solver == "gmres",
+          "integrator option linear_solver must be 'dense' or 'gmres', got '" + linear_solver + "'");
+  Require(max_nonlinear_iters > 0, "integrator option max_nonlinear_iters must be positive");
+  Require(krylov_max_dim > 0, "integrator option krylov_max_dim must be positive");
+}
+
+IntegratorStats& IntegratorStats::operator+=(const IntegratorStats& other) {
+  const long phi_calls_this = steps, phi_calls_other = other.steps;
+  if (phi_calls_this + phi_calls_other > 0) {
+    krylov_dim_mean = (krylov_dim_mean * static_cast<double>(phi_calls_this) +
+                       other.krylov_dim_mean * static_cast<double>(phi_calls_other)) /
+                      static_cast<double>(phi_calls_this + phi_calls_other);
+  }
+  steps += other.steps;
+  rejected_steps += other.rejected_steps;
+  rhs_evals += other.rhs_evals;
+  jvp_evals += other.jvp_evals;
+  jacobian_evals += other.jacobian_evals;
+  linear_iters += other.linear_iters;
+  nonlinear_iters += other.nonlinear_iters;
+  krylov_dim_max = std::max(krylov_dim_max, other.krylov_dim_max);
+  wall_seconds += other.wall_seconds;
+  return *this;
+}
+
+}  // namespace snode

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages snode needs (toolchain included). Idempotent and quick when all is
+# present: it asks dpkg first and calls apt-get only for what is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  g++ make cmake pkg-config git
+  libsundials-dev libeigen3-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
+  googletest libgtest-dev libbenchmark-dev
+  gnuplot-nox dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "snode setup: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "snode setup: done"
