@@ -7,7 +7,7 @@ packages=(
   g++ make cmake pkg-config git
   libsundials-dev libeigen3-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
   googletest libgtest-dev libbenchmark-dev
-  gnuplot-nox dataset-fashion-mnist
+  liblbfgs-dev gnuplot-nox dataset-fashion-mnist
 )
 
 missing=()
