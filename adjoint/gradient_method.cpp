@@ -13,8 +13,8 @@ void GradientOptions::Validate() const {
   Require(checkpoint_interval > 0, "gradient option checkpoint_interval must be positive, got " +
                                        std::to_string(checkpoint_interval));
   Require(interpolation == "hermite" || interpolation == "polynomial",
-          "gradient option interpolation must be 'hermite' or 'polynomial', got '" +
-              interpolation + "'");
+          "gradient option interpolation must be 'hermite' or 'polynomial', got '" + interpolation +
+              "'");
   Require(std::isfinite(reconstruction_tolerance) && reconstruction_tolerance > 0.0,
           "gradient option reconstruction_tolerance must be positive");
   Require(std::isfinite(max_trajectory_bytes) && max_trajectory_bytes > 0.0,

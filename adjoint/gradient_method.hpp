@@ -17,16 +17,17 @@
 namespace snode {
 
 struct GradientOptions {
-  std::string integrator = "dopri5";      // forward integrator (registry name)
-  IntegratorOptions integrator_options;   // its options
+  std::string integrator = "dopri5";     // forward integrator (registry name)
+  IntegratorOptions integrator_options;  // its options
   // Backward problem (adjoints): integrator name and options; "" means the same as forward.
   std::string backward_integrator;
   IntegratorOptions backward_options;
   bool backward_options_set = false;      // false: backward_options = integrator_options
   long checkpoint_interval = 100;         // cvodes_adjoint: steps between checkpoints (Nd)
   std::string interpolation = "hermite";  // cvodes_adjoint: "hermite" or "polynomial"
-  double reconstruction_tolerance = 1e-3;  // backsolve: relative ‖z_rec(t0) − z0‖ that raises the flag
-  double max_trajectory_bytes = 4.0e9;    // bptt: refuse before storing more than this
+  double reconstruction_tolerance =
+      1e-3;  // backsolve: relative ‖z_rec(t0) − z0‖ that raises the flag
+  double max_trajectory_bytes = 4.0e9;  // bptt: refuse before storing more than this
 
   // Throws ConfigError naming the offending field.
   void Validate() const;
@@ -46,8 +47,8 @@ struct GradientStats {
   long jvp_evals = 0;           // Jacobian-vector products
   long forward_steps = 0;
   long backward_steps = 0;
-  long checkpoints = 0;         // cvodes_adjoint: checkpoints stored
-  double stored_bytes = 0;      // trajectory memory held for the backward pass
+  long checkpoints = 0;     // cvodes_adjoint: checkpoints stored
+  double stored_bytes = 0;  // trajectory memory held for the backward pass
   double wall_seconds = 0;
   // backsolve_adjoint: ‖z_rec(t0) − z0‖ / max(‖z0‖, tiny) (NaN if non-finite), and the flag.
   double reconstruction_error = 0;
@@ -56,10 +57,10 @@ struct GradientStats {
 
 struct LossAndGradient {
   double loss = 0;
-  Vector dtheta;        // dL/dθ
-  Vector dz0;           // dL/dz0
-  Vector dreadout;      // dL/dφ (empty when the loss has none)
-  Trajectory forward;   // the forward solve (states at output times)
+  Vector dtheta;       // dL/dθ
+  Vector dz0;          // dL/dz0
+  Vector dreadout;     // dL/dφ (empty when the loss has none)
+  Trajectory forward;  // the forward solve (states at output times)
   GradientStats stats;
 };
 

@@ -22,7 +22,7 @@
 namespace snode {
 
 struct CallbackData {
-  VectorField* field = nullptr;  // not owned
+  VectorField* field = nullptr;   // not owned
   const Vector* theta = nullptr;  // not owned; read on every call, so θ can change between solves
   double time_sign = 1.0;         // -1 integrates s = -t: f̃(s, z) = -f(-s, z)
   std::exception_ptr pending;     // first exception thrown by the field

@@ -8,7 +8,8 @@
 
 namespace snode {
 
-static_assert(std::is_same_v<sunrealtype, double>, "snode needs SUNDIALS built in double precision");
+static_assert(std::is_same_v<sunrealtype, double>,
+              "snode needs SUNDIALS built in double precision");
 
 using Index = Eigen::Index;
 using Vector = Eigen::VectorXd;

@@ -19,10 +19,11 @@ void IntegratorOptions::Validate() const {
           "integrator option initial_step must be >= 0, got " + std::to_string(initial_step));
   Require(std::isfinite(max_step) && max_step >= 0.0,
           "integrator option max_step must be >= 0, got " + std::to_string(max_step));
-  Require(max_steps > 0, "integrator option max_steps must be positive, got " +
-                             std::to_string(max_steps));
-  Require(linear_solver == "dense" || linear_solver == "gmres",
-          "integrator option linear_solver must be 'dense' or 'gmres', got '" + linear_solver + "'");
+  Require(max_steps > 0,
+          "integrator option max_steps must be positive, got " + std::to_string(max_steps));
+  Require(
+      linear_solver == "dense" || linear_solver == "gmres",
+      "integrator option linear_solver must be 'dense' or 'gmres', got '" + linear_solver + "'");
   Require(max_nonlinear_iters > 0, "integrator option max_nonlinear_iters must be positive");
   Require(krylov_max_dim > 0, "integrator option krylov_max_dim must be positive");
 }

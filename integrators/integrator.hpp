@@ -21,39 +21,39 @@
 namespace snode {
 
 struct IntegratorOptions {
-  double rtol = 1e-6;              // relative tolerance (adaptive methods, Newton and Krylov tests)
-  double atol = 1e-8;              // absolute tolerance
-  double fixed_step = 0.0;         // > 0: take steps of this size (shortened to hit output times)
-  double initial_step = 0.0;       // 0: let the method choose
-  double max_step = 0.0;           // 0: unlimited
-  long max_steps = 100000;         // per output interval; exceeding it throws SundialsError
+  double rtol = 1e-6;         // relative tolerance (adaptive methods, Newton and Krylov tests)
+  double atol = 1e-8;         // absolute tolerance
+  double fixed_step = 0.0;    // > 0: take steps of this size (shortened to hit output times)
+  double initial_step = 0.0;  // 0: let the method choose
+  double max_step = 0.0;      // 0: unlimited
+  long max_steps = 100000;    // per output interval; exceeding it throws SundialsError
   std::string linear_solver = "dense";  // implicit methods: "dense" (Jacobian) or "gmres" (JVPs)
-  int max_nonlinear_iters = 10;    // Newton iterations per stage (implicit methods)
-  int krylov_max_dim = 40;         // GMRES max Krylov dimension; epi2 Arnoldi max dimension
-  bool record_steps = false;       // fill Trajectory::step_times (used by BPTT replay)
+  int max_nonlinear_iters = 10;         // Newton iterations per stage (implicit methods)
+  int krylov_max_dim = 40;              // GMRES max Krylov dimension; epi2 Arnoldi max dimension
+  bool record_steps = false;            // fill Trajectory::step_times (used by BPTT replay)
 
   // Throws ConfigError naming the offending field (non-positive or NaN tolerances or step, ...).
   void Validate() const;
 };
 
 struct IntegratorStats {
-  long steps = 0;             // accepted steps
-  long rejected_steps = 0;    // error-test and convergence failures
-  long rhs_evals = 0;         // f evaluations
-  long jvp_evals = 0;         // Jacobian-vector products
-  long jacobian_evals = 0;    // dense Jacobian evaluations
-  long linear_iters = 0;      // Krylov (GMRES/Arnoldi) iterations
-  long nonlinear_iters = 0;   // Newton iterations
-  long krylov_dim_max = 0;    // epi2: largest Krylov dimension used
-  double krylov_dim_mean = 0; // epi2: mean Krylov dimension per φ-evaluation
-  double wall_seconds = 0;    // time spent in Solve
+  long steps = 0;              // accepted steps
+  long rejected_steps = 0;     // error-test and convergence failures
+  long rhs_evals = 0;          // f evaluations
+  long jvp_evals = 0;          // Jacobian-vector products
+  long jacobian_evals = 0;     // dense Jacobian evaluations
+  long linear_iters = 0;       // Krylov (GMRES/Arnoldi) iterations
+  long nonlinear_iters = 0;    // Newton iterations
+  long krylov_dim_max = 0;     // epi2: largest Krylov dimension used
+  double krylov_dim_mean = 0;  // epi2: mean Krylov dimension per φ-evaluation
+  double wall_seconds = 0;     // time spent in Solve
 
   IntegratorStats& operator+=(const IntegratorStats& other);
 };
 
 struct Trajectory {
-  std::vector<double> times;   // = problem.output_times
-  std::vector<Vector> states;  // z at each output time
+  std::vector<double> times;       // = problem.output_times
+  std::vector<Vector> states;      // z at each output time
   std::vector<double> step_times;  // with record_steps: t0, then the end of every accepted step
   IntegratorStats stats;
 };

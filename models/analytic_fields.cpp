@@ -6,7 +6,8 @@ namespace snode {
 
 // ---------------------------------------------------------------- DecayField
 DecayField::DecayField(Index dimension) : dimension_(dimension) {
-  Require(dimension > 0, "DecayField: dimension must be positive, got " + std::to_string(dimension));
+  Require(dimension > 0,
+          "DecayField: dimension must be positive, got " + std::to_string(dimension));
 }
 
 std::string DecayField::name() const { return "decay" + std::to_string(dimension_); }
@@ -61,7 +62,8 @@ std::unique_ptr<VectorField> DecayField::Clone() const {
 // ---------------------------------------------------------------- LinearField
 LinearField::LinearField(Index dimension, Vector offset)
     : dimension_(dimension), offset_(std::move(offset)) {
-  Require(dimension > 0, "LinearField: dimension must be positive, got " + std::to_string(dimension));
+  Require(dimension > 0,
+          "LinearField: dimension must be positive, got " + std::to_string(dimension));
   if (offset_.size() == 0) offset_ = Vector::Zero(dimension);
   Require(offset_.size() == dimension, "LinearField: offset b has length " +
                                            std::to_string(offset_.size()) + ", expected " +
@@ -168,8 +170,8 @@ void LotkaVolterraField::VjpState(double t, ConstVectorRef z, ConstVectorRef the
   out = jac.transpose() * a;
 }
 
-void LotkaVolterraField::VjpParams(double, ConstVectorRef z, ConstVectorRef theta,
-                                   ConstVectorRef a, VectorRef grad) {
+void LotkaVolterraField::VjpParams(double, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
+                                   VectorRef grad) {
   CheckState("VjpParams", "z", z.size());
   CheckState("VjpParams", "a", a.size());
   CheckParams("VjpParams", theta.size());
@@ -205,8 +207,8 @@ void RobertsonField::DenseJacobian(double, ConstVectorRef z, ConstVectorRef thet
   Require(jac.rows() == 3 && jac.cols() == 3, "robertson: DenseJacobian: jac must be 3x3");
   const double k1 = theta[0], k2 = theta[1], k3 = theta[2];
   const double y2 = z[1], y3 = z[2];
-  jac << -k1, k3 * y3, k3 * y2,                          //
-      k1, -2.0 * k2 * y2 - k3 * y3, -k3 * y2,            //
+  jac << -k1, k3 * y3, k3 * y2,                //
+      k1, -2.0 * k2 * y2 - k3 * y3, -k3 * y2,  //
       0.0, 2.0 * k2 * y2, 0.0;
 }
 

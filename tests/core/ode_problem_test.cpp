@@ -32,9 +32,15 @@ TEST(OdeProblem, RejectsEachBadMember) {
       {"z0 contains NaN", [nan](OdeProblem& p) { p.z0[0] = nan; }},
       {"theta contains NaN", [nan](OdeProblem& p) { p.theta[1] = nan; }},
       {"output_times is empty", [](OdeProblem& p) { p.output_times.clear(); }},
-      {"strictly increasing", [](OdeProblem& p) { p.output_times = {0.5, 0.5}; }},
+      {"strictly increasing",
+       [](OdeProblem& p) {
+         p.output_times = {0.5, 0.5};
+       }},
       {"after the first output time", [](OdeProblem& p) { p.t0 = 0.7; }},
-      {"not finite", [nan](OdeProblem& p) { p.output_times = {0.5, nan}; }},
+      {"not finite",
+       [nan](OdeProblem& p) {
+         p.output_times = {0.5, nan};
+       }},
   };
   for (auto& [expected, mutate] : cases) {
     OdeProblem p = ValidProblem();

@@ -20,8 +20,10 @@ struct Constant : Widget {
 
 TEST(Registry, CreatesByNameWithOptions) {
   Registry<Widget, WidgetOptions> registry("widget");
-  registry.Add("one", [](const WidgetOptions& o) { return std::make_unique<Constant>(1 + o.offset); });
-  registry.Add("two", [](const WidgetOptions& o) { return std::make_unique<Constant>(2 + o.offset); });
+  registry.Add("one",
+               [](const WidgetOptions& o) { return std::make_unique<Constant>(1 + o.offset); });
+  registry.Add("two",
+               [](const WidgetOptions& o) { return std::make_unique<Constant>(2 + o.offset); });
   EXPECT_EQ(registry.Create("two", WidgetOptions{10})->value(), 12);
   EXPECT_EQ(registry.Names(), (std::vector<std::string>{"one", "two"}));
   EXPECT_TRUE(registry.Contains("one"));

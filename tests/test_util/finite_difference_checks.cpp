@@ -26,8 +26,8 @@ namespace test_util {
   if (worst < 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << "component " << worst << ": actual " << actual[worst] << " vs expected "
-         << expected[worst] << " (|diff| " << std::abs(actual[worst] - expected[worst])
-         << ", rtol " << rtol << ", atol " << atol << ")";
+         << expected[worst] << " (|diff| " << std::abs(actual[worst] - expected[worst]) << ", rtol "
+         << rtol << ", atol " << atol << ")";
 }
 
 double MaxRelativeError(const Vector& actual, const Vector& expected, double floor) {

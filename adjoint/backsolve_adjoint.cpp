@@ -1,0 +1,316 @@
+#include "adjoint/backsolve_adjoint.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "core/errors.hpp"
+
+namespace snode {
+namespace detail {
+namespace {
+
+// Central differences balance truncation O(ε²) against rounding O(eps/ε): ε ∝ eps^{1/3}.
+const double kCbrtEps = std::cbrt(std::numeric_limits<double>::epsilon());
+
+}  // namespace
+
+BacksolveAugmentedField::BacksolveAugmentedField(std::shared_ptr<VectorField> field,
+                                                 const Loss* loss)
+    : field_(std::move(field)), loss_(loss) {
+  Require(field_ != nullptr, "BacksolveAugmentedField: field is null");
+  n_ = field_->state_size();
+  p_ = field_->num_params();
+}
+
+std::string BacksolveAugmentedField::name() const {
+  return "backsolve_augmented(" + field_->name() + ")";
+}
+
+void BacksolveAugmentedField::CheckSizes(const char* method, Index y_size, Index theta_size) const {
+  CheckState(method, "y", y_size);
+  CheckParams(method, theta_size);
+}
+
+bool BacksolveAugmentedField::IsAutonomous() const {
+  // The Loss interface cannot say whether g depends on t, so a running cost makes it
+  // non-autonomous.
+  return field_->IsAutonomous() && (loss_ == nullptr || !loss_->HasRunningCost());
+}
+
+std::unique_ptr<VectorField> BacksolveAugmentedField::Clone() const {
+  return std::make_unique<BacksolveAugmentedField>(std::shared_ptr<VectorField>(field_->Clone()),
+                                                   loss_);
+}
+
+void BacksolveAugmentedField::AdjointRhs(double t, ConstVectorRef z, ConstVectorRef theta,
+                                         ConstVectorRef a, VectorRef ra, VectorRef rg) {
+  rg.setZero();
+  field_->Vjp(t, z, theta, a, ra, rg);
+  ++vjp_evals_;
+  if (loss_ != nullptr && loss_->HasRunningCost()) {
+    // a' = −(∂f/∂z)ᵀa − ∂g/∂z in true time: the running cost is the adjoint's source term.
+    Vector grad_g(n_);
+    loss_->RunningCostGradient(t, z, grad_g);
+    ra += grad_g;
+  }
+}
+
+void BacksolveAugmentedField::AdjointRhsDirectional(double t, ConstVectorRef z,
+                                                    ConstVectorRef theta, ConstVectorRef a,
+                                                    ConstVectorRef dz, ConstVectorRef dtheta,
+                                                    VectorRef ra_dot, VectorRef rg_dot) {
+  const bool has_dtheta = dtheta.size() > 0;
+  const double direction_norm =
+      std::sqrt(dz.squaredNorm() + (has_dtheta ? dtheta.squaredNorm() : 0.0));
+  if (direction_norm == 0.0) {
+    ra_dot.setZero();
+    rg_dot.setZero();
+    return;
+  }
+  const double point_norm = std::sqrt(z.squaredNorm() + theta.squaredNorm());
+  const double eps = kCbrtEps * (1.0 + point_norm) / direction_norm;
+  ra_plus_.resize(n_);
+  ra_minus_.resize(n_);
+  rg_plus_.resize(p_);
+  rg_minus_.resize(p_);
+
+  z_shift_ = z + eps * dz;
+  theta_shift_ = theta;
+  if (has_dtheta) theta_shift_ += eps * dtheta;
+  AdjointRhs(t, z_shift_, theta_shift_, a, ra_plus_, rg_plus_);
+  z_shift_ = z - eps * dz;
+  theta_shift_ = theta;
+  if (has_dtheta) theta_shift_ -= eps * dtheta;
+  AdjointRhs(t, z_shift_, theta_shift_, a, ra_minus_, rg_minus_);
+  const double inv = 1.0 / (2.0 * eps);
+  ra_dot = (ra_plus_ - ra_minus_) * inv;
+  rg_dot = (rg_plus_ - rg_minus_) * inv;
+}
+
+void BacksolveAugmentedField::ParamDirectional(double t, ConstVectorRef z, ConstVectorRef theta,
+                                               ConstVectorRef dtheta, VectorRef out) {
+  const double direction_norm = dtheta.norm();
+  if (direction_norm == 0.0) {
+    out.setZero();
+    return;
+  }
+  const double eps = kCbrtEps * (1.0 + theta.norm()) / direction_norm;
+  f_plus_.resize(n_);
+  f_minus_.resize(n_);
+  theta_shift_ = theta + eps * dtheta;
+  field_->F(t, z, theta_shift_, f_plus_);
+  theta_shift_ = theta - eps * dtheta;
+  field_->F(t, z, theta_shift_, f_minus_);
+  rhs_evals_ += 2;
+  out = (f_plus_ - f_minus_) / (2.0 * eps);
+}
+
+void BacksolveAugmentedField::F(double s, ConstVectorRef y, ConstVectorRef theta, VectorRef out) {
+  CheckSizes("F", y.size(), theta.size());
+  CheckState("F", "out", out.size());
+  const double t = -s;
+  field_->F(t, y.head(n_), theta, out.head(n_));
+  ++rhs_evals_;
+  out.head(n_) = -out.head(n_);
+  AdjointRhs(t, y.head(n_), theta, y.segment(n_, n_), out.segment(n_, n_), out.tail(p_));
+}
+
+void BacksolveAugmentedField::Jvp(double s, ConstVectorRef y, ConstVectorRef theta,
+                                  ConstVectorRef v, VectorRef out) {
+  CheckSizes("Jvp", y.size(), theta.size());
+  CheckState("Jvp", "v", v.size());
+  CheckState("Jvp", "out", out.size());
+  const double t = -s;
+  const auto z = y.head(n_);
+  const auto a = y.segment(n_, n_);
+  // z-row: −(∂f/∂z) v_z.
+  field_->Jvp(t, z, theta, v.head(n_), out.head(n_));
+  ++jvp_evals_;
+  out.head(n_) = -out.head(n_);
+  // a- and G-rows, first-order part (exact): (∂f/∂z)ᵀ v_a and (∂f/∂θ)ᵀ v_a.
+  out.tail(p_).setZero();
+  field_->Vjp(t, z, theta, v.segment(n_, n_), out.segment(n_, n_), out.tail(p_));
+  ++vjp_evals_;
+  // Second-order part H v_z: directional difference of the adjoint right-hand side along v_z.
+  Vector ra_dot(n_), rg_dot(p_);
+  AdjointRhsDirectional(t, z, theta, a, v.head(n_), Vector(), ra_dot, rg_dot);
+  out.segment(n_, n_) += ra_dot;
+  out.tail(p_) += rg_dot;
+}
+
+void BacksolveAugmentedField::Vjp(double s, ConstVectorRef y, ConstVectorRef theta,
+                                  ConstVectorRef w, VectorRef w_state, VectorRef grad) {
+  CheckSizes("Vjp", y.size(), theta.size());
+  CheckState("Vjp", "w", w.size());
+  CheckState("Vjp", "w_state", w_state.size());
+  CheckParams("Vjp", grad.size());
+  const double t = -s;
+  const auto z = y.head(n_);
+  const auto a = y.segment(n_, n_);
+  const auto w_z = w.head(n_);
+  const auto w_a = w.segment(n_, n_);
+  const auto w_g = w.tail(p_);
+  // Hessian symmetry of φ = aᵀf + g turns the transposed second-order blocks into one
+  // directional difference of the adjoint right-hand side along (w_a, w_G):
+  //   H_aᵀ w_a + H_Gᵀ w_G = D_(z,θ)[(∂f/∂z)ᵀa + ∂g/∂z]·(w_a, w_G)       (z-part of J̃ᵀw)
+  //   (∂ra/∂θ)ᵀ w_a + (∂rg/∂θ)ᵀ w_G = D_(z,θ)[(∂f/∂θ)ᵀa]·(w_a, w_G)    (θ-part)
+  Vector ra_dot(n_), rg_dot(p_);
+  AdjointRhsDirectional(t, z, theta, a, w_a, w_g, ra_dot, rg_dot);
+  // z-part: −(∂f/∂z)ᵀ w_z + ra_dot; θ-part: −(∂f/∂θ)ᵀ w_z + rg_dot.
+  Vector vjp_state(n_);
+  Vector vjp_params = Vector::Zero(p_);
+  field_->Vjp(t, z, theta, w_z, vjp_state, vjp_params);
+  ++vjp_evals_;
+  // a-part: (∂f/∂z) w_a + (∂f/∂θ) w_G; the G-part is zero (nothing depends on G).
+  Vector jvp(n_), f_theta_dir(n_);
+  field_->Jvp(t, z, theta, w_a, jvp);
+  ++jvp_evals_;
+  ParamDirectional(t, z, theta, w_g, f_theta_dir);
+  w_state.head(n_) = ra_dot - vjp_state;
+  w_state.segment(n_, n_) = jvp + f_theta_dir;
+  w_state.tail(p_).setZero();
+  grad += rg_dot - vjp_params;
+}
+
+void BacksolveAugmentedField::VjpState(double s, ConstVectorRef y, ConstVectorRef theta,
+                                       ConstVectorRef w, VectorRef out) {
+  Vector discard = Vector::Zero(p_);
+  Vjp(s, y, theta, w, out, discard);
+}
+
+void BacksolveAugmentedField::VjpParams(double s, ConstVectorRef y, ConstVectorRef theta,
+                                        ConstVectorRef w, VectorRef grad) {
+  Vector discard(state_size());
+  Vjp(s, y, theta, w, discard, grad);
+}
+
+void BacksolveAugmentedField::DenseJacobian(double s, ConstVectorRef y, ConstVectorRef theta,
+                                            MatrixRef jac) {
+  CheckSizes("DenseJacobian", y.size(), theta.size());
+  const Index m = state_size();
+  Require(jac.rows() == m && jac.cols() == m,
+          name() + ": DenseJacobian: jac must be " + std::to_string(m) + "x" + std::to_string(m));
+  const double t = -s;
+  const auto z = y.head(n_);
+  const auto a = y.segment(n_, n_);
+  jac.setZero();
+  Matrix jf(n_, n_);
+  field_->DenseJacobian(t, z, theta, jf);
+  jvp_evals_ += field_->HasDenseJacobian() ? 1 : n_;
+  jac.topLeftCorner(n_, n_) = -jf;
+  jac.block(n_, n_, n_, n_) = jf.transpose();
+  Vector unit = Vector::Zero(n_);
+  Vector ra_dot(n_), rg_dot(p_), scratch(n_);
+  for (Index j = 0; j < n_; ++j) {
+    unit[j] = 1.0;
+    // Column j of the z-block: second-order terms.
+    AdjointRhsDirectional(t, z, theta, a, unit, Vector(), ra_dot, rg_dot);
+    jac.block(n_, j, n_, 1) = ra_dot;
+    jac.block(2 * n_, j, p_, 1) = rg_dot;
+    // Column j of the a-block, G-rows: (∂f/∂θ)ᵀ e_j.
+    rg_dot.setZero();
+    field_->Vjp(t, z, theta, unit, scratch, rg_dot);
+    ++vjp_evals_;
+    jac.block(2 * n_, n_ + j, p_, 1) = rg_dot;
+    unit[j] = 0.0;
+  }
+}
+
+}  // namespace detail
+
+BacksolveAdjoint::BacksolveAdjoint(const GradientOptions& options) : options_(options) {
+  options_.Validate();
+  forward_ = IntegratorRegistry().Create(options_.integrator, options_.integrator_options);
+  backward_ = IntegratorRegistry().Create(options_.EffectiveBackwardIntegrator(),
+                                          options_.EffectiveBackwardOptions());
+}
+
+LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss& loss) {
+  const auto start = std::chrono::steady_clock::now();
+  problem.Validate();
+  const Index n = problem.field->state_size();
+  const Index p = problem.field->num_params();
+  const std::size_t num_times = problem.output_times.size();
+  const std::vector<double>& times = problem.output_times;
+
+  LossAndGradient result;
+  GradientStats& stats = result.stats;
+  Vector readout;
+  result.loss = EvaluateLoss(problem, loss, *forward_, &readout, &result.forward);
+  result.dreadout = std::move(readout);
+  const std::vector<Vector>& states = result.forward.states;
+  stats.forward_rhs_evals = result.forward.stats.rhs_evals;
+  stats.forward_steps = result.forward.stats.steps;
+  stats.jvp_evals = result.forward.stats.jvp_evals;
+  // Only the observation-time states are kept for the backward pass.
+  stats.stored_bytes = static_cast<double>(num_times) * static_cast<double>(n) * sizeof(double);
+
+  auto field = std::make_shared<detail::BacksolveAugmentedField>(problem.field, &loss);
+  Vector dl_dz(n);
+  Vector readout_scratch = Vector::Zero(loss.num_readout_params());
+  Vector y(2 * n + p);
+  y.head(n) = states.back();
+  loss.Term(num_times - 1, times.back(), states.back(), dl_dz, readout_scratch);
+  y.segment(n, n) = dl_dz;
+  y.tail(p).setZero();
+
+  bool solver_failed = false;
+  OdeProblem segment;
+  segment.field = field;
+  segment.theta = problem.theta;
+  segment.output_times.resize(1);
+  try {
+    for (std::size_t i = num_times; i-- > 0;) {
+      const double t_high = times[i];
+      const double t_low = i > 0 ? times[i - 1] : problem.t0;
+      if (t_low < t_high) {
+        // Reversed time s = −t runs from −t_high up to −t_low.
+        segment.z0 = y;
+        segment.t0 = -t_high;
+        segment.output_times[0] = -t_low;
+        Trajectory piece = backward_->Solve(segment);
+        stats.backward_steps += piece.stats.steps;
+        y = piece.states.back();
+        if (!y.allFinite()) {
+          solver_failed = true;
+          break;
+        }
+      }
+      if (i == 0) break;
+      // Jump at t_{i-1}: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
+      // forward solution); z itself keeps its reconstructed value.
+      loss.Term(i - 1, times[i - 1], states[i - 1], dl_dz, readout_scratch);
+      y.segment(n, n) += dl_dz;
+    }
+  } catch (const NumericalError&) {
+    solver_failed = true;  // overflow or NaN in the reconstruction: report, do not throw
+  } catch (const SundialsError&) {
+    solver_failed = true;  // e.g. too much work chasing a blow-up
+  }
+
+  stats.backward_rhs_evals = field->rhs_evals();
+  stats.vjp_evals = field->vjp_evals();
+  stats.jvp_evals += field->jvp_evals();
+
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (solver_failed) {
+    result.dtheta = Vector::Constant(p, nan);
+    result.dz0 = Vector::Constant(n, nan);
+    stats.reconstruction_error = nan;
+    stats.reconstruction_failed = true;
+  } else {
+    result.dz0 = y.segment(n, n);
+    result.dtheta = y.tail(p);
+    const double error = (y.head(n) - problem.z0).norm() / std::max(problem.z0.norm(), 1e-300);
+    stats.reconstruction_error = std::isfinite(error) ? error : nan;
+    stats.reconstruction_failed = !(error <= options_.reconstruction_tolerance);
+  }
+  stats.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace snode

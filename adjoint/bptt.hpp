@@ -1,0 +1,102 @@
+#pragma once
+// Bptt ("bptt"): backpropagation through time, i.e. the exact discrete adjoint
+// (discretise-then-optimise) of the integrator's accepted steps.
+//
+// Forward: the state is advanced by a framework-owned Runge–Kutta stepper that uses the
+// integrator's own Butcher tableau (integrators/butcher_tableau.hpp) on a step sequence
+// t_0 < t_1 < … < t_N that contains every output time:
+//   * fixed step (options.integrator_options.fixed_step = h > 0): steps of h, the last step of
+//     each output interval shortened to land on the output time (as ARKODE does with a stop time);
+//   * adaptive (fixed_step = 0; dopri5, heun, sdirk: methods with an embedding): the registered
+//     integrator is run once with record_steps = true and its accepted steps are replayed with
+//     the same tableau (h_n = t_{n+1} − t_n held constant; no gradient through the controller).
+// Explicit RK step (stages Y_i, slopes K_i = f(t_n + c_i h, Y_i)):
+//   Y_i = z_n + h Σ_{j<i} a_ij K_j,   z_{n+1} = z_n + h Σ_i b_i K_i.
+// Backward Euler step: z_{n+1} = z_n + h f(t_{n+1}, z_{n+1}), solved by Newton iteration to
+// ‖Δ‖∞ ≤ 1e-14·‖z‖∞ (dense LU of I − hJ, or matrix-free GMRES with Jvp). DIRK (sdirk): each
+// stage Y_i = z_n + h Σ_{j<i} a_ij K_j + h a_ii f(t_i, Y_i) is solved the same way.
+//
+// Reverse (λ = ∂L/∂z_{n+1}, accumulated from the last step to the first):
+//   explicit RK: for i = s…1: ḡ_i = h b_i λ + h Σ_{j>i} a_ji μ_j,
+//                μ_i = (∂f/∂z(Y_i))ᵀ ḡ_i,   dL/dθ += (∂f/∂θ(Y_i))ᵀ ḡ_i   (fused Vjp),
+//                ∂L/∂z_n = λ + Σ_i μ_i;
+//   backward Euler: (I − h J(z_{n+1}))ᵀ x = λ,  dL/dθ += h (∂f/∂θ(z_{n+1}))ᵀ x,  ∂L/∂z_n = x;
+//   DIRK: for i = s…1: (I − h a_ii J(Y_i))ᵀ κ_i = h b_i λ + h Σ_{j>i} a_ji ν_j,
+//         ν_i = J(Y_i)ᵀ κ_i,  dL/dθ += (∂f/∂θ(Y_i))ᵀ κ_i,  ∂L/∂z_n = λ + Σ_i ν_i;
+//   at an output step ∂ℓ_k/∂z(t_k) is added to λ. dL/dz0 is λ at n = 0.
+// Running cost ∫ g(t, z) dt is supported: it is integrated as an extra quadrature component
+// q' = g with the same tableau (its adjoint is identically 1, so μ_i gains h b_i ∂g/∂z(Y_i)).
+//
+// Memory: the states z_n (N+1 vectors) and, for RK and DIRK methods, the stage states Y_i of every
+// stage that the reverse pass needs (DP5: 5 of 7; its FSAL stage has b = 0; sdirk: all 5), i.e.
+// about N·s·n·8 bytes. The estimate is checked against options.max_trajectory_bytes before anything
+// is stored (ConfigError with the estimate). stats.stored_bytes reports what was stored.
+//
+// Supported integrators: euler, heun, rk4, dopri5 (fixed step or adaptive replay),
+// backward_euler (fixed step) and sdirk (fixed step or adaptive replay; ARKODE_SDIRK_5_3_4);
+// implicit ones with linear solver "dense" or "gmres". Others → ConfigError.
+//
+// Reuse: one object may be used for many Compute() calls (workspaces are kept and only grow);
+// it is not thread-safe. Throws ConfigError (unsupported integrator, missing fixed_step, memory
+// guard, bad problem), NumericalError (Newton/GMRES failure, NaN), and whatever the integrator
+// or the field throws.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adjoint/gradient_method.hpp"
+#include "integrators/butcher_tableau.hpp"
+
+namespace snode {
+
+class Bptt final : public GradientMethod {
+ public:
+  // Throws ConfigError for an unsupported integrator or invalid options.
+  explicit Bptt(GradientOptions options);
+  ~Bptt() override;
+  Bptt(const Bptt&) = delete;
+  Bptt& operator=(const Bptt&) = delete;
+
+  std::string name() const override { return "bptt"; }
+  const GradientOptions& options() const override { return options_; }
+
+  // L, dL/dθ, dL/dz0, dL/dφ through the discrete map on the step sequence described above.
+  LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) override;
+
+  // The same on a given (frozen) step sequence step_times = (t0, t_1, …, t_N), strictly
+  // increasing and containing every output time > t0. Used to check the discrete adjoint
+  // against finite differences of the very same map. Throws ConfigError for a bad sequence.
+  LossAndGradient ComputeOnSteps(const OdeProblem& problem, const Loss& loss,
+                                 const std::vector<double>& step_times);
+
+  // The step sequence Compute() would use for this problem (runs the recording solve for an
+  // adaptive method).
+  std::vector<double> StepTimes(const OdeProblem& problem);
+
+  // The integrator names bptt accepts, sorted.
+  static std::vector<std::string> SupportedIntegrators();
+
+ private:
+  struct Workspace;
+
+  bool IsAdaptive() const;
+  double EstimateBytes(Index num_steps, Index state_size) const;
+  void CheckMemory(Index num_steps, Index state_size) const;
+  LossAndGradient Run(const OdeProblem& problem, const Loss& loss,
+                      const std::vector<double>& step_times, long recording_rhs_evals);
+
+  GradientOptions options_;
+  ButcherTableau tableau_;
+  bool implicit_ = false;         // backward_euler or sdirk
+  bool dirk_ = false;             // implicit with more than one stage (sdirk)
+  std::vector<int> stage_slot_;   // stage i → slot in the stored stage block, −1 if not stored
+  std::vector<char> stage_used_;  // stage i enters the reverse pass (ḡ_i not structurally zero)
+  int stored_stages_ = 0;         // stage states stored per step (stage 0 is z_n itself)
+  bool fsal_ = false;             // K_0 of step n+1 equals K_{s−1} of step n
+  std::unique_ptr<Integrator> recorder_;  // adaptive: the registered integrator, record_steps on
+  long last_recording_rhs_evals_ = 0;     // f evaluations of the last recording solve
+  std::unique_ptr<Workspace> work_;
+};
+
+}  // namespace snode

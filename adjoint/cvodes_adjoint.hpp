@@ -1,0 +1,72 @@
+#pragma once
+// CvodesAdjoint ("cvodes_adjoint"): L and dL/dθ, dL/dz0, dL/dφ by the continuous adjoint method
+// of CVODES (checkpointed forward solve CVodeF, backward solve CVodeB, backward quadrature).
+//
+// Problem: z' = f(t, z; θ), z(t0) = z0, loss L = Σ_i ℓ_i(z(t_i)) + ∫_{t0}^{T} g(t, z) dt with
+// T = t_N the last output time. The adjoint a(t) = ∂L/∂z(t) (SUNDIALS' yB) solves, backward from
+// a(T) = ∂ℓ_N/∂z,
+//     da/dt = −(∂f/∂z)ᵀ a − (∂g/∂z)ᵀ                     (fB; −VjpState − RunningCostGradient)
+//     dq/dt = −(∂f/∂θ)ᵀ a,  q(T) = 0                      (fQB; −VjpParams)
+// with the jump a(t_i⁻) = a(t_i⁺) + ∂ℓ_i/∂z(z(t_i)) at every earlier output time (CVodeReInitB +
+// CVodeQuadReInitB carrying the current q). Then dL/dz0 = a(t0) and dL/dθ = q(t0) (the sign of fQB
+// is chosen so that no negation is needed; SUNDIALS' cvsRoberts_ASAi_dns uses +f_pᵀλ and prints
+// −qB). The running cost's value ∫ g dt is a forward quadrature (CVodeQuadInit).
+//
+// Forward: GradientOptions::integrator must be "cvodes_bdf" (BDF + Newton; linear_solver
+// "dense" uses the field's DenseJacobian, "gmres" uses SPGMR with Jvp) or "cvodes_adams" (Adams +
+// fixed-point iteration, no Jacobian). The stop time is the last output time T, so the forward
+// ends exactly at T; intermediate output times are read from CVODES' dense output (CVodeGetDky)
+// of the step that contains them (see docs/gradients.md for why they are not stop times).
+// Checkpoints every options.checkpoint_interval steps, Hermite or polynomial interpolation.
+//
+// Backward: backward_integrator "" (same family as the forward), "cvodes_bdf" (dense:
+// −(∂f/∂z)ᵀ from DenseJacobian; gmres: jtimesB = −VjpState), "cvodes_adams" (fixed point), or
+// "epi2": the backward system [a, q] is linear in a, so it is integrated by the registered "epi2"
+// integrator on a time-reversed wrapper field (s = −t), using a cubic Hermite interpolant of the
+// forward solution recorded at every forward step (memory grows with the number of steps then).
+//
+// Reuse: SUNDIALS objects are created on the first Compute and re-initialised on later calls
+// (CVodeReInit + CVodeAdjReInit + CVodeReInitB + CVodeQuadReInitB) while the state size and the
+// parameter count stay the same; otherwise they are re-created.
+//
+// Statistics (GradientStats): forward_rhs_evals = f calls of the forward pass;
+// backward_rhs_evals = fB calls + f calls recomputing the forward from checkpoints;
+// vjp_evals = VjpState + VjpParams calls; steps from CVODES (backward summed over the segments
+// between output times, because CVodeReInitB resets the counters); checkpoints = ncheck;
+// stored_bytes = 8·Σ_k (q_k + 1)·(n + 1) over the ncheck + 1 checkpoints (Nordsieck arrays of
+// order q_k, state plus the running-cost quadrature) + 8·(Nd + 1)·m·n for the interpolation
+// buffer (m = 2 Hermite: y and y'; m = 1 polynomial). With "epi2": no checkpoints,
+// stored_bytes = 8·(steps + 1)·(2n + 1) for the recorded forward steps, backward_rhs_evals =
+// evaluations of the reversed field and vjp_evals = 2 per evaluation or JVP of it.
+//
+// Throws: ConfigError for an unsupported integrator/backward integrator or bad options (in the
+// constructor) or a bad problem; SundialsError naming the CVODES call, flag, t and a remedy;
+// NumericalError when f or a product kept returning NaN/Inf; and rethrows whatever the field or
+// the loss threw inside a callback.
+
+#include <memory>
+#include <string>
+
+#include "adjoint/gradient_method.hpp"
+
+namespace snode {
+
+class CvodesAdjoint final : public GradientMethod {
+ public:
+  // Validates options (ConfigError naming the offending field or integrator).
+  explicit CvodesAdjoint(const GradientOptions& options);
+  ~CvodesAdjoint() override;
+  CvodesAdjoint(const CvodesAdjoint&) = delete;
+  CvodesAdjoint& operator=(const CvodesAdjoint&) = delete;
+
+  std::string name() const override { return "cvodes_adjoint"; }
+  const GradientOptions& options() const override { return options_; }
+  LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) override;
+
+ private:
+  struct Impl;  // SUNDIALS state; defined in the .cpp so no CVODES header leaks out
+  GradientOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace snode

@@ -1,0 +1,117 @@
+#pragma once
+// Pieces shared by the apps that compare gradient methods (stiffness_study, exponential_decay):
+// a method specification (gradient method × integrator × settings), one guarded gradient run
+// that turns every solver failure into a status instead of an exception, the error measures
+// against an exact or reference gradient, and the backsolve adjoint's backward reconstruction of
+// z(t) re-solved on a grid of output times (for plots and for the reconstructed z(t0)).
+//
+// Gradient vectors are g = [dL/dθ; dL/dz0] throughout (length P + n).
+//
+// Error measures (CompareGradient): per component i with exact value e_i,
+//   rel_i = |g_i − e_i| / |e_i|            when |e_i| ≥ kUnderflow (a normal double),
+//   abs_i = |g_i − e_i|                    always;
+// components whose exact value underflows (|e_i| < kUnderflow, e.g. e^{−1000} = 0 in double)
+// get no relative error (see WithinTolerance for how they are judged). rel = max rel_i,
+// abs = max abs_i (NaN when g has a non-finite entry).
+//
+// Status (Classify): "failed" (the method threw; message kept), "non-finite" (NaN/Inf in L or g),
+// "inaccurate" (some component outside ok_tol·|e_i| + τ_i, see WithinTolerance), "ok".
+
+#include <string>
+#include <vector>
+
+#include "adjoint/gradient_method.hpp"
+#include "adjoint/loss.hpp"
+#include "core/ode_problem.hpp"
+#include "core/types.hpp"
+
+namespace snode::app {
+
+// Smallest positive normal double: exact values below it are treated as underflowed.
+inline constexpr double kUnderflow = 2.2250738585072014e-308;
+
+struct MethodSpec {
+  std::string gradient;    // gradient method registry name
+  std::string integrator;  // forward integrator registry name
+  std::string settings;    // short human description, e.g. "h=1e-3", "tol=1e-6"
+  GradientOptions options;
+
+  // "gradient/integrator settings"
+  std::string Label() const;
+};
+
+// A spec with options.integrator = integrator and the given tolerances / fixed step (0:
+// adaptive). settings: "" builds "h=1e-3", "tol=1e-6" (rtol = atol) or "tol=1e-10/1e-12"
+// (rtol/atol) from the numbers.
+MethodSpec MakeMethod(const std::string& gradient, const std::string& integrator, double rtol,
+                      double atol, double fixed_step = 0.0, const std::string& settings = "");
+
+struct GradientRun {
+  MethodSpec spec;
+  bool threw = false;  // Compute() threw; message holds what()
+  std::string message;
+  double loss = 0.0;
+  Vector gradient;                     // [dθ; dz0], empty when threw
+  std::vector<Vector> forward_states;  // forward z at the output times (empty when threw)
+  GradientStats stats;
+  double seconds = 0.0;  // wall time of create + Compute
+
+  bool Finite() const;  // loss and every gradient entry finite (false when threw)
+};
+
+// Creates spec's gradient method and computes L and g on problem. Catches std::exception (solver
+// failures, bad combinations) into threw/message; never throws.
+GradientRun RunGradient(const MethodSpec& spec, const OdeProblem& problem, const Loss& loss);
+
+// True when the registry knows both names and the method accepts the integrator, judged by a
+// tiny probe problem (dy/dt = −y on [0, 1]): a ConfigError from construction or Compute means
+// "not supported"; reason receives its message.
+bool SupportsCombination(const MethodSpec& spec, std::string* reason);
+
+struct GradientError {
+  double rel = 0.0;            // max componentwise relative error over representable components
+  double abs = 0.0;            // max componentwise absolute error
+  bool underflow = false;      // some exact component underflows
+  double underflow_abs = 0.0;  // max absolute error over the underflowing components
+};
+
+// See the file comment. exact and g must have the same length (ConfigError otherwise) unless g
+// is empty (then everything is NaN).
+GradientError CompareGradient(const Vector& g, const Vector& exact);
+
+// True when every component satisfies |g_i − e_i| ≤ ok_tol·|e_i| + τ_i, with τ_i = abs_tol for
+// all components (abs_for_all, used where e^{−λ} lies far below any solver tolerance, W1) or only
+// for components whose exact value underflows (otherwise τ_i = 0: a purely relative test).
+bool WithinTolerance(const Vector& g, const Vector& exact, double ok_tol, double abs_tol,
+                     bool abs_for_all);
+
+// "failed" (threw), "non-finite", "inaccurate" (not WithinTolerance) or "ok".
+std::string Classify(const GradientRun& run, const Vector& exact, double ok_tol, double abs_tol,
+                     bool abs_for_all);
+
+// The backsolve adjoint's backward pass re-solved with output at a grid, for showing z_rec(t):
+// the augmented system [z; a; G] (detail::BacksolveAugmentedField) is integrated in s = −t from
+// the forward z(T) (forward_states.back()), a(T) = ∂ℓ_N/∂z, G = 0, with the jumps of a at earlier
+// observation times, by spec's backward integrator and options, one grid interval at a time so
+// the part before a failure is kept.
+struct Reconstruction {
+  std::vector<double> times;   // t, decreasing from T to t0 (only the points reached)
+  std::vector<Vector> states;  // z_rec(t)
+  bool complete = false;       // reached t0 with a finite state
+  std::string message;         // why it stopped early
+};
+Reconstruction ReconstructBacksolve(const MethodSpec& spec, const OdeProblem& problem,
+                                    const Loss& loss, const std::vector<Vector>& forward_states,
+                                    int grid_points);
+
+// z_rec(t0) from one uninterrupted backward pass over the observation segments (what the
+// backsolve adjoint itself does). Returns false (message set) if the solve failed or went
+// non-finite.
+bool ReconstructInitialState(const MethodSpec& spec, const OdeProblem& problem, const Loss& loss,
+                             const std::vector<Vector>& forward_states, Vector* z0_rec,
+                             std::string* message);
+
+// Joins numbers with ';' in %.17g (for CSV cells).
+std::string JoinNumbers(const Vector& v);
+
+}  // namespace snode::app

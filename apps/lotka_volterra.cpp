@@ -1,0 +1,599 @@
+// lotka_volterra: the seed's second example, in three modes.
+//
+//   discover  W3: recover (α, β, δ, γ) of x' = αx − βxy, y' = δxy − γy from noisy observations
+//             (σ = 0.05) on t ∈ [0, 10], starting from (1.0, 0.5, 0.5, 2.0). A plain local
+//             optimiser falls into a wrong minimum on the full horizon, so the fit grows the
+//             horizon (--horizons) and warm-starts L-BFGS (or Adam) on each; θ = exp(φ) keeps the
+//             rates positive.
+//   neural    W2: a neural ODE (MLP 2-32-32-2, tanh) fitted to the noise-free trajectory with Adam
+//             (lr 1e-2, 300 iterations) from the W2 initial weights; --bench reports the median
+//             time per training iteration.
+//   ude       a universal differential equation: the known linear terms αx, −γy plus an MLP for
+//             the interaction terms, trained with Adam; the learned terms are then compared with
+//             −βxy and δxy by least squares over the observed states.
+//
+// Output: a table on stdout, CSV and JSON in --out, PNG/SVG plots via gnuplot.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "adjoint/gradient_method.hpp"
+#include "adjoint/loss.hpp"
+#include "apps/common/app_common.hpp"
+#include "core/errors.hpp"
+#include "models/adam.hpp"
+#include "models/analytic_fields.hpp"
+#include "models/hybrid_field.hpp"
+#include "models/lbfgs_minimizer.hpp"
+#include "models/mlp.hpp"
+#include "models/torch_weights.hpp"
+
+namespace snode::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+const Vector kTrueRates = (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished();  // (α, β, δ, γ)
+
+struct Observations {
+  std::vector<double> times;
+  std::vector<Vector> clean;  // truth, solved to rtol 1e-10
+  std::vector<Vector> noisy;  // clean + N(0, σ²) per value
+};
+
+// Portable standard normal draws: Box–Muller on doubles built from raw 64-bit outputs
+// (std::normal_distribution is implementation-defined, so runs would differ across platforms).
+class PortableNormal {
+ public:
+  explicit PortableNormal(std::uint64_t seed) : rng_(seed) {}
+  double operator()() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    const double u1 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+    const double u2 = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * M_PI * u2;
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
+
+Observations MakeObservations(double t_end, int points, double noise, std::uint64_t seed) {
+  Require(std::isfinite(t_end) && t_end > 0.0, "--t-end must be positive");
+  Require(points >= 2, "--points must be at least 2");
+  Require(std::isfinite(noise) && noise >= 0.0, "--noise must be >= 0");
+  OdeProblem truth;
+  truth.field = std::make_shared<LotkaVolterraField>();
+  truth.z0 = Vector::Ones(2);
+  truth.theta = kTrueRates;
+  truth.t0 = 0.0;
+  for (int i = 0; i < points; ++i) truth.output_times.push_back(t_end * i / (points - 1));
+  IntegratorOptions tight;
+  tight.rtol = 1e-10;
+  tight.atol = 1e-12;
+  auto solver = IntegratorRegistry().Create("cvodes_bdf", tight);
+  const Trajectory trajectory = solver->Solve(truth);
+  Observations obs;
+  obs.times = truth.output_times;
+  obs.clean = trajectory.states;
+  PortableNormal normal(seed);
+  for (const Vector& state : obs.clean) {
+    Vector noisy = state;
+    for (Index j = 0; j < noisy.size(); ++j) noisy[j] += noise * normal();
+    obs.noisy.push_back(noisy);
+  }
+  return obs;
+}
+
+// The problem and MSE loss restricted to the observations with t ≤ horizon.
+struct FitWindow {
+  OdeProblem problem;
+  std::unique_ptr<MseLoss> loss;
+};
+
+FitWindow MakeWindow(std::shared_ptr<VectorField> field, const Observations& obs,
+                     const std::vector<Vector>& targets, double horizon, const Vector& theta) {
+  FitWindow window;
+  window.problem.field = std::move(field);
+  window.problem.z0 = Vector::Ones(2);
+  window.problem.theta = theta;
+  window.problem.t0 = 0.0;
+  std::vector<Vector> window_targets;
+  for (std::size_t i = 0; i < obs.times.size(); ++i) {
+    if (obs.times[i] <= horizon * (1.0 + 1e-12)) {
+      window.problem.output_times.push_back(obs.times[i]);
+      window_targets.push_back(targets[i]);
+    }
+  }
+  window.loss = std::make_unique<MseLoss>(std::move(window_targets));
+  return window;
+}
+
+double RelativeRateError(const Vector& rates) {
+  return ((rates - kTrueRates).array() / kTrueRates.array()).abs().maxCoeff();
+}
+
+// ------------------------------------------------------------------ discover (W3)
+struct CurvePoint {
+  long evaluation;
+  double seconds;
+  double horizon;
+  double loss;
+  double error;  // relative parameter error (discover) or NaN
+};
+
+int RunDiscover(const po::variables_map& vm, const CommonOptions& common, const Observations& obs,
+                nlohmann::json& summary) {
+  const std::vector<double> horizons =
+      ParseDoubleList(vm["horizons"].as<std::string>(), "--horizons");
+  for (double h : horizons) Require(h > 0.0, "--horizons entries must be positive");
+  const std::string optimizer = vm["optimizer"].as<std::string>();
+  Require(optimizer == "lbfgs" || optimizer == "adam",
+          "--optimizer must be 'lbfgs' or 'adam', got '" + optimizer + "'");
+  const Vector start = (Vector(4) << 1.0, 0.5, 0.5, 2.0).finished();
+  Vector phi = start.array().log().matrix();  // θ = exp(φ)
+
+  auto field = std::make_shared<LotkaVolterraField>();
+  auto method = GradientRegistry().Create(common.gradient, common.gradient_options);
+  std::vector<CurvePoint> curve;
+  long evaluations = 0;
+  long nfe = 0;
+  double time_to_one_percent = NAN;
+  long evals_to_one_percent = -1;
+  const auto start_time = Clock::now();
+  ProgressLine progress("discover", 0, common.quiet);
+
+  for (double horizon : horizons) {
+    FitWindow window = MakeWindow(field, obs, obs.noisy, std::min(horizon, obs.times.back()),
+                                  phi.array().exp().matrix());
+    auto objective = [&](const Vector& x, Vector& grad) {
+      window.problem.theta = x.array().exp().matrix();
+      const LossAndGradient result = method->Compute(window.problem, *window.loss);
+      grad = result.dtheta.cwiseProduct(window.problem.theta);  // chain rule through exp
+      ++evaluations;
+      nfe += result.stats.forward_rhs_evals + result.stats.backward_rhs_evals;
+      const double error = RelativeRateError(window.problem.theta);
+      const double elapsed = SecondsSince(start_time);
+      curve.push_back({evaluations, elapsed, horizon, result.loss, error});
+      if (horizon >= obs.times.back() && error < 0.01 && evals_to_one_percent < 0) {
+        evals_to_one_percent = evaluations;
+        time_to_one_percent = elapsed;
+      }
+      progress.Update(evaluations, result.loss, nfe);
+      return result.loss;
+    };
+    if (optimizer == "lbfgs") {
+      LbfgsOptions options;
+      options.max_iterations = vm["iterations"].as<int>();
+      options.gradient_tol = 1e-9;
+      MinimizeLbfgs(objective, phi, options);
+    } else {
+      AdamOptions adam_options;
+      adam_options.lr = vm["lr"].as<double>();
+      Adam adam(phi.size(), adam_options);
+      Vector grad(phi.size());
+      for (int it = 0; it < vm["iterations"].as<int>(); ++it) {
+        objective(phi, grad);
+        adam.Step(phi, grad);
+      }
+    }
+  }
+  progress.Finish();
+  const Vector rates = phi.array().exp().matrix();
+  const double error = RelativeRateError(rates);
+  const double seconds = SecondsSince(start_time);
+
+  Table table({"parameter", "true", "recovered", "rel. error"});
+  const char* names[] = {"alpha", "beta", "delta", "gamma"};
+  for (int i = 0; i < 4; ++i) {
+    table.AddRow({names[i], FormatNumber(kTrueRates[i], 4), FormatNumber(rates[i], 6),
+                  FormatScientific(std::abs(rates[i] / kTrueRates[i] - 1.0))});
+  }
+  std::cout << "Lotka-Volterra parameter discovery (W3): " << obs.times.size()
+            << " noisy observations on [0, " << obs.times.back() << "], gradient "
+            << common.gradient << "/" << common.integrator << ", " << optimizer << ", horizons "
+            << vm["horizons"].as<std::string>() << "\n";
+  table.Print(std::cout);
+  std::cout << "max relative parameter error " << FormatScientific(error) << " after "
+            << evaluations << " loss+gradient evaluations, " << FormatSeconds(seconds);
+  if (evals_to_one_percent > 0) {
+    std::cout << "; below 1% on the full horizon after " << evals_to_one_percent << " evaluations ("
+              << FormatSeconds(time_to_one_percent) << ")";
+  }
+  std::cout << "\n";
+
+  const std::string dir = common.out_dir;
+  std::vector<std::vector<std::string>> rows;
+  std::ostringstream data;
+  for (const CurvePoint& p : curve) {
+    rows.push_back({std::to_string(p.evaluation), FormatNumber(p.seconds, 6),
+                    FormatNumber(p.horizon, 4), FormatNumber(p.loss, 10),
+                    FormatNumber(p.error, 6)});
+    data << p.evaluation << " " << p.loss << " " << p.error << "\n";
+  }
+  WriteCsv(dir + "/discover_curve.csv", {"evaluation", "seconds", "horizon", "loss", "rel_error"},
+           rows);
+  AtomicWriteFile(dir + "/discover_curve.dat", data.str());
+  const PlotResult plot = RenderGnuplot(
+      dir, "discover_curve",
+      "set title 'Lotka-Volterra discovery: loss and parameter error'\n"
+      "set xlabel 'loss + gradient evaluations'\nset logscale y\nset format y '%.0e'\n"
+      "set ylabel 'value'\nset key top right\n"
+      "plot 'discover_curve.dat' using 1:2 with lines lw 2 title 'MSE loss', \\\n"
+      "     'discover_curve.dat' using 1:3 with lines lw 2 title 'max rel. parameter error'\n");
+  if (!plot.rendered) std::cout << plot.note << "\n";
+
+  summary["discover"] = {{"recovered", {rates[0], rates[1], rates[2], rates[3]}},
+                         {"true", {kTrueRates[0], kTrueRates[1], kTrueRates[2], kTrueRates[3]}},
+                         {"max_relative_error", error},
+                         {"evaluations", evaluations},
+                         {"seconds", seconds},
+                         {"evaluations_to_1_percent", evals_to_one_percent},
+                         {"seconds_to_1_percent", JsonNumber(time_to_one_percent)},
+                         {"optimizer", optimizer},
+                         {"gradient", common.gradient},
+                         {"integrator", common.integrator}};
+  return 0;
+}
+
+// ------------------------------------------------------------------ training loop (neural, ude)
+struct TrainResult {
+  std::vector<double> losses;  // per iteration (before the update)
+  std::vector<double> iteration_seconds;
+  double mean_forward_nfe = 0, mean_backward_nfe = 0;
+};
+
+TrainResult TrainAdam(GradientMethod& method, OdeProblem& problem, const Loss& loss, int iterations,
+                      double lr, bool quiet, const std::string& label) {
+  Require(iterations > 0, "--iterations must be positive");
+  AdamOptions adam_options;
+  adam_options.lr = lr;
+  Adam adam(problem.theta.size(), adam_options);
+  TrainResult result;
+  ProgressLine progress(label, iterations, quiet);
+  long nfe = 0;
+  for (int it = 0; it < iterations; ++it) {
+    const auto start = Clock::now();
+    const LossAndGradient lg = method.Compute(problem, loss);
+    if (!std::isfinite(lg.loss) || !lg.dtheta.allFinite()) {
+      throw NumericalError(label + ": loss or gradient became non-finite at iteration " +
+                           std::to_string(it));
+    }
+    adam.Step(problem.theta, lg.dtheta);
+    result.iteration_seconds.push_back(SecondsSince(start));
+    result.losses.push_back(lg.loss);
+    result.mean_forward_nfe += static_cast<double>(lg.stats.forward_rhs_evals) / iterations;
+    result.mean_backward_nfe += static_cast<double>(lg.stats.backward_rhs_evals) / iterations;
+    nfe += lg.stats.forward_rhs_evals + lg.stats.backward_rhs_evals;
+    progress.Update(it + 1, lg.loss, nfe);
+  }
+  progress.Finish();
+  return result;
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+void WriteTrajectoryPlot(const std::string& dir, const std::string& name, const std::string& title,
+                         const Observations& obs, const std::vector<Vector>& fitted) {
+  std::ostringstream data;
+  for (std::size_t i = 0; i < obs.times.size(); ++i) {
+    data << obs.times[i] << " " << obs.clean[i][0] << " " << obs.clean[i][1] << " " << fitted[i][0]
+         << " " << fitted[i][1] << "\n";
+  }
+  AtomicWriteFile(dir + "/" + name + ".dat", data.str());
+  const PlotResult plot =
+      RenderGnuplot(dir, name,
+                    "set title '" + title +
+                        "'\nset xlabel 't'\nset ylabel 'population'\nset key top right\n"
+                        "plot '" +
+                        name +
+                        ".dat' using 1:2 with points pt 7 ps 0.6 title 'x data', \\\n"
+                        "     '" +
+                        name +
+                        ".dat' using 1:3 with points pt 7 ps 0.6 title 'y data', \\\n"
+                        "     '" +
+                        name +
+                        ".dat' using 1:4 with lines lw 2 title 'x fitted', \\\n"
+                        "     '" +
+                        name + ".dat' using 1:5 with lines lw 2 title 'y fitted'\n");
+  if (!plot.rendered) std::cout << plot.note << "\n";
+}
+
+void WriteLossCurve(const std::string& path, const TrainResult& train) {
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < train.losses.size(); ++i) {
+    rows.push_back({std::to_string(i), FormatNumber(train.losses[i], 10),
+                    FormatNumber(train.iteration_seconds[i], 6)});
+  }
+  WriteCsv(path, {"iteration", "loss", "seconds"}, rows);
+}
+
+// ------------------------------------------------------------------ neural (W2)
+int RunNeural(const po::variables_map& vm, const CommonOptions& common, const Observations& obs,
+              nlohmann::json& summary) {
+  MlpOptions mlp_options;
+  mlp_options.widths = {2, 32, 32, 2};
+  mlp_options.activations = {"tanh"};
+  auto mlp = std::make_shared<MlpField>(mlp_options);
+  const std::string weights = vm["weights"].as<std::string>();
+  Vector theta;
+  std::string init = "W2 initial weights " + weights;
+  if (!weights.empty() && std::ifstream(weights).good()) {
+    theta = LoadTorchMlpParams(weights, *mlp);
+  } else {
+    Require(vm["weights"].defaulted(), "cannot read --weights " + weights);
+    theta = mlp->InitialParams(static_cast<unsigned>(common.seed));
+    init = "seeded initialisation (seed " + std::to_string(common.seed) + "; " + weights +
+           " not found)";
+  }
+  OdeProblem problem;
+  problem.field = mlp;
+  problem.z0 = Vector::Ones(2);
+  problem.theta = theta;
+  problem.t0 = 0.0;
+  problem.output_times = obs.times;
+  const MseLoss loss(obs.clean);
+  auto method = GradientRegistry().Create(common.gradient, common.gradient_options);
+  const int iterations = vm["iterations"].as<int>();
+  const TrainResult train =
+      TrainAdam(*method, problem, loss, iterations, vm["lr"].as<double>(), common.quiet, "neural");
+
+  const auto final_solve =
+      IntegratorRegistry().Create(common.integrator, common.integrator_options);
+  const Trajectory fitted = final_solve->Solve(problem);
+  double final_loss = 0;
+  {
+    Vector dl(2), readout(0);
+    for (std::size_t i = 0; i < obs.times.size(); ++i)
+      final_loss += loss.Term(i, obs.times[i], fitted.states[i], dl, readout);
+  }
+  std::cout << "Neural ODE fit to Lotka-Volterra (W2): MLP 2-32-32-2 tanh (" << mlp->num_params()
+            << " parameters) from " << init << "; Adam lr " << vm["lr"].as<double>() << ", "
+            << iterations << " iterations, " << common.gradient << "/" << common.integrator
+            << " rtol " << common.integrator_options.rtol << " atol "
+            << common.integrator_options.atol << "\n";
+  Table table({"iteration", "loss"});
+  for (int it = 0; it < iterations; it += 50) {
+    table.AddRow({std::to_string(it), FormatNumber(train.losses[it], 5)});
+  }
+  table.AddRow({std::to_string(iterations), FormatNumber(final_loss, 5)});
+  table.Print(std::cout);
+  const double median = Median(train.iteration_seconds);
+  std::cout << "median time per iteration " << FormatSeconds(median) << " (forward + gradient + "
+            << "update); mean NFE per iteration: forward "
+            << FormatNumber(train.mean_forward_nfe, 4) << ", backward "
+            << FormatNumber(train.mean_backward_nfe, 4) << "\n";
+
+  WriteLossCurve(common.out_dir + "/neural_loss.csv", train);
+  WriteTrajectoryPlot(common.out_dir, "neural_fit", "Neural ODE fit: data vs fitted trajectories",
+                      obs, fitted.states);
+  summary["neural"] = {{"initial_loss", train.losses.front()},
+                       {"final_loss", final_loss},
+                       {"iterations", iterations},
+                       {"median_seconds_per_iteration", median},
+                       {"mean_forward_nfe", train.mean_forward_nfe},
+                       {"mean_backward_nfe", train.mean_backward_nfe},
+                       {"gradient", common.gradient},
+                       {"integrator", common.integrator},
+                       {"initialisation", init}};
+  return 0;
+}
+
+// ------------------------------------------------------------------ ude
+int RunUde(const po::variables_map& vm, const CommonOptions& common, const Observations& obs,
+           nlohmann::json& summary) {
+  // Known: x' ⊃ αx, y' ⊃ −γy with the true α, γ; learned: the interaction terms.
+  auto known = std::make_shared<LinearField>(2);
+  Matrix a = Matrix::Zero(2, 2);
+  a(0, 0) = kTrueRates[0];
+  a(1, 1) = -kTrueRates[3];
+  MlpOptions mlp_options;
+  mlp_options.widths = {2, 16, 16, 2};
+  mlp_options.activations = {"tanh"};
+  auto mlp = std::make_shared<MlpField>(mlp_options);
+  auto field = std::make_shared<HybridField>(known, LinearField::ParamsFromMatrix(a), mlp);
+  Vector theta = mlp->InitialParams(static_cast<unsigned>(common.seed));
+  // Start the learned terms near zero so the first horizons see the known dynamics.
+  theta *= 0.1;
+
+  auto method = GradientRegistry().Create(common.gradient, common.gradient_options);
+  const std::vector<double> horizons =
+      ParseDoubleList(vm["horizons"].as<std::string>(), "--horizons");
+  const int iterations = vm["iterations"].as<int>();
+  const bool noisy = vm["ude-noisy"].as<bool>();
+  const std::string optimizer = vm["optimizer"].as<std::string>();
+  Require(optimizer == "lbfgs" || optimizer == "adam",
+          "--optimizer must be 'lbfgs' or 'adam', got '" + optimizer + "'");
+  const std::vector<Vector>& targets = noisy ? obs.noisy : obs.clean;
+  TrainResult all;
+  for (double horizon : horizons) {
+    FitWindow window = MakeWindow(field, obs, targets, std::min(horizon, obs.times.back()), theta);
+    TrainResult part;
+    if (optimizer == "adam") {
+      part = TrainAdam(*method, window.problem, *window.loss, iterations, vm["lr"].as<double>(),
+                       common.quiet, "ude");
+    } else {
+      // L-BFGS on the network weights: a few hundred parameters and a smooth loss.
+      auto objective = [&](const Vector& x, Vector& grad) {
+        const auto start = Clock::now();
+        window.problem.theta = x;
+        const LossAndGradient lg = method->Compute(window.problem, *window.loss);
+        grad = lg.dtheta;
+        part.losses.push_back(lg.loss);
+        part.iteration_seconds.push_back(SecondsSince(start));
+        return lg.loss;
+      };
+      LbfgsOptions options;
+      options.max_iterations = iterations;
+      options.gradient_tol = 1e-10;
+      options.relative_decrease_tol = 0.0;
+      Vector x = window.problem.theta;
+      MinimizeLbfgs(objective, x, options);
+      window.problem.theta = x;
+    }
+    theta = window.problem.theta;
+    all.losses.insert(all.losses.end(), part.losses.begin(), part.losses.end());
+    all.iteration_seconds.insert(all.iteration_seconds.end(), part.iteration_seconds.begin(),
+                                 part.iteration_seconds.end());
+  }
+
+  // Least-squares coefficients of the learned terms against xy over the true states:
+  // g_x ≈ −β̂ xy, g_y ≈ δ̂ xy.
+  double sxx = 0, sgx = 0, sgy = 0;
+  Vector g(2);
+  for (const Vector& z : obs.clean) {
+    field->LearnedTerm(0.0, z, theta, g);
+    const double xy = z[0] * z[1];
+    sxx += xy * xy;
+    sgx += g[0] * xy;
+    sgy += g[1] * xy;
+  }
+  const double beta = -sgx / sxx, delta = sgy / sxx;
+  const double beta_error = std::abs(beta / kTrueRates[1] - 1.0);
+  const double delta_error = std::abs(delta / kTrueRates[2] - 1.0);
+
+  OdeProblem full;
+  full.field = field;
+  full.z0 = Vector::Ones(2);
+  full.theta = theta;
+  full.output_times = obs.times;
+  const Trajectory fitted =
+      IntegratorRegistry().Create(common.integrator, common.integrator_options)->Solve(full);
+
+  std::cout << "Universal differential equation: x' = " << kTrueRates[0] << "x + g1(x,y), y' = -"
+            << kTrueRates[3] << "y + g2(x,y), g = MLP 2-16-16-2 tanh (" << mlp->num_params()
+            << " parameters), " << (noisy ? "noisy" : "noise-free") << " data, " << optimizer
+            << ", " << iterations << " iterations per horizon " << vm["horizons"].as<std::string>()
+            << "\n";
+  Table table({"term", "true coefficient", "learned (least squares on xy)", "rel. error"});
+  table.AddRow({"-beta*x*y", FormatNumber(kTrueRates[1], 4), FormatNumber(beta, 6),
+                FormatScientific(beta_error)});
+  table.AddRow({"delta*x*y", FormatNumber(kTrueRates[2], 4), FormatNumber(delta, 6),
+                FormatScientific(delta_error)});
+  table.Print(std::cout);
+  std::cout << "final training loss " << FormatScientific(all.losses.back()) << "\n";
+
+  std::ostringstream terms;
+  for (std::size_t i = 0; i < obs.times.size(); ++i) {
+    const Vector& z = obs.clean[i];
+    field->LearnedTerm(0.0, z, theta, g);
+    const double xy = z[0] * z[1];
+    terms << obs.times[i] << " " << -kTrueRates[1] * xy << " " << kTrueRates[2] * xy << " " << g[0]
+          << " " << g[1] << "\n";
+  }
+  AtomicWriteFile(common.out_dir + "/ude_terms.dat", terms.str());
+  const PlotResult plot = RenderGnuplot(
+      common.out_dir, "ude_terms",
+      "set title 'UDE: learned interaction terms vs the true ones along the trajectory'\n"
+      "set xlabel 't'\nset ylabel 'term value'\nset key top right\n"
+      "plot 'ude_terms.dat' using 1:2 with lines lw 3 title '-beta x y (true)', \\\n"
+      "     'ude_terms.dat' using 1:4 with lines lw 2 dt 2 title 'g1 (learned)', \\\n"
+      "     'ude_terms.dat' using 1:3 with lines lw 3 title 'delta x y (true)', \\\n"
+      "     'ude_terms.dat' using 1:5 with lines lw 2 dt 2 title 'g2 (learned)'\n");
+  if (!plot.rendered) std::cout << plot.note << "\n";
+  WriteLossCurve(common.out_dir + "/ude_loss.csv", all);
+  WriteTrajectoryPlot(common.out_dir, "ude_fit", "UDE fit: data vs fitted trajectories", obs,
+                      fitted.states);
+  summary["ude"] = {{"beta", beta},
+                    {"delta", delta},
+                    {"beta_relative_error", beta_error},
+                    {"delta_relative_error", delta_error},
+                    {"final_loss", all.losses.back()},
+                    {"noisy_data", noisy}};
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CommonDefaults defaults;
+  defaults.gradient = "bptt";
+  defaults.integrator = "dopri5";
+  defaults.rtol = 1e-6;
+  defaults.atol = 1e-8;
+  defaults.out = "results/lotka_volterra";
+  po::options_description desc("lotka_volterra options");
+  AddCommonOptions(desc, defaults);
+  desc.add_options()  //
+      ("mode", po::value<std::string>()->default_value("all"),
+       "discover (W3), neural (W2), ude, or all")  //
+      ("iterations", po::value<int>(),
+       "optimiser iterations (default: discover 100 per horizon, neural 300, ude 300 per "
+       "horizon)")  //
+      ("lr", po::value<double>(),
+       "Adam learning rate (default: neural/ude 1e-2, discover 0.05)")  //
+      ("optimizer", po::value<std::string>()->default_value("lbfgs"),
+       "discover and ude: lbfgs (libLBFGS) or adam")  //
+      ("horizons", po::value<std::string>(),
+       "growing fit horizons, comma-separated (default: discover 2,4,6,8,10; ude 1,2,...,10)")  //
+      ("noise", po::value<double>()->default_value(0.05), "observation noise sigma (W3)")       //
+      ("t-end", po::value<double>()->default_value(10.0), "end of the observation window")      //
+      ("points", po::value<int>()->default_value(101), "number of observation times")           //
+      ("weights", po::value<std::string>()->default_value("../shared/data/w2/w2_init_weights.json"),
+       "W2 initial weights (PyTorch layout JSON); the default falls back to a seeded init if "
+       "absent")  //
+      ("ude-noisy", po::value<bool>()->default_value(false), "ude: train on the noisy data");
+  const po::variables_map vm = ParseCommandLine(argc, argv, desc);
+  if (HandleInfoOptions(vm, desc, "usage: lotka_volterra [options]", std::cout)) return 0;
+  CommonOptions common = ReadCommonOptions(vm);
+  const std::string mode = vm["mode"].as<std::string>();
+  Require(mode == "discover" || mode == "neural" || mode == "ude" || mode == "all",
+          "--mode must be discover, neural, ude or all, got '" + mode + "'");
+  EnsureDirectory(common.out_dir);
+
+  const Observations obs = MakeObservations(vm["t-end"].as<double>(), vm["points"].as<int>(),
+                                            vm["noise"].as<double>(), common.seed);
+  nlohmann::json summary;
+  auto with_defaults = [&](int iterations, double lr, const std::string& horizons) {
+    po::variables_map local = vm;
+    if (!local.count("iterations"))
+      local.insert({"iterations", po::variable_value(iterations, true)});
+    if (!local.count("lr")) local.insert({"lr", po::variable_value(lr, true)});
+    if (!local.count("horizons")) local.insert({"horizons", po::variable_value(horizons, true)});
+    return local;
+  };
+  if (mode == "discover" || mode == "all") {
+    CommonOptions discover = common;
+    // Loss landscapes of parameter fits want tight solves unless the user chose otherwise.
+    if (!common.rtol_set) discover.gradient_options.integrator_options.rtol = 1e-8;
+    if (!common.atol_set) discover.gradient_options.integrator_options.atol = 1e-10;
+    RunDiscover(with_defaults(100, 0.05, "2,4,6,8,10"), discover, obs, summary);
+  }
+  if (mode == "neural" || mode == "all") {
+    RunNeural(with_defaults(300, 1e-2, "10"), common, obs, summary);
+  }
+  if (mode == "ude" || mode == "all") {
+    RunUde(with_defaults(300, 1e-2, "1,2,3,4,5,6,7,8,9,10"), common, obs, summary);
+  }
+  WriteJson(common.out_dir + "/summary.json", summary);
+  std::cout << "results written to " << common.out_dir << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace snode::app
+
+int main(int argc, char** argv) {
+  return snode::app::RunApp([&] { return snode::app::Main(argc, argv); });
+}

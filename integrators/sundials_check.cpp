@@ -1,0 +1,202 @@
+#include "integrators/sundials_check.hpp"
+
+#include <cstdio>
+// clang-format off
+#include <arkode/arkode.h>
+#include <arkode/arkode_arkstep.h>
+#include <arkode/arkode_butcher.h>
+#include <arkode/arkode_erkstep.h>
+#include <cvodes/cvodes.h>
+// clang-format on
+
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/nvector.hpp"
+
+namespace snode {
+namespace detail {
+
+namespace {
+
+std::string FormatTime(double t) {
+  std::ostringstream out;
+  out.precision(6);
+  out << t;
+  return out.str();
+}
+
+}  // namespace
+
+void RecordingErrorHandler(int error_code, const char* /*module*/, const char* function, char* msg,
+                           void* eh_data) noexcept {
+  if (error_code >= 0 || eh_data == nullptr) return;  // warnings (e.g. "t + h = t") are ignored
+  auto* record = static_cast<ErrorRecord*>(eh_data);
+  try {
+    record->code = error_code;
+    record->function = function != nullptr ? function : "";
+    record->message = msg != nullptr ? msg : "";
+  } catch (...) {
+    // Out of memory while copying a message: keep the code, drop the text.
+  }
+}
+
+std::string FlagName(SolverFamily family, int flag) {
+  // *GetReturnFlagName returns a malloc'ed string that the caller frees.
+  std::unique_ptr<char, decltype(&std::free)> name(family == SolverFamily::kArkode
+                                                       ? ARKStepGetReturnFlagName(flag)
+                                                       : CVodeGetReturnFlagName(flag),
+                                                   &std::free);
+  return name ? std::string(name.get()) : std::string("unknown flag");
+}
+
+std::string FlagRemedy(const std::string& flag_name) {
+  const auto has = [&](const char* part) { return flag_name.find(part) != std::string::npos; };
+  if (has("TOO_MUCH_WORK")) {
+    return "raise max_steps or loosen rtol; if the problem is stiff use sdirk or cvodes_bdf";
+  }
+  if (has("TOO_MUCH_ACC")) return "loosen rtol/atol (they ask for more than double precision)";
+  if (has("ERR_FAILURE")) {
+    return "the error test failed repeatedly: loosen rtol/atol, lower max_step or use an "
+           "implicit method";
+  }
+  if (has("CONV_FAILURE") || has("NLS")) {
+    return "the nonlinear solver did not converge: raise max_nonlinear_iters, reduce fixed_step "
+           "or use linear_solver=dense";
+  }
+  if (has("LSETUP_FAIL") || has("LSOLVE_FAIL") || has("LINIT_FAIL")) {
+    return "the linear solver failed: check the field's Jacobian/JVP or switch linear_solver";
+  }
+  if (has("RHSFUNC") || has("RHSFUNC_ERR")) {
+    return "the vector field failed: check it for NaN/Inf or exceptions";
+  }
+  if (has("ILL_INPUT") || has("TOO_CLOSE") || has("BAD_T")) {
+    return "check the options and the problem (times, step sizes, tolerances)";
+  }
+  if (has("MEM")) return "out of memory or solver memory not set up";
+  return "check the options and the problem";
+}
+
+void CheckArkode(int flag, const char* call, const std::string& context) {
+  if (flag >= 0) return;
+  throw SundialsError(call, flag, FlagName(SolverFamily::kArkode, flag), context);
+}
+
+void CheckCvodes(int flag, const char* call, const std::string& context) {
+  if (flag >= 0) return;
+  throw SundialsError(call, flag, FlagName(SolverFamily::kCvodes, flag), context);
+}
+
+void CheckNotNull(const void* pointer, const char* call, const std::string& context) {
+  if (pointer == nullptr) throw SundialsError(call, -1, "returned NULL", context);
+}
+
+void ThrowSolveFailure(SolverFamily family, const char* call, int flag, double t,
+                       const std::string& integrator, CallbackData& data,
+                       const ErrorRecord& record) {
+  data.RethrowPending();  // the field's own exception wins: same type, same message
+  if (!data.nonfinite_message.empty()) {
+    throw NumericalError("integrator '" + integrator + "' stopped at t=" + FormatTime(t) + ": " +
+                         data.nonfinite_message +
+                         " and a smaller step did not avoid it (check the field, its parameters "
+                         "and the initial state)");
+  }
+  const std::string flag_name = FlagName(family, flag);
+  std::string detail =
+      "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " + FlagRemedy(flag_name);
+  if (!record.message.empty()) detail += "; SUNDIALS: " + record.message;
+  throw SundialsError(call, flag, flag_name, detail);
+}
+
+void ErkStepDeleter::operator()(void* mem) const noexcept {
+  if (mem != nullptr) ERKStepFree(&mem);
+}
+void ArkStepDeleter::operator()(void* mem) const noexcept {
+  if (mem != nullptr) ARKStepFree(&mem);
+}
+void CvodeDeleter::operator()(void* mem) const noexcept {
+  if (mem != nullptr) CVodeFree(&mem);
+}
+void ArkodeTableDeleter::operator()(ARKodeButcherTableMem* table) const noexcept {
+  if (table != nullptr) ARKodeButcherTable_Free(table);
+}
+
+ArkodeTablePtr MakeArkodeTable(const ButcherTableau& tableau) {
+  const int s = tableau.stages;
+  std::vector<sunrealtype> a(static_cast<std::size_t>(s * s));  // row-major, as ARKODE expects
+  for (int i = 0; i < s; ++i) {
+    for (int j = 0; j < s; ++j) a[static_cast<std::size_t>(i * s + j)] = tableau.a(i, j);
+  }
+  Vector b = tableau.b, c = tableau.c, d = tableau.b_embedded;
+  ArkodeTablePtr table(ARKodeButcherTable_Create(s, tableau.order, tableau.embedded_order, c.data(),
+                                                 a.data(), b.data(),
+                                                 tableau.HasEmbedding() ? d.data() : nullptr));
+  CheckNotNull(table.get(), "ARKodeButcherTable_Create", "");
+  return table;
+}
+
+void CheckStateFinite(ConstVectorRef z, double t, const std::string& integrator) {
+  if (z.allFinite()) return;
+  throw NumericalError("integrator '" + integrator +
+                       "': the state became NaN or Inf at t=" + FormatTime(t) +
+                       " (the method is unstable at this step size: reduce fixed_step or use an "
+                       "implicit method such as backward_euler, sdirk or cvodes_bdf)");
+}
+
+void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
+                   const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
+                   CallbackData& data, const ErrorRecord& record, Trajectory& trajectory) {
+  trajectory.times = problem.output_times;
+  trajectory.states.clear();
+  trajectory.states.reserve(problem.output_times.size());
+  trajectory.step_times.clear();
+  const bool one_step = options.record_steps;
+  if (one_step) trajectory.step_times.push_back(problem.t0);
+
+  double t = problem.t0;
+  for (const double tout : problem.output_times) {
+    if (tout == t) {  // only possible for the first output time (= t0)
+      trajectory.states.emplace_back(AsConstEigen(y));
+      continue;
+    }
+    // Quirk (6.4.1): the stop time must be set before every evolve call (see file comment).
+    const int stop_flag = hooks.set_stop_time(tout);
+    if (stop_flag < 0) {
+      throw SundialsError(hooks.set_stop_time_call, stop_flag, FlagName(hooks.family, stop_flag),
+                          "at t=" + FormatTime(t) + " (integrator '" + integrator + "')");
+    }
+    long steps_in_interval = 0;
+    while (true) {
+      double tret = t;
+      const int flag = hooks.evolve(tout, y, &tret, one_step);
+      if (flag < 0)
+        ThrowSolveFailure(hooks.family, hooks.evolve_call, flag, tret, integrator, data, record);
+      // A field exception is always fatal (-1), so a pending one cannot coexist with success,
+      // but keep the contract explicit.
+      data.RethrowPending();
+      t = tret;
+      if (one_step) {
+        trajectory.step_times.push_back(t);
+        if (++steps_in_interval > options.max_steps && t < tout) {
+          const int too_much_work = -1;  // ARK_TOO_MUCH_WORK == CV_TOO_MUCH_WORK
+          const std::string flag_name = FlagName(hooks.family, too_much_work);
+          throw SundialsError(hooks.evolve_call, too_much_work, flag_name,
+                              "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " +
+                                  FlagRemedy(flag_name));
+        }
+      }
+      // 1 = *_TSTOP_RETURN; 0 with t == tout is the quirk's form of the same event.
+      if (flag == 1 || t >= tout) break;
+    }
+    t = tout;  // the solver returns exactly tout at a stop time
+    const auto state = AsConstEigen(y);
+    CheckStateFinite(state, t, integrator);
+    trajectory.states.emplace_back(state);
+  }
+}
+
+}  // namespace detail
+}  // namespace snode

@@ -1,0 +1,114 @@
+#pragma once
+// Private helpers of the SUNDIALS-based integrators (snode::detail): return-code checks that
+// turn failures into SundialsError, RAII owners of solver memory, a recording error handler, and
+// the output loop shared by ERKStep, ARKStep and CVODES. SUNDIALS package headers stay in the
+// .cpp; this header only needs the generic types.
+//
+// SUNDIALS 6.4.1 quirks handled here (sundials-notes §2, §3, §8):
+//  - a stop time equal to tout makes ARK_NORMAL return 0 (not ARK_TSTOP_RETURN) and leaves the
+//    stop time set, so the stop time is set before every evolve call and 0 and 1 both count as
+//    success;
+//  - *SetErrHandlerFn exists only before 7.0; the handler records, never prints or throws.
+
+#include <sundials/sundials_nvector.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/callbacks.hpp"
+#include "core/ode_problem.hpp"
+#include "integrators/butcher_tableau.hpp"
+#include "integrators/integrator.hpp"
+
+struct ARKodeButcherTableMem;  // arkode/arkode_butcher.h
+
+namespace snode {
+namespace detail {
+
+// The last error SUNDIALS reported through its error handler.
+struct ErrorRecord {
+  int code = 0;
+  std::string function;
+  std::string message;
+  void Clear() {
+    code = 0;
+    function.clear();
+    message.clear();
+  }
+};
+
+// Matches ARKErrHandlerFn and CVErrHandlerFn. eh_data points at an ErrorRecord. Records errors
+// (code < 0) and ignores warnings; never throws, never prints.
+void RecordingErrorHandler(int error_code, const char* module, const char* function, char* msg,
+                           void* eh_data) noexcept;
+
+enum class SolverFamily { kArkode, kCvodes };
+
+// The flag's name as SUNDIALS spells it ("ARK_TOO_MUCH_WORK", "CV_CONV_FAILURE", ...).
+std::string FlagName(SolverFamily family, int flag);
+// What to try for a failure flag (one short sentence, no trailing period).
+std::string FlagRemedy(const std::string& flag_name);
+
+// Throws SundialsError(call, flag, name, context) when flag < 0. context says where, e.g.
+// "(integrator 'sdirk')". Used for set-up calls; evolve failures go through ThrowSolveFailure.
+void CheckArkode(int flag, const char* call, const std::string& context);
+void CheckCvodes(int flag, const char* call, const std::string& context);
+// Throws SundialsError when a constructor-like call returned nullptr.
+void CheckNotNull(const void* pointer, const char* call, const std::string& context);
+
+// Turns a failed evolve call into an exception, in this order: the exception the field threw
+// (rethrown unchanged); NumericalError if the field produced NaN/Inf (naming the integrator, the
+// time and the message); otherwise SundialsError "CALL failed with FLAG (n) at t=T (integrator
+// 'NAME'); REMEDY[; SUNDIALS: message]".
+[[noreturn]] void ThrowSolveFailure(SolverFamily family, const char* call, int flag, double t,
+                                    const std::string& integrator, CallbackData& data,
+                                    const ErrorRecord& record);
+
+// RAII owners of solver memory. ERKStep and ARKStep memory must be freed by their own functions.
+struct ErkStepDeleter {
+  void operator()(void* mem) const noexcept;
+};
+struct ArkStepDeleter {
+  void operator()(void* mem) const noexcept;
+};
+struct CvodeDeleter {
+  void operator()(void* mem) const noexcept;
+};
+using ErkStepMemPtr = std::unique_ptr<void, ErkStepDeleter>;
+using ArkStepMemPtr = std::unique_ptr<void, ArkStepDeleter>;
+using CvodeMemPtr = std::unique_ptr<void, CvodeDeleter>;
+
+// An ARKODE copy of a tableau (ARKodeButcherTable_Create), freed by ARKodeButcherTable_Free.
+struct ArkodeTableDeleter {
+  void operator()(ARKodeButcherTableMem* table) const noexcept;
+};
+using ArkodeTablePtr = std::unique_ptr<ARKodeButcherTableMem, ArkodeTableDeleter>;
+ArkodeTablePtr MakeArkodeTable(const ButcherTableau& tableau);
+
+// What the shared output loop needs from one SUNDIALS stepper.
+struct EvolveHooks {
+  SolverFamily family = SolverFamily::kArkode;
+  const char* set_stop_time_call = "";
+  const char* evolve_call = "";
+  std::function<int(double tstop)> set_stop_time;
+  // Advances y toward tout; one_step selects ARK_ONE_STEP/CV_ONE_STEP. Returns the flag.
+  std::function<int(double tout, N_Vector y, double* tret, bool one_step)> evolve;
+};
+
+// Integrates from problem.t0 through problem.output_times. y holds z0 on entry (the solver has
+// been (re)initialised from it) and is the solver's output vector. Every output time is a stop
+// time. With options.record_steps the stepper runs in one-step mode and trajectory.step_times gets
+// t0 and every accepted step end; then options.max_steps is counted here per output interval,
+// otherwise the solver's own limit (set to max_steps) applies per evolve call = per interval.
+// Fills trajectory.times and trajectory.states; throws as ThrowSolveFailure, and NumericalError
+// if a state at an output time is not finite (an unstable explicit method).
+void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
+                   const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
+                   CallbackData& data, const ErrorRecord& record, Trajectory& trajectory);
+
+// NumericalError "integrator 'NAME': the state became NaN or Inf at t=T; ..." when z is not finite.
+void CheckStateFinite(ConstVectorRef z, double t, const std::string& integrator);
+
+}  // namespace detail
+}  // namespace snode

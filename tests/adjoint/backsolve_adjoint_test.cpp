@@ -1,0 +1,389 @@
+// backsolve_adjoint: the augmented field's derivatives, correctness on non-stiff problems, the
+// seed's stiff failure (W1 and W1b of workloads.md) reproduced *and detected*, running cost,
+// reuse and bad options.
+#include "adjoint/backsolve_adjoint.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "adjoint/finite_difference.hpp"
+#include "adjoint/gradient_method.hpp"
+#include "adjoint/loss.hpp"
+#include "core/errors.hpp"
+#include "integrators/integrator.hpp"
+#include "models/analytic_fields.hpp"
+#include "tests/test_util/finite_difference_checks.hpp"
+
+namespace snode {
+namespace {
+
+using test_util::MaxRelativeError;
+
+bool HaveIntegrator(const std::string& name) { return IntegratorRegistry().Contains(name); }
+
+#define REQUIRE_INTEGRATOR(name)                                                                \
+  do {                                                                                          \
+    if (!HaveIntegrator(name)) GTEST_SKIP() << "integrator '" << name << "' is not registered"; \
+  } while (0)
+
+GradientOptions Options(const std::string& integrator, double rtol, double atol) {
+  GradientOptions options;
+  options.integrator = integrator;
+  options.integrator_options.rtol = rtol;
+  options.integrator_options.atol = atol;
+  return options;
+}
+
+// W1b: z' = diag(−1, −λ) z, z0 = (1, 1), t ∈ {1e-3, 1e-2, 1e-1, 1}, L = Σ_t (z1 + z2).
+OdeProblem TwoModeProblem(double lambda) {
+  OdeProblem problem;
+  problem.field = std::make_shared<DecayField>(2);
+  problem.z0 = Vector::Ones(2);
+  problem.theta = Vector(2);
+  problem.theta << 1.0, lambda;
+  problem.output_times = {1e-3, 1e-2, 1e-1, 1.0};
+  return problem;
+}
+
+LinearFunctionalLoss TwoModeLoss() {
+  return LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
+}
+
+// Exact W1b gradients (workloads.md).
+void TwoModeExact(double lambda, Vector* dtheta, Vector* dz0) {
+  const double times[] = {1e-3, 1e-2, 1e-1, 1.0};
+  *dtheta = Vector::Zero(2);
+  *dz0 = Vector::Zero(2);
+  for (double t : times) {
+    (*dtheta)[0] -= t * std::exp(-t);
+    (*dtheta)[1] -= t * std::exp(-lambda * t);
+    (*dz0)[0] += std::exp(-t);
+    (*dz0)[1] += std::exp(-lambda * t);
+  }
+}
+
+// max_i |a_i − e_i| / |e_i| (every exact W1b value is representable, so per component).
+double ComponentwiseRelativeError(const Vector& actual, const Vector& expected) {
+  return ((actual - expected).cwiseAbs().array() / expected.cwiseAbs().array()).maxCoeff();
+}
+
+// W1: y' = −λy, y0 = 1, L = y(1).
+OdeProblem DecayProblem(double lambda) {
+  OdeProblem problem;
+  problem.field = std::make_shared<DecayField>(1);
+  problem.z0 = Vector::Ones(1);
+  problem.theta = Vector::Constant(1, lambda);
+  problem.output_times = {1.0};
+  return problem;
+}
+
+LinearFunctionalLoss FinalValueLoss() {
+  return LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The augmented field, checked with the shared field checker (Jvp, VjpState, VjpParams, Vjp and
+// DenseJacobian against central differences of F). Its second-order blocks are themselves
+// directional differences, hence rtol 1e-6 instead of the usual 1e-7.
+
+TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLotkaVolterra) {
+  auto field = std::make_shared<LotkaVolterraField>();
+  const LinearFunctionalLoss loss({Vector::Ones(2)}, Vector::Constant(2, 0.5));
+  detail::BacksolveAugmentedField augmented(field, &loss);
+  Vector y(2 + 2 + 4);
+  y << 1.3, 0.7, 0.4, -0.8, 0.1, 0.2, 0.3, 0.4;
+  Vector theta(4);
+  theta << 1.5, 1.0, 1.0, 3.0;
+  EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(augmented, -0.3, y, theta,
+                                                                /*rtol=*/1e-6,
+                                                                /*identity_rtol=*/1e-9));
+}
+
+TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLinear) {
+  Matrix a(3, 3);
+  a << -0.5, 1.0, 0.2, -1.0, -0.3, 0.0, 0.1, 0.4, -2.0;
+  auto field = std::make_shared<LinearField>(3);
+  detail::BacksolveAugmentedField augmented(field, nullptr);
+  Vector y(3 + 3 + 9);
+  for (Index i = 0; i < y.size(); ++i) y[i] = std::sin(1.0 + static_cast<double>(i));
+  EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(
+      augmented, -1.0, y, LinearField::ParamsFromMatrix(a), /*rtol=*/1e-6,
+      /*identity_rtol=*/1e-9));
+}
+
+TEST(BacksolveAdjoint, AugmentedFieldIsTheTimeReversedAdjointSystem) {
+  // F̃(s, y) = [−f; (∂f/∂z)ᵀa + ∂g/∂z; (∂f/∂θ)ᵀa] at t = −s, for decay f = −θ∘z, g = cᵀz.
+  auto field = std::make_shared<DecayField>(2);
+  Vector c(2);
+  c << 0.5, 2.0;
+  const LinearFunctionalLoss loss({Vector::Ones(2)}, c);
+  detail::BacksolveAugmentedField augmented(field, &loss);
+  Vector y(6), theta(2), out(6), expected(6);
+  y << 1.0, 2.0, 3.0, 4.0, 0.0, 0.0;
+  theta << 1.0, 10.0;
+  augmented.F(-0.5, y, theta, out);
+  expected << 1.0, 20.0, -3.0 + 0.5, -40.0 + 2.0, -3.0, -8.0;
+  EXPECT_LE((out - expected).norm(), 1e-15 * expected.norm());
+  EXPECT_EQ(augmented.rhs_evals(), 1);
+  EXPECT_EQ(augmented.vjp_evals(), 1);
+  EXPECT_FALSE(augmented.IsAutonomous());  // the running cost may depend on t
+}
+
+// ---------------------------------------------------------------------------------------------
+// Non-stiff correctness against closed forms.
+
+TEST(BacksolveAdjoint, TwoModeGradientIsExactAndFlagDownForMildStiffness) {
+  REQUIRE_INTEGRATOR("dopri5");
+  for (double lambda : {1.0, 10.0}) {
+    SCOPED_TRACE("lambda = " + std::to_string(lambda));
+    BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
+    const OdeProblem problem = TwoModeProblem(lambda);
+    const LossAndGradient result = method.Compute(problem, TwoModeLoss());
+    Vector dtheta, dz0;
+    TwoModeExact(lambda, &dtheta, &dz0);
+    std::printf(
+        "W1b lambda=%g dopri5 tol 1e-10: dL/dtheta rel err %.3e, dL/dz0 rel err %.3e, "
+        "reconstruction error %.3e, backward rhs %ld\n",
+        lambda, ComponentwiseRelativeError(result.dtheta, dtheta),
+        ComponentwiseRelativeError(result.dz0, dz0), result.stats.reconstruction_error,
+        result.stats.backward_rhs_evals);
+    EXPECT_LE(ComponentwiseRelativeError(result.dtheta, dtheta), 1e-6);
+    EXPECT_LE(ComponentwiseRelativeError(result.dz0, dz0), 1e-6);
+    EXPECT_FALSE(result.stats.reconstruction_failed);
+    EXPECT_LE(result.stats.reconstruction_error, 1e-6);
+  }
+}
+
+TEST(BacksolveAdjoint, DecayClosedForm) {
+  REQUIRE_INTEGRATOR("dopri5");
+  for (double lambda : {1.0, 10.0}) {
+    SCOPED_TRACE("lambda = " + std::to_string(lambda));
+    BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
+    const LossAndGradient result = method.Compute(DecayProblem(lambda), FinalValueLoss());
+    const double exact = std::exp(-lambda);
+    EXPECT_NEAR(result.loss, exact, 1e-8 * exact);
+    EXPECT_NEAR(result.dtheta[0], -exact, 1e-6 * exact);
+    EXPECT_NEAR(result.dz0[0], exact, 1e-6 * exact);
+    EXPECT_FALSE(result.stats.reconstruction_failed);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seed's warning, reproduced and detected.
+
+TEST(BacksolveAdjoint, TwoModeStiffFailureIsReproducedAndDetected) {
+  REQUIRE_INTEGRATOR("dopri5");
+  const double lambda = 1e4;
+  Vector dtheta, dz0;
+  TwoModeExact(lambda, &dtheta, &dz0);
+  for (double tol : {1e-6, 1e-9}) {
+    SCOPED_TRACE("tol = " + std::to_string(tol));
+    BacksolveAdjoint method(Options("dopri5", tol, tol));
+    const LossAndGradient result = method.Compute(TwoModeProblem(lambda), TwoModeLoss());
+    // Component-wise: dL/dθ₂ ≈ −4.5e-8 is tiny next to dL/dθ₁ ≈ −0.47 but exactly representable,
+    // so a relative error per component is meaningful (workloads.md W1b).
+    const double error = ComponentwiseRelativeError(result.dtheta, dtheta);
+    std::printf(
+        "W1b lambda=1e4 dopri5 tol %g: dL/dtheta = (%.6e, %.6e) exact (%.6e, %.6e), "
+        "rel err %.3e, reconstruction error %.3e, flag %d, backward steps %ld\n",
+        tol, result.dtheta[0], result.dtheta[1], dtheta[0], dtheta[1], error,
+        result.stats.reconstruction_error, result.stats.reconstruction_failed ? 1 : 0,
+        result.stats.backward_steps);
+    // Wrong (or non-finite) gradient …
+    EXPECT_TRUE(!result.dtheta.allFinite() || error > 1e-2) << "relative error " << error;
+    // … and the method says so.
+    EXPECT_TRUE(result.stats.reconstruction_failed);
+    EXPECT_TRUE(std::isnan(result.stats.reconstruction_error) ||
+                result.stats.reconstruction_error > method.options().reconstruction_tolerance);
+    // The forward loss is still right: only the backward pass breaks.
+    double exact_loss = 0.0;
+    for (double t : {1e-3, 1e-2, 1e-1, 1.0}) exact_loss += std::exp(-t) + std::exp(-lambda * t);
+    EXPECT_NEAR(result.loss, exact_loss, 1e-4 * exact_loss);
+  }
+}
+
+TEST(BacksolveAdjoint, DecayWorksAtLambda100AndFailsAtLambda1e4) {
+  REQUIRE_INTEGRATOR("dopri5");
+  // The seed: "λ = 100: adjoint method works reasonably well; λ = 10 000: fails completely".
+  // At λ = 100 the exact gradient is −e^{−100} ≈ −3.7e-44, far below the forward solution's
+  // absolute error (≈ atol), so "works" means an absolutely small, finite gradient; the
+  // reconstruction of y(0) = 1 from y(1) ≈ noise·e^{100} is already lost and is flagged.
+  const double lambda_ok = 100.0;
+  {
+    BacksolveAdjoint method(Options("dopri5", 1e-6, 1e-6));
+    const LossAndGradient result = method.Compute(DecayProblem(lambda_ok), FinalValueLoss());
+    std::printf(
+        "W1 lambda=100 dopri5 tol 1e-6: y(1) = %.3e, dL/dlambda = %.3e (exact %.3e), "
+        "dL/dy0 = %.3e, reconstructed y(0) error %.3e, flag %d\n",
+        result.loss, result.dtheta[0], -std::exp(-lambda_ok), result.dz0[0],
+        result.stats.reconstruction_error, result.stats.reconstruction_failed ? 1 : 0);
+    ASSERT_TRUE(result.dtheta.allFinite());
+    EXPECT_LE(std::abs(result.dtheta[0] + std::exp(-lambda_ok)), 1e-6);
+    EXPECT_LE(std::abs(result.dz0[0] - std::exp(-lambda_ok)), 1e-6);
+  }
+  {
+    BacksolveAdjoint method(Options("dopri5", 1e-6, 1e-6));
+    const LossAndGradient result = method.Compute(DecayProblem(1e4), FinalValueLoss());
+    std::printf(
+        "W1 lambda=1e4 dopri5 tol 1e-6: y(1) = %.3e, dL/dlambda = %.3e, dL/dy0 = %.3e, "
+        "reconstruction error %.3e, flag %d\n",
+        result.loss, result.dtheta[0], result.dz0[0], result.stats.reconstruction_error,
+        result.stats.reconstruction_failed ? 1 : 0);
+    EXPECT_TRUE(result.stats.reconstruction_failed);
+  }
+}
+
+TEST(BacksolveAdjoint, ImplicitIntegratorsDoNotRescueTheReconstruction) {
+  // The failure is in the *problem* (z' = −λz is unstable backward), not in dopri5: an implicit
+  // backward integrator follows the growing mode just as faithfully (BDF: z₂(t0) ≈ 1e32; SDIRK:
+  // overflow). An integrator that damped it instead would return z₂(t0) ≈ 0; either way dL/dθ₂ is
+  // lost and the flag is raised.
+  Vector dtheta, dz0;
+  TwoModeExact(1e4, &dtheta, &dz0);
+  for (const char* integrator : {"cvodes_bdf", "sdirk"}) {
+    if (!HaveIntegrator(integrator)) continue;
+    SCOPED_TRACE(integrator);
+    BacksolveAdjoint method(Options(integrator, 1e-6, 1e-6));
+    const LossAndGradient result = method.Compute(TwoModeProblem(1e4), TwoModeLoss());
+    const double theta2_error = std::abs(result.dtheta[1] - dtheta[1]) / std::abs(dtheta[1]);
+    std::printf(
+        "W1b lambda=1e4 %s tol 1e-6: dL/dtheta2 = %.3e (exact %.3e), reconstruction "
+        "error %.3e\n",
+        integrator, result.dtheta[1], dtheta[1], result.stats.reconstruction_error);
+    EXPECT_TRUE(!std::isfinite(theta2_error) || theta2_error > 1e-2);
+    EXPECT_TRUE(result.stats.reconstruction_failed);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(BacksolveAdjoint, RunningCostMatchesClosedForm) {
+  REQUIRE_INTEGRATOR("dopri5");
+  // L = ∫_0^1 y dt + y(1) for y' = −λy: L = (1 − e^{−λ})/λ + e^{−λ} (times y0),
+  // dL/dλ = e^{−λ}/λ − (1 − e^{−λ})/λ² − e^{−λ}, dL/dy0 = L.
+  for (double lambda : {1.0, 10.0}) {
+    SCOPED_TRACE("lambda = " + std::to_string(lambda));
+    const LinearFunctionalLoss loss({Vector::Ones(1)}, Vector::Ones(1));
+    BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
+    const LossAndGradient result = method.Compute(DecayProblem(lambda), loss);
+    const double e = std::exp(-lambda);
+    const double exact_loss = (1.0 - e) / lambda + e;
+    const double exact_dlambda = e / lambda - (1.0 - e) / (lambda * lambda) - e;
+    EXPECT_NEAR(result.loss, exact_loss, 1e-9 * exact_loss);
+    EXPECT_NEAR(result.dtheta[0], exact_dlambda, 1e-6 * std::abs(exact_dlambda));
+    EXPECT_NEAR(result.dz0[0], exact_loss, 1e-6 * exact_loss);
+  }
+}
+
+TEST(BacksolveAdjoint, OutputTimeAtT0AndStatistics) {
+  REQUIRE_INTEGRATOR("dopri5");
+  // A first output time equal to t0 contributes ∂ℓ_0/∂z directly to dL/dz0.
+  OdeProblem problem = DecayProblem(2.0);
+  problem.output_times = {0.0, 0.5, 1.0};
+  const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(1), 3);
+  BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
+  const LossAndGradient result = method.Compute(problem, loss);
+  const double exact_dz0 = 1.0 + std::exp(-1.0) + std::exp(-2.0);
+  const double exact_dlambda = -0.5 * std::exp(-1.0) - std::exp(-2.0);
+  EXPECT_NEAR(result.dz0[0], exact_dz0, 1e-7 * exact_dz0);
+  EXPECT_NEAR(result.dtheta[0], exact_dlambda, 1e-6 * std::abs(exact_dlambda));
+  EXPECT_EQ(result.stats.stored_bytes, 3.0 * 1.0 * 8.0);
+  EXPECT_GT(result.stats.forward_rhs_evals, 0);
+  EXPECT_GT(result.stats.backward_rhs_evals, 0);
+  EXPECT_GE(result.stats.vjp_evals, result.stats.backward_rhs_evals);
+  EXPECT_GT(result.stats.backward_steps, 0);
+  EXPECT_GT(result.stats.wall_seconds, 0.0);
+  EXPECT_EQ(result.forward.states.size(), 3u);
+  EXPECT_EQ(result.dreadout.size(), 0);
+}
+
+TEST(BacksolveAdjoint, ReuseGivesTheSameAsAFreshObject) {
+  REQUIRE_INTEGRATOR("dopri5");
+  const GradientOptions options = Options("dopri5", 1e-8, 1e-10);
+  BacksolveAdjoint reused(options);
+  OdeProblem problem;
+  problem.field = std::make_shared<LotkaVolterraField>();
+  problem.z0 = Vector::Ones(2);
+  problem.theta = Vector(4);
+  problem.theta << 1.5, 1.0, 1.0, 3.0;
+  problem.output_times = {0.5, 1.0, 1.5};
+  const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 3);
+  reused.Compute(problem, loss);
+  problem.theta << 1.2, 0.8, 1.1, 2.5;
+  problem.z0 << 0.8, 1.4;
+  const LossAndGradient second = reused.Compute(problem, loss);
+  BacksolveAdjoint fresh(options);
+  const LossAndGradient expected = fresh.Compute(problem, loss);
+  EXPECT_EQ(second.loss, expected.loss);
+  EXPECT_LE(MaxRelativeError(second.dtheta, expected.dtheta), 1e-14);
+  EXPECT_LE(MaxRelativeError(second.dz0, expected.dz0), 1e-14);
+}
+
+TEST(BacksolveAdjoint, DifferentBackwardIntegratorAgrees) {
+  REQUIRE_INTEGRATOR("dopri5");
+  REQUIRE_INTEGRATOR("cvodes_bdf");
+  OdeProblem problem;
+  problem.field = std::make_shared<LotkaVolterraField>();
+  problem.z0 = Vector::Ones(2);
+  problem.theta = Vector(4);
+  problem.theta << 1.5, 1.0, 1.0, 3.0;
+  problem.output_times = {0.5, 1.0, 1.5, 2.0};
+  const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
+  GradientOptions options = Options("dopri5", 1e-10, 1e-12);
+  const LossAndGradient reference = BacksolveAdjoint(options).Compute(problem, loss);
+  options.backward_integrator = "cvodes_bdf";
+  const LossAndGradient mixed = BacksolveAdjoint(options).Compute(problem, loss);
+  EXPECT_LE(MaxRelativeError(mixed.dtheta, reference.dtheta), 1e-6);
+  EXPECT_LE(MaxRelativeError(mixed.dz0, reference.dz0), 1e-6);
+  EXPECT_GT(mixed.stats.jvp_evals, 0);  // the implicit backward solve used the augmented Jacobian
+  // Matrix-free: GMRES on the augmented Jacobian-vector product (directional differences).
+  options.backward_options = options.integrator_options;
+  options.backward_options.linear_solver = "gmres";
+  options.backward_options_set = true;
+  const LossAndGradient krylov = BacksolveAdjoint(options).Compute(problem, loss);
+  EXPECT_LE(MaxRelativeError(krylov.dtheta, reference.dtheta), 1e-6);
+  EXPECT_LE(MaxRelativeError(krylov.dz0, reference.dz0), 1e-6);
+}
+
+TEST(BacksolveAdjoint, BadOptionsAreRejected) {
+  GradientOptions options;
+  options.integrator = "no_such_integrator";
+  EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
+  if (!HaveIntegrator("dopri5")) return;
+  options.integrator = "dopri5";
+  options.backward_integrator = "no_such_integrator";
+  EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
+  options.backward_integrator.clear();
+  options.reconstruction_tolerance = 0.0;
+  EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
+  options.reconstruction_tolerance = 1e-3;
+  options.integrator_options.rtol = -1.0;
+  EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
+  options.integrator_options.rtol = 1e-6;
+  options.backward_options_set = true;
+  options.backward_options.atol = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
+}
+
+TEST(BacksolveAdjoint, BadProblemIsRejected) {
+  REQUIRE_INTEGRATOR("dopri5");
+  BacksolveAdjoint method(Options("dopri5", 1e-6, 1e-8));
+  OdeProblem problem = DecayProblem(1.0);
+  problem.theta = Vector::Zero(3);
+  EXPECT_THROW(method.Compute(problem, FinalValueLoss()), ConfigError);
+}
+
+TEST(BacksolveAdjoint, IsRegistered) {
+  ASSERT_TRUE(GradientRegistry().Contains("backsolve_adjoint"));
+  if (!HaveIntegrator("dopri5")) return;
+  auto method = GradientRegistry().Create("backsolve_adjoint", Options("dopri5", 1e-6, 1e-8));
+  EXPECT_EQ(method->name(), "backsolve_adjoint");
+}
+
+}  // namespace
+}  // namespace snode

@@ -1,0 +1,463 @@
+// Tests of the "bptt" gradient method: exactness for its own discrete map (central differences
+// of the same map with the step sequence frozen), closed forms, the stiff W1b system, memory
+// accounting, error messages and reuse.
+#include "adjoint/bptt.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adjoint/gradient_method.hpp"
+#include "adjoint/loss.hpp"
+#include "core/errors.hpp"
+#include "integrators/integrator.hpp"
+#include "models/analytic_fields.hpp"
+#include "models/mlp.hpp"
+#include "tests/test_util/finite_difference_checks.hpp"
+
+namespace snode {
+namespace {
+
+using test_util::MaxRelativeError;
+
+struct FrozenDifferences {
+  Vector dtheta;
+  Vector dz0;
+};
+
+// Central differences of L on a frozen step sequence, h_i = 1e-6·max(1, |x_i|).
+FrozenDifferences FrozenCentralDifferences(Bptt& bptt, const OdeProblem& problem, const Loss& loss,
+                                           const std::vector<double>& steps) {
+  FrozenDifferences result;
+  auto loss_at = [&](const OdeProblem& p) { return bptt.ComputeOnSteps(p, loss, steps).loss; };
+  OdeProblem perturbed = problem;
+  result.dtheta.resize(problem.theta.size());
+  for (Index i = 0; i < problem.theta.size(); ++i) {
+    const double h = 1e-6 * std::max(1.0, std::abs(problem.theta[i]));
+    perturbed.theta[i] = problem.theta[i] + h;
+    const double plus = loss_at(perturbed);
+    perturbed.theta[i] = problem.theta[i] - h;
+    const double minus = loss_at(perturbed);
+    perturbed.theta[i] = problem.theta[i];
+    result.dtheta[i] = (plus - minus) / (2.0 * h);
+  }
+  result.dz0.resize(problem.z0.size());
+  for (Index j = 0; j < problem.z0.size(); ++j) {
+    const double h = 1e-6 * std::max(1.0, std::abs(problem.z0[j]));
+    perturbed.z0[j] = problem.z0[j] + h;
+    const double plus = loss_at(perturbed);
+    perturbed.z0[j] = problem.z0[j] - h;
+    const double minus = loss_at(perturbed);
+    perturbed.z0[j] = problem.z0[j];
+    result.dz0[j] = (plus - minus) / (2.0 * h);
+  }
+  return result;
+}
+
+std::vector<double> Times(int count, double spacing) {
+  std::vector<double> times;
+  for (int i = 1; i <= count; ++i) times.push_back(spacing * i);
+  return times;
+}
+
+OdeProblem LotkaVolterraProblem() {
+  OdeProblem problem;
+  problem.field = std::make_shared<LotkaVolterraField>();
+  problem.theta = (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished();
+  problem.z0 = (Vector(2) << 1.0, 1.0).finished();
+  problem.output_times = Times(5, 0.8);
+  return problem;
+}
+
+OdeProblem LinearProblem() {
+  OdeProblem problem;
+  problem.field = std::make_shared<LinearField>(3);
+  Matrix a(3, 3);
+  a << -0.5, 1.0, 0.0, -1.0, -0.5, 0.2, 0.1, 0.0, -0.3;
+  problem.theta = LinearField::ParamsFromMatrix(a);
+  problem.z0 = (Vector(3) << 1.0, 0.5, -0.3).finished();
+  problem.output_times = {0.0, 0.5, 1.0, 1.5, 2.0};  // the first output is at t0
+  return problem;
+}
+
+OdeProblem MlpProblem(double horizon = 2.0) {
+  MlpOptions options;
+  options.widths = {2, 16, 16, 2};
+  auto field = std::make_shared<MlpField>(options);
+  OdeProblem problem;
+  problem.theta = field->InitialParams(7);
+  problem.field = field;
+  problem.z0 = (Vector(2) << 0.5, -0.3).finished();
+  problem.output_times = Times(10, horizon / 10.0);
+  return problem;
+}
+
+MseLoss TargetsFor(const OdeProblem& problem) {
+  std::vector<Vector> targets;
+  for (std::size_t i = 0; i < problem.output_times.size(); ++i) {
+    Vector target(problem.z0.size());
+    for (Index j = 0; j < target.size(); ++j) {
+      target[j] = 0.3 * std::sin(1.0 + problem.output_times[i] + static_cast<double>(j));
+    }
+    targets.push_back(target);
+  }
+  return MseLoss(targets);
+}
+
+struct Case {
+  std::string label;
+  std::string integrator;
+  double fixed_step;
+  std::string linear_solver;
+};
+
+GradientOptions OptionsFor(const Case& c) {
+  GradientOptions options;
+  options.integrator = c.integrator;
+  options.integrator_options.fixed_step = c.fixed_step;
+  options.integrator_options.linear_solver = c.linear_solver;
+  options.integrator_options.rtol = 1e-6;
+  options.integrator_options.atol = 1e-8;
+  return options;
+}
+
+const Case kCases[] = {
+    {"euler", "euler", 0.02, "dense"},
+    {"heun", "heun", 0.05, "dense"},
+    {"heunAdaptive", "heun", 0.0, "dense"},
+    {"rk4", "rk4", 0.05, "dense"},
+    {"dopri5fixed", "dopri5", 0.1, "dense"},
+    {"dopri5", "dopri5", 0.0, "dense"},
+    {"backwardEulerDense", "backward_euler", 0.02, "dense"},
+    {"backwardEulerGmres", "backward_euler", 0.02, "gmres"},
+    {"sdirkFixed", "sdirk", 0.05, "dense"},
+    {"sdirk", "sdirk", 0.0, "dense"},
+    {"sdirkGmres", "sdirk", 0.0, "gmres"},
+};
+
+class BpttExactness : public ::testing::TestWithParam<Case> {};
+
+void ExpectExactForDiscreteMap(const Case& c, const OdeProblem& problem, const Loss& loss) {
+  Bptt bptt(OptionsFor(c));
+  const std::vector<double> steps = bptt.StepTimes(problem);
+  const LossAndGradient computed = bptt.Compute(problem, loss);
+  const LossAndGradient frozen = bptt.ComputeOnSteps(problem, loss, steps);
+  // Compute() and the frozen map are the same map.
+  EXPECT_EQ(computed.loss, frozen.loss);
+  EXPECT_LE(MaxRelativeError(computed.dtheta, frozen.dtheta), 1e-14);
+  const FrozenDifferences fd = FrozenCentralDifferences(bptt, problem, loss, steps);
+  const double theta_error = MaxRelativeError(frozen.dtheta, fd.dtheta);
+  const double z0_error = MaxRelativeError(frozen.dz0, fd.dz0);
+  EXPECT_LE(theta_error, 1e-7) << c.label << " " << problem.field->name();
+  EXPECT_LE(z0_error, 1e-7) << c.label << " " << problem.field->name();
+  std::printf("[ bptt     ] %-20s %-22s steps %5zu  rel.err dL/dtheta %.2e  dL/dz0 %.2e\n",
+              c.label.c_str(), problem.field->name().c_str(), steps.size() - 1, theta_error,
+              z0_error);
+}
+
+TEST_P(BpttExactness, LotkaVolterraMatchesFrozenFiniteDifferences) {
+  const OdeProblem problem = LotkaVolterraProblem();
+  ExpectExactForDiscreteMap(GetParam(), problem, TargetsFor(problem));
+}
+
+TEST_P(BpttExactness, LinearFieldMatchesFrozenFiniteDifferences) {
+  const OdeProblem problem = LinearProblem();
+  ExpectExactForDiscreteMap(GetParam(), problem, TargetsFor(problem));
+}
+
+TEST_P(BpttExactness, MlpMatchesFrozenFiniteDifferences) {
+  const OdeProblem problem = MlpProblem();
+  ExpectExactForDiscreteMap(GetParam(), problem, TargetsFor(problem));
+}
+
+TEST_P(BpttExactness, RunningCostMatchesFrozenFiniteDifferences) {
+  const OdeProblem problem = LotkaVolterraProblem();
+  std::vector<Vector> weights(problem.output_times.size());
+  weights.back() = (Vector(2) << 1.0, -0.5).finished();
+  const LinearFunctionalLoss loss(weights, (Vector(2) << 0.3, 0.7).finished());
+  ExpectExactForDiscreteMap(GetParam(), problem, loss);
+}
+
+// The forward states of the replay equal those of the registered integrator.
+TEST_P(BpttExactness, ForwardStatesMatchRegisteredIntegrator) {
+  const Case& c = GetParam();
+  GradientOptions options = OptionsFor(c);
+  // Tight Newton tolerances so that ARKODE's backward Euler solves its stage equation as
+  // accurately as bptt's own Newton iteration.
+  const bool implicit = c.integrator == "backward_euler" || c.integrator == "sdirk";
+  if (implicit && c.fixed_step > 0.0) {
+    options.integrator_options.rtol = 1e-13;
+    options.integrator_options.atol = 1e-15;
+  }
+  for (const OdeProblem& problem : {LotkaVolterraProblem(), MlpProblem()}) {
+    Bptt bptt(options);
+    const LossAndGradient result = bptt.Compute(problem, TargetsFor(problem));
+    auto integrator = IntegratorRegistry().Create(c.integrator, options.integrator_options);
+    const Trajectory reference = integrator->Solve(problem);
+    ASSERT_EQ(reference.states.size(), result.forward.states.size());
+    double worst = 0.0;
+    for (std::size_t i = 0; i < reference.states.size(); ++i) {
+      worst = std::max(worst, MaxRelativeError(result.forward.states[i], reference.states[i]));
+    }
+    // Adaptive sdirk: ARKStep solves its stages only to its Newton tolerance (0.1·rtol in the
+    // WRMS norm), bptt to round-off, so the two agree to about rtol.
+    const double bound = !implicit ? 1e-13 : c.fixed_step > 0.0 ? 1e-10 : 1e-5;
+    EXPECT_LE(worst, bound) << c.label << " " << problem.field->name();
+    std::printf("[ bptt     ] %-20s %-22s forward states vs registered integrator: %.2e\n",
+                c.label.c_str(), problem.field->name().c_str(), worst);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BpttExactness, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return info.param.label; });
+
+// dy/dt = −λy, y0 = 1, L = y(1): dL/dλ = −e^{−λ}, dL/dy0 = e^{−λ}.
+TEST(Bptt, DecayMatchesClosedFormWithTightDopri5) {
+  for (const double lambda : {1.0, 10.0}) {
+    OdeProblem problem;
+    problem.field = std::make_shared<DecayField>(1);
+    problem.theta = Vector::Constant(1, lambda);
+    problem.z0 = Vector::Ones(1);
+    problem.output_times = {1.0};
+    const auto loss = LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
+    GradientOptions options;
+    options.integrator = "dopri5";
+    options.integrator_options.rtol = 1e-10;
+    options.integrator_options.atol = 1e-12;
+    Bptt bptt(options);
+    const LossAndGradient result = bptt.Compute(problem, loss);
+    const double exact = std::exp(-lambda);
+    EXPECT_NEAR(result.loss / exact, 1.0, 1e-6);
+    EXPECT_NEAR(result.dtheta[0] / -exact, 1.0, 1e-6) << "lambda " << lambda;
+    EXPECT_NEAR(result.dz0[0] / exact, 1.0, 1e-6) << "lambda " << lambda;
+    std::printf(
+        "[ bptt     ] decay lambda %4.0f: dL/dlambda rel.err %.2e, dL/dy0 rel.err %.2e, "
+        "%ld steps\n",
+        lambda, std::abs(result.dtheta[0] / -exact - 1.0), std::abs(result.dz0[0] / exact - 1.0),
+        result.stats.forward_steps);
+  }
+}
+
+// W1b: z' = diag(−1, −λ) z, λ = 1e4, z0 = (1, 1), L = Σ_t (z1 + z2) at t ∈ {1e-3, 1e-2, 1e-1, 1}.
+// The backward-Euler map is z_i(t_k) = Π_{n<N_k} (1 + h_n θ_i)^{-1}, so exactly
+//   dL/dθ_i = −Σ_k z_i(t_k) Σ_{n<N_k} h_n / (1 + h_n θ_i),   dL/dz0_i = Σ_k z_i(t_k) / z0_i.
+TEST(Bptt, StiffTwoModeBackwardEulerMatchesExactDiscreteGradient) {
+  for (const std::string solver : {"dense", "gmres"}) {
+    OdeProblem problem;
+    problem.field = std::make_shared<DecayField>(2);
+    problem.theta = (Vector(2) << 1.0, 1e4).finished();
+    problem.z0 = Vector::Ones(2);
+    problem.output_times = {1e-3, 1e-2, 1e-1, 1.0};
+    const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
+    GradientOptions options;
+    options.integrator = "backward_euler";
+    options.integrator_options.fixed_step = 1e-5;
+    options.integrator_options.linear_solver = solver;
+    Bptt bptt(options);
+    const std::vector<double> steps = bptt.StepTimes(problem);
+    const LossAndGradient result = bptt.Compute(problem, loss);
+
+    Vector dtheta = Vector::Zero(2), dz0 = Vector::Zero(2);
+    double exact_loss = 0.0;
+    for (Index i = 0; i < 2; ++i) {
+      double z = 1.0, sum = 0.0;
+      std::size_t k = 0;
+      for (std::size_t n = 0; n + 1 < steps.size(); ++n) {
+        const double h = steps[n + 1] - steps[n];
+        z /= 1.0 + h * problem.theta[i];
+        sum += h / (1.0 + h * problem.theta[i]);
+        if (steps[n + 1] == problem.output_times[k]) {
+          exact_loss += z;
+          dtheta[i] -= z * sum;
+          dz0[i] += z;
+          ++k;
+        }
+      }
+      ASSERT_EQ(k, problem.output_times.size());
+    }
+    EXPECT_NEAR(result.loss / exact_loss, 1.0, 1e-10);
+    EXPECT_TRUE(test_util::VectorsClose(result.dtheta, dtheta, 1e-7, 0.0)) << solver;
+    EXPECT_TRUE(test_util::VectorsClose(result.dz0, dz0, 1e-7, 0.0)) << solver;
+    const Vector rel_theta = ((result.dtheta - dtheta).array() / dtheta.array()).abs();
+    std::printf(
+        "[ bptt     ] W1b backward_euler h=1e-5 (%s): %ld steps, %.3f s, dL/dtheta2 = "
+        "%.6e (exact discrete %.6e), rel.err (%.1e, %.1e)\n",
+        solver.c_str(), result.stats.forward_steps, result.stats.wall_seconds, result.dtheta[1],
+        dtheta[1], rel_theta[0], rel_theta[1]);
+  }
+}
+
+// Stored bytes grow with the number of steps: horizon 10T stores ≈ (steps ratio) × as much.
+TEST(Bptt, StoredBytesGrowWithNumberOfSteps) {
+  GradientOptions options;
+  options.integrator = "dopri5";
+  Bptt bptt(options);
+  const OdeProblem short_problem = MlpProblem(2.0);
+  const OdeProblem long_problem = MlpProblem(20.0);
+  const LossAndGradient short_result = bptt.Compute(short_problem, TargetsFor(short_problem));
+  const LossAndGradient long_result = bptt.Compute(long_problem, TargetsFor(long_problem));
+  const double steps_ratio = static_cast<double>(long_result.stats.forward_steps) /
+                             static_cast<double>(short_result.stats.forward_steps);
+  const double bytes_ratio = long_result.stats.stored_bytes / short_result.stats.stored_bytes;
+  EXPECT_NEAR(bytes_ratio / steps_ratio, 1.0, 0.05);
+  // DP5: z_n plus 5 of 7 stage states per step (the FSAL stage has b = 0 and is not needed).
+  const double n = 2.0, steps = static_cast<double>(long_result.stats.forward_steps);
+  EXPECT_EQ(long_result.stats.stored_bytes, ((steps + 1.0) + 5.0 * steps) * n * 8.0);
+  std::printf(
+      "[ bptt     ] MLP dopri5 horizon T=2: %ld steps %.0f bytes; 10T: %ld steps %.0f "
+      "bytes; ratio %.2f (steps ratio %.2f)\n",
+      short_result.stats.forward_steps, short_result.stats.stored_bytes,
+      long_result.stats.forward_steps, long_result.stats.stored_bytes, bytes_ratio, steps_ratio);
+}
+
+// The same on Lotka–Volterra, whose oscillation keeps the step size bounded, so 10T takes about
+// ten times as many steps (the MLP above settles towards an equilibrium and its steps grow).
+TEST(Bptt, StoredBytesScaleWithHorizonOnOscillator) {
+  GradientOptions options;
+  options.integrator = "dopri5";
+  Bptt bptt(options);
+  OdeProblem short_problem = LotkaVolterraProblem();
+  short_problem.output_times = Times(10, 0.2);
+  OdeProblem long_problem = short_problem;
+  long_problem.output_times = Times(10, 2.0);
+  const LossAndGradient short_result = bptt.Compute(short_problem, TargetsFor(short_problem));
+  const LossAndGradient long_result = bptt.Compute(long_problem, TargetsFor(long_problem));
+  const double steps_ratio = static_cast<double>(long_result.stats.forward_steps) /
+                             static_cast<double>(short_result.stats.forward_steps);
+  const double bytes_ratio = long_result.stats.stored_bytes / short_result.stats.stored_bytes;
+  EXPECT_GT(steps_ratio, 5.0);
+  EXPECT_NEAR(bytes_ratio / steps_ratio, 1.0, 0.05);
+  std::printf(
+      "[ bptt     ] LV dopri5 horizon T=2: %ld steps %.0f bytes; 10T: %ld steps %.0f "
+      "bytes; ratio %.2f (steps ratio %.2f)\n",
+      short_result.stats.forward_steps, short_result.stats.stored_bytes,
+      long_result.stats.forward_steps, long_result.stats.stored_bytes, bytes_ratio, steps_ratio);
+}
+
+// Independent closed forms of the fixed-step maps on y' = −λy: y_N = R(−λh)^N with the
+// stability function of each method (classic RK4: 1 + z + z²/2 + z³/6 + z⁴/24).
+TEST(Bptt, FixedStepForwardMatchesStabilityFunctions) {
+  const double lambda = 2.0, h = 0.1;
+  const double z = -lambda * h;
+  const struct {
+    const char* integrator;
+    double r;
+  } methods[] = {{"euler", 1.0 + z},
+                 {"heun", 1.0 + z + z * z / 2.0},
+                 {"rk4", 1.0 + z + z * z / 2.0 + z * z * z / 6.0 + z * z * z * z / 24.0},
+                 {"backward_euler", 1.0 / (1.0 - z)}};
+  for (const auto& method : methods) {
+    OdeProblem problem;
+    problem.field = std::make_shared<DecayField>(1);
+    problem.theta = Vector::Constant(1, lambda);
+    problem.z0 = Vector::Ones(1);
+    problem.output_times = {0.5, 1.0};
+    GradientOptions options;
+    options.integrator = method.integrator;
+    options.integrator_options.fixed_step = h;
+    Bptt bptt(options);
+    const LossAndGradient result =
+        bptt.Compute(problem, LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 2));
+    EXPECT_NEAR(result.loss / std::pow(method.r, 10), 1.0, 1e-13) << method.integrator;
+    EXPECT_EQ(result.stats.forward_steps, 10) << method.integrator;
+  }
+}
+
+TEST(Bptt, RejectsUnsupportedIntegrator) {
+  GradientOptions options;
+  options.integrator = "epi2";
+  try {
+    Bptt bptt(options);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("gradient 'bptt' does not support integrator 'epi2'"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("supported: backward_euler, dopri5, euler, heun, rk4, sdirk"),
+              std::string::npos)
+        << message;
+  }
+  options.integrator = "rk4";  // no error estimator: needs a fixed step
+  EXPECT_THROW(Bptt bptt(options), ConfigError);
+}
+
+TEST(Bptt, MemoryGuardRefusesWithEstimate) {
+  const OdeProblem problem = LotkaVolterraProblem();
+  for (const double fixed_step : {1e-3, 0.0}) {
+    GradientOptions options;
+    options.integrator = fixed_step > 0.0 ? "rk4" : "dopri5";
+    options.integrator_options.fixed_step = fixed_step;
+    options.max_trajectory_bytes = 1000.0;
+    Bptt bptt(options);
+    try {
+      bptt.Compute(problem, TargetsFor(problem));
+      FAIL() << "expected ConfigError";
+    } catch (const ConfigError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("bptt would store "), std::string::npos) << message;
+      EXPECT_NE(message.find("(> limit 1.0 kB)"), std::string::npos) << message;
+      EXPECT_NE(message.find("use cvodes_adjoint or raise max_trajectory_bytes"), std::string::npos)
+          << message;
+    }
+  }
+  // 4000 rk4 steps of a 2-state system: (4001 + 3·4000)·2·8 bytes = 256 kB.
+  GradientOptions options;
+  options.integrator = "rk4";
+  options.integrator_options.fixed_step = 1e-3;
+  options.max_trajectory_bytes = 1000.0;
+  try {
+    Bptt(options).Compute(problem, TargetsFor(problem));
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("bptt would store 256.0 kB of trajectory (> limit "
+                        "1.0 kB); use cvodes_adjoint or raise "
+                        "max_trajectory_bytes (4000 steps"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(Bptt, RepeatedComputeMatchesFreshObject) {
+  for (const char* integrator : {"dopri5", "backward_euler"}) {
+    GradientOptions options;
+    options.integrator = integrator;
+    if (std::string(integrator) == "backward_euler") options.integrator_options.fixed_step = 0.05;
+    OdeProblem problem = MlpProblem();
+    const MseLoss loss = TargetsFor(problem);
+    Bptt reused(options);
+    reused.Compute(problem, loss);
+    problem.theta *= 1.1;
+    problem.z0[0] += 0.2;
+    const LossAndGradient again = reused.Compute(problem, loss);
+    Bptt fresh(options);
+    const LossAndGradient expected = fresh.Compute(problem, loss);
+    EXPECT_EQ(again.loss, expected.loss) << integrator;
+    EXPECT_EQ(again.dtheta, expected.dtheta) << integrator;
+    EXPECT_EQ(again.dz0, expected.dz0) << integrator;
+    EXPECT_EQ(again.stats.forward_steps, expected.stats.forward_steps) << integrator;
+  }
+}
+
+TEST(Bptt, IsRegisteredAndReportsStatistics) {
+  GradientOptions options;
+  options.integrator = "dopri5";
+  auto method = GradientRegistry().Create("bptt", options);
+  EXPECT_EQ(method->name(), "bptt");
+  const OdeProblem problem = MlpProblem();
+  const LossAndGradient result = method->Compute(problem, TargetsFor(problem));
+  const GradientStats& stats = result.stats;
+  EXPECT_GT(stats.forward_steps, 0);
+  // Replay: 6 f per DP step (FSAL) + 1, plus the recording solve.
+  EXPECT_GE(stats.forward_rhs_evals, 2 * (6 * stats.forward_steps + 1) - 1);
+  EXPECT_EQ(stats.vjp_evals, 6 * stats.forward_steps);  // stages with b ≠ 0 or needed: 6 of 7
+  EXPECT_EQ(stats.backward_rhs_evals, 0);
+  EXPECT_GT(stats.stored_bytes, 0.0);
+  EXPECT_GT(stats.wall_seconds, 0.0);
+  EXPECT_EQ(result.forward.states.size(), problem.output_times.size());
+}
+
+}  // namespace
+}  // namespace snode

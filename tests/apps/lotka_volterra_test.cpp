@@ -1,0 +1,106 @@
+// Runs the built lotka_volterra app (path from SNODE_LOTKA_VOLTERRA_BINARY) end to end: the three
+// modes reach the acceptance figures, and bad input gives a one-line error and exit 1.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+RunResult RunApp(const std::string& arguments) {
+  const std::string command = std::string(SNODE_LOTKA_VOLTERRA_BINARY) + " " + arguments + " 2>&1";
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string TempDir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("snode_lv_test_" + name);
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+nlohmann::json Summary(const std::string& dir) {
+  std::ifstream in(dir + "/summary.json");
+  return nlohmann::json::parse(in);
+}
+
+TEST(LotkaVolterraApp, DiscoveryRecoversParametersWithinTwoPercent) {
+  const std::string dir = TempDir("discover");
+  const RunResult run = RunApp("--mode discover --quiet --out " + dir);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto summary = Summary(dir)["discover"];
+  EXPECT_LT(summary["max_relative_error"].get<double>(), 0.02) << run.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/discover_curve.csv"));
+}
+
+TEST(LotkaVolterraApp, UdeRecoversInteractionCoefficientsWithinTenPercent) {
+  const std::string dir = TempDir("ude");
+  const RunResult run = RunApp("--mode ude --quiet --out " + dir);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto summary = Summary(dir)["ude"];
+  EXPECT_LT(summary["beta_relative_error"].get<double>(), 0.10) << run.output;
+  EXPECT_LT(summary["delta_relative_error"].get<double>(), 0.10) << run.output;
+}
+
+TEST(LotkaVolterraApp, NeuralFitReachesTheW2LossCurve) {
+  const std::string weights = SNODE_W2_WEIGHTS;
+  if (!std::filesystem::exists(weights)) GTEST_SKIP() << "W2 weights not found at " << weights;
+  const std::string dir = TempDir("neural");
+  const RunResult run = RunApp("--mode neural --quiet --weights " + weights + " --out " + dir);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto summary = Summary(dir)["neural"];
+  // W2: loss 6.74 at the stated initial weights, ≤ 3.0 after 300 Adam iterations.
+  EXPECT_NEAR(summary["initial_loss"].get<double>(), 6.74, 0.01);
+  EXPECT_LE(summary["final_loss"].get<double>(), 3.0) << run.output;
+}
+
+TEST(LotkaVolterraApp, NeuralFitRunsFromSeededInitWithoutWeightsFile) {
+  const std::string dir = TempDir("neural_seeded");
+  const RunResult run =
+      RunApp("--mode neural --quiet --iterations 5 --weights /nonexistent/w.json --out " + dir);
+  EXPECT_EQ(run.exit_code, 1) << run.output;  // an explicit missing file is an error
+  EXPECT_NE(run.output.find("cannot read --weights"), std::string::npos) << run.output;
+}
+
+TEST(LotkaVolterraApp, BadInputGivesOneLineErrorAndExitOne) {
+  const char* cases[][2] = {
+      {"--no-such-flag", "no-such-flag"},
+      {"--mode bogus", "--mode"},
+      {"--rtol -1", "rtol"},
+      {"--integrator rk45", "unknown integrator 'rk45'"},
+      {"--gradient magic", "unknown gradient method 'magic'"},
+      {"--noise -0.5", "--noise"},
+      {"--points 1", "--points"},
+      {"--mode discover --optimizer sgd", "--optimizer"},
+      {"--mode discover --horizons 2,x", "--horizons"},
+      {"--config /nonexistent/options.cfg", "/nonexistent/options.cfg"},
+  };
+  for (const auto& c : cases) {
+    const RunResult run = RunApp(std::string(c[0]) + " --quiet --out " + TempDir("bad"));
+    EXPECT_EQ(run.exit_code, 1) << c[0] << ": " << run.output;
+    EXPECT_NE(run.output.find("error:"), std::string::npos) << c[0] << ": " << run.output;
+    EXPECT_NE(run.output.find(c[1]), std::string::npos) << c[0] << ": " << run.output;
+    EXPECT_LE(std::count(run.output.begin(), run.output.end(), '\n'), 1)
+        << c[0] << ": " << run.output;
+  }
+}
+
+}  // namespace

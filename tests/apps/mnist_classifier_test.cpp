@@ -1,0 +1,431 @@
+// Runs the built mnist_classifier binary on tiny generated IDX data: a short training run, the
+// ablation, --evaluate, every bad-input case (one-line error, exit code 1), and resume: a run
+// interrupted and resumed ends with the same parameters, bit for bit, as an uninterrupted one.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "models/checkpoint.hpp"
+
+#ifndef MNIST_CLASSIFIER_PATH
+#error "MNIST_CLASSIFIER_PATH must name the mnist_classifier binary"
+#endif
+
+namespace snode {
+namespace {
+
+using Bytes = std::vector<unsigned char>;
+constexpr int kSide = 8;  // 8×8 images keep the input layer (and the runs) small
+
+void PutU32(Bytes& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back((value >> shift) & 0xFF);
+}
+
+// Images whose class is a bright 6-pixel stripe at a class-dependent place, plus noise:
+// separable, so a few epochs reach a high accuracy.
+void MakeData(int count, unsigned seed, Bytes& images, Bytes& labels) {
+  std::mt19937 rng(seed);
+  images.clear();
+  labels.clear();
+  PutU32(images, 0x803);
+  PutU32(images, count);
+  PutU32(images, kSide);
+  PutU32(images, kSide);
+  PutU32(labels, 0x801);
+  PutU32(labels, count);
+  for (int j = 0; j < count; ++j) {
+    const int label = static_cast<int>(rng() % 10);
+    labels.push_back(static_cast<unsigned char>(label));
+    for (int p = 0; p < kSide * kSide; ++p) {
+      const bool on = p >= label * 6 && p < label * 6 + 6;
+      images.push_back(static_cast<unsigned char>(on ? 200 + rng() % 56 : rng() % 60));
+    }
+  }
+}
+
+void WriteFile(const std::string& path, const Bytes& bytes, bool gzip) {
+  if (gzip) {
+    gzFile file = gzopen(path.c_str(), "wb");
+    gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(file);
+  } else {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct RunResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+class MnistClassifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char name[] = "/tmp/mnist_classifier_test.XXXXXX";
+    dir_ = mkdtemp(name);
+    data_ = dir_ + "/data";
+    mkdir(data_.c_str(), 0755);
+    Bytes images, labels;
+    MakeData(300, 1, images, labels);
+    WriteFile(data_ + "/train-images-idx3-ubyte.gz", images, true);
+    WriteFile(data_ + "/train-labels-idx1-ubyte", labels, false);
+    MakeData(100, 2, images, labels);
+    WriteFile(data_ + "/t10k-images-idx3-ubyte", images, false);
+    WriteFile(data_ + "/t10k-labels-idx1-ubyte.gz", labels, true);
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+
+  RunResult Run(const std::string& args) const {
+    const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
+    const std::string command =
+        std::string(MNIST_CLASSIFIER_PATH) + " " + args + " > " + out + " 2> " + err;
+    const int raw = std::system(command.c_str());
+    RunResult result;
+    result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    result.out = ReadText(out);
+    result.err = ReadText(err);
+    return result;
+  }
+
+  // Fast defaults for every training run here.
+  std::string Train(const std::string& extra, int batch = 32) const {
+    return "--data " + data_ + " --batch " + std::to_string(batch) +
+           " --lr 0.01 --integrator rk4 --step 0.5 " + extra;
+  }
+
+  // Exit code 1 and exactly one line on stderr, "error: ..." containing fragment.
+  void ExpectBadInput(const std::string& args, const std::string& fragment) const {
+    const RunResult r = Run(args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.err;
+    ASSERT_FALSE(r.err.empty()) << args;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos)
+        << "expected '" << fragment << "' in " << r.err;
+  }
+
+  std::string dir_;
+  std::string data_;
+};
+
+void ExpectSameParameters(const std::string& a_path, const std::string& b_path) {
+  const Checkpoint a = LoadCheckpoint(a_path);
+  const Checkpoint b = LoadCheckpoint(b_path);
+  ASSERT_EQ(a.parameters.size(), b.parameters.size());
+  for (std::size_t k = 0; k < a.parameters.size(); ++k) {
+    const Vector& x = a.parameters[k].values;
+    const Vector& y = b.parameters[k].values;
+    ASSERT_EQ(x.size(), y.size());
+    EXPECT_EQ(std::memcmp(x.data(), y.data(), sizeof(double) * x.size()), 0)
+        << "block " << a.parameters[k].name << " differs; max |diff| "
+        << (x - y).cwiseAbs().maxCoeff();
+  }
+  EXPECT_EQ(a.optimizer_step, b.optimizer_step);
+  EXPECT_EQ(a.rng_state, b.rng_state);
+}
+
+TEST_F(MnistClassifierTest, ShortTrainingRunLearnsAndWritesOutputs) {
+  const RunResult r = Run(Train("--epochs 3 --out " + dir_ + "/out"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("test acc"), std::string::npos) << r.out;
+  const std::string csv = ReadText(dir_ + "/out/mnist_epochs.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4) << csv;  // header + 3 epochs
+  const std::string json = ReadText(dir_ + "/out/mnist_results.json");
+  const std::size_t at = json.find("\"final_test_accuracy\":");
+  ASSERT_NE(at, std::string::npos) << json;
+  EXPECT_GT(std::atof(json.c_str() + at + 22), 0.8) << json;
+  const Checkpoint model = LoadCheckpoint(dir_ + "/out/model.snode");
+  EXPECT_EQ(model.epoch, 3u);
+  EXPECT_EQ(model.architecture.rfind("mnist_odenet", 0), 0u);
+}
+
+TEST_F(MnistClassifierTest, AdaptiveDopri5WithAdjointRuns) {
+  const RunResult r =
+      Run("--data " + data_ + " --batch 50 --epochs 1 --gradient backsolve_adjoint --out " + dir_ +
+          "/out");
+  ASSERT_EQ(r.status, 0) << r.err;
+}
+
+TEST_F(MnistClassifierTest, AblationTrains) {
+  const RunResult r = Run(Train("--no-ode --epochs 3 --out " + dir_ + "/out"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(LoadCheckpoint(dir_ + "/out/model.snode").architecture.rfind("mnist_ablation", 0), 0u);
+}
+
+TEST_F(MnistClassifierTest, EvaluatePrintsTheTrainedAccuracy) {
+  ASSERT_EQ(Run(Train("--epochs 2 --out " + dir_ + "/out")).status, 0);
+  const std::string json = ReadText(dir_ + "/out/mnist_results.json");
+  const RunResult r = Run("--data " + data_ + " --integrator rk4 --step 0.5 --batch 32 " +
+                          "--evaluate " + dir_ + "/out/model.snode --out " + dir_ + "/eval");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
+  const std::string eval = ReadText(dir_ + "/eval/mnist_evaluation.json");
+  auto accuracy = [](const std::string& text, const std::string& key) {
+    const std::size_t at = text.rfind("\"" + key + "\":");
+    return at == std::string::npos ? -1.0 : std::atof(text.c_str() + at + key.size() + 3);
+  };
+  EXPECT_EQ(accuracy(eval, "test_accuracy"), accuracy(json, "final_test_accuracy"));
+}
+
+TEST_F(MnistClassifierTest, TwoThreadsGiveTheSameAccuracyWithFixedSteps) {
+  ASSERT_EQ(Run(Train("--epochs 1 --out " + dir_ + "/one", 64)).status, 0);
+  ASSERT_EQ(Run(Train("--epochs 1 --threads 2 --out " + dir_ + "/two", 64)).status, 0);
+  const Checkpoint one = LoadCheckpoint(dir_ + "/one/model.snode");
+  const Checkpoint two = LoadCheckpoint(dir_ + "/two/model.snode");
+  // rk4: each sample's ODE is independent of the others, so splitting the batch over threads
+  // changes only the summation order of the gradient.
+  for (std::size_t k = 0; k < one.parameters.size(); ++k) {
+    const Vector& a = one.parameters[k].values;
+    const Vector& b = two.parameters[k].values;
+    EXPECT_LT((a - b).cwiseAbs().maxCoeff(), 1e-9) << one.parameters[k].name;
+  }
+}
+
+TEST_F(MnistClassifierTest, ResumeAfterOneEpochIsBitIdentical) {
+  ASSERT_EQ(Run(Train("--epochs 2 --out " + dir_ + "/straight")).status, 0);
+  ASSERT_EQ(Run(Train("--epochs 1 --out " + dir_ + "/split")).status, 0);
+  const RunResult r = Run(
+      Train("--epochs 2 --resume " + dir_ + "/split/checkpoint.snode --out " + dir_ + "/split"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;  // same flags: no "resuming with" note
+  ExpectSameParameters(dir_ + "/straight/model.snode", dir_ + "/split/model.snode");
+  // The resumed run's CSV holds both epochs.
+  const std::string csv = ReadText(dir_ + "/split/mnist_epochs.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
+}
+
+TEST_F(MnistClassifierTest, ResumeInsideAnEpochIsBitIdentical) {
+  ASSERT_EQ(Run(Train("--epochs 2 --out " + dir_ + "/straight")).status, 0);
+  // 300 samples / 32 = 10 batches per epoch; stop abruptly after 13 with checkpoints every 2.
+  const RunResult stopped =
+      Run(Train("--epochs 2 --checkpoint-batches 2 --stop-after-batches 13 --out " + dir_ + "/k"));
+  ASSERT_EQ(stopped.status, 3) << stopped.err;
+  const Checkpoint mid = LoadCheckpoint(dir_ + "/k/checkpoint.snode");
+  EXPECT_EQ(mid.epoch, 1u);
+  EXPECT_EQ(mid.iteration, 2u);
+  const RunResult r = Run(Train("--epochs 2 --checkpoint-batches 2 --resume " + dir_ +
+                                "/k/checkpoint.snode --out " + dir_ + "/k"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  ExpectSameParameters(dir_ + "/straight/model.snode", dir_ + "/k/model.snode");
+}
+
+// SIGKILL at random moments (checkpoints after every batch), each time resuming from whatever
+// checkpoint exists: every checkpoint loads and the end result equals the uninterrupted run.
+TEST_F(MnistClassifierTest, KilledRunsResumeBitIdentically) {
+  ASSERT_EQ(Run(Train("--epochs 2 --out " + dir_ + "/straight")).status, 0);
+  const std::string out = dir_ + "/killed";
+  const std::string checkpoint = out + "/checkpoint.snode";
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3; ++round) {
+    std::string args = Train("--epochs 2 --checkpoint-batches 1 --out " + out);
+    struct stat info {};
+    if (stat(checkpoint.c_str(), &info) == 0) args += " --resume " + checkpoint;
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const std::string command =
+          std::string("exec ") + MNIST_CLASSIFIER_PATH + " " + args + " > /dev/null 2> /dev/null";
+      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (stat(checkpoint.c_str(), &info) == 0) {
+      EXPECT_NO_THROW(LoadCheckpoint(checkpoint)) << "after kill " << round;
+    }
+  }
+  std::string args = Train("--epochs 2 --checkpoint-batches 1 --out " + out);
+  struct stat info {};
+  if (stat(checkpoint.c_str(), &info) == 0) args += " --resume " + checkpoint;
+  const RunResult r = Run(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ExpectSameParameters(dir_ + "/straight/model.snode", out + "/model.snode");
+}
+
+// The app's whole chain (input layer from dL/dz0, ODE block, read-out) against central
+// differences of the batch loss: rk4 + bptt differentiate the same discrete map, so 1e-6 holds.
+TEST_F(MnistClassifierTest, CheckGradientsAgreesWithFiniteDifferences) {
+  for (const std::string mode : {"", "--no-ode"}) {
+    const RunResult r = Run(
+        Train("--epochs 1 --limit-train 40 --check-gradients " + mode + " --out " + dir_ + "/gc"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string key = "max relative error ";
+    const std::size_t at = r.out.find(key);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    EXPECT_LT(std::atof(r.out.c_str() + at + key.size()), 1e-6) << r.out;
+  }
+}
+
+TEST_F(MnistClassifierTest, UnknownFlagIsOneLineError) {
+  ExpectBadInput("--data " + data_ + " --frobnicate 3", "unrecognised option '--frobnicate'");
+}
+
+TEST_F(MnistClassifierTest, UnknownIntegratorIsOneLineError) {
+  ExpectBadInput("--data " + data_ + " --integrator rk45", "unknown integrator 'rk45'");
+}
+
+TEST_F(MnistClassifierTest, UnknownGradientIsOneLineError) {
+  ExpectBadInput("--data " + data_ + " --gradient magic", "unknown gradient method 'magic'");
+}
+
+TEST_F(MnistClassifierTest, NegativeToleranceIsOneLineError) {
+  ExpectBadInput("--data " + data_ + " --rtol -1e-3", "--rtol must be positive");
+}
+
+TEST_F(MnistClassifierTest, BadNumbersAreOneLineErrors) {
+  ExpectBadInput("--data " + data_ + " --epochs 0", "--epochs");
+  ExpectBadInput("--data " + data_ + " --batch 0", "--batch");
+  ExpectBadInput("--data " + data_ + " --lr -1", "--lr");
+  ExpectBadInput("--data " + data_ + " --threads 0", "--threads");
+  ExpectBadInput("--data " + data_ + " --epochs many", "epochs");
+}
+
+TEST_F(MnistClassifierTest, IncompatibleGradientAndIntegratorIsOneLineError) {
+  ExpectBadInput(Train("--epochs 1 --gradient cvodes_adjoint --out " + dir_ + "/o"),
+                 "cvodes_adjoint");
+}
+
+TEST_F(MnistClassifierTest, MissingDataDirectoryIsOneLineError) {
+  ExpectBadInput("--data " + dir_ + "/nowhere", "does not exist");
+}
+
+TEST_F(MnistClassifierTest, DirectoryWithoutTrainFilesNeedsSplit) {
+  unlink((data_ + "/train-images-idx3-ubyte.gz").c_str());
+  ExpectBadInput("--data " + data_, "needs --split");
+  // With --split the t10k files alone suffice.
+  EXPECT_EQ(Run(Train("--split 70 --epochs 1 --out " + dir_ + "/o")).status, 0);
+  ExpectBadInput(Train("--split 100 --out " + dir_ + "/o"), "leaves no test samples");
+}
+
+TEST_F(MnistClassifierTest, WrongMagicIsOneLineError) {
+  Bytes bytes = {0, 0, 8, 4, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 8};
+  bytes.resize(16 + 64);
+  WriteFile(data_ + "/t10k-images-idx3-ubyte", bytes, false);
+  ExpectBadInput(Train("--out " + dir_ + "/o"), "wrong magic number 0x00000804");
+}
+
+TEST_F(MnistClassifierTest, TruncatedIdxIsOneLineError) {
+  Bytes images, labels;
+  MakeData(100, 2, images, labels);
+  images.resize(images.size() - 10);
+  WriteFile(data_ + "/t10k-images-idx3-ubyte", images, false);
+  ExpectBadInput(Train("--out " + dir_ + "/o"), "truncated");
+}
+
+TEST_F(MnistClassifierTest, HeaderClaimingMoreImagesIsOneLineError) {
+  Bytes images, labels;
+  MakeData(100, 2, images, labels);
+  images[7] = 200;  // header count 100 → 200
+  WriteFile(data_ + "/t10k-images-idx3-ubyte", images, false);
+  ExpectBadInput(Train("--out " + dir_ + "/o"), "header claims 200 images");
+}
+
+TEST_F(MnistClassifierTest, CountMismatchIsOneLineError) {
+  Bytes images, labels;
+  MakeData(90, 2, images, labels);
+  WriteFile(data_ + "/t10k-images-idx3-ubyte", images, false);
+  ExpectBadInput(Train("--out " + dir_ + "/o"), "holds 90 images but");
+}
+
+TEST_F(MnistClassifierTest, LabelOutOfRangeIsOneLineError) {
+  Bytes images, labels;
+  MakeData(100, 2, images, labels);
+  labels[8 + 5] = 11;
+  WriteFile(data_ + "/t10k-labels-idx1-ubyte.gz", labels, true);
+  ExpectBadInput(Train("--out " + dir_ + "/o"), "label 11 at index 5");
+}
+
+TEST_F(MnistClassifierTest, BadCheckpointsAreOneLineErrors) {
+  ASSERT_EQ(Run(Train("--epochs 1 --out " + dir_ + "/out")).status, 0);
+  const std::string good = ReadText(dir_ + "/out/model.snode");
+  const std::string bad = dir_ + "/bad.snode";
+  auto write = [&](const std::string& bytes) {
+    std::ofstream(bad, std::ios::binary).write(bytes.data(), bytes.size());
+  };
+  const std::string evaluate = Train("--out " + dir_ + "/e --evaluate " + bad);
+  const std::string resume = Train("--epochs 2 --out " + dir_ + "/e --resume " + bad);
+
+  ExpectBadInput(Train("--out " + dir_ + "/e --evaluate " + dir_ + "/none.snode"), "No such file");
+  std::string bytes = good;
+  bytes[bytes.size() / 2] ^= 1;
+  write(bytes);
+  ExpectBadInput(evaluate, "checksum mismatch");
+  write(good.substr(0, good.size() - 100));
+  ExpectBadInput(resume, "truncated");
+  write("GARBAGE!" + good.substr(8));
+  ExpectBadInput(evaluate, "wrong magic");
+
+  // NaN in a parameter, with a valid checksum (as a buggy writer would produce).
+  const Checkpoint model = LoadCheckpoint(dir_ + "/out/model.snode");
+  const double marker = model.Parameter("readout.bias").values[3];
+  std::string pattern(8, '\0');
+  std::memcpy(pattern.data(), &marker, 8);
+  const std::size_t at = good.find(pattern);
+  ASSERT_NE(at, std::string::npos);
+  bytes = good;
+  const double nan = std::nan("");
+  std::memcpy(bytes.data() + at, &nan, 8);
+  const std::size_t n = bytes.size() - 4;
+  const std::uint32_t crc = static_cast<std::uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), n));
+  for (int k = 0; k < 4; ++k) bytes[n + k] = static_cast<char>((crc >> (8 * k)) & 0xFF);
+  write(bytes);
+  ExpectBadInput(evaluate, "non-finite");
+  ExpectBadInput(resume, "non-finite");
+
+  // An ablation checkpoint cannot resume the ODE-Net.
+  ASSERT_EQ(Run(Train("--no-ode --epochs 1 --out " + dir_ + "/abl")).status, 0);
+  ExpectBadInput(Train("--epochs 2 --out " + dir_ + "/e --resume " + dir_ + "/abl/model.snode"),
+                 "architecture mismatch");
+}
+
+TEST_F(MnistClassifierTest, HelpAndListsExitZero) {
+  RunResult r = Run("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--no-ode"), std::string::npos);
+  r = Run("--list-integrators");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("dopri5"), std::string::npos);
+  r = Run("--list-gradients");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("backsolve_adjoint"), std::string::npos);
+}
+
+TEST_F(MnistClassifierTest, ConfigFileSetsOptions) {
+  std::ofstream(dir_ + "/run.cfg") << "epochs = 1\nno-ode = true\nbatch = 25\ndata = " << data_
+                                   << "\nout = " << dir_ << "/cfg\n";
+  const RunResult r = Run("--config " + dir_ + "/run.cfg");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("ablation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("batch 25"), std::string::npos) << r.out;
+  ExpectBadInput("--config " + dir_ + "/missing.cfg", "cannot read --config file");
+}
+
+}  // namespace
+}  // namespace snode

@@ -1,0 +1,170 @@
+// Runs the built stiffness_study binary with small settings: its outputs, the λ = 1e4 verdicts
+// on W1b, and its handling of bad input (one-line error, exit code 1, no crash).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "app_run_util.hpp"
+
+#ifndef SNODE_STIFFNESS_STUDY_BINARY
+#error "SNODE_STIFFNESS_STUDY_BINARY must name the stiffness_study executable"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using test_util::AppResult;
+
+const std::string kBinary = SNODE_STIFFNESS_STUDY_BINARY;
+
+fs::path OutDir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("snode_stiffness_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+AppResult RunBinary(const std::string& args) { return test_util::RunApp(kBinary, args); }
+
+// A bad invocation: exit code 1, stdout clean of results, exactly one stderr line "error: ...".
+void ExpectOneLineError(const AppResult& result, const std::string& needle) {
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  ASSERT_FALSE(result.err.empty());
+  EXPECT_EQ(result.err.rfind("error: ", 0), 0u) << result.err;
+  EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "more than one line: " << result.err;
+  EXPECT_NE(result.err.find(needle), std::string::npos) << result.err;
+}
+
+TEST(StiffnessStudy, SmallSweepWritesOutputsAndFlagsBacksolveAtLambda1e4) {
+  const fs::path dir = OutDir("sweep");
+  const AppResult result =
+      RunBinary("--problems w1b --lambdas 100,1e4 --quiet --out '" + dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("== W1b"), std::string::npos);
+  EXPECT_NE(result.out.find("== Summary =="), std::string::npos);
+  // The summary's headline names the methods within 1e-6 relative at the largest λ.
+  const std::string headline = "At λ = 1e4 on W1b, gradients within 1e-6 relative: ";
+  const auto at = result.out.find(headline);
+  ASSERT_NE(at, std::string::npos) << result.out;
+  const std::string line = result.out.substr(at, result.out.find('\n', at) - at);
+  EXPECT_NE(line.find("cvodes_adjoint/cvodes_bdf tol=1e-10/1e-12"), std::string::npos) << line;
+  EXPECT_NE(line.find("bptt/sdirk tol=1e-10/1e-12"), std::string::npos) << line;
+  EXPECT_EQ(line.find("backsolve_adjoint"), std::string::npos) << line;
+
+  const auto rows = test_util::ReadCsv(dir / "stiffness_results.csv");
+  int backsolve = 0, cvodes_tight = 0, bptt_implicit = 0;
+  for (const auto& row : rows) {
+    if (row.at("problem") != "W1b" || std::stod(row.at("lambda")) != 1e4) continue;
+    const std::string& method = row.at("gradient");
+    const std::string& status = row.at("status");
+    if (method == "backsolve_adjoint") {
+      ++backsolve;
+      EXPECT_NE(status, "ok") << row.at("integrator") << " " << row.at("settings");
+      EXPECT_EQ(row.at("recon_flagged"), "1") << row.at("integrator") << " " << row.at("settings");
+    }
+    if (method == "cvodes_adjoint" && row.at("settings") == "tol=1e-10/1e-12") {
+      ++cvodes_tight;
+      EXPECT_EQ(status, "ok");
+      EXPECT_LE(std::stod(row.at("rel_err")), 1e-6);
+    }
+    // BPTT through the adaptive implicit SDIRK integrator.
+    if (method == "bptt" && row.at("integrator") == "sdirk") {
+      ++bptt_implicit;
+      EXPECT_EQ(status, "ok");
+      EXPECT_LE(std::stod(row.at("rel_err")), 1e-6);
+    }
+    // Explicit RK4 with h = 1e-3 is unstable at hλ = 10.
+    if (method == "bptt" && row.at("integrator") == "rk4") {
+      EXPECT_NE(status, "ok");
+    }
+  }
+  EXPECT_GE(backsolve, 2);
+  EXPECT_EQ(cvodes_tight, 1);
+  EXPECT_EQ(bptt_implicit, 1);
+
+  const nlohmann::json json =
+      nlohmann::json::parse(test_util::ReadFile(dir / "stiffness_results.json"));
+  EXPECT_EQ(json["runs"].size(), rows.size());
+  EXPECT_FALSE(json["summary"].empty());
+  for (const std::string plot : {"gradient_error", "cost", "backsolve_reconstruction"}) {
+    EXPECT_TRUE(test_util::NonEmptyFile(dir / (plot + ".gp"))) << plot;
+    EXPECT_TRUE(test_util::NonEmptyFile(dir / (plot + ".dat"))) << plot;
+    if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
+      EXPECT_GT(fs::file_size(dir / (plot + ".png")), 5000u) << plot;
+      EXPECT_GT(fs::file_size(dir / (plot + ".svg")), 5000u) << plot;
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST(StiffnessStudy, WithoutGnuplotKeepsDataAndSaysSo) {
+  const fs::path dir = OutDir("nognuplot");
+  const AppResult result = test_util::RunApp(
+      "/usr/bin/env", "SNODE_GNUPLOT=none '" + kBinary +
+                          "' --problems w1 --lambdas 1 --gradient bptt --integrator rk4 --quiet "
+                          "--out '" +
+                          dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("gnuplot not found"), std::string::npos) << result.out;
+  EXPECT_TRUE(test_util::NonEmptyFile(dir / "gradient_error_w1.dat"));
+  EXPECT_FALSE(fs::exists(dir / "gradient_error_w1.png"));
+  const auto rows = test_util::ReadCsv(dir / "stiffness_results.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("status"), "ok");
+  fs::remove_all(dir);
+}
+
+TEST(StiffnessStudy, HelpAndListsExitZero) {
+  const AppResult help = RunBinary("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--lambda-max"), std::string::npos);
+  const AppResult list = RunBinary("--list-gradients");
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("backsolve_adjoint\n"), std::string::npos);
+}
+
+TEST(StiffnessStudy, UnknownFlagIsOneLineError) {
+  ExpectOneLineError(RunBinary("--bogus"), "bogus");
+}
+
+TEST(StiffnessStudy, UnknownIntegratorIsOneLineError) {
+  ExpectOneLineError(RunBinary("--integrator rk45"), "unknown integrator 'rk45'");
+}
+
+TEST(StiffnessStudy, NegativeToleranceIsOneLineError) {
+  ExpectOneLineError(RunBinary("--rtol -1e-6"), "--rtol");
+}
+
+TEST(StiffnessStudy, NonPositiveLambdaIsOneLineError) {
+  ExpectOneLineError(RunBinary("--lambdas 1,-5"), "λ must be positive");
+  ExpectOneLineError(RunBinary("--lambdas 0"), "λ must be positive");
+  ExpectOneLineError(RunBinary("--lambda-max 0"), "--lambda-max");
+}
+
+TEST(StiffnessStudy, UnreadableConfigIsOneLineError) {
+  ExpectOneLineError(RunBinary("--config /nonexistent/study.cfg"), "/nonexistent/study.cfg");
+}
+
+TEST(StiffnessStudy, ConfigFileSetsOptions) {
+  const fs::path dir = OutDir("config");
+  fs::create_directories(dir);
+  std::ofstream(dir / "study.cfg") << "problems = w1\nlambdas = 10\ngradient = bptt\n"
+                                      "integrator = dopri5\nno-plots = true\nquiet = true\n";
+  const AppResult result =
+      RunBinary("--config '" + (dir / "study.cfg").string() + "' --out '" + dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto rows = test_util::ReadCsv(dir / "stiffness_results.csv");
+  ASSERT_FALSE(rows.empty());
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("gradient"), "bptt");
+    EXPECT_EQ(row.at("integrator"), "dopri5");
+    EXPECT_EQ(std::stod(row.at("lambda")), 10.0);
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
