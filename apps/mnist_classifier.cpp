@@ -10,6 +10,11 @@
 // selected gradient method (bptt, backsolve_adjoint, cvodes_adjoint); the input layer's from
 // dL/dz0: dL/dW_in = Σ_j (dL/dz0_j) x_jᵀ.
 //
+// Beyond W4 (all off by default, so the defaults are W4's exact setup): --hidden N sets the width
+// 64 of z (input projection, ODE block N+1 → N → N, read-out N → 10); --lr-schedule cosine decays
+// the learning rate over all updates; --augment N shifts each training image by a random, seeded
+// (dx, dy) ∈ [−N, N]² pixels.
+//
 // Threads (--threads T ≥ 2, batch ≥ 64): each batch is cut into T contiguous parts, each solved
 // by its own MlpField/integrator/gradient method on its own std::thread; the parts' losses are
 // normalised by the full batch size so their gradients add up to the batch gradient. With a
@@ -55,7 +60,7 @@
 namespace snode::app {
 namespace {
 
-constexpr Index kHidden = 64;
+constexpr Index kDefaultHidden = 64;  // W4's width
 constexpr Index kClasses = 10;
 constexpr double kFinalTime = 1.0;
 constexpr const char* kDefaultData = "/usr/share/datasets/fashion-mnist";
@@ -68,6 +73,8 @@ const char* const kUsage =
     "  mnist_classifier                                   # Fashion-MNIST 60k/10k, dopri5, bptt\n"
     "  mnist_classifier --data /work/shared/data/mnist --split 8000 --epochs 5\n"
     "  mnist_classifier --integrator rk4 --step 0.25 --threads 2\n"
+    "  mnist_classifier --data /work/shared/data/mnist --split 8000 --integrator rk4 --lr 3e-3 \\\n"
+    "      --lr-schedule cosine --augment 1 --epochs 30     # best digits setting, docs/apps.md\n"
     "  mnist_classifier --resume results/mnist/checkpoint.snode --epochs 10\n"
     "  mnist_classifier --evaluate results/mnist/model.snode --data /work/shared/data/mnist "
     "--split 8000";
@@ -82,6 +89,9 @@ struct Settings {
   long epochs = 5;
   long batch = 128;
   double lr = 1e-3;
+  std::string lr_schedule = "constant";  // "constant" or "cosine"
+  long hidden = kDefaultHidden;          // width of z (input projection and ODE block)
+  long augment = 0;                      // max random shift in pixels of training images
   long threads = 1;
   bool no_ode = false;
   std::string resume;
@@ -188,9 +198,10 @@ Data LoadData(const Settings& s) {
 //   (10 × 64), readout.bias (10).
 class Model {
  public:
-  Model(bool ode, Index pixels) : ode_(ode), pixels_(pixels) {
+  Model(bool ode, Index pixels, Index hidden = kDefaultHidden)
+      : ode_(ode), pixels_(pixels), hidden_(hidden) {
     if (ode_) {
-      field_options_.widths = {kHidden, kHidden, kHidden};
+      field_options_.widths = {hidden_, hidden_, hidden_};
       // tanh after the hidden layer, identity on the output layer (torchdiffeq's
       // nn.Sequential(Linear(65, 64), Tanh(), Linear(64, 64))).
       field_options_.activations = {"tanh", "identity"};
@@ -198,7 +209,7 @@ class Model {
       field_options_.batch = 1;
       ode_params_ = MlpField(field_options_).num_params();
     }
-    sizes_ = {kHidden * pixels_, kHidden, ode_params_, kClasses * kHidden, kClasses};
+    sizes_ = {hidden_ * pixels_, hidden_, ode_params_, kClasses * hidden_, kClasses};
     Index offset = 0;
     for (const Index size : sizes_) {
       offsets_.push_back(offset);
@@ -209,16 +220,20 @@ class Model {
 
   bool ode() const { return ode_; }
   Index pixels() const { return pixels_; }
+  Index hidden() const { return hidden_; }
   Index num_params() const { return num_params_; }
 
   std::string Architecture() const {
+    // For the default width this is W4's string, so older files keep loading.
     const std::string p = std::to_string(pixels_);
+    const std::string h = std::to_string(hidden_);
+    const std::string h1 = std::to_string(hidden_ + 1);
     if (ode_) {
-      return "mnist_odenet v1: linear " + p +
-             "->64; ode mlp [z,t] 65->64->64 tanh,identity on t in [0,1]; linear 64->10; "
-             "column-major";
+      return "mnist_odenet v1: linear " + p + "->" + h + "; ode mlp [z,t] " + h1 + "->" + h + "->" +
+             h + " tanh,identity on t in [0,1]; linear " + h + "->10; column-major";
     }
-    return "mnist_ablation v1: linear " + p + "->64; tanh; linear 64->10; column-major";
+    return "mnist_ablation v1: linear " + p + "->" + h + "; tanh; linear " + h +
+           "->10; column-major";
   }
 
   std::unique_ptr<MlpField> MakeField(Index batch) const {
@@ -229,33 +244,33 @@ class Model {
 
   // Views of the blocks inside a flat vector.
   Eigen::Map<const Matrix> InputWeight(const Vector& p) const {
-    return {p.data() + offsets_[0], kHidden, pixels_};
+    return {p.data() + offsets_[0], hidden_, pixels_};
   }
   Eigen::Map<const Vector> InputBias(const Vector& p) const {
-    return {p.data() + offsets_[1], kHidden};
+    return {p.data() + offsets_[1], hidden_};
   }
   Eigen::Map<const Vector> OdeTheta(const Vector& p) const {
     return {p.data() + offsets_[2], ode_params_};
   }
   Eigen::Map<const Vector> Readout(const Vector& p) const {  // φ = (W_out, b_out), flat
-    return {p.data() + offsets_[3], kClasses * kHidden + kClasses};
+    return {p.data() + offsets_[3], kClasses * hidden_ + kClasses};
   }
   Eigen::Map<const Matrix> ReadoutWeight(const Vector& p) const {
-    return {p.data() + offsets_[3], kClasses, kHidden};
+    return {p.data() + offsets_[3], kClasses, hidden_};
   }
   Eigen::Map<const Vector> ReadoutBias(const Vector& p) const {
     return {p.data() + offsets_[4], kClasses};
   }
   Eigen::Map<Matrix> InputWeight(Vector& p) const {
-    return {p.data() + offsets_[0], kHidden, pixels_};
+    return {p.data() + offsets_[0], hidden_, pixels_};
   }
-  Eigen::Map<Vector> InputBias(Vector& p) const { return {p.data() + offsets_[1], kHidden}; }
+  Eigen::Map<Vector> InputBias(Vector& p) const { return {p.data() + offsets_[1], hidden_}; }
   Eigen::Map<Vector> OdeTheta(Vector& p) const { return {p.data() + offsets_[2], ode_params_}; }
   Eigen::Map<Vector> Readout(Vector& p) const {
-    return {p.data() + offsets_[3], kClasses * kHidden + kClasses};
+    return {p.data() + offsets_[3], kClasses * hidden_ + kClasses};
   }
   Eigen::Map<Matrix> ReadoutWeight(Vector& p) const {
-    return {p.data() + offsets_[3], kClasses, kHidden};
+    return {p.data() + offsets_[3], kClasses, hidden_};
   }
   Eigen::Map<Vector> ReadoutBias(Vector& p) const { return {p.data() + offsets_[4], kClasses}; }
 
@@ -273,8 +288,8 @@ class Model {
     };
     fill(p.data() + offsets_[0], sizes_[0], pixels_);
     fill(p.data() + offsets_[1], sizes_[1], pixels_);
-    fill(p.data() + offsets_[3], sizes_[3], kHidden);
-    fill(p.data() + offsets_[4], sizes_[4], kHidden);
+    fill(p.data() + offsets_[3], sizes_[3], hidden_);
+    fill(p.data() + offsets_[4], sizes_[4], hidden_);
     if (ode_) OdeTheta(p) = MlpField(field_options_).InitialParams(static_cast<unsigned>(seed + 1));
     return p;
   }
@@ -338,6 +353,7 @@ class Model {
                                                  "readout.weight", "readout.bias"};
   bool ode_;
   Index pixels_;
+  Index hidden_;
   MlpOptions field_options_;
   Index ode_params_ = 0;
   std::vector<Index> sizes_, offsets_;
@@ -380,7 +396,7 @@ class Worker {
       const OdeProblem problem = Problem(slot, p, x);
       const Trajectory trajectory = slot.integrator->Solve(problem);
       result.nfe_forward = trajectory.stats.rhs_evals;
-      const Eigen::Map<const Matrix> z1(trajectory.states.back().data(), kHidden, x.cols());
+      const Eigen::Map<const Matrix> z1(trajectory.states.back().data(), model_.hidden(), x.cols());
       logits = model_.ReadoutWeight(p) * z1;
     } else {
       logits = model_.ReadoutWeight(p) * Hidden(p, x).array().tanh().matrix();
@@ -433,7 +449,8 @@ class Worker {
           GradientRegistry().Create(settings_.common.gradient, settings_.common.gradient_options);
     }
     const OdeProblem problem = Problem(slot, p, x);
-    const CrossEntropyReadoutLoss loss(kHidden, kClasses, labels, model_.Readout(p), 1, normaliser);
+    const CrossEntropyReadoutLoss loss(model_.hidden(), kClasses, labels, model_.Readout(p), 1,
+                                       normaliser);
     const LossAndGradient r = slot.gradient->Compute(problem, loss);
     PartResult result;
     result.loss = r.loss;
@@ -443,7 +460,7 @@ class Worker {
     result.grad = Vector::Zero(model_.num_params());
     model_.OdeTheta(result.grad) = r.dtheta;
     model_.Readout(result.grad) = r.dreadout;
-    const Eigen::Map<const Matrix> dz0(r.dz0.data(), kHidden, x.cols());
+    const Eigen::Map<const Matrix> dz0(r.dz0.data(), model_.hidden(), x.cols());
     model_.InputWeight(result.grad).noalias() = dz0 * x.transpose();
     model_.InputBias(result.grad) = dz0.rowwise().sum();
     return result;
@@ -648,6 +665,36 @@ const std::vector<std::string> kTableHeader = {"epoch",     "train loss",    "te
                                                "test loss", "NFE fwd/batch", "NFE bwd/batch",
                                                "VJP/batch", "epoch time",    "eval time"};
 
+// Shifts each column of x, a side × side image stored row by row (as in IDX files), by its own
+// (dx, dy) drawn uniformly from [−max_shift, max_shift]², filling uncovered pixels with 0. The
+// generator is seeded from (seed, epoch, batch) alone, so a resumed run draws the same shifts
+// without storing generator state; std::seed_seq's mixing is specified by the standard.
+void ShiftImages(Matrix& x, Index side, long max_shift, std::uint64_t seed, long epoch,
+                 long batch) {
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(batch), 0x5a1f7u};
+  std::mt19937_64 rng(seq);
+  const auto span = static_cast<std::uint64_t>(2 * max_shift + 1);
+  Vector shifted(x.rows());
+  for (Index j = 0; j < x.cols(); ++j) {
+    const Index dx = static_cast<Index>(rng() % span) - max_shift;
+    const Index dy = static_cast<Index>(rng() % span) - max_shift;
+    shifted.setZero();
+    for (Index r = std::max<Index>(0, dy); r < std::min(side, side + dy); ++r) {
+      for (Index c = std::max<Index>(0, dx); c < std::min(side, side + dx); ++c) {
+        shifted(r * side + c) = x((r - dy) * side + (c - dx), j);
+      }
+    }
+    x.col(j) = shifted;
+  }
+}
+
+// lr · (1 + cos(π k / K)) / 2 for update k of K: from lr down to 0 at the end of the last epoch.
+double CosineLearningRate(double lr, long k, long total) {
+  return 0.5 * lr *
+         (1.0 + std::cos(std::acos(-1.0) * static_cast<double>(k) / static_cast<double>(total)));
+}
+
 // Everything that must survive a restart, in one place.
 struct TrainingState {
   Vector params;
@@ -686,6 +733,9 @@ Checkpoint MakeCheckpoint(const Model& model, const Settings& s, const TrainingS
                 {"atol", ExactText(s.common.integrator_options.atol)},
                 {"step", ExactText(s.common.integrator_options.fixed_step)},
                 {"lr", ExactText(s.lr)},
+                {"lr_schedule", s.lr_schedule},
+                {"epochs", std::to_string(s.epochs)},
+                {"augment", std::to_string(s.augment)},
                 {"batch", std::to_string(s.batch)},
                 {"threads", std::to_string(s.threads)},
                 {"seed", std::to_string(s.common.seed)},
@@ -737,6 +787,8 @@ void RestoreCheckpoint(const Model& model, const Settings& s, const std::string&
       {"atol", ExactText(s.common.integrator_options.atol)},
       {"step", ExactText(s.common.integrator_options.fixed_step)},
       {"lr", ExactText(s.lr)},
+      {"lr_schedule", s.lr_schedule},
+      {"augment", std::to_string(s.augment)},
       {"batch", std::to_string(s.batch)},
       {"threads", std::to_string(s.threads)}};
   for (const auto& [key, value] : expected) {
@@ -861,7 +913,7 @@ int RunEvaluate(const Settings& s) {
   const Checkpoint c = LoadCheckpoint(s.evaluate);
   const Data data = LoadData(s);
   const Index pixels = data.test.images.pixels.rows();
-  const Model ode(true, pixels), ablation(false, pixels);
+  const Model ode(true, pixels, s.hidden), ablation(false, pixels, s.hidden);
   const Model* model = nullptr;
   if (c.architecture == ode.Architecture()) model = &ode;
   if (c.architecture == ablation.Architecture()) model = &ablation;
@@ -902,7 +954,13 @@ int RunTraining(const Settings& s) {
   // An integrator the gradient method cannot use is a ConfigError; raise it before reading data.
   if (!s.no_ode) GradientRegistry().Create(s.common.gradient, s.common.gradient_options);
   const Data data = LoadData(s);
-  const Model model(!s.no_ode, data.train.images.pixels.rows());
+  const Model model(!s.no_ode, data.train.images.pixels.rows(), s.hidden);
+  const Index side =
+      static_cast<Index>(std::lround(std::sqrt(static_cast<double>(model.pixels()))));
+  if (s.augment > 0 && side * side != model.pixels()) {
+    throw ConfigError("--augment needs square images, but these have " +
+                      std::to_string(model.pixels()) + " pixels");
+  }
   AdamOptions adam_options;
   adam_options.lr = s.lr;
 
@@ -939,9 +997,13 @@ int RunTraining(const Settings& s) {
                       : std::string())
               << "), gradient " << s.common.gradient << "\n";
   }
-  std::cout << "training    Adam lr " << s.lr << ", batch " << batch << " (" << num_batches
-            << " per epoch, last " << (n - (num_batches - 1) * batch) << "), seed " << s.common.seed
-            << ", " << parts << (parts == 1 ? " thread" : " threads per batch") << "\n";
+  std::cout << "training    Adam lr " << s.lr
+            << (s.lr_schedule == "cosine" ? " (cosine decay to 0)" : "");
+  if (s.augment > 0) std::cout << ", shifts up to " << s.augment << " px";
+  if (s.hidden != kDefaultHidden) std::cout << ", width " << s.hidden;
+  std::cout << ", batch " << batch << " (" << num_batches << " per epoch, last "
+            << (n - (num_batches - 1) * batch) << "), seed " << s.common.seed << ", " << parts
+            << (parts == 1 ? " thread" : " threads per batch") << "\n";
   if (!s.resume.empty()) {
     std::cout << "resumed     " << s.resume << " at epoch " << state.epoch << ", batch "
               << state.batch << "\n";
@@ -968,7 +1030,10 @@ int RunTraining(const Settings& s) {
     while (state.batch < num_batches) {
       const Index begin = state.batch * batch;
       const Index count = std::min(batch, n - begin);
-      const Matrix x = GatherColumns(data.train.images.pixels, order, begin, count);
+      Matrix x = GatherColumns(data.train.images.pixels, order, begin, count);
+      if (s.augment > 0) {
+        ShiftImages(x, side, s.augment, s.common.seed, state.epoch, state.batch);
+      }
       const std::vector<int> labels = GatherLabels(data.train.labels, order, begin, count);
       const std::size_t used = count >= 64 ? parts : 1;
       std::vector<PartResult> results(used);
@@ -990,6 +1055,10 @@ int RunTraining(const Settings& s) {
           throw NumericalError("non-finite training loss at epoch " +
                                std::to_string(state.epoch + 1) + ", batch " +
                                std::to_string(state.batch + 1));
+        }
+        if (s.lr_schedule == "cosine") {
+          state.adam->set_lr(CosineLearningRate(s.lr, state.epoch * num_batches + state.batch,
+                                                s.epochs * num_batches));
         }
         state.adam->Step(state.params, grad);
         double nfe_f = 0, nfe_b = 0, vjp = 0;
@@ -1111,6 +1180,12 @@ int Main(int argc, char** argv) {
       ("epochs", po::value<long>(&s.epochs)->default_value(5), "total number of epochs (a resumed run continues up to it)")
       ("batch", po::value<long>(&s.batch)->default_value(128), "minibatch size")
       ("lr", po::value<double>(&s.lr)->default_value(1e-3), "Adam learning rate")
+      ("lr-schedule", po::value<std::string>(&s.lr_schedule)->default_value("constant"),
+       "constant, or cosine: lr (1 + cos(pi k/K))/2 over the K updates of all --epochs")
+      ("hidden", po::value<long>(&s.hidden)->default_value(kDefaultHidden),
+       "width of z: input projection, ODE block MLP and read-out input (W4: 64)")
+      ("augment", po::value<long>(&s.augment)->default_value(0),
+       "shift each training image by a random (dx, dy) in [-N, N] pixels (0: off)")
       ("threads", po::value<long>(&s.threads)->default_value(1),
        "threads per batch (split when the batch has >= 64 samples) and for evaluation")
       ("no-ode", po::bool_switch(&s.no_ode), "ablation: 784 -> 64 -> tanh -> 64 -> 10, no ODE block")
@@ -1136,6 +1211,12 @@ int Main(int argc, char** argv) {
   Require(s.epochs >= 1, "--epochs must be at least 1, got " + std::to_string(s.epochs));
   Require(s.batch >= 1, "--batch must be at least 1, got " + std::to_string(s.batch));
   Require(std::isfinite(s.lr) && s.lr > 0, "--lr must be positive, got " + FormatNumber(s.lr, 6));
+  Require(s.lr_schedule == "constant" || s.lr_schedule == "cosine",
+          "--lr-schedule must be constant or cosine, got '" + s.lr_schedule + "'");
+  Require(s.hidden >= 1 && s.hidden <= 4096,
+          "--hidden must be in 1..4096, got " + std::to_string(s.hidden));
+  Require(s.augment >= 0 && s.augment <= 8,
+          "--augment must be in 0..8 pixels, got " + std::to_string(s.augment));
   Require(s.threads >= 1 && s.threads <= 64,
           "--threads must be in 1..64, got " + std::to_string(s.threads));
   Require(s.split >= 0, "--split must be positive (or 0 for separate files)");

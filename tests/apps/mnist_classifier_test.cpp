@@ -304,6 +304,74 @@ TEST_F(MnistClassifierTest, BadNumbersAreOneLineErrors) {
   ExpectBadInput("--data " + data_ + " --lr -1", "--lr");
   ExpectBadInput("--data " + data_ + " --threads 0", "--threads");
   ExpectBadInput("--data " + data_ + " --epochs many", "epochs");
+  ExpectBadInput("--data " + data_ + " --hidden 0", "--hidden");
+  ExpectBadInput("--data " + data_ + " --augment -1", "--augment");
+  ExpectBadInput("--data " + data_ + " --augment 9", "--augment");
+  ExpectBadInput("--data " + data_ + " --lr-schedule linear", "--lr-schedule");
+}
+
+bool SameParameters(const std::string& a_path, const std::string& b_path) {
+  const Checkpoint a = LoadCheckpoint(a_path);
+  const Checkpoint b = LoadCheckpoint(b_path);
+  if (a.parameters.size() != b.parameters.size()) return false;
+  for (std::size_t k = 0; k < a.parameters.size(); ++k) {
+    if (a.parameters[k].values != b.parameters[k].values) return false;
+  }
+  return true;
+}
+
+// --augment and --lr-schedule cosine change the updates, deterministically, and still learn.
+TEST_F(MnistClassifierTest, AugmentAndCosineScheduleChangeTrainingDeterministically) {
+  ASSERT_EQ(Run(Train("--epochs 3 --out " + dir_ + "/base")).status, 0);
+  for (const std::string flags : {"--augment 1", "--lr-schedule cosine"}) {
+    const RunResult r = Run(Train("--epochs 3 " + flags + " --out " + dir_ + "/a"));
+    ASSERT_EQ(r.status, 0) << flags << "\n" << r.err;
+    ASSERT_EQ(Run(Train("--epochs 3 " + flags + " --out " + dir_ + "/b")).status, 0);
+    EXPECT_TRUE(SameParameters(dir_ + "/a/model.snode", dir_ + "/b/model.snode")) << flags;
+    EXPECT_FALSE(SameParameters(dir_ + "/a/model.snode", dir_ + "/base/model.snode")) << flags;
+    const std::string json = ReadText(dir_ + "/a/mnist_results.json");
+    const std::size_t at = json.find("\"final_test_accuracy\":");
+    ASSERT_NE(at, std::string::npos) << json;
+    EXPECT_GT(std::atof(json.c_str() + at + 22), 0.5) << flags << "\n" << json;
+  }
+}
+
+// The shifts and the learning rate depend only on (seed, epoch, batch), so a resume inside an
+// epoch repeats an uninterrupted run bit for bit.
+TEST_F(MnistClassifierTest, ResumeWithAugmentAndCosineIsBitIdentical) {
+  const std::string flags = "--epochs 2 --augment 2 --lr-schedule cosine ";
+  ASSERT_EQ(Run(Train(flags + "--out " + dir_ + "/straight")).status, 0);
+  const RunResult stopped =
+      Run(Train(flags + "--checkpoint-batches 2 --stop-after-batches 13 --out " + dir_ + "/k"));
+  ASSERT_EQ(stopped.status, 3) << stopped.err;
+  const RunResult r = Run(Train(flags + "--checkpoint-batches 2 --resume " + dir_ +
+                                "/k/checkpoint.snode --out " + dir_ + "/k"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  ExpectSameParameters(dir_ + "/straight/model.snode", dir_ + "/k/model.snode");
+}
+
+// --hidden sets the width of z: the blocks have the stated sizes, the model learns, and
+// --evaluate needs the same width (else a one-line architecture mismatch).
+TEST_F(MnistClassifierTest, HiddenSetsTheWidth) {
+  const RunResult r = Run(Train("--epochs 3 --hidden 16 --out " + dir_ + "/out"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Checkpoint model = LoadCheckpoint(dir_ + "/out/model.snode");
+  EXPECT_NE(model.architecture.find("17->16->16"), std::string::npos) << model.architecture;
+  for (const NamedBlock& block : model.parameters) {
+    if (block.name == "input.weight") EXPECT_EQ(block.values.size(), 16 * kSide * kSide);
+    if (block.name == "input.bias") EXPECT_EQ(block.values.size(), 16);
+    if (block.name == "ode.theta") EXPECT_EQ(block.values.size(), 17 * 16 + 16 + 16 * 16 + 16);
+    if (block.name == "readout.weight") EXPECT_EQ(block.values.size(), 10 * 16);
+  }
+  const std::string json = ReadText(dir_ + "/out/mnist_results.json");
+  const std::size_t at = json.find("\"final_test_accuracy\":");
+  ASSERT_NE(at, std::string::npos) << json;
+  EXPECT_GT(std::atof(json.c_str() + at + 22), 0.8) << json;
+  const std::string eval = "--data " + data_ + " --integrator rk4 --step 0.5 --evaluate " + dir_ +
+                           "/out/model.snode --out " + dir_ + "/eval";
+  EXPECT_EQ(Run(eval + " --hidden 16").status, 0);
+  ExpectBadInput(eval, "architecture mismatch");
 }
 
 TEST_F(MnistClassifierTest, IncompatibleGradientAndIntegratorIsOneLineError) {
