@@ -61,9 +61,10 @@ class FaultyField final : public VectorField {
   Index state_size() const override { return 2; }
   Index num_params() const override { return 2; }
   void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
-    Misbehave(t, out);
-    if (mode_ == Mode::kThrowAfterCalls || out.allFinite()) inner_.F(t, z, theta, out);
-    Misbehave(t, out);
+    // Never read out before writing it: it may be a fresh, uninitialised solver vector.
+    if (mode_ == Mode::kThrowAfterCalls) Misbehave(t, out);
+    inner_.F(t, z, theta, out);
+    if (mode_ != Mode::kThrowAfterCalls) Misbehave(t, out);
   }
   void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
            VectorRef out) override {

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz) with clang in ./build-fuzz and runs each one for
+# SECONDS (default 60) from its seed corpus, then prints the executions each one made.
+#   scripts/fuzz.sh            # 60 s per target
+#   scripts/fuzz.sh 1800       # a long run: 30 min per target
+# Extra variables: FUZZ_JOBS (build parallelism, default 2), FUZZ_TARGETS (default: all three).
+# Findings (crash-*, leak-*, timeout-*) land in build-fuzz/fuzz-artifacts/<target>/; new inputs
+# found during the run go to build-fuzz/fuzz-corpus/<target>/ (the committed seed corpus in
+# tests/fuzz/corpus is only read). Exit status 1 when any target reported a problem.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+jobs="${FUZZ_JOBS:-2}"
+targets=(${FUZZ_TARGETS:-idx_reader checkpoint options_file})
+
+# Opt-in toolchain: clang and the libFuzzer/sanitizer runtime (not needed by the normal build).
+fuzz_packages=(clang libclang-rt-14-dev)
+missing=()
+for p in "${fuzz_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "snode fuzz: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+bash scripts/setup.sh
+
+cmake --preset fuzz >/dev/null
+build_targets=()
+for t in "${targets[@]}"; do build_targets+=("${t}_fuzz"); done
+cmake --build build-fuzz --target "${build_targets[@]}" -j"$jobs"
+
+status=0
+summary=()
+for t in "${targets[@]}"; do
+  corpus="build-fuzz/fuzz-corpus/$t"
+  artifacts="build-fuzz/fuzz-artifacts/$t"
+  log="build-fuzz/fuzz-$t.log"
+  mkdir -p "$corpus" "$artifacts"
+  echo "snode fuzz: $t for ${seconds} s"
+  rc=0
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+    "build-fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
+    -rss_limit_mb=2048 -artifact_prefix="$artifacts/" "$corpus" "tests/fuzz/corpus/$t" \
+    >"$log" 2>&1 || rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    summary+=("$t: FAILED (exit $rc) after ${execs:-?} executions; see $log and $artifacts")
+  else
+    summary+=("$t: ${execs:-?} executions in ${seconds} s, no crash, leak or sanitizer report")
+  fi
+done
+echo
+printf '%s\n' "${summary[@]}"
+exit "$status"
