@@ -69,6 +69,10 @@ void ArkodeErkIntegrator::Create(const OdeProblem& problem) {
   if (name_ == "dopri5") {
     detail::CheckArkode(ERKStepSetTableNum(mem, ARKODE_DORMAND_PRINCE_7_4_5), "ERKStepSetTableNum",
                         where);
+    // 6.4.1 returns the state at a stop time through the Hermite interpolant; its default degree
+    // 4 costs one extra f per output time (notes §2), degree 3 none. At the step's end point both
+    // reproduce y_n to rounding, so outputs are unchanged while W2 saves 101 of 709 evaluations.
+    detail::CheckArkode(ERKStepSetInterpolantDegree(mem, 3), "ERKStepSetInterpolantDegree", where);
   } else {
     // No named forward-Euler or classic-RK4 table in ARKODE 6.4.1: hand over ours (copied).
     const detail::ArkodeTablePtr table = detail::MakeArkodeTable(FsalSafe(ExplicitTableau(name_)));
