@@ -665,11 +665,11 @@ const std::vector<std::string> kTableHeader = {"epoch",     "train loss",    "te
                                                "test loss", "NFE fwd/batch", "NFE bwd/batch",
                                                "VJP/batch", "epoch time",    "eval time"};
 
-// Shifts each column of x, a side × side image stored row by row (as in IDX files), by its own
+// Shifts each column of x, a rows × cols image stored row by row (as in IDX files), by its own
 // (dx, dy) drawn uniformly from [−max_shift, max_shift]², filling uncovered pixels with 0. The
 // generator is seeded from (seed, epoch, batch) alone, so a resumed run draws the same shifts
 // without storing generator state; std::seed_seq's mixing is specified by the standard.
-void ShiftImages(Matrix& x, Index side, long max_shift, std::uint64_t seed, long epoch,
+void ShiftImages(Matrix& x, Index rows, Index cols, long max_shift, std::uint64_t seed, long epoch,
                  long batch) {
   std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
                     static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(batch), 0x5a1f7u};
@@ -680,9 +680,9 @@ void ShiftImages(Matrix& x, Index side, long max_shift, std::uint64_t seed, long
     const Index dx = static_cast<Index>(rng() % span) - max_shift;
     const Index dy = static_cast<Index>(rng() % span) - max_shift;
     shifted.setZero();
-    for (Index r = std::max<Index>(0, dy); r < std::min(side, side + dy); ++r) {
-      for (Index c = std::max<Index>(0, dx); c < std::min(side, side + dx); ++c) {
-        shifted(r * side + c) = x((r - dy) * side + (c - dx), j);
+    for (Index r = std::max<Index>(0, dy); r < std::min(rows, rows + dy); ++r) {
+      for (Index c = std::max<Index>(0, dx); c < std::min(cols, cols + dx); ++c) {
+        shifted(r * cols + c) = x((r - dy) * cols + (c - dx), j);
       }
     }
     x.col(j) = shifted;
@@ -798,6 +798,13 @@ void RestoreCheckpoint(const Model& model, const Settings& s, const std::string&
                 << "with " << stored << " (the run will not repeat an uninterrupted one)\n";
     }
   }
+  // The cosine schedule spans all --epochs, so a longer run changes the rates already used.
+  const std::string stored_epochs = c.Metadata("epochs");
+  if (s.lr_schedule == "cosine" && !stored_epochs.empty() &&
+      stored_epochs != std::to_string(s.epochs)) {
+    std::cerr << "note: resuming with epochs = " << s.epochs << "; the checkpoint was made with "
+              << stored_epochs << ", so the cosine schedule is stretched from here on\n";
+  }
   if (state.batch > 0 && c.Metadata("batch") != std::to_string(s.batch)) {
     throw ConfigError("checkpoint '" + path + "' was saved inside an epoch with --batch " +
                       c.Metadata("batch") + "; resume it with the same --batch");
@@ -838,6 +845,9 @@ void WriteOutputs(const Settings& s, const Model& model, const Data& data,
                          {"atol", s.common.integrator_options.atol},
                          {"step", s.common.integrator_options.fixed_step},
                          {"lr", s.lr},
+                         {"lr_schedule", s.lr_schedule},
+                         {"hidden", model.hidden()},
+                         {"augment", s.augment},
                          {"batch", s.batch},
                          {"threads", s.threads},
                          {"seed", s.common.seed},
@@ -955,12 +965,6 @@ int RunTraining(const Settings& s) {
   if (!s.no_ode) GradientRegistry().Create(s.common.gradient, s.common.gradient_options);
   const Data data = LoadData(s);
   const Model model(!s.no_ode, data.train.images.pixels.rows(), s.hidden);
-  const Index side =
-      static_cast<Index>(std::lround(std::sqrt(static_cast<double>(model.pixels()))));
-  if (s.augment > 0 && side * side != model.pixels()) {
-    throw ConfigError("--augment needs square images, but these have " +
-                      std::to_string(model.pixels()) + " pixels");
-  }
   AdamOptions adam_options;
   adam_options.lr = s.lr;
 
@@ -1032,7 +1036,8 @@ int RunTraining(const Settings& s) {
       const Index count = std::min(batch, n - begin);
       Matrix x = GatherColumns(data.train.images.pixels, order, begin, count);
       if (s.augment > 0) {
-        ShiftImages(x, side, s.augment, s.common.seed, state.epoch, state.batch);
+        ShiftImages(x, data.train.images.rows, data.train.images.cols, s.augment, s.common.seed,
+                    state.epoch, state.batch);
       }
       const std::vector<int> labels = GatherLabels(data.train.labels, order, begin, count);
       const std::size_t used = count >= 64 ? parts : 1;
