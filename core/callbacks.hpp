@@ -31,6 +31,14 @@ struct CallbackData {
   long jvp_evals = 0;
   long jacobian_evals = 0;
 
+  // Points the callbacks at the field and θ of the next solve, forward in time, and clears the
+  // counters and any stored error.
+  void Bind(VectorField* new_field, const Vector* new_theta) {
+    field = new_field;
+    theta = new_theta;
+    time_sign = 1.0;
+    ResetCounters();
+  }
   void ResetCounters() {
     rhs_evals = jvp_evals = jacobian_evals = 0;
     pending = nullptr;

@@ -91,10 +91,7 @@ Trajectory CvodesIntegrator::Solve(const OdeProblem& problem) {
   const auto start = std::chrono::steady_clock::now();
   options_.Validate();
   problem.Validate();
-  callback_data_.field = problem.field.get();
-  callback_data_.theta = &problem.theta;
-  callback_data_.time_sign = 1.0;
-  callback_data_.ResetCounters();
+  callback_data_.Bind(problem.field.get(), &problem.theta);
   error_record_.Clear();
   const std::string where = Where(name_);
 
