@@ -38,7 +38,9 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
        "maximum steps per output interval (> 0)")
       ("linear-solver", po::value<std::string>()->default_value(defaults.linear_solver),
        "implicit methods: dense (Jacobian) or gmres (Jacobian-vector products)")
-      ("seed", po::value<std::uint64_t>()->default_value(defaults.seed), "random seed")
+      // Read as text: Boost's unsigned conversion would silently wrap "-1" to 2^64 − 1.
+      ("seed", po::value<std::string>()->default_value(std::to_string(defaults.seed)),
+       "random seed (a non-negative integer)")
       ("out", po::value<std::string>()->default_value(defaults.out),
        "output directory for CSV, JSON and plots")
       ("list-integrators", po::bool_switch(), "list the registered integrators and exit")
@@ -78,6 +80,20 @@ void CheckName(const std::string& name, const std::string& kind, bool known,
   if (!known) throw ConfigError("unknown " + kind + " '" + name + "'; known: " + known_names);
 }
 
+}  // namespace
+
+namespace {
+// "--seed" as a uint64: digits only (no sign, no spaces), no overflow.
+std::uint64_t ParseSeed(const std::string& text) {
+  const bool digits_only = !text.empty() && text.size() <= 20 &&
+                           text.find_first_not_of("0123456789") == std::string::npos;
+  Require(digits_only, "--seed must be a non-negative integer, got '" + text + "'");
+  errno = 0;
+  const unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
+  Require(errno != ERANGE,
+          "--seed is too large (at most 18446744073709551615), got '" + text + "'");
+  return static_cast<std::uint64_t>(value);
+}
 }  // namespace
 
 CommonOptions ReadCommonOptions(const po::variables_map& vm) {
@@ -121,7 +137,7 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   options.gradient_options.integrator_options = io;
   options.gradient_options.Validate();
 
-  options.seed = vm["seed"].as<std::uint64_t>();
+  options.seed = ParseSeed(vm["seed"].as<std::string>());
   options.out_dir = vm["out"].as<std::string>();
   Require(!options.out_dir.empty(), "--out must name a directory");
   options.check_gradients = vm["check-gradients"].as<bool>();

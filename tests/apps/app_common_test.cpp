@@ -66,10 +66,17 @@ TEST(AppCommon, ParsesCommonFlagsIntoOptions) {
 }
 
 TEST(AppCommon, RejectsBadValuesWithConfigError) {
-  const std::vector<std::vector<std::string>> bad = {
-      {"--rtol", "-1"},        {"--atol", "0"},           {"--step", "-0.1"},
-      {"--max-steps", "0"},    {"--linear-solver", "lu"}, {"--integrator", "rk45"},
-      {"--gradient", "magic"}, {"--rtol", "nan"}};
+  const std::vector<std::vector<std::string>> bad = {{"--rtol", "-1"},
+                                                     {"--atol", "0"},
+                                                     {"--step", "-0.1"},
+                                                     {"--max-steps", "0"},
+                                                     {"--linear-solver", "lu"},
+                                                     {"--integrator", "rk45"},
+                                                     {"--gradient", "magic"},
+                                                     {"--rtol", "nan"},
+                                                     {"--seed", "-1"},
+                                                     {"--seed", "abc"},
+                                                     {"--seed", "99999999999999999999"}};
   for (const auto& args : bad) {
     po::options_description desc;
     const po::variables_map vm = Parse(args, &desc);
