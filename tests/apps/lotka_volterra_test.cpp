@@ -2,15 +2,14 @@
 // modes reach the acceptance figures, and bad input gives a one-line error and exit 1.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "tests/apps/app_run_util.hpp"
 
 namespace {
 
@@ -20,15 +19,8 @@ struct RunResult {
 };
 
 RunResult RunApp(const std::string& arguments) {
-  const std::string command = std::string(SNODE_LOTKA_VOLTERRA_BINARY) + " " + arguments + " 2>&1";
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  const test_util::AppResult run = test_util::RunApp(SNODE_LOTKA_VOLTERRA_BINARY, arguments);
+  return {run.exit_code, run.out + run.err};
 }
 
 std::string TempDir(const std::string& name) {
