@@ -18,15 +18,22 @@ void CallbackData::RethrowPending() {
 
 namespace {
 
-// Records the first non-finite result; returns +1 (recoverable) if out is not finite.
-int CheckFinite(CallbackData& data, const char* what, double t, Eigen::Map<Eigen::VectorXd> out) {
-  if (out.allFinite()) return 0;
+// Records the first non-finite result and returns +1 (recoverable). Kept out of line so that the
+// finiteness test below, run on every callback, inlines into the trampolines.
+[[gnu::noinline]] int RecordNonFinite(CallbackData& data, const char* what, double t) {
   if (data.nonfinite_message.empty()) {
     std::ostringstream message;
     message << what << " of field '" << data.field->name() << "' returned NaN or Inf at t=" << t;
     data.nonfinite_message = message.str();
   }
   return 1;
+}
+
+// Returns 0 if out is finite, else records it and returns +1 (recoverable).
+inline int CheckFinite(CallbackData& data, const char* what, double t,
+                       const Eigen::Map<Eigen::VectorXd>& out) {
+  if (out.allFinite()) return 0;
+  return RecordNonFinite(data, what, t);
 }
 
 }  // namespace
@@ -44,6 +51,16 @@ int RhsTrampoline(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data) {
     data.pending = std::current_exception();
     return -1;
   }
+}
+
+int EwtTrampoline(N_Vector y, N_Vector ewt, void* user_data) {
+  const auto& data = *static_cast<const CallbackData*>(user_data);
+  const auto state = AsConstEigen(y);
+  auto weights = AsEigen(ewt);
+  const Index k = data.ewt_size;
+  weights.head(k) = (data.ewt_rtol * state.head(k).cwiseAbs().array() + data.ewt_atol).inverse();
+  weights.tail(weights.size() - k).setZero();
+  return 0;
 }
 
 int JacTimesTrampoline(N_Vector v, N_Vector Jv, sunrealtype t, N_Vector y, N_Vector /*fy*/,

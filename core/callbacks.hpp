@@ -30,6 +30,10 @@ struct CallbackData {
   long rhs_evals = 0;
   long jvp_evals = 0;
   long jacobian_evals = 0;
+  // Error weights of EwtTrampoline: 1/(rtol|y_i| + atol) for i < ewt_size, 0 after.
+  double ewt_rtol = 0.0;
+  double ewt_atol = 0.0;
+  Index ewt_size = 0;
 
   // Points the callbacks at the field and θ of the next solve, forward in time, and clears the
   // counters and any stored error.
@@ -50,6 +54,9 @@ struct CallbackData {
 
 // ydot = f(t, y; θ).
 int RhsTrampoline(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data);
+// Error weights for a seminorm (ARKEwtFn/CVEwtFn): w_i = 1/(ewt_rtol|y_i| + ewt_atol) for the
+// first ewt_size components, 0 for the rest.
+int EwtTrampoline(N_Vector y, N_Vector ewt, void* user_data);
 // Jv = (∂f/∂y)(t, y) v.
 int JacTimesTrampoline(N_Vector v, N_Vector Jv, sunrealtype t, N_Vector y, N_Vector fy,
                        void* user_data, N_Vector tmp);

@@ -6,6 +6,7 @@
 #include <sundials/sundials_matrix.h>
 #include <sundials/sundials_nonlinearsolver.h>
 
+#include <cassert>
 #include <memory>
 #include <type_traits>
 
@@ -43,12 +44,17 @@ NVectorPtr MakeNVector(const Vector& values, SUNContext ctx);
 // The caller keeps data alive and unmoved while the wrapper exists.
 NVectorPtr WrapNVector(double* data, Index n, SUNContext ctx);
 
-// Zero-copy views of a serial N_Vector's data.
+// Zero-copy views of a serial N_Vector's data (every N_Vector snode creates is serial, and the
+// solvers' internal vectors are clones of ours). The serial content is read directly: the generic
+// N_VGetArrayPointer/N_VGetLength are out-of-line calls through the ops table, and these views are
+// taken in every right-hand-side call.
 inline Eigen::Map<Eigen::VectorXd> AsEigen(N_Vector v) {
-  return Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(v), N_VGetLength(v));
+  assert(N_VGetVectorID(v) == SUNDIALS_NVEC_SERIAL);
+  return Eigen::Map<Eigen::VectorXd>(NV_DATA_S(v), NV_LENGTH_S(v));
 }
 inline Eigen::Map<const Eigen::VectorXd> AsConstEigen(N_Vector v) {
-  return Eigen::Map<const Eigen::VectorXd>(N_VGetArrayPointer(v), N_VGetLength(v));
+  assert(N_VGetVectorID(v) == SUNDIALS_NVEC_SERIAL);
+  return Eigen::Map<const Eigen::VectorXd>(NV_DATA_S(v), NV_LENGTH_S(v));
 }
 
 }  // namespace snode

@@ -138,6 +138,16 @@ Trajectory ArkodeDirkIntegrator::Solve(const OdeProblem& problem) {
   hooks.evolve = [mem](double tout, N_Vector y, double* tret, bool one_step) {
     return ARKStepEvolve(mem, tout, y, tret, one_step ? ARK_ONE_STEP : ARK_NORMAL);
   };
+  if (name_ == "sdirk") {  // backward_euler's degree-0 dense output is no interpolant (notes §3)
+    hooks.interpolate_call = "ARKStepGetDky";
+    hooks.interpolate = [mem](double t, N_Vector y) { return ARKStepGetDky(mem, t, 0, y); };
+  }
+  hooks.reset_call = "ARKStepReset";
+  hooks.reset = [mem](double t, N_Vector y) { return ARKStepReset(mem, t, y); };
+  detail::SetProblemTolerances(
+      problem, options_, callback_data_, detail::SolverFamily::kArkode, where,
+      [mem](double rtol, double atol) { return ARKStepSStolerances(mem, rtol, atol); },
+      [mem] { return ARKStepWFtolerances(mem, EwtTrampoline); });
   Trajectory trajectory;
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks, callback_data_, error_record_,
                         trajectory);

@@ -42,6 +42,7 @@ class ArkodeDirkIntegrator final : public Integrator {
   std::string name() const override { return name_; }
   const IntegratorOptions& options() const override { return options_; }
   Trajectory Solve(const OdeProblem& problem) override;
+  bool SupportsOutputJumps() const override { return true; }
 
  private:
   void Create(const OdeProblem& problem);

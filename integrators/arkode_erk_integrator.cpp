@@ -128,6 +128,14 @@ Trajectory ArkodeErkIntegrator::Solve(const OdeProblem& problem) {
   hooks.evolve = [mem](double tout, N_Vector y, double* tret, bool one_step) {
     return ERKStepEvolve(mem, tout, y, tret, one_step ? ARK_ONE_STEP : ARK_NORMAL);
   };
+  hooks.interpolate_call = "ERKStepGetDky";
+  hooks.interpolate = [mem](double t, N_Vector y) { return ERKStepGetDky(mem, t, 0, y); };
+  hooks.reset_call = "ERKStepReset";
+  hooks.reset = [mem](double t, N_Vector y) { return ERKStepReset(mem, t, y); };
+  detail::SetProblemTolerances(
+      problem, options_, callback_data_, detail::SolverFamily::kArkode, where,
+      [mem](double rtol, double atol) { return ERKStepSStolerances(mem, rtol, atol); },
+      [mem] { return ERKStepWFtolerances(mem, EwtTrampoline); });
   Trajectory trajectory;
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks, callback_data_, error_record_,
                         trajectory);

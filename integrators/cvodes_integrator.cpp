@@ -111,6 +111,14 @@ Trajectory CvodesIntegrator::Solve(const OdeProblem& problem) {
   hooks.evolve = [mem](double tout, N_Vector y, double* tret, bool one_step) {
     return CVode(mem, tout, y, tret, one_step ? CV_ONE_STEP : CV_NORMAL);
   };
+  hooks.interpolate_call = "CVodeGetDky";
+  hooks.interpolate = [mem](double t, N_Vector y) { return CVodeGetDky(mem, t, 0, y); };
+  hooks.reset_call = "CVodeReInit";
+  hooks.reset = [mem](double t, N_Vector y) { return CVodeReInit(mem, t, y); };
+  detail::SetProblemTolerances(
+      problem, options_, callback_data_, detail::SolverFamily::kCvodes, where,
+      [mem](double rtol, double atol) { return CVodeSStolerances(mem, rtol, atol); },
+      [mem] { return CVodeWFtolerances(mem, EwtTrampoline); });
   Trajectory trajectory;
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks, callback_data_, error_record_,
                         trajectory);

@@ -153,6 +153,12 @@ Epi2Integrator::StepResult Epi2Integrator::ExponentialEulerSteps(double t, const
 
 Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
   const auto start = std::chrono::steady_clock::now();
+  Require(!options_.interpolate_outputs,
+          "integrator 'epi2' has no dense output: integrator option interpolate_outputs is not "
+          "available (its steps end on every output time)");
+  Require(!problem.at_output,
+          "integrator 'epi2' does not support jumps at output times "
+          "(OdeProblem::at_output)");
   problem.Validate();
   field_ = problem.field.get();
   theta_ = &problem.theta;

@@ -57,6 +57,12 @@ double HeunIntegrator::ErrorNorm() const {
 
 Trajectory HeunIntegrator::Solve(const OdeProblem& problem) {
   const auto start = std::chrono::steady_clock::now();
+  Require(!options_.interpolate_outputs,
+          "integrator 'heun' has no dense output: integrator option interpolate_outputs is not "
+          "available (its steps end on every output time)");
+  Require(!problem.at_output,
+          "integrator 'heun' does not support jumps at output times "
+          "(OdeProblem::at_output)");
   options_.Validate();
   problem.Validate();
   const Index n = problem.z0.size();

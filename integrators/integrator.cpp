@@ -8,24 +8,35 @@
 namespace snode {
 
 void IntegratorOptions::Validate() const {
-  Require(std::isfinite(rtol) && rtol > 0.0,
-          "integrator option rtol must be positive and finite, got " + std::to_string(rtol));
-  Require(std::isfinite(atol) && atol > 0.0,
-          "integrator option atol must be positive and finite, got " + std::to_string(atol));
-  Require(std::isfinite(fixed_step) && fixed_step >= 0.0,
-          "integrator option fixed_step must be positive (or 0 for adaptive), got " +
-              std::to_string(fixed_step));
-  Require(std::isfinite(initial_step) && initial_step >= 0.0,
-          "integrator option initial_step must be >= 0, got " + std::to_string(initial_step));
-  Require(std::isfinite(max_step) && max_step >= 0.0,
-          "integrator option max_step must be >= 0, got " + std::to_string(max_step));
-  Require(max_steps > 0,
-          "integrator option max_steps must be positive, got " + std::to_string(max_steps));
-  Require(
-      linear_solver == "dense" || linear_solver == "gmres",
-      "integrator option linear_solver must be 'dense' or 'gmres', got '" + linear_solver + "'");
+  // Validate() runs on every Solve: messages are built (lambdas) only when a check fails.
+  Require(std::isfinite(rtol) && rtol > 0.0, [&] {
+    return "integrator option rtol must be positive and finite, got " + std::to_string(rtol);
+  });
+  Require(std::isfinite(atol) && atol > 0.0, [&] {
+    return "integrator option atol must be positive and finite, got " + std::to_string(atol);
+  });
+  Require(std::isfinite(fixed_step) && fixed_step >= 0.0, [&] {
+    return "integrator option fixed_step must be positive (or 0 for adaptive), got " +
+           std::to_string(fixed_step);
+  });
+  Require(std::isfinite(initial_step) && initial_step >= 0.0, [&] {
+    return "integrator option initial_step must be >= 0, got " + std::to_string(initial_step);
+  });
+  Require(std::isfinite(max_step) && max_step >= 0.0, [&] {
+    return "integrator option max_step must be >= 0, got " + std::to_string(max_step);
+  });
+  Require(max_steps > 0, [&] {
+    return "integrator option max_steps must be positive, got " + std::to_string(max_steps);
+  });
+  Require(linear_solver == "dense" || linear_solver == "gmres", [&] {
+    return "integrator option linear_solver must be 'dense' or 'gmres', got '" + linear_solver +
+           "'";
+  });
   Require(max_nonlinear_iters > 0, "integrator option max_nonlinear_iters must be positive");
   Require(krylov_max_dim > 0, "integrator option krylov_max_dim must be positive");
+  Require(!(interpolate_outputs && fixed_step > 0.0),
+          "integrator option interpolate_outputs needs adaptive steps (fixed_step = 0); fixed "
+          "steps are shortened to land on every output time instead");
 }
 
 IntegratorStats& IntegratorStats::operator+=(const IntegratorStats& other) {

@@ -1,6 +1,9 @@
 #pragma once
-// Integrator: solves z' = f(t, z; θ) from problem.t0 through problem.output_times. Every output
-// time is a stop time, so it is a step boundary (no interpolation error enters a loss).
+// Integrator: solves z' = f(t, z; θ) from problem.t0 through problem.output_times. By default every
+// output time is a stop time, so it is a step boundary (no interpolation error enters a loss).
+// With IntegratorOptions::interpolate_outputs only the last output time stops the solver and the
+// others are read off the solver's dense output (cubic Hermite for ARKODE, the Nordsieck
+// polynomial for CVODES), as torchdiffeq and diffrax do: far fewer steps with many observations.
 //
 // Implementations are created once (IntegratorRegistry().Create(name, options)) and reused for
 // many Solve() calls: SUNDIALS objects are re-initialised, not re-created, when the state size
@@ -31,6 +34,10 @@ struct IntegratorOptions {
   int max_nonlinear_iters = 10;         // Newton iterations per stage (implicit methods)
   int krylov_max_dim = 40;              // GMRES max Krylov dimension; epi2 Arnoldi max dimension
   bool record_steps = false;            // fill Trajectory::step_times (used by BPTT replay)
+  // Adaptive SUNDIALS integrators only (dopri5, sdirk, cvodes_*): outputs before the last one are
+  // interpolated instead of being stop times. ConfigError with fixed_step > 0 or on an integrator
+  // without dense output (euler, rk4, heun, backward_euler, epi2 are fixed-step or own code).
+  bool interpolate_outputs = false;
 
   // Throws ConfigError naming the offending field (non-positive or NaN tolerances or step, ...).
   void Validate() const;
@@ -66,6 +73,8 @@ class Integrator {
   virtual const IntegratorOptions& options() const = 0;
   // Solves the problem; see the file comment for what it throws.
   virtual Trajectory Solve(const OdeProblem& problem) = 0;
+  // Whether Solve() honours OdeProblem::at_output (jumps at output times, step size kept).
+  virtual bool SupportsOutputJumps() const { return false; }
 };
 
 using IntegratorRegistryType = Registry<Integrator, IntegratorOptions>;

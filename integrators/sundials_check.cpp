@@ -146,6 +146,99 @@ void CheckStateFinite(ConstVectorRef z, double t, const std::string& integrator)
                        "implicit method such as backward_euler, sdirk or cvodes_bdf)");
 }
 
+namespace {
+
+// DenseOutput over the solver's last step through hooks.interpolate (*GetDky, k = 0).
+class SolverDenseOutput final : public DenseOutput {
+ public:
+  SolverDenseOutput(const EvolveHooks& hooks, N_Vector work, const std::string& integrator)
+      : hooks_(hooks), work_(work), integrator_(integrator) {}
+  void Evaluate(double t, VectorRef z) const override {
+    const int flag = hooks_.interpolate(t, work_);
+    if (flag < 0) {
+      throw SundialsError(hooks_.interpolate_call, flag, FlagName(hooks_.family, flag),
+                          "at t=" + FormatTime(t) + " (integrator '" + integrator_ + "')");
+    }
+    z = AsConstEigen(work_);
+  }
+
+ private:
+  const EvolveHooks& hooks_;
+  N_Vector work_;
+  const std::string& integrator_;
+};
+
+// interpolate_outputs: one stop time at the last output; earlier outputs from the dense output.
+// In one-step mode (recording) every accepted step is taken here and the outputs inside it are
+// interpolated; otherwise the solver's normal mode steps past each tout and interpolates itself.
+void RunInterpolatingLoop(const OdeProblem& problem, const IntegratorOptions& options,
+                          const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
+                          CallbackData& data, const ErrorRecord& record, Trajectory& trajectory) {
+  if (!hooks.interpolate) {
+    throw ConfigError("integrator '" + integrator +
+                      "' has no dense output: integrator option interpolate_outputs is not "
+                      "available (use stop times at the outputs)");
+  }
+  const double t_final = problem.output_times.back();
+  const bool one_step = options.record_steps;
+  double t = problem.t0;  // where the solver is (end of its last step)
+  if (t_final > t) {
+    const int stop_flag = hooks.set_stop_time(t_final);
+    if (stop_flag < 0) {
+      throw SundialsError(hooks.set_stop_time_call, stop_flag, FlagName(hooks.family, stop_flag),
+                          "at t=" + FormatTime(t) + " (integrator '" + integrator + "')");
+    }
+  }
+  bool y_is_step_end = true;  // y holds the solver's state at t (not an interpolated value)
+  for (const double& tout : problem.output_times) {
+    if (tout == problem.t0) {  // only possible for the first output time
+      trajectory.states.emplace_back(AsConstEigen(y));
+      continue;
+    }
+    if (one_step) {
+      long steps_in_interval = 0;
+      while (t < tout) {
+        double tret = t;
+        const int flag = hooks.evolve(t_final, y, &tret, true);
+        if (flag < 0)
+          ThrowSolveFailure(hooks.family, hooks.evolve_call, flag, tret, integrator, data, record);
+        data.RethrowPending();
+        t = tret;
+        y_is_step_end = true;
+        trajectory.step_times.push_back(t);
+        if (++steps_in_interval > options.max_steps && t < tout) {
+          const int too_much_work = -1;  // ARK_TOO_MUCH_WORK == CV_TOO_MUCH_WORK
+          const std::string flag_name = FlagName(hooks.family, too_much_work);
+          throw SundialsError(hooks.evolve_call, too_much_work, flag_name,
+                              "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " +
+                                  FlagRemedy(flag_name));
+        }
+      }
+      if (tout != t || !y_is_step_end) {
+        const int flag = hooks.interpolate(tout, y);
+        if (flag < 0) {
+          throw SundialsError(hooks.interpolate_call, flag, FlagName(hooks.family, flag),
+                              "at t=" + FormatTime(tout) + " (integrator '" + integrator + "')");
+        }
+        y_is_step_end = false;
+      }
+    } else {
+      double tret = t;
+      const int flag = hooks.evolve(tout, y, &tret, false);
+      if (flag < 0)
+        ThrowSolveFailure(hooks.family, hooks.evolve_call, flag, tret, integrator, data, record);
+      data.RethrowPending();
+    }
+    const auto state = AsConstEigen(y);
+    CheckStateFinite(state, tout, integrator);
+    if (problem.store_all_states || &tout == &problem.output_times.back()) {
+      trajectory.states.emplace_back(state);
+    }
+  }
+}
+
+}  // namespace
+
 void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                    const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
                    CallbackData& data, const ErrorRecord& record, Trajectory& trajectory) {
@@ -153,13 +246,49 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
   trajectory.states.clear();
   trajectory.states.reserve(problem.output_times.size());
   trajectory.step_times.clear();
-  const bool one_step = options.record_steps;
-  if (one_step) trajectory.step_times.push_back(problem.t0);
+  if (options.record_steps) trajectory.step_times.push_back(problem.t0);
 
+  if (options.interpolate_outputs) {
+    if (problem.at_output || problem.after_step) {
+      throw ConfigError("integrator '" + integrator +
+                        "': jumps at output times and step hooks (OdeProblem::at_output, "
+                        "after_step) need stop times; "
+                        "switch integrator option interpolate_outputs off");
+    }
+    RunInterpolatingLoop(problem, options, integrator, y, hooks, data, record, trajectory);
+    return;
+  }
+  // A jump at output `index`: let the problem change the state, then restart the solver there.
+  auto jump = [&](std::size_t index, double t_out) {
+    if (!problem.at_output) return;
+    auto state = AsEigen(y);
+    if (!problem.at_output(index, t_out, state)) return;
+    const int flag = hooks.reset(t_out, y);
+    if (flag < 0) {
+      throw SundialsError(hooks.reset_call, flag, FlagName(hooks.family, flag),
+                          "at t=" + FormatTime(t_out) + " (integrator '" + integrator + "')");
+    }
+  };
+  // after_step: the stepper runs one step at a time and shows each step's dense output.
+  NVectorPtr dense_work;
+  std::unique_ptr<SolverDenseOutput> dense;
+  if (problem.after_step) {
+    if (!hooks.interpolate) {
+      throw ConfigError("integrator '" + integrator +
+                        "' has no dense output: OdeProblem::after_step is not available");
+    }
+    dense_work.reset(N_VClone(y));
+    dense = std::make_unique<SolverDenseOutput>(hooks, dense_work.get(), integrator);
+  }
+  const bool one_step = options.record_steps || problem.after_step != nullptr;
   double t = problem.t0;
-  for (const double tout : problem.output_times) {
+  for (std::size_t index = 0; index < problem.output_times.size(); ++index) {
+    const double tout = problem.output_times[index];
     if (tout == t) {  // only possible for the first output time (= t0)
-      trajectory.states.emplace_back(AsConstEigen(y));
+      jump(index, tout);
+      if (problem.store_all_states || index + 1 == problem.output_times.size()) {
+        trajectory.states.emplace_back(AsConstEigen(y));
+      }
       continue;
     }
     // Quirk (6.4.1): the stop time must be set before every evolve call (see file comment).
@@ -177,9 +306,11 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
       // A field exception is always fatal (-1), so a pending one cannot coexist with success,
       // but keep the contract explicit.
       data.RethrowPending();
+      const double t_prev = t;
       t = tret;
       if (one_step) {
-        trajectory.step_times.push_back(t);
+        if (dense) problem.after_step(t_prev, t, *dense);
+        if (options.record_steps) trajectory.step_times.push_back(t);
         if (++steps_in_interval > options.max_steps && t < tout) {
           const int too_much_work = -1;  // ARK_TOO_MUCH_WORK == CV_TOO_MUCH_WORK
           const std::string flag_name = FlagName(hooks.family, too_much_work);
@@ -192,9 +323,36 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
       if (flag == 1 || t >= tout) break;
     }
     t = tout;  // the solver returns exactly tout at a stop time
-    const auto state = AsConstEigen(y);
-    CheckStateFinite(state, t, integrator);
-    trajectory.states.emplace_back(state);
+    CheckStateFinite(AsConstEigen(y), t, integrator);
+    jump(index, tout);
+    if (problem.store_all_states || index + 1 == problem.output_times.size()) {
+      trajectory.states.emplace_back(AsConstEigen(y));
+    }
+  }
+}
+
+void SetProblemTolerances(const OdeProblem& problem, const IntegratorOptions& options,
+                          CallbackData& data, SolverFamily family, const std::string& context,
+                          const std::function<int(double, double)>& set_scalar,
+                          const std::function<int()>& set_weights) {
+  const Index k = problem.error_test_size;
+  const bool seminorm = k > 0 && k < problem.z0.size();
+  const char* call = family == SolverFamily::kArkode
+                         ? (seminorm ? "*WFtolerances" : "*SStolerances")
+                         : (seminorm ? "CVodeWFtolerances" : "CVodeSStolerances");
+  int flag = 0;
+  if (seminorm) {
+    data.ewt_rtol = options.rtol;
+    data.ewt_atol = options.atol;
+    data.ewt_size = k;
+    flag = set_weights();
+  } else {
+    flag = set_scalar(options.rtol, options.atol);
+  }
+  if (family == SolverFamily::kArkode) {
+    CheckArkode(flag, call, context);
+  } else {
+    CheckCvodes(flag, call, context);
   }
 }
 

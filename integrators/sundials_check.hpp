@@ -94,15 +94,31 @@ struct EvolveHooks {
   std::function<int(double tstop)> set_stop_time;
   // Advances y toward tout; one_step selects ARK_ONE_STEP/CV_ONE_STEP. Returns the flag.
   std::function<int(double tout, N_Vector y, double* tret, bool one_step)> evolve;
+  // The dense output at t (within the last step) into y (*GetDky with k = 0); empty when the
+  // stepper has none, and then IntegratorOptions::interpolate_outputs is refused.
+  const char* interpolate_call = "";
+  std::function<int(double t, N_Vector y)> interpolate;
+  // Restart from a changed state at t (OdeProblem::at_output): *Reset keeps the step size.
+  const char* reset_call = "";
+  std::function<int(double t, N_Vector y)> reset;
 };
+
+// Sets the solver's tolerances for this problem: scalar rtol/atol, or with
+// problem.error_test_size in (0, n) error weights that leave the trailing components out
+// (EwtTrampoline). set_scalar/set_weights wrap *SStolerances / *WFtolerances.
+void SetProblemTolerances(const OdeProblem& problem, const IntegratorOptions& options,
+                          CallbackData& data, SolverFamily family, const std::string& context,
+                          const std::function<int(double, double)>& set_scalar,
+                          const std::function<int()>& set_weights);
 
 // Integrates from problem.t0 through problem.output_times. y holds z0 on entry (the solver has
 // been (re)initialised from it) and is the solver's output vector. Every output time is a stop
-// time. With options.record_steps the stepper runs in one-step mode and trajectory.step_times gets
-// t0 and every accepted step end; then options.max_steps is counted here per output interval,
-// otherwise the solver's own limit (set to max_steps) applies per evolve call = per interval.
-// Fills trajectory.times and trajectory.states; throws as ThrowSolveFailure, and NumericalError
-// if a state at an output time is not finite (an unstable explicit method).
+// time, or with options.interpolate_outputs only the last one (the others come from
+// hooks.interpolate). With options.record_steps the stepper runs in one-step mode and
+// trajectory.step_times gets t0 and every accepted step end; then options.max_steps is counted here
+// per output interval, otherwise the solver's own limit (set to max_steps) applies per evolve call
+// = per interval. Fills trajectory.times and trajectory.states; throws as ThrowSolveFailure, and
+// NumericalError if a state at an output time is not finite (an unstable explicit method).
 void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                    const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
                    CallbackData& data, const ErrorRecord& record, Trajectory& trajectory);

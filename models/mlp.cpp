@@ -499,8 +499,12 @@ void MlpField::Backward(double t, const double* z, const double* theta, const do
 }
 
 void MlpField::F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) {
-  CheckCall("F", z.size(), theta.size());
-  CheckState("F", "out", out.size());
+  // Runs on every f call: compare the sizes inline and let the checks build the error only then.
+  const Index n = width_ * batch_;
+  if (z.size() != n || theta.size() != num_params_ || out.size() != n) {
+    CheckCall("F", z.size(), theta.size());
+    CheckState("F", "out", out.size());
+  }
   Forward(t, z.data(), theta.data(), out.data());
 }
 
