@@ -41,6 +41,16 @@ std::string FormatBytes(double bytes) {
   return buffer;
 }
 
+// Cubic Hermite basis on [0, 1]: z(σ) = h00 z_0 + h01 z_1 + h h10 z'_0 + h h11 z'_1.
+struct HermiteWeights {
+  double h00, h01, h10, h11;
+};
+HermiteWeights Hermite(double sigma) {
+  const double r = 1.0 - sigma;
+  return {(1.0 + 2.0 * sigma) * r * r, sigma * sigma * (3.0 - 2.0 * sigma), sigma * r * r,
+          -sigma * sigma * r};
+}
+
 std::string Num(double value) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.17g", value);
@@ -145,6 +155,11 @@ struct Bptt::Workspace {
   std::vector<double> coef;    // h·a_ij or h·b_j of the current step
   std::vector<Vector> dl_dz;   // ∂ℓ_i/∂z per output
   std::vector<int> output_at;  // output index at each step boundary, −1 if none
+  // Interpolated outputs: those inside step n are interior[interior_start[n] …
+  // interior_start[n+1]).
+  std::vector<std::size_t> interior_start;
+  std::vector<int> interior;
+  Vector interp, extra_first, extra_last, extra_zn;
   // Backward Euler.
   Matrix jac, m;
   Eigen::PartialPivLU<Matrix> lu;
@@ -161,6 +176,10 @@ struct Bptt::Workspace {
     gbar.resize(n);
     grad_g.resize(n);
     scaled.resize(n);
+    interp.resize(n);
+    extra_first.resize(n);
+    extra_last.resize(n);
+    extra_zn.resize(n);
     coef.assign(static_cast<std::size_t>(num_stages), 0.0);
     jac.resize(n, n);
     m.resize(n, n);
@@ -194,10 +213,19 @@ Bptt::Bptt(GradientOptions options) : options_(std::move(options)) {
                 "can be replayed from adaptive steps)");
   }
   const int s = tableau_.stages;
-  // A stage enters the reverse pass iff b_i ≠ 0 or a later used stage depends on it.
+  interpolate_ = options_.integrator_options.interpolate_outputs;
+  if (interpolate_) {
+    // The Hermite interpolant needs the slopes at both ends of a step among the stages.
+    Require(s > 1 && tableau_.c[0] == 0.0 && tableau_.a(0, 0) == 0.0 && tableau_.c[s - 1] == 1.0,
+            "gradient 'bptt' with interpolate_outputs needs a method whose first stage is at the "
+            "step start and last at its end (dopri5, sdirk); integrator '" +
+                integrator + "' has none");
+  }
+  // A stage enters the reverse pass iff b_i ≠ 0 or a later used stage depends on it (and, with
+  // interpolated outputs, the first and last stages: their slopes enter the interpolant).
   stage_used_.assign(static_cast<std::size_t>(s), 0);
   for (int i = s - 1; i >= 0; --i) {
-    bool used = tableau_.b[i] != 0.0;
+    bool used = tableau_.b[i] != 0.0 || (interpolate_ && (i == 0 || i == s - 1));
     for (int j = i + 1; j < s && !used; ++j) used = stage_used_[j] && tableau_.a(j, i) != 0.0;
     stage_used_[i] = used ? 1 : 0;
   }
@@ -287,6 +315,24 @@ std::vector<double> Bptt::StepTimes(const OdeProblem& problem) {
   last_recording_rhs_evals_ = recorded.stats.rhs_evals;
   Require(!recorded.step_times.empty(),
           "gradient 'bptt': integrator '" + options_.integrator + "' recorded no step times");
+  if (interpolate_) {
+    // Outputs fall inside steps; only the last one is a stop time and ends the last step.
+    for (std::size_t k = 1; k < recorded.step_times.size(); ++k) {
+      if (recorded.step_times[k] > times.back()) times.push_back(recorded.step_times[k]);
+    }
+    const double last = outputs.back();
+    Require(times.size() > 1 || last == problem.t0,
+            "gradient 'bptt': integrator '" + options_.integrator + "' recorded no steps");
+    if (times.size() > 1) {
+      const double tolerance =
+          1e-12 * std::max(std::abs(last), std::abs(times.back() - times[times.size() - 2]));
+      Require(std::abs(times.back() - last) <= tolerance,
+              "gradient 'bptt': recorded steps of integrator '" + options_.integrator +
+                  "' end at " + Num(times.back()) + ", not at the last output time " + Num(last));
+      times.back() = last;
+    }
+    return times;
+  }
   std::size_t next_output = 0;
   while (next_output < outputs.size() && outputs[next_output] <= problem.t0) ++next_output;
   for (std::size_t k = 1; k < recorded.step_times.size(); ++k) {
@@ -349,16 +395,30 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
   Workspace& w = *work_;
   w.Resize(n, s);
   w.output_at.assign(times.size(), -1);
+  w.interior_start.assign(times.size(), 0);
+  w.interior.clear();
   {
     std::size_t k = 0;
     for (std::size_t i = 0; i < num_outputs; ++i) {
       while (k < times.size() && times[k] < outputs[i]) ++k;
-      if (k == times.size() || times[k] != outputs[i]) {
+      if (k < times.size() && times[k] == outputs[i]) {
+        w.output_at[k] = static_cast<int>(i);
+      } else if (interpolate_ && k > 0 && k < times.size()) {
+        w.interior.push_back(static_cast<int>(i));  // inside step k − 1
+        ++w.interior_start[k];
+      } else {
         throw ConfigError("gradient 'bptt': output time " + Num(outputs[i]) +
-                          " is not a step boundary");
+                          (interpolate_ ? " lies outside the steps" : " is not a step boundary"));
       }
-      w.output_at[k] = static_cast<int>(i);
     }
+    // Counts per step (stored at the step's end index) → start offsets per step.
+    std::size_t offset = 0;
+    for (std::size_t j = 0; j + 1 < times.size(); ++j) {
+      const std::size_t count = w.interior_start[j + 1];
+      w.interior_start[j] = offset;
+      offset += count;
+    }
+    w.interior_start[times.size() - 1] = offset;
     for (std::size_t j = 1; j < times.size(); ++j) {
       if (!(times[j] > times[j - 1])) {
         throw ConfigError("gradient 'bptt': step times must be strictly increasing (step " +
@@ -418,6 +478,42 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
   auto dense_jacobian = [&](double t, ConstVectorRef z) {
     field.DenseJacobian(t, z, theta, w.jac);
     if (!field.HasDenseJacobian()) jvp_evals += n;
+  };
+
+  // Outputs inside step `step` (interpolate_outputs), after its stages are in w.k.
+  auto interior_terms = [&](std::size_t step) {
+    const double t = times[step];
+    const double h = times[step + 1] - t;
+    const ConstMap zn(z_at(step), n), znext(z_at(step + 1), n);
+    for (std::size_t q = w.interior_start[step]; q < w.interior_start[step + 1]; ++q) {
+      const std::size_t i = static_cast<std::size_t>(w.interior[q]);
+      const HermiteWeights c = Hermite((outputs[i] - t) / h);
+      w.interp =
+          c.h00 * zn + c.h01 * znext + (h * c.h10) * w.k.col(0) + (h * c.h11) * w.k.col(s - 1);
+      Vector& dl = w.dl_dz[i];
+      dl.resize(n);
+      loss_value += loss.Term(i, outputs[i], w.interp, dl, result.dreadout);
+      forward.states.emplace_back(w.interp);
+    }
+  };
+  // The adjoint of those outputs, at the start of the reverse of step `step` (λ = ∂L/∂z_{n+1}).
+  auto interior_adjoint = [&](std::size_t step) {
+    if (w.interior_start[step] == w.interior_start[step + 1]) return false;
+    const double t = times[step];
+    const double h = times[step + 1] - t;
+    w.extra_first.setZero();
+    w.extra_last.setZero();
+    w.extra_zn.setZero();
+    for (std::size_t q = w.interior_start[step]; q < w.interior_start[step + 1]; ++q) {
+      const std::size_t i = static_cast<std::size_t>(w.interior[q]);
+      const HermiteWeights c = Hermite((outputs[i] - t) / h);
+      const Vector& ybar = w.dl_dz[i];
+      w.lambda.noalias() += c.h01 * ybar;
+      w.extra_first.noalias() += (h * c.h10) * ybar;
+      w.extra_last.noalias() += (h * c.h11) * ybar;
+      w.extra_zn.noalias() += c.h00 * ybar;
+    }
+    return true;
   };
 
   std::copy(problem.z0.data(), problem.z0.data() + n, z_store);
@@ -480,6 +576,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
       }
       for (Index e = 0; e < n; ++e) znext[e] += zn[e];
       check_finite(step + 1);
+      if (interpolate_) interior_terms(step);
       output_term(step + 1);
     }
   } else {
@@ -578,6 +675,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
         for (Index e = 0; e < n; ++e) znext[e] += zn[e];
       }
       check_finite(step + 1);
+      if (interpolate_) interior_terms(step);
       output_term(step + 1);
     }
   }
@@ -594,6 +692,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
     for (std::size_t step = num_steps; step-- > 0;) {
       const double t = times[step];
       const double h = times[step + 1] - t;
+      const bool interior = interpolate_ && interior_adjoint(step);
       for (int i = s - 1; i >= 0; --i) {
         if (!stage_used_[i]) continue;
         // ḡ_i = h b_i λ + h Σ_{j>i} a_ji μ_j
@@ -602,6 +701,8 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
           if (!stage_used_[j] || tableau_.a(j, i) == 0.0) continue;
           w.gbar.noalias() += (h * tableau_.a(j, i)) * w.mu.col(j);
         }
+        if (interior && i == 0) w.gbar += w.extra_first;
+        if (interior && i == s - 1) w.gbar += w.extra_last;
         const double* y = i == 0 ? z_at(step) : stage_at(step, stage_slot_[i]);
         const double ti = t + tableau_.c[i] * h;
         field.Vjp(ti, ConstMap(y, n), theta, w.gbar, w.mu.col(i), result.dtheta);
@@ -614,6 +715,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
       for (int i = 0; i < s; ++i) {
         if (stage_used_[i]) lambda += w.mu.col(i);
       }
+      if (interior) lambda += w.extra_zn;
       add_output_gradient(step);
     }
   } else {
@@ -647,6 +749,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
     for (std::size_t step = num_steps; step-- > 0;) {
       const double t = times[step];
       const double h = times[step + 1] - t;
+      const bool interior = interpolate_ && interior_adjoint(step);
       if (!dirk_) {
         // (I − h J(z_{n+1}))ᵀ x = λ (+ h ∂g/∂z for a running cost); dL/dθ += h f_θᵀ x.
         const double t1 = t + tableau_.c[0] * h;
@@ -672,6 +775,8 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
             if (!stage_used_[j] || tableau_.a(j, i) == 0.0) continue;
             w.gbar.noalias() += (h * tableau_.a(j, i)) * w.mu.col(j);
           }
+          if (interior && i == 0) w.gbar += w.extra_first;
+          if (interior && i == s - 1) w.gbar += w.extra_last;
           const bool stage_cost = running_cost && tableau_.b[i] != 0.0;
           if (stage_cost) {
             loss.RunningCostGradient(ti, y, w.grad_g);
@@ -690,6 +795,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
         for (int i = 0; i < s; ++i) {
           if (stage_used_[i]) lambda += w.mu.col(i);
         }
+        if (interior) lambda += w.extra_zn;
       }
       add_output_gradient(step);
     }

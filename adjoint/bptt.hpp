@@ -24,6 +24,12 @@
 //   DIRK: for i = s…1: (I − h a_ii J(Y_i))ᵀ κ_i = h b_i λ + h Σ_{j>i} a_ji ν_j,
 //         ν_i = J(Y_i)ᵀ κ_i,  dL/dθ += (∂f/∂θ(Y_i))ᵀ κ_i,  ∂L/∂z_n = λ + Σ_i ν_i;
 //   at an output step ∂ℓ_k/∂z(t_k) is added to λ. dL/dz0 is λ at n = 0.
+// Interpolated outputs (integrator_options.interpolate_outputs; dopri5 and sdirk, adaptive): an
+// output t inside step n is the cubic Hermite interpolant of the replayed step, with σ = (t−t_n)/h,
+//   z(t) = h00(σ) z_n + h01(σ) z_{n+1} + h h10(σ) K_1 + h h11(σ) K_s
+// (K_1 = f(z_n), K_s = f(t_{n+1}, Y_s) with Y_s = z_{n+1}: c_1 = 0, c_s = 1), the same polynomial
+// ARKODE's degree-3 dense output evaluates. Its adjoint adds h01 ȳ to λ, h h10 ȳ to ḡ_1,
+// h h11 ȳ to ḡ_s and h00 ȳ to ∂L/∂z_n, so the last stage enters the reverse pass.
 // Running cost ∫ g(t, z) dt is supported: it is integrated as an extra quadrature component
 // q' = g with the same tableau (its adjoint is identically 1, so μ_i gains h b_i ∂g/∂z(Y_i)).
 //
@@ -94,6 +100,7 @@ class Bptt final : public GradientMethod {
   std::vector<char> stage_used_;  // stage i enters the reverse pass (ḡ_i not structurally zero)
   int stored_stages_ = 0;         // stage states stored per step (stage 0 is z_n itself)
   bool fsal_ = false;             // K_0 of step n+1 equals K_{s−1} of step n
+  bool interpolate_ = false;      // outputs inside steps: Hermite interpolant of the step
   std::unique_ptr<Integrator> recorder_;  // adaptive: the registered integrator, record_steps on
   long last_recording_rhs_evals_ = 0;     // f evaluations of the last recording solve
   std::unique_ptr<Workspace> work_;
