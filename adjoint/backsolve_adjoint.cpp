@@ -15,6 +15,65 @@ namespace {
 // Central differences balance truncation O(ε²) against rounding O(eps/ε): ε ∝ eps^{1/3}.
 const double kCbrtEps = std::cbrt(std::numeric_limits<double>::epsilon());
 
+// The reduced backward system of the "quadrature" parameter integral: y = [z; a] in s = −t,
+//   dz/ds = −f(t, z),  da/ds = (∂f/∂z)ᵀ a + ∂g/∂z(t, z).
+// Only F is provided: it is integrated by explicit methods (no Jacobian products needed).
+class StateAdjointField final : public VectorField {
+ public:
+  StateAdjointField(std::shared_ptr<VectorField> field, const Loss* loss)
+      : field_(std::move(field)), loss_(loss), n_(field_->state_size()), grad_g_(n_) {}
+  std::string name() const override { return "backsolve_state_adjoint(" + field_->name() + ")"; }
+  Index state_size() const override { return 2 * n_; }
+  Index num_params() const override { return field_->num_params(); }
+  void F(double s, ConstVectorRef y, ConstVectorRef theta, VectorRef out) override {
+    const double t = -s;
+    field_->F(t, y.head(n_), theta, out.head(n_));
+    out.head(n_) = -out.head(n_);
+    field_->VjpState(t, y.head(n_), theta, y.segment(n_, n_), out.segment(n_, n_));
+    ++rhs_evals_;
+    ++vjp_evals_;
+    if (loss_ != nullptr && loss_->HasRunningCost()) {
+      loss_->RunningCostGradient(t, y.head(n_), grad_g_);
+      out.segment(n_, n_) += grad_g_;
+    }
+  }
+  void Jvp(double, ConstVectorRef, ConstVectorRef, ConstVectorRef, VectorRef) override {
+    Unavailable("Jvp");
+  }
+  void VjpState(double, ConstVectorRef, ConstVectorRef, ConstVectorRef, VectorRef) override {
+    Unavailable("VjpState");
+  }
+  void VjpParams(double, ConstVectorRef, ConstVectorRef, ConstVectorRef, VectorRef) override {
+    Unavailable("VjpParams");
+  }
+  bool IsAutonomous() const override {
+    return field_->IsAutonomous() && (loss_ == nullptr || !loss_->HasRunningCost());
+  }
+  std::unique_ptr<VectorField> Clone() const override {
+    return std::make_unique<StateAdjointField>(std::shared_ptr<VectorField>(field_->Clone()),
+                                               loss_);
+  }
+  long rhs_evals() const { return rhs_evals_; }
+  long vjp_evals() const { return vjp_evals_; }
+
+ private:
+  [[noreturn]] void Unavailable(const char* what) const {
+    throw ConfigError(name() + ": " + what +
+                      " is not available (explicit backward integrators only; implicit ones use "
+                      "the augmented system)");
+  }
+  std::shared_ptr<VectorField> field_;
+  const Loss* loss_;
+  Index n_;
+  Vector grad_g_;
+  long rhs_evals_ = 0;
+  long vjp_evals_ = 0;
+};
+
+// Gauss–Legendre, 3 nodes on [0, 1] (exact for degree 5).
+constexpr double kGaussNodes[3] = {0.5 - 0.3872983346207416885, 0.5, 0.5 + 0.3872983346207416885};
+constexpr double kGaussWeights[3] = {5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0};
+
 }  // namespace
 
 BacksolveAugmentedField::BacksolveAugmentedField(std::shared_ptr<VectorField> field,
@@ -224,8 +283,13 @@ void BacksolveAugmentedField::DenseJacobian(double s, ConstVectorRef y, ConstVec
 BacksolveAdjoint::BacksolveAdjoint(const GradientOptions& options) : options_(options) {
   options_.Validate();
   forward_ = IntegratorRegistry().Create(options_.integrator, options_.integrator_options);
-  backward_ = IntegratorRegistry().Create(options_.EffectiveBackwardIntegrator(),
-                                          options_.EffectiveBackwardOptions());
+  // The backward problem stops at every observation (its jumps), so it never interpolates.
+  IntegratorOptions backward_options = options_.EffectiveBackwardOptions();
+  backward_options.interpolate_outputs = false;
+  backward_ = IntegratorRegistry().Create(options_.EffectiveBackwardIntegrator(), backward_options);
+  const std::string& backward_name = options_.EffectiveBackwardIntegrator();
+  quadrature_ = options_.backsolve_quadrature && backward_->SupportsOutputJumps() &&
+                (backward_name == "dopri5" || backward_name == "rk4" || backward_name == "euler");
 }
 
 LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss& loss) {
@@ -248,52 +312,116 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
   // Only the observation-time states are kept for the backward pass.
   stats.stored_bytes = static_cast<double>(num_times) * static_cast<double>(n) * sizeof(double);
 
-  auto field = std::make_shared<detail::BacksolveAugmentedField>(problem.field, &loss);
+  // Quadrature: the backward ODE carries [z; a] only and dL/dθ = ∫ (∂f/∂θ)ᵀ a ds is summed by
+  // Gauss–Legendre over each accepted backward step from the solver's dense output.
+  const bool quadrature = quadrature_;
+  std::shared_ptr<detail::BacksolveAugmentedField> field;
+  std::shared_ptr<detail::StateAdjointField> reduced;
+  if (quadrature) {
+    reduced = std::make_shared<detail::StateAdjointField>(problem.field, &loss);
+  } else {
+    field = std::make_shared<detail::BacksolveAugmentedField>(problem.field, &loss);
+  }
   Vector dl_dz(n);
   Vector readout_scratch = Vector::Zero(loss.num_readout_params());
-  Vector y(2 * n + p);
+  Vector y(quadrature ? 2 * n : 2 * n + p);
   y.head(n) = states.back();
   loss.Term(num_times - 1, times.back(), states.back(), dl_dz, readout_scratch);
   y.segment(n, n) = dl_dz;
-  y.tail(p).setZero();
+  y.tail(y.size() - 2 * n).setZero();
+  Vector quadrature_grad = Vector::Zero(quadrature ? p : 0);
+  long quadrature_vjps = 0;
 
   bool solver_failed = false;
   OdeProblem segment;
-  segment.field = field;
+  if (quadrature) {
+    segment.field = reduced;
+  } else {
+    segment.field = field;
+  }
   segment.theta = problem.theta;
-  segment.output_times.resize(1);
-  try {
-    for (std::size_t i = num_times; i-- > 0;) {
-      const double t_high = times[i];
-      const double t_low = i > 0 ? times[i - 1] : problem.t0;
-      if (t_low < t_high) {
-        // Reversed time s = −t runs from −t_high up to −t_low.
-        segment.z0 = y;
-        segment.t0 = -t_high;
-        segment.output_times[0] = -t_low;
-        Trajectory piece = backward_->Solve(segment);
-        stats.backward_steps += piece.stats.steps;
-        y = piece.states.back();
-        if (!y.allFinite()) {
-          solver_failed = true;
-          break;
-        }
+  // Seminorm: only z and a enter the backward error test. Not with GMRES: SUNDIALS scales the
+  // Krylov problem by the error weights, and zero weights make it singular.
+  const bool seminorm = options_.seminorm && !quadrature &&
+                        options_.EffectiveBackwardOptions().linear_solver != "gmres";
+  segment.error_test_size = seminorm ? 2 * n : 0;
+  if (quadrature) {
+    Vector node(2 * n), weighted(n);
+    segment.after_step = [&, node, weighted](double s0, double s1,
+                                             const DenseOutput& dense) mutable {
+      const double h = s1 - s0;
+      for (int k = 0; k < 3; ++k) {
+        const double s = s0 + detail::kGaussNodes[k] * h;
+        dense.Evaluate(s, node);
+        weighted = (detail::kGaussWeights[k] * h) * node.segment(n, n);
+        problem.field->VjpParams(-s, node.head(n), problem.theta, weighted, quadrature_grad);
       }
-      if (i == 0) break;
-      // Jump at t_{i-1}: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
-      // forward solution); z itself keeps its reconstructed value.
-      loss.Term(i - 1, times[i - 1], states[i - 1], dl_dz, readout_scratch);
-      y.segment(n, n) += dl_dz;
+      quadrature_vjps += 3;
+    };
+  }
+  try {
+    if (backward_->SupportsOutputJumps()) {
+      // One backward solve in s = −t from −t_N through every earlier observation (and t0), the
+      // jumps a += ∂ℓ_i/∂z applied at the stops: the solver keeps its step size across them.
+      segment.z0 = y;
+      segment.t0 = -times.back();
+      segment.output_times.clear();
+      for (std::size_t i = num_times - 1; i-- > 0;) segment.output_times.push_back(-times[i]);
+      if (problem.t0 < times.front()) segment.output_times.push_back(-problem.t0);
+      const std::size_t num_jumps = num_times - 1;
+      segment.at_output = [&](std::size_t index, double, VectorRef state) {
+        if (index >= num_jumps) return false;
+        const std::size_t i = num_times - 2 - index;
+        loss.Term(i, times[i], states[i], dl_dz, readout_scratch);
+        state.segment(n, n) += dl_dz;
+        return true;
+      };
+      segment.store_all_states = false;  // only y(t0) is read; the jumps see the others
+      if (!segment.output_times.empty()) {
+        Trajectory backward = backward_->Solve(segment);
+        stats.backward_steps += backward.stats.steps;
+        y = backward.states.back();
+        if (!y.allFinite()) solver_failed = true;
+      }
+    } else {
+      // Integrators without jumps (epi2, heun): one solve per observation interval.
+      segment.output_times.resize(1);
+      for (std::size_t i = num_times; i-- > 0;) {
+        const double t_high = times[i];
+        const double t_low = i > 0 ? times[i - 1] : problem.t0;
+        if (t_low < t_high) {
+          // Reversed time s = −t runs from −t_high up to −t_low.
+          segment.z0 = y;
+          segment.t0 = -t_high;
+          segment.output_times[0] = -t_low;
+          Trajectory piece = backward_->Solve(segment);
+          stats.backward_steps += piece.stats.steps;
+          y = piece.states.back();
+          if (!y.allFinite()) {
+            solver_failed = true;
+            break;
+          }
+        }
+        if (i == 0) break;
+        // Jump at t_{i-1}: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
+        // forward solution); z itself keeps its reconstructed value.
+        loss.Term(i - 1, times[i - 1], states[i - 1], dl_dz, readout_scratch);
+        y.segment(n, n) += dl_dz;
+      }
     }
   } catch (const NumericalError&) {
     solver_failed = true;  // overflow or NaN in the reconstruction: report, do not throw
   } catch (const SundialsError&) {
     solver_failed = true;  // e.g. too much work chasing a blow-up
   }
-
-  stats.backward_rhs_evals = field->rhs_evals();
-  stats.vjp_evals = field->vjp_evals();
-  stats.jvp_evals += field->jvp_evals();
+  if (quadrature) {
+    stats.backward_rhs_evals = reduced->rhs_evals();
+    stats.vjp_evals = reduced->vjp_evals() + quadrature_vjps;
+  } else {
+    stats.backward_rhs_evals = field->rhs_evals();
+    stats.vjp_evals = field->vjp_evals();
+    stats.jvp_evals += field->jvp_evals();
+  }
 
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (solver_failed) {
@@ -303,7 +431,11 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
     stats.reconstruction_failed = true;
   } else {
     result.dz0 = y.segment(n, n);
-    result.dtheta = y.tail(p);
+    result.dtheta = quadrature ? quadrature_grad : Vector(y.tail(p));
+    if (!result.dtheta.allFinite()) {
+      result.dtheta.setConstant(nan);
+      stats.reconstruction_failed = true;
+    }
     const double error = (y.head(n) - problem.z0).norm() / std::max(problem.z0.norm(), 1e-300);
     stats.reconstruction_error = std::isfinite(error) ? error : nan;
     stats.reconstruction_failed = !(error <= options_.reconstruction_tolerance);

@@ -65,6 +65,7 @@ class BacksolveAdjoint final : public GradientMethod {
   GradientOptions options_;
   std::unique_ptr<Integrator> forward_;
   std::unique_ptr<Integrator> backward_;
+  bool quadrature_ = false;  // dL/dθ by quadrature over the backward steps (see file comment)
 };
 
 namespace detail {

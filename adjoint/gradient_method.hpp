@@ -28,6 +28,16 @@ struct GradientOptions {
   double reconstruction_tolerance =
       1e-3;  // backsolve: relative ‖z_rec(t0) − z0‖ that raises the flag
   double max_trajectory_bytes = 4.0e9;  // bptt: refuse before storing more than this
+  // backsolve_adjoint (augmented system): leave the parameter-gradient components (an integral
+  // that feeds back into nothing) out of the backward local error test, the "seminorm" of Kidger,
+  // Chen & Lyons (2021). cvodes_adjoint keeps its quadrature under error control: without it,
+  // dL/dk on Robertson is off by 3% (tests/adjoint/cvodes_adjoint_test.cpp).
+  bool seminorm = true;
+  // backsolve_adjoint with an explicit backward integrator (dopri5, rk4, euler): the backward ODE
+  // carries [z; a] only and dL/dθ = ∫ (∂f/∂θ)ᵀ a dt is summed by 3-point Gauss–Legendre over each
+  // accepted backward step from the solver's dense output (the "quadrature adjoint"), instead of
+  // carrying the P-long integral in the ODE state. false: the augmented system of the seed.
+  bool backsolve_quadrature = true;
 
   // Throws ConfigError naming the offending field.
   void Validate() const;
