@@ -3,7 +3,9 @@
 # SECONDS (default 60) from its seed corpus, then prints the executions each one made.
 #   scripts/fuzz.sh            # 60 s per target
 #   scripts/fuzz.sh 1800       # a long run: 30 min per target
-# Extra variables: FUZZ_JOBS (build parallelism, default 2), FUZZ_TARGETS (default: all three).
+#   FUZZ_RUNS=1000000 scripts/fuzz.sh 3600   # stop each target after 1e6 executions (or 1 h)
+# Extra variables: FUZZ_JOBS (build parallelism, default 2), FUZZ_TARGETS (default: all three),
+# FUZZ_RUNS (stop after this many executions; default: run for SECONDS).
 # Findings (crash-*, leak-*, timeout-*) land in build-fuzz/fuzz-artifacts/<target>/; new inputs
 # found during the run go to build-fuzz/fuzz-corpus/<target>/ (the committed seed corpus in
 # tests/fuzz/corpus is only read). Exit status 1 when any target reported a problem.
@@ -12,6 +14,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 jobs="${FUZZ_JOBS:-2}"
 targets=(${FUZZ_TARGETS:-idx_reader checkpoint options_file})
+runs_flag=()
+if [ -n "${FUZZ_RUNS:-}" ]; then runs_flag=(-runs="$FUZZ_RUNS"); fi
 
 # Opt-in toolchain: clang and the libFuzzer/sanitizer runtime (not needed by the normal build).
 fuzz_packages=(clang libclang-rt-14-dev)
@@ -41,10 +45,10 @@ for t in "${targets[@]}"; do
   artifacts="build-fuzz/fuzz-artifacts/$t"
   log="build-fuzz/fuzz-$t.log"
   mkdir -p "$corpus" "$artifacts"
-  echo "snode fuzz: $t for ${seconds} s"
+  echo "snode fuzz: $t for ${seconds} s${FUZZ_RUNS:+ or $FUZZ_RUNS executions}"
   rc=0
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-    "build-fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
+    "build-fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$seconds" "${runs_flag[@]}" -print_final_stats=1 \
     -rss_limit_mb=2048 -artifact_prefix="$artifacts/" "$corpus" "tests/fuzz/corpus/$t" \
     >"$log" 2>&1 || rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
@@ -52,7 +56,8 @@ for t in "${targets[@]}"; do
     status=1
     summary+=("$t: FAILED (exit $rc) after ${execs:-?} executions; see $log and $artifacts")
   else
-    summary+=("$t: ${execs:-?} executions in ${seconds} s, no crash, leak or sanitizer report")
+    elapsed=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo "$seconds")
+    summary+=("$t: ${execs:-?} executions in ${elapsed} s, no crash, leak or sanitizer report")
   fi
 done
 echo

@@ -282,6 +282,59 @@ TEST_F(MnistClassifierTest, CheckGradientsAgreesWithFiniteDifferences) {
   }
 }
 
+// --skip-bad-batches: a batch whose solve or gradient fails is skipped with a warning and
+// counted, parameters and Adam state stay as they were, and every checkpoint written after the
+// fault loads (LoadCheckpoint rejects NaN/Inf) and equals the one before it. The fault:
+// --lr 1e200 makes Adam's first step move every parameter by about 1e200, so from batch 2 on the
+// forward pass overflows (NaN/Inf in the solve, the loss or the gradient).
+TEST_F(MnistClassifierTest, SkipBadBatchesSkipsFaultsAndKeepsCheckpointsValid) {
+  // Train() sets --lr 0.01, so the flags are spelled out here.
+  const auto faulty = [&](const std::string& extra) {
+    return "--data " + data_ + " --batch 32 --integrator rk4 --step 0.5 --epochs 1 --lr 1e200 " +
+           "--checkpoint-batches 1 " + extra;
+  };
+  // The checkpoint after the one good batch.
+  ASSERT_EQ(Run(faulty("--stop-after-batches 1 --out " + dir_ + "/one")).status, 3);
+  const Checkpoint one = LoadCheckpoint(dir_ + "/one/checkpoint.snode");
+  EXPECT_EQ(one.iteration, 1u);
+
+  // Without the option the first fault ends the run with a one-line error; the checkpoint on
+  // disk is still the one after batch 1.
+  const RunResult stopped = Run(faulty("--out " + dir_ + "/stop"));
+  EXPECT_EQ(stopped.status, 1) << stopped.err;
+  EXPECT_EQ(stopped.err.rfind("error: ", 0), 0u) << stopped.err;
+  EXPECT_EQ(stopped.err.find('\n'), stopped.err.size() - 1) << "not one line: " << stopped.err;
+  ExpectSameParameters(dir_ + "/one/checkpoint.snode", dir_ + "/stop/checkpoint.snode");
+
+  // With it, batches 2..5 are skipped, one warning each, and counted in the checkpoint.
+  const RunResult skipped =
+      Run(faulty("--skip-bad-batches --stop-after-batches 5 --out " + dir_ + "/skip"));
+  ASSERT_EQ(skipped.status, 3) << skipped.err;
+  std::size_t warnings = 0;
+  for (std::size_t at = skipped.err.find("warning: skipped batch "); at != std::string::npos;
+       at = skipped.err.find("warning: skipped batch ", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 4u) << skipped.err;
+  EXPECT_NE(skipped.err.find("warning: skipped batch 2 of epoch 1: "), std::string::npos)
+      << skipped.err;
+  const Checkpoint after = LoadCheckpoint(dir_ + "/skip/checkpoint.snode");
+  EXPECT_EQ(after.iteration, 5u);
+  EXPECT_EQ(after.Metadata("epoch_skipped"), "4");
+  EXPECT_EQ(after.Metadata("epoch_batches_done"), "1");
+  for (const NamedBlock& block : after.parameters) {
+    EXPECT_TRUE(block.values.allFinite()) << block.name;
+  }
+  for (const NamedBlock& block : after.optimizer_state) {
+    EXPECT_TRUE(block.values.allFinite()) << block.name;
+  }
+  ExpectSameParameters(dir_ + "/one/checkpoint.snode", dir_ + "/skip/checkpoint.snode");
+  for (std::size_t k = 0; k < one.optimizer_state.size(); ++k) {
+    EXPECT_TRUE(one.optimizer_state[k].values == after.optimizer_state[k].values)
+        << one.optimizer_state[k].name;
+  }
+}
+
 TEST_F(MnistClassifierTest, UnknownFlagIsOneLineError) {
   ExpectBadInput("--data " + data_ + " --frobnicate 3", "unrecognised option '--frobnicate'");
 }
@@ -359,10 +412,18 @@ TEST_F(MnistClassifierTest, HiddenSetsTheWidth) {
   const Checkpoint model = LoadCheckpoint(dir_ + "/out/model.snode");
   EXPECT_NE(model.architecture.find("17->16->16"), std::string::npos) << model.architecture;
   for (const NamedBlock& block : model.parameters) {
-    if (block.name == "input.weight") EXPECT_EQ(block.values.size(), 16 * kSide * kSide);
-    if (block.name == "input.bias") EXPECT_EQ(block.values.size(), 16);
-    if (block.name == "ode.theta") EXPECT_EQ(block.values.size(), 17 * 16 + 16 + 16 * 16 + 16);
-    if (block.name == "readout.weight") EXPECT_EQ(block.values.size(), 10 * 16);
+    if (block.name == "input.weight") {
+      EXPECT_EQ(block.values.size(), 16 * kSide * kSide);
+    }
+    if (block.name == "input.bias") {
+      EXPECT_EQ(block.values.size(), 16);
+    }
+    if (block.name == "ode.theta") {
+      EXPECT_EQ(block.values.size(), 17 * 16 + 16 + 16 * 16 + 16);
+    }
+    if (block.name == "readout.weight") {
+      EXPECT_EQ(block.values.size(), 10 * 16);
+    }
   }
   const std::string json = ReadText(dir_ + "/out/mnist_results.json");
   const std::size_t at = json.find("\"final_test_accuracy\":");
