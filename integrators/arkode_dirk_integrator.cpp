@@ -23,6 +23,7 @@ std::string Where(const std::string& name) { return "(integrator '" + name + "')
 
 ArkodeDirkIntegrator::ArkodeDirkIntegrator(std::string name, IntegratorOptions options)
     : name_(std::move(name)), options_(std::move(options)) {
+  where_ = Where(name_);
   Require(name_ == "backward_euler" || name_ == "sdirk",
           "ArkodeDirkIntegrator: unknown method '" + name_ + "'; known: backward_euler, sdirk");
   options_.Validate();
@@ -33,7 +34,7 @@ ArkodeDirkIntegrator::ArkodeDirkIntegrator(std::string name, IntegratorOptions o
 }
 
 void ArkodeDirkIntegrator::Create(const OdeProblem& problem) {
-  const std::string where = Where(name_);
+  const std::string& where = where_;
   mem_.reset();
   linear_solver_.reset();
   matrix_.reset();
@@ -108,16 +109,23 @@ void ArkodeDirkIntegrator::Create(const OdeProblem& problem) {
   // iterations is too strict at tight tolerances (notes §3).
   detail::CheckArkode(ARKStepSetMaxNonlinIters(mem, options_.max_nonlinear_iters),
                       "ARKStepSetMaxNonlinIters", where);
+  error_test_size_ = 0;  // scalar tolerances were just set
   state_size_ = problem.z0.size();
 }
 
 Trajectory ArkodeDirkIntegrator::Solve(const OdeProblem& problem) {
+  Trajectory trajectory;
+  SolveInto(problem, trajectory);
+  return trajectory;
+}
+
+void ArkodeDirkIntegrator::SolveInto(const OdeProblem& problem, Trajectory& trajectory) {
   const auto start = std::chrono::steady_clock::now();
   options_.Validate();
   problem.Validate();
   callback_data_.Bind(problem.field.get(), &problem.theta);
   error_record_.Clear();
-  const std::string where = Where(name_);
+  const std::string& where = where_;
 
   if (!mem_ || state_size_ != problem.z0.size()) {
     Create(problem);
@@ -144,11 +152,15 @@ Trajectory ArkodeDirkIntegrator::Solve(const OdeProblem& problem) {
   }
   hooks.reset_call = "ARKStepReset";
   hooks.reset = [mem](double t, N_Vector y) { return ARKStepReset(mem, t, y); };
-  detail::SetProblemTolerances(
-      problem, options_, callback_data_, detail::SolverFamily::kArkode, where,
-      [mem](double rtol, double atol) { return ARKStepSStolerances(mem, rtol, atol); },
-      [mem] { return ARKStepWFtolerances(mem, EwtTrampoline); });
-  Trajectory trajectory;
+  // Created and re-initialised solvers keep their tolerances: set them only when the error
+  // test changes (a seminorm problem after a plain one, or back).
+  if (problem.error_test_size != error_test_size_) {
+    detail::SetProblemTolerances(
+        problem, options_, callback_data_, detail::SolverFamily::kArkode, where,
+        [mem](double rtol, double atol) { return ARKStepSStolerances(mem, rtol, atol); },
+        [mem] { return ARKStepWFtolerances(mem, EwtTrampoline); });
+    error_test_size_ = problem.error_test_size;
+  }
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks, callback_data_, error_record_,
                         trajectory);
 
@@ -169,7 +181,6 @@ Trajectory ArkodeDirkIntegrator::Solve(const OdeProblem& problem) {
   stats.nonlinear_iters = nonlinear_iters;
   stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return trajectory;
 }
 
 }  // namespace snode

@@ -42,16 +42,19 @@ class ArkodeDirkIntegrator final : public Integrator {
   std::string name() const override { return name_; }
   const IntegratorOptions& options() const override { return options_; }
   Trajectory Solve(const OdeProblem& problem) override;
+  void SolveInto(const OdeProblem& problem, Trajectory& trajectory) override;
   bool SupportsOutputJumps() const override { return true; }
 
  private:
   void Create(const OdeProblem& problem);
 
   std::string name_;
+  std::string where_;  // "(integrator 'NAME')" for messages, built once
   IntegratorOptions options_;
   CallbackData callback_data_;
   detail::ErrorRecord error_record_;
   Index state_size_ = 0;
+  Index error_test_size_ = 0;  // the problem's error_test_size the tolerances are set for
   // Declared in creation order so the context is destroyed last and the solver memory first.
   std::unique_ptr<Context> context_;
   NVectorPtr y_;

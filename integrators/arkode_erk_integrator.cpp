@@ -47,6 +47,7 @@ ButcherTableau FsalSafe(const ButcherTableau& tableau) {
 
 ArkodeErkIntegrator::ArkodeErkIntegrator(std::string name, IntegratorOptions options)
     : name_(std::move(name)), options_(std::move(options)) {
+  where_ = Where(name_);
   Require(name_ == "euler" || name_ == "rk4" || name_ == "dopri5",
           "ArkodeErkIntegrator: unknown method '" + name_ + "'; known: dopri5, euler, rk4");
   options_.Validate();
@@ -55,7 +56,7 @@ ArkodeErkIntegrator::ArkodeErkIntegrator(std::string name, IntegratorOptions opt
 }
 
 void ArkodeErkIntegrator::Create(const OdeProblem& problem) {
-  const std::string where = Where(name_);
+  const std::string& where = where_;
   mem_.reset();
   y_.reset();
   context_ = std::make_unique<snode::Context>();
@@ -98,16 +99,23 @@ void ArkodeErkIntegrator::Create(const OdeProblem& problem) {
   if (options_.max_step > 0.0) {
     detail::CheckArkode(ERKStepSetMaxStep(mem, options_.max_step), "ERKStepSetMaxStep", where);
   }
+  error_test_size_ = 0;  // scalar tolerances were just set
   state_size_ = problem.z0.size();
 }
 
 Trajectory ArkodeErkIntegrator::Solve(const OdeProblem& problem) {
+  Trajectory trajectory;
+  SolveInto(problem, trajectory);
+  return trajectory;
+}
+
+void ArkodeErkIntegrator::SolveInto(const OdeProblem& problem, Trajectory& trajectory) {
   const auto start = std::chrono::steady_clock::now();
   options_.Validate();
   problem.Validate();
   callback_data_.Bind(problem.field.get(), &problem.theta);
   error_record_.Clear();
-  const std::string where = Where(name_);
+  const std::string& where = where_;
 
   if (!mem_ || state_size_ != problem.z0.size()) {
     Create(problem);
@@ -132,11 +140,15 @@ Trajectory ArkodeErkIntegrator::Solve(const OdeProblem& problem) {
   hooks.interpolate = [mem](double t, N_Vector y) { return ERKStepGetDky(mem, t, 0, y); };
   hooks.reset_call = "ERKStepReset";
   hooks.reset = [mem](double t, N_Vector y) { return ERKStepReset(mem, t, y); };
-  detail::SetProblemTolerances(
-      problem, options_, callback_data_, detail::SolverFamily::kArkode, where,
-      [mem](double rtol, double atol) { return ERKStepSStolerances(mem, rtol, atol); },
-      [mem] { return ERKStepWFtolerances(mem, EwtTrampoline); });
-  Trajectory trajectory;
+  // Created and re-initialised solvers keep their tolerances: set them only when the error
+  // test changes (a seminorm problem after a plain one, or back).
+  if (problem.error_test_size != error_test_size_) {
+    detail::SetProblemTolerances(
+        problem, options_, callback_data_, detail::SolverFamily::kArkode, where,
+        [mem](double rtol, double atol) { return ERKStepSStolerances(mem, rtol, atol); },
+        [mem] { return ERKStepWFtolerances(mem, EwtTrampoline); });
+    error_test_size_ = problem.error_test_size;
+  }
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks, callback_data_, error_record_,
                         trajectory);
 
@@ -152,7 +164,6 @@ Trajectory ArkodeErkIntegrator::Solve(const OdeProblem& problem) {
   stats.jacobian_evals = callback_data_.jacobian_evals;
   stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return trajectory;
 }
 
 }  // namespace snode

@@ -21,6 +21,7 @@ std::string Where(const std::string& name) { return "(integrator '" + name + "')
 
 CvodesIntegrator::CvodesIntegrator(std::string name, IntegratorOptions options)
     : name_(std::move(name)), options_(std::move(options)) {
+  where_ = Where(name_);
   Require(name_ == "cvodes_bdf" || name_ == "cvodes_adams",
           "CvodesIntegrator: unknown method '" + name_ + "'; known: cvodes_adams, cvodes_bdf");
   options_.Validate();
@@ -31,7 +32,7 @@ CvodesIntegrator::CvodesIntegrator(std::string name, IntegratorOptions options)
 }
 
 void CvodesIntegrator::Create(const OdeProblem& problem) {
-  const std::string where = Where(name_);
+  const std::string& where = where_;
   mem_.reset();
   nonlinear_solver_.reset();
   linear_solver_.reset();
@@ -84,16 +85,23 @@ void CvodesIntegrator::Create(const OdeProblem& problem) {
   }
   detail::CheckCvodes(CVodeSetMaxNonlinIters(mem, options_.max_nonlinear_iters),
                       "CVodeSetMaxNonlinIters", where);
+  error_test_size_ = 0;  // scalar tolerances were just set
   state_size_ = problem.z0.size();
 }
 
 Trajectory CvodesIntegrator::Solve(const OdeProblem& problem) {
+  Trajectory trajectory;
+  SolveInto(problem, trajectory);
+  return trajectory;
+}
+
+void CvodesIntegrator::SolveInto(const OdeProblem& problem, Trajectory& trajectory) {
   const auto start = std::chrono::steady_clock::now();
   options_.Validate();
   problem.Validate();
   callback_data_.Bind(problem.field.get(), &problem.theta);
   error_record_.Clear();
-  const std::string where = Where(name_);
+  const std::string& where = where_;
 
   if (!mem_ || state_size_ != problem.z0.size()) {
     Create(problem);
@@ -115,11 +123,15 @@ Trajectory CvodesIntegrator::Solve(const OdeProblem& problem) {
   hooks.interpolate = [mem](double t, N_Vector y) { return CVodeGetDky(mem, t, 0, y); };
   hooks.reset_call = "CVodeReInit";
   hooks.reset = [mem](double t, N_Vector y) { return CVodeReInit(mem, t, y); };
-  detail::SetProblemTolerances(
-      problem, options_, callback_data_, detail::SolverFamily::kCvodes, where,
-      [mem](double rtol, double atol) { return CVodeSStolerances(mem, rtol, atol); },
-      [mem] { return CVodeWFtolerances(mem, EwtTrampoline); });
-  Trajectory trajectory;
+  // Created and re-initialised solvers keep their tolerances: set them only when the error
+  // test changes (a seminorm problem after a plain one, or back).
+  if (problem.error_test_size != error_test_size_) {
+    detail::SetProblemTolerances(
+        problem, options_, callback_data_, detail::SolverFamily::kCvodes, where,
+        [mem](double rtol, double atol) { return CVodeSStolerances(mem, rtol, atol); },
+        [mem] { return CVodeWFtolerances(mem, EwtTrampoline); });
+    error_test_size_ = problem.error_test_size;
+  }
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks, callback_data_, error_record_,
                         trajectory);
 
@@ -143,7 +155,6 @@ Trajectory CvodesIntegrator::Solve(const OdeProblem& problem) {
   stats.nonlinear_iters = nonlinear_iters;
   stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return trajectory;
 }
 
 }  // namespace snode

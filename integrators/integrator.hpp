@@ -73,6 +73,11 @@ class Integrator {
   virtual const IntegratorOptions& options() const = 0;
   // Solves the problem; see the file comment for what it throws.
   virtual Trajectory Solve(const OdeProblem& problem) = 0;
+  // The same into a caller-owned trajectory whose storage is reused (a training loop solving the
+  // same problem shape again allocates nothing per solve). The default calls Solve().
+  virtual void SolveInto(const OdeProblem& problem, Trajectory& trajectory) {
+    trajectory = Solve(problem);
+  }
   // Whether Solve() honours OdeProblem::at_output (jumps at output times, step size kept).
   virtual bool SupportsOutputJumps() const { return false; }
 };

@@ -148,6 +148,28 @@ void CheckStateFinite(ConstVectorRef z, double t, const std::string& integrator)
 
 namespace {
 
+// Writes the output states into a trajectory's states, reusing the vectors already there (a
+// trajectory passed to SolveInto again allocates nothing); surplus ones are dropped at the end.
+class StateWriter {
+ public:
+  explicit StateWriter(std::vector<Vector>& states) : states_(states) {}
+  StateWriter(const StateWriter&) = delete;
+  StateWriter& operator=(const StateWriter&) = delete;
+  ~StateWriter() { states_.resize(count_); }
+  void Add(ConstVectorRef state) {
+    if (count_ < states_.size()) {
+      states_[count_] = state;
+    } else {
+      states_.emplace_back(state);
+    }
+    ++count_;
+  }
+
+ private:
+  std::vector<Vector>& states_;
+  std::size_t count_ = 0;
+};
+
 // DenseOutput over the solver's last step through hooks.interpolate (*GetDky, k = 0).
 class SolverDenseOutput final : public DenseOutput {
  public:
@@ -173,7 +195,8 @@ class SolverDenseOutput final : public DenseOutput {
 // interpolated; otherwise the solver's normal mode steps past each tout and interpolates itself.
 void RunInterpolatingLoop(const OdeProblem& problem, const IntegratorOptions& options,
                           const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
-                          CallbackData& data, const ErrorRecord& record, Trajectory& trajectory) {
+                          CallbackData& data, const ErrorRecord& record, Trajectory& trajectory,
+                          StateWriter& writer) {
   if (!hooks.interpolate) {
     throw ConfigError("integrator '" + integrator +
                       "' has no dense output: integrator option interpolate_outputs is not "
@@ -192,7 +215,7 @@ void RunInterpolatingLoop(const OdeProblem& problem, const IntegratorOptions& op
   bool y_is_step_end = true;  // y holds the solver's state at t (not an interpolated value)
   for (const double& tout : problem.output_times) {
     if (tout == problem.t0) {  // only possible for the first output time
-      trajectory.states.emplace_back(AsConstEigen(y));
+      writer.Add(AsConstEigen(y));
       continue;
     }
     if (one_step) {
@@ -232,7 +255,7 @@ void RunInterpolatingLoop(const OdeProblem& problem, const IntegratorOptions& op
     const auto state = AsConstEigen(y);
     CheckStateFinite(state, tout, integrator);
     if (problem.store_all_states || &tout == &problem.output_times.back()) {
-      trajectory.states.emplace_back(state);
+      writer.Add(state);
     }
   }
 }
@@ -243,8 +266,8 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                    const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
                    CallbackData& data, const ErrorRecord& record, Trajectory& trajectory) {
   trajectory.times = problem.output_times;
-  trajectory.states.clear();
-  trajectory.states.reserve(problem.output_times.size());
+  trajectory.stats = IntegratorStats();
+  StateWriter writer(trajectory.states);
   trajectory.step_times.clear();
   if (options.record_steps) trajectory.step_times.push_back(problem.t0);
 
@@ -255,7 +278,7 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                         "after_step) need stop times; "
                         "switch integrator option interpolate_outputs off");
     }
-    RunInterpolatingLoop(problem, options, integrator, y, hooks, data, record, trajectory);
+    RunInterpolatingLoop(problem, options, integrator, y, hooks, data, record, trajectory, writer);
     return;
   }
   // A jump at output `index`: let the problem change the state, then restart the solver there.
@@ -287,7 +310,7 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
     if (tout == t) {  // only possible for the first output time (= t0)
       jump(index, tout);
       if (problem.store_all_states || index + 1 == problem.output_times.size()) {
-        trajectory.states.emplace_back(AsConstEigen(y));
+        writer.Add(AsConstEigen(y));
       }
       continue;
     }
@@ -326,7 +349,7 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
     CheckStateFinite(AsConstEigen(y), t, integrator);
     jump(index, tout);
     if (problem.store_all_states || index + 1 == problem.output_times.size()) {
-      trajectory.states.emplace_back(AsConstEigen(y));
+      writer.Add(AsConstEigen(y));
     }
   }
 }

@@ -5,7 +5,8 @@
 //
 // BM_Floor/<mode>_<tanh>[_unfused]: the floor's solve (raw ERKStep, same MLP arithmetic; tanh =
 //   the MlpField kernel or std::tanh; fused N_Vector operations as in snode, or off).
-// BM_Snode/<mode>: IntegratorRegistry().Create("dopri5", options)->Solve(problem) with an
+// BM_Snode/<mode>: IntegratorRegistry().Create("dopri5", options)->SolveInto(problem, trajectory)
+//   (the trajectory reused like the floor's state buffer) with an
 //   MlpField, the integrator reused across iterations as in training.
 // BM_Overhead/<mode>: one floor solve and one snode solve per iteration, interleaved so that both
 //   see the same machine load; counters floor_cpu_us, snode_cpu_us, floor_wall_us, snode_wall_us
@@ -111,7 +112,7 @@ void BM_Snode(benchmark::State& state, bool interpolate) {
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
   Trajectory trajectory;
   for (auto _ : state) {
-    trajectory = dopri5->Solve(problem);
+    dopri5->SolveInto(problem, trajectory);
     benchmark::DoNotOptimize(trajectory.states.back().data());
   }
   state.counters["nfe"] = static_cast<double>(trajectory.stats.rhs_evals);
@@ -137,7 +138,7 @@ void BM_Overhead(benchmark::State& state, bool interpolate) {
     floor_solver.Solve(1.0, 1.0);
     benchmark::DoNotOptimize(floor_solver.states().data());
     const double c1 = ThreadCpuSeconds(), w1 = WallSeconds();
-    trajectory = dopri5->Solve(problem);
+    dopri5->SolveInto(problem, trajectory);
     benchmark::DoNotOptimize(trajectory.states.back().data());
     const double c2 = ThreadCpuSeconds(), w2 = WallSeconds();
     floor_cpu += c1 - c0;
