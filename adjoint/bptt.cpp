@@ -801,6 +801,12 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
     }
   }
 
+  if (!result.dtheta.allFinite() || !lambda.allFinite()) {
+    throw NumericalError("gradient 'bptt': the reverse pass produced NaN/Inf (integrator '" +
+                         options_.integrator +
+                         "'): the field's vector-Jacobian products are not finite along the "
+                         "forward trajectory; check the model");
+  }
   result.loss = loss_value;
   result.dz0 = lambda;
   stats.forward_rhs_evals = rhs_evals + recording_rhs_evals;

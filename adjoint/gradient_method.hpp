@@ -26,7 +26,8 @@ struct GradientOptions {
   long checkpoint_interval = 100;         // cvodes_adjoint: steps between checkpoints (Nd)
   std::string interpolation = "hermite";  // cvodes_adjoint: "hermite" or "polynomial"
   double reconstruction_tolerance =
-      1e-3;  // backsolve: relative ‖z_rec(t0) − z0‖ that raises the flag
+      1e-2;  // backsolve: relative ‖z_rec(t0) − z0‖ that raises the flag (W2 at rtol 1e-6
+             // reconstructs to ~1e-3; a failing reconstruction is off by orders of magnitude)
   double max_trajectory_bytes = 4.0e9;  // bptt: refuse before storing more than this
   // backsolve_adjoint (augmented system): leave the parameter-gradient components (an integral
   // that feeds back into nothing) out of the backward local error test, the "seminorm" of Kidger,

@@ -15,11 +15,18 @@
 // fails" holds for the backsolve adjoint and which methods are correct at the largest λ.
 // Files in --out: decay_results.csv, decay_results.json and (unless --no-plots) decay_backsolve
 // (|y_rec(t)| reconstructed backward vs e^{−λt}) as PNG and SVG.
+//
+// --bench N: workloads W1 and W1b of ../shared/docs/workloads.md, N repetitions of every
+// (method, integrator) pair of the workload over λ = 1, 10, 100, 1e3, 1e4 (or --lambdas); time
+// per gradient (median, min, max), NFE, errors and status (ok / inaccurate / non-finite /
+// failed) per pair and λ, as a table and <out>/bench.json (apps/common/bench_util.hpp).
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +34,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
+#include "apps/common/bench_util.hpp"
 #include "apps/common/gradient_study.hpp"
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
@@ -82,6 +90,200 @@ std::string ErrorCell(double value, double exact) {
   return FormatScientific(std::abs(value - exact) / std::abs(exact), 1);
 }
 
+// ------------------------------------------------------------------ --bench (W1, W1b)
+
+// workloads.md W1's methods: BPTT and the backsolve adjoint with dopri5 at rtol = atol = 1e-6
+// and 1e-9; rk4 and backward Euler (BPTT) at h = 1e-3; the checkpointed CVODES adjoint with BDF
+// (at the same two tolerances).
+std::vector<MethodSpec> BenchMethods() {
+  return {
+      MakeMethod("bptt", "dopri5", 1e-6, 1e-6),
+      MakeMethod("bptt", "dopri5", 1e-9, 1e-9),
+      MakeMethod("backsolve_adjoint", "dopri5", 1e-6, 1e-6),
+      MakeMethod("backsolve_adjoint", "dopri5", 1e-9, 1e-9),
+      MakeMethod("bptt", "rk4", 1e-6, 1e-8, 1e-3),
+      MakeMethod("bptt", "backward_euler", 1e-6, 1e-8, 1e-3),
+      MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-6, 1e-6),
+      MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-9, 1e-9),
+  };
+}
+
+struct DecayCase {
+  std::string workload;  // "W1" or "W1b"
+  double lambda = 0.0;
+  OdeProblem problem;
+  std::shared_ptr<LinearFunctionalLoss> loss;
+  Vector exact;  // [dL/dθ; dL/dz0]
+};
+
+// W1: y' = −λy, y(0) = 1, L = y(1). W1b: z' = diag(−1, −λ) z, z(0) = (1, 1),
+// L = Σ_{t ∈ {1e-3, 1e-2, 1e-1, 1}} z1(t) + z2(t).
+DecayCase MakeDecayCase(const std::string& workload, double lambda) {
+  DecayCase c;
+  c.workload = workload;
+  c.lambda = lambda;
+  if (workload == "W1") {
+    c.problem.field = std::make_shared<DecayField>(1);
+    c.problem.z0 = Vector::Ones(1);
+    c.problem.theta = Vector::Constant(1, lambda);
+    c.problem.output_times = {1.0};
+    c.loss = std::make_shared<LinearFunctionalLoss>(
+        LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1));
+    c.exact.resize(2);
+    c.exact << -std::exp(-lambda), std::exp(-lambda);
+    return c;
+  }
+  const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
+  c.problem.field = std::make_shared<DecayField>(2);
+  c.problem.z0 = Vector::Ones(2);
+  c.problem.theta = (Vector(2) << 1.0, lambda).finished();
+  c.problem.output_times = times;
+  c.loss = std::make_shared<LinearFunctionalLoss>(
+      LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size()));
+  double d1 = 0, d2 = 0, s1 = 0, s2 = 0;
+  for (const double t : times) {
+    d1 -= t * std::exp(-t);
+    d2 -= t * std::exp(-lambda * t);
+    s1 += std::exp(-t);
+    s2 += std::exp(-lambda * t);
+  }
+  c.exact.resize(4);
+  c.exact << d1, d2, s1, s2;
+  return c;
+}
+
+int RunBench(int repetitions, const std::vector<double>& lambdas, double ok_tol,
+             const std::string& out_dir) {
+  std::vector<MethodSpec> methods;
+  std::vector<std::string> notes;
+  for (const MethodSpec& spec : BenchMethods()) {
+    std::string reason;
+    if (SupportsCombination(spec, &reason)) {
+      methods.push_back(spec);
+    } else {
+      notes.push_back("skipped " + spec.Label() + ": " + reason);
+    }
+  }
+  struct Cell {
+    const DecayCase* problem = nullptr;
+    MethodSpec spec;
+    std::vector<double> seconds;
+    GradientRun last;
+    std::string status;
+    GradientError error;
+  };
+  std::vector<DecayCase> cases;
+  for (const std::string workload : {"W1", "W1b"}) {
+    for (const double lambda : lambdas) cases.push_back(MakeDecayCase(workload, lambda));
+  }
+  std::vector<Cell> cells;
+  for (const DecayCase& c : cases) {
+    for (const MethodSpec& spec : methods) {
+      Cell cell;
+      cell.problem = &c;
+      cell.spec = spec;
+      cells.push_back(std::move(cell));
+    }
+  }
+  // Each repetition runs the whole sweep, so the per-pair sweep totals are repetitions too.
+  std::map<std::string, std::vector<double>> sweep_seconds;  // "W1|label" → per repetition
+  for (int rep = 0; rep < repetitions; ++rep) {
+    std::map<std::string, double> total;
+    for (Cell& cell : cells) {
+      const DecayCase& c = *cell.problem;
+      cell.last = RunGradient(cell.spec, c.problem, *c.loss);
+      cell.seconds.push_back(cell.last.seconds);
+      total[c.workload + "|" + cell.spec.Label()] += cell.last.seconds;
+      cell.error = CompareGradient(cell.last.gradient, c.exact);
+      // W1: e^{−λ} lies far below any solver tolerance for λ ≳ 30, so every component is also
+      // judged by an absolute 1e-12 (as in stiffness_study); W1b: relative only.
+      cell.status = Classify(cell.last, c.exact, ok_tol, kAbsTol, c.workload == "W1");
+      // A solve stopped by the NaN/Inf check has a non-finite result, not a crash.
+      if (cell.last.threw && cell.last.message.find("NaN/Inf") != std::string::npos) {
+        cell.status = "non-finite";
+      }
+    }
+    for (const auto& [key, seconds] : total) sweep_seconds[key].push_back(seconds);
+  }
+
+  std::cout << "W1 / W1b bench: " << repetitions << " repetitions; ok = every gradient component "
+            << "within " << FormatCompact(ok_tol) << " relative (W1: + 1e-12 absolute)\n";
+  Table table({"workload", "λ", "gradient", "integrator", "settings", "time/gradient", "min", "max",
+               "NFE fwd", "NFE bwd", "rel err", "abs err", "recon err", "status"});
+  nlohmann::json details = nlohmann::json::array();
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const Cell& cell = cells[i];
+    if (i > 0 && cell.problem != cells[i - 1].problem) table.AddSeparator();
+    const bench::Spread t = bench::Summarize(cell.seconds);
+    const GradientRun& r = cell.last;
+    const bool backsolve = cell.spec.gradient == "backsolve_adjoint" && !r.threw;
+    std::string status = cell.status;
+    if (r.threw) status += ": " + r.message.substr(0, std::min<std::size_t>(50, r.message.size()));
+    table.AddRow({cell.problem->workload, FormatCompact(cell.problem->lambda), cell.spec.gradient,
+                  cell.spec.integrator, cell.spec.settings, FormatSeconds(t.median),
+                  FormatSeconds(t.min), FormatSeconds(t.max),
+                  r.threw ? "-" : std::to_string(r.stats.forward_rhs_evals),
+                  r.threw ? "-" : std::to_string(r.stats.backward_rhs_evals),
+                  r.Finite() ? FormatScientific(cell.error.rel, 1) : "-",
+                  r.Finite() ? FormatScientific(cell.error.abs, 1) : "-",
+                  backsolve ? FormatScientific(r.stats.reconstruction_error, 1) : "-", status});
+    nlohmann::json gradient = nlohmann::json::array();
+    for (Index k = 0; k < r.gradient.size(); ++k) gradient.push_back(JsonNumber(r.gradient(k)));
+    nlohmann::json exact = nlohmann::json::array();
+    for (Index k = 0; k < cell.problem->exact.size(); ++k) {
+      exact.push_back(JsonNumber(cell.problem->exact(k)));
+    }
+    details.push_back({{"workload", cell.problem->workload},
+                       {"lambda", cell.problem->lambda},
+                       {"gradient_method", cell.spec.gradient},
+                       {"integrator", cell.spec.integrator},
+                       {"settings", cell.spec.settings},
+                       {"seconds_per_gradient", bench::SpreadJson(t)},
+                       {"loss", JsonNumber(r.loss)},
+                       {"gradient", gradient},
+                       {"exact_gradient", exact},
+                       {"rel_err", JsonNumber(cell.error.rel)},
+                       {"abs_err", JsonNumber(cell.error.abs)},
+                       {"nfe_forward", r.stats.forward_rhs_evals},
+                       {"nfe_backward", r.stats.backward_rhs_evals},
+                       {"vjp", r.stats.vjp_evals},
+                       {"reconstruction_error",
+                        backsolve ? JsonNumber(r.stats.reconstruction_error) : nlohmann::json()},
+                       {"status", cell.status},
+                       {"message", r.message}});
+  }
+  table.Print(std::cout);
+  for (const std::string& note : notes) std::cout << "  note: " << note << "\n";
+
+  // Summary: one row per workload and pair, the time of the whole λ sweep per repetition; the
+  // target is that every λ finishes with a status (ok, inaccurate or non-finite; "failed" is any
+  // other exception).
+  std::vector<bench::BenchRow> rows;
+  for (const std::string workload : {"W1", "W1b"}) {
+    for (const MethodSpec& spec : methods) {
+      bench::BenchRow row;
+      row.workload = workload;
+      row.configuration = spec.Label();
+      row.metric = "time of the λ sweep (" + std::to_string(lambdas.size()) + " gradients)";
+      row.unit = "s";
+      row.spread = bench::Summarize(sweep_seconds[workload + "|" + spec.Label()]);
+      row.target_text = "every λ finishes";
+      bool finished = true;
+      for (const Cell& cell : cells) {
+        if (cell.problem->workload != workload || cell.spec.Label() != spec.Label()) continue;
+        finished = finished && cell.status != "failed";
+        row.note += (row.note.empty() ? "" : ", ") + std::string("λ=") +
+                    FormatCompact(cell.problem->lambda) + " " + cell.status;
+      }
+      row.met_override = finished ? 1 : 0;
+      rows.push_back(row);
+    }
+  }
+  bench::WriteBenchReport(out_dir, "exponential_decay", "W1, W1b", repetitions, rows,
+                          {{"runs", details}, {"notes", notes}, {"ok_tol", ok_tol}});
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   po::options_description desc("Options");
   CommonDefaults defaults;
@@ -95,7 +297,10 @@ int Run(int argc, char** argv) {
        "relative gradient error up to which a run is ok")
       ("usable-abs", po::value<double>()->default_value(1e-6),
        "absolute gradient error up to which an inaccurate run still counts as reasonable")
-      ("no-plots", po::bool_switch(), "do not run gnuplot");
+      ("no-plots", po::bool_switch(), "do not run gnuplot")
+      ("bench", po::value<long>(),
+       "run workloads W1 and W1b N times (λ = 1..1e4 unless --lambdas): medians of the time per "
+       "gradient, NFE, errors, status; writes <out>/bench.json");
   // clang-format on
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
@@ -112,6 +317,11 @@ int Run(int argc, char** argv) {
   Require(std::isfinite(usable_abs) && usable_abs > 0.0, "--usable-abs must be positive");
   const bool plots = !vm["no-plots"].as<bool>();
   EnsureDirectory(common.out_dir);
+  if (vm.count("bench")) {
+    if (vm["lambdas"].defaulted()) lambdas = {1.0, 10.0, 100.0, 1e3, 1e4};
+    return RunBench(bench::CheckRepetitions(vm["bench"].as<long>()), lambdas, ok_tol,
+                    common.out_dir);
+  }
   const auto start = std::chrono::steady_clock::now();
 
   // Methods: the default list, or the one pair named by --gradient/--integrator.

@@ -6,13 +6,21 @@
 //             horizon (--horizons) and warm-starts L-BFGS (or Adam) on each; θ = exp(φ) keeps the
 //             rates positive.
 //   neural    W2: a neural ODE (MLP 2-32-32-2, tanh) fitted to the noise-free trajectory with Adam
-//             (lr 1e-2, 300 iterations) from the W2 initial weights; --bench reports the median
-//             time per training iteration.
+//             (lr 1e-2, 300 iterations) from the W2 initial weights; the median time per
+//             training iteration is printed.
 //   ude       a universal differential equation: the known linear terms αx, −γy plus an MLP for
 //             the interaction terms, trained with Adam; the learned terms are then compared with
 //             −βxy and δxy by least squares over the observed states.
 //
 // Output: a table on stdout, CSV and JSON in --out, PNG/SVG plots via gnuplot.
+//
+// --bench N (with --mode neural or discover): workload W2 or W3 of ../shared/docs/workloads.md
+// repeated N times, for every gradient method of the workload (or the one named by
+// --gradient/--integrator). W2: the median over the iterations of each repetition of the time
+// per training iteration (forward + gradient + Adam update), then the median (min, max) over
+// repetitions; mean forward/backward NFE per iteration; the loss every 50 iterations; bptt/dopri5
+// both with a stop at every output time and with interpolated outputs. W3: time and loss+gradient
+// evaluations until the parameter error is below 1%. Table on stdout, <out>/bench.json.
 
 #include <algorithm>
 #include <chrono>
@@ -20,12 +28,14 @@
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <sstream>
 
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
+#include "apps/common/bench_util.hpp"
 #include "core/errors.hpp"
 #include "models/adam.hpp"
 #include "models/analytic_fields.hpp"
@@ -141,7 +151,7 @@ struct CurvePoint {
 };
 
 int RunDiscover(const po::variables_map& vm, const CommonOptions& common, const Observations& obs,
-                nlohmann::json& summary) {
+                nlohmann::json& summary, bool write_files = true) {
   const std::vector<double> horizons =
       ParseDoubleList(vm["horizons"].as<std::string>(), "--horizons");
   for (double h : horizons) Require(h > 0.0, "--horizons entries must be positive");
@@ -220,6 +230,17 @@ int RunDiscover(const po::variables_map& vm, const CommonOptions& common, const 
   }
   std::cout << "\n";
 
+  summary["discover"] = {{"recovered", {rates[0], rates[1], rates[2], rates[3]}},
+                         {"true", {kTrueRates[0], kTrueRates[1], kTrueRates[2], kTrueRates[3]}},
+                         {"max_relative_error", error},
+                         {"evaluations", evaluations},
+                         {"seconds", seconds},
+                         {"evaluations_to_1_percent", evals_to_one_percent},
+                         {"seconds_to_1_percent", JsonNumber(time_to_one_percent)},
+                         {"optimizer", optimizer},
+                         {"gradient", common.gradient},
+                         {"integrator", common.integrator}};
+  if (!write_files) return 0;
   const std::string dir = common.out_dir;
   std::vector<std::vector<std::string>> rows;
   std::ostringstream data;
@@ -240,17 +261,6 @@ int RunDiscover(const po::variables_map& vm, const CommonOptions& common, const 
       "plot 'discover_curve.dat' using 1:2 with lines lw 2 title 'MSE loss', \\\n"
       "     'discover_curve.dat' using 1:3 with lines lw 2 title 'max rel. parameter error'\n");
   if (!plot.rendered) std::cout << plot.note << "\n";
-
-  summary["discover"] = {{"recovered", {rates[0], rates[1], rates[2], rates[3]}},
-                         {"true", {kTrueRates[0], kTrueRates[1], kTrueRates[2], kTrueRates[3]}},
-                         {"max_relative_error", error},
-                         {"evaluations", evaluations},
-                         {"seconds", seconds},
-                         {"evaluations_to_1_percent", evals_to_one_percent},
-                         {"seconds_to_1_percent", JsonNumber(time_to_one_percent)},
-                         {"optimizer", optimizer},
-                         {"gradient", common.gradient},
-                         {"integrator", common.integrator}};
   return 0;
 }
 
@@ -259,10 +269,14 @@ struct TrainResult {
   std::vector<double> losses;  // per iteration (before the update)
   std::vector<double> iteration_seconds;
   double mean_forward_nfe = 0, mean_backward_nfe = 0;
+  long skipped_steps = 0;  // --skip-bad-steps: iterations whose gradient was refused
 };
 
+// skip_bad_steps: a gradient RequireUsableGradient refuses (backsolve reconstruction failure,
+// NaN/Inf) or a failed solve skips the Adam step with a warning instead of stopping the run.
 TrainResult TrainAdam(GradientMethod& method, OdeProblem& problem, const Loss& loss, int iterations,
-                      double lr, bool quiet, const std::string& label) {
+                      double lr, bool quiet, const std::string& label,
+                      bool skip_bad_steps = false) {
   Require(iterations > 0, "--iterations must be positive");
   AdamOptions adam_options;
   adam_options.lr = lr;
@@ -272,10 +286,24 @@ TrainResult TrainAdam(GradientMethod& method, OdeProblem& problem, const Loss& l
   long nfe = 0;
   for (int it = 0; it < iterations; ++it) {
     const auto start = Clock::now();
-    const LossAndGradient lg = method.Compute(problem, loss);
-    if (!std::isfinite(lg.loss) || !lg.dtheta.allFinite()) {
-      throw NumericalError(label + ": loss or gradient became non-finite at iteration " +
-                           std::to_string(it));
+    LossAndGradient lg;
+    try {
+      lg = method.Compute(problem, loss);
+      RequireUsableGradient(lg, method.name(), "iteration " + std::to_string(it));
+      if (!std::isfinite(lg.loss)) {
+        throw NumericalError(label + ": loss became non-finite at iteration " + std::to_string(it));
+      }
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const Error& error) {
+      if (!skip_bad_steps) throw;
+      ++result.skipped_steps;
+      std::cerr << "\nwarning: " << label << ": skipped iteration " << it << " ("
+                << result.skipped_steps << " so far): " << error.what() << "\n";
+      if (result.losses.empty()) throw;  // nothing to fall back on at the first iteration
+      result.iteration_seconds.push_back(SecondsSince(start));
+      result.losses.push_back(result.losses.back());
+      continue;
     }
     adam.Step(problem.theta, lg.dtheta);
     result.iteration_seconds.push_back(SecondsSince(start));
@@ -332,34 +360,55 @@ void WriteLossCurve(const std::string& path, const TrainResult& train) {
 }
 
 // ------------------------------------------------------------------ neural (W2)
-int RunNeural(const po::variables_map& vm, const CommonOptions& common, const Observations& obs,
-              nlohmann::json& summary) {
+// W2's problem: the MLP 2-32-32-2 (tanh) from the W2 initial weights (or a seeded
+// initialisation when the default weights file is absent), z0 = (1, 1), the observation times.
+struct NeuralProblem {
+  std::shared_ptr<MlpField> mlp;
+  OdeProblem problem;
+  std::string init;  // how θ was initialised
+};
+
+NeuralProblem MakeNeuralProblem(const po::variables_map& vm, const CommonOptions& common,
+                                const Observations& obs) {
   MlpOptions mlp_options;
   mlp_options.widths = {2, 32, 32, 2};
   mlp_options.activations = {"tanh"};
-  auto mlp = std::make_shared<MlpField>(mlp_options);
+  NeuralProblem n;
+  n.mlp = std::make_shared<MlpField>(mlp_options);
   const std::string weights = vm["weights"].as<std::string>();
   Vector theta;
-  std::string init = "W2 initial weights " + weights;
+  n.init = "W2 initial weights " + weights;
   if (!weights.empty() && std::ifstream(weights).good()) {
-    theta = LoadTorchMlpParams(weights, *mlp);
+    theta = LoadTorchMlpParams(weights, *n.mlp);
   } else {
     Require(vm["weights"].defaulted(), "cannot read --weights " + weights);
-    theta = mlp->InitialParams(static_cast<unsigned>(common.seed));
-    init = "seeded initialisation (seed " + std::to_string(common.seed) + "; " + weights +
-           " not found)";
+    theta = n.mlp->InitialParams(static_cast<unsigned>(common.seed));
+    n.init = "seeded initialisation (seed " + std::to_string(common.seed) + "; " + weights +
+             " not found)";
   }
-  OdeProblem problem;
-  problem.field = mlp;
-  problem.z0 = Vector::Ones(2);
-  problem.theta = theta;
-  problem.t0 = 0.0;
-  problem.output_times = obs.times;
+  n.problem.field = n.mlp;
+  n.problem.z0 = Vector::Ones(2);
+  n.problem.theta = theta;
+  n.problem.t0 = 0.0;
+  n.problem.output_times = obs.times;
+  return n;
+}
+
+int RunNeural(const po::variables_map& vm, const CommonOptions& common, const Observations& obs,
+              nlohmann::json& summary) {
+  NeuralProblem neural = MakeNeuralProblem(vm, common, obs);
+  const std::shared_ptr<MlpField>& mlp = neural.mlp;
+  OdeProblem& problem = neural.problem;
+  const std::string& init = neural.init;
   const MseLoss loss(obs.clean);
   auto method = GradientRegistry().Create(common.gradient, common.gradient_options);
   const int iterations = vm["iterations"].as<int>();
-  const TrainResult train =
-      TrainAdam(*method, problem, loss, iterations, vm["lr"].as<double>(), common.quiet, "neural");
+  const TrainResult train = TrainAdam(*method, problem, loss, iterations, vm["lr"].as<double>(),
+                                      common.quiet, "neural", vm["skip-bad-steps"].as<bool>());
+  if (train.skipped_steps > 0) {
+    std::cout << "skipped " << train.skipped_steps << " of " << iterations
+              << " iterations (--skip-bad-steps)\n";
+  }
 
   const auto final_solve =
       IntegratorRegistry().Create(common.integrator, common.integrator_options);
@@ -391,6 +440,7 @@ int RunNeural(const po::variables_map& vm, const CommonOptions& common, const Ob
   WriteTrajectoryPlot(common.out_dir, "neural_fit", "Neural ODE fit: data vs fitted trajectories",
                       obs, fitted.states);
   summary["neural"] = {{"initial_loss", train.losses.front()},
+                       {"skipped_steps", train.skipped_steps},
                        {"final_loss", final_loss},
                        {"iterations", iterations},
                        {"median_seconds_per_iteration", median},
@@ -526,18 +576,246 @@ int RunUde(const po::variables_map& vm, const CommonOptions& common, const Obser
   return 0;
 }
 
+// ------------------------------------------------------------------ --bench (W2, W3)
+
+struct BenchConfig {
+  std::string gradient;
+  std::string integrator;
+  bool interpolate = false;  // IntegratorOptions::interpolate_outputs
+  bool tagged = false;       // show "outputs=..." in the label
+
+  std::string Label() const {
+    return gradient + "/" + integrator +
+           (tagged ? (interpolate ? " outputs=interpolate" : " outputs=stop") : "");
+  }
+  CommonOptions Apply(CommonOptions common) const {
+    common.gradient = gradient;
+    common.integrator = integrator;
+    common.gradient_options.integrator = integrator;
+    common.integrator_options.interpolate_outputs = interpolate;
+    common.gradient_options.integrator_options.interpolate_outputs = interpolate;
+    common.quiet = true;
+    return common;
+  }
+};
+
+// The workload's methods, or the one pair named on the command line. Outputs: as --outputs says
+// (auto and interpolate: interpolated, since all these integrators have dense output); W2 also
+// runs bptt/dopri5 the other way, so both are measured.
+std::vector<BenchConfig> BenchConfigs(const po::variables_map& vm, const CommonOptions& common,
+                                      bool neural) {
+  const bool interpolate = common.integrator_options.interpolate_outputs ||
+                           (vm.count("outputs") && vm["outputs"].as<std::string>() != "stop");
+  if (common.gradient_set || common.integrator_set) {
+    return {
+        {common.gradient, common.integrator, common.integrator_options.interpolate_outputs, true}};
+  }
+  std::vector<BenchConfig> configs = {{"bptt", "dopri5", false, true}};
+  if (neural) configs.push_back({"bptt", "dopri5", true, true});
+  if (!neural && interpolate) configs.front().interpolate = true;
+  configs.push_back({"backsolve_adjoint", "dopri5", interpolate, true});
+  configs.push_back({"cvodes_adjoint", "cvodes_bdf", interpolate, true});
+  configs.push_back({"cvodes_adjoint", "cvodes_adams", interpolate, true});
+  return configs;
+}
+
+int RunNeuralBench(const po::variables_map& vm, const CommonOptions& common,
+                   const Observations& obs, int repetitions) {
+  const int iterations = vm["iterations"].as<int>();
+  const double lr = vm["lr"].as<double>();
+  const MseLoss loss(obs.clean);
+  std::vector<bench::BenchRow> rows;
+  nlohmann::json details = nlohmann::json::array();
+  std::string init;
+  for (const BenchConfig& config : BenchConfigs(vm, common, true)) {
+    const CommonOptions c = config.Apply(common);
+    std::vector<double> medians, forward_nfe, backward_nfe, final_losses;
+    std::vector<std::vector<double>> curves;  // loss every 50 iterations, per repetition
+    std::string failure;
+    for (int rep = 0; rep < repetitions && failure.empty(); ++rep) {
+      NeuralProblem neural = MakeNeuralProblem(vm, c, obs);
+      init = neural.init;
+      try {
+        auto method = GradientRegistry().Create(c.gradient, c.gradient_options);
+        const TrainResult train = TrainAdam(*method, neural.problem, loss, iterations, lr, true,
+                                            "neural", vm["skip-bad-steps"].as<bool>());
+        medians.push_back(bench::Median(train.iteration_seconds));
+        forward_nfe.push_back(train.mean_forward_nfe);
+        backward_nfe.push_back(train.mean_backward_nfe);
+        final_losses.push_back(train.losses.back());
+        std::vector<double> curve;
+        for (int it = 0; it < iterations; it += 50) curve.push_back(train.losses[it]);
+        curve.push_back(train.losses.back());
+        curves.push_back(curve);
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+    }
+    const bench::Spread time = bench::Summarize(medians);
+    bench::BenchRow row;
+    row.workload = "W2";
+    row.configuration = config.Label();
+    row.metric = "time per iteration";
+    row.unit = "s";
+    row.spread = time;
+    row.has_target = true;
+    row.target = config.gradient == "bptt" ? 0.66e-3 : 2e-3;
+    row.target_text = config.gradient == "bptt" ? "<= 0.66 ms" : "<= 2 ms";
+    if (!failure.empty()) {
+      row.met_override = 0;
+      row.note = "failed: " + failure;
+    } else {
+      row.note = "NFE/it fwd " + FormatNumber(bench::Median(forward_nfe), 4) + ", bwd " +
+                 FormatNumber(bench::Median(backward_nfe), 4) + ", loss " +
+                 FormatNumber(curves.front().front(), 4) + " -> " +
+                 FormatNumber(bench::Median(final_losses), 4);
+    }
+    rows.push_back(row);
+    nlohmann::json curve_json = nlohmann::json::array();
+    if (!curves.empty()) {
+      for (std::size_t k = 0; k < curves.front().size(); ++k) {
+        std::vector<double> at;
+        for (const auto& curve : curves) at.push_back(curve[k]);
+        const long it = k + 1 < curves.front().size() ? static_cast<long>(50 * k) : iterations - 1;
+        curve_json.push_back(
+            {{"iteration", it}, {"loss", bench::SpreadJson(bench::Summarize(at))}});
+      }
+    }
+    details.push_back(
+        {{"configuration", config.Label()},
+         {"gradient_method", config.gradient},
+         {"integrator", config.integrator},
+         {"interpolate_outputs", config.interpolate},
+         {"seconds_per_iteration", bench::SpreadJson(time)},
+         {"mean_forward_nfe_per_iteration", bench::SpreadJson(bench::Summarize(forward_nfe))},
+         {"mean_backward_nfe_per_iteration", bench::SpreadJson(bench::Summarize(backward_nfe))},
+         {"loss_every_50", curve_json},
+         {"error", failure}});
+  }
+  std::cout << "W2 bench: neural ODE fit to Lotka-Volterra, MLP 2-32-32-2 tanh from " << init
+            << "; Adam lr " << lr << ", " << iterations << " iterations per repetition, rtol "
+            << common.integrator_options.rtol << " atol " << common.integrator_options.atol
+            << "; time: median over the iterations of a repetition\n";
+  Table table({"configuration", "time/it", "min", "max", "NFE fwd/it", "NFE bwd/it", "loss 0", "50",
+               "100", "150", "200", "250", "last"});
+  for (const nlohmann::json& d : details) {
+    const auto& t = d["seconds_per_iteration"];
+    auto seconds = [](const nlohmann::json& x) {
+      return x.is_number() ? FormatSeconds(x.get<double>()) : std::string("-");
+    };
+    auto number = [](const nlohmann::json& x) {
+      return x.is_number() ? FormatNumber(x.get<double>(), 4) : std::string("-");
+    };
+    std::vector<std::string> cells = {d["configuration"].get<std::string>(),
+                                      seconds(t["median"]),
+                                      seconds(t["min"]),
+                                      seconds(t["max"]),
+                                      number(d["mean_forward_nfe_per_iteration"]["median"]),
+                                      number(d["mean_backward_nfe_per_iteration"]["median"])};
+    for (std::size_t k = 0; k < 6; ++k) {
+      cells.push_back(k < d["loss_every_50"].size() && k + 1 < d["loss_every_50"].size()
+                          ? number(d["loss_every_50"][k]["loss"]["median"])
+                          : "-");
+    }
+    cells.push_back(
+        d["loss_every_50"].empty() ? "-" : number(d["loss_every_50"].back()["loss"]["median"]));
+    table.AddRow(cells);
+  }
+  table.Print(std::cout);
+  bench::WriteBenchReport(
+      common.out_dir, "lotka_volterra", "W2", repetitions, rows,
+      {{"runs", details},
+       {"iterations", iterations},
+       {"lr", lr},
+       {"rtol", common.integrator_options.rtol},
+       {"atol", common.integrator_options.atol},
+       {"initialisation", init},
+       {"reference", "torchdiffeq BPTT: 66 ms/it, 149 fwd NFE, loss 6.74 -> 3.00"}});
+  return 0;
+}
+
+int RunDiscoverBench(const po::variables_map& vm, const CommonOptions& common,
+                     const Observations& obs, int repetitions) {
+  std::vector<bench::BenchRow> rows;
+  nlohmann::json details = nlohmann::json::array();
+  for (const BenchConfig& config : BenchConfigs(vm, common, false)) {
+    const CommonOptions c = config.Apply(common);
+    std::vector<double> to_one_percent, evals, errors, total;
+    std::string failure;
+    for (int rep = 0; rep < repetitions && failure.empty(); ++rep) {
+      nlohmann::json summary;
+      try {
+        bench::SilenceStdout silence;
+        RunDiscover(vm, c, obs, summary, false);
+      } catch (const std::exception& e) {
+        failure = e.what();
+        break;
+      }
+      const nlohmann::json& d = summary["discover"];
+      to_one_percent.push_back(d["seconds_to_1_percent"].is_number()
+                                   ? d["seconds_to_1_percent"].get<double>()
+                                   : std::numeric_limits<double>::quiet_NaN());
+      evals.push_back(static_cast<double>(d["evaluations_to_1_percent"].get<long>()));
+      errors.push_back(d["max_relative_error"].get<double>());
+      total.push_back(d["seconds"].get<double>());
+    }
+    bench::BenchRow row;
+    row.workload = "W3";
+    row.configuration = config.Label();
+    row.metric = "time to < 1% error";
+    row.unit = "s";
+    row.spread = bench::Summarize(to_one_percent);
+    row.has_target = true;
+    row.target = 1.0;
+    row.target_text = "< 1 s";
+    if (!failure.empty()) {
+      row.met_override = 0;
+      row.note = "failed: " + failure;
+    } else {
+      const bench::Spread e = bench::Summarize(evals);
+      row.note = (e.median > 0 ? "evaluations to 1%: " + FormatNumber(e.median, 4)
+                               : std::string("never below 1%")) +
+                 ", final error " + FormatScientific(bench::Median(errors), 2) + " after " +
+                 FormatSeconds(bench::Median(total));
+      if (row.spread.count < static_cast<int>(to_one_percent.size())) row.met_override = 0;
+    }
+    rows.push_back(row);
+    details.push_back({{"configuration", config.Label()},
+                       {"gradient_method", config.gradient},
+                       {"integrator", config.integrator},
+                       {"seconds_to_1_percent", bench::SpreadJson(row.spread)},
+                       {"evaluations_to_1_percent", bench::SpreadJson(bench::Summarize(evals))},
+                       {"final_relative_error", bench::SpreadJson(bench::Summarize(errors))},
+                       {"total_seconds", bench::SpreadJson(bench::Summarize(total))},
+                       {"error", failure}});
+  }
+  std::cout << "W3 bench: Lotka-Volterra parameter discovery from (1.0, 0.5, 0.5, 2.0), "
+            << obs.times.size() << " noisy observations on [0, " << obs.times.back() << "], "
+            << vm["optimizer"].as<std::string>() << ", horizons "
+            << vm["horizons"].as<std::string>() << "\n";
+  bench::WriteBenchReport(common.out_dir, "lotka_volterra", "W3", repetitions, rows,
+                          {{"runs", details},
+                           {"optimizer", vm["optimizer"].as<std::string>()},
+                           {"horizons", vm["horizons"].as<std::string>()}});
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   CommonDefaults defaults;
   defaults.gradient = "bptt";
   defaults.integrator = "dopri5";
   defaults.rtol = 1e-6;
   defaults.atol = 1e-8;
+  defaults.outputs = "auto";  // 101 observations: interpolate between steps, as W2 is defined
   defaults.out = "results/lotka_volterra";
   po::options_description desc("lotka_volterra options");
   AddCommonOptions(desc, defaults);
   desc.add_options()  //
       ("mode", po::value<std::string>()->default_value("all"),
        "discover (W3), neural (W2), ude, or all")  //
+      ("skip-bad-steps", po::bool_switch(),
+       "neural: skip an iteration whose gradient is unusable (backsolve reconstruction failure, "
+       "NaN, solver failure) with a warning and a counter instead of stopping")  //
       ("iterations", po::value<int>(),
        "optimiser iterations (default: discover 100 per horizon, neural 300, ude 300 per "
        "horizon)")  //
@@ -552,8 +830,11 @@ int Main(int argc, char** argv) {
       ("points", po::value<int>()->default_value(101), "number of observation times")           //
       ("weights", po::value<std::string>()->default_value("../shared/data/w2/w2_init_weights.json"),
        "W2 initial weights (PyTorch layout JSON); the default falls back to a seeded init if "
-       "absent")  //
-      ("ude-noisy", po::value<bool>()->default_value(false), "ude: train on the noisy data");
+       "absent")                                                                              //
+      ("ude-noisy", po::value<bool>()->default_value(false), "ude: train on the noisy data")  //
+      ("bench", po::value<long>(),
+       "with --mode neural (W2) or discover (W3): run the workload N times for each of its "
+       "gradient methods; medians of time, NFE and results; writes <out>/bench.json");
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, "usage: lotka_volterra [options]", std::cout)) return 0;
   CommonOptions common = ReadCommonOptions(vm);
@@ -573,6 +854,17 @@ int Main(int argc, char** argv) {
     if (!local.count("horizons")) local.insert({"horizons", po::variable_value(horizons, true)});
     return local;
   };
+  if (vm.count("bench")) {
+    Require(mode == "neural" || mode == "discover", "--bench needs --mode neural or discover");
+    const int repetitions = bench::CheckRepetitions(vm["bench"].as<long>());
+    if (mode == "neural") {
+      return RunNeuralBench(with_defaults(300, 1e-2, "10"), common, obs, repetitions);
+    }
+    CommonOptions discover = common;
+    if (!common.rtol_set) discover.gradient_options.integrator_options.rtol = 1e-8;
+    if (!common.atol_set) discover.gradient_options.integrator_options.atol = 1e-10;
+    return RunDiscoverBench(with_defaults(100, 0.05, "2,4,6,8,10"), discover, obs, repetitions);
+  }
   if (mode == "discover" || mode == "all") {
     CommonOptions discover = common;
     // Loss landscapes of parameter fits want tight solves unless the user chose otherwise.

@@ -28,11 +28,18 @@
 // the start of the current epoch, the epoch and the batch within it, so --resume continues the
 // very same sequence of updates: with the same flags the final parameters equal an
 // uninterrupted run's bit for bit.
+//
+// --bench N: workload W4 of ../shared/docs/workloads.md N times (give --data
+// /work/shared/data/mnist --split 8000): dopri5 rtol = atol = 1e-3 and rk4 with 4 steps (BPTT,
+// or --gradient), each with --threads 1 and 2, and the no-ODE ablation; one epoch per repetition
+// unless --epochs is given. Reports the median (min, max) time per epoch, NFE per batch and the
+// test accuracy as a table and <out>/bench.json.
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -51,6 +58,7 @@
 #include "adjoint/cross_entropy_loss.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "apps/common/app_common.hpp"
+#include "apps/common/bench_util.hpp"
 #include "core/errors.hpp"
 #include "models/adam.hpp"
 #include "models/checkpoint.hpp"
@@ -452,6 +460,7 @@ class Worker {
     const CrossEntropyReadoutLoss loss(model_.hidden(), kClasses, labels, model_.Readout(p), 1,
                                        normaliser);
     const LossAndGradient r = slot.gradient->Compute(problem, loss);
+    RequireUsableGradient(r, settings_.common.gradient, "a training batch");
     PartResult result;
     result.loss = r.loss;
     result.nfe_forward = r.stats.forward_rhs_evals;
@@ -960,7 +969,8 @@ int RunEvaluate(const Settings& s) {
   return 0;
 }
 
-int RunTraining(const Settings& s) {
+// history (optional) receives every epoch's record.
+int RunTraining(const Settings& s, std::vector<EpochRecord>* history = nullptr) {
   // An integrator the gradient method cannot use is a ConfigError; raise it before reading data.
   if (!s.no_ode) GradientRegistry().Create(s.common.gradient, s.common.gradient_options);
   const Data data = LoadData(s);
@@ -1153,8 +1163,126 @@ int RunTraining(const Settings& s) {
     extra["final_test_accuracy"] = state.history.back().test_accuracy;
   }
   WriteOutputs(s, model, data, state.history, extra);
+  if (history != nullptr) *history = state.history;
   std::cout << "\nwrote " << s.common.out_dir << "/{mnist_epochs.csv, mnist_results.json, "
             << "checkpoint.snode, model.snode}\n";
+  return 0;
+}
+
+// W4's bench matrix; see the file comment.
+int RunBench(const Settings& base, bool epochs_given, int repetitions) {
+  struct Config {
+    std::string label;
+    std::string integrator;  // "" for the ablation
+    long threads;
+  };
+  const std::vector<Config> configs = {
+      {"dopri5 1e-3, 1 thread", "dopri5", 1}, {"dopri5 1e-3, 2 threads", "dopri5", 2},
+      {"rk4 4 steps, 1 thread", "rk4", 1},    {"rk4 4 steps, 2 threads", "rk4", 2},
+      {"no-ODE ablation, 1 thread", "", 1},
+  };
+  const long epochs = epochs_given ? base.epochs : 1;
+  std::vector<bench::BenchRow> rows;
+  nlohmann::json details = nlohmann::json::array();
+  Table table({"configuration", "time/epoch", "min", "max", "NFE fwd/batch", "NFE bwd/batch",
+               "test acc", "train loss"});
+  for (const Config& config : configs) {
+    Settings s = base;
+    s.epochs = epochs;
+    s.threads = config.threads;
+    s.no_ode = config.integrator.empty();
+    s.checkpoint_every = 0;
+    s.common.quiet = true;
+    s.common.check_gradients = false;
+    s.resume.clear();
+    if (!s.no_ode) {
+      IntegratorOptions io = s.common.integrator_options;
+      io.rtol = io.atol = 1e-3;
+      io.fixed_step = config.integrator == "rk4" ? 0.25 : 0.0;
+      s.common.integrator = config.integrator;
+      s.common.integrator_options = io;
+      s.common.gradient_options.integrator = config.integrator;
+      s.common.gradient_options.integrator_options = io;
+    }
+    std::string name;
+    for (const char c : config.label) {
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') name += c;
+      if (c == ' ') name += '_';
+    }
+    s.common.out_dir = base.common.out_dir + "/runs/" + name;
+    std::vector<double> epoch_seconds, nfe_forward, nfe_backward, accuracy, train_loss;
+    for (int rep = 0; rep < repetitions; ++rep) {
+      std::vector<EpochRecord> history;
+      {
+        bench::SilenceStdout silence;
+        RunTraining(s, &history);
+      }
+      std::vector<double> times;
+      for (const EpochRecord& r : history) times.push_back(r.epoch_seconds);
+      epoch_seconds.push_back(bench::Median(times));
+      nfe_forward.push_back(history.back().nfe_forward);
+      nfe_backward.push_back(history.back().nfe_backward);
+      accuracy.push_back(100.0 * history.back().test_accuracy);
+      train_loss.push_back(history.back().train_loss);
+    }
+    const bench::Spread time = bench::Summarize(epoch_seconds);
+    const bench::Spread acc = bench::Summarize(accuracy);
+    table.AddRow({config.label, FormatSeconds(time.median), FormatSeconds(time.min),
+                  FormatSeconds(time.max), FormatNumber(bench::Median(nfe_forward), 4),
+                  FormatNumber(bench::Median(nfe_backward), 4), FormatNumber(acc.median, 4) + "%",
+                  FormatNumber(bench::Median(train_loss), 4)});
+    bench::BenchRow row;
+    row.workload = "W4";
+    row.configuration = config.label;
+    row.metric = "time per epoch";
+    row.unit = "s";
+    row.spread = time;
+    if (config.integrator == "dopri5" && s.common.gradient == "bptt") {
+      row.has_target = true;
+      row.target = 0.18;
+      row.target_text = "<= 0.18 s";
+    }
+    row.note = "NFE/batch fwd " + FormatNumber(bench::Median(nfe_forward), 4) + ", bwd " +
+               FormatNumber(bench::Median(nfe_backward), 4) + ", test acc after " +
+               std::to_string(epochs) + " epoch" + (epochs == 1 ? "" : "s") + " " +
+               FormatNumber(acc.median, 4) + "%";
+    rows.push_back(row);
+    if (!s.no_ode && epochs == 1) {
+      bench::BenchRow accuracy_row;
+      accuracy_row.workload = "W4";
+      accuracy_row.configuration = config.label;
+      accuracy_row.metric = "test accuracy, epoch 1";
+      accuracy_row.unit = "%";
+      accuracy_row.spread = acc;
+      accuracy_row.has_target = true;
+      accuracy_row.target = 91.1;
+      accuracy_row.upper_bound = false;
+      accuracy_row.target_text = ">= 91.1% (torchdiffeq)";
+      rows.push_back(accuracy_row);
+    }
+    details.push_back(
+        {{"configuration", config.label},
+         {"integrator", s.no_ode ? "none" : config.integrator},
+         {"gradient", s.no_ode ? "none" : s.common.gradient},
+         {"threads", config.threads},
+         {"epochs_per_repetition", epochs},
+         {"seconds_per_epoch", bench::SpreadJson(time)},
+         {"nfe_forward_per_batch", bench::SpreadJson(bench::Summarize(nfe_forward))},
+         {"nfe_backward_per_batch", bench::SpreadJson(bench::Summarize(nfe_backward))},
+         {"test_accuracy_percent", bench::SpreadJson(acc)},
+         {"train_loss", bench::SpreadJson(bench::Summarize(train_loss))}});
+  }
+  std::cout << "W4 bench: MNIST ODE-Net, " << base.data_dir << " split " << base.split << ", batch "
+            << base.batch << ", Adam lr " << base.lr << ", gradient " << base.common.gradient
+            << ", " << epochs << " epoch" << (epochs == 1 ? "" : "s")
+            << " per repetition (epoch time excludes evaluation)\n";
+  table.Print(std::cout);
+  bench::WriteBenchReport(base.common.out_dir, "mnist_classifier", "W4", repetitions, rows,
+                          {{"runs", details},
+                           {"data", base.data_dir},
+                           {"split", base.split},
+                           {"epochs_per_repetition", epochs},
+                           {"batch", base.batch}});
   return 0;
 }
 
@@ -1203,7 +1331,10 @@ int Main(int argc, char** argv) {
       ("skip-bad-batches", po::bool_switch(&s.skip_bad_batches),
        "skip a batch whose solve or gradient fails (NaN, solver failure) with a warning instead of stopping")
       ("stop-after-batches", po::value<long>(&s.stop_after_batches)->default_value(0),
-       "testing aid: exit abruptly (status 3, like a kill) after N batches of this run (0: off)");
+       "testing aid: exit abruptly (status 3, like a kill) after N batches of this run (0: off)")
+      ("bench", po::value<long>(),
+       "run workload W4 N times (dopri5 and rk4 with 1 and 2 threads, the ablation; 1 epoch each "
+       "unless --epochs): medians of the time per epoch, NFE, accuracy; writes <out>/bench.json");
   // clang-format on
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
@@ -1234,6 +1365,9 @@ int Main(int argc, char** argv) {
           "--train-images and --train-labels go together");
   Require(s.test_images.empty() == s.test_labels.empty(),
           "--test-images and --test-labels go together");
+  if (vm.count("bench")) {
+    return RunBench(s, !vm["epochs"].defaulted(), bench::CheckRepetitions(vm["bench"].as<long>()));
+  }
   if (!s.evaluate.empty()) return RunEvaluate(s);
   return RunTraining(s);
 }

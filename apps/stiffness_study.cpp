@@ -24,6 +24,13 @@
 // absolute error vs λ), cost (f + VJP + JVP evaluations vs λ on W1b) and
 // backsolve_reconstruction (z(t) reconstructed backward by the backsolve adjoint vs the exact
 // e^{−λt}, λ = 100 and 1e4).
+//
+// --bench N: workload W5 of ../shared/docs/workloads.md, N repetitions: dL/dk on [0, T] for
+// T = --robertson-horizons (40, 1e5) and both losses, L = y1(T) + 1e4·y2(T) and
+// L = Σ (y1 + 1e4·y2) over the 50 log-spaced times in [1e-5, 1e5] (those ≤ T), by every
+// Robertson method plus the CVODES adjoint at the tolerance that meets W5's 1e-6; time per
+// gradient (median, min, max) and the relative error of dL/dk against the tight reference, as a
+// table and <out>/bench.json.
 
 #include <unistd.h>
 
@@ -44,6 +51,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
+#include "apps/common/bench_util.hpp"
 #include "apps/common/gradient_study.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
@@ -896,6 +904,176 @@ PlotResult PlotReconstruction(const std::string& dir, const std::vector<ReconPan
   return RenderGnuplot(dir, "backsolve_reconstruction", body.str(), 1100, 480);
 }
 
+// ------------------------------------------------------------------ --bench (W5)
+
+// W5's target is judged on the checkpointed CVODES adjoint with BDF: the bench adds a ladder of
+// tolerances to the Robertson methods, and on T = 1e5 the cheapest rung that gives dL/dk to
+// 1e-6 relative is the configuration held against "≤ 10 ms".
+std::vector<MethodSpec> W5TargetLadder() {
+  return {MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-6, 1e-12),
+          MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-7, 1e-13),
+          MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-8, 1e-14),
+          MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-9, 1e-15),
+          MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-10, 1e-16)};
+}
+
+// W5's second loss: Σ_t (y1 + 1e4·y2)(t) over 50 log-spaced t in [1e-5, 1e5], restricted to
+// t ≤ T.
+Problem MakeRobertsonSum(double horizon) {
+  Problem p = MakeRobertson(horizon);
+  p.name = "W5 T=" + FormatCompact(horizon) + " sum";
+  p.ode.output_times.clear();
+  for (int i = 0; i < 50; ++i) {
+    const double t = std::pow(10.0, -5.0 + 10.0 * i / 49.0);
+    if (t <= horizon * (1.0 + 1e-12)) p.ode.output_times.push_back(t);
+  }
+  Vector weights(3);
+  weights << 1.0, 1e4, 0.0;
+  p.loss = std::make_unique<LinearFunctionalLoss>(
+      LinearFunctionalLoss::SameAtEveryTime(weights, p.ode.output_times.size()));
+  return p;
+}
+
+int RunBench(const StudyOptions& options, int repetitions) {
+  std::vector<std::string> notes;
+  std::vector<MethodSpec> specs = RobertsonMethods();
+  std::set<std::string> ladder;
+  for (const MethodSpec& rung : W5TargetLadder()) {
+    ladder.insert(rung.Label());
+    bool present = false;
+    for (const MethodSpec& spec : specs) present = present || spec.Label() == rung.Label();
+    if (!present) specs.push_back(rung);
+  }
+  std::stable_sort(specs.begin(), specs.end(), [](const MethodSpec& a, const MethodSpec& b) {
+    return a.gradient < b.gradient;
+  });
+  const std::vector<MethodSpec> methods =
+      SupportedOnly(SelectMethods(std::move(specs), options.common), &notes);
+
+  std::vector<Problem> problems;
+  std::vector<std::string> references;
+  for (const double horizon : options.robertson_horizons) {
+    for (int kind = 0; kind < 2; ++kind) {
+      Problem problem = kind == 0 ? MakeRobertson(horizon) : MakeRobertsonSum(horizon);
+      if (kind == 0) problem.name += " final";
+      const RobertsonReference reference = ComputeRobertsonReference(problem);
+      references.push_back(problem.name + ": " + reference.description);
+      if (!reference.ok) continue;
+      problem.exact = reference.gradient;
+      problem.lambda = horizon;
+      problems.push_back(std::move(problem));
+    }
+  }
+  struct Cell {
+    const Problem* problem = nullptr;
+    MethodSpec spec;
+    std::vector<double> seconds;
+    Record last;
+    double dk_rel = std::numeric_limits<double>::quiet_NaN();  // max_i |dk_i − ref_i| / |ref_i|
+  };
+  std::vector<Cell> cells;
+  for (const Problem& problem : problems) {
+    for (const MethodSpec& spec : methods) {
+      Cell cell;
+      cell.problem = &problem;
+      cell.spec = spec;
+      cells.push_back(std::move(cell));
+    }
+  }
+  for (int rep = 0; rep < repetitions; ++rep) {
+    for (Cell& cell : cells) {
+      cell.last = Evaluate(*cell.problem, cell.spec, options.ok_tol);
+      cell.seconds.push_back(cell.last.run.seconds);
+      if (cell.last.run.Finite()) {
+        const Index p = cell.problem->ode.theta.size();
+        cell.dk_rel =
+            CompareGradient(cell.last.run.gradient.head(p), cell.problem->exact.head(p)).rel;
+      }
+    }
+  }
+
+  std::cout << "W5 bench (Robertson, k = (0.04, 3e7, 1e4)): " << repetitions
+            << " repetitions; error: max relative error of dL/dk against the reference\n";
+  Table table({"problem", "gradient", "integrator", "settings", "time/gradient", "min", "max",
+               "NFE fwd", "NFE bwd", "dL/dk rel err", "status"});
+  nlohmann::json details = nlohmann::json::array();
+  std::vector<bench::BenchRow> rows;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const Cell& cell = cells[i];
+    if (i > 0 && cell.problem != cells[i - 1].problem) table.AddSeparator();
+    const bench::Spread t = bench::Summarize(cell.seconds);
+    const GradientRun& r = cell.last.run;
+    table.AddRow({cell.problem->name, cell.spec.gradient, cell.spec.integrator, cell.spec.settings,
+                  FormatSeconds(t.median), FormatSeconds(t.min), FormatSeconds(t.max),
+                  r.threw ? "-" : std::to_string(r.stats.forward_rhs_evals),
+                  r.threw ? "-" : std::to_string(r.stats.backward_rhs_evals),
+                  std::isfinite(cell.dk_rel) ? FormatScientific(cell.dk_rel, 1) : "-",
+                  StatusCell(cell.last)});
+    nlohmann::json dk = nlohmann::json::array(), ref = nlohmann::json::array();
+    for (Index k = 0; k < cell.problem->ode.theta.size(); ++k) {
+      dk.push_back(r.gradient.size() > k ? JsonNumber(r.gradient(k)) : nlohmann::json());
+      ref.push_back(JsonNumber(cell.problem->exact(k)));
+    }
+    details.push_back({{"problem", cell.problem->name},
+                       {"horizon", cell.problem->lambda},
+                       {"gradient_method", cell.spec.gradient},
+                       {"integrator", cell.spec.integrator},
+                       {"settings", cell.spec.settings},
+                       {"seconds_per_gradient", bench::SpreadJson(t)},
+                       {"dL_dk", dk},
+                       {"reference_dL_dk", ref},
+                       {"dk_rel_err", JsonNumber(cell.dk_rel)},
+                       {"nfe_forward", r.stats.forward_rhs_evals},
+                       {"nfe_backward", r.stats.backward_rhs_evals},
+                       {"status", cell.last.status},
+                       {"message", r.message}});
+    bench::BenchRow row;
+    row.workload = "W5";
+    row.configuration = cell.problem->name.substr(3) + ": " + cell.spec.Label();
+    row.metric = "time per gradient";
+    row.unit = "s";
+    row.spread = t;
+    row.note = "dL/dk rel err " +
+               (std::isfinite(cell.dk_rel) ? FormatScientific(cell.dk_rel, 1) : std::string("-")) +
+               ", " + cell.last.status;
+    rows.push_back(row);
+  }
+  // The target rows: per T = 1e5 problem, the fastest ladder rung with dL/dk to 1e-6 (or, when
+  // none reaches it, the most accurate rung, which then fails the target).
+  for (std::size_t first = 0; first < cells.size();) {
+    std::size_t last = first;
+    while (last < cells.size() && cells[last].problem == cells[first].problem) ++last;
+    if (cells[first].problem->lambda >= 1e5) {
+      std::size_t chosen = cells.size();
+      for (std::size_t i = first; i < last; ++i) {
+        if (!ladder.count(cells[i].spec.Label())) continue;
+        const bool accurate = std::isfinite(cells[i].dk_rel) && cells[i].dk_rel <= 1e-6;
+        const bool chosen_accurate = chosen < cells.size() && cells[chosen].dk_rel <= 1e-6;
+        if (chosen == cells.size() ||
+            (accurate &&
+             (!chosen_accurate || rows[i].spread.median < rows[chosen].spread.median)) ||
+            (!accurate && !chosen_accurate && cells[i].dk_rel < cells[chosen].dk_rel)) {
+          chosen = i;
+        }
+      }
+      if (chosen < cells.size()) {
+        bench::BenchRow& row = rows[chosen];
+        row.has_target = true;
+        row.target = 0.01;
+        row.target_text = "<= 10 ms, dL/dk to 1e-6";
+        row.met_override = cells[chosen].dk_rel <= 1e-6 && row.spread.median <= 0.01;
+      }
+    }
+    first = last;
+  }
+  table.Print(std::cout);
+  for (const std::string& line : references) std::cout << "  " << line << "\n";
+  for (const std::string& note : notes) std::cout << "  note: " << note << "\n";
+  bench::WriteBenchReport(options.common.out_dir, "stiffness_study", "W5", repetitions, rows,
+                          {{"runs", details}, {"references", references}, {"notes", notes}});
+  return 0;
+}
+
 // ------------------------------------------------------------------ main
 
 int Run(int argc, char** argv) {
@@ -917,7 +1095,10 @@ int Run(int argc, char** argv) {
       ("neural-iterations", po::value<int>()->default_value(30), "Adam steps per method")
       ("neural-lambda", po::value<double>()->default_value(1e3), "λ of the neural ODE's data")
       ("neural-lr", po::value<double>()->default_value(1e-2), "Adam learning rate")
-      ("no-plots", po::bool_switch(), "do not run gnuplot");
+      ("no-plots", po::bool_switch(), "do not run gnuplot")
+      ("bench", po::value<long>(),
+       "run workload W5 (Robertson, both losses, --robertson-horizons) N times: medians of the "
+       "time per gradient and dL/dk errors; writes <out>/bench.json");
   // clang-format on
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
@@ -925,6 +1106,7 @@ int Run(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   const std::string& out_dir = options.common.out_dir;
   EnsureDirectory(out_dir);
+  if (vm.count("bench")) return RunBench(options, bench::CheckRepetitions(vm["bench"].as<long>()));
   std::ostream& out = std::cout;
   std::vector<std::string> notes;
 

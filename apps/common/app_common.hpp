@@ -6,7 +6,8 @@
 // Command line. AddCommonOptions() adds
 //   --help, --config FILE (a Boost options file: `name = value` lines, the same names as the long
 //   flags; the command line wins), --integrator, --gradient, --rtol, --atol, --step, --max-steps,
-//   --linear-solver, --seed, --out DIR, --list-integrators, --list-gradients, --check-gradients,
+//   --linear-solver, --outputs stop|interpolate|auto, --seed, --out DIR, --list-integrators,
+//   --list-gradients, --check-gradients,
 //   --quiet
 // with per-app defaults (CommonDefaults). ParseCommandLine() parses argv and the config file into a
 // variables_map; ReadCommonOptions() turns it into IntegratorOptions/GradientOptions, validates
@@ -52,6 +53,9 @@ struct CommonDefaults {
   double step = 0.0;  // 0: adaptive
   long max_steps = 100000;
   std::string linear_solver = "dense";
+  // --outputs: "stop" (every output time a stop time), "interpolate" (dense output between the
+  // steps; adaptive dopri5, sdirk, cvodes_* only) or "auto" (interpolate where available).
+  std::string outputs = "stop";
   std::uint64_t seed = 0;
   std::string out = "results";
 };
@@ -63,7 +67,7 @@ struct CommonOptions {
   bool integrator_set = false;  // given explicitly (command line or config file)
   bool gradient_set = false;
   bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,
-       linear_solver_set = false;
+       linear_solver_set = false, outputs_set = false;
   IntegratorOptions
       integrator_options;            // rtol, atol, fixed_step (--step), max_steps, linear_solver
   GradientOptions gradient_options;  // integrator name + integrator_options
@@ -87,6 +91,14 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm);
 
 // Answers --help (prints usage and desc), --list-integrators and --list-gradients (one name per
 // line) on out. Returns true when one of them was given (the app should then exit 0).
+// Throws NumericalError when a gradient must not be used for a training step: backsolve's
+// reconstruction failed outright (flagged, and relative error > 1 or NaN), or dL/dθ is not
+// finite. `what` names
+// the step ("batch 3 of epoch 1"). Training loops call it before the optimiser step, so a
+// --skip-bad-batches run skips such a step and the saved model never sees it.
+void RequireUsableGradient(const LossAndGradient& result, const std::string& method,
+                           const std::string& what);
+
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,
                        const std::string& usage, std::ostream& out);
 
