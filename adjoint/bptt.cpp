@@ -268,9 +268,16 @@ void Bptt::CheckMemory(Index num_steps, Index state_size) const {
 }
 
 std::vector<double> Bptt::StepTimes(const OdeProblem& problem) {
+  std::vector<double> times;
+  StepTimesInto(problem, times);
+  return times;
+}
+
+void Bptt::StepTimesInto(const OdeProblem& problem, std::vector<double>& times) {
   problem.Validate();
   const std::vector<double>& outputs = problem.output_times;
-  std::vector<double> times{problem.t0};
+  times.clear();
+  times.push_back(problem.t0);
   if (!IsAdaptive()) {
     // Same sequence as ARKODE's fixed-step mode with a stop time at every output: t += h, and a
     // step that would end past (or within round-off of) the output time ends exactly on it.
@@ -303,7 +310,7 @@ std::vector<double> Bptt::StepTimes(const OdeProblem& problem) {
         times.push_back(t);
       }
     }
-    return times;
+    return;
   }
   // Adaptive: run the registered integrator once, recording its accepted steps.
   if (!recorder_) {
@@ -311,7 +318,8 @@ std::vector<double> Bptt::StepTimes(const OdeProblem& problem) {
     recording.record_steps = true;
     recorder_ = IntegratorRegistry().Create(options_.integrator, recording);
   }
-  const Trajectory recorded = recorder_->Solve(problem);
+  recorder_->SolveInto(problem, recording_);
+  const Trajectory& recorded = recording_;
   last_recording_rhs_evals_ = recorded.stats.rhs_evals;
   Require(!recorded.step_times.empty(),
           "gradient 'bptt': integrator '" + options_.integrator + "' recorded no step times");
@@ -331,7 +339,7 @@ std::vector<double> Bptt::StepTimes(const OdeProblem& problem) {
                   "' end at " + Num(times.back()) + ", not at the last output time " + Num(last));
       times.back() = last;
     }
-    return times;
+    return;
   }
   std::size_t next_output = 0;
   while (next_output < outputs.size() && outputs[next_output] <= problem.t0) ++next_output;
@@ -355,14 +363,14 @@ std::vector<double> Bptt::StepTimes(const OdeProblem& problem) {
   Require(next_output == outputs.size(), "gradient 'bptt': recorded steps of integrator '" +
                                              options_.integrator +
                                              "' do not reach every output time");
-  return times;
+  return;
 }
 
 LossAndGradient Bptt::Compute(const OdeProblem& problem, const Loss& loss) {
   const auto start = std::chrono::steady_clock::now();
   last_recording_rhs_evals_ = 0;
-  const std::vector<double> times = StepTimes(problem);
-  LossAndGradient result = Run(problem, loss, times, last_recording_rhs_evals_);
+  StepTimesInto(problem, step_times_);
+  LossAndGradient result = Run(problem, loss, step_times_, last_recording_rhs_evals_);
   result.stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -103,6 +103,10 @@ class Bptt final : public GradientMethod {
   bool interpolate_ = false;      // outputs inside steps: Hermite interpolant of the step
   std::unique_ptr<Integrator> recorder_;  // adaptive: the registered integrator, record_steps on
   long last_recording_rhs_evals_ = 0;     // f evaluations of the last recording solve
+  Trajectory recording_;                  // the recording solve's output, storage reused
+  std::vector<double> step_times_;        // Compute()'s step sequence, storage reused
+  // StepTimes() into a caller-owned vector (reused: no allocation once it is large enough).
+  void StepTimesInto(const OdeProblem& problem, std::vector<double>& times);
   std::unique_ptr<Workspace> work_;
 };
 
