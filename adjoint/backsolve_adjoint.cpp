@@ -250,8 +250,9 @@ void BacksolveAugmentedField::DenseJacobian(double s, ConstVectorRef y, ConstVec
                                             MatrixRef jac) {
   CheckSizes("DenseJacobian", y.size(), theta.size());
   const Index m = state_size();
-  Require(jac.rows() == m && jac.cols() == m,
-          name() + ": DenseJacobian: jac must be " + std::to_string(m) + "x" + std::to_string(m));
+  Require(jac.rows() == m && jac.cols() == m, [&] {
+    return name() + ": DenseJacobian: jac must be " + std::to_string(m) + "x" + std::to_string(m);
+  });
   const double t = -s;
   const auto z = y.head(n_);
   const auto a = y.segment(n_, n_);

@@ -141,12 +141,14 @@ PhiReport KrylovPhiEvaluator::SolveAffine(const LinearOperator& apply_a, ConstVe
   const Index n = v.size();
   Require(n > 0, "KrylovPhiEvaluator::SolveAffine: v is empty");
   Require(taus.size() > 0, "KrylovPhiEvaluator::SolveAffine: no output times");
-  Require(out.rows() == n && out.cols() == taus.size(),
-          "KrylovPhiEvaluator::SolveAffine: out must be " + std::to_string(n) + "x" +
-              std::to_string(taus.size()));
-  Require(
-      weights.size() == 0 || weights.size() == n,
-      "KrylovPhiEvaluator::SolveAffine: weights must be empty or of length " + std::to_string(n));
+  Require(out.rows() == n && out.cols() == taus.size(), [&] {
+    return "KrylovPhiEvaluator::SolveAffine: out must be " + std::to_string(n) + "x" +
+           std::to_string(taus.size());
+  });
+  Require(weights.size() == 0 || weights.size() == n, [&] {
+    return "KrylovPhiEvaluator::SolveAffine: weights must be empty or of length " +
+           std::to_string(n);
+  });
   Require(std::isfinite(tol) && tol > 0.0, "KrylovPhiEvaluator::SolveAffine: tol must be > 0");
   for (Index j = 0; j < taus.size(); ++j) {
     Require(std::isfinite(taus[j]) && taus[j] > (j == 0 ? 0.0 : taus[j - 1]),

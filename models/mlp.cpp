@@ -566,10 +566,10 @@ void MlpField::Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVector
 void MlpField::DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac) {
   CheckCall("DenseJacobian", z.size(), theta.size());
   const Index n = state_size();
-  Require(jac.rows() == n && jac.cols() == n, name_ + ": DenseJacobian: jac is " +
-                                                  std::to_string(jac.rows()) + "x" +
-                                                  std::to_string(jac.cols()) + ", expected " +
-                                                  std::to_string(n) + "x" + std::to_string(n));
+  Require(jac.rows() == n && jac.cols() == n, [&] {
+    return name_ + ": DenseJacobian: jac is " + std::to_string(jac.rows()) + "x" +
+           std::to_string(jac.cols()) + ", expected " + std::to_string(n) + "x" + std::to_string(n);
+  });
   Forward(t, z.data(), theta.data(), nullptr);
   // σ'(h_l) for every layer and sample, in place of the pre-activations (no longer needed):
   // MultiplyByDerivative with g = 1 reads h and a element by element before writing.
