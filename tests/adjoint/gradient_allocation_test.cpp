@@ -16,7 +16,6 @@
 //
 // When the counts differ, the call stacks of the many-step Compute()'s extra allocations are
 // printed (backtrace_symbols_fd; resolve the addresses with addr2line -C -f -e <test binary>).
-#include <execinfo.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -36,174 +35,14 @@
 #include "core/ode_problem.hpp"
 #include "integrators/integrator.hpp"
 #include "models/mlp.hpp"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SNODE_TEST_COUNT_NEW 0
-#else
-#define SNODE_TEST_COUNT_NEW 1
-#endif
-
-// ------------------------------------------------------------------ counting operator new
-namespace {
-std::atomic<long> g_new_calls{0};
-std::atomic<bool> g_counting{false};
-constexpr int kMaxFrames = 40;
-constexpr long kMaxRecorded = 4096;
-struct CallStack {
-  int depth = 0;
-  void* frames[kMaxFrames];
-};
-CallStack g_stacks[kMaxRecorded];  // the call stacks of the first counted allocations
-thread_local bool t_in_backtrace = false;
-
-[[maybe_unused]] void RecordAllocation() {
-  if (!g_counting.load(std::memory_order_relaxed) || t_in_backtrace) return;
-  const long index = g_new_calls.fetch_add(1, std::memory_order_relaxed);
-  if (index < kMaxRecorded) {
-    t_in_backtrace = true;
-    g_stacks[index].depth = backtrace(g_stacks[index].frames, kMaxFrames);
-    t_in_backtrace = false;
-  }
-}
-
-[[maybe_unused]] void* CountedNew(std::size_t size) {
-  RecordAllocation();
-  void* p = std::malloc(size == 0 ? 1 : size);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-[[maybe_unused]] void* CountedAlignedNew(std::size_t size, std::align_val_t align) {
-  RecordAllocation();
-  void* p = nullptr;
-  const std::size_t alignment =
-      std::max(static_cast<std::size_t>(align), sizeof(void*));  // posix_memalign's minimum
-  if (posix_memalign(&p, alignment, size == 0 ? 1 : size) != 0) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-#if SNODE_TEST_COUNT_NEW
-void* operator new(std::size_t size) { return CountedNew(size); }
-void* operator new[](std::size_t size) { return CountedNew(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return CountedNew(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return CountedNew(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new(std::size_t size, std::align_val_t align) {
-  return CountedAlignedNew(size, align);
-}
-void* operator new[](std::size_t size, std::align_val_t align) {
-  return CountedAlignedNew(size, align);
-}
-void* operator new(std::size_t size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  try {
-    return CountedAlignedNew(size, align);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  try {
-    return CountedAlignedNew(size, align);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-#endif
+#include "tests/test_util/allocation_counter.hpp"
 
 namespace snode {
 namespace {
 
-// Counts operator-new calls between Start() and Stop() and keeps their call stacks.
-class NewCounter {
- public:
-  NewCounter() {
-    // backtrace() loads libgcc on its first call (which allocates): do that outside any count.
-    static const int kPrimed = [] {
-      void* frames[2];
-      return backtrace(frames, 2);
-    }();
-    (void)kPrimed;
-  }
-  void Start() {
-    g_new_calls = 0;
-    g_counting = true;
-  }
-  long Stop() {
-    g_counting = false;
-    return g_new_calls.load();
-  }
-  // The call stacks of the allocations counted since the last Start() (the first kMaxRecorded).
-  std::vector<CallStack> Stacks() const {
-    const long n = std::min(g_new_calls.load(), kMaxRecorded);
-    return std::vector<CallStack>(g_stacks, g_stacks + n);
-  }
-};
-
-bool SameStack(const CallStack& a, const CallStack& b) {
-  return a.depth == b.depth && std::equal(a.frames, a.frames + a.depth, b.frames);
-}
-
-// Prints to stderr the call stacks in `stacks` that have no identical stack in `baseline`
-// (multiset difference: the allocations the second run made and the first did not), each
-// distinct stack once with its number of occurrences.
-void PrintExtraAllocations(const std::string& what, const std::vector<CallStack>& stacks,
-                           std::vector<CallStack> baseline = {}) {
-  std::vector<std::pair<CallStack, int>> extra;
-  for (const CallStack& stack : stacks) {
-    const auto match = std::find_if(baseline.begin(), baseline.end(),
-                                    [&](const CallStack& b) { return SameStack(stack, b); });
-    if (match != baseline.end()) {
-      baseline.erase(match);
-      continue;
-    }
-    const auto seen = std::find_if(extra.begin(), extra.end(),
-                                   [&](const auto& e) { return SameStack(stack, e.first); });
-    if (seen != extra.end()) {
-      ++seen->second;
-    } else {
-      extra.emplace_back(stack, 1);
-    }
-  }
-  for (const auto& [stack, count] : extra) {
-    std::fprintf(stderr, "%d x operator new in %s at:\n", count, what.c_str());
-    backtrace_symbols_fd(stack.frames, stack.depth, 2);
-  }
-}
-
-#define SKIP_WITHOUT_COUNTER()                                                    \
-  do {                                                                            \
-    if (!SNODE_TEST_COUNT_NEW) GTEST_SKIP() << "operator new is the sanitizer's"; \
-  } while (0)
-
-// Cases with a known allocation that is not fixed yet, and where it comes from. Such a case
-// still runs: it passes when it allocates nothing and is skipped (with the measured counts)
-// instead of failing when it does. nullptr for every case that must pass.
-// Cases with a known allocation to be fixed (skipped while they allocate); none at present.
-const char* KnownAllocation(const std::string& /*case_name*/) { return nullptr; }
+using test_util::CallStack;
+using test_util::NewCounter;
+using test_util::PrintExtraAllocations;
 
 MlpOptions Mlp() {
   MlpOptions options;
@@ -308,10 +147,6 @@ TEST_P(GradientSteps, DoNotAllocateInSteadyState) {
               label.c_str(), kOutputs, forward_steps[0], backward_steps[0], allocations[0],
               forward_steps[1], backward_steps[1], allocations[1]);
   EXPECT_GT(forward_steps[1], 4 * forward_steps[0]);
-  if (const char* known = KnownAllocation(CaseName({c, 0}));
-      known != nullptr && allocations[1] != allocations[0]) {
-    GTEST_SKIP() << known << " (" << allocations[0] << " vs " << allocations[1] << " operator new)";
-  }
   EXPECT_EQ(allocations[1], allocations[0])
       << "allocations per Compute() differ between " << forward_steps[0] << "+" << backward_steps[0]
       << " and " << forward_steps[1] << "+" << backward_steps[1] << " forward+backward steps";
