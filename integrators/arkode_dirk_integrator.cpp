@@ -173,6 +173,8 @@ void ArkodeDirkIntegrator::SolveInto(const OdeProblem& problem, Trajectory& traj
   detail::CheckArkode(ARKStepGetNumLinIters(mem, &linear_iters), "ARKStepGetNumLinIters", where);
   IntegratorStats& stats = trajectory.stats;
   stats.steps = steps;
+  detail::CheckArkode(ARKStepGetActualInitStep(mem, &stats.first_step), "ARKStepGetActualInitStep",
+                      where);
   stats.rejected_steps = attempts - steps;  // error-test and Newton failures
   stats.rhs_evals = callback_data_.rhs_evals;
   stats.jvp_evals = callback_data_.jvp_evals;

@@ -41,6 +41,9 @@ class ArkodeErkIntegrator final : public Integrator {
 
  private:
   void Create(const OdeProblem& problem);
+  // Signed first step by IntegratorOptions::initial_step_estimate "hairer" (two f evaluations,
+  // counted in the stats); 0 (ARKODE's estimate) if the span is empty or f is not finite.
+  double EstimateInitialStep(const OdeProblem& problem);
 
   std::string name_;
   std::string where_;  // "(integrator 'NAME')" for messages, built once
@@ -49,6 +52,7 @@ class ArkodeErkIntegrator final : public Integrator {
   detail::ErrorRecord error_record_;
   Index state_size_ = 0;
   Index error_test_size_ = 0;  // the problem's error_test_size the tolerances are set for
+  Vector start_f_, start_y_, start_f_next_;  // EstimateInitialStep's workspace (reused)
   // Declared in creation order so the context is destroyed last.
   std::unique_ptr<Context> context_;
   NVectorPtr y_;

@@ -148,6 +148,8 @@ void CvodesIntegrator::SolveInto(const OdeProblem& problem, Trajectory& trajecto
     stats.linear_iters = linear_iters;
   }
   stats.steps = steps;
+  detail::CheckCvodes(CVodeGetActualInitStep(mem, &stats.first_step), "CVodeGetActualInitStep",
+                      where);
   stats.rejected_steps = error_test_fails + nonlinear_fails;
   stats.rhs_evals = callback_data_.rhs_evals;
   stats.jvp_evals = callback_data_.jvp_evals;

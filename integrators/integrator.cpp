@@ -25,6 +25,10 @@ void IntegratorOptions::Validate() const {
   Require(std::isfinite(max_step) && max_step >= 0.0, [&] {
     return "integrator option max_step must be >= 0, got " + std::to_string(max_step);
   });
+  Require(initial_step_estimate == "hairer" || initial_step_estimate == "sundials", [&] {
+    return "integrator option initial_step_estimate must be 'hairer' or 'sundials', got '" +
+           initial_step_estimate + "'";
+  });
   Require(max_steps > 0, [&] {
     return "integrator option max_steps must be positive, got " + std::to_string(max_steps);
   });
@@ -55,6 +59,7 @@ IntegratorStats& IntegratorStats::operator+=(const IntegratorStats& other) {
   nonlinear_iters += other.nonlinear_iters;
   krylov_dim_max = std::max(krylov_dim_max, other.krylov_dim_max);
   wall_seconds += other.wall_seconds;
+  if (first_step == 0.0) first_step = other.first_step;
   return *this;
 }
 

@@ -105,6 +105,50 @@ TEST(ArkodeErkIntegrator, AdaptiveDopri5StepsReplayWithTableau) {
   EXPECT_EQ(next_output, problem.output_times.size());
 }
 
+TEST(ArkodeErkIntegrator, Dopri5FirstStepFollowsHairerWanner) {
+  // z' = -2z, z0 = 1, rtol = atol = 1e-3. By hand (Solving ODEs I, II.4): scale 2e-3, d0 = 500,
+  // d1 = 1000, h0 = 0.01·d0/d1 = 0.005, y1 = 0.99, d2 = |f(y1) − f0|/scale/h0 = 2000,
+  // h1 = (0.01/2000)^(1/6), first step min(100·h0, h1) = h1 ≈ 0.1308.
+  IntegratorOptions options;
+  options.rtol = 1e-3;
+  options.atol = 1e-3;
+  const double expected = std::pow(0.01 / 2000.0, 1.0 / 6.0);
+  ArkodeErkIntegrator dopri5("dopri5", options);
+  for (int solve = 0; solve < 2; ++solve) {  // a re-initialised solver estimates again
+    const Trajectory trajectory = dopri5.Solve(Decay(2.0, {0.5, 1.0}));
+    EXPECT_NEAR(trajectory.stats.first_step, expected, 1e-12 * expected);
+    EXPECT_NEAR(trajectory.states[1][0], std::exp(-2.0), 5e-3);
+    // FSAL dopri5: 6 f per accepted or rejected attempt + the first f + the two of the estimate.
+    EXPECT_EQ(trajectory.stats.rhs_evals,
+              3 + 6 * (trajectory.stats.steps + trajectory.stats.rejected_steps));
+  }
+  // ARKODE's own estimate is another (smaller) step; the solution is as accurate.
+  options.initial_step_estimate = "sundials";
+  ArkodeErkIntegrator own("dopri5", options);
+  const Trajectory trajectory = own.Solve(Decay(2.0, {0.5, 1.0}));
+  EXPECT_GT(trajectory.stats.first_step, 0.0);
+  EXPECT_LT(trajectory.stats.first_step, 0.5 * expected);
+  EXPECT_NEAR(trajectory.states[1][0], std::exp(-2.0), 5e-3);
+  // An explicit initial_step wins over both.
+  options.initial_step = 0.01;
+  options.initial_step_estimate = "hairer";
+  ArkodeErkIntegrator given("dopri5", options);
+  EXPECT_DOUBLE_EQ(given.Solve(Decay(2.0, {1.0})).stats.first_step, 0.01);
+}
+
+TEST(ArkodeErkIntegrator, UnknownInitialStepEstimateIsRejected) {
+  IntegratorOptions options;
+  options.initial_step_estimate = "guess";
+  try {
+    ArkodeErkIntegrator dopri5("dopri5", options);
+    ADD_FAILURE() << "no exception";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("initial_step_estimate must be 'hairer' or 'sundials'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ArkodeErkIntegrator, FixedStepMethodsRequireFixedStep) {
   EXPECT_THROW(ArkodeErkIntegrator("euler", IntegratorOptions()), ConfigError);
   EXPECT_THROW(ArkodeErkIntegrator("rk4", IntegratorOptions()), ConfigError);
