@@ -1,6 +1,7 @@
 #include "core/nvector.hpp"
 
 #include "core/errors.hpp"
+#include "core/nvector_kernels.hpp"
 
 namespace snode {
 
@@ -11,6 +12,7 @@ NVectorPtr MakeNVector(Index n, SUNContext ctx) {
   // Fused kernels (one pass for a stage's linear combination instead of one per term); clones
   // made inside the solvers inherit them.
   N_VEnableFusedOps_Serial(v.get(), SUNTRUE);
+  detail::InstallFastKernels(v.get());
   return v;
 }
 
@@ -25,6 +27,7 @@ NVectorPtr WrapNVector(double* data, Index n, SUNContext ctx) {
   NVectorPtr v(N_VMake_Serial(static_cast<sunindextype>(n), data, ctx));
   if (!v) throw SundialsError("N_VMake_Serial", -1, "allocation failure");
   N_VEnableFusedOps_Serial(v.get(), SUNTRUE);
+  detail::InstallFastKernels(v.get());
   return v;
 }
 
