@@ -334,6 +334,21 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
   long quadrature_vjps = 0;
 
   bool solver_failed = false;
+  // Checkpoints: at each observation time t_i < t_N, z_rec is compared with the stored forward
+  // state and replaced by it. The largest relative mismatch is the reconstruction error of the
+  // interval that ends there; a non-finite one is remembered separately (max() drops NaN).
+  const bool checkpoints = options_.backsolve_checkpoints;
+  double segment_error = 0.0;
+  bool segment_error_finite = true;
+  auto checkpoint = [&](std::size_t i, auto z_rec) {
+    const double mismatch = (z_rec - states[i]).norm() / std::max(states[i].norm(), 1e-300);
+    if (std::isfinite(mismatch)) {
+      segment_error = std::max(segment_error, mismatch);
+    } else {
+      segment_error_finite = false;
+    }
+    z_rec = states[i];
+  };
   OdeProblem segment;
   if (quadrature) {
     segment.field = reduced;
@@ -375,6 +390,7 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
         const std::size_t i = num_times - 2 - index;
         loss.Term(i, times[i], states[i], dl_dz, readout_scratch);
         state.segment(n, n) += dl_dz;
+        if (checkpoints) checkpoint(i, state.head(n));
         return true;
       };
       segment.store_all_states = false;  // only y(t0) is read; the jumps see the others
@@ -405,9 +421,11 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
         }
         if (i == 0) break;
         // Jump at t_{i-1}: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
-        // forward solution); z itself keeps its reconstructed value.
+        // forward solution); z keeps its reconstructed value unless checkpoints reset it. Each
+        // interval is a fresh solve here, so the reset is exactly a restart from z(t_{i-1}).
         loss.Term(i - 1, times[i - 1], states[i - 1], dl_dz, readout_scratch);
         y.segment(n, n) += dl_dz;
+        if (checkpoints) checkpoint(i - 1, y.head(n));
       }
     }
   } catch (const NumericalError&) {
@@ -437,7 +455,12 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
       result.dtheta.setConstant(nan);
       stats.reconstruction_failed = true;
     }
-    const double error = (y.head(n) - problem.z0).norm() / std::max(problem.z0.norm(), 1e-300);
+    double error = (y.head(n) - problem.z0).norm() / std::max(problem.z0.norm(), 1e-300);
+    if (!segment_error_finite) {
+      error = nan;
+    } else if (std::isfinite(error)) {
+      error = std::max(error, segment_error);
+    }
     stats.reconstruction_error = std::isfinite(error) ? error : nan;
     stats.reconstruction_failed = !(error <= options_.reconstruction_tolerance);
   }

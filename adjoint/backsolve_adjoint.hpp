@@ -18,12 +18,21 @@
 //   dz/ds = −f(−s, z),  da/ds = (∂f/∂z)ᵀ a + ∂g/∂z,  dG/ds = (∂f/∂θ)ᵀ a.
 // Any registered integrator can do it (GradientOptions::EffectiveBackwardIntegrator()).
 //
-// z is *not* reset to the stored forward state at observation times (torchdiffeq does not
-// either): the method stands or falls with the backward reconstruction of z, which is exactly
-// what breaks on stiff problems (z' = −λz is unstable backward: errors grow like e^{λ(T−t)}).
-// The method detects this itself: stats.reconstruction_error = ‖z_rec(t0) − z0‖ / max(‖z0‖,
-// 1e-300) (NaN when z_rec is not finite) and stats.reconstruction_failed = (error >
-// options.reconstruction_tolerance, or not finite).
+// Checkpoints (GradientOptions::backsolve_checkpoints, default on; DiffEqFlux's
+// BacksolveAdjoint(checkpointing=true)): at every observation time t_i < t_N, where a already
+// jumps, z is also reset to the stored forward state z_fwd(t_i), so the backward reconstruction
+// of z has to survive only one observation interval. With every integrator: through the same
+// at_output stop as the jump (quadrature and augmented paths, SupportsOutputJumps()), or between
+// the per-interval solves (epi2, heun). Off: z is carried from z(t_N) down to t0 (torchdiffeq,
+// the seed). Either way the method stands or falls with the backward reconstruction of z, which
+// is exactly what breaks on stiff problems (z' = −λz is unstable backward: errors grow like
+// e^{λ(t_i−t)}); checkpoints only shorten the distance it has to go. A single observation at T
+// (W1) has no interior checkpoint, and an interval as long as [0.1, 1] of W1b at λ = 1e4 still
+// overflows.
+// The method detects the failure itself: stats.reconstruction_error = ‖z_rec(t0) − z0‖ /
+// max(‖z0‖, 1e-300), with checkpoints the maximum of that and of ‖z_rec(t_i) − z_fwd(t_i)‖ /
+// max(‖z_fwd(t_i)‖, 1e-300) just before each reset (NaN when any of them is not finite), and
+// stats.reconstruction_failed = (error > options.reconstruction_tolerance, or not finite).
 //
 // A numerical failure of the backward solve (NumericalError or SundialsError, e.g. overflow of
 // z or too much work) does not throw: Compute() returns the forward loss, NaN dL/dθ and dL/dz0,
@@ -31,8 +40,9 @@
 // record the failure and move on. Failures of the *forward* solve propagate as exceptions.
 //
 // Memory: only the states at the N observation times are kept (stored_bytes = N·n·8), whatever
-// the number of steps. Accuracy: a continuous adjoint, so it matches finite differences only to
-// the solver tolerance (≈1e-6 relative at rtol 1e-10/atol 1e-12 on smooth problems).
+// the number of steps, with or without checkpoints (the jumps need them anyway). Accuracy: a
+// continuous adjoint, so it matches finite differences only to the solver tolerance (≈1e-6 relative
+// at rtol 1e-10/atol 1e-12 on smooth problems).
 //
 // Statistics: forward_* from the forward solve; backward_rhs_evals / vjp_evals / jvp_evals count
 // evaluations of the *underlying* field f during the backward pass (one f and one fused VJP per

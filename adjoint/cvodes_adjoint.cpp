@@ -194,6 +194,16 @@ bool IsCvodesName(const std::string& name) {
   return name == "cvodes_bdf" || name == "cvodes_adams";
 }
 
+// cvodes_quadrature "auto": Gauss–Legendre once P > 8·n. The CVODES backward quadrature costs
+// O(P) vector work per step (Nordsieck update, error norm, restarts), which dominates the O(n)
+// adjoint for a neural field (W2: P = 1 218, n = 2: 55 ms of 58 ms per gradient); for small P it
+// is cheap and its error control is what keeps dL/dθ accurate on stiff kinetics (Robertson).
+constexpr Index kAutoGaussRatio = 8;
+
+// Gauss–Legendre, 3 nodes on [0, 1] (exact for polynomials of degree 5).
+constexpr double kGaussNodes[3] = {0.5 - 0.3872983346207416885, 0.5, 0.5 + 0.3872983346207416885};
+constexpr double kGaussWeights[3] = {5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0};
+
 // ---------------------------------------------------------------------------------------------
 // Forward solution recorded at every step (for the "epi2" backward): cubic Hermite pieces.
 struct DenseTrajectory {
@@ -332,6 +342,131 @@ class ReversedAdjointField final : public VectorField {
   Vector z_, g_;
 };
 
+// Forward solution recorded at every CVODES step as the step's own interpolating polynomial:
+// the step ending at t_k with order q_k is z(t) = Σ_{j ≤ q_k} c_{k,j} (t − t_k)^j with
+// c_{k,j} = z^{(j)}(t_k)/j! (CVodeGetDky at t_k), i.e. exactly CVODES' dense output on
+// [t_{k−1}, t_k]. A cubic Hermite piece would lose accuracy on Adams' long high-order steps.
+// Storage is kept across calls (clear() keeps the capacity).
+class StepPolynomials {
+ public:
+  void Start(double t0, Index n) {
+    n_ = n;
+    t_.clear();
+    order_.clear();
+    offset_.clear();
+    coefficients_.clear();
+    t_.push_back(t0);
+  }
+  // Appends the step that CVODES (mem) just took, ending at t_end; work has length n.
+  void AddStep(void* mem, double t_end, N_Vector work) {
+    int order = 0;
+    Check(CVodeGetLastOrder(mem, &order), "CVodeGetLastOrder");
+    t_.push_back(t_end);
+    order_.push_back(order);
+    offset_.push_back(coefficients_.size());
+    double factorial = 1.0;
+    for (int j = 0; j <= order; ++j) {
+      if (j > 1) factorial *= j;
+      Check(CVodeGetDky(mem, t_end, j, work), "CVodeGetDky");
+      const auto derivative = AsConstEigen(work);
+      for (Index i = 0; i < n_; ++i) coefficients_.push_back(derivative(i) / factorial);
+    }
+  }
+  // z(time) from the step containing time (clamped to the recorded interval).
+  void Evaluate(double time, VectorRef out) const {
+    const std::size_t steps = order_.size();
+    std::size_t k = static_cast<std::size_t>(std::lower_bound(t_.begin() + 1, t_.end(), time) -
+                                             (t_.begin() + 1));
+    if (k >= steps) k = steps - 1;
+    const double dt = std::min(time, t_[k + 1]) - t_[k + 1];
+    const double* c = coefficients_.data() + offset_[k];
+    const int order = order_[k];
+    out = Eigen::Map<const Eigen::VectorXd>(c + order * n_, n_);
+    for (int j = order - 1; j >= 0; --j) {
+      out = out * dt + Eigen::Map<const Eigen::VectorXd>(c + j * n_, n_);
+    }
+  }
+  bool Empty() const { return order_.empty(); }
+  // Step boundaries t_0 < t_1 < … (the pieces of the interpolant).
+  const std::vector<double>& Times() const { return t_; }
+  double Bytes() const {
+    return 8.0 * static_cast<double>(coefficients_.size() + t_.size()) +
+           4.0 * static_cast<double>(order_.size());
+  }
+
+ private:
+  Index n_ = 0;
+  std::vector<double> t_;
+  std::vector<int> order_;
+  std::vector<std::size_t> offset_;
+  std::vector<double> coefficients_;
+};
+
+// The adjoint state equation alone in reversed time s = −t, for an integrator from the
+// registry (the "interpolating adjoint"):
+//   da/ds = (∂f/∂z)ᵀ(z(t)) a + (∂g/∂z)ᵀ(t, z(t)),   t = −s,
+// with z(t) from the recorded forward polynomials. dL/dθ is not part of the state: it is summed
+// by Gauss–Legendre over each backward step (OdeProblem::after_step). Its JVP is the VJP of the
+// original field; its own VJPs would need second derivatives and are not provided.
+class ReversedStateAdjointField final : public VectorField {
+ public:
+  ReversedStateAdjointField(VectorField* field, const Vector* theta, const Loss* loss,
+                            const StepPolynomials* forward)
+      : field_(field),
+        theta_(theta),
+        loss_(loss),
+        forward_(forward),
+        n_(field->state_size()),
+        z_(n_),
+        g_(n_) {}
+
+  std::string name() const override { return "reversed state adjoint of " + field_->name(); }
+  Index state_size() const override { return n_; }
+  Index num_params() const override { return 0; }
+  bool IsAutonomous() const override { return false; }
+
+  void F(double s, ConstVectorRef a, ConstVectorRef /*theta*/, VectorRef out) override {
+    CheckState("F", "a", a.size());
+    ++rhs_evals;
+    ++vjp_evals;
+    const double t = -s;
+    forward_->Evaluate(t, z_);
+    field_->VjpState(t, z_, *theta_, a, out);
+    if (loss_->HasRunningCost()) {
+      loss_->RunningCostGradient(t, z_, g_);
+      out += g_;
+    }
+  }
+  void Jvp(double s, ConstVectorRef /*a*/, ConstVectorRef /*theta*/, ConstVectorRef v,
+           VectorRef out) override {
+    CheckState("Jvp", "v", v.size());
+    ++vjp_evals;
+    const double t = -s;
+    forward_->Evaluate(t, z_);
+    field_->VjpState(t, z_, *theta_, v, out);
+  }
+  void VjpState(double, ConstVectorRef, ConstVectorRef, ConstVectorRef, VectorRef) override {
+    throw ConfigError("the reversed state adjoint field has no VJP (cvodes_adjoint)");
+  }
+  void VjpParams(double, ConstVectorRef, ConstVectorRef, ConstVectorRef, VectorRef) override {
+    throw ConfigError("the reversed state adjoint field has no VJP (cvodes_adjoint)");
+  }
+  std::unique_ptr<VectorField> Clone() const override {
+    return std::make_unique<ReversedStateAdjointField>(field_, theta_, loss_, forward_);
+  }
+
+  long rhs_evals = 0;
+  long vjp_evals = 0;
+
+ private:
+  VectorField* field_;
+  const Vector* theta_;
+  const Loss* loss_;
+  const StepPolynomials* forward_;
+  Index n_;
+  Vector z_, g_;
+};
+
 }  // namespace
 
 // =============================================================================================
@@ -344,6 +479,21 @@ struct CvodesAdjoint::Impl {
   // Runs the forward pass and the backward pass; fills result.
   void Run(const OdeProblem& problem, const Loss& loss, LossAndGradient& result);
 
+  // Backward pass with the Gauss–Legendre parameter quadrature: from a(t_high) = a down to
+  // t_low, one CVODES step at a time; grad += ∫_{t_low}^{t_high} (∂f/∂θ)ᵀ a dt; a ← a(t_low).
+  // Returns the number of backward steps.
+  long GaussSegment(const OdeProblem& problem, double t_high, double t_low, Vector& a,
+                    Vector& grad);
+  // Interpolating adjoint: a from t_high = T down to t0 by the registry integrator over the
+  // recorded forward polynomials, jumps at the output times, dL/dθ by Gauss–Legendre over each
+  // backward step. a holds ∂ℓ_N/∂z on entry and dL/dz0 on return. Returns the backward steps.
+  long InterpolatingBackward(const OdeProblem& problem, const Loss& loss,
+                             const std::vector<Vector>& dl_dz, double t_high, Vector& a,
+                             Vector& grad);
+  // grad += ∫_{lo}^{hi} (∂f/∂θ)ᵀ a dt over a part of the last backward step, split at the
+  // forward steps (the forward z is a piecewise interpolant between them).
+  void GaussOver(const OdeProblem& problem, double lo, double hi, Vector& grad);
+
   // Throws for a failed solver call: a stored callback exception first, then NumericalError for
   // NaN/Inf, else SundialsError with the CVODES message and a remedy.
   [[noreturn]] void Fail(const char* call, int flag, double t, const std::string& phase);
@@ -352,6 +502,8 @@ struct CvodesAdjoint::Impl {
   const Index n;  // state size the objects were created for
   const Index p;  // parameter count
   const bool backward_epi2;
+  const bool backward_registry;  // a registry integrator over the recorded forward polynomials
+  const bool gauss;  // Gauss–Legendre parameter quadrature (no CVODES backward quadrature)
   Context ctx;
   ErrorRecord errors;
   ForwardData forward;
@@ -365,13 +517,30 @@ struct CvodesAdjoint::Impl {
   void* mem_b = nullptr;  // owned by mem
   std::unique_ptr<Integrator> epi2;
   DenseTrajectory trajectory;
+  // Gauss quadrature: the adjoint a at a node and the weighted adjoint (the forward z at the
+  // nodes comes from the recorded step polynomials below, not from CVodeGetAdjY, whose lookup
+  // shares its cache with CVODES' own fB calls).
+  NVectorPtr a_node;
+  Vector weighted;
+  long quadrature_vjps = 0;
+  // Interpolating adjoint (backward_registry): recorded forward, the backward integrator, the
+  // reversed field and problem, and node buffers for the quadrature.
+  StepPolynomials polynomials;
+  std::unique_ptr<Integrator> backward_solver;
+  std::shared_ptr<ReversedStateAdjointField> reversed_state;
+  OdeProblem backward_problem;
+  Vector z_value, a_value;
 };
 
 CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index param_count)
     : options(opts),
       n(state_size),
       p(param_count),
-      backward_epi2(opts.EffectiveBackwardIntegrator() == "epi2") {
+      backward_epi2(opts.EffectiveBackwardIntegrator() == "epi2"),
+      backward_registry(!backward_epi2 && !IsCvodesName(opts.EffectiveBackwardIntegrator())),
+      gauss(!backward_epi2 && !backward_registry &&
+            (opts.cvodes_quadrature == "gauss" ||
+             (opts.cvodes_quadrature == "auto" && param_count > kAutoGaussRatio * state_size))) {
   const IntegratorOptions& fo = options.integrator_options;
   const IntegratorOptions& bo = options.EffectiveBackwardOptions();
   const bool forward_bdf = LmmFor(options.integrator) == CV_BDF;
@@ -424,6 +593,17 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
     epi2 = IntegratorRegistry().Create("epi2", bo);
     return;
   }
+  if (backward_registry) {
+    // The backward problem stops at every observation (its jumps), so it never interpolates.
+    IntegratorOptions stop_options = bo;
+    stop_options.interpolate_outputs = false;
+    backward_solver =
+        IntegratorRegistry().Create(options.EffectiveBackwardIntegrator(), stop_options);
+    z_value.resize(n);
+    a_value.resize(n);
+    weighted.resize(n);
+    return;
+  }
   const int lmm_b = LmmFor(options.EffectiveBackwardIntegrator());
   Check(CVodeCreateB(m, lmm_b, &which), "CVodeCreateB");
   yB = MakeNVector(n, ctx);
@@ -453,7 +633,11 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
   }
   mem_b = CheckAlloc(CVodeGetAdjCVodeBmem(m, which), "CVodeGetAdjCVodeBmem");
   Check(CVodeSetMaxNonlinIters(mem_b, bo.max_nonlinear_iters), "CVodeSetMaxNonlinIters");
-  if (p > 0) {
+  if (gauss) {
+    a_node = MakeNVector(n, ctx);
+    z_value.resize(n);
+    weighted.resize(n);
+  } else if (p > 0) {
     qB = MakeNVector(p, ctx);
     AsEigen(qB.get()).setZero();
     Check(CVodeQuadInitB(m, which, AdjointQuadRhs, qB.get()), "CVodeQuadInitB");
@@ -554,13 +738,18 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
     }
     long steps_since_output = 0;
     double tret = t0;
+    if (backward_registry || gauss) polynomials.Start(t0, n);
+    // The backward passes that do not use CVODES' checkpoints step the forward with CVode
+    // (CVodeF would store checkpoints nobody reads).
+    const bool plain = backward_epi2 || backward_registry;
     while (next < num_times) {
       // One step at a time, so each output time is read from the step that contains it. The
       // "epi2" backward needs no checkpoints, so it steps with CVode (CVodeF would store them).
-      const int flag = backward_epi2 ? CVode(m, t_final, y.get(), &tret, CV_ONE_STEP)
-                                     : CVodeF(m, t_final, y.get(), &tret, CV_ONE_STEP, &ncheck);
-      if (flag < 0) Fail(backward_epi2 ? "CVode" : "CVodeF", flag, tret, "forward");
+      const int flag = plain ? CVode(m, t_final, y.get(), &tret, CV_ONE_STEP)
+                             : CVodeF(m, t_final, y.get(), &tret, CV_ONE_STEP, &ncheck);
+      if (flag < 0) Fail(plain ? "CVode" : "CVodeF", flag, tret, "forward");
       ++steps_since_output;
+      if (backward_registry || gauss) polynomials.AddStep(m, tret, y_work.get());
       if (backward_epi2) {
         Check(CVodeGetDky(m, tret, 1, y_work.get()), "CVodeGetDky");
         trajectory.Add(tret, AsEigen(y.get()), AsEigen(y_work.get()));
@@ -571,7 +760,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
         steps_since_output = 0;
       }
       if (steps_since_output >= options.integrator_options.max_steps) {
-        Fail(backward_epi2 ? "CVode" : "CVodeF", CV_TOO_MUCH_WORK, tret, "forward");
+        Fail(plain ? "CVode" : "CVodeF", CV_TOO_MUCH_WORK, tret, "forward");
       }
     }
     sunrealtype t_current = t0;
@@ -600,13 +789,20 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   Vector a = dl_dz[num_times - 1];
   Vector grad = Vector::Zero(p);
   long backward_steps = 0;
+  quadrature_vjps = 0;
   std::shared_ptr<ReversedAdjointField> reversed;
   if (backward_epi2) {
     reversed =
         std::make_shared<ReversedAdjointField>(forward.field, &problem.theta, &loss, &trajectory);
   }
   double t_high = t_reached;
-  for (std::ptrdiff_t i = static_cast<std::ptrdiff_t>(num_times) - 2; i >= -1; --i) {
+  if (backward_registry) {
+    backward_steps = InterpolatingBackward(problem, loss, dl_dz, t_reached, a, grad);
+  }
+  // Segment by segment between the output times (CVODES or epi2 backward); the interpolating
+  // adjoint above has done all of them in one solve, so its loop starts below its end.
+  for (std::ptrdiff_t i = backward_registry ? -2 : static_cast<std::ptrdiff_t>(num_times) - 2;
+       i >= -1; --i) {
     const double t_low = i >= 0 ? times[static_cast<std::size_t>(i)] : t0;
     if (t_low < t_high) {
       if (backward_epi2) {
@@ -620,6 +816,8 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
         a = segment.states[0].head(n);
         grad = segment.states[0].tail(p);
         backward_steps += segment.stats.steps;
+      } else if (gauss) {
+        backward_steps += GaussSegment(problem, t_high, t_low, a, grad);
       } else {
         AsEigen(yB.get()) = a;
         Check(CVodeReInitB(m, which, t_high, yB.get()), "CVodeReInitB");
@@ -663,10 +861,14 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
     stats.backward_rhs_evals = reversed ? reversed->rhs_evals : 0;
     stats.vjp_evals = reversed ? reversed->vjp_evals : 0;
     stats.stored_bytes = trajectory.Bytes();
+  } else if (backward_registry) {
+    stats.backward_rhs_evals = reversed_state ? reversed_state->rhs_evals : 0;
+    stats.vjp_evals = (reversed_state ? reversed_state->vjp_evals : 0) + quadrature_vjps;
+    stats.stored_bytes = polynomials.Bytes();
   } else {
     // fB calls plus the forward recomputation from checkpoints during CVodeB.
     stats.backward_rhs_evals = backward.rhs_evals + (forward.rhs_evals - forward_rhs);
-    stats.vjp_evals = backward.vjp_evals;
+    stats.vjp_evals = backward.vjp_evals + quadrature_vjps;
     double bytes = 0.0;
     if (t_final > t0) {
       std::vector<CVadjCheckPointRec> records(static_cast<std::size_t>(ncheck) + 1);
@@ -678,6 +880,8 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
       bytes += 8.0 * static_cast<double>(options.checkpoint_interval + 1) * per_point *
                static_cast<double>(n);
     }
+    // The Gauss quadrature's recorded forward polynomials grow with the steps.
+    if (gauss) bytes += polynomials.Bytes();
     stats.stored_bytes = bytes;
   }
   fwd.stats.steps = forward_steps;
@@ -687,15 +891,149 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+long CvodesAdjoint::Impl::InterpolatingBackward(const OdeProblem& problem, const Loss& loss,
+                                                const std::vector<Vector>& dl_dz, double t_high,
+                                                Vector& a, Vector& grad) {
+  const std::vector<double>& times = problem.output_times;
+  const std::size_t num_times = times.size();
+  if (!(t_high > problem.t0) || polynomials.Empty()) {
+    for (std::size_t i = num_times - 1; i-- > 0;) a += dl_dz[i];
+    return 0;
+  }
+  if (!reversed_state) {
+    reversed_state = std::make_shared<ReversedStateAdjointField>(
+        problem.field.get(), &problem.theta, &loss, &polynomials);
+  } else {
+    *reversed_state =
+        ReversedStateAdjointField(problem.field.get(), &problem.theta, &loss, &polynomials);
+  }
+  OdeProblem& bp = backward_problem;
+  bp.field = reversed_state;
+  bp.theta.resize(0);
+  bp.z0 = a;
+  bp.t0 = -t_high;
+  bp.store_all_states = false;  // only a(t0) is read; the jumps see the others
+  // Reversed time s = −t: stops at −t_{N−2}, …, −t_1 (and −t0 when t0 < t_1), each with the jump
+  // a += ∂ℓ_i/∂z applied by the solver, which keeps its step size across it.
+  bp.output_times.clear();
+  for (std::size_t i = num_times - 1; i-- > 0;) bp.output_times.push_back(-times[i]);
+  if (problem.t0 < times.front()) bp.output_times.push_back(-problem.t0);
+  const std::size_t num_jumps = num_times - 1;
+  bp.at_output = [&dl_dz, num_jumps](std::size_t index, double, VectorRef state) {
+    if (index >= num_jumps) return false;
+    state += dl_dz[num_jumps - 1 - index];
+    return true;
+  };
+  const std::vector<double>& pieces = polynomials.Times();
+  VectorField& field = *problem.field;
+  const Vector& theta = problem.theta;
+  // dL/dθ += ∫ (∂f/∂θ)ᵀ a dt over the accepted backward step [s0, s1] = [−t_hi, −t_lo], by
+  // 3-point Gauss–Legendre on each piece between forward steps (both interpolants are smooth
+  // polynomials there).
+  bp.after_step = [&, this](double s0, double s1, const DenseOutput& dense) {
+    const double lo = -s1, hi = -s0;
+    auto next = std::upper_bound(pieces.begin(), pieces.end(), lo);
+    double left = lo;
+    while (left < hi) {
+      const double right = (next != pieces.end() && *next < hi) ? *next : hi;
+      const double h = right - left;
+      for (int k = 0; k < 3; ++k) {
+        const double t = left + kGaussNodes[k] * h;
+        dense.Evaluate(-t, a_value);
+        polynomials.Evaluate(t, z_value);
+        weighted = (kGaussWeights[k] * h) * a_value;
+        field.VjpParams(t, z_value, theta, weighted, grad);
+      }
+      quadrature_vjps += 3;
+      left = right;
+      if (next != pieces.end()) ++next;
+    }
+  };
+  const Trajectory solution = backward_solver->Solve(bp);
+  a = solution.states.back();
+  if (!a.allFinite()) {
+    throw NumericalError("the adjoint of field '" + field.name() +
+                         "' became NaN or Inf (gradient 'cvodes_adjoint', backward '" +
+                         options.EffectiveBackwardIntegrator() + "')");
+  }
+  // Drop the references into this call's data.
+  bp.at_output = nullptr;
+  bp.after_step = nullptr;
+  return solution.stats.steps;
+}
+
+long CvodesAdjoint::Impl::GaussSegment(const OdeProblem& problem, double t_high, double t_low,
+                                       Vector& a, Vector& grad) {
+  void* m = mem.get();
+  AsEigen(yB.get()) = a;
+  Check(CVodeReInitB(m, which, t_high, yB.get()), "CVodeReInitB");
+  double t_prev = t_high;
+  sunrealtype t_current = t_high;
+  long steps = 0;
+  // CV_ONE_STEP: every call takes exactly one backward step (CVodeB stops it at checkpoint
+  // boundaries), and the step may overshoot t_low; the quadrature then stops at t_low and
+  // a(t_low) comes from the step's dense output.
+  while (t_current > t_low) {
+    const int flag = CVodeB(m, t_low, CV_ONE_STEP);
+    if (flag < 0) {
+      CVodeGetCurrentTime(mem_b, &t_current);
+      Fail("CVodeB", flag, t_current, "backward");
+    }
+    Check(CVodeGetCurrentTime(mem_b, &t_current), "CVodeGetCurrentTime");
+    ++steps;
+    const double lo = std::max(static_cast<double>(t_current), t_low);
+    if (p > 0 && lo < t_prev) GaussOver(problem, lo, t_prev, grad);
+    t_prev = t_current;
+  }
+  Check(CVodeGetDky(mem_b, t_low, 0, a_node.get()), "CVodeGetDky");
+  a = AsEigen(a_node.get());
+  // Counters restart at every CVodeReInitB: the caller sums the segments' steps.
+  return steps;
+}
+
+void CvodesAdjoint::Impl::GaussOver(const OdeProblem& problem, double lo, double hi, Vector& grad) {
+  void* m = mem.get();
+  // First forward step end strictly inside (lo, hi): the pieces are [lo, s_1], [s_1, s_2], ….
+  const std::vector<double>& step_times = polynomials.Times();
+  auto next = std::upper_bound(step_times.begin(), step_times.end(), lo);
+  double left = lo;
+  while (left < hi) {
+    const double right = (next != step_times.end() && *next < hi) ? *next : hi;
+    const double h = right - left;
+    for (int k = 0; k < 3; ++k) {
+      const double t = left + kGaussNodes[k] * h;
+      Check(CVodeGetDky(mem_b, t, 0, a_node.get()), "CVodeGetDky");
+      polynomials.Evaluate(t, z_value);
+      weighted = (kGaussWeights[k] * h) * AsEigen(a_node.get());
+      problem.field->VjpParams(t, z_value, problem.theta, weighted, grad);
+    }
+    quadrature_vjps += 3;
+    left = right;
+    if (next != step_times.end()) ++next;
+  }
+  (void)m;
+}
+
 CvodesAdjoint::CvodesAdjoint(const GradientOptions& options) : options_(options) {
   options_.Validate();
+  Require(options_.cvodes_quadrature == "auto" || options_.cvodes_quadrature == "gauss" ||
+              options_.cvodes_quadrature == "cvodes",
+          "gradient 'cvodes_adjoint' needs cvodes_quadrature 'auto', 'gauss' or 'cvodes', got '" +
+              options_.cvodes_quadrature + "'");
   Require(IsCvodesName(options_.integrator),
           "gradient 'cvodes_adjoint' needs integrator 'cvodes_bdf' or 'cvodes_adams', got '" +
               options_.integrator + "'");
   const std::string& backward = options_.EffectiveBackwardIntegrator();
-  Require(IsCvodesName(backward) || backward == "epi2",
-          "gradient 'cvodes_adjoint' needs backward_integrator 'cvodes_bdf', 'cvodes_adams' or "
-          "'epi2' (or empty for the forward's), got '" +
+  bool jumps = false;
+  if (!IsCvodesName(backward) && backward != "epi2" && IntegratorRegistry().Contains(backward)) {
+    jumps = IntegratorRegistry()
+                .Create(backward, options_.EffectiveBackwardOptions())
+                ->SupportsOutputJumps();
+  }
+  Require(IsCvodesName(backward) || backward == "epi2" || jumps,
+          "gradient 'cvodes_adjoint' needs backward_integrator 'cvodes_bdf', 'cvodes_adams', "
+          "'epi2', or a registered integrator with output jumps such as 'dopri5' (or empty for "
+          "the forward's), got '" +
               backward + "'");
   Require(options_.integrator_options.fixed_step == 0.0 &&
               options_.EffectiveBackwardOptions().fixed_step == 0.0,

@@ -20,10 +20,22 @@
 // Checkpoints every options.checkpoint_interval steps, Hermite or polynomial interpolation.
 //
 // Backward: backward_integrator "" (same family as the forward), "cvodes_bdf" (dense:
-// −(∂f/∂z)ᵀ from DenseJacobian; gmres: jtimesB = −VjpState), "cvodes_adams" (fixed point), or
+// −(∂f/∂z)ᵀ from DenseJacobian; gmres: jtimesB = −VjpState), "cvodes_adams" (fixed point),
 // "epi2": the backward system [a, q] is linear in a, so it is integrated by the registered "epi2"
 // integrator on a time-reversed wrapper field (s = −t), using a cubic Hermite interpolant of the
-// forward solution recorded at every forward step (memory grows with the number of steps then).
+// forward solution recorded at every forward step (memory grows with the number of steps then),
+// or any other registered integrator with SupportsOutputJumps() (e.g. "dopri5"): the
+// "interpolating adjoint". The forward records each CVODES step's interpolating polynomial
+// (Σ_j z^{(j)}(t_k)/j!·(t − t_k)^j, CVodeGetDky); the backward solves da/ds = (∂f/∂z)ᵀ a + (∂g/∂z)ᵀ
+// (s = −t) in one Solve with the jumps applied at the output times (step size kept) and
+// dL/dθ summed by 3-point Gauss–Legendre over each backward step (OdeProblem::after_step).
+//
+// Parameter quadrature with a CVODES backward (GradientOptions::cvodes_quadrature): "cvodes" is
+// the fQB quadrature above under error control; "gauss" drops it and, with CVodeB in
+// CV_ONE_STEP mode, adds ∫ (∂f/∂θ)ᵀ a dt over each backward step by 3-point Gauss–Legendre
+// (a from the backward dense output, z from the recorded forward polynomials, split at the
+// forward steps); "auto" = gauss when P > 8·n (its error control is cheap for small P and keeps
+// stiff kinetics accurate; for neural fields its O(P) vector work per step dominates).
 //
 // Reuse: SUNDIALS objects are created on the first Compute and re-initialised on later calls
 // (CVodeReInit + CVodeAdjReInit + CVodeReInitB + CVodeQuadReInitB) while the state size and the
@@ -37,7 +49,12 @@
 // order q_k, state plus the running-cost quadrature) + 8·(Nd + 1)·m·n for the interpolation
 // buffer (m = 2 Hermite: y and y'; m = 1 polynomial). With "epi2": no checkpoints,
 // stored_bytes = 8·(steps + 1)·(2n + 1) for the recorded forward steps, backward_rhs_evals =
-// evaluations of the reversed field and vjp_evals = 2 per evaluation or JVP of it.
+// evaluations of the reversed field and vjp_evals = 2 per evaluation or JVP of it. With a
+// registry backward: no checkpoints, stored_bytes = the recorded polynomials (8 bytes per
+// coefficient and step time, 4 per step order), backward_rhs_evals = evaluations of the reversed
+// field, vjp_evals = its VJPs + 3 per Gauss–Legendre piece. With "gauss", vjp_evals also counts
+// the quadrature's VjpParams calls (3 per piece) and stored_bytes adds the recorded polynomials
+// (so it grows with the forward steps then, ≈ 8·(q + 1)·n bytes per step).
 //
 // Throws: ConfigError for an unsupported integrator/backward integrator or bad options (in the
 // constructor) or a bad problem; SundialsError naming the CVODES call, flag, t and a remedy;

@@ -270,6 +270,9 @@ struct TrainResult {
   std::vector<double> iteration_seconds;
   double mean_forward_nfe = 0, mean_backward_nfe = 0;
   long skipped_steps = 0;  // --skip-bad-steps: iterations whose gradient was refused
+  // TrainAdam: GradientStats::reconstruction_error per iteration (backsolve_adjoint; 0 for the
+  // others, NaN for a skipped iteration).
+  std::vector<double> reconstruction_errors;
 };
 
 // skip_bad_steps: a gradient RequireUsableGradient refuses (backsolve reconstruction failure,
@@ -303,11 +306,13 @@ TrainResult TrainAdam(GradientMethod& method, OdeProblem& problem, const Loss& l
       if (result.losses.empty()) throw;  // nothing to fall back on at the first iteration
       result.iteration_seconds.push_back(SecondsSince(start));
       result.losses.push_back(result.losses.back());
+      result.reconstruction_errors.push_back(NAN);
       continue;
     }
     adam.Step(problem.theta, lg.dtheta);
     result.iteration_seconds.push_back(SecondsSince(start));
     result.losses.push_back(lg.loss);
+    result.reconstruction_errors.push_back(lg.stats.reconstruction_error);
     result.mean_forward_nfe += static_cast<double>(lg.stats.forward_rhs_evals) / iterations;
     result.mean_backward_nfe += static_cast<double>(lg.stats.backward_rhs_evals) / iterations;
     nfe += lg.stats.forward_rhs_evals + lg.stats.backward_rhs_evals;
@@ -352,11 +357,15 @@ void WriteTrajectoryPlot(const std::string& dir, const std::string& name, const 
 
 void WriteLossCurve(const std::string& path, const TrainResult& train) {
   std::vector<std::vector<std::string>> rows;
+  const bool with_reconstruction = train.reconstruction_errors.size() == train.losses.size();
   for (std::size_t i = 0; i < train.losses.size(); ++i) {
     rows.push_back({std::to_string(i), FormatNumber(train.losses[i], 10),
                     FormatNumber(train.iteration_seconds[i], 6)});
+    if (with_reconstruction) rows.back().push_back(FormatNumber(train.reconstruction_errors[i], 4));
   }
-  WriteCsv(path, {"iteration", "loss", "seconds"}, rows);
+  std::vector<std::string> header = {"iteration", "loss", "seconds"};
+  if (with_reconstruction) header.push_back("reconstruction_error");
+  WriteCsv(path, header, rows);
 }
 
 // ------------------------------------------------------------------ neural (W2)
@@ -435,6 +444,19 @@ int RunNeural(const po::variables_map& vm, const CommonOptions& common, const Ob
             << "update); mean NFE per iteration: forward "
             << FormatNumber(train.mean_forward_nfe, 4) << ", backward "
             << FormatNumber(train.mean_backward_nfe, 4) << "\n";
+  // Largest backward reconstruction error over the iterations (NaN if any was not finite).
+  double max_reconstruction = 0.0;
+  for (const double e : train.reconstruction_errors) {
+    max_reconstruction =
+        std::isnan(max_reconstruction) || std::isnan(e) ? NAN : std::max(max_reconstruction, e);
+  }
+  if (common.gradient == "backsolve_adjoint") {
+    std::cout << "backsolve reconstruction error: max " << FormatNumber(max_reconstruction, 3)
+              << " over the iterations (flag at "
+              << FormatNumber(common.gradient_options.reconstruction_tolerance, 3)
+              << "), checkpoints " << (common.gradient_options.backsolve_checkpoints ? "on" : "off")
+              << "\n";
+  }
 
   WriteLossCurve(common.out_dir + "/neural_loss.csv", train);
   WriteTrajectoryPlot(common.out_dir, "neural_fit", "Neural ODE fit: data vs fitted trajectories",
@@ -446,6 +468,7 @@ int RunNeural(const po::variables_map& vm, const CommonOptions& common, const Ob
                        {"median_seconds_per_iteration", median},
                        {"mean_forward_nfe", train.mean_forward_nfe},
                        {"mean_backward_nfe", train.mean_backward_nfe},
+                       {"max_reconstruction_error", max_reconstruction},
                        {"gradient", common.gradient},
                        {"integrator", common.integrator},
                        {"initialisation", init}};
@@ -583,9 +606,10 @@ struct BenchConfig {
   std::string integrator;
   bool interpolate = false;  // IntegratorOptions::interpolate_outputs
   bool tagged = false;       // show "outputs=..." in the label
+  std::string backward;      // GradientOptions::backward_integrator ("" = the forward one)
 
   std::string Label() const {
-    return gradient + "/" + integrator +
+    return gradient + "/" + integrator + (backward.empty() ? "" : "+" + backward) +
            (tagged ? (interpolate ? " outputs=interpolate" : " outputs=stop") : "");
   }
   CommonOptions Apply(CommonOptions common) const {
@@ -594,6 +618,7 @@ struct BenchConfig {
     common.gradient_options.integrator = integrator;
     common.integrator_options.interpolate_outputs = interpolate;
     common.gradient_options.integrator_options.interpolate_outputs = interpolate;
+    common.gradient_options.backward_integrator = backward;
     common.quiet = true;
     return common;
   }
@@ -607,8 +632,8 @@ std::vector<BenchConfig> BenchConfigs(const po::variables_map& vm, const CommonO
   const bool interpolate = common.integrator_options.interpolate_outputs ||
                            (vm.count("outputs") && vm["outputs"].as<std::string>() != "stop");
   if (common.gradient_set || common.integrator_set) {
-    return {
-        {common.gradient, common.integrator, common.integrator_options.interpolate_outputs, true}};
+    return {{common.gradient, common.integrator, common.integrator_options.interpolate_outputs,
+             true, common.gradient_options.backward_integrator}};
   }
   std::vector<BenchConfig> configs = {{"bptt", "dopri5", false, true}};
   if (neural) configs.push_back({"bptt", "dopri5", true, true});
@@ -616,6 +641,8 @@ std::vector<BenchConfig> BenchConfigs(const po::variables_map& vm, const CommonO
   configs.push_back({"backsolve_adjoint", "dopri5", interpolate, true});
   configs.push_back({"cvodes_adjoint", "cvodes_bdf", interpolate, true});
   configs.push_back({"cvodes_adjoint", "cvodes_adams", interpolate, true});
+  // The interpolating adjoint: CVODES forward, dopri5 backward over its recorded polynomials.
+  if (neural) configs.push_back({"cvodes_adjoint", "cvodes_adams", interpolate, true, "dopri5"});
   return configs;
 }
 

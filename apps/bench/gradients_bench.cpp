@@ -31,6 +31,10 @@
 // integrator's natural steps (registered only for integrators that accept adaptive stepping):
 // what one forward solve with a single output costs, and the per-step figure including set-up.
 //
+// BM_TrainW2/<method>/<integrator>: W2's training, Adam (lr 1e-2) from W2's initial weights:
+// 301 Compute() calls (iterations 0..300) and 300 updates per run; counter per_it: CPU time / 301
+// (one training iteration: forward + gradient + update); loss0 / loss150 / loss300: the curve.
+//
 // BM_MlpFieldF/<B>: one MlpField::F of 2-32-32-2 tanh for a batch of B (counter per_sample: CPU
 // time per sample), the per-call cost behind scaling_study's batch sweep.
 
@@ -51,6 +55,7 @@
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
+#include "models/adam.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "models/torch_weights.hpp"
@@ -155,9 +160,13 @@ const Workload& Tiny() {
   return workload;
 }
 
+// integrator "forward+backward" (e.g. cvodes_adams+dopri5) sets GradientOptions::
+// backward_integrator too (cvodes_adjoint's interpolating adjoint).
 GradientOptions MakeGradientOptions(const std::string& integrator, bool interpolate) {
   GradientOptions options;
-  options.integrator = integrator;
+  const std::size_t plus = integrator.find('+');
+  options.integrator = integrator.substr(0, plus);
+  if (plus != std::string::npos) options.backward_integrator = integrator.substr(plus + 1);
   options.integrator_options.rtol = 1e-6;
   options.integrator_options.atol = 1e-8;
   SetInterpolateOutputs(options.integrator_options, interpolate);
@@ -291,6 +300,35 @@ bool AcceptsAdaptiveSteps(const std::string& name) {
   }
 }
 
+void BM_TrainW2(benchmark::State& state, const std::string& method, const std::string& integrator) {
+  constexpr int kIterations = 300;
+  double losses[3] = {0, 0, 0};
+  try {
+    const GradientOptions options = MakeGradientOptions(integrator, false);
+    const std::unique_ptr<GradientMethod> gradient = GradientRegistry().Create(method, options);
+    OdeProblem problem = W2().problem;
+    for (auto _ : state) {
+      problem.theta = W2().problem.theta;
+      AdamOptions adam_options;
+      adam_options.lr = 1e-2;
+      Adam adam(problem.theta.size(), adam_options);
+      for (int it = 0; it <= kIterations; ++it) {
+        const LossAndGradient result = gradient->Compute(problem, *W2().loss);
+        if (it % (kIterations / 2) == 0) losses[it / (kIterations / 2)] = result.loss;
+        if (it < kIterations) adam.Step(problem.theta, result.dtheta);
+      }
+    }
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  state.counters["per_it"] = benchmark::Counter(
+      kIterations + 1, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["loss0"] = losses[0];
+  state.counters["loss150"] = losses[1];
+  state.counters["loss300"] = losses[2];
+}
+
 void RegisterAll() {
   struct GradientCase {
     const char* method;
@@ -299,7 +337,9 @@ void RegisterAll() {
   const std::vector<GradientCase> w2_cases = {{"bptt", "dopri5"},
                                               {"backsolve_adjoint", "dopri5"},
                                               {"cvodes_adjoint", "cvodes_bdf"},
-                                              {"cvodes_adjoint", "cvodes_adams"}};
+                                              {"cvodes_adjoint", "cvodes_adams"},
+                                              {"cvodes_adjoint", "cvodes_adams+dopri5"},
+                                              {"cvodes_adjoint", "cvodes_bdf+dopri5"}};
   std::vector<bool> modes = {false};
   if (HasInterpolateOutputs<IntegratorOptions>::value) modes.push_back(true);
   for (const bool interpolate : modes) {
@@ -311,6 +351,14 @@ void RegisterAll() {
         BM_Gradient(state, W2(), method, integrator, interpolate);
       })->Unit(benchmark::kMillisecond);
     }
+  }
+  for (const GradientCase& c : w2_cases) {
+    const std::string name = std::string("BM_TrainW2/") + c.method + "/" + c.integrator;
+    const std::string method = c.method, integrator = c.integrator;
+    benchmark::RegisterBenchmark(
+        name.c_str(), [=](benchmark::State& state) { BM_TrainW2(state, method, integrator); })
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
   }
   std::vector<GradientCase> tiny_cases = w2_cases;
   tiny_cases.push_back({"finite_difference", "dopri5"});

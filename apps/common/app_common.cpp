@@ -57,6 +57,13 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("backsolve-quadrature", po::value<std::string>()->default_value("on"),
        "backsolve_adjoint with an explicit backward integrator: on = dL/dtheta by Gauss-Legendre "
        "quadrature over the backward steps, off = carried in the ODE state")
+      ("backward-integrator", po::value<std::string>()->default_value(""),
+       "adjoint methods: integrator of the backward solve (empty = the forward one); "
+       "cvodes_adjoint with dopri5 = the interpolating adjoint over the recorded forward")
+      ("backsolve-checkpoints", po::value<std::string>()->default_value("on"),
+       "backsolve_adjoint: on = reset the reconstructed z to the stored forward state at every "
+       "observation time (the error grows within one interval only), off = carry it from t_N "
+       "to t0")
       ("quiet,q", po::bool_switch(), "no progress line");
   // clang-format on
 }
@@ -168,6 +175,13 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   };
   options.gradient_options.seminorm = on_off("seminorm");
   options.gradient_options.backsolve_quadrature = on_off("backsolve-quadrature");
+  options.gradient_options.backsolve_checkpoints = on_off("backsolve-checkpoints");
+  options.gradient_options.backward_integrator = vm["backward-integrator"].as<std::string>();
+  if (!options.gradient_options.backward_integrator.empty()) {
+    CheckName(options.gradient_options.backward_integrator, integrators.kind(),
+              integrators.Contains(options.gradient_options.backward_integrator),
+              integrators.KnownNames());
+  }
   options.gradient_options.Validate();
 
   options.seed = ParseSeed(vm["seed"].as<std::string>());

@@ -7,7 +7,9 @@
 //   --help, --config FILE (a Boost options file: `name = value` lines, the same names as the long
 //   flags; the command line wins), --integrator, --gradient, --rtol, --atol, --step, --max-steps,
 //   --linear-solver, --outputs stop|interpolate|auto, --seed, --out DIR, --list-integrators,
-//   --list-gradients, --check-gradients,
+//   --list-gradients, --check-gradients, --seminorm on|off, --backsolve-quadrature on|off,
+//   --backsolve-checkpoints on|off (GradientOptions fields of the same names),
+//   --backward-integrator NAME (GradientOptions::backward_integrator; empty = the forward one),
 //   --quiet
 // with per-app defaults (CommonDefaults). ParseCommandLine() parses argv and the config file into a
 // variables_map; ReadCommonOptions() turns it into IntegratorOptions/GradientOptions, validates

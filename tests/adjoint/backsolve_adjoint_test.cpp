@@ -1,14 +1,19 @@
 // backsolve_adjoint: the augmented field's derivatives, correctness on non-stiff problems, the
-// seed's stiff failure (W1 and W1b of workloads.md) reproduced *and detected*, running cost,
-// reuse and bad options.
+// seed's stiff failure (W1 and W1b of workloads.md) reproduced *and detected* with and without
+// checkpoints, checkpoints (z reset to the stored forward state at the observation times) against
+// finite differences and BPTT on every backward path and on a problem whose reconstruction only
+// they rescue, zero steady-state allocations, running cost, reuse and bad options.
 #include "adjoint/backsolve_adjoint.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "adjoint/finite_difference.hpp"
@@ -17,12 +22,14 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
+#include "models/mlp.hpp"
+#include "tests/test_util/allocation_counter.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
 namespace {
 
-using test_util::MaxRelativeError;
+using ::test_util::MaxRelativeError;
 
 bool HaveIntegrator(const std::string& name) { return IntegratorRegistry().Contains(name); }
 
@@ -99,9 +106,9 @@ TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLotkaVolte
   y << 1.3, 0.7, 0.4, -0.8, 0.1, 0.2, 0.3, 0.4;
   Vector theta(4);
   theta << 1.5, 1.0, 1.0, 3.0;
-  EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(augmented, -0.3, y, theta,
-                                                                /*rtol=*/1e-6,
-                                                                /*identity_rtol=*/1e-9));
+  EXPECT_TRUE(::test_util::FieldDerivativesMatchFiniteDifferences(augmented, -0.3, y, theta,
+                                                                  /*rtol=*/1e-6,
+                                                                  /*identity_rtol=*/1e-9));
 }
 
 TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLinear) {
@@ -111,7 +118,7 @@ TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLinear) {
   detail::BacksolveAugmentedField augmented(field, nullptr);
   Vector y(3 + 3 + 9);
   for (Index i = 0; i < y.size(); ++i) y[i] = std::sin(1.0 + static_cast<double>(i));
-  EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(
+  EXPECT_TRUE(::test_util::FieldDerivativesMatchFiniteDifferences(
       augmented, -1.0, y, LinearField::ParamsFromMatrix(a), /*rtol=*/1e-6,
       /*identity_rtol=*/1e-9));
 }
@@ -181,17 +188,23 @@ TEST(BacksolveAdjoint, TwoModeStiffFailureIsReproducedAndDetected) {
   const double lambda = 1e4;
   Vector dtheta, dz0;
   TwoModeExact(lambda, &dtheta, &dz0);
-  for (double tol : {1e-6, 1e-9}) {
-    SCOPED_TRACE("tol = " + std::to_string(tol));
-    BacksolveAdjoint method(Options("dopri5", tol, tol));
+  // Checkpoints do not rescue it: the interval [0.1, 1] alone amplifies the backward error by
+  // e^{9000} (overflow), so the flag and the NaN gradient are the same with and without them.
+  for (int k = 0; k < 4; ++k) {
+    const double tol = k % 2 == 0 ? 1e-6 : 1e-9;
+    const bool checkpoints = k < 2;
+    SCOPED_TRACE("tol = " + std::to_string(tol) + ", checkpoints " + (checkpoints ? "on" : "off"));
+    GradientOptions options = Options("dopri5", tol, tol);
+    options.backsolve_checkpoints = checkpoints;
+    BacksolveAdjoint method(options);
     const LossAndGradient result = method.Compute(TwoModeProblem(lambda), TwoModeLoss());
     // Component-wise: dL/dθ₂ ≈ −4.5e-8 is tiny next to dL/dθ₁ ≈ −0.47 but exactly representable,
     // so a relative error per component is meaningful (workloads.md W1b).
     const double error = ComponentwiseRelativeError(result.dtheta, dtheta);
     std::printf(
-        "W1b lambda=1e4 dopri5 tol %g: dL/dtheta = (%.6e, %.6e) exact (%.6e, %.6e), "
-        "rel err %.3e, reconstruction error %.3e, flag %d, backward steps %ld\n",
-        tol, result.dtheta[0], result.dtheta[1], dtheta[0], dtheta[1], error,
+        "W1b lambda=1e4 dopri5 tol %g checkpoints %d: dL/dtheta = (%.6e, %.6e) exact (%.6e, "
+        "%.6e), rel err %.3e, reconstruction error %.3e, flag %d, backward steps %ld\n",
+        tol, checkpoints ? 1 : 0, result.dtheta[0], result.dtheta[1], dtheta[0], dtheta[1], error,
         result.stats.reconstruction_error, result.stats.reconstruction_failed ? 1 : 0,
         result.stats.backward_steps);
     // Wrong (or non-finite) gradient …
@@ -242,21 +255,57 @@ TEST(BacksolveAdjoint, ImplicitIntegratorsDoNotRescueTheReconstruction) {
   // The failure is in the *problem* (z' = −λz is unstable backward), not in dopri5: an implicit
   // backward integrator follows the growing mode just as faithfully (BDF: z₂(t0) ≈ 1e32; SDIRK:
   // overflow). An integrator that damped it instead would return z₂(t0) ≈ 0; either way dL/dθ₂ is
-  // lost and the flag is raised.
+  // lost and the flag is raised. With checkpoints both overflow on [0.01, 0.1], after the reset
+  // at t = 0.1 (BDF near t = 0.061).
   Vector dtheta, dz0;
   TwoModeExact(1e4, &dtheta, &dz0);
   for (const char* integrator : {"cvodes_bdf", "sdirk"}) {
     if (!HaveIntegrator(integrator)) continue;
-    SCOPED_TRACE(integrator);
-    BacksolveAdjoint method(Options(integrator, 1e-6, 1e-6));
-    const LossAndGradient result = method.Compute(TwoModeProblem(1e4), TwoModeLoss());
-    const double theta2_error = std::abs(result.dtheta[1] - dtheta[1]) / std::abs(dtheta[1]);
+    for (const bool checkpoints : {true, false}) {
+      SCOPED_TRACE(std::string(integrator) +
+                   (checkpoints ? ", checkpoints on" : ", checkpoints off"));
+      GradientOptions options = Options(integrator, 1e-6, 1e-6);
+      options.backsolve_checkpoints = checkpoints;
+      BacksolveAdjoint method(options);
+      const LossAndGradient result = method.Compute(TwoModeProblem(1e4), TwoModeLoss());
+      const double theta2_error = std::abs(result.dtheta[1] - dtheta[1]) / std::abs(dtheta[1]);
+      std::printf(
+          "W1b lambda=1e4 %s tol 1e-6 checkpoints %d: dL/dtheta2 = %.3e (exact %.3e), "
+          "reconstruction error %.3e\n",
+          integrator, checkpoints ? 1 : 0, result.dtheta[1], dtheta[1],
+          result.stats.reconstruction_error);
+      EXPECT_TRUE(!std::isfinite(theta2_error) || theta2_error > 1e-2);
+      EXPECT_TRUE(result.stats.reconstruction_failed);
+    }
+  }
+}
+
+TEST(BacksolveAdjoint, CheckpointsGiveTheRightTwoModeGradientAtLambda100ButKeepTheFlag) {
+  REQUIRE_INTEGRATOR("dopri5");
+  // W1b at λ = 100, dopri5 rtol = atol = 1e-9. Without checkpoints z₂ is lost over [0, 1]
+  // (e^{100} amplification) and so is dL/dθ₂. With them z₂ is still lost on [0.1, 1], but a₂
+  // decays backward exactly as fast as z₂_rec grows, so a₂·z₂, which is what enters dL/dθ₂, keeps
+  // its value at t = 1 (≈ atol) and the reset at 0.1 stops the damage: the gradient is right,
+  // yet the mismatch at t = 0.1 is flagged (the flag is conservative with checkpoints).
+  Vector dtheta, dz0;
+  TwoModeExact(100.0, &dtheta, &dz0);
+  for (const bool checkpoints : {true, false}) {
+    SCOPED_TRACE(checkpoints ? "checkpoints on" : "checkpoints off");
+    GradientOptions options = Options("dopri5", 1e-9, 1e-9);
+    options.backsolve_checkpoints = checkpoints;
+    const LossAndGradient result =
+        BacksolveAdjoint(options).Compute(TwoModeProblem(100.0), TwoModeLoss());
+    const double error = ComponentwiseRelativeError(result.dtheta, dtheta);
     std::printf(
-        "W1b lambda=1e4 %s tol 1e-6: dL/dtheta2 = %.3e (exact %.3e), reconstruction "
-        "error %.3e\n",
-        integrator, result.dtheta[1], dtheta[1], result.stats.reconstruction_error);
-    EXPECT_TRUE(!std::isfinite(theta2_error) || theta2_error > 1e-2);
+        "W1b lambda=100 dopri5 tol 1e-9 checkpoints %d: dL/dtheta rel err %.3e, "
+        "reconstruction error %.3e\n",
+        checkpoints ? 1 : 0, error, result.stats.reconstruction_error);
     EXPECT_TRUE(result.stats.reconstruction_failed);
+    if (checkpoints) {
+      EXPECT_LE(error, 1e-6);
+    } else {
+      EXPECT_TRUE(!result.dtheta.allFinite() || error > 1e-2) << error;
+    }
   }
 }
 
@@ -348,6 +397,240 @@ TEST(BacksolveAdjoint, DifferentBackwardIntegratorAgrees) {
   const LossAndGradient krylov = BacksolveAdjoint(options).Compute(problem, loss);
   EXPECT_LE(MaxRelativeError(krylov.dtheta, reference.dtheta), 1e-6);
   EXPECT_LE(MaxRelativeError(krylov.dz0, reference.dz0), 1e-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints: z reset to the stored forward state at every observation time.
+
+// The backward paths of Compute(): "quadrature" (explicit backward integrator, [z; a] plus
+// Gauss–Legendre), "augmented" (the [z; a; G] system through at_output jumps, explicit and
+// implicit) and "per-interval" (integrators without jumps: one solve per interval).
+struct BackwardPath {
+  const char* label;
+  const char* forward;
+  const char* backward;  // "" = same as forward
+  bool quadrature;
+};
+
+const BackwardPath kBackwardPaths[] = {
+    {"quadrature dopri5", "dopri5", "", true},
+    {"augmented dopri5", "dopri5", "", false},
+    {"augmented cvodes_bdf", "dopri5", "cvodes_bdf", false},
+    {"per-interval heun", "heun", "", false},
+};
+
+GradientOptions PathOptions(const BackwardPath& path, double rtol, double atol, bool checkpoints) {
+  GradientOptions options = Options(path.forward, rtol, atol);
+  // Heun's embedded error estimate is first order: at rtol 1e-10 it would take ~1e7 steps, so it
+  // runs with a fixed step of 1e-3 instead (global error O(h²)).
+  if (std::string(path.forward) == "heun") options.integrator_options.fixed_step = 1e-3;
+  options.backward_integrator = path.backward;
+  options.backsolve_quadrature = path.quadrature;
+  options.backsolve_checkpoints = checkpoints;
+  return options;
+}
+
+// Agreement expected of a path with a reference computed by dopri5 at rtol 1e-10: the continuous
+// adjoint at the same tolerance (1e-6), or Heun's O(h²) error at h = 1e-3 (measured ≤ 8e-6).
+double PathTolerance(const BackwardPath& path) {
+  return std::string(path.forward) == "heun" ? 1e-4 : 1e-6;
+}
+
+// Lotka–Volterra from z0 = (1, 1), 10 observations on (0, 5], MSE against fixed targets.
+OdeProblem LotkaVolterraProblem() {
+  OdeProblem problem;
+  problem.field = std::make_shared<LotkaVolterraField>();
+  problem.z0 = Vector::Ones(2);
+  problem.theta = Vector(4);
+  problem.theta << 1.5, 1.0, 1.0, 3.0;
+  for (int i = 1; i <= 10; ++i) problem.output_times.push_back(0.5 * i);
+  return problem;
+}
+
+MseLoss TargetsAtTimes(std::size_t count) {
+  std::vector<Vector> targets;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double x = static_cast<double>(i);
+    targets.push_back((Vector(2) << 1.0 + 0.3 * std::sin(x), 0.8 + 0.2 * std::cos(x)).finished());
+  }
+  return MseLoss(std::move(targets));
+}
+
+TEST(BacksolveAdjoint, CheckpointsAreOnByDefault) {
+  EXPECT_TRUE(GradientOptions().backsolve_checkpoints);
+}
+
+TEST(BacksolveAdjoint, CheckpointedGradientMatchesFiniteDifferencesAndBpttOnEveryPath) {
+  REQUIRE_INTEGRATOR("dopri5");
+  const OdeProblem problem = LotkaVolterraProblem();
+  const MseLoss loss = TargetsAtTimes(problem.output_times.size());
+  const GradientOptions reference_options = Options("dopri5", 1e-10, 1e-12);
+  const LossAndGradient fd = CentralDifferenceGradient(problem, loss, reference_options);
+  const LossAndGradient bptt =
+      GradientRegistry().Create("bptt", reference_options)->Compute(problem, loss);
+  // Central differences of the adaptive dopri5 map are themselves accurate to ~1e-5 here (bptt,
+  // exact for that map up to its step-size control, agrees with them to 1.3e-6 in dL/dθ and
+  // 1.4e-5 in dL/dz0), so finite differences are checked at 5e-5 and bptt at PathTolerance.
+  const double fd_tol = 5e-5;
+  ASSERT_LE(MaxRelativeError(bptt.dtheta, fd.dtheta), fd_tol);
+  ASSERT_LE(MaxRelativeError(bptt.dz0, fd.dz0), fd_tol);
+  for (const BackwardPath& path : kBackwardPaths) {
+    if (!HaveIntegrator(path.forward) ||
+        (path.backward[0] != '\0' && !HaveIntegrator(path.backward)))
+      continue;
+    SCOPED_TRACE(path.label);
+    const LossAndGradient on =
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, true)).Compute(problem, loss);
+    const LossAndGradient off =
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, false)).Compute(problem, loss);
+    const double tol = PathTolerance(path);
+    const double fd_theta = MaxRelativeError(on.dtheta, fd.dtheta);
+    const double fd_z0 = MaxRelativeError(on.dz0, fd.dz0);
+    const double bptt_theta = MaxRelativeError(on.dtheta, bptt.dtheta);
+    const double on_off = MaxRelativeError(on.dtheta, off.dtheta);
+    std::printf(
+        "LV 10 outputs, %s, checkpoints on: dL/dtheta vs FD %.2e, vs bptt %.2e, dL/dz0 vs FD "
+        "%.2e, vs bptt %.2e, on vs off %.2e; reconstruction error on %.2e, off %.2e\n",
+        path.label, fd_theta, bptt_theta, fd_z0, MaxRelativeError(on.dz0, bptt.dz0), on_off,
+        on.stats.reconstruction_error, off.stats.reconstruction_error);
+    EXPECT_LE(fd_theta, std::max(tol, fd_tol));
+    EXPECT_LE(fd_z0, std::max(tol, fd_tol));
+    EXPECT_LE(bptt_theta, tol);
+    EXPECT_LE(MaxRelativeError(on.dz0, bptt.dz0), tol);
+    // Non-stiff: the resets move z by the reconstruction error only.
+    EXPECT_LE(on_off, 1e-6);
+    EXPECT_FALSE(on.stats.reconstruction_failed);
+    EXPECT_LE(on.stats.reconstruction_error, 1e-6);
+    EXPECT_NEAR(on.loss, fd.loss, tol * fd.loss);
+  }
+}
+
+// z' = A z, A = [[−λ, λ], [−1, 0]], λ = 30: eigenvalues ≈ −1.04 and −29.0, so z decays slowly
+// while the backward reconstruction amplifies errors like e^{29 (t_i − t)}: ≈ e^{58} ≈ 1e25 over
+// [0, 2] but only ≈ 18 over one observation interval of 0.1. 20
+// observations, MSE against fixed targets.
+OdeProblem RelaxingProblem() {
+  Matrix a(2, 2);
+  a << -30.0, 30.0, -1.0, 0.0;
+  OdeProblem problem;
+  problem.field = std::make_shared<LinearField>(2);
+  problem.z0 = (Vector(2) << 1.0, 0.5).finished();
+  problem.theta = LinearField::ParamsFromMatrix(a);
+  for (int i = 1; i <= 20; ++i) problem.output_times.push_back(0.1 * i);
+  return problem;
+}
+
+TEST(BacksolveAdjoint, CheckpointsRescueAReconstructionThatFailsWithout) {
+  REQUIRE_INTEGRATOR("dopri5");
+  const OdeProblem problem = RelaxingProblem();
+  const MseLoss loss = TargetsAtTimes(problem.output_times.size());
+  const GradientOptions reference_options = Options("dopri5", 1e-10, 1e-12);
+  const LossAndGradient fd = CentralDifferenceGradient(problem, loss, reference_options);
+  const LossAndGradient bptt =
+      GradientRegistry().Create("bptt", reference_options)->Compute(problem, loss);
+  ASSERT_LE(MaxRelativeError(bptt.dtheta, fd.dtheta), 1e-5);
+  for (const BackwardPath& path : kBackwardPaths) {
+    if (!HaveIntegrator(path.forward) ||
+        (path.backward[0] != '\0' && !HaveIntegrator(path.backward)))
+      continue;
+    SCOPED_TRACE(path.label);
+    const LossAndGradient on =
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, true)).Compute(problem, loss);
+    const LossAndGradient off =
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, false)).Compute(problem, loss);
+    const double on_error = MaxRelativeError(on.dtheta, fd.dtheta);
+    const double off_error = MaxRelativeError(off.dtheta, fd.dtheta);
+    std::printf(
+        "relaxing lambda=30, 20 outputs, %s: checkpoints off: reconstruction error "
+        "%.2e, dL/dtheta vs FD %.2e; on: reconstruction error %.2e, dL/dtheta vs FD %.2e, "
+        "vs bptt %.2e, dL/dz0 vs FD %.2e\n",
+        path.label, off.stats.reconstruction_error, off_error, on.stats.reconstruction_error,
+        on_error, MaxRelativeError(on.dtheta, bptt.dtheta), MaxRelativeError(on.dz0, fd.dz0));
+    // Without checkpoints: z(t0) is lost, flagged, and the gradient is wrong (or NaN).
+    EXPECT_TRUE(off.stats.reconstruction_failed);
+    EXPECT_TRUE(std::isnan(off.stats.reconstruction_error) || off.stats.reconstruction_error > 1.0);
+    EXPECT_TRUE(!off.dtheta.allFinite() || off_error > 1e-2) << off_error;
+    // With them: reconstructed to the solver tolerance and the gradient is right.
+    const double tol = PathTolerance(path);
+    EXPECT_FALSE(on.stats.reconstruction_failed);
+    EXPECT_LE(on.stats.reconstruction_error, tol);
+    EXPECT_LE(on_error, tol);
+    EXPECT_LE(MaxRelativeError(on.dtheta, bptt.dtheta), tol);
+    EXPECT_LE(MaxRelativeError(on.dz0, fd.dz0), tol);
+  }
+}
+
+TEST(BacksolveAdjoint, CheckpointReconstructionErrorIsTheWorstInterval) {
+  REQUIRE_INTEGRATOR("dopri5");
+  // One long interval: with observations at {0.1, 2} the mismatch measured at t = 0.1 (after an
+  // e^{29·1.9} ≈ 1e24 amplification) is flagged, although z(t0) itself is then reconstructed
+  // from the stored z(0.1) to the solver tolerance.
+  OdeProblem problem = RelaxingProblem();
+  problem.output_times = {0.1, 2.0};
+  const MseLoss loss = TargetsAtTimes(2);
+  const LossAndGradient result =
+      BacksolveAdjoint(Options("dopri5", 1e-10, 1e-12)).Compute(problem, loss);
+  std::printf("relaxing, outputs {0.1, 2}, checkpoints on: reconstruction error %.2e\n",
+              result.stats.reconstruction_error);
+  EXPECT_TRUE(result.stats.reconstruction_failed);
+  EXPECT_TRUE(std::isnan(result.stats.reconstruction_error) ||
+              result.stats.reconstruction_error > 1.0);
+}
+
+// Steady-state allocations with checkpoints (pattern of
+// tests/adjoint/gradient_allocation_test.cpp): after a warm-up, a Compute() on an MLP 2-32-32-2
+// problem with 5 outputs allocates exactly as often when it takes many steps (horizon 20,
+// tolerances 100 times tighter) as when it takes few (horizon 0.5), on the quadrature and the
+// augmented path: 0 operator-new calls per step or checkpoint reset.
+TEST(BacksolveAdjoint, CheckpointedBackwardPassDoesNotAllocateInSteadyState) {
+  SKIP_WITHOUT_COUNTER();
+  REQUIRE_INTEGRATOR("dopri5");
+  MlpOptions mlp;
+  mlp.widths = {2, 32, 32, 2};
+  mlp.activations = {"tanh"};
+  auto field = std::make_shared<MlpField>(mlp);
+  OdeProblem problems[2];
+  for (int k = 0; k < 2; ++k) {
+    problems[k].field = field;
+    problems[k].theta = field->InitialParams(5);
+    problems[k].z0 = (Vector(2) << 1.0, -0.5).finished();
+    const double horizon = k == 0 ? 0.5 : 20.0;
+    for (int i = 1; i <= 5; ++i) problems[k].output_times.push_back(horizon * i / 5);
+  }
+  const MseLoss loss = TargetsAtTimes(5);
+  test_util::NewCounter counter;
+  for (const bool quadrature : {true, false}) {
+    SCOPED_TRACE(quadrature ? "quadrature" : "augmented");
+    std::unique_ptr<BacksolveAdjoint> methods[2];
+    for (int k = 0; k < 2; ++k) {
+      GradientOptions options = Options("dopri5", k == 0 ? 1e-6 : 1e-9, k == 0 ? 1e-8 : 1e-11);
+      options.backsolve_quadrature = quadrature;
+      methods[k] = std::make_unique<BacksolveAdjoint>(options);
+      methods[k]->Compute(problems[1], loss);  // warm-up, many-step problem first
+      methods[k]->Compute(problems[0], loss);
+    }
+    long allocations[2], steps[2];
+    std::vector<test_util::CallStack> stacks[2];
+    for (int k = 0; k < 2; ++k) {
+      counter.Start();
+      {
+        const LossAndGradient result = methods[k]->Compute(problems[k], loss);
+        steps[k] = result.stats.forward_steps + result.stats.backward_steps;
+        EXPECT_TRUE(result.dtheta.allFinite());
+        EXPECT_FALSE(result.stats.reconstruction_failed);
+      }
+      allocations[k] = counter.Stop();
+      stacks[k] = counter.Stacks();
+    }
+    if (allocations[1] != allocations[0]) {
+      test_util::PrintExtraAllocations("backsolve checkpoints", stacks[1], stacks[0]);
+    }
+    std::printf("backsolve checkpoints %s: %ld steps -> %ld operator new; %ld steps -> %ld\n",
+                quadrature ? "quadrature" : "augmented", steps[0], allocations[0], steps[1],
+                allocations[1]);
+    EXPECT_GT(steps[1], 4 * steps[0]);
+    EXPECT_EQ(allocations[1], allocations[0]);
+  }
 }
 
 TEST(BacksolveAdjoint, BadOptionsAreRejected) {

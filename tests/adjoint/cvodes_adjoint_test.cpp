@@ -17,6 +17,7 @@
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "tests/test_util/allocation_counter.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
@@ -110,8 +111,15 @@ TEST(CvodesAdjoint, RejectsOtherIntegrators) {
               "gradient 'cvodes_adjoint' needs integrator 'cvodes_bdf' or 'cvodes_adams', got "
               "'dopri5'");
   }
+  // A backward integrator must be CVODES, epi2 or support jumps at the output times (heun
+  // does not); unknown names and unknown quadrature kinds are refused too.
+  for (const std::string backward : {"heun", "no_such_integrator"}) {
+    options = Options();
+    options.backward_integrator = backward;
+    EXPECT_THROW(CvodesAdjoint{options}, ConfigError) << backward;
+  }
   options = Options();
-  options.backward_integrator = "dopri5";
+  options.cvodes_quadrature = "simpson";
   EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
 }
 
@@ -231,8 +239,8 @@ void ExpectMatchesFiniteDifferences(const OdeProblem& problem, const Loss& loss,
   CvodesAdjoint method(Options("cvodes_bdf", 1e-10, 1e-12));
   const LossAndGradient result = method.Compute(problem, loss);
   const FiniteDifferenceGradients fd = ReferenceGradients(problem, loss);
-  const double theta_error = test_util::MaxRelativeError(result.dtheta, fd.dtheta);
-  const double z0_error = test_util::MaxRelativeError(result.dz0, fd.dz0);
+  const double theta_error = ::test_util::MaxRelativeError(result.dtheta, fd.dtheta);
+  const double z0_error = ::test_util::MaxRelativeError(result.dz0, fd.dz0);
   EXPECT_LT(theta_error, 1e-5) << label;
   EXPECT_LT(z0_error, 1e-5) << label;
   std::printf("%s vs central FD: dL/dθ max rel err %.2e, dL/dz0 %.2e\n", label.c_str(), theta_error,
@@ -271,9 +279,9 @@ TEST(CvodesAdjoint, ReuseEqualsFreshObjects) {
     CvodesAdjoint fresh(Options("cvodes_bdf", 1e-8, 1e-10));
     const LossAndGradient from_fresh = fresh.Compute(problem, loss);
     EXPECT_EQ(from_reused.loss, from_fresh.loss) << "call " << k;
-    EXPECT_TRUE(test_util::VectorsClose(from_reused.dtheta, from_fresh.dtheta, 1e-14, 0.0))
+    EXPECT_TRUE(::test_util::VectorsClose(from_reused.dtheta, from_fresh.dtheta, 1e-14, 0.0))
         << "call " << k;
-    EXPECT_TRUE(test_util::VectorsClose(from_reused.dz0, from_fresh.dz0, 1e-14, 0.0))
+    EXPECT_TRUE(::test_util::VectorsClose(from_reused.dz0, from_fresh.dz0, 1e-14, 0.0))
         << "call " << k;
   }
   // A different state size re-creates the SUNDIALS objects.
@@ -281,8 +289,8 @@ TEST(CvodesAdjoint, ReuseEqualsFreshObjects) {
   const LinearFunctionalLoss linear_loss =
       LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(3), linear.output_times.size());
   CvodesAdjoint fresh(Options("cvodes_bdf", 1e-8, 1e-10));
-  EXPECT_TRUE(test_util::VectorsClose(reused.Compute(linear, linear_loss).dtheta,
-                                      fresh.Compute(linear, linear_loss).dtheta, 1e-14, 0.0));
+  EXPECT_TRUE(::test_util::VectorsClose(reused.Compute(linear, linear_loss).dtheta,
+                                        fresh.Compute(linear, linear_loss).dtheta, 1e-14, 0.0));
 }
 
 TEST(CvodesAdjoint, SolverVariantsAgree) {
@@ -307,8 +315,8 @@ TEST(CvodesAdjoint, SolverVariantsAgree) {
     const LossAndGradient result = method.Compute(problem, loss);
     const std::string label = v.forward + "/" + (v.backward.empty() ? v.forward : v.backward) +
                               "/" + v.linear_solver + "/" + v.interpolation;
-    const double theta_error = test_util::MaxRelativeError(result.dtheta, expected.dtheta);
-    const double z0_error = test_util::MaxRelativeError(result.dz0, expected.dz0);
+    const double theta_error = ::test_util::MaxRelativeError(result.dtheta, expected.dtheta);
+    const double z0_error = ::test_util::MaxRelativeError(result.dz0, expected.dz0);
     EXPECT_LT(theta_error, 1e-6) << label;
     EXPECT_LT(z0_error, 1e-6) << label;
     EXPECT_NEAR(result.loss, expected.loss, 1e-8 * std::abs(expected.loss)) << label;
@@ -380,6 +388,9 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
   const Index n = 2;
   GradientOptions options = Options("cvodes_bdf", 1e-10, 1e-12);
   options.checkpoint_interval = nd;
+  // The CVODES quadrature: "gauss" (auto's choice for the MLP) also records the forward step
+  // polynomials, which grow with the steps.
+  options.cvodes_quadrature = "cvodes";
   CvodesAdjoint method(options);
   MlpOptions mlp_options;
   mlp_options.widths = {2, 16, 16, 2};
@@ -494,6 +505,156 @@ TEST(CvodesAdjoint, Epi2BackwardMatchesCvodesBackward) {
         "%ld vs %ld, stored %.0f vs %.0f bytes\n",
         c.label.c_str(), theta_error, z0_error, actual.stats.backward_steps,
         expected.stats.backward_steps, actual.stats.stored_bytes, expected.stats.stored_bytes);
+  }
+}
+
+// The cheap backward variants against central differences (rtol 1e-10 forward and backward):
+// the Gauss–Legendre parameter quadrature over the CVODES backward steps (cvodes_quadrature
+// "gauss"), and the interpolating adjoint (backward_integrator "dopri5" over the recorded forward
+// step polynomials, jumps at the output times keeping the step size). Problems: Lotka–Volterra,
+// the linear field with a running cost and an output at t0, and an MLP 2-4-2 (22 parameters).
+struct VariantCase {
+  std::string label;
+  OdeProblem problem;
+  std::shared_ptr<Loss> loss;
+};
+
+std::vector<VariantCase> VariantCases() {
+  std::vector<VariantCase> cases;
+  const OdeProblem lv = LotkaVolterraProblem();
+  cases.push_back(
+      {"Lotka-Volterra", lv, std::make_shared<MseLoss>(LotkaVolterraLoss(lv.output_times.size()))});
+  std::vector<Vector> weights = {Vector{{1.0, 0.0, 0.0}}, Vector{{0.5, -1.0, 2.0}}, Vector(),
+                                 Vector{{0.0, 1.0, 1.0}}, Vector{{1.0, 1.0, 1.0}}};
+  cases.push_back({"linear field (running cost)", LinearProblem(),
+                   std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}})});
+  MlpOptions mlp_options;
+  mlp_options.widths = {2, 4, 2};
+  mlp_options.activations = {"tanh"};
+  auto mlp = std::make_shared<MlpField>(mlp_options);
+  std::vector<double> times;
+  for (int i = 1; i <= 8; ++i) times.push_back(0.25 * i);
+  const OdeProblem mlp_problem =
+      MakeProblem(mlp, Vector{{1.0, -0.5}}, mlp->InitialParams(3), times);
+  cases.push_back({"MLP 2-4-2", mlp_problem, std::make_shared<MseLoss>(LotkaVolterraLoss(8))});
+  return cases;
+}
+
+void ExpectVariantMatchesFiniteDifferences(const GradientOptions& options,
+                                           const std::string& variant) {
+  for (const VariantCase& c : VariantCases()) {
+    CvodesAdjoint method(options);
+    const LossAndGradient result = method.Compute(c.problem, *c.loss);
+    const FiniteDifferenceGradients fd = ReferenceGradients(c.problem, *c.loss);
+    const double theta_error = ::test_util::MaxRelativeError(result.dtheta, fd.dtheta);
+    const double z0_error = ::test_util::MaxRelativeError(result.dz0, fd.dz0);
+    EXPECT_LT(theta_error, 1e-5) << variant << " " << c.label;
+    EXPECT_LT(z0_error, 1e-5) << variant << " " << c.label;
+    // Reuse with other parameters equals a fresh object.
+    OdeProblem shifted = c.problem;
+    shifted.theta *= 1.1;
+    const LossAndGradient reused = method.Compute(shifted, *c.loss);
+    CvodesAdjoint fresh_method(options);
+    const LossAndGradient fresh = fresh_method.Compute(shifted, *c.loss);
+    EXPECT_EQ(reused.dtheta, fresh.dtheta) << variant << " " << c.label;
+    EXPECT_EQ(reused.dz0, fresh.dz0) << variant << " " << c.label;
+    std::printf("%-12s %-28s vs central FD: dL/dθ %.2e, dL/dz0 %.2e; steps fwd/bwd %ld/%ld\n",
+                variant.c_str(), c.label.c_str(), theta_error, z0_error, result.stats.forward_steps,
+                result.stats.backward_steps);
+  }
+}
+
+TEST(CvodesAdjoint, GaussQuadratureMatchesFiniteDifferences) {
+  for (const std::string integrator : {"cvodes_bdf", "cvodes_adams"}) {
+    GradientOptions options = Options(integrator, 1e-10, 1e-12);
+    options.cvodes_quadrature = "gauss";
+    ExpectVariantMatchesFiniteDifferences(options, integrator + "/gauss");
+  }
+}
+
+TEST(CvodesAdjoint, InterpolatingAdjointMatchesFiniteDifferences) {
+  for (const std::string integrator : {"cvodes_bdf", "cvodes_adams"}) {
+    GradientOptions options = Options(integrator, 1e-10, 1e-12);
+    options.backward_integrator = "dopri5";
+    ExpectVariantMatchesFiniteDifferences(options, integrator + "/dopri5");
+  }
+}
+
+// W1b (stiff, λ = 1e4) with the Gauss quadrature against the closed form.
+TEST(CvodesAdjoint, GaussQuadratureMatchesExactGradientOnStiffSystem) {
+  const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
+  const double lambda = 1e4;
+  const OdeProblem problem =
+      MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
+  const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
+  Vector dtheta_exact = Vector::Zero(2);
+  for (const double t : times) {
+    dtheta_exact(0) -= t * std::exp(-t);
+    dtheta_exact(1) -= t * std::exp(-lambda * t);
+  }
+  GradientOptions options = Options("cvodes_bdf", 1e-10, 1e-14);
+  options.cvodes_quadrature = "gauss";
+  CvodesAdjoint method(options);
+  const LossAndGradient result = method.Compute(problem, loss);
+  EXPECT_LT(MaxRelative(result.dtheta, dtheta_exact), 1e-6);
+  std::printf("W1b λ=1e4 gauss: dL/dθ max rel err %.2e, backward steps %ld\n",
+              MaxRelative(result.dtheta, dtheta_exact), result.stats.backward_steps);
+}
+
+// Steady-state allocations of the new backward paths (pattern of
+// tests/adjoint/gradient_allocation_test.cpp, which covers the default "auto" → gauss path on an
+// MLP): after a warm-up, a Compute() on an MLP 2-32-32-2 problem with 5 MSE outputs allocates
+// exactly as often with many steps (horizon 20, tolerances 100 times tighter) as with few (horizon
+// 0.5): 0 operator-new calls per forward or backward step, for the interpolating adjoint (Adams
+// forward, dopri5 backward) and the Gauss quadrature with BDF.
+TEST(CvodesAdjoint, NewBackwardPathsDoNotAllocateInSteadyState) {
+  SKIP_WITHOUT_COUNTER();
+  MlpOptions mlp;
+  mlp.widths = {2, 32, 32, 2};
+  mlp.activations = {"tanh"};
+  auto field = std::make_shared<MlpField>(mlp);
+  OdeProblem problems[2];
+  for (int k = 0; k < 2; ++k) {
+    const double horizon = k == 0 ? 0.5 : 20.0;
+    std::vector<double> times;
+    for (int i = 1; i <= 5; ++i) times.push_back(horizon * i / 5);
+    problems[k] = MakeProblem(field, Vector{{1.0, -0.5}}, field->InitialParams(5), times);
+  }
+  const MseLoss loss = LotkaVolterraLoss(5);
+  test_util::NewCounter counter;
+  struct Path {
+    std::string label, forward, backward, quadrature;
+  };
+  for (const Path& path : {Path{"adams+dopri5", "cvodes_adams", "dopri5", "auto"},
+                           Path{"bdf gauss", "cvodes_bdf", "", "gauss"}}) {
+    std::unique_ptr<CvodesAdjoint> methods[2];
+    for (int k = 0; k < 2; ++k) {
+      GradientOptions options = Options(path.forward, k == 0 ? 1e-6 : 1e-8, k == 0 ? 1e-8 : 1e-10);
+      options.backward_integrator = path.backward;
+      options.cvodes_quadrature = path.quadrature;
+      methods[k] = std::make_unique<CvodesAdjoint>(options);
+      methods[k]->Compute(problems[1], loss);  // warm-up, many-step problem first
+      methods[k]->Compute(problems[0], loss);
+    }
+    long allocations[2], steps[2];
+    std::vector<test_util::CallStack> stacks[2];
+    for (int k = 0; k < 2; ++k) {
+      counter.Start();
+      {
+        const LossAndGradient result = methods[k]->Compute(problems[k], loss);
+        steps[k] = result.stats.forward_steps + result.stats.backward_steps;
+        EXPECT_TRUE(result.dtheta.allFinite());
+      }
+      allocations[k] = counter.Stop();
+      stacks[k] = counter.Stacks();
+    }
+    if (allocations[1] != allocations[0]) {
+      test_util::PrintExtraAllocations(path.label, stacks[1], stacks[0]);
+    }
+    std::printf("%-12s: %ld steps -> %ld operator new; %ld steps -> %ld\n", path.label.c_str(),
+                steps[0], allocations[0], steps[1], allocations[1]);
+    EXPECT_GT(steps[1], 4 * steps[0]) << path.label;
+    EXPECT_EQ(allocations[1], allocations[0]) << path.label;
   }
 }
 
