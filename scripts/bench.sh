@@ -11,6 +11,8 @@
 #   scripts/bench.sh --quick               # smoke run: fewer repetitions/iterations, < 2 min
 #   scripts/bench.sh --build-dir build-x   # configure/build only the needed targets in build-x
 #   scripts/bench.sh --no-build            # use the binaries already in the build directory
+#   scripts/bench.sh --portable            # measure the portable build (build/) instead of the
+#                                          # default build-native/ (-DSNODE_NATIVE=ON, -march=native)
 # Other options: --repetitions N (default 3), --out DIR (default results/bench),
 # --mnist DIR (default ../shared/data/mnist, the W4 data).
 set -euo pipefail
@@ -19,7 +21,10 @@ root=$(pwd)
 
 quick=0
 only="micro,W1,W2,W3,W4,W5"
-build_dir=build
+# Benchmarks measure this machine, and the binary never leaves it: build for it (docs/decisions.md,
+# "Benchmarks build for the host"). --portable measures the portable default build instead.
+native=1
+build_dir=""
 do_build=1
 reps=3
 out=results/bench
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
     --only=*) only="${1#*=}" ;;
     --build-dir) build_dir="$2"; shift ;;
     --no-build) do_build=0 ;;
+    --portable) native=0 ;;
     --repetitions) reps="$2"; shift ;;
     --out) out="$2"; shift ;;
     --mnist) mnist="$2"; shift ;;
@@ -41,6 +47,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ -z "$build_dir" ]; then
+  if [ "$native" -eq 1 ]; then build_dir=build-native; else build_dir=build; fi
+fi
 case "$build_dir" in /*) ;; *) build_dir="$root/$build_dir" ;; esac
 case "$out" in /*) ;; *) out="$root/$out" ;; esac
 
@@ -59,10 +68,11 @@ wants W4 && targets+=(mnist_classifier)
 wants W5 && targets+=(stiffness_study)
 
 if [ "$do_build" -eq 1 ]; then
-  if [ "$build_dir" = "$root/build" ]; then
+  if [ "$build_dir" = "$root/build" ] && [ "$native" -eq 0 ]; then
     bash scripts/build.sh
   else
-    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+      -DSNODE_NATIVE="$([ "$native" -eq 1 ] && echo ON || echo OFF)" >/dev/null
     cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}"
   fi
 fi
@@ -81,7 +91,7 @@ if [ "$quick" -eq 1 ]; then
   micro_args=(--benchmark_repetitions=1 --benchmark_min_time=0.01)
 else
   decay_args=(--bench "$reps")
-  w2_args=(--bench "$reps" --skip-bad-steps)
+  w2_args=(--bench "$reps")
   w3_args=(--bench "$reps")
   w4_args=(--bench "$reps")
   w5_args=(--bench "$reps")
