@@ -16,13 +16,13 @@
 // (dx, dy) ∈ [−N, N]² pixels.
 //
 // Threads (--threads T ≥ 2, batch ≥ 64): each batch is cut into T contiguous parts, each solved
-// by its own MlpField/integrator/gradient method on its own std::thread; the parts' losses are
-// normalised by the full batch size so their gradients add up to the batch gradient. With a
-// fixed-step integrator (rk4) every sample's ODE is independent, so this is the same computation
-// as one thread (up to summation order). With an adaptive integrator (dopri5) the samples of a
-// part share one step sequence, so splitting changes the steps (each part takes the steps its
-// own samples need): a different, equally valid, deterministic run. Evaluation splits whole
-// batches over the threads, so test accuracy does not depend on T.
+// by its own MlpField/integrator/gradient method on a thread of a pool that lives for the run
+// (PartPool); the parts' losses are normalised by the full batch size so their gradients add up to
+// the batch gradient. With a fixed-step integrator (rk4) every sample's ODE is independent, so this
+// is the same computation as one thread (up to summation order). With an adaptive integrator
+// (dopri5) the samples of a part share one step sequence, so splitting changes the steps (each part
+// takes the steps its own samples need): a different, equally valid, deterministic run. Evaluation
+// splits whole batches over the threads, so test accuracy does not depend on T.
 //
 // Resume: a checkpoint holds the parameters, Adam's m, v and step, the shuffling RNG's state at
 // the start of the current epoch, the epoch and the batch within it, so --resume continues the
@@ -43,13 +43,16 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -500,30 +503,91 @@ class Worker {
   std::map<Index, Slot> slots_;
 };
 
-// Runs fn(k) for k = 0..count−1 on count threads (inline when count is 1). Rethrows the first
-// exception (in part order, so the error does not depend on timing).
-template <class Fn>
-void RunParallel(std::size_t count, Fn&& fn) {
-  if (count == 1) {
-    fn(0);
-    return;
+// Runs fn(k) for k = 0..count−1, part 0 on the calling thread and the others on threads that
+// live as long as the pool: creating threads per batch cost more than the second core gave back
+// (glibc returns an exited thread's stack pages with madvise, so every new thread faulted in
+// Eigen's on-stack GEMM blocks again, plus a TLB shootdown per batch). Rethrows the first
+// exception in part order, so the error does not depend on timing.
+class PartPool {
+ public:
+  explicit PartPool(std::size_t threads) {
+    for (std::size_t k = 1; k < threads; ++k) threads_.emplace_back([this, k] { Serve(k); });
   }
-  std::vector<std::exception_ptr> errors(count);
-  std::vector<std::thread> threads;
-  for (std::size_t k = 0; k < count; ++k) {
-    threads.emplace_back([&, k] {
-      try {
-        fn(k);
-      } catch (...) {
-        errors[k] = std::current_exception();
+  PartPool(const PartPool&) = delete;
+  PartPool& operator=(const PartPool&) = delete;
+  ~PartPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+  }
+
+  std::size_t size() const { return threads_.size() + 1; }
+
+  template <class Fn>
+  void Run(std::size_t count, Fn&& fn) {
+    if (count > size()) throw ConfigError("PartPool: more parts than threads");
+    errors_.assign(count, nullptr);
+    std::function<void(std::size_t)> task = std::forward<Fn>(fn);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = &task;
+      count_ = count;
+      pending_ = count - 1;
+      ++generation_;
+    }
+    if (count > 1) wake_.notify_all();
+    RunPart(0);
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return pending_ == 0; });
+      task_ = nullptr;
+    }
+    for (const std::exception_ptr& error : errors_) {
+      if (error) std::rethrow_exception(error);
+    }
+  }
+
+ private:
+  void RunPart(std::size_t k) {
+    try {
+      (*task_)(k);
+    } catch (...) {
+      errors_[k] = std::current_exception();
+    }
+  }
+
+  void Serve(std::size_t k) {
+    std::uint64_t seen = 0;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        if (k >= count_) continue;
       }
-    });
+      RunPart(k);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --pending_;
+      }
+      done_.notify_one();
+    }
   }
-  for (std::thread& thread : threads) thread.join();
-  for (const std::exception_ptr& error : errors) {
-    if (error) std::rethrow_exception(error);
-  }
-}
+
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  bool stop_ = false;
+  std::uint64_t generation_ = 0;
+  std::size_t count_ = 0;
+  std::size_t pending_ = 0;
+  std::function<void(std::size_t)>* task_ = nullptr;
+  std::vector<std::exception_ptr> errors_;
+};
 
 Matrix GatherColumns(const Matrix& pixels, const std::vector<Index>& order, Index begin,
                      Index count) {
@@ -547,8 +611,8 @@ struct Evaluation {
   double seconds = 0;
 };
 
-Evaluation Evaluate(std::vector<Worker>& workers, const Vector& p, const IdxDataset& test,
-                    Index batch) {
+Evaluation Evaluate(PartPool& pool, std::vector<Worker>& workers, const Vector& p,
+                    const IdxDataset& test, Index batch) {
   const auto start = std::chrono::steady_clock::now();
   const Index n = test.size();
   const Index num_batches = (n + batch - 1) / batch;
@@ -557,7 +621,7 @@ Evaluation Evaluate(std::vector<Worker>& workers, const Vector& p, const IdxData
   std::vector<double> losses(num_batches);
   std::vector<Index> correct(num_batches);
   // Whole batches per thread (round-robin), so the result does not depend on the thread count.
-  RunParallel(workers.size(), [&](std::size_t w) {
+  pool.Run(workers.size(), [&](std::size_t w) {
     for (Index b = static_cast<Index>(w); b < num_batches; b += workers.size()) {
       const Index begin = b * batch;
       const Index count = std::min(batch, n - begin);
@@ -945,7 +1009,8 @@ int RunEvaluate(const Settings& s) {
   const Vector params = model->FromBlocks(c.parameters, "", s.evaluate);
   std::vector<Worker> workers;
   for (long k = 0; k < s.threads; ++k) workers.emplace_back(*model, s);
-  const Evaluation e = Evaluate(workers, params, data.test, s.batch);
+  PartPool pool(workers.size());
+  const Evaluation e = Evaluate(pool, workers, params, data.test, s.batch);
   std::cout << "model       " << s.evaluate << " (epoch " << c.epoch << ")\n"
             << "architecture " << c.architecture << "\n"
             << "test data   " << data.description << "\n";
@@ -1000,6 +1065,7 @@ int RunTraining(const Settings& s, std::vector<EpochRecord>* history = nullptr) 
       (s.threads >= 2 && batch >= 64) ? static_cast<std::size_t>(s.threads) : 1;
   std::vector<Worker> workers;
   for (long k = 0; k < std::max<long>(s.threads, 1); ++k) workers.emplace_back(model, s);
+  PartPool pool(workers.size());
 
   std::cout << "mnist_classifier: " << (model.ode() ? "ODE-Net" : "ablation (no ODE block)") << ", "
             << model.num_params() << " parameters\n"
@@ -1054,7 +1120,7 @@ int RunTraining(const Settings& s, std::vector<EpochRecord>* history = nullptr) 
       const std::size_t used = count >= 64 ? parts : 1;
       std::vector<PartResult> results(used);
       try {
-        RunParallel(used, [&](std::size_t k) {
+        pool.Run(used, [&](std::size_t k) {
           const Index part_begin = count * static_cast<Index>(k) / static_cast<Index>(used);
           const Index part_end = count * static_cast<Index>(k + 1) / static_cast<Index>(used);
           const std::vector<int> part_labels(labels.begin() + part_begin,
@@ -1114,7 +1180,7 @@ int RunTraining(const Settings& s, std::vector<EpochRecord>* history = nullptr) 
       }
     }
     progress.Finish();
-    const Evaluation e = Evaluate(workers, state.params, data.test, batch);
+    const Evaluation e = Evaluate(pool, workers, state.params, data.test, batch);
     EpochRecord record;
     record.epoch = state.epoch + 1;
     record.train_loss = state.batches_done > 0 ? state.loss_sum / state.batches_done : std::nan("");
