@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "core/nvector_kernels.hpp"
+
 namespace snode {
 namespace {
 
@@ -239,6 +241,7 @@ W2Floor::W2Floor(const std::vector<double>& weights, W2FloorOptions options)
   if (options.fused_vector_ops) {
     Check(N_VEnableFusedOps_Serial(s.y, SUNTRUE), "N_VEnableFusedOps_Serial");
   }
+  if (options.compiled_vector_kernels) snode::detail::InstallFastKernels(s.y);
   NV_Ith_S(s.y, 0) = 1.0;
   NV_Ith_S(s.y, 1) = 1.0;
   s.mem = ERKStepCreate(Impl::RhsCallback, 0.0, s.y, s.context);

@@ -63,6 +63,10 @@ struct W2FloorOptions {
   // N_VEnableFusedOps_Serial on the state vector (and so on ERKStep's clones of it), as snode's
   // MakeNVector does: one pass per stage combination instead of one N_VLinearSum per term.
   bool fused_vector_ops = true;
+  // The compiled vector kernels snode's MakeNVector installs (core/nvector_kernels.hpp; the
+  // packaged serial kernels are unoptimised): same arithmetic bit for bit, so only the framework
+  // differs. false: SUNDIALS' own kernels.
+  bool compiled_vector_kernels = true;
 };
 
 // One W2 forward solver. Construction creates the SUNDIALS context, vector and ERKStep memory;
