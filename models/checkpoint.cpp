@@ -1,6 +1,8 @@
 #include "models/checkpoint.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -171,6 +173,29 @@ std::string DirectoryOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// Temporaries are named <file>.tmp.<pid>.XXXXXX. A process killed between mkstemp and rename
+// leaves one behind; remove those whose writer no longer runs (kill(pid, 0) fails with ESRCH), and
+// never another live process's. Best effort: a failure here must not stop the save.
+void RemoveStaleTemporaries(const std::string& path, const std::string& directory) {
+  const std::size_t slash = path.find_last_of('/');
+  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp.";
+  DIR* dir = opendir(directory.c_str());
+  if (dir == nullptr) return;
+  while (const dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const std::size_t dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0) continue;  // not ours (an older naming)
+    const std::string digits = rest.substr(0, dot);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t writer = static_cast<pid_t>(std::stol(digits));
+    if (writer <= 0 || writer == getpid()) continue;
+    if (kill(writer, 0) != 0 && errno == ESRCH) unlink((directory + "/" + name).c_str());
+  }
+  closedir(dir);
+}
+
 }  // namespace
 
 const NamedBlock& Checkpoint::Parameter(const std::string& name) const {
@@ -296,7 +321,8 @@ void SaveCheckpoint(const Checkpoint& checkpoint, const std::string& path) {
   const std::string directory = DirectoryOf(path);
   // The temporary lives in the destination's directory: rename() is atomic only within one
   // file system.
-  std::string temp = path + ".tmp.XXXXXX";
+  RemoveStaleTemporaries(path, directory);
+  std::string temp = path + ".tmp." + std::to_string(getpid()) + ".XXXXXX";
   std::vector<char> name(temp.begin(), temp.end());
   name.push_back('\0');
   const int fd = mkstemp(name.data());

@@ -11,6 +11,8 @@
 // flushed and fsync()ed, then rename()d over the destination, and the directory is fsync()ed.
 // A crash or kill at any instant leaves either the old file or the new one, never a torn file;
 // on failure the temporary is removed, the old file is untouched and InputError is thrown.
+// The temporary is named <path>.tmp.<pid>.XXXXXX; a save first removes such temporaries left by
+// writers that no longer run (a kill between creating and renaming one).
 //
 // LoadCheckpoint validates everything and throws InputError naming the file and the problem:
 // missing file, wrong magic, unsupported version, truncated or over-long file, checksum

@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -150,6 +152,28 @@ TEST(Checkpoint, OverwriteReplacesOldFile) {
   SaveCheckpoint(second, path);
   EXPECT_EQ(LoadCheckpoint(path).epoch, 4u);
   EXPECT_EQ(dir.Files().size(), 1u);
+}
+
+TEST(Checkpoint, SaveRemovesTemporariesOfDeadWritersOnly) {
+  TempDir dir;
+  const std::string path = dir.path() + "/model.ckpt";
+  // A writer that has exited: a child that ends at once and has been reaped.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  const std::string stale = path + ".tmp." + std::to_string(child) + ".abc123";
+  const std::string live = path + ".tmp." + std::to_string(getppid()) + ".def456";  // running
+  const std::string foreign = path + ".tmp.Qx81zz";  // not of this naming: left alone
+  for (const std::string& name : {stale, live, foreign}) std::ofstream(name) << "partial";
+  SaveCheckpoint(Example(), path);
+  std::vector<std::string> files = dir.Files();
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> expected = {"model.ckpt", live.substr(dir.path().size() + 1),
+                                       foreign.substr(dir.path().size() + 1)};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(files, expected);
+  EXPECT_EQ(LoadCheckpoint(path).epoch, Example().epoch);
 }
 
 TEST(Checkpoint, MissingFileIsInputError) {
