@@ -46,7 +46,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -69,22 +68,6 @@ namespace {
 
 const std::string kWeightsPath = std::string(SNODE_W2_DATA_DIR) + "/w2_init_weights.json";
 const std::string kTruthPath = std::string(SNODE_W2_DATA_DIR) + "/w2_truth.json";
-
-// Whether IntegratorOptions has interpolate_outputs (the interpolated output mode).
-template <class T, class = void>
-struct HasInterpolateOutputs : std::false_type {};
-template <class T>
-struct HasInterpolateOutputs<T, std::void_t<decltype(std::declval<T&>().interpolate_outputs)>>
-    : std::true_type {};
-
-template <class T>
-void SetInterpolateOutputs(T& options, bool on) {
-  if constexpr (HasInterpolateOutputs<T>::value) {
-    options.interpolate_outputs = on;
-  } else {
-    Require(!on, "this build has no IntegratorOptions::interpolate_outputs");
-  }
-}
 
 // Lotka–Volterra states at `times` from (1, 1) with rates `rates`, solved to rtol 1e-10.
 std::vector<Vector> LotkaVolterraTruth(const std::vector<double>& times, const Vector& rates) {
@@ -169,7 +152,7 @@ GradientOptions MakeGradientOptions(const std::string& integrator, bool interpol
   if (plus != std::string::npos) options.backward_integrator = integrator.substr(plus + 1);
   options.integrator_options.rtol = 1e-6;
   options.integrator_options.atol = 1e-8;
-  SetInterpolateOutputs(options.integrator_options, interpolate);
+  options.integrator_options.interpolate_outputs = interpolate;
   return options;
 }
 
@@ -341,7 +324,7 @@ void RegisterAll() {
                                               {"cvodes_adjoint", "cvodes_adams+dopri5"},
                                               {"cvodes_adjoint", "cvodes_bdf+dopri5"}};
   std::vector<bool> modes = {false};
-  if (HasInterpolateOutputs<IntegratorOptions>::value) modes.push_back(true);
+  modes.push_back(true);
   for (const bool interpolate : modes) {
     for (const GradientCase& c : w2_cases) {
       const std::string name = std::string("BM_GradientW2/") + c.method + "/" + c.integrator +

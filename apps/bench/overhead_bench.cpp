@@ -12,8 +12,8 @@
 //   see the same machine load; counters floor_cpu_us, snode_cpu_us, floor_wall_us, snode_wall_us
 //   (per solve) and ratio_cpu, ratio_wall = snode / floor. The overhead is ratio − 1.
 // <mode> is stop_times (every output time a stop time, snode's default) or interpolate (outputs
-// by the Hermite interpolant, IntegratorOptions::interpolate_outputs; skipped if this snode has
-// no such option).
+// by the Hermite interpolant, IntegratorOptions::interpolate_outputs). snode keeps ARKODE's own
+// first step here (initial_step_estimate = "sundials"), as the floor does.
 // Every benchmark also reports nfe and steps per solve; the floor and snode must agree (the test
 // tests/apps/w2_floor_test.cpp checks that the states agree to 1e-12 and the NFE exactly).
 
@@ -23,7 +23,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -38,24 +37,6 @@
 
 namespace snode {
 namespace {
-
-// Whether IntegratorOptions has interpolate_outputs (added with the interpolated output mode).
-template <typename T, typename = void>
-struct HasInterpolateOutputs : std::false_type {};
-template <typename T>
-struct HasInterpolateOutputs<T, std::void_t<decltype(std::declval<T&>().interpolate_outputs)>>
-    : std::true_type {};
-
-// Sets the output mode; false if this snode cannot do the requested one.
-template <typename Options>
-bool SetInterpolateOutputs(Options& options, bool interpolate) {
-  if constexpr (HasInterpolateOutputs<Options>::value) {
-    options.interpolate_outputs = interpolate;
-    return true;
-  } else {
-    return !interpolate;
-  }
-}
 
 OdeProblem SnodeW2Problem() {
   MlpOptions mlp;
@@ -105,10 +86,7 @@ void BM_Snode(benchmark::State& state, bool interpolate) {
   options.rtol = 1e-6;
   options.atol = 1e-8;
   options.initial_step_estimate = "sundials";  // the floor keeps ARKODE's own first step
-  if (!SetInterpolateOutputs(options, interpolate)) {
-    state.SkipWithError("IntegratorOptions has no interpolate_outputs in this build");
-    return;
-  }
+  options.interpolate_outputs = interpolate;
   const OdeProblem problem = SnodeW2Problem();
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
   Trajectory trajectory;
@@ -125,10 +103,7 @@ void BM_Overhead(benchmark::State& state, bool interpolate) {
   options.rtol = 1e-6;
   options.atol = 1e-8;
   options.initial_step_estimate = "sundials";  // the floor keeps ARKODE's own first step
-  if (!SetInterpolateOutputs(options, interpolate)) {
-    state.SkipWithError("IntegratorOptions has no interpolate_outputs in this build");
-    return;
-  }
+  options.interpolate_outputs = interpolate;
   const OdeProblem problem = SnodeW2Problem();
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
   W2Floor floor_solver(LoadW2FloorWeights(SNODE_W2_WEIGHTS),

@@ -52,7 +52,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -75,22 +74,6 @@ namespace {
 
 namespace po = boost::program_options;
 using nlohmann::json;
-
-// Whether IntegratorOptions has interpolate_outputs (the interpolated output mode).
-template <class T, class = void>
-struct HasInterpolateOutputs : std::false_type {};
-template <class T>
-struct HasInterpolateOutputs<T, std::void_t<decltype(std::declval<T&>().interpolate_outputs)>>
-    : std::true_type {};
-
-template <class T>
-void SetInterpolateOutputs(T& options, bool on) {
-  if constexpr (HasInterpolateOutputs<T>::value) {
-    options.interpolate_outputs = on;
-  } else {
-    Require(!on, "this build has no IntegratorOptions::interpolate_outputs");
-  }
-}
 
 struct Method {
   std::string gradient;
@@ -218,7 +201,7 @@ GradientOptions MakeOptions(const Method& method) {
   options.integrator_options.rtol = 1e-6;
   options.integrator_options.atol = 1e-8;
   options.integrator_options.linear_solver = method.linear_solver;
-  SetInterpolateOutputs(options.integrator_options, method.interpolate);
+  options.integrator_options.interpolate_outputs = method.interpolate;
   options.Validate();
   return options;
 }
@@ -470,8 +453,6 @@ std::vector<Method> ParseMethods(const std::string& text, bool interpolate) {
       if (parts[i] == "gmres" || parts[i] == "dense") {
         m.linear_solver = parts[i];
       } else if (parts[i] == "interpolate") {
-        Require(HasInterpolateOutputs<IntegratorOptions>::value,
-                "--methods: this build has no IntegratorOptions::interpolate_outputs");
         m.interpolate = true;
       } else {
         throw ConfigError("--methods: unknown suffix ':" + parts[i] +
@@ -500,7 +481,7 @@ std::string DefaultMethods() {
   std::string methods =
       "bptt/dopri5,backsolve_adjoint/dopri5,cvodes_adjoint/cvodes_bdf,"
       "cvodes_adjoint/cvodes_adams,cvodes_adjoint/cvodes_bdf:gmres";
-  if (HasInterpolateOutputs<IntegratorOptions>::value) methods += ",bptt/dopri5:interpolate";
+  methods += ",bptt/dopri5:interpolate";
   return methods;
 }
 
@@ -530,8 +511,6 @@ int Main(int argc, char** argv) {
   const double max_seconds = vm["max-gradient-seconds"].as<double>();
   Require(max_seconds > 0, "--max-gradient-seconds must be > 0");
   const bool interpolate = vm.count("interpolate") > 0;
-  Require(!interpolate || HasInterpolateOutputs<IntegratorOptions>::value,
-          "--interpolate: this build has no IntegratorOptions::interpolate_outputs");
   Require(vm["repetitions"].as<int>() >= 1, "--repetitions must be >= 1");
   const std::vector<std::string> sweeps = ParseNameList(vm["sweeps"].as<std::string>());
   for (const std::string& s : sweeps) {

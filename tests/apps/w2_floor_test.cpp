@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <memory>
 #include <random>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -25,23 +24,6 @@
 
 namespace snode {
 namespace {
-
-template <typename T, typename = void>
-struct HasInterpolateOutputs : std::false_type {};
-template <typename T>
-struct HasInterpolateOutputs<T, std::void_t<decltype(std::declval<T&>().interpolate_outputs)>>
-    : std::true_type {};
-
-// Sets the output mode; false if this snode has no interpolated output mode.
-template <typename Options>
-bool SetInterpolateOutputs(Options& options, bool interpolate) {
-  if constexpr (HasInterpolateOutputs<Options>::value) {
-    options.interpolate_outputs = interpolate;
-    return true;
-  } else {
-    return !interpolate;
-  }
-}
 
 std::shared_ptr<MlpField> W2Field() {
   MlpOptions mlp;
@@ -79,9 +61,7 @@ void ExpectFloorMatchesSnode(bool interpolate) {
   options.rtol = 1e-6;
   options.atol = 1e-8;
   options.initial_step_estimate = "sundials";  // the floor keeps ARKODE's own first step
-  if (!SetInterpolateOutputs(options, interpolate)) {
-    GTEST_SKIP() << "IntegratorOptions has no interpolate_outputs in this build";
-  }
+  options.interpolate_outputs = interpolate;
   const OdeProblem problem = SnodeW2Problem();
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
   W2FloorOptions floor_options;
