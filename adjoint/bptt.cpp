@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "core/ode_problem.hpp"
+#include "core/vector_field.hpp"
 
 namespace snode {
 
@@ -142,6 +144,121 @@ class Gmres {
   Vector cs_, sn_, g_, y_, w_, r_;
 };
 
+// Forwards every call to the wrapped field and, while armed, keeps each F call's (t, z, f) of the
+// recording solve. The replay of an adaptive explicit method then takes the slopes ARKODE
+// already computed at its accepted stages instead of evaluating f a second time.
+class RecordingField final : public VectorField {
+ public:
+  void Bind(VectorField* inner, Index n, double max_bytes) {
+    inner_ = inner;
+    n_ = n;
+    save_size_ = inner->ForwardSaveSize();
+    max_bytes_ = max_bytes;
+    Clear();
+    armed_ = true;
+  }
+  void Disarm() { armed_ = false; }
+  // Drops the records (capacity kept): the replay then evaluates f itself.
+  void Clear() {
+    times_.clear();
+    values_.clear();
+    saved_used_ = 0;
+    cursor_ = 0;
+  }
+
+  // When the recording solve evaluated f at time t and state y (to round-off: the replay forms
+  // the stage states as ERKStep does, but from the recorded step times), copies its state into y
+  // and its slope into k and returns true. Records are searched in call order from the last one
+  // taken; stages of rejected attempts have other times and are passed over.
+  int Take(double t, double h, double* y, double* k) {
+    const double t_tolerance = 64.0 * kUnitRoundoff * std::max(std::abs(t), std::abs(h));
+    const std::size_t un = static_cast<std::size_t>(n_);
+    for (std::size_t e = cursor_; e < times_.size(); ++e) {
+      if (std::abs(times_[e] - t) > t_tolerance) continue;
+      const double* recorded_z = values_.data() + 2 * e * un;
+      double scale = 0.0, difference = 0.0;
+      for (std::size_t i = 0; i < un; ++i) {
+        scale = std::max(scale, std::abs(y[i]));
+        difference = std::max(difference, std::abs(y[i] - recorded_z[i]));
+      }
+      if (difference > 1e-13 * std::max(scale, 1e-300)) continue;
+      std::copy(recorded_z, recorded_z + un, y);
+      std::copy(recorded_z + un, recorded_z + 2 * un, k);
+      cursor_ = e + 1;
+      return static_cast<int>(e);
+    }
+    return -1;
+  }
+  // The field's saved forward pass of record `entry` (VectorField::FSaving), or null.
+  const double* Saved(int entry) const {
+    if (entry < 0 || save_size_ == 0) return nullptr;
+    return saved_.data() + static_cast<std::size_t>(entry) * static_cast<std::size_t>(save_size_);
+  }
+
+  std::string name() const override { return inner_->name(); }
+  Index state_size() const override { return inner_->state_size(); }
+  Index num_params() const override { return inner_->num_params(); }
+  void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
+    const std::size_t save = static_cast<std::size_t>(save_size_);
+    const double next_bytes = static_cast<double>(values_.size() + saved_used_ +
+                                                  2 * static_cast<std::size_t>(n_) + save) *
+                              sizeof(double);
+    if (next_bytes > max_bytes_) armed_ = false;  // the replay evaluates the rest itself
+    if (!armed_ || z.size() != n_) {
+      inner_->F(t, z, theta, out);
+      return;
+    }
+    if (save > 0) {
+      // saved_ only grows (no zero-filling once it is large enough); saved_used_ is its extent.
+      if (saved_.size() < saved_used_ + save) saved_.resize(saved_used_ + save);
+      inner_->FSaving(t, z, theta, out, saved_.data() + saved_used_);
+      saved_used_ += save;
+    } else {
+      inner_->F(t, z, theta, out);
+    }
+    times_.push_back(t);
+    values_.insert(values_.end(), z.data(), z.data() + n_);
+    values_.insert(values_.end(), out.data(), out.data() + n_);
+  }
+  void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
+           VectorRef out) override {
+    inner_->Jvp(t, z, theta, v, out);
+  }
+  void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
+                VectorRef out) override {
+    inner_->VjpState(t, z, theta, a, out);
+  }
+  void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
+                 VectorRef grad) override {
+    inner_->VjpParams(t, z, theta, a, grad);
+  }
+  void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a, VectorRef a_state,
+           VectorRef grad) override {
+    inner_->Vjp(t, z, theta, a, a_state, grad);
+  }
+  bool HasDenseJacobian() const override { return inner_->HasDenseJacobian(); }
+  void DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac) override {
+    inner_->DenseJacobian(t, z, theta, jac);
+  }
+  bool IsAutonomous() const override { return inner_->IsAutonomous(); }
+  void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
+    inner_->TimeDerivative(t, z, theta, out);
+  }
+  std::unique_ptr<VectorField> Clone() const override { return inner_->Clone(); }
+
+ private:
+  VectorField* inner_ = nullptr;
+  Index n_ = 0;
+  double max_bytes_ = 0.0;
+  bool armed_ = false;
+  std::vector<double> times_;
+  std::vector<double> values_;  // per call: z (n) then f (n)
+  std::vector<double> saved_;   // per call: the field's saved forward pass (save_size_)
+  std::size_t saved_used_ = 0;
+  Index save_size_ = 0;
+  std::size_t cursor_ = 0;
+};
+
 }  // namespace
 
 // Per-size buffers, reused by every Compute() so the step loops never allocate.
@@ -152,9 +269,10 @@ struct Bptt::Workspace {
   Matrix k;                    // n × s: stage slopes K_i of the current step
   Matrix mu;                   // n × s: μ_i of the current step (reverse)
   Vector y_tmp, lambda, gbar, grad_g, scaled;
-  std::vector<double> coef;    // h·a_ij or h·b_j of the current step
-  std::vector<Vector> dl_dz;   // ∂ℓ_i/∂z per output
-  std::vector<int> output_at;  // output index at each step boundary, −1 if none
+  std::vector<double> coef;      // h·a_ij or h·b_j of the current step
+  std::vector<Vector> dl_dz;     // ∂ℓ_i/∂z per output
+  std::vector<int> output_at;    // output index at each step boundary, −1 if none
+  std::vector<int> stage_entry;  // N·s: record of each stage's slope, −1 if none
   // Interpolated outputs: those inside step n are interior[interior_start[n] …
   // interior_start[n+1]).
   std::vector<std::size_t> interior_start;
@@ -165,6 +283,10 @@ struct Bptt::Workspace {
   Eigen::PartialPivLU<Matrix> lu;
   Vector f, residual, delta, x;
   Gmres gmres;
+  // Adaptive explicit methods: the recording solve runs on `recording_problem`, whose field
+  // keeps the slopes the replay can take over.
+  std::shared_ptr<RecordingField> recording_field = std::make_shared<RecordingField>();
+  OdeProblem recording_problem;
 
   void Resize(Index size, int num_stages) {
     if (n == size && k.cols() == num_stages) return;
@@ -318,7 +440,22 @@ void Bptt::StepTimesInto(const OdeProblem& problem, std::vector<double>& times) 
     recording.record_steps = true;
     recorder_ = IntegratorRegistry().Create(options_.integrator, recording);
   }
-  recorder_->SolveInto(problem, recording_);
+  Workspace& w = *work_;
+  if (!implicit_) {
+    // The stage slopes of the accepted steps are among the recording solve's f calls.
+    w.recording_problem = problem;
+    w.recording_problem.field = w.recording_field;
+    w.recording_field->Bind(problem.field.get(), problem.z0.size(), options_.max_trajectory_bytes);
+    try {
+      recorder_->SolveInto(w.recording_problem, recording_);
+    } catch (...) {
+      w.recording_field->Disarm();
+      throw;
+    }
+    w.recording_field->Disarm();
+  } else {
+    recorder_->SolveInto(problem, recording_);
+  }
   const Trajectory& recorded = recording_;
   last_recording_rhs_evals_ = recorded.stats.rhs_evals;
   Require(!recorded.step_times.empty(),
@@ -370,7 +507,9 @@ LossAndGradient Bptt::Compute(const OdeProblem& problem, const Loss& loss) {
   const auto start = std::chrono::steady_clock::now();
   last_recording_rhs_evals_ = 0;
   StepTimesInto(problem, step_times_);
-  LossAndGradient result = Run(problem, loss, step_times_, last_recording_rhs_evals_);
+  LossAndGradient result =
+      Run(problem, loss, step_times_, last_recording_rhs_evals_, IsAdaptive() && !implicit_);
+  work_->recording_field->Clear();
   result.stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
@@ -380,14 +519,15 @@ LossAndGradient Bptt::ComputeOnSteps(const OdeProblem& problem, const Loss& loss
                                      const std::vector<double>& step_times) {
   const auto start = std::chrono::steady_clock::now();
   problem.Validate();
-  LossAndGradient result = Run(problem, loss, step_times, 0);
+  LossAndGradient result = Run(problem, loss, step_times, 0, false);
   result.stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 
 LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
-                          const std::vector<double>& times, long recording_rhs_evals) {
+                          const std::vector<double>& times, long recording_rhs_evals,
+                          bool use_recorded) {
   VectorField& field = *problem.field;
   const Vector& theta = problem.theta;
   const Index n = problem.z0.size();
@@ -462,6 +602,13 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
   };
 
   long rhs_evals = 0, vjp_evals = 0, jvp_evals = 0;
+  RecordingField& recorded = *w.recording_field;
+  // The record behind each stage's slope (its saved forward pass serves the stage's VJP), −1 if
+  // the replay evaluated it.
+  w.stage_entry.assign(num_steps * static_cast<std::size_t>(s), -1);
+  auto entry_at = [&](std::size_t step, int stage) -> int& {
+    return w.stage_entry[step * static_cast<std::size_t>(s) + static_cast<std::size_t>(stage)];
+  };
   double loss_value = 0.0;
 
   auto output_term = [&](std::size_t k) {
@@ -536,10 +683,12 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
       double* znext = z_at(step + 1);
       if (step > 0 && fsal_) {
         w.k.col(0) = w.k.col(s - 1);
-      } else {
+      } else if (!use_recorded ||
+                 (entry_at(step, 0) = recorded.Take(t, h, z_at(step), w.k.col(0).data())) < 0) {
         field.F(t, ConstMap(zn, n), theta, w.k.col(0));
         ++rhs_evals;
       }
+      if (step > 0 && fsal_) entry_at(step, 0) = entry_at(step - 1, s - 1);
       if (running_cost && tableau_.b[0] != 0.0) {
         loss_value += h * tableau_.b[0] * loss.RunningCost(t, ConstMap(zn, n));
       }
@@ -564,8 +713,10 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
           for (Index e = 0; e < n; ++e) y[e] += zn[e];
         }
         const double ti = t + tableau_.c[i] * h;
-        field.F(ti, ConstMap(y, n), theta, w.k.col(i));
-        ++rhs_evals;
+        if (!use_recorded || (entry_at(step, i) = recorded.Take(ti, h, y, w.k.col(i).data())) < 0) {
+          field.F(ti, ConstMap(y, n), theta, w.k.col(i));
+          ++rhs_evals;
+        }
         if (running_cost && tableau_.b[i] != 0.0) {
           loss_value += h * tableau_.b[i] * loss.RunningCost(ti, ConstMap(y, n));
         }
@@ -713,7 +864,12 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
         if (interior && i == s - 1) w.gbar += w.extra_last;
         const double* y = i == 0 ? z_at(step) : stage_at(step, stage_slot_[i]);
         const double ti = t + tableau_.c[i] * h;
-        field.Vjp(ti, ConstMap(y, n), theta, w.gbar, w.mu.col(i), result.dtheta);
+        const double* saved = recorded.Saved(entry_at(step, i));
+        if (saved != nullptr) {
+          field.VjpSaved(ti, ConstMap(y, n), theta, saved, w.gbar, w.mu.col(i), result.dtheta);
+        } else {
+          field.Vjp(ti, ConstMap(y, n), theta, w.gbar, w.mu.col(i), result.dtheta);
+        }
         ++vjp_evals;
         if (running_cost && tableau_.b[i] != 0.0) {
           loss.RunningCostGradient(ti, ConstMap(y, n), w.grad_g);

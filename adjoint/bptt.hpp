@@ -10,6 +10,14 @@
 //   * adaptive (fixed_step = 0; dopri5, heun, sdirk: methods with an embedding): the registered
 //     integrator is run once with record_steps = true and its accepted steps are replayed with
 //     the same tableau (h_n = t_{n+1} − t_n held constant; no gradient through the controller).
+//     Explicit methods evaluate nothing in the replay: the recording solve runs on a wrapper of
+//     the field that keeps every f call (t, Y, K), and a replayed stage takes the recorded call
+//     with the same time and the same state to 1e-13 relative (its state and slope), falling back
+//     to evaluating f when none matches. A field with a saved forward pass
+//     (VectorField::FSaving, the MLP's hidden activations) keeps it per call, and the stage's VJP
+//     reuses it (VjpSaved) instead of recomputing the forward pass. The record (2n + the field's
+//     ForwardSaveSize() doubles per call, rejected attempts included) is bounded by
+//     max_trajectory_bytes on its own: past it the remaining stages are evaluated.
 // Explicit RK step (stages Y_i, slopes K_i = f(t_n + c_i h, Y_i)):
 //   Y_i = z_n + h Σ_{j<i} a_ij K_j,   z_{n+1} = z_n + h Σ_i b_i K_i.
 // Backward Euler step: z_{n+1} = z_n + h f(t_{n+1}, z_{n+1}), solved by Newton iteration to
@@ -90,7 +98,8 @@ class Bptt final : public GradientMethod {
   double EstimateBytes(Index num_steps, Index state_size) const;
   void CheckMemory(Index num_steps, Index state_size) const;
   LossAndGradient Run(const OdeProblem& problem, const Loss& loss,
-                      const std::vector<double>& step_times, long recording_rhs_evals);
+                      const std::vector<double>& step_times, long recording_rhs_evals,
+                      bool use_recorded);
 
   GradientOptions options_;
   ButcherTableau tableau_;

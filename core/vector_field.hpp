@@ -62,6 +62,25 @@ class VectorField {
   // autonomous fields); fields with a closed form override it.
   virtual void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out);
 
+  // Saved forward passes (a reverse-mode tape): a field whose VJP repeats part of the work of F
+  // (an MLP's hidden activations) can keep that work from an F call for a later VJP at the same
+  // (t, z, θ). ForwardSaveSize() is the number of doubles one call keeps (0, the default: nothing
+  // to keep).
+  virtual Index ForwardSaveSize() const { return 0; }
+  // out = f(t, z; θ), and the intermediates of this evaluation into saved[0, ForwardSaveSize()).
+  virtual void FSaving(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out,
+                       double* saved) {
+    (void)saved;
+    F(t, z, theta, out);
+  }
+  // Vjp at the (t, z, θ) of the FSaving call that filled `saved` (z equal to round-off): the same
+  // products without recomputing the forward pass.
+  virtual void VjpSaved(double t, ConstVectorRef z, ConstVectorRef theta, const double* saved,
+                        ConstVectorRef a, VectorRef a_state, VectorRef grad) {
+    (void)saved;
+    Vjp(t, z, theta, a, a_state, grad);
+  }
+
   // A deep copy with its own workspace, for use on another thread.
   virtual std::unique_ptr<VectorField> Clone() const = 0;
 

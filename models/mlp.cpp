@@ -275,6 +275,23 @@ MlpField::MlpField(MlpOptions options) : options_(std::move(options)) {
     pre_.emplace_back(outputs_[l], batch_);
     post_.emplace_back(outputs_[l], batch_);
   }
+  // Saved forward pass: the derivative products read σ(h_l) (the next layer's input, and σ' of
+  // tanh/sigmoid) and h_l for the other σ', of every layer but an identity output layer.
+  saved_layers_ = activations_.back() == Activation::kIdentity ? layers - 1 : layers;
+  save_pre_offset_.assign(static_cast<std::size_t>(layers), -1);
+  save_post_offset_.assign(static_cast<std::size_t>(layers), -1);
+  for (Index l = 0; l < saved_layers_; ++l) {
+    const Activation a = activations_[l];
+    if (a == Activation::kRelu || a == Activation::kSoftplus || a == Activation::kGelu) {
+      save_pre_offset_[l] = save_size_;
+      save_size_ += outputs_[l] * batch_;
+    }
+    save_post_offset_[l] = save_size_;
+    save_size_ += outputs_[l] * batch_;
+  }
+  pre_at_.resize(static_cast<std::size_t>(layers));
+  post_at_.resize(static_cast<std::size_t>(layers));
+  UseWorkspace();
   tangent_a_.resize(max_width_, batch_);
   tangent_b_.resize(max_width_, batch_);
   jac_a_.resize(max_width_, width_);
@@ -378,11 +395,15 @@ void MlpField::CheckCall(const char* method, Index z_size, Index theta_size) con
 
 void MlpField::Forward(double t, const double* z, const double* theta, double* out) {
   const Index layers = num_layers();
-  for (Index l = 0; l < layers; ++l) {
+  // The derivative products (out == nullptr) read σ'(h_l) and x_l only: an identity output layer's
+  // own product is never needed there, so it is skipped (one GEMM of a VJP's forward pass).
+  const Index computed =
+      (out == nullptr && activations_.back() == Activation::kIdentity) ? layers - 1 : layers;
+  for (Index l = 0; l < computed; ++l) {
     const Index rows = outputs_[l];
     const Eigen::Map<const RowMatrix> w(theta + weight_offsets_[l], rows, inputs_[l]);
     const Eigen::Map<const Vector> b(theta + weight_offsets_[l] + rows * inputs_[l], rows);
-    Matrix& h = pre_[l];
+    MatrixMap h(pre_at_[l], rows, batch_);
     if (l == 0) {
       if (options_.time_input) {
         // [W_z w_t]·[Z; t 1ᵀ] + b 1ᵀ = W_z Z + (b + t w_t) 1ᵀ: t is folded into the bias, so Z is
@@ -395,20 +416,20 @@ void MlpField::Forward(double t, const double* z, const double* theta, double* o
         h.colwise() += b;
       }
     } else {
-      Product(w, post_[l - 1].data(), batch_, h.data());
+      Product(w, post_at_[l - 1], batch_, h.data());
       h.colwise() += b;
     }
-    double* dest = (l == layers - 1 && out != nullptr) ? out : post_[l].data();
+    double* dest = (l == layers - 1 && out != nullptr) ? out : post_at_[l];
     ApplyActivation(activations_[l], h.data(), dest, h.size());
   }
 }
 
 void MlpField::MultiplyByDerivative(Index layer, const double* g_ptr, double* delta_ptr) const {
-  const Index count = pre_[layer].size();
+  const Index count = outputs_[layer] * batch_;
   const ConstArrayMap g(g_ptr, count);
   ArrayMap delta(delta_ptr, count);
-  const ConstArrayMap h(pre_[layer].data(), count);
-  const ConstArrayMap a(post_[layer].data(), count);
+  const ConstArrayMap h(pre_at_[layer], count);
+  const ConstArrayMap a(post_at_[layer], count);
   switch (activations_[layer]) {
     case Activation::kTanh:  // σ' = 1 − σ², from the stored activation: no second tanh
       delta = g * (1.0 - a.square());
@@ -475,7 +496,7 @@ void MlpField::Backward(double t, const double* z, const double* theta, const do
           grad_w.leftCols(width_).noalias() += delta * z_mat.transpose();
         }
       } else {
-        const Matrix& x = post_[l - 1];
+        const ConstMatrixMap x(post_at_[l - 1], outputs_[l - 1], batch_);
         if (batch_ == 1) {
           grad_w.noalias() += delta.col(0) * x.col(0).transpose();
         } else {
@@ -496,6 +517,53 @@ void MlpField::Backward(double t, const double* z, const double* theta, const do
     MultiplyByDerivative(l - 1, other, other);
     std::swap(current, other);
   }
+}
+
+void MlpField::UseWorkspace() {
+  for (std::size_t l = 0; l < pre_.size(); ++l) {
+    pre_at_[l] = pre_[l].data();
+    post_at_[l] = post_[l].data();
+  }
+}
+
+void MlpField::PointIntoSave(double* saved) {
+  for (std::size_t l = 0; l < pre_.size(); ++l) {
+    pre_at_[l] = save_pre_offset_[l] >= 0 ? saved + save_pre_offset_[l] : pre_[l].data();
+    post_at_[l] = save_post_offset_[l] >= 0 ? saved + save_post_offset_[l] : post_[l].data();
+  }
+}
+
+void MlpField::UseSaved(const double* saved) {
+  // Read-only use: the passes that follow only read h_l and σ(h_l).
+  PointIntoSave(const_cast<double*>(saved));
+}
+
+void MlpField::FSaving(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out,
+                       double* saved) {
+  const Index n = width_ * batch_;
+  if (z.size() != n || theta.size() != num_params_ || out.size() != n) {
+    CheckCall("FSaving", z.size(), theta.size());
+    CheckState("FSaving", "out", out.size());
+  }
+  PointIntoSave(saved);
+  Forward(t, z.data(), theta.data(), out.data());
+  const Index last = num_layers() - 1;
+  if (save_post_offset_[last] >= 0) {
+    // A non-identity output layer wrote σ(h_L) to out only.
+    std::copy(out.data(), out.data() + n, saved + save_post_offset_[last]);
+  }
+  UseWorkspace();
+}
+
+void MlpField::VjpSaved(double t, ConstVectorRef z, ConstVectorRef theta, const double* saved,
+                        ConstVectorRef a, VectorRef a_state, VectorRef grad) {
+  CheckCall("VjpSaved", z.size(), theta.size());
+  CheckState("VjpSaved", "a", a.size());
+  CheckState("VjpSaved", "a_state", a_state.size());
+  CheckParams("VjpSaved (grad)", grad.size());
+  UseSaved(saved);
+  Backward(t, z.data(), theta.data(), a.data(), a_state.data(), grad.data());
+  UseWorkspace();
 }
 
 void MlpField::F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) {

@@ -93,6 +93,13 @@ class MlpField final : public VectorField {
   // One forward and one backward pass for both products.
   void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a, VectorRef a_state,
            VectorRef grad) override;
+  // Saved forward pass: the hidden layers' activations σ(h_l) (and h_l where σ' needs it: relu,
+  // softplus, gelu), and the output layer's when it is not the identity.
+  Index ForwardSaveSize() const override { return save_size_; }
+  void FSaving(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out,
+               double* saved) override;
+  void VjpSaved(double t, ConstVectorRef z, ConstVectorRef theta, const double* saved,
+                ConstVectorRef a, VectorRef a_state, VectorRef grad) override;
   bool HasDenseJacobian() const override { return true; }
   // Closed form per sample: J_b = D_{L−1} W_{L−1} ⋯ D_0 W_0[:, :n], D_l = diag(σ_l'(h_l)); the
   // off-diagonal blocks are set to zero. jac must be (B·n) × (B·n).
@@ -133,8 +140,13 @@ class MlpField final : public VectorField {
 
   void CheckLayer(const char* method, Index layer) const;
   // Forward pass: fills pre_[l] (h_l) and post_[l] (σ(h_l)) for every layer; with `out` non-null
-  // the last layer's activation goes to out instead of post_.back().
+  // the last layer's activation goes to out instead of post_.back(). With `out` null (the
+  // derivative products) an identity last layer is not evaluated: nothing reads its h or σ.
   void Forward(double t, const double* z, const double* theta, double* out);
+  // Points the layer buffers (h_l, σ(h_l)) at the workspace, or at a saved forward pass.
+  void UseWorkspace();
+  void UseSaved(const double* saved);
+  void PointIntoSave(double* saved);
   // Writes σ_l'(h_l) ⊙ g into delta (g and delta may be the same buffer).
   void MultiplyByDerivative(Index layer, const double* g, double* delta) const;
   // Given the layer-0 tangent of h_0 in tangent_a_, propagates it to the output (forward mode).
@@ -155,8 +167,14 @@ class MlpField final : public VectorField {
   std::string name_;
 
   // Workspace (mutable state of the evaluation; sized once).
-  std::vector<Matrix> pre_;       // h_l, out_l × B
-  std::vector<Matrix> post_;      // σ(h_l), out_l × B
+  std::vector<Matrix> pre_;   // h_l, out_l × B
+  std::vector<Matrix> post_;  // σ(h_l), out_l × B
+  // Where the passes read and write h_l and σ(h_l): the workspace above, or a saved forward pass
+  // (FSaving writes into it, VjpSaved reads from it).
+  std::vector<double*> pre_at_, post_at_;
+  std::vector<Index> save_pre_offset_, save_post_offset_;  // −1: not saved
+  Index saved_layers_ = 0;  // layers whose buffers a derivative product reads
+  Index save_size_ = 0;
   Matrix tangent_a_, tangent_b_;  // max_width × B ping-pong buffers (tangents / adjoints)
   Matrix jac_a_, jac_b_;          // max_width × n (dense Jacobian of one sample)
   Vector column_;                 // max_width (bias + t·W_0[:, n], bias gradients)

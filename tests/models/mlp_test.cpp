@@ -158,6 +158,56 @@ INSTANTIATE_TEST_SUITE_P(All, MlpFieldDerivatives, ::testing::ValuesIn(Derivativ
                                   std::to_string(std::get<3>(info.param));
                          });
 
+// A saved forward pass gives exactly the products of a fresh one, for every activation as hidden
+// and as output layer, also when other evaluations ran in between (the saved buffer, not the
+// workspace, carries the pass).
+TEST(MlpField, SavedForwardPassGivesTheSameProducts) {
+  for (const std::string& hidden : ActivationNames()) {
+    for (const std::string& output : {std::string("identity"), hidden}) {
+      for (const bool time_input : {false, true}) {
+        MlpField field(Options({3, 8, 7, 3}, {hidden, hidden, output}, time_input, /*batch=*/4));
+        const Index n = field.state_size();
+        const Vector theta = field.InitialParams(/*seed=*/3);
+        const Vector z = RandomVector(n, /*seed=*/8), other_z = RandomVector(n, /*seed=*/9);
+        const Vector a = RandomVector(n, /*seed=*/10);
+        const double t = 0.3;
+        // σ(h_l) of every layer but an identity output, and h_l where σ' needs it (batch 4).
+        Index expected_size = 0;
+        const std::vector<std::string> names = {hidden, hidden, output};
+        const std::vector<Index> outs = {8, 7, 3};
+        for (std::size_t l = 0; l < 3; ++l) {
+          if (l == 2 && output == "identity") break;
+          const bool pre = names[l] == "relu" || names[l] == "softplus" || names[l] == "gelu";
+          expected_size += (pre ? 2 : 1) * outs[l] * 4;
+        }
+        ASSERT_EQ(field.ForwardSaveSize(), expected_size) << hidden << " " << output;
+
+        std::vector<double> saved(static_cast<std::size_t>(field.ForwardSaveSize()) + 1, -7.0);
+        Vector f_saving(n), f_plain(n), other(n);
+        field.FSaving(t, z, theta, f_saving, saved.data());
+        EXPECT_EQ(saved.back(), -7.0) << "wrote past ForwardSaveSize()";
+        field.F(t, other_z, theta, other);  // the workspace now holds another pass
+        field.F(t, z, theta, f_plain);
+        EXPECT_EQ(f_saving, f_plain) << hidden << " " << output;
+
+        Vector a_state(n), a_state_saved(n), scratch(n);
+        Vector grad = Vector::Zero(field.num_params());
+        Vector grad_saved = Vector::Zero(field.num_params());
+        Vector scratch_grad = Vector::Zero(field.num_params());
+        field.Vjp(t, other_z, theta, a, scratch, scratch_grad);
+        field.VjpSaved(t, z, theta, saved.data(), a, a_state_saved, grad_saved);
+        field.Vjp(t, z, theta, a, a_state, grad);
+        EXPECT_EQ(a_state_saved, a_state) << hidden << " " << output << " " << time_input;
+        EXPECT_EQ(grad_saved, grad) << hidden << " " << output << " " << time_input;
+        // And the workspace is back in use afterwards.
+        Vector f_after(n);
+        field.F(t, z, theta, f_after);
+        EXPECT_EQ(f_after, f_plain);
+      }
+    }
+  }
+}
+
 TEST(MlpField, TimeDerivativeMatchesFiniteDifferences) {
   for (const std::string& activation : ActivationNames()) {
     MlpField field(Options({3, 24, 24, 3}, {activation, activation, activation}, true, 4));
