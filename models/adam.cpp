@@ -32,13 +32,16 @@ void Adam::set_lr(double lr) {
 }
 
 void Adam::Step(VectorRef params, ConstVectorRef grad) {
-  Require(params.size() == size() && grad.size() == size(),
-          "Adam::Step: expected " + std::to_string(size()) + " parameters and gradients, got " +
-              std::to_string(params.size()) + " and " + std::to_string(grad.size()));
-  for (Index k = 0; k < grad.size(); ++k) {
-    if (!std::isfinite(grad[k])) {
-      throw NumericalError("Adam::Step: non-finite gradient component " + std::to_string(k) + " (" +
-                           std::to_string(grad[k]) + "); parameters left unchanged");
+  Require(params.size() == size() && grad.size() == size(), [&] {
+    return "Adam::Step: expected " + std::to_string(size()) + " parameters and gradients, got " +
+           std::to_string(params.size()) + " and " + std::to_string(grad.size());
+  });
+  if (!grad.allFinite()) {  // vectorised; the offending index is searched for only then
+    for (Index k = 0; k < grad.size(); ++k) {
+      if (!std::isfinite(grad[k])) {
+        throw NumericalError("Adam::Step: non-finite gradient component " + std::to_string(k) +
+                             " (" + std::to_string(grad[k]) + "); parameters left unchanged");
+      }
     }
   }
   ++step_;
@@ -51,12 +54,21 @@ void Adam::Step(VectorRef params, ConstVectorRef grad) {
   const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step_));
   const double step_size = options_.lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-  for (Index k = 0; k < size(); ++k) {
-    const double g = grad[k];
-    m_[k] = m_[k] * beta1 + g * (1.0 - beta1);
-    v_[k] = v_[k] * beta2 + (1.0 - beta2) * g * g;
-    const double denom = std::sqrt(v_[k]) / bias_correction2_sqrt + options_.eps;
-    params[k] = params[k] + (-step_size) * m_[k] / denom;
+  // Plain pointers (the loop would otherwise reload params' data pointer after every store) and
+  // -fno-math-errno for this file (CMakeLists.txt) let GCC vectorise the loop: v ≥ 0, so sqrt
+  // never sets errno, and the values are those of the scalar loop.
+  const double eps = options_.eps;
+  const double* __restrict g_at = grad.data();
+  double* __restrict p_at = params.data();
+  double* __restrict m_at = m_.data();
+  double* __restrict v_at = v_.data();
+  const Index count = size();
+  for (Index k = 0; k < count; ++k) {
+    const double g = g_at[k];
+    m_at[k] = m_at[k] * beta1 + g * (1.0 - beta1);
+    v_at[k] = v_at[k] * beta2 + (1.0 - beta2) * g * g;
+    const double denom = std::sqrt(v_at[k]) / bias_correction2_sqrt + eps;
+    p_at[k] = p_at[k] + (-step_size) * m_at[k] / denom;
   }
 }
 
