@@ -189,6 +189,10 @@ class RecordingField final : public VectorField {
     }
     return -1;
   }
+  // What the record holds: per call t, z, f and the saved forward pass.
+  double Bytes() const {
+    return static_cast<double>(times_.size() + values_.size() + saved_used_) * sizeof(double);
+  }
   // The field's saved forward pass of record `entry` (VectorField::FSaving), or null.
   const double* Saved(int entry) const {
     if (entry < 0 || save_size_ == 0) return nullptr;
@@ -269,10 +273,11 @@ struct Bptt::Workspace {
   Matrix k;                    // n × s: stage slopes K_i of the current step
   Matrix mu;                   // n × s: μ_i of the current step (reverse)
   Vector y_tmp, lambda, gbar, grad_g, scaled;
-  std::vector<double> coef;      // h·a_ij or h·b_j of the current step
-  std::vector<Vector> dl_dz;     // ∂ℓ_i/∂z per output
-  std::vector<int> output_at;    // output index at each step boundary, −1 if none
-  std::vector<int> stage_entry;  // N·s: record of each stage's slope, −1 if none
+  std::vector<double> coef;             // h·a_ij or h·b_j of the current step
+  std::vector<Vector> dl_dz;            // ∂ℓ_i/∂z per output
+  std::vector<int> output_at;           // output index at each step boundary, −1 if none
+  std::vector<const double*> saved_at;  // N·s: saved forward pass of each stage, or null
+  std::vector<double> stage_saved;      // the replay's own saved passes (N·s·ForwardSaveSize)
   // Interpolated outputs: those inside step n are interior[interior_start[n] …
   // interior_start[n+1]).
   std::vector<std::size_t> interior_start;
@@ -603,11 +608,43 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
 
   long rhs_evals = 0, vjp_evals = 0, jvp_evals = 0;
   RecordingField& recorded = *w.recording_field;
-  // The record behind each stage's slope (its saved forward pass serves the stage's VJP), −1 if
-  // the replay evaluated it.
-  w.stage_entry.assign(num_steps * static_cast<std::size_t>(s), -1);
-  auto entry_at = [&](std::size_t step, int stage) -> int& {
-    return w.stage_entry[step * static_cast<std::size_t>(s) + static_cast<std::size_t>(stage)];
+  // Each stage's saved forward pass (VectorField::FSaving), which its VJP reuses: from the record
+  // of the recording solve, or, when the replay evaluates f itself, kept by the replay while the
+  // memory limit allows; null when there is none.
+  const std::size_t slots = num_steps * static_cast<std::size_t>(s);
+  w.saved_at.assign(slots, nullptr);
+  auto saved_at = [&](std::size_t step, int stage) -> const double*& {
+    return w.saved_at[step * static_cast<std::size_t>(s) + static_cast<std::size_t>(stage)];
+  };
+  const std::size_t save_size = static_cast<std::size_t>(field.ForwardSaveSize());
+  const double stage_save_bytes =
+      static_cast<double>(slots) * static_cast<double>(save_size) * sizeof(double);
+  const bool save_stages = !implicit_ && !use_recorded && save_size > 0 &&
+                           EstimateBytes(static_cast<Index>(num_steps), n) + stage_save_bytes <=
+                               options_.max_trajectory_bytes;
+  if (save_stages && w.stage_saved.size() < slots * save_size) {
+    w.stage_saved.resize(slots * save_size);
+  }
+  // k = f(t, y) for stage `stage` of step `step`, keeping the forward pass when the replay saves.
+  auto evaluate = [&](double t, const double* y, VectorRef k, std::size_t step, int stage) {
+    ++rhs_evals;
+    if (!save_stages) {
+      field.F(t, ConstMap(y, n), theta, k);
+      return;
+    }
+    double* slot =
+        w.stage_saved.data() +
+        (step * static_cast<std::size_t>(s) + static_cast<std::size_t>(stage)) * save_size;
+    field.FSaving(t, ConstMap(y, n), theta, k, slot);
+    saved_at(step, stage) = slot;
+  };
+  // A stage slope from the record: true when taken (saved_at set from the record).
+  auto take = [&](double t, double h, double* y, VectorRef k, std::size_t step, int stage) {
+    if (!use_recorded) return false;
+    const int entry = recorded.Take(t, h, y, k.data());
+    if (entry < 0) return false;
+    saved_at(step, stage) = recorded.Saved(entry);
+    return true;
   };
   double loss_value = 0.0;
 
@@ -683,12 +720,10 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
       double* znext = z_at(step + 1);
       if (step > 0 && fsal_) {
         w.k.col(0) = w.k.col(s - 1);
-      } else if (!use_recorded ||
-                 (entry_at(step, 0) = recorded.Take(t, h, z_at(step), w.k.col(0).data())) < 0) {
-        field.F(t, ConstMap(zn, n), theta, w.k.col(0));
-        ++rhs_evals;
+      } else if (!take(t, h, z_at(step), w.k.col(0), step, 0)) {
+        evaluate(t, zn, w.k.col(0), step, 0);
       }
-      if (step > 0 && fsal_) entry_at(step, 0) = entry_at(step - 1, s - 1);
+      if (step > 0 && fsal_) saved_at(step, 0) = saved_at(step - 1, s - 1);
       if (running_cost && tableau_.b[0] != 0.0) {
         loss_value += h * tableau_.b[0] * loss.RunningCost(t, ConstMap(zn, n));
       }
@@ -713,10 +748,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
           for (Index e = 0; e < n; ++e) y[e] += zn[e];
         }
         const double ti = t + tableau_.c[i] * h;
-        if (!use_recorded || (entry_at(step, i) = recorded.Take(ti, h, y, w.k.col(i).data())) < 0) {
-          field.F(ti, ConstMap(y, n), theta, w.k.col(i));
-          ++rhs_evals;
-        }
+        if (!take(ti, h, y, w.k.col(i), step, i)) evaluate(ti, y, w.k.col(i), step, i);
         if (running_cost && tableau_.b[i] != 0.0) {
           loss_value += h * tableau_.b[i] * loss.RunningCost(ti, ConstMap(y, n));
         }
@@ -864,7 +896,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
         if (interior && i == s - 1) w.gbar += w.extra_last;
         const double* y = i == 0 ? z_at(step) : stage_at(step, stage_slot_[i]);
         const double ti = t + tableau_.c[i] * h;
-        const double* saved = recorded.Saved(entry_at(step, i));
+        const double* saved = saved_at(step, i);
         if (saved != nullptr) {
           field.VjpSaved(ti, ConstMap(y, n), theta, saved, w.gbar, w.mu.col(i), result.dtheta);
         } else {
@@ -979,7 +1011,10 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
   stats.jvp_evals = jvp_evals;
   stats.forward_steps = static_cast<long>(num_steps);
   stats.backward_steps = static_cast<long>(num_steps);
-  stats.stored_bytes = EstimateBytes(static_cast<Index>(num_steps), n);
+  // The trajectory, and the saved forward passes and recorded f calls held for the reverse pass.
+  stats.stored_bytes = EstimateBytes(static_cast<Index>(num_steps), n) +
+                       (use_recorded ? recorded.Bytes() : 0.0) +
+                       (save_stages ? stage_save_bytes : 0.0);
   forward.stats.steps = static_cast<long>(num_steps);
   forward.stats.rhs_evals = stats.forward_rhs_evals;
   forward.stats.jvp_evals = jvp_evals;

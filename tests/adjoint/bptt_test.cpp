@@ -312,9 +312,12 @@ TEST(Bptt, StoredBytesGrowWithNumberOfSteps) {
                              static_cast<double>(short_result.stats.forward_steps);
   const double bytes_ratio = long_result.stats.stored_bytes / short_result.stats.stored_bytes;
   EXPECT_NEAR(bytes_ratio / steps_ratio, 1.0, 0.05);
-  // DP5: z_n plus 5 of 7 stage states per step (the FSAL stage has b = 0 and is not needed).
+  // DP5: z_n plus 5 of 7 stage states per step (the FSAL stage has b = 0 and is not needed), and
+  // the recording solve's f calls: t, z, f and the MLP's saved hidden activations (16 + 16).
   const double n = 2.0, steps = static_cast<double>(long_result.stats.forward_steps);
-  EXPECT_EQ(long_result.stats.stored_bytes, ((steps + 1.0) + 5.0 * steps) * n * 8.0);
+  const double calls = static_cast<double>(long_result.stats.forward_rhs_evals);
+  EXPECT_EQ(long_result.stats.stored_bytes,
+            ((steps + 1.0) + 5.0 * steps) * n * 8.0 + calls * (1.0 + 2.0 * n + 32.0) * 8.0);
   std::printf(
       "[ bptt     ] MLP dopri5 horizon T=2: %ld steps %.0f bytes; 10T: %ld steps %.0f "
       "bytes; ratio %.2f (steps ratio %.2f)\n",
@@ -535,31 +538,46 @@ class CountingMlp final : public VectorField {
   bool offer_saving_;
 };
 
-// With a field that saves its forward passes, every stage VJP of an adaptive explicit method
-// reuses the recording solve's pass (no forward recomputation), with the same gradient.
-TEST(Bptt, StageVjpsReuseTheRecordedForwardPasses) {
+// With a field that saves its forward passes, every stage VJP reuses a saved pass (adaptive: the
+// recording solve's; fixed step: the replay's own) instead of recomputing it, with the same
+// gradient; without room for the saved passes the VJPs recompute them.
+TEST(Bptt, StageVjpsReuseSavedForwardPasses) {
   MlpOptions options;
   options.widths = {2, 16, 16, 2};
   options.time_input = true;
   options.batch = 3;
-  GradientOptions gradient;
-  gradient.integrator = "dopri5";
-  LossAndGradient results[2];
-  for (const bool saving : {false, true}) {
-    auto field = std::make_shared<CountingMlp>(options, saving);
-    OdeProblem problem;
-    problem.field = field;
-    problem.theta = MlpField(options).InitialParams(7);
-    problem.z0 = (Vector(6) << 0.5, -0.3, 0.1, 0.2, -0.4, 0.6).finished();
-    problem.output_times = Times(10, 0.5);
-    const LossAndGradient result = Bptt(gradient).Compute(problem, TargetsFor(problem));
-    EXPECT_GT(result.stats.vjp_evals, 0);
-    EXPECT_EQ(field->saved_vjps, saving ? result.stats.vjp_evals : 0);
-    EXPECT_EQ(field->plain_vjps, saving ? 0 : result.stats.vjp_evals);
-    results[saving ? 1 : 0] = result;
+  struct Config {
+    const char* integrator;
+    double fixed_step;
+    bool room;  // max_trajectory_bytes leaves room for the saved passes
+  };
+  for (const Config config : {Config{"dopri5", 0.0, true}, Config{"rk4", 0.05, true},
+                              Config{"dopri5", 0.1, true}, Config{"rk4", 0.05, false}}) {
+    GradientOptions gradient;
+    gradient.integrator = config.integrator;
+    gradient.integrator_options.fixed_step = config.fixed_step;
+    if (!config.room) {
+      // rk4: z_n and 3 stage states per step, 10 steps of 0.05 over [0, 0.5], n = 6.
+      gradient.max_trajectory_bytes = (11.0 + 3.0 * 10.0) * 6.0 * 8.0;
+    }
+    LossAndGradient results[2];
+    for (const bool saving : {false, true}) {
+      auto field = std::make_shared<CountingMlp>(options, saving);
+      OdeProblem problem;
+      problem.field = field;
+      problem.theta = MlpField(options).InitialParams(7);
+      problem.z0 = (Vector(6) << 0.5, -0.3, 0.1, 0.2, -0.4, 0.6).finished();
+      problem.output_times = Times(10, 0.05);
+      const LossAndGradient result = Bptt(gradient).Compute(problem, TargetsFor(problem));
+      const bool reused = saving && config.room;
+      EXPECT_GT(result.stats.vjp_evals, 0);
+      EXPECT_EQ(field->saved_vjps, reused ? result.stats.vjp_evals : 0) << config.integrator;
+      EXPECT_EQ(field->plain_vjps, reused ? 0 : result.stats.vjp_evals) << config.integrator;
+      results[saving ? 1 : 0] = result;
+    }
+    EXPECT_LE(MaxRelativeError(results[1].dtheta, results[0].dtheta), 1e-12) << config.integrator;
+    EXPECT_LE(MaxRelativeError(results[1].dz0, results[0].dz0), 1e-12) << config.integrator;
   }
-  EXPECT_LE(MaxRelativeError(results[1].dtheta, results[0].dtheta), 1e-12);
-  EXPECT_LE(MaxRelativeError(results[1].dz0, results[0].dz0), 1e-12);
 }
 
 // The recorded f calls count against max_trajectory_bytes: past it the replay evaluates the
@@ -570,8 +588,9 @@ TEST(Bptt, RecordOverMemoryLimitFallsBackToEvaluation) {
   const OdeProblem problem = MlpProblem(5.0);
   const MseLoss loss = TargetsFor(problem);
   const LossAndGradient unlimited = Bptt(options).Compute(problem, loss);
-  // Room for the trajectory but not for every recorded call (2n doubles each).
-  options.max_trajectory_bytes = unlimited.stats.stored_bytes;
+  // Room for the trajectory (DP5: z_n and 5 stage states per step) but not for the record.
+  const double steps = static_cast<double>(unlimited.stats.forward_steps);
+  options.max_trajectory_bytes = ((steps + 1.0) + 5.0 * steps) * 2.0 * 8.0;
   const LossAndGradient limited = Bptt(options).Compute(problem, loss);
   EXPECT_GT(limited.stats.forward_rhs_evals, unlimited.stats.forward_rhs_evals);
   EXPECT_EQ(limited.stats.forward_steps, unlimited.stats.forward_steps);
