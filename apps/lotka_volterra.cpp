@@ -635,12 +635,12 @@ std::vector<BenchConfig> BenchConfigs(const po::variables_map& vm, const CommonO
     return {{common.gradient, common.integrator, common.integrator_options.interpolate_outputs,
              true, common.gradient_options.backward_integrator}};
   }
-  std::vector<BenchConfig> configs = {{"bptt", "dopri5", false, true}};
-  if (neural) configs.push_back({"bptt", "dopri5", true, true});
+  std::vector<BenchConfig> configs = {{"bptt", "dopri5", false, true, ""}};
+  if (neural) configs.push_back({"bptt", "dopri5", true, true, ""});
   if (!neural && interpolate) configs.front().interpolate = true;
-  configs.push_back({"backsolve_adjoint", "dopri5", interpolate, true});
-  configs.push_back({"cvodes_adjoint", "cvodes_bdf", interpolate, true});
-  configs.push_back({"cvodes_adjoint", "cvodes_adams", interpolate, true});
+  configs.push_back({"backsolve_adjoint", "dopri5", interpolate, true, ""});
+  configs.push_back({"cvodes_adjoint", "cvodes_bdf", interpolate, true, ""});
+  configs.push_back({"cvodes_adjoint", "cvodes_adams", interpolate, true, ""});
   // The interpolating adjoint: CVODES forward, dopri5 backward over its recorded polynomials.
   if (neural) configs.push_back({"cvodes_adjoint", "cvodes_adams", interpolate, true, "dopri5"});
   return configs;
