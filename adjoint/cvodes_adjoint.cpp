@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "adjoint/jump_layer.hpp"
 #include "core/callbacks.hpp"
 #include "core/errors.hpp"
 #include "core/nvector.hpp"
@@ -199,6 +200,19 @@ bool IsCvodesName(const std::string& name) {
 // adjoint for a neural field (W2: P = 1 218, n = 2: 55 ms of 58 ms per gradient); for small P it
 // is cheap and its error control is what keeps dL/dθ accurate on stiff kinetics (Robertson).
 constexpr Index kAutoGaussRatio = 8;
+
+// GradientOptions::cvodes_jump_layer: "on" needs a CVODES backward (checked in the
+// constructor). "auto" also needs BDF (the layer exists to spare BDF the stiff transients), a
+// backward system small enough for dense m × m exponentials, and the Gauss–Legendre quadrature:
+// the layer reads z(t) from the recorded forward step polynomials, which only the Gauss
+// quadrature records anyway; with the CVODES quadrature the recording would make the stored
+// memory grow with the forward steps instead of the checkpoints.
+bool UseJumpLayer(const GradientOptions& options, Index n, Index p, bool gauss) {
+  const std::string& backward = options.EffectiveBackwardIntegrator();
+  if (options.cvodes_jump_layer == "on") return IsCvodesName(backward);
+  if (options.cvodes_jump_layer == "off") return false;
+  return gauss && backward == "cvodes_bdf" && n + p + 1 <= JumpLayer::kMaxSize;
+}
 
 // Gauss–Legendre, 3 nodes on [0, 1] (exact for polynomials of degree 5).
 constexpr double kGaussNodes[3] = {0.5 - 0.3872983346207416885, 0.5, 0.5 + 0.3872983346207416885};
@@ -503,7 +517,9 @@ struct CvodesAdjoint::Impl {
   const Index p;  // parameter count
   const bool backward_epi2;
   const bool backward_registry;  // a registry integrator over the recorded forward polynomials
-  const bool gauss;  // Gauss–Legendre parameter quadrature (no CVODES backward quadrature)
+  const bool gauss;       // Gauss–Legendre parameter quadrature (no CVODES backward quadrature)
+  const bool jump_layer;  // exponential layer after each jump (GradientOptions::cvodes_jump_layer)
+  JumpLayer layer;
   Context ctx;
   ErrorRecord errors;
   ForwardData forward;
@@ -540,7 +556,8 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
       backward_registry(!backward_epi2 && !IsCvodesName(opts.EffectiveBackwardIntegrator())),
       gauss(!backward_epi2 && !backward_registry &&
             (opts.cvodes_quadrature == "gauss" ||
-             (opts.cvodes_quadrature == "auto" && param_count > kAutoGaussRatio * state_size))) {
+             (opts.cvodes_quadrature == "auto" && param_count > kAutoGaussRatio * state_size))),
+      jump_layer(UseJumpLayer(opts, state_size, param_count, gauss)) {
   const IntegratorOptions& fo = options.integrator_options;
   const IntegratorOptions& bo = options.EffectiveBackwardOptions();
   const bool forward_bdf = LmmFor(options.integrator) == CV_BDF;
@@ -738,7 +755,10 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
     }
     long steps_since_output = 0;
     double tret = t0;
-    if (backward_registry || gauss) polynomials.Start(t0, n);
+    // The Gauss quadrature, the interpolating adjoint and the jump layer read z(t) from the
+    // recorded step polynomials.
+    const bool record = backward_registry || gauss || jump_layer;
+    if (record) polynomials.Start(t0, n);
     // The backward passes that do not use CVODES' checkpoints step the forward with CVode
     // (CVodeF would store checkpoints nobody reads).
     const bool plain = backward_epi2 || backward_registry;
@@ -749,7 +769,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
                              : CVodeF(m, t_final, y.get(), &tret, CV_ONE_STEP, &ncheck);
       if (flag < 0) Fail(plain ? "CVode" : "CVodeF", flag, tret, "forward");
       ++steps_since_output;
-      if (backward_registry || gauss) polynomials.AddStep(m, tret, y_work.get());
+      if (record) polynomials.AddStep(m, tret, y_work.get());
       if (backward_epi2) {
         Check(CVodeGetDky(m, tret, 1, y_work.get()), "CVodeGetDky");
         trajectory.Add(tret, AsEigen(y.get()), AsEigen(y_work.get()));
@@ -796,6 +816,11 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
         std::make_shared<ReversedAdjointField>(forward.field, &problem.theta, &loss, &trajectory);
   }
   double t_high = t_reached;
+  const JumpLayer::ForwardSolution z_of_t = [this](double t, VectorRef out) {
+    polynomials.Evaluate(t, out);
+  };
+  const bool layered = jump_layer && t_reached > t0 && !polynomials.Empty();
+  if (layered) layer.Start(*problem.field, problem.theta, loss, z_of_t, &polynomials.Times());
   if (backward_registry) {
     backward_steps = InterpolatingBackward(problem, loss, dl_dz, t_reached, a, grad);
   }
@@ -816,32 +841,39 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
         a = segment.states[0].head(n);
         grad = segment.states[0].tail(p);
         backward_steps += segment.stats.steps;
-      } else if (gauss) {
-        backward_steps += GaussSegment(problem, t_high, t_low, a, grad);
       } else {
-        AsEigen(yB.get()) = a;
-        Check(CVodeReInitB(m, which, t_high, yB.get()), "CVodeReInitB");
-        if (p > 0) {
-          AsEigen(qB.get()) = grad;
-          // The current q, so the quadrature keeps accumulating across the jumps.
-          Check(CVodeQuadReInitB(m, which, qB.get()), "CVodeQuadReInitB");
+        // The jump layer takes [t_start, t_high] (a and the quadrature move on to t_start), or
+        // the whole segment (t_start = t_low), or nothing (t_start = t_high).
+        const double t_start = layered ? layer.Apply(t_high, t_low, a, grad) : t_high;
+        if (t_start <= t_low) {
+          // Nothing left for CVODES (CVodeB would reject tout == tB0).
+        } else if (gauss) {
+          backward_steps += GaussSegment(problem, t_start, t_low, a, grad);
+        } else {
+          AsEigen(yB.get()) = a;
+          Check(CVodeReInitB(m, which, t_start, yB.get()), "CVodeReInitB");
+          if (p > 0) {
+            AsEigen(qB.get()) = grad;
+            // The current q, so the quadrature keeps accumulating across the jumps.
+            Check(CVodeQuadReInitB(m, which, qB.get()), "CVodeQuadReInitB");
+          }
+          const int flag = CVodeB(m, t_low, CV_NORMAL);
+          sunrealtype t_b = t_low;
+          if (flag < 0) {
+            CVodeGetCurrentTime(mem_b, &t_b);
+            Fail("CVodeB", flag, t_b, "backward");
+          }
+          Check(CVodeGetB(m, which, &t_b, yB.get()), "CVodeGetB");
+          a = AsEigen(yB.get());
+          if (p > 0) {
+            Check(CVodeGetQuadB(m, which, &t_b, qB.get()), "CVodeGetQuadB");
+            grad = AsEigen(qB.get());
+          }
+          // Counters restart at every CVodeReInitB: sum them per segment.
+          long segment_steps = 0;
+          Check(CVodeGetNumSteps(mem_b, &segment_steps), "CVodeGetNumSteps");
+          backward_steps += segment_steps;
         }
-        const int flag = CVodeB(m, t_low, CV_NORMAL);
-        sunrealtype t_b = t_low;
-        if (flag < 0) {
-          CVodeGetCurrentTime(mem_b, &t_b);
-          Fail("CVodeB", flag, t_b, "backward");
-        }
-        Check(CVodeGetB(m, which, &t_b, yB.get()), "CVodeGetB");
-        a = AsEigen(yB.get());
-        if (p > 0) {
-          Check(CVodeGetQuadB(m, which, &t_b, qB.get()), "CVodeGetQuadB");
-          grad = AsEigen(qB.get());
-        }
-        // Counters restart at every CVodeReInitB: sum them per segment.
-        long segment_steps = 0;
-        Check(CVodeGetNumSteps(mem_b, &segment_steps), "CVodeGetNumSteps");
-        backward_steps += segment_steps;
       }
     }
     if (i >= 0) a += dl_dz[static_cast<std::size_t>(i)];
@@ -849,6 +881,8 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   }
   result.dz0 = a;
   result.dtheta = grad;
+  // The layers' CF4 steps count as backward steps, their F_θ columns as VJPs.
+  if (layered) backward_steps += layer.stats().steps;
 
   // ---- statistics ---------------------------------------------------------------------------
   GradientStats& stats = result.stats;
@@ -868,7 +902,8 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   } else {
     // fB calls plus the forward recomputation from checkpoints during CVodeB.
     stats.backward_rhs_evals = backward.rhs_evals + (forward.rhs_evals - forward_rhs);
-    stats.vjp_evals = backward.vjp_evals + quadrature_vjps;
+    stats.vjp_evals =
+        backward.vjp_evals + quadrature_vjps + (layered ? layer.stats().vjp_evals : 0);
     double bytes = 0.0;
     if (t_final > t0) {
       std::vector<CVadjCheckPointRec> records(static_cast<std::size_t>(ncheck) + 1);
@@ -880,8 +915,8 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
       bytes += 8.0 * static_cast<double>(options.checkpoint_interval + 1) * per_point *
                static_cast<double>(n);
     }
-    // The Gauss quadrature's recorded forward polynomials grow with the steps.
-    if (gauss) bytes += polynomials.Bytes();
+    // The recorded forward polynomials (Gauss quadrature, jump layer) grow with the steps.
+    if (gauss || jump_layer) bytes += polynomials.Bytes();
     stats.stored_bytes = bytes;
   }
   fwd.stats.steps = forward_steps;
@@ -1038,6 +1073,10 @@ CvodesAdjoint::CvodesAdjoint(const GradientOptions& options) : options_(options)
   Require(options_.integrator_options.fixed_step == 0.0 &&
               options_.EffectiveBackwardOptions().fixed_step == 0.0,
           "gradient 'cvodes_adjoint' is adaptive: integrator option fixed_step must be 0");
+  Require(options_.cvodes_jump_layer != "on" || IsCvodesName(backward),
+          "gradient 'cvodes_adjoint' with cvodes_jump_layer 'on' needs backward_integrator "
+          "'cvodes_bdf' or 'cvodes_adams', got '" +
+              backward + "'");
   if (backward == "epi2") {
     Require(IntegratorRegistry().Contains("epi2"),
             "gradient 'cvodes_adjoint': backward_integrator 'epi2' is not registered; known: " +

@@ -37,11 +37,25 @@
 // forward steps); "auto" = gauss when P > 8·n (its error control is cheap for small P and keeps
 // stiff kinetics accurate; for neural fields its O(P) vector work per step dominates).
 //
+// Jump layer (GradientOptions::cvodes_jump_layer, adjoint/jump_layer.hpp): with a CVODES
+// backward, at the top t_i of each segment [t_{i−1}, t_i] (right after a jump, and at T) the
+// linear backward system w = [a; q] is first integrated over [t_i − δ, t_i] by graded CF4 Magnus
+// steps with exact m × m exponentials (m = n + p (+ 1), dense J from DenseJacobian, F_θ from n
+// unit VjpParams), δ = 40/r_min with r_min the slowest decay rate −Re μ of ∂f/∂z(z(t_i)) among
+// the modes stiff relative to the segment (r·(t_i − t_{i−1}) > 10); then CVodeReInitB at
+// t_i − δ continues to t_{i−1} (the layer takes the whole segment when δ ≥ 0.3·its length, and
+// is skipped when no mode is stiff). z(t) in the layer comes from the recorded forward step
+// polynomials. Limits: m ≤ 64 ("on" throws ConfigError in Compute otherwise); the layer's own
+// error is not under the tolerances' control (W5 sum loss: ≈1e-7 relative in dL/dk).
+// "auto" enables it only together with the Gauss quadrature and a "cvodes_bdf" backward.
+//
 // Reuse: SUNDIALS objects are created on the first Compute and re-initialised on later calls
 // (CVodeReInit + CVodeAdjReInit + CVodeReInitB + CVodeQuadReInitB) while the state size and the
 // parameter count stay the same; otherwise they are re-created.
 //
-// Statistics (GradientStats): forward_rhs_evals = f calls of the forward pass;
+// Statistics (GradientStats): with the jump layer, backward_steps also counts its CF4 steps,
+// vjp_evals its VjpParams calls and stored_bytes the recorded forward polynomials.
+// forward_rhs_evals = f calls of the forward pass;
 // backward_rhs_evals = fB calls + f calls recomputing the forward from checkpoints;
 // vjp_evals = VjpState + VjpParams calls; steps from CVODES (backward summed over the segments
 // between output times, because CVodeReInitB resets the counters); checkpoints = ncheck;
@@ -57,8 +71,10 @@
 // (so it grows with the forward steps then, ≈ 8·(q + 1)·n bytes per step).
 //
 // Throws: ConfigError for an unsupported integrator/backward integrator or bad options (in the
-// constructor) or a bad problem; SundialsError naming the CVODES call, flag, t and a remedy;
-// NumericalError when f or a product kept returning NaN/Inf; and rethrows whatever the field or
+// constructor; cvodes_jump_layer "on" with a non-CVODES backward) or a bad problem (and for
+// cvodes_jump_layer "on" with n + p (+ 1) > 64); SundialsError naming the CVODES call, flag, t and
+// a remedy; NumericalError when f or a product kept returning NaN/Inf (with the jump layer also
+// when the Jacobian, F_θ or the layer's result is not finite); and rethrows whatever the field or
 // the loss threw inside a callback.
 
 #include <memory>

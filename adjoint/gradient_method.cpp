@@ -19,6 +19,9 @@ void GradientOptions::Validate() const {
           "gradient option reconstruction_tolerance must be positive");
   Require(std::isfinite(max_trajectory_bytes) && max_trajectory_bytes > 0.0,
           "gradient option max_trajectory_bytes must be positive");
+  Require(cvodes_jump_layer == "auto" || cvodes_jump_layer == "on" || cvodes_jump_layer == "off",
+          "gradient option cvodes_jump_layer must be 'auto', 'on' or 'off', got '" +
+              cvodes_jump_layer + "'");
 }
 
 }  // namespace snode

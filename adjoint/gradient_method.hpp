@@ -46,6 +46,14 @@ struct GradientOptions {
   // "cvodes": a P-long CVODES backward quadrature under error control; "auto": gauss when
   // P > 8·n (neural fields), else cvodes (small stiff models, where the error control matters).
   std::string cvodes_quadrature = "auto";
+  // cvodes_adjoint with a CVODES backward integrator: integrate the stiff transient of the
+  // adjoint after each jump (observation time) by exponentials (adjoint/jump_layer.hpp) and
+  // restart the backward BDF after it. "on": always (ConfigError for a non-CVODES backward;
+  // ConfigError in Compute when n + p (+ 1 with a running cost) > 64); the forward step
+  // polynomials are recorded then (memory grows with the forward steps). "off": never. "auto":
+  // on when the Gauss quadrature is used (it records them anyway) with a "cvodes_bdf" backward
+  // and n + p ≤ 63, off otherwise (so Robertson with cvodes_quadrature "auto" keeps it off).
+  std::string cvodes_jump_layer = "auto";
   // backsolve_adjoint: at every observation time t_i < t_N where the backward solve already jumps
   // the adjoint, also reset the reconstructed z to the stored forward state z(t_i) (DiffEqFlux's
   // BacksolveAdjoint(checkpointing=true)), so the reconstruction error can only grow within one

@@ -913,6 +913,25 @@ MethodSpec WithQuadrature(MethodSpec spec, const std::string& quadrature) {
   return spec;
 }
 
+// The exponential jump layer of cvodes_adjoint (adjoint/jump_layer.hpp) with separate backward
+// tolerances.
+MethodSpec WithJumpLayer(MethodSpec spec, double backward_rtol, double backward_atol) {
+  spec.options.cvodes_jump_layer = "on";
+  spec.options.backward_options = spec.options.integrator_options;
+  spec.options.backward_options.rtol = backward_rtol;
+  spec.options.backward_options.atol = backward_atol;
+  spec.options.backward_options_set = true;
+  spec.settings +=
+      " bwd=" + FormatCompact(backward_rtol) + "/" + FormatCompact(backward_atol) + " layer=on";
+  return spec;
+}
+
+MethodSpec WithoutJumpLayer(MethodSpec spec) {
+  spec.options.cvodes_jump_layer = "off";
+  spec.settings += " layer=off";
+  return spec;
+}
+
 // W5's target is judged on the checkpointed CVODES adjoint with BDF: the bench adds a ladder of
 // tolerances to the Robertson methods, and on T = 1e5 the cheapest rung that gives dL/dk to
 // 1e-6 relative is the configuration held against "≤ 10 ms".
@@ -924,8 +943,19 @@ std::vector<MethodSpec> W5TargetLadder() {
           MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-10, 1e-16),
           // Gauss–Legendre parameter quadrature instead of the error-controlled CVODES one
           // (Robertson's P = 3 makes "auto" pick the latter).
-          WithQuadrature(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-8, 1e-14), "gauss"),
-          WithQuadrature(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-9, 1e-15), "gauss")};
+          // (Without the jump layer, which "auto" would switch on with the Gauss quadrature.)
+          WithoutJumpLayer(
+              WithQuadrature(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-8, 1e-14), "gauss")),
+          WithoutJumpLayer(
+              WithQuadrature(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-9, 1e-15), "gauss")),
+          // The stiff transient after each observation's jump by exponentials, then BDF.
+          WithQuadrature(
+              WithJumpLayer(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-8, 1e-14), 1e-9, 1e-15),
+              "gauss"),
+          WithJumpLayer(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-8, 1e-14), 1e-10, 1e-16),
+          WithQuadrature(
+              WithJumpLayer(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-9, 1e-15), 1e-9, 1e-15),
+              "gauss")};
 }
 
 // W5's second loss: Σ_t (y1 + 1e4·y2)(t) over 50 log-spaced t in [1e-5, 1e5], restricted to
