@@ -39,19 +39,23 @@ Vector RandomVector(Index n, unsigned seed) {
   return v;
 }
 
-// Nominal FLOPs of one call: forward GEMMs Σ 2·out·in·B; a tangent or a state back-propagation
-// adds Σ 2·out·in·B over the state columns; the weight gradient adds Σ 2·out·in·B.
+// Nominal FLOPs of one call: forward GEMMs Σ 2·out·in·B (the derivative products skip an identity
+// output layer's forward product: nothing reads it); a tangent or a state back-propagation adds
+// Σ 2·out·in·B over the state columns; the weight gradient adds Σ 2·out·in·B.
 double Flops(const MlpField& field, Op op) {
-  double forward = 0.0, state = 0.0, params = 0.0;
+  double forward = 0.0, state = 0.0, params = 0.0, last_forward = 0.0;
   const double batch = static_cast<double>(field.batch());
   for (Index l = 0; l < field.num_layers(); ++l) {
     const double out = static_cast<double>(field.layer_outputs(l));
     const double in = static_cast<double>(field.layer_inputs(l));
     const double in_state = l == 0 ? static_cast<double>(field.width()) : in;
     forward += 2.0 * out * in * batch;
+    last_forward = 2.0 * out * in * batch;
     state += 2.0 * out * in_state * batch;
     params += 2.0 * out * in * batch;
   }
+  if (op == Op::kF) return forward;
+  if (field.activation(field.num_layers() - 1) == Activation::kIdentity) forward -= last_forward;
   switch (op) {
     case Op::kF:
       return forward;
