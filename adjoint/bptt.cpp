@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "core/forwarding_field.hpp"
 #include "core/ode_problem.hpp"
 #include "core/vector_field.hpp"
 
@@ -147,10 +148,10 @@ class Gmres {
 // Forwards every call to the wrapped field and, while armed, keeps each F call's (t, z, f) of the
 // recording solve. The replay of an adaptive explicit method then takes the slopes ARKODE
 // already computed at its accepted stages instead of evaluating f a second time.
-class RecordingField final : public VectorField {
+class RecordingField final : public ForwardingField {
  public:
   void Bind(VectorField* inner, Index n, double max_bytes) {
-    inner_ = inner;
+    ForwardingField::Bind(inner);
     n_ = n;
     save_size_ = inner->ForwardSaveSize();
     max_bytes_ = max_bytes;
@@ -199,9 +200,6 @@ class RecordingField final : public VectorField {
     return saved_.data() + static_cast<std::size_t>(entry) * static_cast<std::size_t>(save_size_);
   }
 
-  std::string name() const override { return inner_->name(); }
-  Index state_size() const override { return inner_->state_size(); }
-  Index num_params() const override { return inner_->num_params(); }
   void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
     const std::size_t save = static_cast<std::size_t>(save_size_);
     const double next_bytes = static_cast<double>(values_.size() + saved_used_ +
@@ -209,49 +207,23 @@ class RecordingField final : public VectorField {
                               sizeof(double);
     if (next_bytes > max_bytes_) armed_ = false;  // the replay evaluates the rest itself
     if (!armed_ || z.size() != n_) {
-      inner_->F(t, z, theta, out);
+      inner()->F(t, z, theta, out);
       return;
     }
     if (save > 0) {
       // saved_ only grows (no zero-filling once it is large enough); saved_used_ is its extent.
       if (saved_.size() < saved_used_ + save) saved_.resize(saved_used_ + save);
-      inner_->FSaving(t, z, theta, out, saved_.data() + saved_used_);
+      inner()->FSaving(t, z, theta, out, saved_.data() + saved_used_);
       saved_used_ += save;
     } else {
-      inner_->F(t, z, theta, out);
+      inner()->F(t, z, theta, out);
     }
     times_.push_back(t);
     values_.insert(values_.end(), z.data(), z.data() + n_);
     values_.insert(values_.end(), out.data(), out.data() + n_);
   }
-  void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
-           VectorRef out) override {
-    inner_->Jvp(t, z, theta, v, out);
-  }
-  void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                VectorRef out) override {
-    inner_->VjpState(t, z, theta, a, out);
-  }
-  void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                 VectorRef grad) override {
-    inner_->VjpParams(t, z, theta, a, grad);
-  }
-  void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a, VectorRef a_state,
-           VectorRef grad) override {
-    inner_->Vjp(t, z, theta, a, a_state, grad);
-  }
-  bool HasDenseJacobian() const override { return inner_->HasDenseJacobian(); }
-  void DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac) override {
-    inner_->DenseJacobian(t, z, theta, jac);
-  }
-  bool IsAutonomous() const override { return inner_->IsAutonomous(); }
-  void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
-    inner_->TimeDerivative(t, z, theta, out);
-  }
-  std::unique_ptr<VectorField> Clone() const override { return inner_->Clone(); }
 
  private:
-  VectorField* inner_ = nullptr;
   Index n_ = 0;
   double max_bytes_ = 0.0;
   bool armed_ = false;

@@ -13,6 +13,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
+#include "core/forwarding_field.hpp"
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
@@ -489,19 +490,11 @@ TEST(Bptt, ReplayTakesStageSlopesFromTheRecordingSolve) {
 }
 
 // An MLP that counts its plain and saved products and can hide its saved forward pass.
-class CountingMlp final : public VectorField {
+class CountingMlp final : public ForwardingField {
  public:
   CountingMlp(MlpOptions options, bool offer_saving)
-      : mlp_(std::move(options)), offer_saving_(offer_saving) {}
-  std::string name() const override { return mlp_.name(); }
-  Index state_size() const override { return mlp_.state_size(); }
-  Index num_params() const override { return mlp_.num_params(); }
-  void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
-    mlp_.F(t, z, theta, out);
-  }
-  void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
-           VectorRef out) override {
-    mlp_.Jvp(t, z, theta, v, out);
+      : mlp_(std::move(options)), offer_saving_(offer_saving) {
+    Bind(&mlp_);
   }
   void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
                 VectorRef out) override {
@@ -519,10 +512,6 @@ class CountingMlp final : public VectorField {
     mlp_.Vjp(t, z, theta, a, a_state, grad);
   }
   Index ForwardSaveSize() const override { return offer_saving_ ? mlp_.ForwardSaveSize() : 0; }
-  void FSaving(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out,
-               double* saved) override {
-    mlp_.FSaving(t, z, theta, out, saved);
-  }
   void VjpSaved(double t, ConstVectorRef z, ConstVectorRef theta, const double* saved,
                 ConstVectorRef a, VectorRef a_state, VectorRef grad) override {
     ++saved_vjps;

@@ -14,6 +14,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
+#include "core/forwarding_field.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 
@@ -210,28 +211,10 @@ TEST(CvodesJumpLayer, RejectsBadOptions) {
 // Robertson whose Jacobian (only) turns NaN or Inf after t_bad; F, the JVP and the VJPs stay
 // finite, so with a matrix-free forward only the jump layer (and the dense backward Jacobian)
 // sees it.
-class BadJacobianRobertson final : public VectorField {
+class BadJacobianRobertson final : public ForwardingField {
  public:
-  BadJacobianRobertson(double t_bad, double value) : t_bad_(t_bad), value_(value) {}
+  BadJacobianRobertson(double t_bad, double value) : t_bad_(t_bad), value_(value) { Bind(&inner_); }
   std::string name() const override { return "robertson with a bad Jacobian"; }
-  Index state_size() const override { return 3; }
-  Index num_params() const override { return 3; }
-  void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
-    inner_.F(t, z, theta, out);
-  }
-  void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
-           VectorRef out) override {
-    inner_.Jvp(t, z, theta, v, out);
-  }
-  void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                VectorRef out) override {
-    inner_.VjpState(t, z, theta, a, out);
-  }
-  void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                 VectorRef grad) override {
-    inner_.VjpParams(t, z, theta, a, grad);
-  }
-  bool HasDenseJacobian() const override { return true; }
   void DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac) override {
     inner_.DenseJacobian(t, z, theta, jac);
     if (t > t_bad_) jac(1, 1) = value_;

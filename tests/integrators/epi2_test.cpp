@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "core/forwarding_field.hpp"
 #include "integrators/epi2_integrator.hpp"
 #include "integrators/phi_functions.hpp"
 #include "models/analytic_fields.hpp"
@@ -73,35 +74,21 @@ class RiccatiField final : public VectorField {
 };
 
 // Wraps another field and returns NaN from F once t > t_bad (or everywhere when t_bad < t0).
-class NanAfterField final : public VectorField {
+class NanAfterField final : public ForwardingField {
  public:
   NanAfterField(std::shared_ptr<VectorField> inner, double t_bad)
-      : inner_(std::move(inner)), t_bad_(t_bad) {}
-  std::string name() const override { return "nan_after(" + inner_->name() + ")"; }
-  Index state_size() const override { return inner_->state_size(); }
-  Index num_params() const override { return inner_->num_params(); }
+      : ForwardingField(inner.get()), owned_(std::move(inner)), t_bad_(t_bad) {}
+  std::string name() const override { return "nan_after(" + owned_->name() + ")"; }
   void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
-    inner_->F(t, z, theta, out);
+    owned_->F(t, z, theta, out);
     if (t > t_bad_) out[0] = std::numeric_limits<double>::quiet_NaN();
   }
-  void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
-           VectorRef out) override {
-    inner_->Jvp(t, z, theta, v, out);
-  }
-  void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                VectorRef out) override {
-    inner_->VjpState(t, z, theta, a, out);
-  }
-  void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                 VectorRef grad) override {
-    inner_->VjpParams(t, z, theta, a, grad);
-  }
   std::unique_ptr<VectorField> Clone() const override {
-    return std::make_unique<NanAfterField>(inner_, t_bad_);
+    return std::make_unique<NanAfterField>(owned_, t_bad_);
   }
 
  private:
-  std::shared_ptr<VectorField> inner_;
+  std::shared_ptr<VectorField> owned_;
   double t_bad_;
 };
 
