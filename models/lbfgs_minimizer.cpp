@@ -138,6 +138,7 @@ LbfgsResult MinimizeLbfgs(const Objective& objective, Vector& x, const LbfgsOpti
   result.converged = result.status == LBFGS_SUCCESS || result.status == LBFGS_STOP ||
                      result.status == LBFGS_ALREADY_MINIMIZED ||
                      result.status == LBFGSERR_ROUNDING_ERROR;
+  result.line_search_stalled = result.status == LBFGSERR_ROUNDING_ERROR;
   return result;
 }
 

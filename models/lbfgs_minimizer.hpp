@@ -26,6 +26,9 @@ struct LbfgsResult {
   int status = 0;          // libLBFGS return code (0: converged)
   std::string message;     // plain-words reading of status
   bool converged = false;  // status is a normal stop (converged, stopped by tolerance)
+  // The line search stopped on rounding errors (counted as converged above): on a loss that is
+  // only piecewise smooth this can happen far from a minimum, and a restart may go on.
+  bool line_search_stalled = false;
 };
 
 // objective(x, grad) returns f(x) and writes ∇f(x) into grad (length of x). If it returns a
