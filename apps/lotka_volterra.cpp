@@ -525,7 +525,7 @@ int RunUde(const po::variables_map& vm, const CommonOptions& common, const Obser
       options.relative_decrease_tol = 0.0;
       // The adaptive solver's step sequence changes with θ, so the loss is only piecewise smooth
       // and libLBFGS's line search often stops "by rounding errors" long before the budget (on
-      // the default run at 5 of the 10 horizons, one of them after 0 iterations). Restart it from
+      // the default run at 8 of the 10 horizons, four times after 0 iterations). Restart it from
       // where it stopped with a fresh memory while that still lowers the loss.
       Vector x = window.problem.theta;
       int budget = iterations;
