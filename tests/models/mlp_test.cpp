@@ -1,6 +1,7 @@
 #include "models/mlp.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -514,7 +515,9 @@ TEST(LoadTorchMlpParams, ReadsTheW2InitialWeights) {
 class TempFile {
  public:
   explicit TempFile(const std::string& contents) {
-    path_ = ::testing::TempDir() + "mlp_test_" + std::to_string(counter_++) + ".json";
+    // ctest runs the tests of this binary as parallel processes: the pid keeps their files apart.
+    path_ = ::testing::TempDir() + "mlp_test_" + std::to_string(::getpid()) + "_" +
+            std::to_string(counter_++) + ".json";
     std::ofstream(path_) << contents;
   }
   ~TempFile() { std::remove(path_.c_str()); }
