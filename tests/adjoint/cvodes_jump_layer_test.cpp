@@ -243,30 +243,13 @@ TEST(CvodesJumpLayer, NonFiniteJacobianThrowsNumericalError) {
 }
 
 // Robertson whose f turns NaN after t_bad: the forward fails with NumericalError, layer or not.
-class NanRobertson final : public VectorField {
+class NanRobertson final : public ForwardingField {
  public:
+  NanRobertson() { Bind(&inner_); }
   std::string name() const override { return "robertson with NaN"; }
-  Index state_size() const override { return 3; }
-  Index num_params() const override { return 3; }
   void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
     inner_.F(t, z, theta, out);
     if (t > 10.0) out(0) = std::numeric_limits<double>::quiet_NaN();
-  }
-  void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
-           VectorRef out) override {
-    inner_.Jvp(t, z, theta, v, out);
-  }
-  void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                VectorRef out) override {
-    inner_.VjpState(t, z, theta, a, out);
-  }
-  void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                 VectorRef grad) override {
-    inner_.VjpParams(t, z, theta, a, grad);
-  }
-  bool HasDenseJacobian() const override { return true; }
-  void DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac) override {
-    inner_.DenseJacobian(t, z, theta, jac);
   }
   std::unique_ptr<VectorField> Clone() const override { return std::make_unique<NanRobertson>(); }
 
