@@ -114,17 +114,22 @@ void SetProblemTolerances(const OdeProblem& problem, const IntegratorOptions& op
 // Integrates from problem.t0 through problem.output_times. y holds z0 on entry (the solver has
 // been (re)initialised from it) and is the solver's output vector. Every output time is a stop
 // time, or with options.interpolate_outputs only the last one (the others come from
-// hooks.interpolate). With options.record_steps the stepper runs in one-step mode and
-// trajectory.step_times gets t0 and every accepted step end; then options.max_steps is counted here
-// per output interval, otherwise the solver's own limit (set to max_steps) applies per evolve call
-// = per interval. Fills trajectory.times and trajectory.states; throws as ThrowSolveFailure, and
-// NumericalError if a state at an output time is not finite (an unstable explicit method).
+// hooks.interpolate). With options.record_steps or options.interpolate_outputs the stepper runs in
+// one-step mode (with record_steps trajectory.step_times gets t0 and every accepted step end) and
+// options.max_steps is counted here per output interval; otherwise the solver's own limit (set to
+// max_steps) applies per evolve call = per interval. Fills trajectory.times and trajectory.states;
+// throws as ThrowSolveFailure, and NumericalError if a state at an output time is not finite (an
+// unstable explicit method).
 void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                    const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
                    CallbackData& data, const ErrorRecord& record, Trajectory& trajectory);
 
 // NumericalError "integrator 'NAME': the state became NaN or Inf at t=T; ..." when z is not finite.
-void CheckStateFinite(ConstVectorRef z, double t, const std::string& integrator);
+[[noreturn]] void ThrowStateNotFinite(double t, const std::string& integrator);
+// Runs at every output time: the finite check inline, the error out of line.
+inline void CheckStateFinite(ConstVectorRef z, double t, const std::string& integrator) {
+  if (!z.allFinite()) ThrowStateNotFinite(t, integrator);
+}
 
 }  // namespace detail
 }  // namespace snode

@@ -4,13 +4,16 @@
 //   ./build/apps/bench/overhead_bench                 # 5 repetitions each, medians reported
 //
 // BM_Floor/<mode>_<tanh>[_unfused]: the floor's solve (raw ERKStep, same MLP arithmetic; tanh =
-//   the MlpField kernel or std::tanh; fused N_Vector operations as in snode, or off).
+//   the MlpField kernel or std::tanh; fused N_Vector operations as in snode, or off);
+//   interpolate_one_step_kernel: the floor with snode's output loop (one step per evolve call).
 // BM_Snode/<mode>: IntegratorRegistry().Create("dopri5", options)->SolveInto(problem, trajectory)
 //   (the trajectory reused like the floor's state buffer) with an
 //   MlpField, the integrator reused across iterations as in training.
 // BM_Overhead/<mode>: one floor solve and one snode solve per iteration, interleaved so that both
 //   see the same machine load; counters floor_cpu_us, snode_cpu_us, floor_wall_us, snode_wall_us
 //   (per solve) and ratio_cpu, ratio_wall = snode / floor. The overhead is ratio − 1.
+// BM_Overhead/interpolate_vs_one_step_floor: the same against the one-step floor, so that the
+//   ratio holds only what the framework adds, not the better output loop.
 // <mode> is stop_times (every output time a stop time, snode's default) or interpolate (outputs
 // by the Hermite interpolant, IntegratorOptions::interpolate_outputs). snode keeps ARKODE's own
 // first step here (initial_step_estimate = "sundials"), as the floor does.
@@ -52,9 +55,12 @@ OdeProblem SnodeW2Problem() {
   return problem;
 }
 
-W2FloorOptions FloorOptions(bool interpolate, W2Tanh tanh, bool fused = true) {
+W2FloorOptions FloorOptions(bool interpolate, W2Tanh tanh, bool fused = true,
+                            bool one_step = false) {
   W2FloorOptions options;
-  options.mode = interpolate ? W2OutputMode::kInterpolate : W2OutputMode::kStopTimes;
+  options.mode = !interpolate ? W2OutputMode::kStopTimes
+                 : one_step   ? W2OutputMode::kInterpolateOneStep
+                              : W2OutputMode::kInterpolate;
   options.tanh = tanh;
   options.fused_vector_ops = fused;
   return options;
@@ -70,9 +76,10 @@ double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void BM_Floor(benchmark::State& state, bool interpolate, W2Tanh tanh, bool fused) {
+void BM_Floor(benchmark::State& state, bool interpolate, W2Tanh tanh, bool fused,
+              bool one_step = false) {
   W2Floor floor_solver(LoadW2FloorWeights(SNODE_W2_WEIGHTS),
-                       FloorOptions(interpolate, tanh, fused));
+                       FloorOptions(interpolate, tanh, fused, one_step));
   for (auto _ : state) {
     floor_solver.Solve(1.0, 1.0);
     benchmark::DoNotOptimize(floor_solver.states().data());
@@ -98,7 +105,7 @@ void BM_Snode(benchmark::State& state, bool interpolate) {
   state.counters["steps"] = static_cast<double>(trajectory.stats.steps);
 }
 
-void BM_Overhead(benchmark::State& state, bool interpolate) {
+void BM_Overhead(benchmark::State& state, bool interpolate, bool one_step_floor = false) {
   IntegratorOptions options;
   options.rtol = 1e-6;
   options.atol = 1e-8;
@@ -107,7 +114,7 @@ void BM_Overhead(benchmark::State& state, bool interpolate) {
   const OdeProblem problem = SnodeW2Problem();
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
   W2Floor floor_solver(LoadW2FloorWeights(SNODE_W2_WEIGHTS),
-                       FloorOptions(interpolate, W2Tanh::kKernel));
+                       FloorOptions(interpolate, W2Tanh::kKernel, true, one_step_floor));
   Trajectory trajectory;
   double floor_cpu = 0, snode_cpu = 0, floor_wall = 0, snode_wall = 0;
   for (auto _ : state) {
@@ -168,11 +175,19 @@ BENCHMARK_CAPTURE(BM_Floor, interpolate_kernel_unfused, true, W2Tanh::kKernel, f
     ->Unit(benchmark::kMicrosecond)
     ->Repetitions(kRepetitions)
     ->DisplayAggregatesOnly(true);
+BENCHMARK_CAPTURE(BM_Floor, interpolate_one_step_kernel, true, W2Tanh::kKernel, true, true)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(kRepetitions)
+    ->DisplayAggregatesOnly(true);
 BENCHMARK_CAPTURE(BM_Snode, interpolate, true)
     ->Unit(benchmark::kMicrosecond)
     ->Repetitions(kRepetitions)
     ->DisplayAggregatesOnly(true);
 BENCHMARK_CAPTURE(BM_Overhead, interpolate, true)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(kRepetitions)
+    ->DisplayAggregatesOnly(true);
+BENCHMARK_CAPTURE(BM_Overhead, interpolate_vs_one_step_floor, true, true)
     ->Unit(benchmark::kMicrosecond)
     ->Repetitions(kRepetitions)
     ->DisplayAggregatesOnly(true);

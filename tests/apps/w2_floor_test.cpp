@@ -151,6 +151,28 @@ TEST(W2Floor, InterpolatedOutputsAgreeWithStopTimesToSolverTolerance) {
   EXPECT_GT(worst, 0.0);  // they are different computations
 }
 
+TEST(W2Floor, OneStepLoopGivesTheSameOutputsAsTheNormalLoop) {
+  // Same steps, same interpolant: only the number of evolve calls differs, so the outputs agree
+  // bit for bit. (The one-step calls pass the next output time as tout: ARKODE's first-step
+  // estimate depends on it, and with the final time instead the first step differed — 1.9e-13.)
+  W2FloorOptions normal_options;
+  normal_options.mode = W2OutputMode::kInterpolate;
+  W2FloorOptions one_step_options;
+  one_step_options.mode = W2OutputMode::kInterpolateOneStep;
+  W2Floor normal_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), normal_options);
+  W2Floor one_step_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), one_step_options);
+  for (int solve = 0; solve < 2; ++solve) {  // the second solve re-initialises the same memory
+    normal_floor.Solve(1.0, 1.0);
+    one_step_floor.Solve(1.0, 1.0);
+    EXPECT_EQ(normal_floor.rhs_evals(), one_step_floor.rhs_evals());
+    EXPECT_EQ(normal_floor.steps(), one_step_floor.steps());
+    ASSERT_EQ(normal_floor.states().size(), one_step_floor.states().size());
+    for (size_t i = 0; i < normal_floor.states().size(); ++i) {
+      ASSERT_EQ(normal_floor.states()[i], one_step_floor.states()[i]) << "value " << i;
+    }
+  }
+}
+
 TEST(W2Floor, StdTanhFloorTakesTheSameStepsAsTheKernelFloor) {
   W2FloorOptions std_options;
   std_options.tanh = W2Tanh::kStd;
