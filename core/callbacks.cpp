@@ -32,7 +32,7 @@ namespace {
 // Returns 0 if out is finite, else records it and returns +1 (recoverable).
 inline int CheckFinite(CallbackData& data, const char* what, double t,
                        const Eigen::Map<Eigen::VectorXd>& out) {
-  if (out.allFinite()) return 0;
+  if (AllFinite(out)) return 0;
   return RecordNonFinite(data, what, t);
 }
 
@@ -90,7 +90,7 @@ int DenseJacobianTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, SUNMatri
     const double time = data.time_sign * t;
     data.field->DenseJacobian(time, AsConstEigen(y), *data.theta, jac);
     if (data.time_sign < 0) jac = -jac;
-    if (!jac.allFinite()) {
+    if (!AllFinite(jac)) {
       if (data.nonfinite_message.empty()) {
         data.nonfinite_message = "Jacobian of field '" + data.field->name() +
                                  "' returned NaN or Inf at t=" + std::to_string(time);

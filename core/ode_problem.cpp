@@ -6,14 +6,6 @@
 #include "core/errors.hpp"
 
 namespace snode {
-namespace {
-
-// True when every entry is finite: x·0 is 0 for finite x and NaN for ±Inf and NaN, so the sum is 0
-// exactly then. A vectorised reduction, unlike allFinite() (an element-by-element loop), which
-// matters because θ (1 218 values for W2) is checked on every solve.
-bool AllFinite(const Vector& v) { return (v.array() * 0.0).sum() == 0.0; }
-
-}  // namespace
 
 void OdeProblem::Validate() const {
   Require(field != nullptr, "OdeProblem: field is null");

@@ -128,7 +128,7 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
 [[noreturn]] void ThrowStateNotFinite(double t, const std::string& integrator);
 // Runs at every output time: the finite check inline, the error out of line.
 inline void CheckStateFinite(ConstVectorRef z, double t, const std::string& integrator) {
-  if (!z.allFinite()) ThrowStateNotFinite(t, integrator);
+  if (!AllFinite(z)) ThrowStateNotFinite(t, integrator);
 }
 
 }  // namespace detail
