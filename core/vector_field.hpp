@@ -74,11 +74,16 @@ class VectorField {
     F(t, z, theta, out);
   }
   // Vjp at the (t, z, θ) of the FSaving call that filled `saved` (z equal to round-off): the same
-  // products without recomputing the forward pass.
+  // products without recomputing the forward pass. An empty grad (size 0) asks for the state
+  // product only (VjpState), e.g. for the adjoint's right-hand side.
   virtual void VjpSaved(double t, ConstVectorRef z, ConstVectorRef theta, const double* saved,
                         ConstVectorRef a, VectorRef a_state, VectorRef grad) {
     (void)saved;
-    Vjp(t, z, theta, a, a_state, grad);
+    if (grad.size() == 0) {
+      VjpState(t, z, theta, a, a_state);
+    } else {
+      Vjp(t, z, theta, a, a_state, grad);
+    }
   }
 
   // A deep copy with its own workspace, for use on another thread.

@@ -560,9 +560,10 @@ void MlpField::VjpSaved(double t, ConstVectorRef z, ConstVectorRef theta, const 
   CheckCall("VjpSaved", z.size(), theta.size());
   CheckState("VjpSaved", "a", a.size());
   CheckState("VjpSaved", "a_state", a_state.size());
-  CheckParams("VjpSaved (grad)", grad.size());
+  const bool params = grad.size() != 0;  // empty: the state product only
+  if (params) CheckParams("VjpSaved (grad)", grad.size());
   UseSaved(saved);
-  Backward(t, z.data(), theta.data(), a.data(), a_state.data(), grad.data());
+  Backward(t, z.data(), theta.data(), a.data(), a_state.data(), params ? grad.data() : nullptr);
   UseWorkspace();
 }
 

@@ -15,6 +15,7 @@
 
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
+#include "core/forwarding_field.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "tests/test_util/allocation_counter.hpp"
@@ -599,6 +600,85 @@ TEST(CvodesAdjoint, GaussQuadratureMatchesExactGradientOnStiffSystem) {
   EXPECT_LT(MaxRelative(result.dtheta, dtheta_exact), 1e-6);
   std::printf("W1b λ=1e4 gauss: dL/dθ max rel err %.2e, backward steps %ld\n",
               MaxRelative(result.dtheta, dtheta_exact), result.stats.backward_steps);
+}
+
+// A field that hides its saved forward pass (VectorField's defaults: ForwardSaveSize() = 0), so
+// the adjoint's right-hand side recomputes the forward pass at every call.
+class WithoutSavedPass final : public ForwardingField {
+ public:
+  using ForwardingField::ForwardingField;
+  Index ForwardSaveSize() const override { return 0; }
+  void FSaving(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out, double*) override {
+    F(t, z, theta, out);
+  }
+  void VjpSaved(double t, ConstVectorRef z, ConstVectorRef theta, const double*, ConstVectorRef a,
+                VectorRef a_state, VectorRef grad) override {
+    VectorField::VjpSaved(t, z, theta, nullptr, a, a_state, grad);
+  }
+};
+
+// W2's shape: MLP 2-32-32-2 tanh, 101 outputs on [0, 10], rtol 1e-6 / atol 1e-8.
+OdeProblem W2SizedProblem(const std::shared_ptr<VectorField>& field, const Vector& theta) {
+  std::vector<double> times;
+  for (int i = 0; i <= 100; ++i) times.push_back(0.1 * i);
+  return MakeProblem(field, Vector{{1.0, 1.0}}, theta, times);
+}
+
+std::shared_ptr<MlpField> W2SizedMlp() {
+  MlpOptions mlp;
+  mlp.widths = {2, 32, 32, 2};
+  mlp.activations = {"tanh"};
+  return std::make_shared<MlpField>(mlp);
+}
+
+// The adjoint's right-hand side keeps the field's forward pass between CVODES' corrector calls
+// at the same (t, z): the gradient is bit for bit the one of a field without a saved pass.
+TEST(CvodesAdjoint, SavedForwardPassInTheAdjointRhsChangesNoBit) {
+  const auto mlp = W2SizedMlp();
+  const Vector theta = mlp->InitialParams(7);
+  auto hidden = std::make_shared<WithoutSavedPass>(mlp.get());
+  const MseLoss loss = LotkaVolterraLoss(101);
+  for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
+    for (const std::string quadrature : {"gauss", "cvodes"}) {
+      GradientOptions options = Options(integrator, 1e-6, 1e-8);
+      options.cvodes_quadrature = quadrature;
+      CvodesAdjoint with_pass(options), without_pass(options);
+      const LossAndGradient a = with_pass.Compute(W2SizedProblem(mlp, theta), loss);
+      const LossAndGradient b = without_pass.Compute(W2SizedProblem(hidden, theta), loss);
+      EXPECT_EQ(a.dtheta, b.dtheta) << integrator << " " << quadrature;
+      EXPECT_EQ(a.dz0, b.dz0) << integrator << " " << quadrature;
+      EXPECT_EQ(a.stats.backward_steps, b.stats.backward_steps) << integrator << " " << quadrature;
+      // A second call with other parameters must not reuse the first call's pass.
+      const Vector shifted = theta * 1.05;
+      EXPECT_EQ(with_pass.Compute(W2SizedProblem(mlp, shifted), loss).dtheta,
+                without_pass.Compute(W2SizedProblem(hidden, shifted), loss).dtheta)
+          << integrator << " " << quadrature;
+    }
+  }
+}
+
+// The Gauss quadrature takes ⌈q/2⌉ nodes on a backward step of order q (up to 3): after each of
+// W2's 100 restarts the Adams steps run at orders 1–2, so most steps need one node, and the
+// gradient stays as accurate as the adjoint it integrates (against a tight reference).
+TEST(CvodesAdjoint, GaussNodesFollowTheBackwardOrder) {
+  const auto mlp = W2SizedMlp();
+  const OdeProblem problem = W2SizedProblem(mlp, mlp->InitialParams(7));
+  const MseLoss loss = LotkaVolterraLoss(101);
+  GradientOptions tight = Options("cvodes_adams", 1e-12, 1e-14);
+  tight.cvodes_quadrature = "gauss";
+  const LossAndGradient reference = CvodesAdjoint(tight).Compute(problem, loss);
+  for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
+    GradientOptions options = Options(integrator, 1e-6, 1e-8);
+    options.cvodes_quadrature = "gauss";
+    const LossAndGradient result = CvodesAdjoint(options).Compute(problem, loss);
+    const double error = (result.dtheta - reference.dtheta).norm() / reference.dtheta.norm();
+    const GradientStats& s = result.stats;
+    std::printf("%s: dL/dθ rel err %.2e vs rtol 1e-12; %ld backward steps, %ld fB, %ld VJPs\n",
+                integrator.c_str(), error, s.backward_steps, s.backward_rhs_evals, s.vjp_evals);
+    EXPECT_LT(error, 1e-4) << integrator;
+    // Three nodes on every step would need vjp_evals ≥ fB + 3 · steps.
+    EXPECT_LT(s.vjp_evals, s.backward_rhs_evals + 2 * s.backward_steps) << integrator;
+  }
 }
 
 // Steady-state allocations of the new backward paths (pattern of

@@ -35,6 +35,27 @@ TEST(LotkaVolterraField, DerivativesMatchFiniteDifferences) {
       (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished()));
 }
 
+TEST(LotkaVolterraField, DefaultSavedPassInterfaceForwardsToThePlainProducts) {
+  // No saved forward pass (VectorField's defaults): FSaving is F, and VjpSaved is Vjp, or
+  // VjpState alone when grad is empty (as the adjoint's right-hand side asks).
+  LotkaVolterraField lv;
+  EXPECT_EQ(lv.ForwardSaveSize(), 0);
+  const Vector theta{{1.5, 1.0, 1.0, 3.0}}, z{{0.8, 1.3}}, a{{0.4, -0.7}};
+  Vector f_saving(2), f(2);
+  lv.FSaving(0.0, z, theta, f_saving, nullptr);
+  lv.F(0.0, z, theta, f);
+  EXPECT_EQ(f_saving, f);
+  Vector a_state_saved(2), a_state(2), no_grad;
+  lv.VjpSaved(0.0, z, theta, nullptr, a, a_state_saved, no_grad);
+  lv.VjpState(0.0, z, theta, a, a_state);
+  EXPECT_EQ(a_state_saved, a_state);
+  Vector grad_saved = Vector::Zero(4), grad = Vector::Zero(4);
+  lv.VjpSaved(0.0, z, theta, nullptr, a, a_state_saved, grad_saved);
+  lv.Vjp(0.0, z, theta, a, a_state, grad);
+  EXPECT_EQ(a_state_saved, a_state);
+  EXPECT_EQ(grad_saved, grad);
+}
+
 TEST(RobertsonField, DerivativesMatchFiniteDifferences) {
   RobertsonField field;
   EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(

@@ -162,6 +162,23 @@ INSTANTIATE_TEST_SUITE_P(All, MlpFieldDerivatives, ::testing::ValuesIn(Derivativ
 // A saved forward pass gives exactly the products of a fresh one, for every activation as hidden
 // and as output layer, also when other evaluations ran in between (the saved buffer, not the
 // workspace, carries the pass).
+TEST(MlpField, SavedForwardPassWithEmptyGradGivesTheStateProductOnly) {
+  // The adjoint's right-hand side asks for (∂f/∂z)ᵀ a alone: VjpSaved with an empty grad.
+  for (const std::string& output : {std::string("identity"), std::string("tanh")}) {
+    MlpField field(Options({2, 16, 16, 2}, {"tanh", "tanh", output}, false, /*batch=*/1));
+    const Index n = field.state_size();
+    const Vector theta = field.InitialParams(/*seed=*/4);
+    const Vector z = RandomVector(n, /*seed=*/11), a = RandomVector(n, /*seed=*/12);
+    std::vector<double> saved(static_cast<std::size_t>(field.ForwardSaveSize()));
+    Vector f(n), a_state_saved(n), a_state(n);
+    field.FSaving(0.2, z, theta, f, saved.data());
+    Vector no_grad;
+    field.VjpSaved(0.2, z, theta, saved.data(), a, a_state_saved, no_grad);
+    field.VjpState(0.2, z, theta, a, a_state);
+    EXPECT_EQ(a_state_saved, a_state) << output;
+  }
+}
+
 TEST(MlpField, SavedForwardPassGivesTheSameProducts) {
   for (const std::string& hidden : ActivationNames()) {
     for (const std::string& output : {std::string("identity"), hidden}) {
