@@ -192,6 +192,17 @@ class SolverDenseOutput final : public DenseOutput {
 // interpolate_outputs: one stop time at the last output; earlier outputs from the dense output.
 // In one-step mode (recording) every accepted step is taken here and the outputs inside it are
 // interpolated; otherwise the solver's normal mode steps past each tout and interpolates itself.
+// One-step mode counts the steps per output interval itself (the solver's own limit applies per
+// evolve call): past options.max_steps, the error the solver would have raised.
+[[noreturn]] void ThrowTooMuchWork(const EvolveHooks& hooks, double t,
+                                   const std::string& integrator) {
+  const int too_much_work = -1;  // ARK_TOO_MUCH_WORK == CV_TOO_MUCH_WORK
+  const std::string flag_name = FlagName(hooks.family, too_much_work);
+  throw SundialsError(
+      hooks.evolve_call, too_much_work, flag_name,
+      "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " + FlagRemedy(flag_name));
+}
+
 void RunInterpolatingLoop(const OdeProblem& problem, const IntegratorOptions& options,
                           const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
                           CallbackData& data, const ErrorRecord& record, Trajectory& trajectory,
@@ -232,11 +243,7 @@ void RunInterpolatingLoop(const OdeProblem& problem, const IntegratorOptions& op
       y_is_step_end = true;
       if (options.record_steps) trajectory.step_times.push_back(t);
       if (++steps_in_interval > options.max_steps && t < tout) {
-        const int too_much_work = -1;  // ARK_TOO_MUCH_WORK == CV_TOO_MUCH_WORK
-        const std::string flag_name = FlagName(hooks.family, too_much_work);
-        throw SundialsError(hooks.evolve_call, too_much_work, flag_name,
-                            "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " +
-                                FlagRemedy(flag_name));
+        ThrowTooMuchWork(hooks, t, integrator);
       }
     }
     if (tout != t || !y_is_step_end) {
@@ -330,11 +337,7 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
         if (dense) problem.after_step(t_prev, t, *dense);
         if (options.record_steps) trajectory.step_times.push_back(t);
         if (++steps_in_interval > options.max_steps && t < tout) {
-          const int too_much_work = -1;  // ARK_TOO_MUCH_WORK == CV_TOO_MUCH_WORK
-          const std::string flag_name = FlagName(hooks.family, too_much_work);
-          throw SundialsError(hooks.evolve_call, too_much_work, flag_name,
-                              "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " +
-                                  FlagRemedy(flag_name));
+          ThrowTooMuchWork(hooks, t, integrator);
         }
       }
       // 1 = *_TSTOP_RETURN; 0 with t == tout is the quirk's form of the same event.
