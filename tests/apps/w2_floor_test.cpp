@@ -1,13 +1,15 @@
 // The raw-SUNDIALS floor of W2's forward solve (apps/bench/w2_floor_lib.hpp) must solve exactly
 // the problem snode solves, or the overhead ratio of apps/bench/overhead_bench.cpp means nothing:
 // same weights, same f, and on the solve the same step count, the same NFE and the same 101
-// states to 1e-12 relative, in both output modes.
+// states to 1e-12 relative, in both output modes. With ../shared/data absent the comparisons run on
+// a seeded initialisation of the same MLP (the torch-loader test is skipped).
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <utility>
@@ -32,11 +34,26 @@ std::shared_ptr<MlpField> W2Field() {
   return std::make_shared<MlpField>(mlp);
 }
 
+bool HaveW2Weights() { return std::ifstream(SNODE_W2_WEIGHTS).good(); }
+
+// W2's initial weights when ../shared/data is there, otherwise a seeded initialisation of the
+// same MLP (in the layout both sides read), so the comparisons also run without the data.
+std::vector<double> FloorWeights() {
+  if (HaveW2Weights()) return LoadW2FloorWeights(SNODE_W2_WEIGHTS);
+  const Vector theta = W2Field()->InitialParams(/*seed=*/3);
+  return std::vector<double>(theta.data(), theta.data() + theta.size());
+}
+
+Vector SnodeWeights() {
+  const std::vector<double> weights = FloorWeights();
+  return Eigen::Map<const Vector>(weights.data(), static_cast<Index>(weights.size()));
+}
+
 OdeProblem SnodeW2Problem() {
   const auto field = W2Field();
   OdeProblem problem;
   problem.field = field;
-  problem.theta = LoadTorchMlpParams(SNODE_W2_WEIGHTS, *field);
+  problem.theta = SnodeWeights();
   problem.z0 = Vector::Ones(2);
   problem.output_times = W2OutputTimes();
   return problem;
@@ -66,7 +83,7 @@ void ExpectFloorMatchesSnode(bool interpolate) {
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
   W2FloorOptions floor_options;
   floor_options.mode = interpolate ? W2OutputMode::kInterpolate : W2OutputMode::kStopTimes;
-  W2Floor floor_solver(LoadW2FloorWeights(SNODE_W2_WEIGHTS), floor_options);
+  W2Floor floor_solver(FloorWeights(), floor_options);
   // Twice: the second solve runs on re-initialised solvers, the state the benchmark measures.
   for (int repeat = 0; repeat < 2; ++repeat) {
     const Trajectory trajectory = dopri5->Solve(problem);
@@ -85,6 +102,7 @@ void ExpectFloorMatchesSnode(bool interpolate) {
 }
 
 TEST(W2Floor, LoadsTheSameWeightsAsTheTorchLoader) {
+  if (!HaveW2Weights()) GTEST_SKIP() << "no " << SNODE_W2_WEIGHTS;
   const auto field = W2Field();
   const Vector snode_theta = LoadTorchMlpParams(SNODE_W2_WEIGHTS, *field);
   const std::vector<double> floor_theta = LoadW2FloorWeights(SNODE_W2_WEIGHTS);
@@ -105,11 +123,11 @@ TEST(W2Floor, OutputTimesAreTheTruthFileTimes) {
 
 TEST(W2Floor, RhsEqualsMlpFieldBitForBit) {
   const auto field = W2Field();
-  const Vector theta = LoadTorchMlpParams(SNODE_W2_WEIGHTS, *field);
-  W2Floor kernel_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), W2FloorOptions{});
+  const Vector theta = SnodeWeights();
+  W2Floor kernel_floor(FloorWeights(), W2FloorOptions{});
   W2FloorOptions std_options;
   std_options.tanh = W2Tanh::kStd;
-  W2Floor std_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), std_options);
+  W2Floor std_floor(FloorWeights(), std_options);
   std::mt19937_64 rng(6);
   std::uniform_real_distribution<double> uniform(-8.0, 8.0);
   for (int trial = 0; trial < 200; ++trial) {
@@ -136,18 +154,21 @@ TEST(W2Floor, InterpolatedOutputsAgreeWithStopTimesToSolverTolerance) {
   W2FloorOptions stop_options;
   W2FloorOptions interpolate_options;
   interpolate_options.mode = W2OutputMode::kInterpolate;
-  W2Floor stop_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), stop_options);
-  W2Floor interpolate_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), interpolate_options);
+  W2Floor stop_floor(FloorWeights(), stop_options);
+  W2Floor interpolate_floor(FloorWeights(), interpolate_options);
   stop_floor.Solve(1.0, 1.0);
   interpolate_floor.Solve(1.0, 1.0);
   // Fewer steps: the interpolating solve steps over the output times.
   EXPECT_LT(interpolate_floor.steps(), stop_floor.steps());
-  double worst = 0.0;
+  double worst = 0.0, scale = 1.0;
   for (size_t i = 0; i < stop_floor.states().size(); ++i) {
     worst = std::max(worst, std::abs(stop_floor.states()[i] - interpolate_floor.states()[i]));
+    scale = std::max(scale, std::abs(stop_floor.states()[i]));
   }
-  // Both are rtol 1e-6 solutions of a trajectory with |z| ≤ ~10, so they agree to a few 1e-5.
-  EXPECT_LT(worst, 1e-4);
+  // Both are rtol 1e-6 solutions (the error grows along the trajectory), so they agree to a few
+  // 1e-5 of its size: measured 1.2e-5 · max|z| with W2's weights (9.9e-5, max|z| 8.1), 2.5e-5
+  // with the seeded ones.
+  EXPECT_LT(worst / scale, 5e-5) << "worst " << worst << ", max |z| " << scale;
   EXPECT_GT(worst, 0.0);  // they are different computations
 }
 
@@ -159,8 +180,8 @@ TEST(W2Floor, OneStepLoopGivesTheSameOutputsAsTheNormalLoop) {
   normal_options.mode = W2OutputMode::kInterpolate;
   W2FloorOptions one_step_options;
   one_step_options.mode = W2OutputMode::kInterpolateOneStep;
-  W2Floor normal_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), normal_options);
-  W2Floor one_step_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), one_step_options);
+  W2Floor normal_floor(FloorWeights(), normal_options);
+  W2Floor one_step_floor(FloorWeights(), one_step_options);
   for (int solve = 0; solve < 2; ++solve) {  // the second solve re-initialises the same memory
     normal_floor.Solve(1.0, 1.0);
     one_step_floor.Solve(1.0, 1.0);
@@ -176,8 +197,8 @@ TEST(W2Floor, OneStepLoopGivesTheSameOutputsAsTheNormalLoop) {
 TEST(W2Floor, StdTanhFloorTakesTheSameStepsAsTheKernelFloor) {
   W2FloorOptions std_options;
   std_options.tanh = W2Tanh::kStd;
-  W2Floor kernel_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), W2FloorOptions{});
-  W2Floor std_floor(LoadW2FloorWeights(SNODE_W2_WEIGHTS), std_options);
+  W2Floor kernel_floor(FloorWeights(), W2FloorOptions{});
+  W2Floor std_floor(FloorWeights(), std_options);
   kernel_floor.Solve(1.0, 1.0);
   std_floor.Solve(1.0, 1.0);
   EXPECT_EQ(kernel_floor.rhs_evals(), std_floor.rhs_evals());
