@@ -41,10 +41,16 @@ inline int CheckFinite(CallbackData& data, const char* what, double t,
 int RhsTrampoline(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data) {
   auto& data = *static_cast<CallbackData*>(user_data);
   try {
-    ++data.rhs_evals;
     auto out = AsEigen(ydot);
     const double time = data.time_sign * t;
-    data.field->F(time, AsConstEigen(y), *data.theta, out);
+    const Vector* known = data.known_f;
+    data.known_f = nullptr;  // one use
+    if (known != nullptr && time == data.known_t && AsConstEigen(y) == *data.known_z) {
+      out = *known;
+    } else {
+      ++data.rhs_evals;
+      data.field->F(time, AsConstEigen(y), *data.theta, out);
+    }
     if (data.time_sign < 0) out = -out;
     return CheckFinite(data, "f", time, out);
   } catch (...) {

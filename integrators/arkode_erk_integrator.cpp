@@ -202,6 +202,10 @@ void ArkodeErkIntegrator::SolveInto(const OdeProblem& problem, Trajectory& traje
     // Every solve: ReInit keeps the last h0 it was given.
     detail::CheckArkode(ERKStepSetInitStep(mem, EstimateInitialStep(problem)), "ERKStepSetInitStep",
                         where);
+    // ERKStep's first stage is f(t0, z0) again, which the estimate has just evaluated.
+    callback_data_.known_f = &start_f_;
+    callback_data_.known_z = &problem.z0;
+    callback_data_.known_t = problem.t0;
   }
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks, callback_data_, error_record_,
                         trajectory);
