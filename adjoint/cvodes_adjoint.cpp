@@ -7,6 +7,7 @@
 #include <sunmatrix/sunmatrix_dense.h>
 #include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
 
+#include <Eigen/LU>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -99,6 +100,12 @@ struct BackwardData {
   long rhs_evals = 0;
   long vjp_evals = 0;
   long jacobian_evals = 0;
+  // yB holds `columns` adjoint vectors of length n side by side: 1 (a itself) or, with
+  // GradientOptions::cvodes_observations "fundamental", the n columns of U and the running
+  // cost's particular solution v. The running cost gradient enters column running_cost_column
+  // only (−1: none).
+  Index columns = 1;
+  Index running_cost_column = -1;
   // The field's forward pass at the (t, z) of the last fB call (VectorField::FSaving): CVODES'
   // corrector iterations call fB again at the same t and the same interpolated z, with only a
   // changed (W2: 1 490 fB calls at 975 distinct times per gradient).
@@ -129,33 +136,40 @@ struct BackwardData {
 };
 
 // adjoint ODE (SUNDIALS' fB is the literal time derivative, integrated toward decreasing t):
-// da/dt = −(∂f/∂z)ᵀ a − (∂g/∂z)ᵀ.
+// da/dt = −(∂f/∂z)ᵀ a − (∂g/∂z)ᵀ, for each column of yB (the running cost in one column only).
 int AdjointRhs(sunrealtype t, N_Vector y, N_Vector yB, N_Vector yB_dot, void* user_data) {
   auto& data = *static_cast<BackwardData*>(user_data);
   try {
     ++data.rhs_evals;
-    ++data.vjp_evals;
-    auto out = AsEigen(yB_dot);
+    data.vjp_evals += data.columns;
     const auto z = AsConstEigen(y);
-    if (data.saved_pass.size() > 0) {
-      if (!data.saved_valid || t != data.saved_t || z != data.saved_z) {
-        data.saved_z = z;
-        data.saved_f.resize(z.size());
-        data.field->FSaving(t, z, *data.theta, data.saved_f, data.saved_pass.data());
-        data.saved_t = t;
-        data.saved_valid = true;
+    const Index n = z.size();
+    const bool saved = data.saved_pass.size() > 0;
+    if (saved && (!data.saved_valid || t != data.saved_t || z != data.saved_z)) {
+      data.saved_z = z;
+      data.saved_f.resize(n);
+      data.field->FSaving(t, z, *data.theta, data.saved_f, data.saved_pass.data());
+      data.saved_t = t;
+      data.saved_valid = true;
+    }
+    auto all_in = AsConstEigen(yB);
+    auto all_out = AsEigen(yB_dot);
+    for (Index column = 0; column < data.columns; ++column) {
+      const auto in = all_in.segment(column * n, n);
+      auto out = all_out.segment(column * n, n);
+      if (saved) {
+        data.field->VjpSaved(t, z, *data.theta, data.saved_pass.data(), in, out,
+                             VectorRef(data.saved_f.head(0)));
+      } else {
+        data.field->VjpState(t, z, *data.theta, in, out);
       }
-      data.field->VjpSaved(t, z, *data.theta, data.saved_pass.data(), AsConstEigen(yB), out,
-                           VectorRef(data.saved_f.head(0)));
-    } else {
-      data.field->VjpState(t, z, *data.theta, AsConstEigen(yB), out);
+      out = -out;
+      if (column == data.running_cost_column) {
+        data.loss->RunningCostGradient(t, z, data.work);
+        out -= data.work;
+      }
     }
-    out = -out;
-    if (data.loss->HasRunningCost()) {
-      data.loss->RunningCostGradient(t, AsConstEigen(y), data.work);
-      out -= data.work;
-    }
-    return data.Finite("fB", t, out);
+    return data.Finite("fB", t, all_out);
   } catch (...) {
     data.pending = std::current_exception();
     return -1;
@@ -178,16 +192,20 @@ int AdjointQuadRhs(sunrealtype t, N_Vector y, N_Vector yB, N_Vector qB_dot, void
   }
 }
 
-// Dense Jacobian of fB with respect to a: −(∂f/∂z)ᵀ.
+// Dense Jacobian of fB with respect to yB: −(∂f/∂z)ᵀ in each column's diagonal block.
 int AdjointJacobian(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*/, SUNMatrix JB,
                     void* user_data, N_Vector /*tmp1*/, N_Vector /*tmp2*/, N_Vector /*tmp3*/) {
   auto& data = *static_cast<BackwardData*>(user_data);
   try {
     ++data.jacobian_evals;
-    const Index n = static_cast<Index>(SUNDenseMatrix_Rows(JB));
-    Eigen::Map<Eigen::MatrixXd> jac(SUNDenseMatrix_Data(JB), n, n);  // column-major, as Eigen
+    const Index size = static_cast<Index>(SUNDenseMatrix_Rows(JB));
+    const Index n = size / data.columns;
+    Eigen::Map<Eigen::MatrixXd> jac(SUNDenseMatrix_Data(JB), size, size);  // column-major
     data.field->DenseJacobian(t, AsConstEigen(y), *data.theta, data.jacobian);
-    jac = -data.jacobian.transpose();
+    if (data.columns > 1) jac.setZero();
+    for (Index column = 0; column < data.columns; ++column) {
+      jac.block(column * n, column * n, n, n) = -data.jacobian.transpose();
+    }
     return data.Finite("Jacobian", t, jac);
   } catch (...) {
     data.pending = std::current_exception();
@@ -195,16 +213,22 @@ int AdjointJacobian(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*/
   }
 }
 
-// Matrix-free product for SPGMR: JvB = −(∂f/∂z)ᵀ vB (minus the VJP).
+// Matrix-free product for SPGMR: JvB = −(∂f/∂z)ᵀ vB (minus the VJP), column by column.
 int AdjointJacTimes(N_Vector vB, N_Vector JvB, sunrealtype t, N_Vector y, N_Vector /*yB*/,
                     N_Vector /*fyB*/, void* user_data, N_Vector /*tmpB*/) {
   auto& data = *static_cast<BackwardData*>(user_data);
   try {
-    ++data.vjp_evals;
-    auto out = AsEigen(JvB);
-    data.field->VjpState(t, AsConstEigen(y), *data.theta, AsConstEigen(vB), out);
-    out = -out;
-    return data.Finite("jtimesB", t, out);
+    data.vjp_evals += data.columns;
+    const auto z = AsConstEigen(y);
+    const Index n = z.size();
+    auto all_in = AsConstEigen(vB);
+    auto all_out = AsEigen(JvB);
+    for (Index column = 0; column < data.columns; ++column) {
+      auto out = all_out.segment(column * n, n);
+      data.field->VjpState(t, z, *data.theta, all_in.segment(column * n, n), out);
+      out = -out;
+    }
+    return data.Finite("jtimesB", t, all_out);
   } catch (...) {
     data.pending = std::current_exception();
     return -1;
@@ -236,6 +260,24 @@ bool UseJumpLayer(const GradientOptions& options, Index n, Index p, bool gauss) 
   if (options.cvodes_jump_layer == "on") return IsCvodesName(backward);
   if (options.cvodes_jump_layer == "off") return false;
   return gauss && backward == "cvodes_bdf" && n + p + 1 <= JumpLayer::kMaxSize;
+}
+
+// GradientOptions::cvodes_observations "auto": the fundamental matrix up to n = 8 states. Its
+// fB costs n VJPs (one per column) against the restart's one, but the restarts begin every
+// segment at order 1 with CVODES' tiny first step: W2 (n = 2, 100 observations) takes ≈ 5–10
+// backward steps per segment with restarts.
+constexpr Index kAutoFundamentalMaxStates = 8;
+
+// The fundamental-matrix backward restarts (U ← I) at an observation where the 1-norm condition
+// number of U(t_i) exceeds this: c = U(t_i)⁻¹ ∂ℓ_i/∂z amplifies U's relative error by up to
+// cond(U). For non-stiff fields U stays well-conditioned over many observations; under stiff
+// decay its columns align within one segment and the solve restarts at each observation.
+constexpr double kMaxFundamentalCondition = 1e3;
+
+bool UseFundamental(const GradientOptions& options, Index n, bool gauss, bool jump_layer) {
+  if (options.cvodes_observations == "restart") return false;
+  if (options.cvodes_observations == "fundamental") return true;
+  return gauss && !jump_layer && n <= kAutoFundamentalMaxStates;
 }
 
 // m-point Gauss–Legendre rules on [0, 1], m = 1, 2, 3 (row m − 1; exact for degree 2m − 1).
@@ -516,7 +558,7 @@ class ReversedStateAdjointField final : public VectorField {
 // destroyed in reverse: the CVODES memory (which also frees the backward memory) first, the
 // context last.
 struct CvodesAdjoint::Impl {
-  Impl(const GradientOptions& options, Index state_size, Index param_count);
+  Impl(const GradientOptions& options, Index state_size, Index param_count, bool running_cost);
 
   // Runs the forward pass and the backward pass; fills result.
   void Run(const OdeProblem& problem, const Loss& loss, LossAndGradient& result);
@@ -526,6 +568,20 @@ struct CvodesAdjoint::Impl {
   // Returns the number of backward steps.
   long GaussSegment(const OdeProblem& problem, double t_high, double t_low, Vector& a,
                     Vector& grad);
+  // Backward pass with the fundamental matrix (GradientOptions::cvodes_observations): one CVODES
+  // solve from t_high = T down to t0 of yB = [U, v], the jumps folded into c (a = U c + v), the
+  // Gauss quadrature split at the observations as well. a holds ∂ℓ_N/∂z on entry and dL/dz0 on
+  // return. Returns the number of backward steps.
+  long FundamentalBackward(const OdeProblem& problem, const std::vector<Vector>& dl_dz,
+                           double t_high, Vector& a, Vector& grad);
+  // One CVODES backward step toward t_out (CV_ONE_STEP; it may overshoot); t_current ← where it
+  // ended. Returns the Gauss nodes per piece for the step's order.
+  int BackwardStep(double t_out, double& t_current);
+  // Sets yB to U = I, v = 0 and restarts the backward solve at t.
+  void RestartFundamental(double t);
+  // a(t) = U(t) c + v(t) (fundamental) or a(t) (restart) from the last backward step's dense
+  // output.
+  void AdjointAt(double t, Vector& out);
   // Interpolating adjoint: a from t_high = T down to t0 by the registry integrator over the
   // recorded forward polynomials, jumps at the output times, dL/dθ by Gauss–Legendre over each
   // backward step. a holds ∂ℓ_N/∂z on entry and dL/dz0 on return. Returns the backward steps.
@@ -548,6 +604,9 @@ struct CvodesAdjoint::Impl {
   const bool backward_registry;  // a registry integrator over the recorded forward polynomials
   const bool gauss;       // Gauss–Legendre parameter quadrature (no CVODES backward quadrature)
   const bool jump_layer;  // exponential layer after each jump (GradientOptions::cvodes_jump_layer)
+  const bool running_cost;  // the loss the objects were created for has a running cost
+  const bool fundamental;   // fundamental-matrix backward (GradientOptions::cvodes_observations)
+  const Index columns;      // adjoint vectors in yB: 1, or n (+ 1 with a running cost)
   JumpLayer layer;
   Context ctx;
   ErrorRecord errors;
@@ -575,9 +634,15 @@ struct CvodesAdjoint::Impl {
   std::shared_ptr<ReversedStateAdjointField> reversed_state;
   OdeProblem backward_problem;
   Vector z_value, a_value;
+  // Fundamental matrix: c of a = U c + v, and the LU factors and inverse of U(t_i).
+  Vector combination;
+  Eigen::PartialPivLU<Matrix> u_factors;
+  Matrix u_inverse;
+  long reinits = 0;  // CVodeReInitB calls of this Run
 };
 
-CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index param_count)
+CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index param_count,
+                          bool with_running_cost)
     : options(opts),
       n(state_size),
       p(param_count),
@@ -586,7 +651,15 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
       gauss(!backward_epi2 && !backward_registry &&
             (opts.cvodes_quadrature == "gauss" ||
              (opts.cvodes_quadrature == "auto" && param_count > kAutoGaussRatio * state_size))),
-      jump_layer(UseJumpLayer(opts, state_size, param_count, gauss)) {
+      jump_layer(UseJumpLayer(opts, state_size, param_count, gauss)),
+      running_cost(with_running_cost),
+      fundamental(!backward_epi2 && !backward_registry &&
+                  UseFundamental(opts, state_size, gauss, jump_layer)),
+      columns(fundamental ? state_size + (with_running_cost ? 1 : 0) : 1) {
+  Require(!fundamental || (gauss && !jump_layer),
+          "gradient 'cvodes_adjoint' with cvodes_observations 'fundamental' needs the Gauss "
+          "quadrature (cvodes_quadrature 'gauss', or 'auto' with P > 8·n) and no jump layer "
+          "(cvodes_jump_layer 'off', or 'auto' without a cvodes_bdf backward)");
   const IntegratorOptions& fo = options.integrator_options;
   const IntegratorOptions& bo = options.EffectiveBackwardOptions();
   const bool forward_bdf = LmmFor(options.integrator) == CV_BDF;
@@ -652,7 +725,8 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
   }
   const int lmm_b = LmmFor(options.EffectiveBackwardIntegrator());
   Check(CVodeCreateB(m, lmm_b, &which), "CVodeCreateB");
-  yB = MakeNVector(n, ctx);
+  const Index size_b = n * columns;
+  yB = MakeNVector(size_b, ctx);
   AsEigen(yB.get()).setZero();
   Check(CVodeInitB(m, which, AdjointRhs, 0.0, yB.get()), "CVodeInitB");
   Check(CVodeSStolerancesB(m, which, bo.rtol, bo.atol), "CVodeSStolerancesB");
@@ -661,7 +735,7 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
   if (bo.max_step > 0) Check(CVodeSetMaxStepB(m, which, bo.max_step), "CVodeSetMaxStepB");
   if (lmm_b == CV_BDF) {
     if (bo.linear_solver == "dense") {
-      matrix_b.reset(CheckAlloc(SUNDenseMatrix(n, n, ctx), "SUNDenseMatrix"));
+      matrix_b.reset(CheckAlloc(SUNDenseMatrix(size_b, size_b, ctx), "SUNDenseMatrix"));
       solver_b.reset(CheckAlloc(SUNLinSol_Dense(yB.get(), matrix_b.get(), ctx), "SUNLinSol_Dense"));
       Check(CVodeSetLinearSolverB(m, which, solver_b.get(), matrix_b.get()),
             "CVodeSetLinearSolverB");
@@ -680,9 +754,15 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
   mem_b = CheckAlloc(CVodeGetAdjCVodeBmem(m, which), "CVodeGetAdjCVodeBmem");
   Check(CVodeSetMaxNonlinIters(mem_b, bo.max_nonlinear_iters), "CVodeSetMaxNonlinIters");
   if (gauss) {
-    a_node = MakeNVector(n, ctx);
+    a_node = MakeNVector(size_b, ctx);
     z_value.resize(n);
+    a_value.resize(n);
     weighted.resize(n);
+    if (fundamental) {
+      combination.resize(n);
+      u_factors = Eigen::PartialPivLU<Matrix>(n);
+      u_inverse.resize(n, n);
+    }
   } else if (p > 0) {
     qB = MakeNVector(p, ctx);
     AsEigen(qB.get()).setZero();
@@ -747,6 +827,8 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   backward.theta = &problem.theta;
   backward.loss = &loss;
   backward.Reset();
+  backward.columns = columns;
+  backward.running_cost_column = loss.HasRunningCost() ? (fundamental ? n : 0) : -1;
   errors.last_message.clear();
 
   Trajectory& fwd = result.forward;
@@ -850,13 +932,18 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   };
   const bool layered = jump_layer && t_reached > t0 && !polynomials.Empty();
   if (layered) layer.Start(*problem.field, problem.theta, loss, z_of_t, &polynomials.Times());
+  reinits = 0;
   if (backward_registry) {
     backward_steps = InterpolatingBackward(problem, loss, dl_dz, t_reached, a, grad);
+  } else if (fundamental) {
+    backward_steps = FundamentalBackward(problem, dl_dz, t_reached, a, grad);
   }
   // Segment by segment between the output times (CVODES or epi2 backward); the interpolating
-  // adjoint above has done all of them in one solve, so its loop starts below its end.
-  for (std::ptrdiff_t i = backward_registry ? -2 : static_cast<std::ptrdiff_t>(num_times) - 2;
-       i >= -1; --i) {
+  // adjoint and the fundamental matrix above have done all of them in one solve, so the loop
+  // starts below its end for them.
+  const bool one_solve = backward_registry || fundamental;
+  for (std::ptrdiff_t i = one_solve ? -2 : static_cast<std::ptrdiff_t>(num_times) - 2; i >= -1;
+       --i) {
     const double t_low = i >= 0 ? times[static_cast<std::size_t>(i)] : t0;
     if (t_low < t_high) {
       if (backward_epi2) {
@@ -881,6 +968,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
         } else {
           AsEigen(yB.get()) = a;
           Check(CVodeReInitB(m, which, t_start, yB.get()), "CVodeReInitB");
+          ++reinits;
           if (p > 0) {
             AsEigen(qB.get()) = grad;
             // The current q, so the quadrature keeps accumulating across the jumps.
@@ -920,6 +1008,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   stats.backward_steps = backward_steps;
   stats.jvp_evals = forward.jvp_evals;
   stats.checkpoints = ncheck;
+  stats.backward_restarts = reinits;
   if (backward_epi2) {
     stats.backward_rhs_evals = reversed ? reversed->rhs_evals : 0;
     stats.vjp_evals = reversed ? reversed->vjp_evals : 0;
@@ -1031,28 +1120,16 @@ long CvodesAdjoint::Impl::GaussSegment(const OdeProblem& problem, double t_high,
   void* m = mem.get();
   AsEigen(yB.get()) = a;
   Check(CVodeReInitB(m, which, t_high, yB.get()), "CVodeReInitB");
+  ++reinits;
   double t_prev = t_high;
-  sunrealtype t_current = t_high;
+  double t_current = t_high;
   long steps = 0;
   // CV_ONE_STEP: every call takes exactly one backward step (CVodeB stops it at checkpoint
   // boundaries), and the step may overshoot t_low; the quadrature then stops at t_low and
   // a(t_low) comes from the step's dense output.
   while (t_current > t_low) {
-    const int flag = CVodeB(m, t_low, CV_ONE_STEP);
-    if (flag < 0) {
-      CVodeGetCurrentTime(mem_b, &t_current);
-      Fail("CVodeB", flag, t_current, "backward");
-    }
-    Check(CVodeGetCurrentTime(mem_b, &t_current), "CVodeGetCurrentTime");
+    const int nodes = BackwardStep(t_low, t_current);
     ++steps;
-    // As many Gauss nodes as the step's order asks for: m nodes have local error O(h^(2m+1)),
-    // and m = ⌈(q+1)/2⌉ keeps that at least one order above the step's O(h^(q+1)), up to 3
-    // nodes. After each restart the steps run at q = 1, 2 (W2: 24% fewer VJPs per gradient, the
-    // error against a tight reference unchanged at 1.19e-5); ⌈q/2⌉ saved 34% but doubled W5's
-    // error with the jump layer (1.2e-7 → 2.9e-7).
-    int order = 0;
-    Check(CVodeGetLastOrder(mem_b, &order), "CVodeGetLastOrder");
-    const int nodes = std::clamp((order + 2) / 2, 1, 3);
     const double lo = std::max(static_cast<double>(t_current), t_low);
     if (p > 0 && lo < t_prev) GaussOver(problem, lo, t_prev, nodes, grad);
     t_prev = t_current;
@@ -1076,15 +1153,109 @@ void CvodesAdjoint::Impl::GaussOver(const OdeProblem& problem, double lo, double
     const double h = right - left;
     for (int k = 0; k < nodes; ++k) {
       const double t = left + rule_nodes[k] * h;
-      Check(CVodeGetDky(mem_b, t, 0, a_node.get()), "CVodeGetDky");
+      AdjointAt(t, weighted);
+      weighted *= rule_weights[k] * h;
       polynomials.Evaluate(t, z_value);
-      weighted = (rule_weights[k] * h) * AsEigen(a_node.get());
       problem.field->VjpParams(t, z_value, problem.theta, weighted, grad);
     }
     quadrature_vjps += nodes;
     left = right;
     if (next != step_times.end()) ++next;
   }
+}
+
+int CvodesAdjoint::Impl::BackwardStep(double t_out, double& t_current) {
+  const int flag = CVodeB(mem.get(), t_out, CV_ONE_STEP);
+  sunrealtype t_now = t_current;
+  if (flag < 0) {
+    CVodeGetCurrentTime(mem_b, &t_now);
+    Fail("CVodeB", flag, t_now, "backward");
+  }
+  Check(CVodeGetCurrentTime(mem_b, &t_now), "CVodeGetCurrentTime");
+  t_current = t_now;
+  // As many Gauss nodes as the step's order asks for: m nodes have local error O(h^(2m+1)),
+  // and m = ⌈(q+1)/2⌉ keeps that at least one order above the step's O(h^(q+1)), up to 3
+  // nodes. After each restart the steps run at q = 1, 2 (W2: 24% fewer VJPs per gradient, the
+  // error against a tight reference unchanged at 1.19e-5); ⌈q/2⌉ saved 34% but doubled W5's
+  // error with the jump layer (1.2e-7 → 2.9e-7).
+  int order = 0;
+  Check(CVodeGetLastOrder(mem_b, &order), "CVodeGetLastOrder");
+  return std::clamp((order + 2) / 2, 1, 3);
+}
+
+void CvodesAdjoint::Impl::AdjointAt(double t, Vector& out) {
+  Check(CVodeGetDky(mem_b, t, 0, a_node.get()), "CVodeGetDky");
+  if (!fundamental) {
+    out = AsEigen(a_node.get());
+    return;
+  }
+  const Eigen::Map<const Matrix> values(NV_DATA_S(a_node.get()), n, columns);
+  out.noalias() = values.leftCols(n) * combination;
+  if (columns > n) out += values.col(n);
+}
+
+void CvodesAdjoint::Impl::RestartFundamental(double t) {
+  Eigen::Map<Matrix> values(NV_DATA_S(yB.get()), n, columns);
+  values.setZero();
+  values.leftCols(n).setIdentity();
+  Check(CVodeReInitB(mem.get(), which, t, yB.get()), "CVodeReInitB");
+  ++reinits;
+}
+
+long CvodesAdjoint::Impl::FundamentalBackward(const OdeProblem& problem,
+                                              const std::vector<Vector>& dl_dz, double t_high,
+                                              Vector& a, Vector& grad) {
+  const std::vector<double>& times = problem.output_times;
+  const double t0 = problem.t0;
+  // The observations below T and above t0, from the top; those at t0 are added to a(t0) last.
+  std::ptrdiff_t i = static_cast<std::ptrdiff_t>(times.size()) - 2;
+  if (!(t_high > t0) || polynomials.Empty()) {
+    for (; i >= 0; --i) a += dl_dz[static_cast<std::size_t>(i)];
+    return 0;
+  }
+  combination = a;  // U(T) = I, v(T) = 0: a(T) = c
+  RestartFundamental(t_high);
+  long steps = 0;
+  double t_prev = t_high;  // the quadrature has reached t_prev
+  double t_current = t_high;
+  while (t_prev > t0) {
+    const int nodes = BackwardStep(t0, t_current);
+    ++steps;
+    const double lo = std::max(static_cast<double>(t_current), t0);
+    // The observations inside this step, from the top: c jumps there, so the quadrature splits.
+    bool restarted = false;
+    while (i >= 0 && times[static_cast<std::size_t>(i)] > t0 &&
+           times[static_cast<std::size_t>(i)] >= lo) {
+      const double t_obs = times[static_cast<std::size_t>(i)];
+      const Vector& jump = dl_dz[static_cast<std::size_t>(i)];
+      --i;
+      if (p > 0 && t_obs < t_prev) GaussOver(problem, t_obs, t_prev, nodes, grad);
+      t_prev = t_obs;
+      Check(CVodeGetDky(mem_b, t_obs, 0, a_node.get()), "CVodeGetDky");
+      const Eigen::Map<const Matrix> values(NV_DATA_S(a_node.get()), n, columns);
+      u_factors.compute(values.leftCols(n));
+      u_inverse = u_factors.solve(Matrix::Identity(n, n));
+      const double condition = values.leftCols(n).cwiseAbs().colwise().sum().maxCoeff() *
+                               u_inverse.cwiseAbs().colwise().sum().maxCoeff();
+      if (std::isfinite(condition) && condition <= kMaxFundamentalCondition) {
+        a_value.noalias() = u_inverse * jump;
+        combination += a_value;
+        continue;
+      }
+      // U(t_obs) too ill-conditioned to carry the jump: restart from a(t_obs⁻) with U = I.
+      AdjointAt(t_obs, a_value);
+      combination = a_value + jump;
+      RestartFundamental(t_obs);
+      restarted = true;
+      break;
+    }
+    if (restarted) continue;
+    if (p > 0 && lo < t_prev) GaussOver(problem, lo, t_prev, nodes, grad);
+    t_prev = lo;
+  }
+  AdjointAt(t0, a);
+  for (; i >= 0; --i) a += dl_dz[static_cast<std::size_t>(i)];
+  return steps;
 }
 
 CvodesAdjoint::CvodesAdjoint(const GradientOptions& options) : options_(options) {
@@ -1115,6 +1286,10 @@ CvodesAdjoint::CvodesAdjoint(const GradientOptions& options) : options_(options)
           "gradient 'cvodes_adjoint' with cvodes_jump_layer 'on' needs backward_integrator "
           "'cvodes_bdf' or 'cvodes_adams', got '" +
               backward + "'");
+  Require(options_.cvodes_observations != "fundamental" || IsCvodesName(backward),
+          "gradient 'cvodes_adjoint' with cvodes_observations 'fundamental' needs "
+          "backward_integrator 'cvodes_bdf' or 'cvodes_adams', got '" +
+              backward + "'");
   if (backward == "epi2") {
     Require(IntegratorRegistry().Contains("epi2"),
             "gradient 'cvodes_adjoint': backward_integrator 'epi2' is not registered; known: " +
@@ -1128,9 +1303,9 @@ LossAndGradient CvodesAdjoint::Compute(const OdeProblem& problem, const Loss& lo
   problem.Validate();
   const Index n = problem.field->state_size();
   const Index p = problem.field->num_params();
-  if (!impl_ || impl_->n != n || impl_->p != p) {
+  if (!impl_ || impl_->n != n || impl_->p != p || impl_->running_cost != loss.HasRunningCost()) {
     impl_.reset();  // free the old SUNDIALS objects before creating new ones
-    impl_ = std::make_unique<Impl>(options_, n, p);
+    impl_ = std::make_unique<Impl>(options_, n, p, loss.HasRunningCost());
   }
   LossAndGradient result;
   impl_->Run(problem, loss, result);

@@ -22,6 +22,10 @@ void GradientOptions::Validate() const {
   Require(cvodes_jump_layer == "auto" || cvodes_jump_layer == "on" || cvodes_jump_layer == "off",
           "gradient option cvodes_jump_layer must be 'auto', 'on' or 'off', got '" +
               cvodes_jump_layer + "'");
+  Require(cvodes_observations == "auto" || cvodes_observations == "restart" ||
+              cvodes_observations == "fundamental",
+          "gradient option cvodes_observations must be 'auto', 'restart' or 'fundamental', got '" +
+              cvodes_observations + "'");
 }
 
 }  // namespace snode

@@ -54,6 +54,15 @@ struct GradientOptions {
   // on when the Gauss quadrature is used (it records them anyway) with a "cvodes_bdf" backward
   // and n + p ≤ 63, off otherwise (so Robertson with cvodes_quadrature "auto" keeps it off).
   std::string cvodes_jump_layer = "auto";
+  // cvodes_adjoint with a CVODES backward and the Gauss quadrature: how the adjoint's jumps at
+  // the observation times enter the backward solve. "restart": a ← a + ∂ℓ_i/∂z and
+  // CVodeReInitB at every observation (each restart begins again at order 1 with a tiny step).
+  // "fundamental": one backward solve, without restarts, of the n × n fundamental matrix U
+  // (dU/dt = −(∂f/∂z)ᵀ U, U(T) = I; plus one column for a running cost), with a = U c and
+  // c ← c + U(t_i)⁻¹ ∂ℓ_i/∂z at each observation; n columns per fB call instead of one, and a
+  // restart only where U(t_i) becomes ill-conditioned (stiff decay). "auto": fundamental when
+  // the Gauss quadrature is used without the jump layer and n ≤ 8, restart otherwise.
+  std::string cvodes_observations = "auto";
   // backsolve_adjoint: at every observation time t_i < t_N where the backward solve already jumps
   // the adjoint, also reset the reconstructed z to the stored forward state z(t_i) (DiffEqFlux's
   // BacksolveAdjoint(checkpointing=true)), so the reconstruction error can only grow within one
@@ -79,7 +88,11 @@ struct GradientStats {
   long jvp_evals = 0;           // Jacobian-vector products
   long forward_steps = 0;
   long backward_steps = 0;
-  long checkpoints = 0;     // cvodes_adjoint: checkpoints stored
+  long checkpoints = 0;  // cvodes_adjoint: checkpoints stored
+  // cvodes_adjoint with a CVODES backward: backward solves started (CVodeReInitB calls): one per
+  // segment between observations with "restart", 1 + the ill-conditioned observations with the
+  // fundamental matrix (GradientOptions::cvodes_observations).
+  long backward_restarts = 0;
   double stored_bytes = 0;  // trajectory memory held for the backward pass
   double wall_seconds = 0;
   // backsolve_adjoint: ‖z_rec(t0) − z0‖ / max(‖z0‖, tiny) (NaN if non-finite), and the flag.

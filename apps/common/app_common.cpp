@@ -60,6 +60,10 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("backward-integrator", po::value<std::string>()->default_value(""),
        "adjoint methods: integrator of the backward solve (empty = the forward one); "
        "cvodes_adjoint with dopri5 = the interpolating adjoint over the recorded forward")
+      ("cvodes-observations", po::value<std::string>()->default_value("auto"),
+       "cvodes_adjoint with a CVODES backward: restart = CVodeReInitB at every observation, "
+       "fundamental = one backward solve of the n x n fundamental matrix with the jumps folded "
+       "in, auto = fundamental for n <= 8 with the Gauss quadrature and no jump layer")
       ("backsolve-checkpoints", po::value<std::string>()->default_value("on"),
        "backsolve_adjoint: on = reset the reconstructed z to the stored forward state at every "
        "observation time (the error grows within one interval only), off = carry it from t_N "
@@ -177,6 +181,11 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   options.gradient_options.backsolve_quadrature = on_off("backsolve-quadrature");
   options.gradient_options.backsolve_checkpoints = on_off("backsolve-checkpoints");
   options.gradient_options.backward_integrator = vm["backward-integrator"].as<std::string>();
+  options.gradient_options.cvodes_observations = vm["cvodes-observations"].as<std::string>();
+  const std::string& observations = options.gradient_options.cvodes_observations;
+  Require(observations == "auto" || observations == "restart" || observations == "fundamental",
+          "--cvodes-observations must be 'auto', 'restart' or 'fundamental', got '" + observations +
+              "'");
   if (!options.gradient_options.backward_integrator.empty()) {
     CheckName(options.gradient_options.backward_integrator, integrators.kind(),
               integrators.Contains(options.gradient_options.backward_integrator),

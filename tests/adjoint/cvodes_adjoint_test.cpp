@@ -657,9 +657,10 @@ TEST(CvodesAdjoint, SavedForwardPassInTheAdjointRhsChangesNoBit) {
   }
 }
 
-// The Gauss quadrature takes ⌈q/2⌉ nodes on a backward step of order q (up to 3): after each of
-// W2's 100 restarts the Adams steps run at orders 1–2, so most steps need one node, and the
-// gradient stays as accurate as the adjoint it integrates (against a tight reference).
+// The Gauss quadrature takes ⌈(q+1)/2⌉ nodes on a backward step of order q (up to 3): with
+// cvodes_observations "restart", after each of W2's 100 restarts the Adams steps run at orders
+// 1–2, so most steps need one node, and the gradient stays as accurate as the adjoint it
+// integrates (against a tight reference).
 TEST(CvodesAdjoint, GaussNodesFollowTheBackwardOrder) {
   const auto mlp = W2SizedMlp();
   const OdeProblem problem = W2SizedProblem(mlp, mlp->InitialParams(7));
@@ -670,6 +671,7 @@ TEST(CvodesAdjoint, GaussNodesFollowTheBackwardOrder) {
   for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
     GradientOptions options = Options(integrator, 1e-6, 1e-8);
     options.cvodes_quadrature = "gauss";
+    options.cvodes_observations = "restart";
     const LossAndGradient result = CvodesAdjoint(options).Compute(problem, loss);
     const double error = (result.dtheta - reference.dtheta).norm() / reference.dtheta.norm();
     const GradientStats& s = result.stats;
@@ -686,7 +688,8 @@ TEST(CvodesAdjoint, GaussNodesFollowTheBackwardOrder) {
 // MLP): after a warm-up, a Compute() on an MLP 2-32-32-2 problem with 5 MSE outputs allocates
 // exactly as often with many steps (horizon 20, tolerances 100 times tighter) as with few (horizon
 // 0.5): 0 operator-new calls per forward or backward step, for the interpolating adjoint (Adams
-// forward, dopri5 backward) and the Gauss quadrature with BDF.
+// forward, dopri5 backward) and the Gauss quadrature with BDF, with the fundamental matrix (the
+// "auto" choice here) and with a restart at every observation.
 TEST(CvodesAdjoint, NewBackwardPathsDoNotAllocateInSteadyState) {
   SKIP_WITHOUT_COUNTER();
   MlpOptions mlp;
@@ -703,15 +706,17 @@ TEST(CvodesAdjoint, NewBackwardPathsDoNotAllocateInSteadyState) {
   const MseLoss loss = LotkaVolterraLoss(5);
   test_util::NewCounter counter;
   struct Path {
-    std::string label, forward, backward, quadrature;
+    std::string label, forward, backward, quadrature, observations;
   };
-  for (const Path& path : {Path{"adams+dopri5", "cvodes_adams", "dopri5", "auto"},
-                           Path{"bdf gauss", "cvodes_bdf", "", "gauss"}}) {
+  for (const Path& path : {Path{"adams+dopri5", "cvodes_adams", "dopri5", "auto", "auto"},
+                           Path{"bdf gauss", "cvodes_bdf", "", "gauss", "fundamental"},
+                           Path{"bdf restart", "cvodes_bdf", "", "gauss", "restart"}}) {
     std::unique_ptr<CvodesAdjoint> methods[2];
     for (int k = 0; k < 2; ++k) {
       GradientOptions options = Options(path.forward, k == 0 ? 1e-6 : 1e-8, k == 0 ? 1e-8 : 1e-10);
       options.backward_integrator = path.backward;
       options.cvodes_quadrature = path.quadrature;
+      options.cvodes_observations = path.observations;
       methods[k] = std::make_unique<CvodesAdjoint>(options);
       methods[k]->Compute(problems[1], loss);  // warm-up, many-step problem first
       methods[k]->Compute(problems[0], loss);

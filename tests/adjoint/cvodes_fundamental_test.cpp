@@ -1,0 +1,291 @@
+// Tests of cvodes_adjoint's fundamental-matrix backward (GradientOptions::cvodes_observations
+// "fundamental"): one CVODES backward solve of U (n × n, U(T) = I) and, with a running cost, of
+// its particular solution v, with the observation jumps folded into a = U c + v instead of a
+// CVodeReInitB at each observation. Checked against central finite differences, closed forms, a
+// tight reference and the restart path; restarts where U(t_i) is ill-conditioned (stiff decay);
+// the dense and the Krylov backward linear solvers; configuration errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adjoint/cvodes_adjoint.hpp"
+#include "adjoint/loss.hpp"
+#include "core/errors.hpp"
+#include "models/analytic_fields.hpp"
+#include "models/mlp.hpp"
+#include "tests/test_util/finite_difference_checks.hpp"
+
+namespace snode {
+namespace {
+
+GradientOptions Options(const std::string& integrator, double rtol, double atol,
+                        const std::string& observations) {
+  GradientOptions options;
+  options.integrator = integrator;
+  options.integrator_options.rtol = rtol;
+  options.integrator_options.atol = atol;
+  options.integrator_options.max_steps = 200000;
+  options.cvodes_quadrature = "gauss";
+  options.cvodes_jump_layer = "off";
+  options.cvodes_observations = observations;
+  return options;
+}
+
+OdeProblem MakeProblem(std::shared_ptr<VectorField> field, Vector z0, Vector theta,
+                       std::vector<double> times, double t0 = 0.0) {
+  OdeProblem problem;
+  problem.field = std::move(field);
+  problem.z0 = std::move(z0);
+  problem.theta = std::move(theta);
+  problem.t0 = t0;
+  problem.output_times = std::move(times);
+  return problem;
+}
+
+std::vector<Vector> Targets(std::size_t count, Index n) {
+  std::vector<Vector> targets;
+  for (std::size_t i = 0; i < count; ++i) {
+    Vector target = Vector::Constant(n, 0.5);
+    target(0) = 1.0 + 0.1 * static_cast<double>(i);
+    targets.push_back(target);
+  }
+  return targets;
+}
+
+// Central differences of L in θ and z0, L from forward solves at rtol 1e-12 / atol 1e-14.
+struct Differences {
+  Vector dtheta, dz0;
+};
+
+Differences CentralDifferences(const OdeProblem& problem, const Loss& loss) {
+  CvodesAdjoint reference(Options("cvodes_bdf", 1e-12, 1e-14, "restart"));
+  auto loss_at = [&](const Vector& theta, const Vector& z0) {
+    OdeProblem shifted = problem;
+    shifted.theta = theta;
+    shifted.z0 = z0;
+    return Vector::Constant(1, reference.Compute(shifted, loss).loss);
+  };
+  Differences d;
+  d.dtheta =
+      ::test_util::CentralDifferenceJacobian(
+          [&](const Vector& theta) { return loss_at(theta, problem.z0); }, problem.theta, 1e-4)
+          .row(0)
+          .transpose();
+  d.dz0 = ::test_util::CentralDifferenceJacobian(
+              [&](const Vector& z0) { return loss_at(problem.theta, z0); }, problem.z0, 1e-4)
+              .row(0)
+              .transpose();
+  return d;
+}
+
+struct Case {
+  std::string label;
+  OdeProblem problem;
+  std::shared_ptr<Loss> loss;
+};
+
+// Lotka–Volterra (10 outputs), a linear 3-state field with a running cost and an output at t0,
+// and an MLP 2-8-2 with an output before the first one at t0 < t_1.
+std::vector<Case> Cases() {
+  std::vector<Case> cases;
+  std::vector<double> times;
+  for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
+  cases.push_back({"Lotka-Volterra",
+                   MakeProblem(std::make_shared<LotkaVolterraField>(), Vector{{1.0, 1.0}},
+                               Vector{{1.5, 1.0, 1.0, 3.0}}, times),
+                   std::make_shared<MseLoss>(Targets(times.size(), 2))});
+  Matrix a(3, 3);
+  a << -0.5, 1.0, 0.2,  //
+      -1.0, -0.3, 0.4,  //
+      0.1, -0.2, -0.8;
+  std::vector<Vector> weights = {Vector{{1.0, 0.0, 0.0}}, Vector{{0.5, -1.0, 2.0}}, Vector(),
+                                 Vector{{0.0, 1.0, 1.0}}, Vector{{1.0, 1.0, 1.0}}};
+  cases.push_back({"linear (running cost, output at t0)",
+                   MakeProblem(std::make_shared<LinearField>(3), Vector{{1.0, -0.5, 0.25}},
+                               LinearField::ParamsFromMatrix(a), {0.0, 0.5, 1.0, 2.0, 3.0}),
+                   std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}})});
+  MlpOptions mlp;
+  mlp.widths = {2, 8, 2};
+  mlp.activations = {"tanh"};
+  auto field = std::make_shared<MlpField>(mlp);
+  std::vector<double> mlp_times;
+  for (int i = 1; i <= 12; ++i) mlp_times.push_back(0.25 * i);
+  cases.push_back(
+      {"MLP 2-8-2 (t0 = -0.5)",
+       MakeProblem(field, Vector{{1.0, -0.5}}, field->InitialParams(3), mlp_times, -0.5),
+       std::make_shared<MseLoss>(Targets(mlp_times.size(), 2))});
+  return cases;
+}
+
+// Gradient check: dL/dθ and dL/dz0 at rtol 1e-10 against central differences (step 1e-4 on a
+// loss solved to 1e-12: truncation ≈ 1e-8, noise ≈ 1e-8 relative), for both backward families.
+TEST(CvodesFundamental, MatchesFiniteDifferences) {
+  for (const Case& c : Cases()) {
+    const Differences fd = CentralDifferences(c.problem, *c.loss);
+    for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
+      CvodesAdjoint method(Options(integrator, 1e-10, 1e-12, "fundamental"));
+      const LossAndGradient result = method.Compute(c.problem, *c.loss);
+      const double theta_error = ::test_util::MaxRelativeError(result.dtheta, fd.dtheta);
+      const double z0_error = ::test_util::MaxRelativeError(result.dz0, fd.dz0);
+      std::printf(
+          "%-12s %-36s vs central FD: dL/dθ %.2e, dL/dz0 %.2e; %ld backward steps, %ld "
+          "backward solves\n",
+          integrator.c_str(), c.label.c_str(), theta_error, z0_error, result.stats.backward_steps,
+          result.stats.backward_restarts);
+      EXPECT_LT(theta_error, 1e-6) << integrator << " " << c.label;
+      EXPECT_LT(z0_error, 1e-6) << integrator << " " << c.label;
+      // Non-stiff: U stays well-conditioned, one backward solve for all observations.
+      EXPECT_EQ(result.stats.backward_restarts, 1) << integrator << " " << c.label;
+    }
+  }
+}
+
+// The same gradient as the restart path (both at rtol 1e-10), and the same loss.
+TEST(CvodesFundamental, AgreesWithRestartAtEveryObservation) {
+  for (const Case& c : Cases()) {
+    for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
+      const LossAndGradient fundamental =
+          CvodesAdjoint(Options(integrator, 1e-10, 1e-12, "fundamental"))
+              .Compute(c.problem, *c.loss);
+      const LossAndGradient restart =
+          CvodesAdjoint(Options(integrator, 1e-10, 1e-12, "restart")).Compute(c.problem, *c.loss);
+      EXPECT_EQ(fundamental.loss, restart.loss) << c.label;  // the same forward solve
+      EXPECT_LT(::test_util::MaxRelativeError(fundamental.dtheta, restart.dtheta), 1e-7)
+          << integrator << " " << c.label;
+      EXPECT_LT(::test_util::MaxRelativeError(fundamental.dz0, restart.dz0), 1e-7)
+          << integrator << " " << c.label;
+      EXPECT_EQ(restart.stats.backward_restarts,
+                static_cast<long>(c.problem.output_times.size()) -
+                    (c.problem.output_times.front() == c.problem.t0 ? 1 : 0))
+          << integrator << " " << c.label;
+    }
+  }
+}
+
+// W2's shape (MLP 2-32-32-2 tanh, 101 outputs on [0, 10], rtol 1e-6 / atol 1e-8): against a
+// reference at rtol 1e-12, the fundamental matrix is at least as accurate as the restarts (W2:
+// 1.5e-6 / 3.8e-6 against 6.1e-6 / 2.9e-5, Adams / BDF) with a fraction of their backward steps.
+TEST(CvodesFundamental, W2ShapeOneSolveFewerStepsSameAccuracy) {
+  MlpOptions mlp;
+  mlp.widths = {2, 32, 32, 2};
+  mlp.activations = {"tanh"};
+  auto field = std::make_shared<MlpField>(mlp);
+  std::vector<double> times;
+  for (int i = 0; i <= 100; ++i) times.push_back(0.1 * i);
+  const OdeProblem problem = MakeProblem(field, Vector{{1.0, 1.0}}, field->InitialParams(7), times);
+  const MseLoss loss(Targets(times.size(), 2));
+  const LossAndGradient reference =
+      CvodesAdjoint(Options("cvodes_adams", 1e-12, 1e-14, "restart")).Compute(problem, loss);
+  for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
+    GradientStats stats[2];
+    double errors[2];
+    const char* modes[2] = {"fundamental", "restart"};
+    for (int k = 0; k < 2; ++k) {
+      const LossAndGradient result =
+          CvodesAdjoint(Options(integrator, 1e-6, 1e-8, modes[k])).Compute(problem, loss);
+      errors[k] = (result.dtheta - reference.dtheta).norm() / reference.dtheta.norm();
+      stats[k] = result.stats;
+      std::printf(
+          "%-12s %-11s: dL/dθ rel err %.2e; %ld backward steps, %ld fB + recomputation, "
+          "%ld VJPs, %ld backward solves\n",
+          integrator.c_str(), modes[k], errors[k], stats[k].backward_steps,
+          stats[k].backward_rhs_evals, stats[k].vjp_evals, stats[k].backward_restarts);
+    }
+    EXPECT_LT(errors[0], 2e-5) << integrator;
+    EXPECT_LT(errors[0], errors[1] * 1.5) << integrator;
+    EXPECT_EQ(stats[0].backward_restarts, 1) << integrator;
+    EXPECT_LT(4 * stats[0].backward_steps, stats[1].backward_steps) << integrator;
+    EXPECT_LT(stats[0].vjp_evals, stats[1].vjp_evals) << integrator;
+  }
+}
+
+// W1b's stiff pair z' = diag(−θ1, −θ2) z, θ = (1, 1e4): U(t) = diag(e^{−θ_i (T − t)}) loses the
+// fast column within one segment, so the solve restarts (U ← I) at the observations, and the
+// gradient still matches the closed form.
+TEST(CvodesFundamental, RestartsWhereTheMatrixIsIllConditioned) {
+  const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
+  const double lambda = 1e4;
+  const OdeProblem problem =
+      MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
+  const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
+  Vector dtheta_exact = Vector::Zero(2), dz0_exact = Vector::Zero(2);
+  for (const double t : times) {
+    dtheta_exact(0) -= t * std::exp(-t);
+    dtheta_exact(1) -= t * std::exp(-lambda * t);
+    dz0_exact(0) += std::exp(-t);
+    dz0_exact(1) += std::exp(-lambda * t);
+  }
+  const LossAndGradient result =
+      CvodesAdjoint(Options("cvodes_bdf", 1e-10, 1e-14, "fundamental")).Compute(problem, loss);
+  const double theta_error = ::test_util::MaxRelativeError(result.dtheta, dtheta_exact);
+  const double z0_error = ::test_util::MaxRelativeError(result.dz0, dz0_exact);
+  std::printf("W1b λ=1e4 fundamental: dL/dθ %.2e, dL/dz0 %.2e; %ld backward solves\n", theta_error,
+              z0_error, result.stats.backward_restarts);
+  EXPECT_LT(theta_error, 1e-6);
+  EXPECT_LT(z0_error, 1e-6);
+  // U(0.1) already has condition e^{0.9·1e4}: a restart at each of the three observations.
+  EXPECT_EQ(result.stats.backward_restarts, 4);
+}
+
+// The backward BDF's linear systems: the dense block-diagonal Jacobian and SPGMR with the
+// column-wise VJP agree.
+TEST(CvodesFundamental, DenseAndKrylovBackwardAgree) {
+  for (const Case& c : Cases()) {
+    GradientOptions dense = Options("cvodes_bdf", 1e-10, 1e-12, "fundamental");
+    GradientOptions krylov = dense;
+    krylov.integrator_options.linear_solver = "gmres";
+    const LossAndGradient a = CvodesAdjoint(dense).Compute(c.problem, *c.loss);
+    const LossAndGradient b = CvodesAdjoint(krylov).Compute(c.problem, *c.loss);
+    EXPECT_LT(::test_util::MaxRelativeError(b.dtheta, a.dtheta), 1e-7) << c.label;
+    EXPECT_LT(::test_util::MaxRelativeError(b.dz0, a.dz0), 1e-7) << c.label;
+  }
+}
+
+// Reuse: the objects are sized for the loss's running cost (one more column); a call with
+// another loss re-creates them and equals a fresh object.
+TEST(CvodesFundamental, ReuseAcrossLossesEqualsFreshObjects) {
+  const std::vector<Case> cases = Cases();
+  const Case& with_cost = cases[1];
+  const auto without_cost = std::make_shared<MseLoss>(Targets(5, 3));
+  GradientOptions options = Options("cvodes_adams", 1e-8, 1e-10, "fundamental");
+  CvodesAdjoint reused(options);
+  for (const Loss* loss : {static_cast<const Loss*>(with_cost.loss.get()),
+                           static_cast<const Loss*>(without_cost.get()),
+                           static_cast<const Loss*>(with_cost.loss.get())}) {
+    const LossAndGradient a = reused.Compute(with_cost.problem, *loss);
+    const LossAndGradient b = CvodesAdjoint(options).Compute(with_cost.problem, *loss);
+    EXPECT_EQ(a.dtheta, b.dtheta);
+    EXPECT_EQ(a.dz0, b.dz0);
+  }
+}
+
+TEST(CvodesFundamental, ConfigurationErrorsNameTheOption) {
+  GradientOptions options = Options("cvodes_adams", 1e-6, 1e-8, "sometimes");
+  EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
+  options = Options("cvodes_adams", 1e-6, 1e-8, "fundamental");
+  options.backward_integrator = "dopri5";
+  try {
+    CvodesAdjoint method(options);
+    FAIL() << "a non-CVODES backward was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("cvodes_observations"), std::string::npos) << e.what();
+  }
+  // The fundamental matrix rides on the Gauss quadrature: "cvodes" is refused when computing.
+  options = Options("cvodes_adams", 1e-6, 1e-8, "fundamental");
+  options.cvodes_quadrature = "cvodes";
+  const Case c = Cases()[0];
+  CvodesAdjoint method(options);
+  try {
+    method.Compute(c.problem, *c.loss);
+    FAIL() << "the CVODES quadrature was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("cvodes_observations"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace snode
