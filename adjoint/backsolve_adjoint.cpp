@@ -362,15 +362,16 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
                         options_.EffectiveBackwardOptions().linear_solver != "gmres";
   segment.error_test_size = seminorm ? 2 * n : 0;
   if (quadrature) {
-    Vector node(2 * n), weighted(n);
-    segment.after_step = [&, node, weighted](double s0, double s1,
-                                             const DenseOutput& dense) mutable {
+    quadrature_batch_.Reset(n);
+    Vector node(2 * n);
+    segment.after_step = [&, node](double s0, double s1, const DenseOutput& dense) mutable {
       const double h = s1 - s0;
       for (int k = 0; k < 3; ++k) {
         const double s = s0 + detail::kGaussNodes[k] * h;
         dense.Evaluate(s, node);
-        weighted = (detail::kGaussWeights[k] * h) * node.segment(n, n);
-        problem.field->VjpParams(-s, node.head(n), problem.theta, weighted, quadrature_grad);
+        quadrature_batch_.NextState() = node.head(n);
+        quadrature_batch_.NextAdjoint() = (detail::kGaussWeights[k] * h) * node.segment(n, n);
+        quadrature_batch_.Commit(-s, *problem.field, problem.theta, quadrature_grad);
       }
       quadrature_vjps += 3;
     };
@@ -428,6 +429,7 @@ LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss&
         if (checkpoints) checkpoint(i - 1, y.head(n));
       }
     }
+    if (quadrature) quadrature_batch_.Flush(*problem.field, problem.theta, quadrature_grad);
   } catch (const NumericalError&) {
     solver_failed = true;  // overflow or NaN in the reconstruction: report, do not throw
   } catch (const SundialsError&) {

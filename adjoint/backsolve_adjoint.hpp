@@ -58,6 +58,7 @@
 
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
+#include "adjoint/quadrature_batch.hpp"
 #include "core/vector_field.hpp"
 
 namespace snode {
@@ -75,6 +76,7 @@ class BacksolveAdjoint final : public GradientMethod {
   GradientOptions options_;
   std::unique_ptr<Integrator> forward_;
   std::unique_ptr<Integrator> backward_;
+  QuadratureBatch quadrature_batch_;  // the Gauss nodes' parameter products, in batches
   bool quadrature_ = false;  // dL/dθ by quadrature over the backward steps (see file comment)
 };
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "adjoint/jump_layer.hpp"
+#include "adjoint/quadrature_batch.hpp"
 #include "core/callbacks.hpp"
 #include "core/errors.hpp"
 #include "core/nvector.hpp"
@@ -581,7 +582,7 @@ struct CvodesAdjoint::Impl {
   void RestartFundamental(double t);
   // a(t) = U(t) c + v(t) (fundamental) or a(t) (restart) from the last backward step's dense
   // output.
-  void AdjointAt(double t, Vector& out);
+  void AdjointAt(double t, VectorRef out);
   // Interpolating adjoint: a from t_high = T down to t0 by the registry integrator over the
   // recorded forward polynomials, jumps at the output times, dL/dθ by Gauss–Legendre over each
   // backward step. a holds ∂ℓ_N/∂z on entry and dL/dz0 on return. Returns the backward steps.
@@ -621,11 +622,11 @@ struct CvodesAdjoint::Impl {
   void* mem_b = nullptr;  // owned by mem
   std::unique_ptr<Integrator> epi2;
   DenseTrajectory trajectory;
-  // Gauss quadrature: the adjoint a at a node and the weighted adjoint (the forward z at the
+  // Gauss quadrature: the backward solution at a node (the forward z at the
   // nodes comes from the recorded step polynomials below, not from CVodeGetAdjY, whose lookup
   // shares its cache with CVODES' own fB calls).
   NVectorPtr a_node;
-  Vector weighted;
+  QuadratureBatch quadrature;  // the nodes' parameter products, in batches (VjpParamsSum)
   long quadrature_vjps = 0;
   // Interpolating adjoint (backward_registry): recorded forward, the backward integrator, the
   // reversed field and problem, and node buffers for the quadrature.
@@ -720,7 +721,6 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
         IntegratorRegistry().Create(options.EffectiveBackwardIntegrator(), stop_options);
     z_value.resize(n);
     a_value.resize(n);
-    weighted.resize(n);
     return;
   }
   const int lmm_b = LmmFor(options.EffectiveBackwardIntegrator());
@@ -757,7 +757,6 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
     a_node = MakeNVector(size_b, ctx);
     z_value.resize(n);
     a_value.resize(n);
-    weighted.resize(n);
     if (fundamental) {
       combination.resize(n);
       u_factors = Eigen::PartialPivLU<Matrix>(n);
@@ -921,6 +920,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   Vector grad = Vector::Zero(p);
   long backward_steps = 0;
   quadrature_vjps = 0;
+  quadrature.Reset(n);
   std::shared_ptr<ReversedAdjointField> reversed;
   if (backward_epi2) {
     reversed =
@@ -996,6 +996,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
     if (i >= 0) a += dl_dz[static_cast<std::size_t>(i)];
     t_high = t_low;
   }
+  quadrature.Flush(*problem.field, problem.theta, grad);
   result.dz0 = a;
   result.dtheta = grad;
   // The layers' CF4 steps count as backward steps, their F_θ columns as VJPs.
@@ -1092,10 +1093,11 @@ long CvodesAdjoint::Impl::InterpolatingBackward(const OdeProblem& problem, const
       const double h = right - left;
       for (int k = 0; k < 3; ++k) {
         const double t = left + kGaussRuleNodes[2][k] * h;
-        dense.Evaluate(-t, a_value);
-        polynomials.Evaluate(t, z_value);
-        weighted = (kGaussRuleWeights[2][k] * h) * a_value;
-        field.VjpParams(t, z_value, theta, weighted, grad);
+        VectorRef weighted_a = quadrature.NextAdjoint();
+        dense.Evaluate(-t, weighted_a);
+        weighted_a *= kGaussRuleWeights[2][k] * h;
+        polynomials.Evaluate(t, quadrature.NextState());
+        quadrature.Commit(t, field, theta, grad);
       }
       quadrature_vjps += 3;
       left = right;
@@ -1153,10 +1155,11 @@ void CvodesAdjoint::Impl::GaussOver(const OdeProblem& problem, double lo, double
     const double h = right - left;
     for (int k = 0; k < nodes; ++k) {
       const double t = left + rule_nodes[k] * h;
-      AdjointAt(t, weighted);
-      weighted *= rule_weights[k] * h;
-      polynomials.Evaluate(t, z_value);
-      problem.field->VjpParams(t, z_value, problem.theta, weighted, grad);
+      VectorRef weighted_a = quadrature.NextAdjoint();
+      AdjointAt(t, weighted_a);
+      weighted_a *= rule_weights[k] * h;
+      polynomials.Evaluate(t, quadrature.NextState());
+      quadrature.Commit(t, *problem.field, problem.theta, grad);
     }
     quadrature_vjps += nodes;
     left = right;
@@ -1183,7 +1186,7 @@ int CvodesAdjoint::Impl::BackwardStep(double t_out, double& t_current) {
   return std::clamp((order + 2) / 2, 1, 3);
 }
 
-void CvodesAdjoint::Impl::AdjointAt(double t, Vector& out) {
+void CvodesAdjoint::Impl::AdjointAt(double t, VectorRef out) {
   Check(CVodeGetDky(mem_b, t, 0, a_node.get()), "CVodeGetDky");
   if (!fundamental) {
     out = AsEigen(a_node.get());

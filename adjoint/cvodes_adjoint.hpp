@@ -49,9 +49,25 @@
 // error is not under the tolerances' control (W5 sum loss: ≈1e-7 relative in dL/dk).
 // "auto" enables it only together with the Gauss quadrature and a "cvodes_bdf" backward.
 //
+// Observations (GradientOptions::cvodes_observations), with a CVODES backward and the Gauss
+// quadrature: "restart" applies each jump to a and restarts CVODES (CVodeReInitB) there, so
+// every segment between observations begins again at order 1 with CVODES' first-step estimate.
+// "fundamental" integrates instead, in one backward solve, Y = [U, v] with
+//     dU/dt = −(∂f/∂z)ᵀ U,  U(T) = I        (n columns, fB applied column by column)
+//     dv/dt = −(∂f/∂z)ᵀ v − (∂g/∂z)ᵀ, v(T) = 0   (only with a running cost)
+// so that a(t) = U(t) c + v(t) with c = ∂ℓ_N/∂z + Σ_{t_i ≥ t} U(t_i)⁻¹ ∂ℓ_i/∂z: the jumps change
+// the constant c, not the solution CVODES integrates, and the Gauss quadrature of (∂f/∂θ)ᵀ a
+// is split at the observations where c changes. U(t_i) is factorised at each observation; where
+// its 1-norm condition number exceeds 1e3 (stiff decay: the columns align) the solve restarts
+// there from a(t_i⁻) with U = I, v = 0. The backward BDF's linear systems are block diagonal
+// (dense: the n × n block −(∂f/∂z)ᵀ repeated; gmres: the VJP per column). "auto" = fundamental
+// for n ≤ 8 when the Gauss quadrature is used without the jump layer. Cost per fB call: n (+ 1)
+// VJPs sharing one forward pass of the field.
+//
 // Reuse: SUNDIALS objects are created on the first Compute and re-initialised on later calls
 // (CVodeReInit + CVodeAdjReInit + CVodeReInitB + CVodeQuadReInitB) while the state size and the
-// parameter count stay the same; otherwise they are re-created.
+// parameter count (and, with the fundamental matrix, whether the loss has a running cost) stay
+// the same; otherwise they are re-created.
 //
 // Statistics (GradientStats): with the jump layer, backward_steps also counts its CF4 steps,
 // vjp_evals its VjpParams calls and stored_bytes the recorded forward polynomials.
@@ -59,6 +75,7 @@
 // backward_rhs_evals = fB calls + f calls recomputing the forward from checkpoints;
 // vjp_evals = VjpState + VjpParams calls; steps from CVODES (backward summed over the segments
 // between output times, because CVodeReInitB resets the counters); checkpoints = ncheck;
+// backward_restarts = CVodeReInitB calls (backward solves started);
 // stored_bytes = 8·Σ_k (q_k + 1)·(n + 1) over the ncheck + 1 checkpoints (Nordsieck arrays of
 // order q_k, state plus the running-cost quadrature) + 8·(Nd + 1)·m·n for the interpolation
 // buffer (m = 2 Hermite: y and y'; m = 1 polynomial). With "epi2": no checkpoints,
@@ -67,12 +84,14 @@
 // registry backward: no checkpoints, stored_bytes = the recorded polynomials (8 bytes per
 // coefficient and step time, 4 per step order), backward_rhs_evals = evaluations of the reversed
 // field, vjp_evals = its VJPs + 3 per Gauss–Legendre piece. With "gauss", vjp_evals also counts
-// the quadrature's VjpParams calls (3 per piece) and stored_bytes adds the recorded polynomials
+// the quadrature's VjpParams calls (1–3 per piece, by the backward step's order) and, with the
+// fundamental matrix, n (+ 1) per fB call; stored_bytes adds the recorded polynomials
 // (so it grows with the forward steps then, ≈ 8·(q + 1)·n bytes per step).
 //
 // Throws: ConfigError for an unsupported integrator/backward integrator or bad options (in the
-// constructor; cvodes_jump_layer "on" with a non-CVODES backward) or a bad problem (and for
-// cvodes_jump_layer "on" with n + p (+ 1) > 64); SundialsError naming the CVODES call, flag, t and
+// constructor; cvodes_jump_layer "on" or cvodes_observations "fundamental" with a non-CVODES
+// backward) or a bad problem (and for cvodes_jump_layer "on" with n + p (+ 1) > 64, or
+// cvodes_observations "fundamental" without the Gauss quadrature or with the jump layer); SundialsError naming the CVODES call, flag, t and
 // a remedy; NumericalError when f or a product kept returning NaN/Inf (with the jump layer also
 // when the Jacobian, F_θ or the layer's result is not finite); and rethrows whatever the field or
 // the loss threw inside a callback.

@@ -40,6 +40,10 @@ class ForwardingField : public VectorField {
                  VectorRef grad) override {
     inner_->VjpParams(t, z, theta, a, grad);
   }
+  void VjpParamsSum(const double* times, ConstMatrixRef z, ConstVectorRef theta, ConstMatrixRef a,
+                    VectorRef grad) override {
+    inner_->VjpParamsSum(times, z, theta, a, grad);
+  }
   void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a, VectorRef a_state,
            VectorRef grad) override {
     inner_->Vjp(t, z, theta, a, a_state, grad);

@@ -17,6 +17,7 @@ using Matrix = Eigen::MatrixXd;
 using VectorRef = Eigen::Ref<Eigen::VectorXd>;
 using ConstVectorRef = Eigen::Ref<const Eigen::VectorXd>;
 using MatrixRef = Eigen::Ref<Eigen::MatrixXd>;
+using ConstMatrixRef = Eigen::Ref<const Eigen::MatrixXd>;
 
 // True when every entry is finite: x·0 is 0 for finite x and NaN for ±Inf and NaN, so the sum is 0
 // exactly then. A vectorised reduction, unlike Eigen's allFinite() (an element-by-element loop

@@ -19,6 +19,17 @@ void VectorField::DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta
   }
 }
 
+void VectorField::VjpParamsSum(const double* times, ConstMatrixRef z, ConstVectorRef theta,
+                               ConstMatrixRef a, VectorRef grad) {
+  if (z.rows() != state_size() || a.rows() != state_size() || z.cols() != a.cols()) {
+    throw ConfigError(name() + ": VjpParamsSum: z and a must both be " +
+                      std::to_string(state_size()) + " x K, got " + std::to_string(z.rows()) +
+                      " x " + std::to_string(z.cols()) + " and " + std::to_string(a.rows()) +
+                      " x " + std::to_string(a.cols()));
+  }
+  for (Index k = 0; k < a.cols(); ++k) VjpParams(times[k], z.col(k), theta, a.col(k), grad);
+}
+
 void VectorField::TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) {
   CheckState("TimeDerivative", "out", out.size());
   if (IsAutonomous()) {

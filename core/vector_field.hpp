@@ -42,6 +42,13 @@ class VectorField {
   virtual void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
                          VectorRef grad) = 0;
 
+  // grad += Σ_k (∂f/∂θ)ᵀ(times[k], z_k) a_k over the K = a.cols() points whose states and
+  // adjoints are the columns of z and a (state_size() × K each): the many parameter products of
+  // a quadrature at once. The default calls VjpParams per point; MlpField evaluates them as one
+  // batch (matrix–matrix products instead of K matrix–vector ones).
+  virtual void VjpParamsSum(const double* times, ConstMatrixRef z, ConstVectorRef theta,
+                            ConstMatrixRef a, VectorRef grad);
+
   // Both VJPs at once: a_state = (∂f/∂z)ᵀ a (overwritten), grad += (∂f/∂θ)ᵀ a. Fields whose two
   // products share work (the MLP's backward pass) override this; the default calls both.
   virtual void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,

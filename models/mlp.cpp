@@ -622,6 +622,41 @@ void MlpField::VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, Const
   Backward(t, z.data(), theta.data(), a.data(), nullptr, grad.data());
 }
 
+void MlpField::VjpParamsSum(const double* times, ConstMatrixRef z, ConstVectorRef theta,
+                            ConstMatrixRef a, VectorRef grad) {
+  const Index points = a.cols();
+  bool one_time = true;
+  for (Index k = 1; k < points && options_.time_input; ++k)
+    one_time = one_time && times[k] == times[0];
+  const bool contiguous = z.outerStride() == z.rows() && a.outerStride() == a.rows();
+  if (batch_ != 1 || points < 2 || !one_time || !contiguous || z.rows() != width_ ||
+      a.rows() != width_ || z.cols() != points) {
+    VectorField::VjpParamsSum(times, z, theta, a, grad);
+    return;
+  }
+  CheckCall("VjpParamsSum", width_, theta.size());
+  CheckParams("VjpParamsSum (grad)", grad.size());
+  for (Index first = 0; first < points; first += kMaxSumPoints) {
+    const Index count = std::min(kMaxSumPoints, points - first);
+    if (count == 1) {
+      VjpParams(times[first], z.col(first), theta, a.col(first), grad);
+      continue;
+    }
+    if (sum_fields_.size() < static_cast<std::size_t>(count - 1)) {
+      sum_fields_.resize(static_cast<std::size_t>(count - 1));
+    }
+    std::unique_ptr<MlpField>& field = sum_fields_[static_cast<std::size_t>(count - 2)];
+    if (!field) {
+      MlpOptions options = options_;
+      options.batch = count;
+      field = std::make_unique<MlpField>(options);
+    }
+    const Eigen::Map<const Vector> z_all(z.data() + first * width_, width_ * count);
+    const Eigen::Map<const Vector> a_all(a.data() + first * width_, width_ * count);
+    field->VjpParams(times[first], z_all, theta, a_all, grad);
+  }
+}
+
 void MlpField::Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
                    VectorRef a_state, VectorRef grad) {
   CheckCall("Vjp", z.size(), theta.size());

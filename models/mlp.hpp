@@ -90,6 +90,12 @@ class MlpField final : public VectorField {
                 VectorRef out) override;
   void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
                  VectorRef grad) override;
+  // For a single-sample field (batch 1): the K points as one batch-K pass through a copy of
+  // this field made on first use (K ≤ kMaxSumPoints; more points go in chunks), when the points
+  // share t or the field has no time input; otherwise VjpParams per point.
+  void VjpParamsSum(const double* times, ConstMatrixRef z, ConstVectorRef theta, ConstMatrixRef a,
+                    VectorRef grad) override;
+  static constexpr Index kMaxSumPoints = 32;
   // One forward and one backward pass for both products.
   void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a, VectorRef a_state,
            VectorRef grad) override;
@@ -178,6 +184,9 @@ class MlpField final : public VectorField {
   Matrix tangent_a_, tangent_b_;  // max_width × B ping-pong buffers (tangents / adjoints)
   Matrix jac_a_, jac_b_;          // max_width × n (dense Jacobian of one sample)
   Vector column_;                 // max_width (bias + t·W_0[:, n], bias gradients)
+  // Batch-K copies for VjpParamsSum, index K − 2 (made on first use, not copied with the field:
+  // a copy for another thread makes its own).
+  std::vector<std::unique_ptr<MlpField>> sum_fields_;
 };
 
 }  // namespace snode

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <vector>
+
 #include "models/mlp.hpp"
 
 namespace snode {
@@ -55,6 +58,12 @@ TEST(ForwardingField, EveryCallEqualsTheWrappedField) {
   wrapper.Vjp(t, z, theta, v, a, ga);
   reference.Vjp(t, z, theta, v, b, gb);
   EXPECT_EQ(a, b);
+  EXPECT_EQ(ga, gb);
+  // The batched parameter products go to the wrapped field's batched path (bit for bit).
+  const Matrix points(z.replicate(1, 4)), adjoints(v.replicate(1, 4));
+  const std::vector<double> times(4, t);
+  wrapper.VjpParamsSum(times.data(), points, theta, adjoints, ga);
+  reference.VjpParamsSum(times.data(), points, theta, adjoints, gb);
   EXPECT_EQ(ga, gb);
   wrapper.TimeDerivative(t, z, theta, a);
   reference.TimeDerivative(t, z, theta, b);

@@ -340,6 +340,49 @@ TEST(MlpField, BatchedEvaluationEqualsPerSampleEvaluation) {
   }
 }
 
+// VjpParamsSum: K points (own z, a and, with time input, own t) in one batch-K pass equal the
+// sum of K VjpParams calls, to round-off (the additions are ordered differently). K = 40 goes in
+// two chunks (32 + 8); points at different times with time input, and a batched field, take the
+// per-point path, bit for bit the loop.
+TEST(MlpField, VjpParamsSumEqualsTheSumOfVjpParams) {
+  for (bool time_input : {false, true}) {
+    MlpField field(Options({2, 32, 32, 2}, {"tanh"}, time_input, 1));
+    const Vector theta = field.InitialParams(31);
+    for (Index points : {1, 2, 5, 32, 40}) {
+      const Vector z_all = RandomVector(2 * points, 32), a_all = RandomVector(2 * points, 33);
+      const Eigen::Map<const Matrix> z(z_all.data(), 2, points), a(a_all.data(), 2, points);
+      for (bool same_time : {true, false}) {
+        std::vector<double> times(static_cast<std::size_t>(points), 0.5);
+        if (!same_time) {
+          for (Index k = 0; k < points; ++k) times[static_cast<std::size_t>(k)] = 0.1 * k;
+        }
+        Vector looped = Vector::Constant(field.num_params(), 0.25);
+        for (Index k = 0; k < points; ++k) {
+          field.VjpParams(times[static_cast<std::size_t>(k)], z.col(k), theta, a.col(k), looped);
+        }
+        Vector summed = Vector::Constant(field.num_params(), 0.25);  // accumulates, too
+        field.VjpParamsSum(times.data(), z, theta, a, summed);
+        EXPECT_TRUE(test_util::VectorsClose(summed, looped, 1e-13, 1e-14))
+            << "time input " << time_input << ", " << points << " points, same time " << same_time;
+        if (time_input && !same_time) {
+          EXPECT_EQ(summed, looped) << points;
+        }
+      }
+    }
+  }
+  MlpField batched(Options({2, 8, 2}, {"tanh"}, false, 3));
+  const Vector theta = batched.InitialParams(5);
+  const Matrix z = Matrix::Random(6, 4), a = Matrix::Random(6, 4);
+  const std::vector<double> times(4, 0.0);
+  Vector looped = Vector::Zero(batched.num_params()), summed = looped;
+  for (Index k = 0; k < 4; ++k) batched.VjpParams(0.0, z.col(k), theta, a.col(k), looped);
+  batched.VjpParamsSum(times.data(), z, theta, a, summed);
+  EXPECT_EQ(summed, looped);
+  // Shapes are checked.
+  Vector grad = Vector::Zero(batched.num_params());
+  EXPECT_THROW(batched.VjpParamsSum(times.data(), Matrix::Zero(5, 4), theta, a, grad), ConfigError);
+}
+
 TEST(MlpField, CloneEvaluatesIdentically) {
   MlpField field(Options({3, 10, 3}, {"gelu"}, true, 2));
   const auto clone = field.Clone();
@@ -487,6 +530,17 @@ TEST(MlpField, EvaluationDoesNotAllocateInSteadyState) {
         f->VjpParams(0.5, z, theta, z, grad);
         f->Vjp(0.5, z, theta, z, a_state, grad);
         f->TimeDerivative(0.5, z, theta, out);
+      }
+      g_count_mallocs = false;
+      EXPECT_EQ(g_malloc_calls, 0) << f->name();
+      // VjpParamsSum makes its batch-K copy on the first call only.
+      const Matrix points = Matrix::Random(f->state_size(), 8);
+      const std::vector<double> times(8, 0.5);
+      f->VjpParamsSum(times.data(), points, theta, points, grad);
+      g_malloc_calls = 0;
+      g_count_mallocs = true;
+      for (int repeat = 0; repeat < 3; ++repeat) {
+        f->VjpParamsSum(times.data(), points, theta, points, grad);
       }
       g_count_mallocs = false;
       EXPECT_EQ(g_malloc_calls, 0) << f->name();
