@@ -410,8 +410,10 @@ Where the costs are linear and where not, and why:
   forward solve takes at least one step per output interval; on this smooth field that is all it
   takes, so bptt's steps, time and stored trajectory, and backsolve's steps and stored output
   states, are linear in T. cvodes_adjoint's forward solve steps over the outputs and its backward
-  solve restarts (at order 1) at every output; both follow the dynamics, and the untrained
-  field settles to a slowly varying state, so later intervals need fewer steps: sub-linear.
+  solve (one solve of the fundamental matrix for n <= 8, no restart at the outputs) follows the
+  dynamics, and the untrained field settles to a slowly varying state, so later intervals need
+  fewer steps: sub-linear in steps; the Gauss quadrature still takes nodes in every output
+  interval, so its time approaches linear in T.
   With interpolated outputs bptt's steps follow the dynamics alone (nearly flat in T).
 - Width w: f and its VJP cost O(w^2) (P = w^2 + 6w + 2 parameters) and the adjoints carry dL/dθ
   (P entries) in their backward state or quadrature, so every method is quadratic in w, i.e.
@@ -424,6 +426,9 @@ Where the costs are linear and where not, and why:
   bptt is linear in B except from B = 1 to 4 (the batch-1 field takes Eigen's matrix-vector path,
   B >= 2 the GEMM path with its fixed cost). The adjoints carry P = 1 218 gradient entries next to
   the 2B (or 4B) state entries, so they are flat at small B and approach linear at large B.
+  cvodes_adjoint carries the 2B x 2B fundamental matrix up to B = 4 (n <= 8) and restarts at
+  every output beyond (n^2 work per step would not pay): its backward steps jump from ~50 to
+  ~500-1 000 between B = 4 and B = 16.
   cvodes_bdf with the dense Newton solver is super-linear: its Newton matrix is (2B) x (2B), so
   every LU is O(B^3) and every solve O(B^2), forward and backward, although the Jacobian is
   block-diagonal; linear_solver = gmres (matrix-free, one JVP per Krylov iteration) is linear.
