@@ -263,10 +263,12 @@ bool UseJumpLayer(const GradientOptions& options, Index n, Index p, bool gauss) 
   return gauss && backward == "cvodes_bdf" && n + p + 1 <= JumpLayer::kMaxSize;
 }
 
-// GradientOptions::cvodes_observations "auto": the fundamental matrix up to n = 8 states. Its
-// fB costs n VJPs (one per column) against the restart's one, but the restarts begin every
-// segment at order 1 with CVODES' tiny first step: W2 (n = 2, 100 observations) takes ≈ 5–10
-// backward steps per segment with restarts.
+// GradientOptions::cvodes_observations "auto": the fundamental matrix up to n = 8 states and for
+// at least n observations strictly inside (t0, T). Its fB costs n VJPs (one per column) against
+// the restart's one, but the restarts begin every segment at order 1 with CVODES' tiny first
+// step: W2 (n = 2, 99 inside) takes ≈ 5–10 backward steps per segment with restarts. W2's MLP
+// with fewer observations, VJPs per gradient fundamental / restart: none inside 318 / 222, one
+// 321 / 255, ten 348 / 535 (Adams).
 constexpr Index kAutoFundamentalMaxStates = 8;
 
 // The fundamental-matrix backward restarts (U ← I) at an observation where the 1-norm condition
@@ -275,10 +277,19 @@ constexpr Index kAutoFundamentalMaxStates = 8;
 // decay its columns align within one segment and the solve restarts at each observation.
 constexpr double kMaxFundamentalCondition = 1e3;
 
-bool UseFundamental(const GradientOptions& options, Index n, bool gauss, bool jump_layer) {
+bool UseFundamental(const GradientOptions& options, Index n, bool gauss, bool jump_layer,
+                    bool many_observations) {
   if (options.cvodes_observations == "restart") return false;
   if (options.cvodes_observations == "fundamental") return true;
-  return gauss && !jump_layer && n <= kAutoFundamentalMaxStates;
+  return gauss && !jump_layer && n <= kAutoFundamentalMaxStates && many_observations;
+}
+
+// "auto"'s observation count: at least n output times strictly inside (t0, T).
+bool ManyObservations(const OdeProblem& problem) {
+  const std::vector<double>& times = problem.output_times;
+  const auto inside = std::count_if(times.begin(), times.end(),
+                                    [&](double t) { return t > problem.t0 && t < times.back(); });
+  return inside >= problem.field->state_size();
 }
 
 // m-point Gauss–Legendre rules on [0, 1], m = 1, 2, 3 (row m − 1; exact for degree 2m − 1).
@@ -559,7 +570,9 @@ class ReversedStateAdjointField final : public VectorField {
 // destroyed in reverse: the CVODES memory (which also frees the backward memory) first, the
 // context last.
 struct CvodesAdjoint::Impl {
-  Impl(const GradientOptions& options, Index state_size, Index param_count, bool running_cost);
+  // running_cost: the loss has one; many_observations: ManyObservations(problem) (for "auto").
+  Impl(const GradientOptions& options, Index state_size, Index param_count, bool running_cost,
+       bool many_observations);
 
   // Runs the forward pass and the backward pass; fills result.
   void Run(const OdeProblem& problem, const Loss& loss, LossAndGradient& result);
@@ -605,9 +618,10 @@ struct CvodesAdjoint::Impl {
   const bool backward_registry;  // a registry integrator over the recorded forward polynomials
   const bool gauss;       // Gauss–Legendre parameter quadrature (no CVODES backward quadrature)
   const bool jump_layer;  // exponential layer after each jump (GradientOptions::cvodes_jump_layer)
-  const bool running_cost;  // the loss the objects were created for has a running cost
-  const bool fundamental;   // fundamental-matrix backward (GradientOptions::cvodes_observations)
-  const Index columns;      // adjoint vectors in yB: 1, or n (+ 1 with a running cost)
+  const bool running_cost;       // the loss the objects were created for has a running cost
+  const bool many_observations;  // ManyObservations() of the problem they were created for
+  const bool fundamental;  // fundamental-matrix backward (GradientOptions::cvodes_observations)
+  const Index columns;     // adjoint vectors in yB: 1, or n (+ 1 with a running cost)
   JumpLayer layer;
   Context ctx;
   ErrorRecord errors;
@@ -643,7 +657,7 @@ struct CvodesAdjoint::Impl {
 };
 
 CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index param_count,
-                          bool with_running_cost)
+                          bool with_running_cost, bool with_many_observations)
     : options(opts),
       n(state_size),
       p(param_count),
@@ -654,8 +668,9 @@ CvodesAdjoint::Impl::Impl(const GradientOptions& opts, Index state_size, Index p
              (opts.cvodes_quadrature == "auto" && param_count > kAutoGaussRatio * state_size))),
       jump_layer(UseJumpLayer(opts, state_size, param_count, gauss)),
       running_cost(with_running_cost),
+      many_observations(with_many_observations),
       fundamental(!backward_epi2 && !backward_registry &&
-                  UseFundamental(opts, state_size, gauss, jump_layer)),
+                  UseFundamental(opts, state_size, gauss, jump_layer, with_many_observations)),
       columns(fundamental ? state_size + (with_running_cost ? 1 : 0) : 1) {
   Require(!fundamental || (gauss && !jump_layer),
           "gradient 'cvodes_adjoint' with cvodes_observations 'fundamental' needs the Gauss "
@@ -1306,9 +1321,13 @@ LossAndGradient CvodesAdjoint::Compute(const OdeProblem& problem, const Loss& lo
   problem.Validate();
   const Index n = problem.field->state_size();
   const Index p = problem.field->num_params();
-  if (!impl_ || impl_->n != n || impl_->p != p || impl_->running_cost != loss.HasRunningCost()) {
+  // The backward problem's size depends on the running cost (one more column) and, with "auto",
+  // on the number of observations (fundamental matrix or not).
+  const bool many = ManyObservations(problem);
+  if (!impl_ || impl_->n != n || impl_->p != p || impl_->running_cost != loss.HasRunningCost() ||
+      (options_.cvodes_observations == "auto" && impl_->many_observations != many)) {
     impl_.reset();  // free the old SUNDIALS objects before creating new ones
-    impl_ = std::make_unique<Impl>(options_, n, p, loss.HasRunningCost());
+    impl_ = std::make_unique<Impl>(options_, n, p, loss.HasRunningCost(), many);
   }
   LossAndGradient result;
   impl_->Run(problem, loss, result);

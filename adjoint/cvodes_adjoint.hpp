@@ -61,13 +61,14 @@
 // its 1-norm condition number exceeds 1e3 (stiff decay: the columns align) the solve restarts
 // there from a(t_i⁻) with U = I, v = 0. The backward BDF's linear systems are block diagonal
 // (dense: the n × n block −(∂f/∂z)ᵀ repeated; gmres: the VJP per column). "auto" = fundamental
-// for n ≤ 8 when the Gauss quadrature is used without the jump layer. Cost per fB call: n (+ 1)
-// VJPs sharing one forward pass of the field.
+// for n ≤ 8 when the Gauss quadrature is used without the jump layer and at least n output times
+// lie strictly inside (t0, T). Cost per fB call: n (+ 1) VJPs sharing one forward pass of the
+// field.
 //
 // Reuse: SUNDIALS objects are created on the first Compute and re-initialised on later calls
 // (CVodeReInit + CVodeAdjReInit + CVodeReInitB + CVodeQuadReInitB) while the state size and the
-// parameter count (and, with the fundamental matrix, whether the loss has a running cost) stay
-// the same; otherwise they are re-created.
+// parameter count, whether the loss has a running cost and (with "auto") the choice of the
+// fundamental matrix stay the same; otherwise they are re-created.
 //
 // Statistics (GradientStats): with the jump layer, backward_steps also counts its CF4 steps,
 // vjp_evals its VjpParams calls and stored_bytes the recorded forward polynomials.

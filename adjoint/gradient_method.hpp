@@ -61,7 +61,8 @@ struct GradientOptions {
   // (dU/dt = −(∂f/∂z)ᵀ U, U(T) = I; plus one column for a running cost), with a = U c and
   // c ← c + U(t_i)⁻¹ ∂ℓ_i/∂z at each observation; n columns per fB call instead of one, and a
   // restart only where U(t_i) becomes ill-conditioned (stiff decay). "auto": fundamental when
-  // the Gauss quadrature is used without the jump layer and n ≤ 8, restart otherwise.
+  // the Gauss quadrature is used without the jump layer, n ≤ 8 and at least n output times lie
+  // strictly inside (t0, T); restart otherwise.
   std::string cvodes_observations = "auto";
   // backsolve_adjoint: at every observation time t_i < t_N where the backward solve already jumps
   // the adjoint, also reset the reconstructed z to the stored forward state z(t_i) (DiffEqFlux's

@@ -63,7 +63,8 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("cvodes-observations", po::value<std::string>()->default_value("auto"),
        "cvodes_adjoint with a CVODES backward: restart = CVodeReInitB at every observation, "
        "fundamental = one backward solve of the n x n fundamental matrix with the jumps folded "
-       "in, auto = fundamental for n <= 8 with the Gauss quadrature and no jump layer")
+       "in, auto = fundamental for n <= 8 with the Gauss quadrature, no jump layer and at least n "
+       "observations inside (t0, T)")
       ("backsolve-checkpoints", po::value<std::string>()->default_value("on"),
        "backsolve_adjoint: on = reset the reconstructed z to the stored forward state at every "
        "observation time (the error grows within one interval only), off = carry it from t_N "

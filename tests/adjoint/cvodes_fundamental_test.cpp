@@ -263,6 +263,34 @@ TEST(CvodesFundamental, ReuseAcrossLossesEqualsFreshObjects) {
   }
 }
 
+// "auto" takes the fundamental matrix only with at least n observations inside (t0, T) (fewer
+// do not pay for its n VJPs per fB), and one object follows the problem from call to call.
+TEST(CvodesFundamental, AutoTakesItForEnoughObservationsOnly) {
+  MlpOptions mlp;
+  mlp.widths = {2, 8, 2};
+  mlp.activations = {"tanh"};
+  auto field = std::make_shared<MlpField>(mlp);
+  GradientOptions automatic = Options("cvodes_adams", 1e-8, 1e-10, "auto");
+  CvodesAdjoint reused(automatic);
+  for (const std::vector<double>& times :
+       {std::vector<double>{2.0}, std::vector<double>{1.0, 2.0},
+        std::vector<double>{0.5, 1.0, 1.5, 2.0}, std::vector<double>{2.0}}) {
+    const OdeProblem problem =
+        MakeProblem(field, Vector{{1.0, -0.5}}, field->InitialParams(3), times);
+    const MseLoss loss(Targets(times.size(), 2));
+    const bool expect_fundamental = times.size() - 1 >= 2;
+    const LossAndGradient chosen = CvodesAdjoint(automatic).Compute(problem, loss);
+    const LossAndGradient expected =
+        CvodesAdjoint(
+            Options("cvodes_adams", 1e-8, 1e-10, expect_fundamental ? "fundamental" : "restart"))
+            .Compute(problem, loss);
+    EXPECT_EQ(chosen.dtheta, expected.dtheta) << times.size() << " outputs";
+    EXPECT_EQ(chosen.stats.vjp_evals, expected.stats.vjp_evals) << times.size() << " outputs";
+    const LossAndGradient again = reused.Compute(problem, loss);
+    EXPECT_EQ(again.dtheta, expected.dtheta) << times.size() << " outputs, reused object";
+  }
+}
+
 TEST(CvodesFundamental, ConfigurationErrorsNameTheOption) {
   GradientOptions options = Options("cvodes_adams", 1e-6, 1e-8, "sometimes");
   EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
