@@ -92,10 +92,10 @@
 // Throws: ConfigError for an unsupported integrator/backward integrator or bad options (in the
 // constructor; cvodes_jump_layer "on" or cvodes_observations "fundamental" with a non-CVODES
 // backward) or a bad problem (and for cvodes_jump_layer "on" with n + p (+ 1) > 64, or
-// cvodes_observations "fundamental" without the Gauss quadrature or with the jump layer); SundialsError naming the CVODES call, flag, t and
-// a remedy; NumericalError when f or a product kept returning NaN/Inf (with the jump layer also
-// when the Jacobian, F_θ or the layer's result is not finite); and rethrows whatever the field or
-// the loss threw inside a callback.
+// cvodes_observations "fundamental" without the Gauss quadrature or with the jump layer);
+// SundialsError naming the CVODES call, flag, t and a remedy; NumericalError when f or a product
+// kept returning NaN/Inf (with the jump layer also when the Jacobian, F_θ or the layer's result is
+// not finite); and rethrows whatever the field or the loss threw inside a callback.
 
 #include <memory>
 #include <string>
