@@ -19,10 +19,15 @@
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "tests/test_util/allocation_counter.hpp"
+#include "tests/test_util/cvodes_test_problems.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
 namespace {
+
+using test_util::LinearProblem;
+using test_util::LotkaVolterraProblem;
+using test_util::MakeProblem;
 
 GradientOptions Options(const std::string& integrator = "cvodes_bdf", double rtol = 1e-10,
                         double atol = 1e-12, const std::string& linear_solver = "dense") {
@@ -33,17 +38,6 @@ GradientOptions Options(const std::string& integrator = "cvodes_bdf", double rto
   options.integrator_options.linear_solver = linear_solver;
   options.integrator_options.max_steps = 200000;
   return options;
-}
-
-OdeProblem MakeProblem(std::shared_ptr<VectorField> field, Vector z0, Vector theta,
-                       std::vector<double> times, double t0 = 0.0) {
-  OdeProblem problem;
-  problem.field = std::move(field);
-  problem.z0 = std::move(z0);
-  problem.theta = std::move(theta);
-  problem.t0 = t0;
-  problem.output_times = std::move(times);
-  return problem;
 }
 
 // Fourth-order central differences of L(x) with steps h·max(1, |x_i|). L comes from a forward
@@ -191,13 +185,8 @@ TEST(CvodesAdjoint, TwoModeStiffSystemMatchesExactGradient) {
     const OdeProblem problem =
         MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
     const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
-    Vector dtheta_exact = Vector::Zero(2), dz0_exact = Vector::Zero(2);
-    for (const double t : times) {
-      dtheta_exact(0) -= t * std::exp(-t);
-      dtheta_exact(1) -= t * std::exp(-lambda * t);
-      dz0_exact(0) += std::exp(-t);
-      dz0_exact(1) += std::exp(-lambda * t);
-    }
+    Vector dtheta_exact, dz0_exact;
+    test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
     CvodesAdjoint method(Options("cvodes_bdf", 1e-10, 1e-14));
     const LossAndGradient result = method.Compute(problem, loss);
     EXPECT_LT(MaxRelative(result.dtheta, dtheta_exact), 1e-6) << "lambda " << lambda;
@@ -211,28 +200,12 @@ TEST(CvodesAdjoint, TwoModeStiffSystemMatchesExactGradient) {
   }
 }
 
-OdeProblem LotkaVolterraProblem() {
-  std::vector<double> times;
-  for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
-  return MakeProblem(std::make_shared<LotkaVolterraField>(), Vector{{1.0, 1.0}},
-                     Vector{{1.5, 1.0, 1.0, 3.0}}, times);
-}
-
 MseLoss LotkaVolterraLoss(std::size_t num_times) {
   std::vector<Vector> targets;
   for (std::size_t i = 0; i < num_times; ++i) {
     targets.push_back(Vector{{1.0 + 0.1 * static_cast<double>(i), 0.5}});
   }
   return MseLoss(targets);
-}
-
-OdeProblem LinearProblem() {
-  Matrix a(3, 3);
-  a << -0.5, 1.0, 0.2,  //
-      -1.0, -0.3, 0.4,  //
-      0.1, -0.2, -0.8;
-  return MakeProblem(std::make_shared<LinearField>(3), Vector{{1.0, -0.5, 0.25}},
-                     LinearField::ParamsFromMatrix(a), {0.0, 0.5, 1.0, 2.0, 3.0});
 }
 
 void ExpectMatchesFiniteDifferences(const OdeProblem& problem, const Loss& loss,
@@ -588,11 +561,8 @@ TEST(CvodesAdjoint, GaussQuadratureMatchesExactGradientOnStiffSystem) {
   const OdeProblem problem =
       MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
   const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
-  Vector dtheta_exact = Vector::Zero(2);
-  for (const double t : times) {
-    dtheta_exact(0) -= t * std::exp(-t);
-    dtheta_exact(1) -= t * std::exp(-lambda * t);
-  }
+  Vector dtheta_exact, dz0_exact;
+  test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
   GradientOptions options = Options("cvodes_bdf", 1e-10, 1e-14);
   options.cvodes_quadrature = "gauss";
   CvodesAdjoint method(options);

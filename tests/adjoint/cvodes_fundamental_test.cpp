@@ -17,10 +17,13 @@
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "tests/test_util/cvodes_test_problems.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
 namespace {
+
+using test_util::MakeProblem;
 
 GradientOptions Options(const std::string& integrator, double rtol, double atol,
                         const std::string& observations) {
@@ -33,17 +36,6 @@ GradientOptions Options(const std::string& integrator, double rtol, double atol,
   options.cvodes_jump_layer = "off";
   options.cvodes_observations = observations;
   return options;
-}
-
-OdeProblem MakeProblem(std::shared_ptr<VectorField> field, Vector z0, Vector theta,
-                       std::vector<double> times, double t0 = 0.0) {
-  OdeProblem problem;
-  problem.field = std::move(field);
-  problem.z0 = std::move(z0);
-  problem.theta = std::move(theta);
-  problem.t0 = t0;
-  problem.output_times = std::move(times);
-  return problem;
 }
 
 std::vector<Vector> Targets(std::size_t count, Index n) {
@@ -92,21 +84,11 @@ struct Case {
 // and an MLP 2-8-2 with an output before the first one at t0 < t_1.
 std::vector<Case> Cases() {
   std::vector<Case> cases;
-  std::vector<double> times;
-  for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
-  cases.push_back({"Lotka-Volterra",
-                   MakeProblem(std::make_shared<LotkaVolterraField>(), Vector{{1.0, 1.0}},
-                               Vector{{1.5, 1.0, 1.0, 3.0}}, times),
-                   std::make_shared<MseLoss>(Targets(times.size(), 2))});
-  Matrix a(3, 3);
-  a << -0.5, 1.0, 0.2,  //
-      -1.0, -0.3, 0.4,  //
-      0.1, -0.2, -0.8;
+  cases.push_back({"Lotka-Volterra", test_util::LotkaVolterraProblem(),
+                   std::make_shared<MseLoss>(Targets(10, 2))});
   std::vector<Vector> weights = {Vector{{1.0, 0.0, 0.0}}, Vector{{0.5, -1.0, 2.0}}, Vector(),
                                  Vector{{0.0, 1.0, 1.0}}, Vector{{1.0, 1.0, 1.0}}};
-  cases.push_back({"linear (running cost, output at t0)",
-                   MakeProblem(std::make_shared<LinearField>(3), Vector{{1.0, -0.5, 0.25}},
-                               LinearField::ParamsFromMatrix(a), {0.0, 0.5, 1.0, 2.0, 3.0}),
+  cases.push_back({"linear (running cost, output at t0)", test_util::LinearProblem(),
                    std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}})});
   MlpOptions mlp;
   mlp.widths = {2, 8, 2};
@@ -212,13 +194,8 @@ TEST(CvodesFundamental, RestartsWhereTheMatrixIsIllConditioned) {
   const OdeProblem problem =
       MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
   const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
-  Vector dtheta_exact = Vector::Zero(2), dz0_exact = Vector::Zero(2);
-  for (const double t : times) {
-    dtheta_exact(0) -= t * std::exp(-t);
-    dtheta_exact(1) -= t * std::exp(-lambda * t);
-    dz0_exact(0) += std::exp(-t);
-    dz0_exact(1) += std::exp(-lambda * t);
-  }
+  Vector dtheta_exact, dz0_exact;
+  test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
   const LossAndGradient result =
       CvodesAdjoint(Options("cvodes_bdf", 1e-10, 1e-14, "fundamental")).Compute(problem, loss);
   const double theta_error = ::test_util::MaxRelativeError(result.dtheta, dtheta_exact);
