@@ -63,6 +63,11 @@ TEST(AppCommon, ParsesCommonFlagsIntoOptions) {
   EXPECT_EQ(options.seed, 5u);
   EXPECT_EQ(options.out_dir, "x");
   EXPECT_TRUE(options.quiet);
+  EXPECT_EQ(options.gradient_options.cvodes_observations, "auto");
+  po::options_description restart_desc;
+  EXPECT_EQ(ReadCommonOptions(Parse({"--cvodes-observations", "restart"}, &restart_desc))
+                .gradient_options.cvodes_observations,
+            "restart");
 }
 
 TEST(AppCommon, RejectsBadValuesWithConfigError) {
@@ -76,7 +81,8 @@ TEST(AppCommon, RejectsBadValuesWithConfigError) {
                                                      {"--rtol", "nan"},
                                                      {"--seed", "-1"},
                                                      {"--seed", "abc"},
-                                                     {"--seed", "99999999999999999999"}};
+                                                     {"--seed", "99999999999999999999"},
+                                                     {"--cvodes-observations", "sometimes"}};
   for (const auto& args : bad) {
     po::options_description desc;
     const po::variables_map vm = Parse(args, &desc);
