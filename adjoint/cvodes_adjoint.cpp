@@ -260,6 +260,8 @@ bool UseJumpLayer(const GradientOptions& options, Index n, Index p, bool gauss) 
   const std::string& backward = options.EffectiveBackwardIntegrator();
   if (options.cvodes_jump_layer == "on") return IsCvodesName(backward);
   if (options.cvodes_jump_layer == "off") return false;
+  // An explicit fundamental matrix has no restarts for the layer to start from.
+  if (options.cvodes_observations == "fundamental") return false;
   return gauss && backward == "cvodes_bdf" && n + p + 1 <= JumpLayer::kMaxSize;
 }
 

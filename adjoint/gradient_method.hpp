@@ -52,7 +52,8 @@ struct GradientOptions {
   // ConfigError in Compute when n + p (+ 1 with a running cost) > 64); the forward step
   // polynomials are recorded then (memory grows with the forward steps). "off": never. "auto":
   // on when the Gauss quadrature is used (it records them anyway) with a "cvodes_bdf" backward
-  // and n + p ≤ 63, off otherwise (so Robertson with cvodes_quadrature "auto" keeps it off).
+  // and n + p ≤ 63 and cvodes_observations is not "fundamental", off otherwise (so Robertson
+  // with cvodes_quadrature "auto" keeps it off).
   std::string cvodes_jump_layer = "auto";
   // cvodes_adjoint with a CVODES backward and the Gauss quadrature: how the adjoint's jumps at
   // the observation times enter the backward solve. "restart": a ← a + ∂ℓ_i/∂z and

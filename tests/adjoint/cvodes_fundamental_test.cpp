@@ -268,6 +268,18 @@ TEST(CvodesFundamental, AutoTakesItForEnoughObservationsOnly) {
   }
 }
 
+// An explicit "fundamental" switches the jump layer's "auto" off (BDF backward, Gauss quadrature
+// and a small n + p would turn it on): one backward solve, no configuration error.
+TEST(CvodesFundamental, ExplicitChoiceTurnsTheAutomaticJumpLayerOff) {
+  const Case c = Cases()[2];  // MLP 2-8-2: n + p = 44 < 64
+  GradientOptions options = Options("cvodes_bdf", 1e-8, 1e-10, "fundamental");
+  options.cvodes_jump_layer = "auto";
+  const LossAndGradient result = CvodesAdjoint(options).Compute(c.problem, *c.loss);
+  EXPECT_EQ(result.stats.backward_restarts, 1);
+  options.cvodes_jump_layer = "off";
+  EXPECT_EQ(CvodesAdjoint(options).Compute(c.problem, *c.loss).dtheta, result.dtheta);
+}
+
 TEST(CvodesFundamental, ConfigurationErrorsNameTheOption) {
   GradientOptions options = Options("cvodes_adams", 1e-6, 1e-8, "sometimes");
   EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
