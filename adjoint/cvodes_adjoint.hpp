@@ -47,7 +47,8 @@
 // is skipped when no mode is stiff). z(t) in the layer comes from the recorded forward step
 // polynomials. Limits: m ≤ 64 ("on" throws ConfigError in Compute otherwise); the layer's own
 // error is not under the tolerances' control (W5 sum loss: ≈1e-7 relative in dL/dk).
-// "auto" enables it only together with the Gauss quadrature and a "cvodes_bdf" backward.
+// "auto" enables it only together with the Gauss quadrature and a "cvodes_bdf" backward, and
+// not with cvodes_observations "fundamental".
 //
 // Observations (GradientOptions::cvodes_observations), with a CVODES backward and the Gauss
 // quadrature: "restart" applies each jump to a and restarts CVODES (CVodeReInitB) there, so
