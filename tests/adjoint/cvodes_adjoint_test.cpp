@@ -28,6 +28,7 @@ namespace {
 using test_util::LinearProblem;
 using test_util::LotkaVolterraProblem;
 using test_util::MakeProblem;
+using VariantCase = test_util::ProblemCase;
 
 GradientOptions Options(const std::string& integrator = "cvodes_bdf", double rtol = 1e-10,
                         double atol = 1e-12, const std::string& linear_solver = "dense") {
@@ -180,11 +181,10 @@ TEST(CvodesAdjoint, DecayMatchesClosedForm) {
 
 // W1b: z' = diag(−θ1, −θ2) z, θ = (1, 1e4), z0 = (1, 1), L = Σ_t (z1 + z2) over four times.
 TEST(CvodesAdjoint, TwoModeStiffSystemMatchesExactGradient) {
-  const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
+  const std::vector<double> times = test_util::W1bTimes();
   for (const double lambda : {1e2, 1e4}) {
-    const OdeProblem problem =
-        MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
-    const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
+    const OdeProblem problem = test_util::W1bProblem(lambda);
+    const auto loss = test_util::W1bLoss();
     Vector dtheta_exact, dz0_exact;
     test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
     CvodesAdjoint method(Options("cvodes_bdf", 1e-10, 1e-14));
@@ -230,9 +230,7 @@ TEST(CvodesAdjoint, LotkaVolterraMatchesFiniteDifferences) {
 TEST(CvodesAdjoint, LinearFieldMatchesFiniteDifferences) {
   const OdeProblem problem = LinearProblem();
   // The first output time equals t0: its term enters dL/dz0 directly.
-  std::vector<Vector> weights = {Vector{{1.0, 0.0, 0.0}}, Vector{{0.5, -1.0, 2.0}}, Vector(),
-                                 Vector{{0.0, 1.0, 1.0}}, Vector{{1.0, 1.0, 1.0}}};
-  ExpectMatchesFiniteDifferences(problem, LinearFunctionalLoss(weights, Vector{{0.3, 0.0, -1.0}}),
+  ExpectMatchesFiniteDifferences(problem, *test_util::LinearProblemLoss(),
                                  "linear field z'=Az (running cost)");
 }
 
@@ -487,21 +485,12 @@ TEST(CvodesAdjoint, Epi2BackwardMatchesCvodesBackward) {
 // "gauss"), and the interpolating adjoint (backward_integrator "dopri5" over the recorded forward
 // step polynomials, jumps at the output times keeping the step size). Problems: Lotka–Volterra,
 // the linear field with a running cost and an output at t0, and an MLP 2-4-2 (22 parameters).
-struct VariantCase {
-  std::string label;
-  OdeProblem problem;
-  std::shared_ptr<Loss> loss;
-};
-
 std::vector<VariantCase> VariantCases() {
   std::vector<VariantCase> cases;
   const OdeProblem lv = LotkaVolterraProblem();
   cases.push_back(
       {"Lotka-Volterra", lv, std::make_shared<MseLoss>(LotkaVolterraLoss(lv.output_times.size()))});
-  std::vector<Vector> weights = {Vector{{1.0, 0.0, 0.0}}, Vector{{0.5, -1.0, 2.0}}, Vector(),
-                                 Vector{{0.0, 1.0, 1.0}}, Vector{{1.0, 1.0, 1.0}}};
-  cases.push_back({"linear field (running cost)", LinearProblem(),
-                   std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}})});
+  cases.push_back({"linear field (running cost)", LinearProblem(), test_util::LinearProblemLoss()});
   MlpOptions mlp_options;
   mlp_options.widths = {2, 4, 2};
   mlp_options.activations = {"tanh"};
@@ -556,11 +545,10 @@ TEST(CvodesAdjoint, InterpolatingAdjointMatchesFiniteDifferences) {
 
 // W1b (stiff, λ = 1e4) with the Gauss quadrature against the closed form.
 TEST(CvodesAdjoint, GaussQuadratureMatchesExactGradientOnStiffSystem) {
-  const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
+  const std::vector<double> times = test_util::W1bTimes();
   const double lambda = 1e4;
-  const OdeProblem problem =
-      MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
-  const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
+  const OdeProblem problem = test_util::W1bProblem(lambda);
+  const auto loss = test_util::W1bLoss();
   Vector dtheta_exact, dz0_exact;
   test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
   GradientOptions options = Options("cvodes_bdf", 1e-10, 1e-14);

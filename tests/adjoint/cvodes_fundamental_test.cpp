@@ -24,6 +24,7 @@ namespace snode {
 namespace {
 
 using test_util::MakeProblem;
+using Case = test_util::ProblemCase;
 
 GradientOptions Options(const std::string& integrator, double rtol, double atol,
                         const std::string& observations) {
@@ -74,22 +75,14 @@ Differences CentralDifferences(const OdeProblem& problem, const Loss& loss) {
   return d;
 }
 
-struct Case {
-  std::string label;
-  OdeProblem problem;
-  std::shared_ptr<Loss> loss;
-};
-
 // Lotka–Volterra (10 outputs), a linear 3-state field with a running cost and an output at t0,
 // and an MLP 2-8-2 with an output before the first one at t0 < t_1.
 std::vector<Case> Cases() {
   std::vector<Case> cases;
   cases.push_back({"Lotka-Volterra", test_util::LotkaVolterraProblem(),
                    std::make_shared<MseLoss>(Targets(10, 2))});
-  std::vector<Vector> weights = {Vector{{1.0, 0.0, 0.0}}, Vector{{0.5, -1.0, 2.0}}, Vector(),
-                                 Vector{{0.0, 1.0, 1.0}}, Vector{{1.0, 1.0, 1.0}}};
   cases.push_back({"linear (running cost, output at t0)", test_util::LinearProblem(),
-                   std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}})});
+                   test_util::LinearProblemLoss()});
   MlpOptions mlp;
   mlp.widths = {2, 8, 2};
   mlp.activations = {"tanh"};
@@ -189,11 +182,10 @@ TEST(CvodesFundamental, W2ShapeOneSolveFewerStepsSameAccuracy) {
 // fast column within one segment, so the solve restarts (U ← I) at the observations, and the
 // gradient still matches the closed form.
 TEST(CvodesFundamental, RestartsWhereTheMatrixIsIllConditioned) {
-  const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
+  const std::vector<double> times = test_util::W1bTimes();
   const double lambda = 1e4;
-  const OdeProblem problem =
-      MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}}, times);
-  const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size());
+  const OdeProblem problem = test_util::W1bProblem(lambda);
+  const auto loss = test_util::W1bLoss();
   Vector dtheta_exact, dz0_exact;
   test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
   const LossAndGradient result =

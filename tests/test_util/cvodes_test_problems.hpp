@@ -4,13 +4,22 @@
 
 #include <cmath>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "adjoint/loss.hpp"
 #include "core/ode_problem.hpp"
 #include "models/analytic_fields.hpp"
 
 namespace snode::test_util {
+
+// A labelled problem with its loss, for tests that run one check over several problems.
+struct ProblemCase {
+  std::string label;
+  OdeProblem problem;
+  std::shared_ptr<Loss> loss;
+};
 
 inline OdeProblem MakeProblem(std::shared_ptr<VectorField> field, Vector z0, Vector theta,
                               std::vector<double> times, double t0 = 0.0) {
@@ -41,7 +50,26 @@ inline OdeProblem LinearProblem() {
                      LinearField::ParamsFromMatrix(a), {0.0, 0.5, 1.0, 2.0, 3.0});
 }
 
-// W1b: z' = diag(−1, −λ) z, z0 = (1, 1), L = Σ_t (z1 + z2): dL/dθ and dL/dz0 in closed form.
+// LinearProblem's loss: a linear functional at four of its five output times (the one at t0
+// included) and the running cost g = (0.3, 0, −1)·z.
+inline std::shared_ptr<LinearFunctionalLoss> LinearProblemLoss() {
+  std::vector<Vector> weights = {Vector{{1.0, 0.0, 0.0}}, Vector{{0.5, -1.0, 2.0}}, Vector(),
+                                 Vector{{0.0, 1.0, 1.0}}, Vector{{1.0, 1.0, 1.0}}};
+  return std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}});
+}
+
+// W1b: z' = diag(−θ1, −θ2) z, θ = (1, λ), z0 = (1, 1), four output times 1e-3 … 1, and its loss
+// L = Σ_t (z1 + z2).
+inline std::vector<double> W1bTimes() { return {1e-3, 1e-2, 1e-1, 1.0}; }
+inline OdeProblem W1bProblem(double lambda) {
+  return MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}},
+                     W1bTimes());
+}
+inline LinearFunctionalLoss W1bLoss() {
+  return LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), W1bTimes().size());
+}
+
+// W1b's dL/dθ and dL/dz0 in closed form.
 inline void W1bExactGradient(const std::vector<double>& times, double lambda, Vector& dtheta,
                              Vector& dz0) {
   dtheta = Vector::Zero(2);
