@@ -35,7 +35,7 @@
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
 #include "apps/common/bench_util.hpp"
-#include "apps/common/gradient_study.hpp"
+#include "studies/gradient_study.hpp"
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
 

@@ -37,12 +37,12 @@
 #include "apps/common/app_common.hpp"
 #include "apps/common/bench_util.hpp"
 #include "core/errors.hpp"
-#include "models/adam.hpp"
+#include "optim/adam.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/hybrid_field.hpp"
-#include "models/lbfgs_minimizer.hpp"
+#include "optim/lbfgs_minimizer.hpp"
 #include "models/mlp.hpp"
-#include "models/torch_weights.hpp"
+#include "io/torch_weights.hpp"
 
 namespace snode::app {
 namespace {

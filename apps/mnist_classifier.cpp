@@ -64,9 +64,9 @@
 #include "apps/common/app_common.hpp"
 #include "apps/common/bench_util.hpp"
 #include "core/errors.hpp"
-#include "models/adam.hpp"
-#include "models/checkpoint.hpp"
-#include "models/idx_reader.hpp"
+#include "optim/adam.hpp"
+#include "io/checkpoint.hpp"
+#include "io/idx_reader.hpp"
 #include "models/mlp.hpp"
 
 namespace snode::app {

@@ -52,10 +52,10 @@
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
 #include "apps/common/bench_util.hpp"
-#include "apps/common/gradient_study.hpp"
+#include "studies/gradient_study.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
-#include "models/adam.hpp"
+#include "optim/adam.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 

@@ -54,10 +54,10 @@
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
-#include "models/adam.hpp"
+#include "optim/adam.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
-#include "models/torch_weights.hpp"
+#include "io/torch_weights.hpp"
 
 #ifndef SNODE_W2_DATA_DIR
 #define SNODE_W2_DATA_DIR "/work/shared/data/w2"

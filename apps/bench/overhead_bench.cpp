@@ -32,7 +32,7 @@
 #include "apps/bench/w2_floor_lib.hpp"
 #include "integrators/integrator.hpp"
 #include "models/mlp.hpp"
-#include "models/torch_weights.hpp"
+#include "io/torch_weights.hpp"
 
 #ifndef SNODE_W2_WEIGHTS
 #define SNODE_W2_WEIGHTS "/work/shared/data/w2/w2_init_weights.json"

@@ -21,12 +21,8 @@
 // boost::program_options::error and std::exception into one line `error: <what>` on stderr and
 // exit code 1 (2 for an unexpected std::exception), so bad input never crashes an app.
 //
-// Output. Table prints a fixed-width table to stdout; WriteCsv/WriteJson/AtomicWriteFile write
-// files atomically (a temporary file in the same directory, then rename(2), so a reader never sees
-// a half-written file); RenderGnuplot writes a .gp script next to its data and renders PNG
-// (pngcairo, falling back to gnuplot's libgd png terminal) and SVG; without gnuplot it returns a
-// one-line note and the data stays. ProgressLine prints "iteration, loss, NFE, elapsed, ETA" on one
-// refreshed line only when stdout is a terminal and --quiet is off.
+// Output: tables, plots and the progress line are in studies/report.hpp, atomic CSV/JSON files in
+// io/files.hpp (both included here for the apps).
 //
 // Everything here throws snode::ConfigError (options) or snode::InputError (files).
 
@@ -41,6 +37,8 @@
 
 #include "adjoint/gradient_method.hpp"
 #include "integrators/integrator.hpp"
+#include "io/files.hpp"
+#include "studies/report.hpp"
 
 namespace snode::app {
 
@@ -112,86 +110,5 @@ int RunApp(const std::function<int()>& main_fn);
 std::vector<double> ParseDoubleList(const std::string& text, const std::string& flag);
 // Splits "a,b" into trimmed non-empty names.
 std::vector<std::string> ParseNameList(const std::string& text);
-
-// ---------------------------------------------------------------- formatting and tables
-// Formats x in %.*g (non-finite as "nan", "inf", "-inf").
-std::string FormatNumber(double x, int precision = 3);
-// Formats x in %.*g, with a compact exponent where %g would use one or |x| < 0.01:
-// 100, 0.5, 1e4, 1e-3, 3.39e3.
-std::string FormatCompact(double x, int precision = 3);
-// Formats x in %.*e.
-std::string FormatScientific(double x, int precision = 2);
-// Seconds as "12.3 ms" / "1.23 s".
-std::string FormatSeconds(double seconds);
-// Bytes as "512 B" / "1.2 kB" / "3.4 MB".
-std::string FormatBytes(double bytes);
-
-// A fixed-width text table: columns sized to their widest cell, numbers right-aligned.
-class Table {
- public:
-  explicit Table(std::vector<std::string> header);
-  // Adds a row; throws ConfigError if its length differs from the header's.
-  void AddRow(std::vector<std::string> row);
-  // Adds a full-width separator line (e.g. between groups).
-  void AddSeparator();
-  bool empty() const { return rows_.empty(); }
-  void Print(std::ostream& out) const;
-
- private:
-  std::vector<std::string> header_;
-  std::vector<std::vector<std::string>> rows_;  // an empty row is a separator
-};
-
-// ---------------------------------------------------------------- files
-// Creates dir (and parents). Throws InputError if that fails.
-void EnsureDirectory(const std::string& dir);
-// Writes content to path atomically: path.tmp.<pid> in the same directory, flushed, renamed over
-// path. Throws InputError naming the path on failure.
-void AtomicWriteFile(const std::string& path, const std::string& content);
-// Quotes a CSV field when it holds a comma, quote or newline.
-std::string CsvEscape(const std::string& field);
-// Writes header + rows as CSV (atomically).
-void WriteCsv(const std::string& path, const std::vector<std::string>& header,
-              const std::vector<std::vector<std::string>>& rows);
-// Writes value as indented JSON (atomically). NaN/Inf become null (JSON has no such numbers).
-void WriteJson(const std::string& path, const nlohmann::json& value);
-// A JSON number, or null when x is not finite.
-nlohmann::json JsonNumber(double x);
-
-// ---------------------------------------------------------------- plots
-struct PlotResult {
-  bool rendered = false;           // gnuplot ran and produced both images
-  std::vector<std::string> files;  // the images written (PNG, SVG)
-  std::string note;                // a one-line explanation when not rendered
-};
-
-// True when a gnuplot executable is on PATH.
-bool GnuplotAvailable();
-
-// Writes <dir>/<name>.gp containing `body` (gnuplot commands that plot data files; the caller
-// writes those, paths relative to dir) wrapped in terminal/output settings, and runs gnuplot in
-// dir twice: PNG (pngcairo, falling back to png) then SVG. Never throws for a missing gnuplot or
-// a failed render: the result's note says what happened.
-PlotResult RenderGnuplot(const std::string& dir, const std::string& name, const std::string& body,
-                         int width = 800, int height = 560);
-
-// ---------------------------------------------------------------- progress
-// One refreshed status line "label  it 12/50  loss 1.23e-02  NFE 3456  elapsed 1.2 s  ETA 3.4 s"
-// on stdout, only when stdout is a terminal and quiet is false. Finish() ends the line.
-class ProgressLine {
- public:
-  ProgressLine(std::string label, long total_iterations, bool quiet);
-  ~ProgressLine();
-  void Update(long iteration, double loss, long nfe);
-  void Finish();
-  bool enabled() const { return enabled_; }
-
- private:
-  std::string label_;
-  long total_;
-  bool enabled_;
-  bool open_ = false;
-  std::chrono::steady_clock::time_point start_;
-};
 
 }  // namespace snode::app

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "models/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 namespace snode {
 namespace {

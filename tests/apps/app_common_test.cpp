@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/common/gradient_study.hpp"
+#include "studies/gradient_study.hpp"
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
 

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "models/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 #ifndef MNIST_CLASSIFIER_PATH
 #error "MNIST_CLASSIFIER_PATH must name the mnist_classifier binary"

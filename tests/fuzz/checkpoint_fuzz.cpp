@@ -1,4 +1,4 @@
-// libFuzzer target for models/checkpoint.hpp ParseCheckpoint.
+// libFuzzer target for io/checkpoint.hpp ParseCheckpoint.
 //
 // The CRC-32 at the end of a checkpoint stops almost every mutation at the checksum test, so the
 // first input byte chooses the mode: even — the rest is a whole file image, parsed as is (magic,
@@ -15,7 +15,7 @@
 #include <string>
 
 #include "core/errors.hpp"
-#include "models/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 namespace {
 

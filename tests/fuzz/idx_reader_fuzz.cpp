@@ -1,4 +1,4 @@
-// libFuzzer target for models/idx_reader.hpp: the input is the content of an IDX file (plain or
+// libFuzzer target for io/idx_reader.hpp: the input is the content of an IDX file (plain or
 // gzip), read as images and as labels. An InputError is the expected answer to a bad file; any
 // other exception, crash, leak or sanitizer report is a bug. A successful read is checked for
 // consistency (shape, pixel range, label range).
@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "core/errors.hpp"
-#include "models/idx_reader.hpp"
+#include "io/idx_reader.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

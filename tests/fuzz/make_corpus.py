@@ -19,7 +19,7 @@ def write(target, name, data):
         f.write(data)
 
 
-# ---- IDX (big-endian header; see models/idx_reader.hpp) ----
+# ---- IDX (big-endian header; see io/idx_reader.hpp) ----
 def idx_images(count, rows, cols, magic=0x803, extra=0):
     pixels = bytes((k * 37) % 256 for k in range(count * rows * cols + extra))
     return struct.pack(">IIII", magic, count, rows, cols) + pixels

@@ -36,7 +36,7 @@
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
-#include "models/adam.hpp"
+#include "optim/adam.hpp"
 #include "models/analytic_fields.hpp"
 #include "tests/integrators/logistic_field.hpp"
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
-#include "models/torch_weights.hpp"
+#include "io/torch_weights.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 // Heap-allocation counter for the steady-state test: the executable's malloc interposes the C

@@ -1,7 +1,7 @@
 #pragma once
 // L-BFGS minimisation of a smooth objective, backed by Debian's libLBFGS (Nocedal's L-BFGS with a
 // Moré–Thuente line search, maintained by N. Okazaki). Used for small parameter vectors, e.g. the
-// Lotka–Volterra parameter discovery; Adam (models/adam.hpp) is for networks.
+// Lotka–Volterra parameter discovery; Adam (optim/adam.hpp) is for networks.
 
 #include <functional>
 #include <string>

@@ -1,4 +1,4 @@
-#include "models/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 #include <dirent.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "models/idx_reader.hpp"
+#include "io/idx_reader.hpp"
 
 #include <sys/stat.h>
 #include <zlib.h>

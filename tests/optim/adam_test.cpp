@@ -1,4 +1,4 @@
-#include "models/adam.hpp"
+#include "optim/adam.hpp"
 
 #include <gtest/gtest.h>
 

@@ -25,7 +25,7 @@
 #include "core/ode_problem.hpp"
 #include "core/types.hpp"
 
-namespace snode::app {
+namespace snode {
 
 // Smallest positive normal double: exact values below it are treated as underflowed.
 inline constexpr double kUnderflow = 2.2250738585072014e-308;
@@ -114,4 +114,4 @@ bool ReconstructInitialState(const MethodSpec& spec, const OdeProblem& problem, 
 // Joins numbers with ';' in %.17g (for CSV cells).
 std::string JoinNumbers(const Vector& v);
 
-}  // namespace snode::app
+}  // namespace snode

@@ -1,4 +1,4 @@
-#include "models/idx_reader.hpp"
+#include "io/idx_reader.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "apps/common/gradient_study.hpp"
+#include "studies/gradient_study.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -7,11 +7,11 @@
 #include <memory>
 
 #include "adjoint/backsolve_adjoint.hpp"
-#include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
+#include "studies/report.hpp"
 
-namespace snode::app {
+namespace snode {
 
 std::string MethodSpec::Label() const {
   return gradient + "/" + integrator + (settings.empty() ? "" : " " + settings);
@@ -270,4 +270,4 @@ std::string JoinNumbers(const Vector& v) {
   return text;
 }
 
-}  // namespace snode::app
+}  // namespace snode

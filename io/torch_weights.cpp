@@ -1,4 +1,4 @@
-#include "models/torch_weights.hpp"
+#include "io/torch_weights.hpp"
 
 #include <cmath>
 #include <fstream>

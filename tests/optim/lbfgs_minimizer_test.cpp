@@ -1,4 +1,4 @@
-#include "models/lbfgs_minimizer.hpp"
+#include "optim/lbfgs_minimizer.hpp"
 
 #include <gtest/gtest.h>
 
