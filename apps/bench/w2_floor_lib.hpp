@@ -3,7 +3,8 @@
 // raw SUNDIALS, used to measure what snode's framework costs on top of it
 // (docs/performance-overhead.md).
 //
-// Problem (../shared/docs/workloads.md, W2): z' = f(z; θ), f an MLP 2 → 32 → 32 → 2,
+// Problem (the Lotka–Volterra neural fit, workload W2 of docs/performance.md): z' = f(z; θ), f an
+// MLP 2 → 32 → 32 → 2,
 //   f(z) = W_2 tanh(W_1 tanh(W_0 z + b_0) + b_1) + b_2,
 // z(0) = (1, 1), outputs at t_k = 0.1·k, k = 0, …, 100 (W2OutputTimes()), ERKStep with
 // ARKODE_DORMAND_PRINCE_7_4_5, rtol 1e-6, atol 1e-8, cubic Hermite interpolant.

@@ -1,5 +1,5 @@
 #pragma once
-// Shared pieces of the apps' --bench modes (workloads W1–W5 of ../shared/docs/workloads.md):
+// Shared pieces of the apps' --bench modes (the benchmark workloads W1–W5 of docs/performance.md):
 // repetition statistics (median, min, max), a description of the machine and build, a stdout
 // silencer for the repeated runs, and the bench report: a short table on stdout and
 // <out>/bench.json.
