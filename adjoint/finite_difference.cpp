@@ -46,32 +46,23 @@ LossAndGradient CentralDifferenceGradient(const OdeProblem& problem, const Loss&
     return value;
   };
 
-  const Index num_params = problem.theta.size();
-  result.dtheta.resize(num_params);
-  for (Index i = 0; i < num_params; ++i) {
-    const double h = StepFor(problem.theta[i]);
-    // Divide by the representable step (θ+h) − (θ−h), not by 2h.
-    const double up = problem.theta[i] + h, down = problem.theta[i] - h;
-    perturbed.theta[i] = up;
-    const double plus = loss_at();
-    perturbed.theta[i] = down;
-    const double minus = loss_at();
-    perturbed.theta[i] = problem.theta[i];
-    result.dtheta[i] = (plus - minus) / (up - down);
-  }
-
-  const Index n = problem.z0.size();
-  result.dz0.resize(n);
-  for (Index j = 0; j < n; ++j) {
-    const double h = StepFor(problem.z0[j]);
-    const double up = problem.z0[j] + h, down = problem.z0[j] - h;
-    perturbed.z0[j] = up;
-    const double plus = loss_at();
-    perturbed.z0[j] = down;
-    const double minus = loss_at();
-    perturbed.z0[j] = problem.z0[j];
-    result.dz0[j] = (plus - minus) / (up - down);
-  }
+  // Central differences in every entry of `values` (θ or z0 of the perturbed copy).
+  auto differentiate = [&](Vector& values, const Vector& base, Vector& out) {
+    out.resize(base.size());
+    for (Index i = 0; i < base.size(); ++i) {
+      const double h = StepFor(base[i]);
+      // Divide by the representable step (x+h) − (x−h), not by 2h.
+      const double up = base[i] + h, down = base[i] - h;
+      values[i] = up;
+      const double plus = loss_at();
+      values[i] = down;
+      const double minus = loss_at();
+      values[i] = base[i];
+      out[i] = (plus - minus) / (up - down);
+    }
+  };
+  differentiate(perturbed.theta, problem.theta, result.dtheta);
+  differentiate(perturbed.z0, problem.z0, result.dz0);
 
   stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
