@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark command: builds snode (Release), runs the Google Benchmark micro benchmarks in
 # <build>/apps/bench and the apps' --bench modes for workloads W1–W5 (../shared/docs/workloads.md),
-# then prints one summary table (workload, configuration, median, target, met?) and writes
-# results/bench/summary.json. Every figure is a median over repetitions; each JSON names the
-# machine (lscpu model, nproc), the commit, the build type and whether -march=native was on.
+# then prints one summary table (workload, configuration, median, target, met?), writes
+# results/bench/summary.json and appends it to results/bench/history.jsonl (medians over
+# repetitions; every JSON names the machine, the commit, the build type and -march=native).
 #
 #   scripts/bench.sh                       # everything, 3 repetitions (tens of minutes)
 #   scripts/bench.sh --only W2,W5          # some workloads (W1 also runs W1b; "micro" = the
@@ -211,4 +211,12 @@ with open(tmp, "w") as f:
     json.dump(summary, f, indent=2)
 os.replace(tmp, os.path.join(out, "summary.json"))
 print("wrote %s" % os.path.join(out, "summary.json"))
+# The history of runs: one JSON line per run (date, commit and machine of this run, its table),
+# appended, so docs/performance.md can state the present while the past stays in results/.
+history = {"date": machine and machine.get("date"), "commit": machine and machine.get("commit"),
+           "machine": machine, "quick": quick, "only": only, "seconds": seconds,
+           "targets_met": sum(met), "targets": len(met), "rows": rows}
+with open(os.path.join(out, "history.jsonl"), "a") as f:
+    f.write(json.dumps(history) + "\n")
+print("appended %s" % os.path.join(out, "history.jsonl"))
 PY
