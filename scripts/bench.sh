@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark command: builds snode (Release), runs the Google Benchmark micro benchmarks in
-# <build>/apps/bench and the apps' --bench modes for workloads W1–W5 (../shared/docs/workloads.md),
+# <build>/apps/bench and the apps' --bench modes for workloads W1–W5 (described in docs/performance.md),
 # then prints one summary table (workload, configuration, median, target, met?), writes
 # results/bench/summary.json and appends it to results/bench/history.jsonl (medians over
 # repetitions; every JSON names the machine, the commit, the build type and -march=native).
