@@ -11,10 +11,6 @@ namespace {
 constexpr double kGmresNewtonRtol = 1e-12;
 constexpr double kGmresAdjointRtol = 1e-13;
 
-bool UsesDenseSolver(const BpttTape& tape) {
-  return tape.options.integrator_options.linear_solver == "dense";
-}
-
 // w.lu = LU factors of I − γ J(t, y).
 void FactorStageMatrix(BpttTape& tape, double t, double gamma, ConstVectorRef y) {
   BpttWorkspace& w = tape.w;
@@ -28,7 +24,7 @@ void FactorStageMatrix(BpttTape& tape, double t, double gamma, ConstVectorRef y)
 
 void SolveStageCorrection(BpttTape& tape, double t, double gamma, ConstVectorRef y) {
   BpttWorkspace& w = tape.w;
-  if (UsesDenseSolver(tape)) {
+  if (tape.dense_solver) {
     FactorStageMatrix(tape, t, gamma, y);
     w.delta = w.lu.solve(w.residual);
     return;
@@ -44,7 +40,7 @@ void SolveStageCorrection(BpttTape& tape, double t, double gamma, ConstVectorRef
 void SolveTransposedStage(BpttTape& tape, double t, double gamma, ConstVectorRef y,
                           const Vector& rhs) {
   BpttWorkspace& w = tape.w;
-  if (UsesDenseSolver(tape)) {
+  if (tape.dense_solver) {
     FactorStageMatrix(tape, t, gamma, y);
     w.x = w.lu.transpose().solve(rhs);
     return;

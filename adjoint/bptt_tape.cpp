@@ -102,7 +102,8 @@ BpttTape::BpttTape(const BpttScheme& scheme_in, const GradientOptions& options_i
       n(problem_in.z0.size()),
       un(static_cast<std::size_t>(problem_in.z0.size())),
       s(scheme_in.tableau.stages),
-      running_cost(loss_in.HasRunningCost()) {}
+      running_cost(loss_in.HasRunningCost()),
+      dense_solver(options_in.integrator_options.linear_solver == "dense") {}
 
 void BpttTape::MapOutputs() {
   num_steps = times.size() - 1;

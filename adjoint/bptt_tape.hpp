@@ -159,6 +159,7 @@ struct BpttTape {
   const std::size_t un;
   const int s;
   const bool running_cost;
+  const bool dense_solver;  // implicit stages: dense LU, not GMRES
   std::size_t num_steps = 0;
   bool use_recorded = false;  // stage slopes may be taken from the recording solve
   bool save_stages = false;   // the replay keeps its own saved forward passes
