@@ -1,5 +1,6 @@
 #include "adjoint/backsolve_adjoint.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -73,6 +74,70 @@ class StateAdjointField final : public VectorField {
 // Gauss–Legendre, 3 nodes on [0, 1] (exact for degree 5).
 constexpr double kGaussNodes[3] = {0.5 - 0.3872983346207416885, 0.5, 0.5 + 0.3872983346207416885};
 constexpr double kGaussWeights[3] = {5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0};
+
+// The forward solve of backsolve_adjoint and its loss: L, dL/dφ, the trajectory at the output
+// times and the forward statistics (stored_bytes: the N observation-time states).
+LossAndGradient ForwardSolve(const OdeProblem& problem, const Loss& loss, Integrator& forward);
+
+// One backward pass of backsolve_adjoint (see the file comment): the time-reversed problem in
+// s = −t, started at t_N from the forward state with a(t_N) = ∂ℓ_N/∂z, solved down to t0 with
+// the jumps (and checkpoints) at the earlier observations; dL/dθ from the G rows of the augmented
+// field or, with quadrature, by 3-point Gauss–Legendre over the backward steps. References
+// problem, loss and states (the forward states at the output times), which must outlive it.
+class BacksolveBackwardPass {
+ public:
+  // Evaluates ∂ℓ_N/∂z (whatever the loss throws propagates). seminorm: only z and a enter the
+  // backward error test.
+  BacksolveBackwardPass(const OdeProblem& problem, const Loss& loss,
+                        const std::vector<Vector>& states, bool quadrature, bool checkpoints,
+                        bool seminorm);
+
+  // Quadrature: sums the Gauss nodes' parameter products of every accepted backward step into
+  // the gradient through `batch`, which must outlive Run().
+  void AttachQuadrature(QuadratureBatch& batch);
+  // The backward solve with the integrator `backward` (with output jumps: one solve through every
+  // observation; without: one per interval). A NumericalError or SundialsError of the solve is
+  // recorded as a failure, not thrown. Adds the backward statistics to stats.
+  void Run(Integrator& backward, QuadratureBatch& batch, GradientStats& stats);
+  // dL/dz0, dL/dθ and the reconstruction error and flag (NaN on failure) into result.
+  void Finish(double tolerance, LossAndGradient& result) const;
+
+ private:
+  void SolveWithJumps(Integrator& backward, GradientStats& stats);
+  void SolvePerInterval(Integrator& backward, GradientStats& stats);
+  // At an observation time t_i < t_N: compares the reconstructed z with the stored forward state
+  // and replaces it. The largest relative mismatch is the reconstruction error of the interval
+  // that ends there; a non-finite one is remembered separately (max() drops NaN).
+  template <class State>
+  void Checkpoint(std::size_t i, State z_rec) {
+    const double mismatch = (z_rec - states_[i]).norm() / std::max(states_[i].norm(), 1e-300);
+    if (std::isfinite(mismatch)) {
+      segment_error_ = std::max(segment_error_, mismatch);
+    } else {
+      segment_error_finite_ = false;
+    }
+    z_rec = states_[i];
+  }
+
+  const OdeProblem& problem_;
+  const Loss& loss_;
+  const std::vector<Vector>& states_;
+  const std::vector<double>& times_;
+  const Index n_;
+  const Index p_;
+  const bool quadrature_;
+  const bool checkpoints_;
+  std::shared_ptr<BacksolveAugmentedField> field_;  // without quadrature: y = [z; a; G]
+  std::shared_ptr<StateAdjointField> reduced_;      // with quadrature: y = [z; a]
+  OdeProblem segment_;                              // the backward problem in s = −t
+  Vector y_;                                        // the backward state
+  Vector dl_dz_, readout_scratch_;
+  Vector quadrature_grad_;
+  long quadrature_vjps_ = 0;
+  bool solver_failed_ = false;
+  double segment_error_ = 0.0;
+  bool segment_error_finite_ = true;
+};
 
 }  // namespace
 
@@ -279,6 +344,182 @@ void BacksolveAugmentedField::DenseJacobian(double s, ConstVectorRef y, ConstVec
   }
 }
 
+namespace {
+
+LossAndGradient ForwardSolve(const OdeProblem& problem, const Loss& loss, Integrator& forward) {
+  LossAndGradient result;
+  GradientStats& stats = result.stats;
+  Vector readout;
+  result.loss = EvaluateLoss(problem, loss, forward, &readout, &result.forward);
+  result.dreadout = std::move(readout);
+  stats.forward_rhs_evals = result.forward.stats.rhs_evals;
+  stats.forward_steps = result.forward.stats.steps;
+  stats.jvp_evals = result.forward.stats.jvp_evals;
+  // Only the observation-time states are kept for the backward pass.
+  stats.stored_bytes = static_cast<double>(problem.output_times.size()) *
+                       static_cast<double>(problem.z0.size()) * sizeof(double);
+  return result;
+}
+
+BacksolveBackwardPass::BacksolveBackwardPass(const OdeProblem& problem, const Loss& loss,
+                                             const std::vector<Vector>& states, bool quadrature,
+                                             bool checkpoints, bool seminorm)
+    : problem_(problem),
+      loss_(loss),
+      states_(states),
+      times_(problem.output_times),
+      n_(problem.field->state_size()),
+      p_(problem.field->num_params()),
+      quadrature_(quadrature),
+      checkpoints_(checkpoints) {
+  // Quadrature: the backward ODE carries [z; a] only and dL/dθ = ∫ (∂f/∂θ)ᵀ a ds is summed by
+  // Gauss–Legendre over each accepted backward step from the solver's dense output.
+  if (quadrature_) {
+    reduced_ = std::make_shared<StateAdjointField>(problem.field, &loss);
+  } else {
+    field_ = std::make_shared<BacksolveAugmentedField>(problem.field, &loss);
+  }
+  dl_dz_.resize(n_);
+  readout_scratch_ = Vector::Zero(loss.num_readout_params());
+  y_.resize(quadrature_ ? 2 * n_ : 2 * n_ + p_);
+  y_.head(n_) = states_.back();
+  loss.Term(times_.size() - 1, times_.back(), states_.back(), dl_dz_, readout_scratch_);
+  y_.segment(n_, n_) = dl_dz_;
+  y_.tail(y_.size() - 2 * n_).setZero();
+  quadrature_grad_ = Vector::Zero(quadrature_ ? p_ : 0);
+  if (quadrature_) {
+    segment_.field = reduced_;
+  } else {
+    segment_.field = field_;
+  }
+  segment_.theta = problem.theta;
+  segment_.error_test_size = seminorm ? 2 * n_ : 0;
+}
+
+void BacksolveBackwardPass::AttachQuadrature(QuadratureBatch& batch) {
+  batch.Reset(n_);
+  Vector node(2 * n_);
+  segment_.after_step = [this, &batch, node](double s0, double s1,
+                                             const DenseOutput& dense) mutable {
+    const double h = s1 - s0;
+    for (int k = 0; k < 3; ++k) {
+      const double s = s0 + kGaussNodes[k] * h;
+      dense.Evaluate(s, node);
+      batch.NextState() = node.head(n_);
+      batch.NextAdjoint() = (kGaussWeights[k] * h) * node.segment(n_, n_);
+      batch.Commit(-s, *problem_.field, problem_.theta, quadrature_grad_);
+    }
+    quadrature_vjps_ += 3;
+  };
+}
+
+void BacksolveBackwardPass::Run(Integrator& backward, QuadratureBatch& batch,
+                                GradientStats& stats) {
+  try {
+    if (backward.SupportsOutputJumps()) {
+      SolveWithJumps(backward, stats);
+    } else {
+      SolvePerInterval(backward, stats);
+    }
+    if (quadrature_) batch.Flush(*problem_.field, problem_.theta, quadrature_grad_);
+  } catch (const NumericalError&) {
+    solver_failed_ = true;  // overflow or NaN in the reconstruction: report, do not throw
+  } catch (const SundialsError&) {
+    solver_failed_ = true;  // e.g. too much work chasing a blow-up
+  }
+  if (quadrature_) {
+    stats.backward_rhs_evals = reduced_->rhs_evals();
+    stats.vjp_evals = reduced_->vjp_evals() + quadrature_vjps_;
+  } else {
+    stats.backward_rhs_evals = field_->rhs_evals();
+    stats.vjp_evals = field_->vjp_evals();
+    stats.jvp_evals += field_->jvp_evals();
+  }
+}
+
+void BacksolveBackwardPass::SolveWithJumps(Integrator& backward, GradientStats& stats) {
+  // One backward solve in s = −t from −t_N through every earlier observation (and t0), the
+  // jumps a += ∂ℓ_i/∂z applied at the stops: the solver keeps its step size across them.
+  const std::size_t num_times = times_.size();
+  segment_.z0 = y_;
+  segment_.t0 = -times_.back();
+  segment_.output_times.clear();
+  for (std::size_t i = num_times - 1; i-- > 0;) segment_.output_times.push_back(-times_[i]);
+  if (problem_.t0 < times_.front()) segment_.output_times.push_back(-problem_.t0);
+  const std::size_t num_jumps = num_times - 1;
+  segment_.at_output = [this, num_jumps, num_times](std::size_t index, double, VectorRef state) {
+    if (index >= num_jumps) return false;
+    const std::size_t i = num_times - 2 - index;
+    loss_.Term(i, times_[i], states_[i], dl_dz_, readout_scratch_);
+    state.segment(n_, n_) += dl_dz_;
+    if (checkpoints_) Checkpoint(i, state.head(n_));
+    return true;
+  };
+  segment_.store_all_states = false;  // only y(t0) is read; the jumps see the others
+  if (segment_.output_times.empty()) return;
+  Trajectory solution = backward.Solve(segment_);
+  stats.backward_steps += solution.stats.steps;
+  y_ = solution.states.back();
+  if (!y_.allFinite()) solver_failed_ = true;
+}
+
+void BacksolveBackwardPass::SolvePerInterval(Integrator& backward, GradientStats& stats) {
+  // Integrators without jumps (epi2, heun): one solve per observation interval.
+  segment_.output_times.resize(1);
+  for (std::size_t i = times_.size(); i-- > 0;) {
+    const double t_high = times_[i];
+    const double t_low = i > 0 ? times_[i - 1] : problem_.t0;
+    if (t_low < t_high) {
+      // Reversed time s = −t runs from −t_high up to −t_low.
+      segment_.z0 = y_;
+      segment_.t0 = -t_high;
+      segment_.output_times[0] = -t_low;
+      Trajectory piece = backward.Solve(segment_);
+      stats.backward_steps += piece.stats.steps;
+      y_ = piece.states.back();
+      if (!y_.allFinite()) {
+        solver_failed_ = true;
+        break;
+      }
+    }
+    if (i == 0) break;
+    // Jump at t_{i-1}: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
+    // forward solution); z keeps its reconstructed value unless checkpoints reset it. Each
+    // interval is a fresh solve here, so the reset is exactly a restart from z(t_{i-1}).
+    loss_.Term(i - 1, times_[i - 1], states_[i - 1], dl_dz_, readout_scratch_);
+    y_.segment(n_, n_) += dl_dz_;
+    if (checkpoints_) Checkpoint(i - 1, y_.head(n_));
+  }
+}
+
+void BacksolveBackwardPass::Finish(double tolerance, LossAndGradient& result) const {
+  GradientStats& stats = result.stats;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (solver_failed_) {
+    result.dtheta = Vector::Constant(p_, nan);
+    result.dz0 = Vector::Constant(n_, nan);
+    stats.reconstruction_error = nan;
+    stats.reconstruction_failed = true;
+    return;
+  }
+  result.dz0 = y_.segment(n_, n_);
+  result.dtheta = quadrature_ ? quadrature_grad_ : Vector(y_.tail(p_));
+  if (!result.dtheta.allFinite()) {
+    result.dtheta.setConstant(nan);
+    stats.reconstruction_failed = true;
+  }
+  const Vector& z0 = problem_.z0;
+  double error = (y_.head(n_) - z0).norm() / std::max(z0.norm(), 1e-300);
+  if (!segment_error_finite_) {
+    error = nan;
+  } else if (std::isfinite(error)) {
+    error = std::max(error, segment_error_);
+  }
+  stats.reconstruction_error = std::isfinite(error) ? error : nan;
+  stats.reconstruction_failed = !(error <= tolerance);
+}
+
+}  // namespace
 }  // namespace detail
 
 BacksolveAdjoint::BacksolveAdjoint(const GradientOptions& options) : options_(options) {
@@ -296,177 +537,17 @@ BacksolveAdjoint::BacksolveAdjoint(const GradientOptions& options) : options_(op
 LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss& loss) {
   const auto start = std::chrono::steady_clock::now();
   problem.Validate();
-  const Index n = problem.field->state_size();
-  const Index p = problem.field->num_params();
-  const std::size_t num_times = problem.output_times.size();
-  const std::vector<double>& times = problem.output_times;
-
-  LossAndGradient result;
-  GradientStats& stats = result.stats;
-  Vector readout;
-  result.loss = EvaluateLoss(problem, loss, *forward_, &readout, &result.forward);
-  result.dreadout = std::move(readout);
-  const std::vector<Vector>& states = result.forward.states;
-  stats.forward_rhs_evals = result.forward.stats.rhs_evals;
-  stats.forward_steps = result.forward.stats.steps;
-  stats.jvp_evals = result.forward.stats.jvp_evals;
-  // Only the observation-time states are kept for the backward pass.
-  stats.stored_bytes = static_cast<double>(num_times) * static_cast<double>(n) * sizeof(double);
-
-  // Quadrature: the backward ODE carries [z; a] only and dL/dθ = ∫ (∂f/∂θ)ᵀ a ds is summed by
-  // Gauss–Legendre over each accepted backward step from the solver's dense output.
-  const bool quadrature = quadrature_;
-  std::shared_ptr<detail::BacksolveAugmentedField> field;
-  std::shared_ptr<detail::StateAdjointField> reduced;
-  if (quadrature) {
-    reduced = std::make_shared<detail::StateAdjointField>(problem.field, &loss);
-  } else {
-    field = std::make_shared<detail::BacksolveAugmentedField>(problem.field, &loss);
-  }
-  Vector dl_dz(n);
-  Vector readout_scratch = Vector::Zero(loss.num_readout_params());
-  Vector y(quadrature ? 2 * n : 2 * n + p);
-  y.head(n) = states.back();
-  loss.Term(num_times - 1, times.back(), states.back(), dl_dz, readout_scratch);
-  y.segment(n, n) = dl_dz;
-  y.tail(y.size() - 2 * n).setZero();
-  Vector quadrature_grad = Vector::Zero(quadrature ? p : 0);
-  long quadrature_vjps = 0;
-
-  bool solver_failed = false;
-  // Checkpoints: at each observation time t_i < t_N, z_rec is compared with the stored forward
-  // state and replaced by it. The largest relative mismatch is the reconstruction error of the
-  // interval that ends there; a non-finite one is remembered separately (max() drops NaN).
-  const bool checkpoints = options_.backsolve_checkpoints;
-  double segment_error = 0.0;
-  bool segment_error_finite = true;
-  auto checkpoint = [&](std::size_t i, auto z_rec) {
-    const double mismatch = (z_rec - states[i]).norm() / std::max(states[i].norm(), 1e-300);
-    if (std::isfinite(mismatch)) {
-      segment_error = std::max(segment_error, mismatch);
-    } else {
-      segment_error_finite = false;
-    }
-    z_rec = states[i];
-  };
-  OdeProblem segment;
-  if (quadrature) {
-    segment.field = reduced;
-  } else {
-    segment.field = field;
-  }
-  segment.theta = problem.theta;
+  LossAndGradient result = detail::ForwardSolve(problem, loss, *forward_);
   // Seminorm: only z and a enter the backward error test. Not with GMRES: SUNDIALS scales the
   // Krylov problem by the error weights, and zero weights make it singular.
-  const bool seminorm = options_.seminorm && !quadrature &&
+  const bool seminorm = options_.seminorm && !quadrature_ &&
                         options_.EffectiveBackwardOptions().linear_solver != "gmres";
-  segment.error_test_size = seminorm ? 2 * n : 0;
-  if (quadrature) {
-    quadrature_batch_.Reset(n);
-    Vector node(2 * n);
-    segment.after_step = [&, node](double s0, double s1, const DenseOutput& dense) mutable {
-      const double h = s1 - s0;
-      for (int k = 0; k < 3; ++k) {
-        const double s = s0 + detail::kGaussNodes[k] * h;
-        dense.Evaluate(s, node);
-        quadrature_batch_.NextState() = node.head(n);
-        quadrature_batch_.NextAdjoint() = (detail::kGaussWeights[k] * h) * node.segment(n, n);
-        quadrature_batch_.Commit(-s, *problem.field, problem.theta, quadrature_grad);
-      }
-      quadrature_vjps += 3;
-    };
-  }
-  try {
-    if (backward_->SupportsOutputJumps()) {
-      // One backward solve in s = −t from −t_N through every earlier observation (and t0), the
-      // jumps a += ∂ℓ_i/∂z applied at the stops: the solver keeps its step size across them.
-      segment.z0 = y;
-      segment.t0 = -times.back();
-      segment.output_times.clear();
-      for (std::size_t i = num_times - 1; i-- > 0;) segment.output_times.push_back(-times[i]);
-      if (problem.t0 < times.front()) segment.output_times.push_back(-problem.t0);
-      const std::size_t num_jumps = num_times - 1;
-      segment.at_output = [&](std::size_t index, double, VectorRef state) {
-        if (index >= num_jumps) return false;
-        const std::size_t i = num_times - 2 - index;
-        loss.Term(i, times[i], states[i], dl_dz, readout_scratch);
-        state.segment(n, n) += dl_dz;
-        if (checkpoints) checkpoint(i, state.head(n));
-        return true;
-      };
-      segment.store_all_states = false;  // only y(t0) is read; the jumps see the others
-      if (!segment.output_times.empty()) {
-        Trajectory backward = backward_->Solve(segment);
-        stats.backward_steps += backward.stats.steps;
-        y = backward.states.back();
-        if (!y.allFinite()) solver_failed = true;
-      }
-    } else {
-      // Integrators without jumps (epi2, heun): one solve per observation interval.
-      segment.output_times.resize(1);
-      for (std::size_t i = num_times; i-- > 0;) {
-        const double t_high = times[i];
-        const double t_low = i > 0 ? times[i - 1] : problem.t0;
-        if (t_low < t_high) {
-          // Reversed time s = −t runs from −t_high up to −t_low.
-          segment.z0 = y;
-          segment.t0 = -t_high;
-          segment.output_times[0] = -t_low;
-          Trajectory piece = backward_->Solve(segment);
-          stats.backward_steps += piece.stats.steps;
-          y = piece.states.back();
-          if (!y.allFinite()) {
-            solver_failed = true;
-            break;
-          }
-        }
-        if (i == 0) break;
-        // Jump at t_{i-1}: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
-        // forward solution); z keeps its reconstructed value unless checkpoints reset it. Each
-        // interval is a fresh solve here, so the reset is exactly a restart from z(t_{i-1}).
-        loss.Term(i - 1, times[i - 1], states[i - 1], dl_dz, readout_scratch);
-        y.segment(n, n) += dl_dz;
-        if (checkpoints) checkpoint(i - 1, y.head(n));
-      }
-    }
-    if (quadrature) quadrature_batch_.Flush(*problem.field, problem.theta, quadrature_grad);
-  } catch (const NumericalError&) {
-    solver_failed = true;  // overflow or NaN in the reconstruction: report, do not throw
-  } catch (const SundialsError&) {
-    solver_failed = true;  // e.g. too much work chasing a blow-up
-  }
-  if (quadrature) {
-    stats.backward_rhs_evals = reduced->rhs_evals();
-    stats.vjp_evals = reduced->vjp_evals() + quadrature_vjps;
-  } else {
-    stats.backward_rhs_evals = field->rhs_evals();
-    stats.vjp_evals = field->vjp_evals();
-    stats.jvp_evals += field->jvp_evals();
-  }
-
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  if (solver_failed) {
-    result.dtheta = Vector::Constant(p, nan);
-    result.dz0 = Vector::Constant(n, nan);
-    stats.reconstruction_error = nan;
-    stats.reconstruction_failed = true;
-  } else {
-    result.dz0 = y.segment(n, n);
-    result.dtheta = quadrature ? quadrature_grad : Vector(y.tail(p));
-    if (!result.dtheta.allFinite()) {
-      result.dtheta.setConstant(nan);
-      stats.reconstruction_failed = true;
-    }
-    double error = (y.head(n) - problem.z0).norm() / std::max(problem.z0.norm(), 1e-300);
-    if (!segment_error_finite) {
-      error = nan;
-    } else if (std::isfinite(error)) {
-      error = std::max(error, segment_error);
-    }
-    stats.reconstruction_error = std::isfinite(error) ? error : nan;
-    stats.reconstruction_failed = !(error <= options_.reconstruction_tolerance);
-  }
-  stats.wall_seconds =
+  detail::BacksolveBackwardPass pass(problem, loss, result.forward.states, quadrature_,
+                                     options_.backsolve_checkpoints, seminorm);
+  if (quadrature_) pass.AttachQuadrature(quadrature_batch_);
+  pass.Run(*backward_, quadrature_batch_, result.stats);
+  pass.Finish(options_.reconstruction_tolerance, result);
+  result.stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -64,6 +64,11 @@
 
 namespace snode {
 
+namespace detail {
+struct BpttScheme;     // adjoint/bptt_tape.hpp
+struct BpttWorkspace;  // adjoint/bptt_tape.hpp
+}  // namespace detail
+
 class Bptt final : public GradientMethod {
  public:
   // Throws ConfigError for an unsupported integrator or invalid options.
@@ -92,31 +97,24 @@ class Bptt final : public GradientMethod {
   static std::vector<std::string> SupportedIntegrators();
 
  private:
-  struct Workspace;
-
   bool IsAdaptive() const;
-  double EstimateBytes(Index num_steps, Index state_size) const;
   void CheckMemory(Index num_steps, Index state_size) const;
   LossAndGradient Run(const OdeProblem& problem, const Loss& loss,
                       const std::vector<double>& step_times, long recording_rhs_evals,
                       bool use_recorded);
+  // StepTimes() into a caller-owned vector (reused: no allocation once it is large enough).
+  void StepTimesInto(const OdeProblem& problem, std::vector<double>& times);
+  // Adaptive: runs the registered integrator once with record_steps into recording_ (explicit
+  // methods on the recording field, which keeps the f calls for the replay).
+  void RecordingSolve(const OdeProblem& problem);
 
   GradientOptions options_;
-  ButcherTableau tableau_;
-  bool implicit_ = false;         // backward_euler or sdirk
-  bool dirk_ = false;             // implicit with more than one stage (sdirk)
-  std::vector<int> stage_slot_;   // stage i → slot in the stored stage block, −1 if not stored
-  std::vector<char> stage_used_;  // stage i enters the reverse pass (ḡ_i not structurally zero)
-  int stored_stages_ = 0;         // stage states stored per step (stage 0 is z_n itself)
-  bool fsal_ = false;             // K_0 of step n+1 equals K_{s−1} of step n
-  bool interpolate_ = false;      // outputs inside steps: Hermite interpolant of the step
+  std::unique_ptr<const detail::BpttScheme> scheme_;  // tableau and stage layout
   std::unique_ptr<Integrator> recorder_;  // adaptive: the registered integrator, record_steps on
   long last_recording_rhs_evals_ = 0;     // f evaluations of the last recording solve
   Trajectory recording_;                  // the recording solve's output, storage reused
   std::vector<double> step_times_;        // Compute()'s step sequence, storage reused
-  // StepTimes() into a caller-owned vector (reused: no allocation once it is large enough).
-  void StepTimesInto(const OdeProblem& problem, std::vector<double>& times);
-  std::unique_ptr<Workspace> work_;
+  std::unique_ptr<detail::BpttWorkspace> work_;  // per-size buffers, reused
 };
 
 }  // namespace snode
