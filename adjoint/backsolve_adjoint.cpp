@@ -522,31 +522,31 @@ void BacksolveBackwardPass::Finish(double tolerance, LossAndGradient& result) co
 }  // namespace
 }  // namespace detail
 
-BacksolveAdjoint::BacksolveAdjoint(const GradientOptions& options) : options_(options) {
+BacksolveAdjoint::BacksolveAdjoint(const GradientOptions& options,
+                                   BacksolveOptions backsolve_options)
+    : options_(options), backsolve_options_(backsolve_options) {
   options_.Validate();
+  backsolve_options_.Validate();
   forward_ = IntegratorRegistry().Create(options_.integrator, options_.integrator_options);
   // The backward problem stops at every observation (its jumps), so it never interpolates.
   IntegratorOptions backward_options = options_.EffectiveBackwardOptions();
   backward_options.interpolate_outputs = false;
   backward_ = IntegratorRegistry().Create(options_.EffectiveBackwardIntegrator(), backward_options);
-  const std::string& backward_name = options_.EffectiveBackwardIntegrator();
-  quadrature_ = options_.backsolve_quadrature && backward_->SupportsOutputJumps() &&
-                (backward_name == "dopri5" || backward_name == "rk4" || backward_name == "euler");
+  quadrature_ = UseQuadratureAdjoint(backsolve_options_, options_.EffectiveBackwardIntegrator(),
+                                     backward_->SupportsOutputJumps());
 }
 
 LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss& loss) {
   const auto start = std::chrono::steady_clock::now();
   problem.Validate();
   LossAndGradient result = detail::ForwardSolve(problem, loss, *forward_);
-  // Seminorm: only z and a enter the backward error test. Not with GMRES: SUNDIALS scales the
-  // Krylov problem by the error weights, and zero weights make it singular.
-  const bool seminorm = options_.seminorm && !quadrature_ &&
-                        options_.EffectiveBackwardOptions().linear_solver != "gmres";
+  const bool seminorm = UseSeminorm(backsolve_options_, quadrature_,
+                                    options_.EffectiveBackwardOptions().linear_solver);
   detail::BacksolveBackwardPass pass(problem, loss, result.forward.states, quadrature_,
-                                     options_.backsolve_checkpoints, seminorm);
+                                     backsolve_options_.checkpoints, seminorm);
   if (quadrature_) pass.AttachQuadrature(quadrature_batch_);
   pass.Run(*backward_, quadrature_batch_, result.stats);
-  pass.Finish(options_.reconstruction_tolerance, result);
+  pass.Finish(backsolve_options_.reconstruction_tolerance, result);
   result.stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

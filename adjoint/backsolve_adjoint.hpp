@@ -18,7 +18,7 @@
 //   dz/ds = −f(−s, z),  da/ds = (∂f/∂z)ᵀ a + ∂g/∂z,  dG/ds = (∂f/∂θ)ᵀ a.
 // Any registered integrator can do it (GradientOptions::EffectiveBackwardIntegrator()).
 //
-// Checkpoints (GradientOptions::backsolve_checkpoints, default on; DiffEqFlux's
+// Checkpoints (BacksolveOptions::checkpoints, default on; DiffEqFlux's
 // BacksolveAdjoint(checkpointing=true)): at every observation time t_i < t_N, where a already
 // jumps, z is also reset to the stored forward state z_fwd(t_i), so the backward reconstruction
 // of z has to survive only one observation interval. With every integrator: through the same
@@ -32,7 +32,8 @@
 // The method detects the failure itself: stats.reconstruction_error = ‖z_rec(t0) − z0‖ /
 // max(‖z0‖, 1e-300), with checkpoints the maximum of that and of ‖z_rec(t_i) − z_fwd(t_i)‖ /
 // max(‖z_fwd(t_i)‖, 1e-300) just before each reset (NaN when any of them is not finite), and
-// stats.reconstruction_failed = (error > options.reconstruction_tolerance, or not finite).
+// stats.reconstruction_failed = (error > BacksolveOptions::reconstruction_tolerance, or not
+// finite).
 //
 // A numerical failure of the backward solve (NumericalError or SundialsError, e.g. overflow of
 // z or too much work) does not throw: Compute() returns the forward loss, NaN dL/dθ and dL/dz0,
@@ -56,6 +57,7 @@
 #include <memory>
 #include <string>
 
+#include "adjoint/backsolve_adjoint_options.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "adjoint/quadrature_batch.hpp"
@@ -66,18 +68,21 @@ namespace snode {
 class BacksolveAdjoint final : public GradientMethod {
  public:
   // Creates the forward and backward integrators once; they are reused by every Compute().
-  explicit BacksolveAdjoint(const GradientOptions& options);
+  explicit BacksolveAdjoint(const GradientOptions& options,
+                            BacksolveOptions backsolve_options = {});
 
   std::string name() const override { return "backsolve_adjoint"; }
   const GradientOptions& options() const override { return options_; }
+  const BacksolveOptions& method_options() const { return backsolve_options_; }
   LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) override;
 
  private:
   GradientOptions options_;
+  BacksolveOptions backsolve_options_;
   std::unique_ptr<Integrator> forward_;
   std::unique_ptr<Integrator> backward_;
   QuadratureBatch quadrature_batch_;  // the Gauss nodes' parameter products, in batches
-  bool quadrature_ = false;  // dL/dθ by quadrature over the backward steps (see file comment)
+  bool quadrature_ = false;           // the quadrature adjoint (UseQuadratureAdjoint)
 };
 
 namespace detail {

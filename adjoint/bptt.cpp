@@ -134,8 +134,10 @@ std::vector<std::string> Bptt::SupportedIntegrators() {
   return std::vector<std::string>(std::begin(kSupported), std::end(kSupported));
 }
 
-Bptt::Bptt(GradientOptions options) : options_(std::move(options)) {
+Bptt::Bptt(GradientOptions options, BpttOptions bptt_options)
+    : options_(std::move(options)), bptt_options_(bptt_options) {
   options_.Validate();
+  bptt_options_.Validate();
   const std::string& integrator = options_.integrator;
   const auto supported = SupportedIntegrators();
   if (std::find(supported.begin(), supported.end(), integrator) == supported.end()) {
@@ -154,9 +156,9 @@ bool Bptt::IsAdaptive() const { return options_.integrator_options.fixed_step <=
 
 void Bptt::CheckMemory(Index num_steps, Index state_size) const {
   const double bytes = scheme_->EstimateBytes(num_steps, state_size);
-  if (bytes > options_.max_trajectory_bytes) {
+  if (bytes > bptt_options_.max_trajectory_bytes) {
     throw ConfigError("bptt would store " + FormatBytes(bytes) + " of trajectory (> limit " +
-                      FormatBytes(options_.max_trajectory_bytes) +
+                      FormatBytes(bptt_options_.max_trajectory_bytes) +
                       "); use cvodes_adjoint or raise max_trajectory_bytes (" +
                       std::to_string(num_steps) + " steps of integrator '" + options_.integrator +
                       "', state size " + std::to_string(state_size) + ")");
@@ -206,7 +208,8 @@ void Bptt::RecordingSolve(const OdeProblem& problem) {
   detail::BpttWorkspace& w = *work_;
   w.recording_problem = problem;
   w.recording_problem.field = w.recording_field;
-  w.recording_field->Bind(problem.field.get(), problem.z0.size(), options_.max_trajectory_bytes);
+  w.recording_field->Bind(problem.field.get(), problem.z0.size(),
+                          bptt_options_.max_trajectory_bytes);
   try {
     recorder_->SolveInto(w.recording_problem, recording_);
   } catch (...) {
@@ -246,7 +249,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
                       BpttNumber(problem.t0));
   }
   LossAndGradient result;
-  detail::BpttTape tape(*scheme_, options_, *work_, problem, loss, times, result);
+  detail::BpttTape tape(*scheme_, options_, bptt_options_, *work_, problem, loss, times, result);
   tape.MapOutputs();
   const Index num_steps = static_cast<Index>(tape.num_steps);
   CheckMemory(num_steps, tape.n);

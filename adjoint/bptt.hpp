@@ -43,8 +43,8 @@
 //
 // Memory: the states z_n (N+1 vectors) and, for RK and DIRK methods, the stage states Y_i of every
 // stage that the reverse pass needs (DP5: 5 of 7; its FSAL stage has b = 0; sdirk: all 5), i.e.
-// about N·s·n·8 bytes. The estimate is checked against options.max_trajectory_bytes before anything
-// is stored (ConfigError with the estimate). stats.stored_bytes reports what was stored.
+// about N·s·n·8 bytes. The estimate is checked against BpttOptions::max_trajectory_bytes before
+// anything is stored (ConfigError with the estimate). stats.stored_bytes reports what was stored.
 //
 // Supported integrators: euler, heun, rk4, dopri5 (fixed step or adaptive replay),
 // backward_euler (fixed step) and sdirk (fixed step or adaptive replay; ARKODE_SDIRK_5_3_4);
@@ -59,6 +59,7 @@
 #include <string>
 #include <vector>
 
+#include "adjoint/bptt_options.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "integrators/butcher_tableau.hpp"
 
@@ -72,13 +73,14 @@ struct BpttWorkspace;  // adjoint/bptt_tape.hpp
 class Bptt final : public GradientMethod {
  public:
   // Throws ConfigError for an unsupported integrator or invalid options.
-  explicit Bptt(GradientOptions options);
+  explicit Bptt(GradientOptions options, BpttOptions bptt_options = {});
   ~Bptt() override;
   Bptt(const Bptt&) = delete;
   Bptt& operator=(const Bptt&) = delete;
 
   std::string name() const override { return "bptt"; }
   const GradientOptions& options() const override { return options_; }
+  const BpttOptions& method_options() const { return bptt_options_; }
 
   // L, dL/dθ, dL/dz0, dL/dφ through the discrete map on the step sequence described above.
   LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) override;
@@ -109,6 +111,7 @@ class Bptt final : public GradientMethod {
   void RecordingSolve(const OdeProblem& problem);
 
   GradientOptions options_;
+  BpttOptions bptt_options_;
   std::unique_ptr<const detail::BpttScheme> scheme_;  // tableau and stage layout
   std::unique_ptr<Integrator> recorder_;  // adaptive: the registered integrator, record_steps on
   long last_recording_rhs_evals_ = 0;     // f evaluations of the last recording solve

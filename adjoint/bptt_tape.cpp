@@ -86,11 +86,13 @@ void BpttWorkspace::Resize(Index size, int num_stages) {
 }
 
 BpttTape::BpttTape(const BpttScheme& scheme_in, const GradientOptions& options_in,
-                   BpttWorkspace& work, const OdeProblem& problem_in, const Loss& loss_in,
+                   const BpttOptions& bptt_options_in, BpttWorkspace& work,
+                   const OdeProblem& problem_in, const Loss& loss_in,
                    const std::vector<double>& times_in, LossAndGradient& result_in)
     : scheme(scheme_in),
       tableau(scheme_in.tableau),
       options(options_in),
+      bptt_options(bptt_options_in),
       w(work),
       problem(problem_in),
       field(*problem_in.field),
@@ -166,7 +168,7 @@ void BpttTape::Begin(bool use_recorded_slopes) {
   save_size = static_cast<std::size_t>(field.ForwardSaveSize());
   save_stages = !scheme.implicit && !use_recorded && save_size > 0 &&
                 scheme.EstimateBytes(static_cast<Index>(num_steps), n) + StageSaveBytes() <=
-                    options.max_trajectory_bytes;
+                    bptt_options.max_trajectory_bytes;
   if (save_stages && w.stage_saved.size() < slots * save_size) {
     w.stage_saved.resize(slots * save_size);
   }

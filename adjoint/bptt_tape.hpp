@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "adjoint/bptt_gmres.hpp"
+#include "adjoint/bptt_options.hpp"
 #include "adjoint/bptt_recording_field.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
@@ -91,16 +92,16 @@ struct StageWeights {
 // One Compute(): the context both passes share and the tape the forward pass records. Holds
 // references only; everything it refers to must outlive it.
 struct BpttTape {
-  BpttTape(const BpttScheme& scheme, const GradientOptions& options, BpttWorkspace& work,
-           const OdeProblem& problem, const Loss& loss, const std::vector<double>& times,
-           LossAndGradient& result);
+  BpttTape(const BpttScheme& scheme, const GradientOptions& options,
+           const BpttOptions& bptt_options, BpttWorkspace& work, const OdeProblem& problem,
+           const Loss& loss, const std::vector<double>& times, LossAndGradient& result);
 
   // Checks the step sequence (strictly increasing) and maps each output time to a step boundary
   // or, with interpolated outputs, to the step that contains it. Throws ConfigError.
   void MapOutputs();
   // Sizes the tape, starts the result and records z_0 (and an output at t0). use_recorded: stage
   // slopes may come from the recording solve; the replay keeps its own saved forward passes when
-  // there is none and they fit in options.max_trajectory_bytes.
+  // there is none and they fit in bptt_options.max_trajectory_bytes.
   void Begin(bool use_recorded);
   // Bytes of the replay's own saved forward passes (held when save_stages).
   double StageSaveBytes() const;
@@ -147,6 +148,7 @@ struct BpttTape {
   const BpttScheme& scheme;
   const ButcherTableau& tableau;
   const GradientOptions& options;
+  const BpttOptions& bptt_options;
   BpttWorkspace& w;
   const OdeProblem& problem;
   VectorField& field;

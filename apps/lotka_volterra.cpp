@@ -32,17 +32,18 @@
 #include <random>
 #include <sstream>
 
+#include "adjoint/backsolve_adjoint_options.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
 #include "apps/common/bench_util.hpp"
 #include "core/errors.hpp"
-#include "optim/adam.hpp"
+#include "io/torch_weights.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/hybrid_field.hpp"
-#include "optim/lbfgs_minimizer.hpp"
 #include "models/mlp.hpp"
-#include "io/torch_weights.hpp"
+#include "optim/adam.hpp"
+#include "optim/lbfgs_minimizer.hpp"
 
 namespace snode::app {
 namespace {
@@ -451,11 +452,12 @@ int RunNeural(const po::variables_map& vm, const CommonOptions& common, const Ob
         std::isnan(max_reconstruction) || std::isnan(e) ? NAN : std::max(max_reconstruction, e);
   }
   if (common.gradient == "backsolve_adjoint") {
+    const BacksolveOptions backsolve =
+        BacksolveOptions::FromSettings(common.gradient_options.method_settings);
     std::cout << "backsolve reconstruction error: max " << FormatNumber(max_reconstruction, 3)
               << " over the iterations (flag at "
-              << FormatNumber(common.gradient_options.reconstruction_tolerance, 3)
-              << "), checkpoints " << (common.gradient_options.backsolve_checkpoints ? "on" : "off")
-              << "\n";
+              << FormatNumber(backsolve.reconstruction_tolerance, 3) << "), checkpoints "
+              << (backsolve.checkpoints ? "on" : "off") << "\n";
   }
 
   WriteLossCurve(common.out_dir + "/neural_loss.csv", train);

@@ -52,12 +52,12 @@
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
 #include "apps/common/bench_util.hpp"
-#include "studies/gradient_study.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
-#include "optim/adam.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "optim/adam.hpp"
+#include "studies/gradient_study.hpp"
 
 namespace snode::app {
 namespace {
@@ -906,9 +906,9 @@ PlotResult PlotReconstruction(const std::string& dir, const std::vector<ReconPan
 
 // ------------------------------------------------------------------ --bench (W5)
 
-// cvodes_adjoint with GradientOptions::cvodes_quadrature = quadrature.
+// cvodes_adjoint with the option quadrature (CvodesAdjointOptions::quadrature).
 MethodSpec WithQuadrature(MethodSpec spec, const std::string& quadrature) {
-  spec.options.cvodes_quadrature = quadrature;
+  spec.options.method_settings.Set("quadrature", quadrature);
   spec.settings += " q=" + quadrature;
   return spec;
 }
@@ -916,18 +916,17 @@ MethodSpec WithQuadrature(MethodSpec spec, const std::string& quadrature) {
 // The exponential jump layer of cvodes_adjoint (adjoint/jump_layer.hpp) with separate backward
 // tolerances.
 MethodSpec WithJumpLayer(MethodSpec spec, double backward_rtol, double backward_atol) {
-  spec.options.cvodes_jump_layer = "on";
+  spec.options.method_settings.Set("jump_layer", "on");
   spec.options.backward_options = spec.options.integrator_options;
-  spec.options.backward_options.rtol = backward_rtol;
-  spec.options.backward_options.atol = backward_atol;
-  spec.options.backward_options_set = true;
+  spec.options.backward_options->rtol = backward_rtol;
+  spec.options.backward_options->atol = backward_atol;
   spec.settings +=
       " bwd=" + FormatCompact(backward_rtol) + "/" + FormatCompact(backward_atol) + " layer=on";
   return spec;
 }
 
 MethodSpec WithoutJumpLayer(MethodSpec spec) {
-  spec.options.cvodes_jump_layer = "off";
+  spec.options.method_settings.Set("jump_layer", "off");
   spec.settings += " layer=off";
   return spec;
 }

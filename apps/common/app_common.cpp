@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 #include "core/errors.hpp"
 
@@ -69,6 +71,9 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
        "backsolve_adjoint: on = reset the reconstructed z to the stored forward state at every "
        "observation time (the error grows within one interval only), off = carry it from t_N "
        "to t0")
+      ("gradient-option", po::value<std::vector<std::string>>()->composing(),
+       "NAME=VALUE: an option of the --gradient method (repeatable), e.g. quadrature=gauss for "
+       "cvodes_adjoint; the method rejects a name it does not know")
       ("quiet,q", po::bool_switch(), "no progress line");
   // clang-format on
 }
@@ -100,6 +105,61 @@ bool IsSet(const po::variables_map& vm, const char* name) {
 void CheckName(const std::string& name, const std::string& kind, bool known,
                const std::string& known_names) {
   if (!known) throw ConfigError("unknown " + kind + " '" + name + "'; known: " + known_names);
+}
+
+// The flags that set one option of one gradient method. Their values are checked here (the
+// messages name the flag); they reach the method as GradientOptions::method_settings.
+struct MethodFlag {
+  const char* flag;
+  const char* method;
+  const char* setting;
+  std::vector<std::string> values;
+};
+
+const std::vector<MethodFlag>& MethodFlags() {
+  static const std::vector<MethodFlag> flags = {
+      {"seminorm", "backsolve_adjoint", "seminorm", {"on", "off"}},
+      {"backsolve-quadrature", "backsolve_adjoint", "quadrature", {"on", "off"}},
+      {"backsolve-checkpoints", "backsolve_adjoint", "checkpoints", {"on", "off"}},
+      {"cvodes-observations", "cvodes_adjoint", "observations", {"auto", "restart", "fundamental"}},
+  };
+  return flags;
+}
+
+// "'a', 'b' or 'c'"
+std::string Alternatives(const std::vector<std::string>& values) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == values.size() ? " or " : ", ") + ("'" + values[i] + "'");
+  }
+  return text;
+}
+
+// The method flags given explicitly and every --gradient-option, as the settings of `gradient`.
+// A method flag of another method, or one setting given twice, is a ConfigError.
+Settings ReadMethodSettings(const po::variables_map& vm, const std::string& gradient) {
+  Settings settings;
+  for (const MethodFlag& f : MethodFlags()) {
+    const std::string value = vm[f.flag].as<std::string>();
+    Require(std::find(f.values.begin(), f.values.end(), value) != f.values.end(),
+            std::string("--") + f.flag + " must be " + Alternatives(f.values) + ", got '" + value +
+                "'");
+    if (!IsSet(vm, f.flag)) continue;
+    Require(gradient == f.method, std::string("--") + f.flag + " is an option of --gradient " +
+                                      f.method + ", not of '" + gradient + "'");
+    settings.Set(f.setting, value);
+  }
+  if (vm.count("gradient-option") == 0) return settings;
+  for (const std::string& text : vm["gradient-option"].as<std::vector<std::string>>()) {
+    Settings one;
+    one.SetFromText(text);
+    const auto& [name, value] = *one.values().begin();
+    const std::optional<std::string> before = settings.Get(name);
+    Require(!before || *before == value,
+            "gradient option " + name + " is given twice ('" + *before + "' and '" + value + "')");
+    settings.Set(name, value);
+  }
+  return settings;
 }
 
 }  // namespace
@@ -172,21 +232,8 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
 
   options.gradient_options.integrator = options.integrator;
   options.gradient_options.integrator_options = io;
-  auto on_off = [&](const char* flag) {
-    const std::string value = vm[flag].as<std::string>();
-    Require(value == "on" || value == "off",
-            std::string("--") + flag + " must be 'on' or 'off', got '" + value + "'");
-    return value == "on";
-  };
-  options.gradient_options.seminorm = on_off("seminorm");
-  options.gradient_options.backsolve_quadrature = on_off("backsolve-quadrature");
-  options.gradient_options.backsolve_checkpoints = on_off("backsolve-checkpoints");
+  options.gradient_options.method_settings = ReadMethodSettings(vm, options.gradient);
   options.gradient_options.backward_integrator = vm["backward-integrator"].as<std::string>();
-  options.gradient_options.cvodes_observations = vm["cvodes-observations"].as<std::string>();
-  const std::string& observations = options.gradient_options.cvodes_observations;
-  Require(observations == "auto" || observations == "restart" || observations == "fundamental",
-          "--cvodes-observations must be 'auto', 'restart' or 'fundamental', got '" + observations +
-              "'");
   if (!options.gradient_options.backward_integrator.empty()) {
     CheckName(options.gradient_options.backward_integrator, integrators.kind(),
               integrators.Contains(options.gradient_options.backward_integrator),

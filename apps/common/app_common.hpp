@@ -7,15 +7,26 @@
 //   --help, --config FILE (a Boost options file: `name = value` lines, the same names as the long
 //   flags; the command line wins), --integrator, --gradient, --rtol, --atol, --step, --max-steps,
 //   --linear-solver, --outputs stop|interpolate|auto, --seed, --out DIR, --list-integrators,
-//   --list-gradients, --check-gradients, --seminorm on|off, --backsolve-quadrature on|off,
-//   --backsolve-checkpoints on|off (GradientOptions fields of the same names),
+//   --list-gradients, --check-gradients,
 //   --backward-integrator NAME (GradientOptions::backward_integrator; empty = the forward one),
-//   --quiet
-// with per-app defaults (CommonDefaults). ParseCommandLine() parses argv and the config file into a
-// variables_map; ReadCommonOptions() turns it into IntegratorOptions/GradientOptions, validates
-// them (a negative tolerance or step is a ConfigError naming the flag) and checks the integrator
-// and gradient names against the registries (an unknown name is the registry's ConfigError listing
-// the known names). HandleInfoOptions() answers --help / --list-integrators / --list-gradients.
+//   the method flags --seminorm on|off, --backsolve-quadrature on|off, --backsolve-checkpoints
+//   on|off (backsolve_adjoint's seminorm, quadrature, checkpoints) and --cvodes-observations
+//   auto|restart|fundamental (cvodes_adjoint's observations), --gradient-option NAME=VALUE
+//   (repeatable; any option of the --gradient method, plug-ins included), --quiet
+// with per-app defaults (CommonDefaults).
+//
+// Method options reach the method as GradientOptions::method_settings, read by its registry
+// factory (adjoint/gradient_method.hpp). A method flag enters them only when given explicitly
+// (command line or config file), so a default run passes none and every method keeps its own
+// defaults; given explicitly for a --gradient it does not belong to, it is a ConfigError (it
+// would otherwise be silently ignored). --gradient-option names are checked by the method when
+// the app creates it (ConfigError listing the method's options); one name given twice with
+// different values (by a flag and --gradient-option, say) is a ConfigError here. ParseCommandLine()
+// parses argv and the config file into a variables_map; ReadCommonOptions() turns it into
+// IntegratorOptions/GradientOptions, validates them (a negative tolerance or step is a ConfigError
+// naming the flag) and checks the integrator and gradient names against the registries (an unknown
+// name is the registry's ConfigError listing the known names). HandleInfoOptions() answers --help /
+// --list-integrators / --list-gradients.
 //
 // Errors. RunApp(main_fn) runs an app's body and turns every snode::Error,
 // boost::program_options::error and std::exception into one line `error: <what>` on stderr and
@@ -69,12 +80,14 @@ struct CommonOptions {
   bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,
        linear_solver_set = false, outputs_set = false;
   IntegratorOptions
-      integrator_options;            // rtol, atol, fixed_step (--step), max_steps, linear_solver
-  GradientOptions gradient_options;  // integrator name + integrator_options
-  std::uint64_t seed = 0;            // --seed
-  std::string out_dir;               // --out
-  bool check_gradients = false;      // --check-gradients
-  bool quiet = false;                // --quiet
+      integrator_options;  // rtol, atol, fixed_step (--step), max_steps, linear_solver
+  // integrator name + integrator_options, backward_integrator, and the --gradient method's
+  // options from the method flags and --gradient-option (method_settings)
+  GradientOptions gradient_options;
+  std::uint64_t seed = 0;        // --seed
+  std::string out_dir;           // --out
+  bool check_gradients = false;  // --check-gradients
+  bool quiet = false;            // --quiet
 };
 
 // Adds the common flags (see the file comment) to desc.

@@ -194,9 +194,9 @@ TEST(BacksolveAdjoint, TwoModeStiffFailureIsReproducedAndDetected) {
     const double tol = k % 2 == 0 ? 1e-6 : 1e-9;
     const bool checkpoints = k < 2;
     SCOPED_TRACE("tol = " + std::to_string(tol) + ", checkpoints " + (checkpoints ? "on" : "off"));
-    GradientOptions options = Options("dopri5", tol, tol);
-    options.backsolve_checkpoints = checkpoints;
-    BacksolveAdjoint method(options);
+    BacksolveOptions backsolve;
+    backsolve.checkpoints = checkpoints;
+    BacksolveAdjoint method(Options("dopri5", tol, tol), backsolve);
     const LossAndGradient result = method.Compute(TwoModeProblem(lambda), TwoModeLoss());
     // Component-wise: dL/dθ₂ ≈ −4.5e-8 is tiny next to dL/dθ₁ ≈ −0.47 but exactly representable,
     // so a relative error per component is meaningful (workloads.md W1b).
@@ -212,7 +212,8 @@ TEST(BacksolveAdjoint, TwoModeStiffFailureIsReproducedAndDetected) {
     // … and the method says so.
     EXPECT_TRUE(result.stats.reconstruction_failed);
     EXPECT_TRUE(std::isnan(result.stats.reconstruction_error) ||
-                result.stats.reconstruction_error > method.options().reconstruction_tolerance);
+                result.stats.reconstruction_error >
+                    method.method_options().reconstruction_tolerance);
     // The forward loss is still right: only the backward pass breaks.
     double exact_loss = 0.0;
     for (double t : {1e-3, 1e-2, 1e-1, 1.0}) exact_loss += std::exp(-t) + std::exp(-lambda * t);
@@ -264,9 +265,9 @@ TEST(BacksolveAdjoint, ImplicitIntegratorsDoNotRescueTheReconstruction) {
     for (const bool checkpoints : {true, false}) {
       SCOPED_TRACE(std::string(integrator) +
                    (checkpoints ? ", checkpoints on" : ", checkpoints off"));
-      GradientOptions options = Options(integrator, 1e-6, 1e-6);
-      options.backsolve_checkpoints = checkpoints;
-      BacksolveAdjoint method(options);
+      BacksolveOptions backsolve;
+      backsolve.checkpoints = checkpoints;
+      BacksolveAdjoint method(Options(integrator, 1e-6, 1e-6), backsolve);
       const LossAndGradient result = method.Compute(TwoModeProblem(1e4), TwoModeLoss());
       const double theta2_error = std::abs(result.dtheta[1] - dtheta[1]) / std::abs(dtheta[1]);
       std::printf(
@@ -291,10 +292,10 @@ TEST(BacksolveAdjoint, CheckpointsGiveTheRightTwoModeGradientAtLambda100ButKeepT
   TwoModeExact(100.0, &dtheta, &dz0);
   for (const bool checkpoints : {true, false}) {
     SCOPED_TRACE(checkpoints ? "checkpoints on" : "checkpoints off");
-    GradientOptions options = Options("dopri5", 1e-9, 1e-9);
-    options.backsolve_checkpoints = checkpoints;
-    const LossAndGradient result =
-        BacksolveAdjoint(options).Compute(TwoModeProblem(100.0), TwoModeLoss());
+    BacksolveOptions backsolve;
+    backsolve.checkpoints = checkpoints;
+    const LossAndGradient result = BacksolveAdjoint(Options("dopri5", 1e-9, 1e-9), backsolve)
+                                       .Compute(TwoModeProblem(100.0), TwoModeLoss());
     const double error = ComponentwiseRelativeError(result.dtheta, dtheta);
     std::printf(
         "W1b lambda=100 dopri5 tol 1e-9 checkpoints %d: dL/dtheta rel err %.3e, "
@@ -392,8 +393,7 @@ TEST(BacksolveAdjoint, DifferentBackwardIntegratorAgrees) {
   EXPECT_GT(mixed.stats.jvp_evals, 0);  // the implicit backward solve used the augmented Jacobian
   // Matrix-free: GMRES on the augmented Jacobian-vector product (directional differences).
   options.backward_options = options.integrator_options;
-  options.backward_options.linear_solver = "gmres";
-  options.backward_options_set = true;
+  options.backward_options->linear_solver = "gmres";
   const LossAndGradient krylov = BacksolveAdjoint(options).Compute(problem, loss);
   EXPECT_LE(MaxRelativeError(krylov.dtheta, reference.dtheta), 1e-6);
   EXPECT_LE(MaxRelativeError(krylov.dz0, reference.dz0), 1e-6);
@@ -419,14 +419,19 @@ const BackwardPath kBackwardPaths[] = {
     {"per-interval heun", "heun", "", false},
 };
 
-GradientOptions PathOptions(const BackwardPath& path, double rtol, double atol, bool checkpoints) {
+GradientOptions PathOptions(const BackwardPath& path, double rtol, double atol) {
   GradientOptions options = Options(path.forward, rtol, atol);
   // Heun's embedded error estimate is first order: at rtol 1e-10 it would take ~1e7 steps, so it
   // runs with a fixed step of 1e-3 instead (global error O(h²)).
   if (std::string(path.forward) == "heun") options.integrator_options.fixed_step = 1e-3;
   options.backward_integrator = path.backward;
-  options.backsolve_quadrature = path.quadrature;
-  options.backsolve_checkpoints = checkpoints;
+  return options;
+}
+
+BacksolveOptions PathBacksolveOptions(const BackwardPath& path, bool checkpoints) {
+  BacksolveOptions options;
+  options.quadrature = path.quadrature;
+  options.checkpoints = checkpoints;
   return options;
 }
 
@@ -456,9 +461,7 @@ MseLoss TargetsAtTimes(std::size_t count) {
   return MseLoss(std::move(targets));
 }
 
-TEST(BacksolveAdjoint, CheckpointsAreOnByDefault) {
-  EXPECT_TRUE(GradientOptions().backsolve_checkpoints);
-}
+TEST(BacksolveAdjoint, CheckpointsAreOnByDefault) { EXPECT_TRUE(BacksolveOptions().checkpoints); }
 
 TEST(BacksolveAdjoint, CheckpointedGradientMatchesFiniteDifferencesAndBpttOnEveryPath) {
   REQUIRE_INTEGRATOR("dopri5");
@@ -480,9 +483,11 @@ TEST(BacksolveAdjoint, CheckpointedGradientMatchesFiniteDifferencesAndBpttOnEver
       continue;
     SCOPED_TRACE(path.label);
     const LossAndGradient on =
-        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, true)).Compute(problem, loss);
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12), PathBacksolveOptions(path, true))
+            .Compute(problem, loss);
     const LossAndGradient off =
-        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, false)).Compute(problem, loss);
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12), PathBacksolveOptions(path, false))
+            .Compute(problem, loss);
     const double tol = PathTolerance(path);
     const double fd_theta = MaxRelativeError(on.dtheta, fd.dtheta);
     const double fd_z0 = MaxRelativeError(on.dz0, fd.dz0);
@@ -535,9 +540,11 @@ TEST(BacksolveAdjoint, CheckpointsRescueAReconstructionThatFailsWithout) {
       continue;
     SCOPED_TRACE(path.label);
     const LossAndGradient on =
-        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, true)).Compute(problem, loss);
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12), PathBacksolveOptions(path, true))
+            .Compute(problem, loss);
     const LossAndGradient off =
-        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12, false)).Compute(problem, loss);
+        BacksolveAdjoint(PathOptions(path, 1e-10, 1e-12), PathBacksolveOptions(path, false))
+            .Compute(problem, loss);
     const double on_error = MaxRelativeError(on.dtheta, fd.dtheta);
     const double off_error = MaxRelativeError(off.dtheta, fd.dtheta);
     std::printf(
@@ -603,9 +610,11 @@ TEST(BacksolveAdjoint, CheckpointedBackwardPassDoesNotAllocateInSteadyState) {
     SCOPED_TRACE(quadrature ? "quadrature" : "augmented");
     std::unique_ptr<BacksolveAdjoint> methods[2];
     for (int k = 0; k < 2; ++k) {
-      GradientOptions options = Options("dopri5", k == 0 ? 1e-6 : 1e-9, k == 0 ? 1e-8 : 1e-11);
-      options.backsolve_quadrature = quadrature;
-      methods[k] = std::make_unique<BacksolveAdjoint>(options);
+      const GradientOptions options =
+          Options("dopri5", k == 0 ? 1e-6 : 1e-9, k == 0 ? 1e-8 : 1e-11);
+      BacksolveOptions backsolve;
+      backsolve.quadrature = quadrature;
+      methods[k] = std::make_unique<BacksolveAdjoint>(options, backsolve);
       methods[k]->Compute(problems[1], loss);  // warm-up, many-step problem first
       methods[k]->Compute(problems[0], loss);
     }
@@ -642,14 +651,14 @@ TEST(BacksolveAdjoint, BadOptionsAreRejected) {
   options.backward_integrator = "no_such_integrator";
   EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
   options.backward_integrator.clear();
-  options.reconstruction_tolerance = 0.0;
-  EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
-  options.reconstruction_tolerance = 1e-3;
+  BacksolveOptions zero_tolerance;
+  zero_tolerance.reconstruction_tolerance = 0.0;
+  EXPECT_THROW(BacksolveAdjoint(options, zero_tolerance), ConfigError);
   options.integrator_options.rtol = -1.0;
   EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
   options.integrator_options.rtol = 1e-6;
-  options.backward_options_set = true;
-  options.backward_options.atol = std::numeric_limits<double>::quiet_NaN();
+  options.backward_options = options.integrator_options;
+  options.backward_options->atol = std::numeric_limits<double>::quiet_NaN();
   EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
 }
 

@@ -403,8 +403,7 @@ TEST(Bptt, MemoryGuardRefusesWithEstimate) {
     GradientOptions options;
     options.integrator = fixed_step > 0.0 ? "rk4" : "dopri5";
     options.integrator_options.fixed_step = fixed_step;
-    options.max_trajectory_bytes = 1000.0;
-    Bptt bptt(options);
+    Bptt bptt(options, BpttOptions{1000.0});
     try {
       bptt.Compute(problem, TargetsFor(problem));
       FAIL() << "expected ConfigError";
@@ -420,9 +419,8 @@ TEST(Bptt, MemoryGuardRefusesWithEstimate) {
   GradientOptions options;
   options.integrator = "rk4";
   options.integrator_options.fixed_step = 1e-3;
-  options.max_trajectory_bytes = 1000.0;
   try {
-    Bptt(options).Compute(problem, TargetsFor(problem));
+    Bptt(options, BpttOptions{1000.0}).Compute(problem, TargetsFor(problem));
   } catch (const ConfigError& error) {
     EXPECT_NE(std::string(error.what())
                   .find("bptt would store 256.0 kB of trajectory (> limit "
@@ -545,9 +543,10 @@ TEST(Bptt, StageVjpsReuseSavedForwardPasses) {
     GradientOptions gradient;
     gradient.integrator = config.integrator;
     gradient.integrator_options.fixed_step = config.fixed_step;
+    BpttOptions memory;
     if (!config.room) {
       // rk4: z_n and 3 stage states per step, 10 steps of 0.05 over [0, 0.5], n = 6.
-      gradient.max_trajectory_bytes = (11.0 + 3.0 * 10.0) * 6.0 * 8.0;
+      memory.max_trajectory_bytes = (11.0 + 3.0 * 10.0) * 6.0 * 8.0;
     }
     LossAndGradient results[2];
     for (const bool saving : {false, true}) {
@@ -557,7 +556,7 @@ TEST(Bptt, StageVjpsReuseSavedForwardPasses) {
       problem.theta = MlpField(options).InitialParams(7);
       problem.z0 = (Vector(6) << 0.5, -0.3, 0.1, 0.2, -0.4, 0.6).finished();
       problem.output_times = Times(10, 0.05);
-      const LossAndGradient result = Bptt(gradient).Compute(problem, TargetsFor(problem));
+      const LossAndGradient result = Bptt(gradient, memory).Compute(problem, TargetsFor(problem));
       const bool reused = saving && config.room;
       EXPECT_GT(result.stats.vjp_evals, 0);
       EXPECT_EQ(field->saved_vjps, reused ? result.stats.vjp_evals : 0) << config.integrator;
@@ -579,8 +578,8 @@ TEST(Bptt, RecordOverMemoryLimitFallsBackToEvaluation) {
   const LossAndGradient unlimited = Bptt(options).Compute(problem, loss);
   // Room for the trajectory (DP5: z_n and 5 stage states per step) but not for the record.
   const double steps = static_cast<double>(unlimited.stats.forward_steps);
-  options.max_trajectory_bytes = ((steps + 1.0) + 5.0 * steps) * 2.0 * 8.0;
-  const LossAndGradient limited = Bptt(options).Compute(problem, loss);
+  const BpttOptions record_limit{((steps + 1.0) + 5.0 * steps) * 2.0 * 8.0};
+  const LossAndGradient limited = Bptt(options, record_limit).Compute(problem, loss);
   EXPECT_GT(limited.stats.forward_rhs_evals, unlimited.stats.forward_rhs_evals);
   EXPECT_EQ(limited.stats.forward_steps, unlimited.stats.forward_steps);
   EXPECT_NEAR(limited.loss, unlimited.loss, 1e-13 * std::abs(unlimited.loss));

@@ -136,8 +136,7 @@ TEST(CvodesAdjoint, RobertsonReproducesSundialsExample) {
   options.checkpoint_interval = 150;  // STEPS in the example
   options.integrator_options.max_steps = 2500;
   options.backward_options = options.integrator_options;
-  options.backward_options.atol = 1e-8;
-  options.backward_options_set = true;
+  options.backward_options->atol = 1e-8;
   CvodesAdjoint method(options);
   const LossAndGradient result = method.Compute(problem, loss);
 
@@ -457,9 +456,8 @@ TEST(CvodesAdjoint, Epi2BackwardMatchesCvodesBackward) {
   GradientOptions epi2_options = Options("cvodes_bdf", 1e-10, 1e-12);
   epi2_options.backward_integrator = "epi2";
   epi2_options.backward_options = epi2_options.integrator_options;
-  epi2_options.backward_options.rtol = 1e-11;
-  epi2_options.backward_options.atol = 1e-17;
-  epi2_options.backward_options_set = true;
+  epi2_options.backward_options->rtol = 1e-11;
+  epi2_options.backward_options->atol = 1e-17;
   CvodesAdjoint with_epi2(epi2_options);
   CvodesAdjoint with_cvodes(Options("cvodes_bdf", 1e-10, 1e-12));
   for (const Case& c : cases) {

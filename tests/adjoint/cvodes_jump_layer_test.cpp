@@ -44,9 +44,8 @@ GradientOptions Options(double rtol, double atol, double backward_rtol, double b
   options.integrator_options.atol = atol;
   options.integrator_options.max_steps = 1000000;
   options.backward_options = options.integrator_options;
-  options.backward_options.rtol = backward_rtol;
-  options.backward_options.atol = backward_atol;
-  options.backward_options_set = true;
+  options.backward_options->rtol = backward_rtol;
+  options.backward_options->atol = backward_atol;
   options.cvodes_quadrature = quadrature;
   options.cvodes_jump_layer = layer;
   return options;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -48,11 +49,78 @@ TEST(AppCommon, ParsesCommonFlagsIntoOptions) {
   EXPECT_EQ(options.seed, 5u);
   EXPECT_EQ(options.out_dir, "x");
   EXPECT_TRUE(options.quiet);
-  EXPECT_EQ(options.gradient_options.cvodes_observations, "auto");
-  po::options_description restart_desc;
-  EXPECT_EQ(ReadCommonOptions(Parse({"--cvodes-observations", "restart"}, &restart_desc))
-                .gradient_options.cvodes_observations,
-            "restart");
+  EXPECT_TRUE(options.gradient_options.method_settings.empty());  // method flags not given
+}
+
+Settings MethodSettingsOf(const std::vector<std::string>& args) {
+  po::options_description desc;
+  return ReadCommonOptions(Parse(args, &desc)).gradient_options.method_settings;
+}
+
+TEST(AppCommon, MethodFlagsGivenExplicitlyBecomeTheMethodsSettings) {
+  EXPECT_EQ(MethodSettingsOf({"--gradient", "cvodes_adjoint", "--cvodes-observations", "restart"})
+                .values(),
+            (std::map<std::string, std::string>{{"observations", "restart"}}));
+  EXPECT_EQ(MethodSettingsOf({"--gradient", "backsolve_adjoint", "--seminorm", "off",
+                              "--backsolve-quadrature", "on", "--backsolve-checkpoints", "off"})
+                .values(),
+            (std::map<std::string, std::string>{
+                {"seminorm", "off"}, {"quadrature", "on"}, {"checkpoints", "off"}}));
+  // Defaults are not passed on, whatever the method.
+  EXPECT_TRUE(MethodSettingsOf({"--gradient", "backsolve_adjoint"}).empty());
+}
+
+TEST(AppCommon, MethodFlagOfAnotherMethodIsConfigError) {
+  po::options_description desc;
+  const po::variables_map vm = Parse({"--cvodes-observations", "restart"}, &desc);  // bptt
+  try {
+    ReadCommonOptions(vm);
+    FAIL() << "no exception";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "--cvodes-observations is an option of --gradient cvodes_adjoint, not of 'bptt'"),
+              std::string::npos)
+        << e.what();
+  }
+  po::options_description desc2;
+  EXPECT_THROW(
+      ReadCommonOptions(Parse({"--gradient", "cvodes_adjoint", "--seminorm", "on"}, &desc2)),
+      ConfigError);
+}
+
+TEST(AppCommon, GradientOptionIsRepeatableAndReachesAnyMethod) {
+  EXPECT_EQ(MethodSettingsOf({"--gradient", "cvodes_adjoint", "--gradient-option",
+                              "quadrature=gauss", "--gradient-option", "jump_layer = off"})
+                .values(),
+            (std::map<std::string, std::string>{{"quadrature", "gauss"}, {"jump_layer", "off"}}));
+  // Not checked here (a plug-in's names are its own): the method's factory rejects it.
+  po::options_description desc;
+  const CommonOptions options =
+      ReadCommonOptions(Parse({"--gradient-option", "quadrature=gauss"}, &desc));
+  EXPECT_THROW(GradientRegistry().Create(options.gradient, options.gradient_options), ConfigError);
+  // The same setting twice with different values; malformed text.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--gradient", "backsolve_adjoint", "--seminorm", "off",
+                                 "--gradient-option", "seminorm=on"},
+        std::vector<std::string>{"--gradient-option", "quadrature"}}) {
+    po::options_description bad_desc;
+    EXPECT_THROW(ReadCommonOptions(Parse(args, &bad_desc)), ConfigError) << args.back();
+  }
+  EXPECT_EQ(MethodSettingsOf({"--gradient", "backsolve_adjoint", "--seminorm", "off",
+                              "--gradient-option", "seminorm=off"})
+                .values(),
+            (std::map<std::string, std::string>{{"seminorm", "off"}}));
+}
+
+TEST(AppCommon, GradientOptionInConfigFile) {
+  const fs::path dir = TempDir("config");
+  const fs::path config = dir / "run.cfg";
+  std::ofstream(config) << "gradient = cvodes_adjoint\ngradient-option = checkpoint_interval=20\n";
+  EXPECT_EQ(
+      MethodSettingsOf({"--config", config.string(), "--gradient-option", "quadrature=gauss"})
+          .values(),
+      (std::map<std::string, std::string>{{"checkpoint_interval", "20"}, {"quadrature", "gauss"}}));
+  fs::remove_all(dir);
 }
 
 TEST(AppCommon, RejectsBadValuesWithConfigError) {

@@ -32,12 +32,13 @@
 #include <string>
 #include <vector>
 
+#include "adjoint/backsolve_adjoint_options.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
-#include "optim/adam.hpp"
 #include "models/analytic_fields.hpp"
+#include "optim/adam.hpp"
 #include "tests/integrators/logistic_field.hpp"
 
 namespace snode {
@@ -360,8 +361,7 @@ TEST(SolverFault, BacksolveReconstructionFailureIsFlaggedAndNeverApplied) {
   stiff.integrator_options.rtol = stiff.integrator_options.atol = 1e-6;
   GradientOptions short_backward = GradientOptionsFor("dopri5");
   short_backward.backward_options = short_backward.integrator_options;
-  short_backward.backward_options.max_steps = 2;
-  short_backward.backward_options_set = true;
+  short_backward.backward_options->max_steps = 2;
   OdeProblem mild = problem;
   mild.theta[0] = 1.0;
   const struct {
@@ -381,7 +381,7 @@ TEST(SolverFault, BacksolveReconstructionFailureIsFlaggedAndNeverApplied) {
     EXPECT_NEAR(result.loss, std::exp(-c.problem.theta[0]), 1e-5);
     EXPECT_TRUE(result.stats.reconstruction_failed);
     EXPECT_TRUE(std::isnan(result.stats.reconstruction_error) ||
-                result.stats.reconstruction_error > c.options.reconstruction_tolerance);
+                result.stats.reconstruction_error > BacksolveOptions().reconstruction_tolerance);
     if (!result.dtheta.allFinite()) {
       Adam adam(1);
       Vector params = Vector::Constant(1, 0.25);

@@ -1,0 +1,58 @@
+#pragma once
+// CvodesAdjointOptions: the options of the "cvodes_adjoint" gradient method
+// (adjoint/cvodes_adjoint.hpp) beyond the shared GradientOptions. Setting names
+// (GradientOptions::method_settings, `--gradient-option`):
+//   checkpoint_interval   a positive integer
+//   interpolation         hermite|polynomial
+//   quadrature            auto|gauss|cvodes
+//   jump_layer            auto|on|off
+//   observations          auto|restart|fundamental
+// The "auto" choices are decided per problem by the rules documented at each field.
+
+#include "core/settings.hpp"
+
+namespace snode {
+
+struct CvodesAdjointOptions {
+  enum class Interpolation { kHermite, kPolynomial };
+  enum class Quadrature { kAuto, kGauss, kCvodes };
+  enum class JumpLayer { kAuto, kOn, kOff };
+  enum class Observations { kAuto, kRestart, kFundamental };
+
+  // Forward steps between CVODES checkpoints (Nd of CVodeAdjInit).
+  long checkpoint_interval = 100;
+  // How CVODES interpolates the forward solution between checkpoints (CV_HERMITE stores y and
+  // y', CV_POLYNOMIAL y only).
+  Interpolation interpolation = Interpolation::kHermite;
+  // With a CVODES backward: how dL/dθ = ∫ (∂f/∂θ)ᵀ a dt is summed. kCvodes: a P-long CVODES
+  // backward quadrature under error control. kGauss: 3-point Gauss–Legendre over each backward
+  // step (split at the forward steps) from CVODES' dense output of a and of the recorded forward
+  // z, outside the backward error test. kAuto: kGauss when P > 8·n (neural fields, where the
+  // quadrature's O(P) vector work per step dominates), kCvodes otherwise (small stiff models,
+  // where its error control keeps dL/dθ accurate).
+  Quadrature quadrature = Quadrature::kAuto;
+  // With a CVODES backward: integrate the stiff transient of the adjoint after each jump
+  // (observation time) by exponentials (adjoint/jump_layer.hpp) and restart the backward BDF
+  // after it; the forward step polynomials are recorded then (memory grows with the forward
+  // steps). kOn: always (ConfigError for a non-CVODES backward, and in Compute when the backward
+  // system n + P (+ 1 with a running cost) is too large for dense exponentials). kOff: never.
+  // kAuto: on with the Gauss quadrature, a "cvodes_bdf" backward, a small enough backward
+  // system, and observations not kFundamental.
+  JumpLayer jump_layer = JumpLayer::kAuto;
+  // With a CVODES backward and the Gauss quadrature: how the adjoint's jumps at the observation
+  // times enter the backward solve. kRestart: a ← a + ∂ℓ_i/∂z and CVodeReInitB at every
+  // observation (each restart begins again at order 1 with a tiny step). kFundamental: one
+  // backward solve of the n × n fundamental matrix U (dU/dt = −(∂f/∂z)ᵀ U, U(T) = I; plus one
+  // column for a running cost) with a = U c and c ← c + U(t_i)⁻¹ ∂ℓ_i/∂z at each observation,
+  // restarting only where U(t_i) becomes ill-conditioned (needs the Gauss quadrature and no jump
+  // layer: ConfigError otherwise). kAuto: kFundamental with the Gauss quadrature, no jump layer,
+  // n ≤ 8 and at least n output times strictly inside (t0, T); kRestart otherwise.
+  Observations observations = Observations::kAuto;
+
+  // Throws ConfigError naming the offending option.
+  void Validate() const;
+  // The defaults overridden by settings; ConfigError for an unknown name or a bad value.
+  static CvodesAdjointOptions FromSettings(const Settings& settings);
+};
+
+}  // namespace snode
