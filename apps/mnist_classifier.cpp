@@ -1,9 +1,6 @@
-// mnist_classifier: the MNIST ODE-Net of docs/apps.md ("mnist_classifier"): 784 pixels → 64,
-// an ODE block dz/dt = MLP([z, t]) on [0, 1], 64 → 10 logits, trained with Adam; or its no-ODE
-// ablation (--no-ode), --resume from a checkpoint, --evaluate a model file, or --bench N
-// (dopri5 and rk4 on 1 and 2 threads and the ablation, N times each: median time per epoch, NFE
-// per batch, test accuracy, as a table and <out>/bench.json). The trainer is
-// studies/mnist_trainer.hpp; this file parses the flags and reports.
+// mnist_classifier: trains the MNIST ODE-Net of docs/apps.md or its ablation, resumes, evaluates
+// a model file, or runs the bench matrix (--bench N). The trainer is studies/mnist_trainer.hpp
+// (model, threads, checkpoints: studies/mnist_*.hpp); this file parses the flags and reports.
 
 #include <malloc.h>
 
@@ -18,8 +15,6 @@
 
 namespace snode::app {
 namespace {
-
-using mnist::Settings;
 
 const char* const kUsage =
     "usage: mnist_classifier [options]\n"
@@ -37,15 +32,19 @@ const char* const kUsage =
 
 // The bench rows of one configuration: time per epoch (with the target for dopri5 and bptt)
 // and, after one epoch, the test accuracy against torchdiffeq's.
-void AddBenchRows(const mnist::BenchConfig& config, const Settings& s, long epochs,
+void AddBenchRows(const mnist::BenchConfig& config, const mnist::Settings& s, long epochs,
                   const bench::Spread& time, const bench::Spread& acc, double nfe_forward,
                   double nfe_backward, std::vector<bench::BenchRow>& rows) {
-  bench::BenchRow row;
-  row.workload = "W4";
-  row.configuration = config.label;
-  row.metric = "time per epoch";
-  row.unit = "s";
-  row.spread = time;
+  auto make_row = [&config](const char* metric, const char* unit, const bench::Spread& spread) {
+    bench::BenchRow row;
+    row.workload = "W4";
+    row.configuration = config.label;
+    row.metric = metric;
+    row.unit = unit;
+    row.spread = spread;
+    return row;
+  };
+  bench::BenchRow row = make_row("time per epoch", "s", time);
   if (config.integrator == "dopri5" && s.solver.gradient == "bptt") {
     row.has_target = true;
     row.target = 0.18;
@@ -56,12 +55,7 @@ void AddBenchRows(const mnist::BenchConfig& config, const Settings& s, long epoc
              " epoch" + (epochs == 1 ? "" : "s") + " " + FormatNumber(acc.median, 4) + "%";
   rows.push_back(row);
   if (s.no_ode || epochs != 1) return;
-  row = bench::BenchRow();
-  row.workload = "W4";
-  row.configuration = config.label;
-  row.metric = "test accuracy, epoch 1";
-  row.unit = "%";
-  row.spread = acc;
+  row = make_row("test accuracy, epoch 1", "%", acc);
   row.has_target = true;
   row.target = 91.1;
   row.upper_bound = false;
@@ -70,19 +64,17 @@ void AddBenchRows(const mnist::BenchConfig& config, const Settings& s, long epoc
 }
 
 // W4's bench matrix (studies/mnist_bench.hpp): a table, the summary rows and <out>/bench.json.
-int RunBench(const Settings& base, bool epochs_given, int repetitions) {
+int RunBench(const mnist::Settings& base, bool epochs_given, int repetitions) {
   const long epochs = epochs_given ? base.epochs : 1;
   std::vector<bench::BenchRow> rows;
   nlohmann::json details = nlohmann::json::array();
   Table table({"configuration", "time/epoch", "min", "max", "NFE fwd/batch", "NFE bwd/batch",
                "test acc", "train loss"});
   for (const mnist::BenchConfig& config : mnist::BenchConfigs()) {
-    const Settings s = mnist::BenchSettings(base, config, epochs);
+    const mnist::Settings s = mnist::BenchSettings(base, config, epochs);
     const mnist::BenchSamples m = mnist::MeasureBench(s, repetitions);
     std::vector<double> epoch_seconds;
-    for (const std::vector<double>& times : m.epoch_seconds) {
-      epoch_seconds.push_back(bench::Median(times));
-    }
+    for (const auto& times : m.epoch_seconds) epoch_seconds.push_back(bench::Median(times));
     const bench::Spread time = bench::Summarize(epoch_seconds);
     const bench::Spread acc = bench::Summarize(m.accuracy_percent);
     const double nfe_f = bench::Median(m.nfe_forward), nfe_b = bench::Median(m.nfe_backward);
@@ -117,7 +109,7 @@ int RunBench(const Settings& base, bool epochs_given, int repetitions) {
 }
 
 // The flags of this app beyond the common ones, bound to the fields of s.
-void AddMnistOptions(po::options_description& desc, Settings& s) {
+void AddMnistOptions(po::options_description& desc, mnist::Settings& s) {
   // clang-format off
   desc.add_options()
       ("data", po::value<std::string>(&s.data.dir)->default_value(mnist::kDefaultDataDir),
@@ -161,7 +153,7 @@ void AddMnistOptions(po::options_description& desc, Settings& s) {
 }
 
 // The common flags in the study's terms; rk4 without --step takes W4's four fixed steps on [0, 1].
-void ApplyCommonOptions(const CommonOptions& c, Settings& s) {
+void ApplyCommonOptions(const CommonOptions& c, mnist::Settings& s) {
   s.solver = {c.integrator, c.integrator_options, c.gradient, c.gradient_options,
               RequireUsableGradient};
   if (c.integrator == "rk4" && !c.step_set) {
@@ -176,14 +168,12 @@ void ApplyCommonOptions(const CommonOptions& c, Settings& s) {
 
 int Main(int argc, char** argv) {
   CommonDefaults defaults;
-  defaults.integrator = "dopri5";
-  defaults.gradient = "bptt";
   defaults.rtol = 1e-3;
   defaults.atol = 1e-3;
   defaults.out = "results/mnist";
   po::options_description desc("mnist_classifier options");
   AddCommonOptions(desc, defaults);
-  Settings s;
+  mnist::Settings s;
   AddMnistOptions(desc, s);
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
@@ -192,11 +182,8 @@ int Main(int argc, char** argv) {
   if (vm.count("bench")) {
     return RunBench(s, !vm["epochs"].defaulted(), bench::CheckRepetitions(vm["bench"].as<long>()));
   }
-  if (!s.evaluate.empty()) {
-    mnist::RunEvaluate(s, std::cout);
-  } else {
-    mnist::RunTraining(s, std::cout, std::cerr);
-  }
+  if (!s.evaluate.empty()) mnist::RunEvaluate(s, std::cout);
+  if (s.evaluate.empty()) mnist::RunTraining(s, std::cout, std::cerr);
   return 0;
 }
 
@@ -204,10 +191,9 @@ int Main(int argc, char** argv) {
 }  // namespace snode::app
 
 int main(int argc, char** argv) {
-  // Every batch allocates batch-sized temporaries (the 784 × 128 images, 59 274-long gradients).
-  // glibc serves blocks over 128 KiB with mmap and returns them at free, so each batch faults in
-  // fresh zeroed pages until its adaptive threshold has grown: epoch 1 took 1.4× the time of the
-  // later ones. Keeping such blocks on the heap (and the heap untrimmed) removes that.
+  // Every batch allocates batch-sized temporaries (784 × 128 images, 59 274-long gradients);
+  // glibc would mmap and unmap them, faulting in fresh pages each batch (epoch 1 took 1.4× the
+  // time of the later ones) until its adaptive threshold grew. Keep them on an untrimmed heap.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   return snode::app::RunApp([&] { return snode::app::Main(argc, argv); });
