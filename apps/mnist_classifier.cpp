@@ -63,7 +63,7 @@ void AddBenchRows(const mnist::BenchConfig& config, const mnist::Settings& s, lo
   rows.push_back(row);
 }
 
-// W4's bench matrix (studies/mnist_bench.hpp): a table, the summary rows and <out>/bench.json.
+// The bench matrix (studies/mnist_bench.hpp): a table, the summary rows and <out>/bench.json.
 int RunBench(const mnist::Settings& base, bool epochs_given, int repetitions) {
   const long epochs = epochs_given ? base.epochs : 1;
   std::vector<bench::BenchRow> rows;
@@ -152,7 +152,7 @@ void AddMnistOptions(po::options_description& desc, mnist::Settings& s) {
   // clang-format on
 }
 
-// The common flags in the study's terms; rk4 without --step takes W4's four fixed steps on [0, 1].
+// The common flags in the study's terms; rk4 without --step takes four fixed steps on [0, 1].
 void ApplyCommonOptions(const CommonOptions& c, mnist::Settings& s) {
   s.solver = {c.integrator, c.integrator_options, c.gradient, c.gradient_options,
               RequireUsableGradient};
