@@ -1,0 +1,38 @@
+#pragma once
+// The MNIST classifier's bench matrix: the ODE-Net with dopri5 (rtol = atol = 1e-3) and with rk4
+// (4 steps), each on 1 and 2 threads, and the no-ODE ablation; every configuration trained
+// `repetitions` times from the same settings, its per-epoch measurements collected for the
+// report (which the app formats).
+
+#include <string>
+#include <vector>
+
+#include "studies/mnist_settings.hpp"
+
+namespace snode::mnist {
+
+struct BenchConfig {
+  std::string label;       // "dopri5 1e-3, 2 threads"
+  std::string integrator;  // "" for the ablation
+  long threads = 1;
+};
+
+// The five configurations, in report order.
+std::vector<BenchConfig> BenchConfigs();
+
+// base for one configuration: `epochs` epochs, the configuration's integrator (its tolerances
+// and step) and threads, no checkpoints between epochs, no progress line, no gradient check, no
+// resume, output in <base.out_dir>/runs/<label without punctuation, spaces as '_'>.
+Settings BenchSettings(const Settings& base, const BenchConfig& config, long epochs);
+
+// One entry per repetition: the times of its epochs (s), and its last epoch's NFE per batch,
+// test accuracy (%) and train loss.
+struct BenchSamples {
+  std::vector<std::vector<double>> epoch_seconds;
+  std::vector<double> nfe_forward, nfe_backward, accuracy_percent, train_loss;
+};
+
+// Trains s `repetitions` times (the runs' reports are discarded; warnings still go to stderr).
+BenchSamples MeasureBench(const Settings& s, int repetitions);
+
+}  // namespace snode::mnist

@@ -1,0 +1,175 @@
+#include "studies/mnist_worker.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "adjoint/cross_entropy_loss.hpp"
+
+namespace snode::mnist {
+
+PartResult Worker::Train(const Vector& p, const Matrix& x, const std::vector<int>& labels,
+                         double normaliser) {
+  return model_.ode() ? TrainOde(p, x, labels, normaliser)
+                      : TrainAblation(p, x, labels, normaliser);
+}
+
+PartResult Worker::Evaluate(const Vector& p, const Matrix& x, const std::vector<int>& labels) {
+  PartResult result;
+  Matrix logits;
+  if (model_.ode()) {
+    Slot& slot = SlotFor(x.cols());
+    if (!slot.integrator) {
+      slot.integrator = IntegratorRegistry().Create(solver_.integrator, solver_.integrator_options);
+    }
+    const OdeProblem problem = Problem(slot, p, x);
+    const Trajectory trajectory = slot.integrator->Solve(problem);
+    result.nfe_forward = trajectory.stats.rhs_evals;
+    const Eigen::Map<const Matrix> z1(trajectory.states.back().data(), model_.hidden(), x.cols());
+    logits = model_.ReadoutWeight(p) * z1;
+  } else {
+    logits = model_.ReadoutWeight(p) * Hidden(p, x).array().tanh().matrix();
+  }
+  logits.colwise() += model_.ReadoutBias(p);
+  result.loss = SoftmaxCrossEntropy(logits, labels, static_cast<double>(labels.size()), nullptr);
+  for (Index j = 0; j < logits.cols(); ++j) {
+    Index best = 0;
+    logits.col(j).maxCoeff(&best);
+    if (best == labels[static_cast<std::size_t>(j)]) ++result.correct;
+  }
+  return result;
+}
+
+Worker::Slot& Worker::SlotFor(Index batch) {
+  Slot& slot = slots_[batch];
+  if (!slot.field) slot.field = model_.MakeField(batch);
+  return slot;
+}
+
+Matrix Worker::Hidden(const Vector& p, const Matrix& x) const {
+  Matrix h = model_.InputWeight(p) * x;
+  h.colwise() += model_.InputBias(p);
+  return h;
+}
+
+OdeProblem Worker::Problem(const Slot& slot, const Vector& p, const Matrix& x) const {
+  OdeProblem problem;
+  problem.field = slot.field;
+  const Matrix z0 = Hidden(p, x);
+  problem.z0 = Eigen::Map<const Vector>(z0.data(), z0.size());
+  problem.theta = model_.OdeTheta(p);
+  problem.t0 = 0.0;
+  problem.output_times = {kFinalTime};
+  return problem;
+}
+
+PartResult Worker::TrainOde(const Vector& p, const Matrix& x, const std::vector<int>& labels,
+                            double normaliser) {
+  Slot& slot = SlotFor(x.cols());
+  if (!slot.gradient) {
+    slot.gradient = GradientRegistry().Create(solver_.gradient, solver_.gradient_options);
+  }
+  const OdeProblem problem = Problem(slot, p, x);
+  const CrossEntropyReadoutLoss loss(model_.hidden(), kClasses, labels, model_.Readout(p), 1,
+                                     normaliser);
+  const LossAndGradient r = slot.gradient->Compute(problem, loss);
+  if (solver_.guard) solver_.guard(r, solver_.gradient, "a training batch");
+  PartResult result;
+  result.loss = r.loss;
+  result.nfe_forward = r.stats.forward_rhs_evals;
+  result.nfe_backward = r.stats.backward_rhs_evals;
+  result.vjp = r.stats.vjp_evals;
+  result.grad = Vector::Zero(model_.num_params());
+  model_.OdeTheta(result.grad) = r.dtheta;
+  model_.Readout(result.grad) = r.dreadout;
+  const Eigen::Map<const Matrix> dz0(r.dz0.data(), model_.hidden(), x.cols());
+  model_.InputWeight(result.grad).noalias() = dz0 * x.transpose();
+  model_.InputBias(result.grad) = dz0.rowwise().sum();
+  return result;
+}
+
+PartResult Worker::TrainAblation(const Vector& p, const Matrix& x, const std::vector<int>& labels,
+                                 double normaliser) {
+  const Matrix a = Hidden(p, x).array().tanh().matrix();
+  Matrix logits = model_.ReadoutWeight(p) * a;
+  logits.colwise() += model_.ReadoutBias(p);
+  Matrix dlogits;
+  PartResult result;
+  result.loss = SoftmaxCrossEntropy(logits, labels, normaliser, &dlogits);
+  result.grad = Vector::Zero(model_.num_params());
+  model_.ReadoutWeight(result.grad).noalias() = dlogits * a.transpose();
+  model_.ReadoutBias(result.grad) = dlogits.rowwise().sum();
+  const Matrix dh =
+      ((model_.ReadoutWeight(p).transpose() * dlogits).array() * (1.0 - a.array().square()))
+          .matrix();
+  model_.InputWeight(result.grad).noalias() = dh * x.transpose();
+  model_.InputBias(result.grad) = dh.rowwise().sum();
+  return result;
+}
+
+std::vector<Worker> MakeWorkers(const Model& model, const SolverOptions& solver, long threads) {
+  std::vector<Worker> workers;
+  for (long k = 0; k < std::max<long>(threads, 1); ++k) workers.emplace_back(model, solver);
+  return workers;
+}
+
+std::size_t PartsFor(long threads, Index batch) {
+  return (threads >= 2 && batch >= kMinSplitBatch) ? static_cast<std::size_t>(threads) : 1;
+}
+
+BatchResult TrainBatch(PartPool& pool, std::vector<Worker>& workers, std::size_t parts,
+                       const Vector& p, const Matrix& x, const std::vector<int>& labels) {
+  const Index count = x.cols();
+  const std::size_t used = count >= kMinSplitBatch ? parts : 1;
+  std::vector<PartResult> results(used);
+  pool.Run(used, [&](std::size_t k) {
+    const Index part_begin = count * static_cast<Index>(k) / static_cast<Index>(used);
+    const Index part_end = count * static_cast<Index>(k + 1) / static_cast<Index>(used);
+    const std::vector<int> part_labels(labels.begin() + part_begin, labels.begin() + part_end);
+    results[k] = workers[k].Train(p, x.middleCols(part_begin, part_end - part_begin), part_labels,
+                                  static_cast<double>(count));
+  });
+  BatchResult batch;
+  batch.grad = results[0].grad;
+  for (std::size_t k = 0; k < used; ++k) batch.loss += results[k].loss;
+  for (std::size_t k = 1; k < used; ++k) batch.grad += results[k].grad;
+  for (const PartResult& r : results) {
+    batch.nfe_forward += static_cast<double>(r.nfe_forward) / static_cast<double>(used);
+    batch.nfe_backward += static_cast<double>(r.nfe_backward) / static_cast<double>(used);
+    batch.vjp += static_cast<double>(r.vjp) / static_cast<double>(used);
+  }
+  return batch;
+}
+
+Evaluation Evaluate(PartPool& pool, std::vector<Worker>& workers, const Vector& p,
+                    const IdxDataset& test, Index batch) {
+  const auto start = std::chrono::steady_clock::now();
+  const Index n = test.size();
+  const Index num_batches = (n + batch - 1) / batch;
+  const std::vector<Index> order = Identity(n);
+  std::vector<double> losses(num_batches);
+  std::vector<Index> correct(num_batches);
+  // Whole batches per thread (round-robin), so the result does not depend on the thread count.
+  pool.Run(workers.size(), [&](std::size_t w) {
+    for (Index b = static_cast<Index>(w); b < num_batches; b += workers.size()) {
+      const Index begin = b * batch;
+      const Index count = std::min(batch, n - begin);
+      const PartResult r =
+          workers[w].Evaluate(p, GatherColumns(test.images.pixels, order, begin, count),
+                              GatherLabels(test.labels, order, begin, count));
+      losses[b] = r.loss * static_cast<double>(count);
+      correct[b] = r.correct;
+    }
+  });
+  Evaluation e;
+  for (Index b = 0; b < num_batches; ++b) {
+    e.loss += losses[b];
+    e.correct += correct[b];
+  }
+  e.total = n;
+  e.loss /= static_cast<double>(n);
+  e.accuracy = static_cast<double>(e.correct) / static_cast<double>(n);
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return e;
+}
+
+}  // namespace snode::mnist
