@@ -17,9 +17,9 @@
 //    others are read off the solver's dense output over the step that contains them (cubic
 //    Hermite for dopri5, ARKODE's Hermite interpolant for sdirk, the Nordsieck polynomial for
 //    CVODES). Far fewer steps with many observations, at the cost of an interpolation error of
-//    the order of the local error. A ConfigError with fixed_step > 0 (Validate), on an integrator
-//    without dense output (euler, rk4, heun, backward_euler, epi2), and together with at_output
-//    or after_step, which need stop times.
+//    the order of the local error. A ConfigError with fixed_step > 0 (Validate; so on euler, rk4
+//    and backward_euler, which need a fixed step), on heun and epi2 (no dense output), and together
+//    with at_output or after_step, which need stop times.
 //
 // Hooks of the problem (what the adjoint methods rely on):
 //  - OdeProblem::at_output(index, t, state): called at every output time in stop-time mode (also
@@ -106,8 +106,8 @@ struct IntegratorOptions {
   int krylov_max_dim = 40;              // GMRES max Krylov dimension; epi2 Arnoldi max dimension
   bool record_steps = false;            // fill Trajectory::step_times (used by BPTT replay)
   // Adaptive SUNDIALS integrators only (dopri5, sdirk, cvodes_*): outputs before the last one are
-  // interpolated instead of being stop times. ConfigError with fixed_step > 0 or on an integrator
-  // without dense output (euler, rk4, heun, backward_euler, epi2 are fixed-step or own code).
+  // interpolated instead of being stop times (see the file comment). ConfigError with
+  // fixed_step > 0 or on an integrator without dense output.
   bool interpolate_outputs = false;
 
   // Throws ConfigError naming the offending field (non-positive or NaN tolerances or step, ...).
