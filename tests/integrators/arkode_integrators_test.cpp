@@ -119,7 +119,7 @@ TEST(ArkodeErkIntegrator, Dopri5FirstStepFollowsHairerWanner) {
     EXPECT_NEAR(trajectory.stats.first_step, expected, 1e-12 * expected);
     EXPECT_NEAR(trajectory.states[1][0], std::exp(-2.0), 5e-3);
     // FSAL dopri5: 6 f per accepted or rejected attempt + the two of the estimate, whose
-    // f(t0, z0) is also the first step's first stage (CallbackData::known_f, not evaluated again).
+    // f(t0, z0) is also the first step's first stage (detail::FirstStageRhs, not evaluated again).
     EXPECT_EQ(trajectory.stats.rhs_evals,
               2 + 6 * (trajectory.stats.steps + trajectory.stats.rejected_steps));
   }
