@@ -32,8 +32,8 @@ struct CvodesAdjoint::Impl {
   // Runs the forward pass and the backward pass; fills result.
   void Run(const OdeProblem& problem, const Loss& loss, LossAndGradient& result);
   // L from the states at the output times and the running cost; dl_dz ← ∂ℓ_i/∂z.
-  double EvaluateLoss(const OdeProblem& problem, const Loss& loss, std::vector<Vector>& dl_dz,
-                      LossAndGradient& result);
+  double LossAtOutputs(const OdeProblem& problem, const Loss& loss, std::vector<Vector>& dl_dz,
+                       LossAndGradient& result);
 
   const Index n;                 // state size the objects were created for
   const Index p;                 // parameter count
@@ -45,8 +45,8 @@ struct CvodesAdjoint::Impl {
   CvodesForward forward;
 };
 
-double CvodesAdjoint::Impl::EvaluateLoss(const OdeProblem& problem, const Loss& loss,
-                                         std::vector<Vector>& dl_dz, LossAndGradient& result) {
+double CvodesAdjoint::Impl::LossAtOutputs(const OdeProblem& problem, const Loss& loss,
+                                          std::vector<Vector>& dl_dz, LossAndGradient& result) {
   const std::vector<double>& times = problem.output_times;
   double value = 0.0;
   for (std::size_t i = 0; i < times.size(); ++i) {
@@ -71,7 +71,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   ForwardStepRecorder* recorder = backward->PrepareRecorder();
   const ForwardOutcome outcome = forward.Run(problem, backward->UsesCheckpoints(), recorder, fwd);
   std::vector<Vector> dl_dz(problem.output_times.size(), Vector(n));
-  result.loss = EvaluateLoss(problem, loss, dl_dz, result);
+  result.loss = LossAtOutputs(problem, loss, dl_dz, result);
 
   Vector a = dl_dz.back();
   Vector grad = Vector::Zero(p);

@@ -97,7 +97,7 @@ std::unique_ptr<BackwardStrategy> MakeFundamentalBackward(const GradientOptions&
   return std::make_unique<FundamentalBackward>(options, n, columns, forward, ctx);
 }
 
-// The members defined out of line.
+// FundamentalBackward's longer members.
 
 long FundamentalBackward::Solve(const BackwardPass& pass, Vector& a, Vector& grad) {
   const std::vector<double>& times = pass.problem.output_times;

@@ -13,16 +13,17 @@ namespace {
 
 // cvodes_quadrature "auto": Gauss–Legendre once P > 8·n. The CVODES backward quadrature costs
 // O(P) vector work per step (Nordsieck update, error norm, restarts), which dominates the O(n)
-// adjoint for a neural field (W2: P = 1 218, n = 2: 55 ms of 58 ms per gradient); for small P it
-// is cheap and its error control is what keeps dL/dθ accurate on stiff kinetics (Robertson).
+// adjoint for a neural field (an MLP 2-32-32-2: P = 1 218, n = 2: 55 ms of 58 ms per gradient); for
+// small P it is cheap and its error control is what keeps dL/dθ accurate on stiff kinetics
+// (Robertson).
 constexpr Index kAutoGaussRatio = 8;
 
 // cvodes_observations "auto": the fundamental matrix up to n = 8 states and for at least n
 // observations strictly inside (t0, T). Its fB costs n VJPs (one per column) against the
 // restart's one, but the restarts begin every segment at order 1 with CVODES' tiny first step:
-// W2 (n = 2, 99 inside) takes ≈ 5–10 backward steps per segment with restarts. W2's MLP with
-// fewer observations, VJPs per gradient fundamental / restart: none inside 318 / 222, one
-// 321 / 255, ten 348 / 535 (Adams).
+// an MLP 2-32-32-2 (n = 2) with 99 observations inside takes ≈ 5–10 backward steps per segment
+// with restarts. The same MLP with fewer observations, VJPs per gradient fundamental /
+// restart: none inside 318 / 222, one 321 / 255, ten 348 / 535 (Adams).
 constexpr Index kAutoFundamentalMaxStates = 8;
 
 }  // namespace
