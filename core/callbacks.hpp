@@ -34,12 +34,6 @@ struct CallbackData {
   double ewt_rtol = 0.0;
   double ewt_atol = 0.0;
   Index ewt_size = 0;
-  // An f already evaluated by the caller (the first-step estimate's f(t0, z0)): the next
-  // RhsTrampoline call takes it, without evaluating or counting, when its time and state are
-  // bit for bit these; any next call clears it. Not owned.
-  const Vector* known_f = nullptr;
-  const Vector* known_z = nullptr;
-  double known_t = 0.0;
 
   // Points the callbacks at the field and θ of the next solve, forward in time, and clears the
   // counters and any stored error.
@@ -50,7 +44,6 @@ struct CallbackData {
     ResetCounters();
   }
   void ResetCounters() {
-    known_f = nullptr;
     rhs_evals = jvp_evals = jacobian_evals = 0;
     pending = nullptr;
     nonfinite_message.clear();

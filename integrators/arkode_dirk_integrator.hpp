@@ -13,54 +13,36 @@
 // (options.linear_solver = "dense") or matrix-free GMRES using VectorField::Jvp ("gmres", Krylov
 // dimension ≤ options.krylov_max_dim).
 //
-// Solve(problem) integrates z' = f(t, z; θ) from problem.t0 through problem.output_times; every
-// output time is a stop time (fixed-step mode shortens the last step of an interval). SUNDIALS
-// objects are created on the first Solve and re-initialised (ARKStepReInit) on later ones; a new
-// state size recreates them. Neither copyable nor movable (SUNDIALS holds pointers into it).
+// Solve(problem) integrates z' = f(t, z; θ) from problem.t0 through problem.output_times as the
+// Integrator contract says (integrators/integrator.hpp); creation, re-initialisation, the output
+// loop and the statistics are SundialsStepper's. Fixed-step mode shortens the last step of an
+// interval. backward_euler has no dense output (its degree-0 Lagrange "interpolant" is y_n), so
+// interpolate_outputs and OdeProblem::after_step are ConfigErrors there.
 //
 // Throws ConfigError (bad options or problem; backward_euler without fixed_step), NumericalError
 // (NaN/Inf), SundialsError (flag, t, remedy), or what the field threw.
 
-#include <memory>
 #include <string>
 
 #include "core/callbacks.hpp"
-#include "core/nvector.hpp"
-#include "core/sundials_context.hpp"
-#include "integrators/integrator.hpp"
-#include "integrators/sundials_check.hpp"
+#include "integrators/sundials_stepper.hpp"
 
 namespace snode {
 
-class ArkodeDirkIntegrator final : public Integrator {
+class ArkodeDirkIntegrator final : public SundialsStepper {
  public:
   // name: "backward_euler" or "sdirk". Throws ConfigError for other names or bad options.
   ArkodeDirkIntegrator(std::string name, IntegratorOptions options);
-  ArkodeDirkIntegrator(const ArkodeDirkIntegrator&) = delete;
-  ArkodeDirkIntegrator& operator=(const ArkodeDirkIntegrator&) = delete;
-
-  std::string name() const override { return name_; }
-  const IntegratorOptions& options() const override { return options_; }
-  Trajectory Solve(const OdeProblem& problem) override;
-  void SolveInto(const OdeProblem& problem, Trajectory& trajectory) override;
-  bool SupportsOutputJumps() const override { return true; }
 
  private:
-  void Create(const OdeProblem& problem);
+  CallbackData& callback_data() override { return callback_data_; }
+  void* NewMemory(const OdeProblem& problem, N_Vector y) override;
+  void ConfigureMethod(const OdeProblem& problem, N_Vector y) override;
+  void ReInitMemory(const OdeProblem& problem, N_Vector y) override;
+  bool HasDenseOutput() const override { return name() == "sdirk"; }
+  void ReadMethodStats(IntegratorStats& stats) override;
 
-  std::string name_;
-  std::string where_;  // "(integrator 'NAME')" for messages, built once
-  IntegratorOptions options_;
   CallbackData callback_data_;
-  detail::ErrorRecord error_record_;
-  Index state_size_ = 0;
-  Index error_test_size_ = 0;  // the problem's error_test_size the tolerances are set for
-  // Declared in creation order so the context is destroyed last and the solver memory first.
-  std::unique_ptr<Context> context_;
-  NVectorPtr y_;
-  SunMatrixPtr matrix_;
-  SunLinearSolverPtr linear_solver_;
-  detail::ArkStepMemPtr mem_;
 };
 
 }  // namespace snode

@@ -7,56 +7,37 @@
 //                  and no JVP at all, the usual choice for non-stiff problems (on a stiff problem
 //                  the fixed-point iteration forces tiny steps; use cvodes_bdf there).
 //
-// Solve(problem) integrates z' = f(t, z; θ) from problem.t0 through problem.output_times; every
-// output time is a stop time. CVODES has no fixed-step mode: options.fixed_step > 0 is a
-// ConfigError. options.max_nonlinear_iters bounds the Newton / fixed-point iterations per step.
-// The CVODES memory is created on the first Solve and re-initialised (CVodeReInit) on later ones;
-// a new state size recreates it (CVODES 6.4.1 cannot resize). Neither copyable nor movable.
+// Solve(problem) integrates z' = f(t, z; θ) from problem.t0 through problem.output_times as the
+// Integrator contract says (integrators/integrator.hpp); creation, re-initialisation (CVODES
+// 6.4.1 cannot resize: a new state size recreates the memory), the output loop and the statistics
+// are SundialsStepper's. CVODES has no fixed-step mode: options.fixed_step > 0 is a ConfigError.
+// options.max_nonlinear_iters bounds the Newton / fixed-point iterations per step. A jump at an
+// output time (OdeProblem::at_output) restarts CVODES there (CVodeReInit: order 1, a new first
+// step), unlike ARKODE's reset, which keeps the step size.
 //
 // Throws ConfigError (bad options or problem), NumericalError (NaN/Inf), SundialsError (flag, t,
 // remedy), or what the field threw.
 
-#include <memory>
 #include <string>
 
 #include "core/callbacks.hpp"
-#include "core/nvector.hpp"
-#include "core/sundials_context.hpp"
-#include "integrators/integrator.hpp"
-#include "integrators/sundials_check.hpp"
+#include "integrators/sundials_stepper.hpp"
 
 namespace snode {
 
-class CvodesIntegrator final : public Integrator {
+class CvodesIntegrator final : public SundialsStepper {
  public:
   // name: "cvodes_bdf" or "cvodes_adams". Throws ConfigError for other names or bad options.
   CvodesIntegrator(std::string name, IntegratorOptions options);
-  CvodesIntegrator(const CvodesIntegrator&) = delete;
-  CvodesIntegrator& operator=(const CvodesIntegrator&) = delete;
-
-  std::string name() const override { return name_; }
-  const IntegratorOptions& options() const override { return options_; }
-  Trajectory Solve(const OdeProblem& problem) override;
-  void SolveInto(const OdeProblem& problem, Trajectory& trajectory) override;
-  bool SupportsOutputJumps() const override { return true; }
 
  private:
-  void Create(const OdeProblem& problem);
+  CallbackData& callback_data() override { return callback_data_; }
+  void* NewMemory(const OdeProblem& problem, N_Vector y) override;
+  void ConfigureMethod(const OdeProblem& problem, N_Vector y) override;
+  void ReInitMemory(const OdeProblem& problem, N_Vector y) override;
+  void ReadMethodStats(IntegratorStats& stats) override;
 
-  std::string name_;
-  std::string where_;  // "(integrator 'NAME')" for messages, built once
-  IntegratorOptions options_;
   CallbackData callback_data_;
-  detail::ErrorRecord error_record_;
-  Index state_size_ = 0;
-  Index error_test_size_ = 0;  // the problem's error_test_size the tolerances are set for
-  // Declared in creation order so the context is destroyed last and the solver memory first.
-  std::unique_ptr<Context> context_;
-  NVectorPtr y_;
-  SunMatrixPtr matrix_;
-  SunLinearSolverPtr linear_solver_;
-  SunNonlinearSolverPtr nonlinear_solver_;
-  detail::CvodeMemPtr mem_;
 };
 
 }  // namespace snode

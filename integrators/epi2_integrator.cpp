@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <sstream>
 #include <utility>
 
 #include "core/errors.hpp"
+#include "integrators/integrator_support.hpp"
 
 namespace snode {
 
@@ -27,14 +27,9 @@ constexpr int kMaxNonFiniteFailures = 10;
 constexpr int kMaxErrorTestFailures = 20;
 constexpr int kMaxKrylovFailures = 20;
 
-std::string Num(double x) {
-  std::ostringstream s;
-  s.precision(6);
-  s << x;
-  return s.str();
-}
-
 }  // namespace
+
+using detail::FormatTime;
 
 Epi2Integrator::Epi2Integrator(const IntegratorOptions& options)
     : options_(options), phi_([&options] {
@@ -153,12 +148,7 @@ Epi2Integrator::StepResult Epi2Integrator::ExponentialEulerSteps(double t, const
 
 Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
   const auto start = std::chrono::steady_clock::now();
-  Require(!options_.interpolate_outputs,
-          "integrator 'epi2' has no dense output: integrator option interpolate_outputs is not "
-          "available (its steps end on every output time)");
-  Require(!problem.at_output,
-          "integrator 'epi2' does not support jumps at output times "
-          "(OdeProblem::at_output)");
+  detail::RequireStopTimesOnly("epi2", options_, problem);
   problem.Validate();
   field_ = problem.field.get();
   theta_ = &problem.theta;
@@ -167,6 +157,7 @@ Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
   stats_ = IntegratorStats();
   krylov_sweeps_ = 0;
   krylov_dim_sum_ = 0;
+  where_ = " (integrator 'epi2', field '" + field_->name() + "')";
 
   Trajectory trajectory;
   trajectory.times = problem.output_times;
@@ -174,159 +165,30 @@ Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
   double t = problem.t0;
   z_ = problem.z0;
   if (options_.record_steps) trajectory.step_times.push_back(t);
-  const std::string where = " (integrator 'epi2', field '" + field_->name() + "')";
   if (!EvaluateField(t, z_, f_)) {
     throw NumericalError("epi2: the vector field returned NaN/Inf at the initial state, t=" +
-                         Num(t) + where + "; check z0, theta and the model");
+                         FormatTime(t) + where_ + "; check z0, theta and the model");
   }
-
   const bool fixed = options_.fixed_step > 0.0;
-  double h = 0.0;
-  if (!fixed) {
-    h = options_.initial_step > 0.0 ? options_.initial_step
-                                    : InitialStep(t, problem.output_times.back());
-    if (options_.max_step > 0.0) h = std::min(h, options_.max_step);
-  }
-
+  double h = fixed ? 0.0 : FirstStep(t, problem.output_times.back());
   for (const double t_out : problem.output_times) {
     long steps_here = 0;
-    int nonfinite_failures = 0, error_failures = 0, krylov_failures = 0;
-    bool last_failure_nonfinite = false;
+    Failures failures;
     while (t < t_out) {
       if (steps_here >= options_.max_steps) {
         throw SundialsError("Epi2Integrator", -1, "EPI2_TOO_MUCH_WORK",
-                            "at t=" + Num(t) + " after " + std::to_string(steps_here) +
-                                " steps towards t=" + Num(t_out) +
+                            "at t=" + FormatTime(t) + " after " + std::to_string(steps_here) +
+                                " steps towards t=" + FormatTime(t_out) +
                                 " (integrator 'epi2'); raise max_steps or loosen rtol");
       }
-      const double remaining = t_out - t;
       ComputeWeights(z_);
-
       if (fixed) {
-        // Last step of the interval ends exactly on t_out (tolerating round-off in t).
-        const bool last = remaining <= options_.fixed_step * (1.0 + 1e-10);
-        const double h_step = last ? remaining : options_.fixed_step;
-        const double t_new = last ? t_out : t + h_step;
-        taus_one_[0] = h_step;
-        const StepResult r = ExponentialEulerSteps(t, z_, f_, taus_one_, steps_out_.leftCols(1));
-        if (r == StepResult::kKrylovFailure) {
-          throw SundialsError("Epi2Integrator", -6, "EPI2_KRYLOV_FAILURE",
-                              "at t=" + Num(t) + " with h=" + Num(h_step) +
-                                  " (integrator 'epi2'): the Krylov approximation of phi_1 did "
-                                  "not converge; raise krylov_max_dim or reduce fixed_step");
-        }
-        z_new_ = steps_out_.col(0);
-        if (r == StepResult::kNonFinite || !EvaluateField(t_new, z_new_, f_new_)) {
-          throw NumericalError("epi2: NaN/Inf from the vector field in the step from t=" + Num(t) +
-                               " to t=" + Num(t_new) + where +
-                               "; fixed-step mode cannot shrink the step: reduce fixed_step, "
-                               "use adaptive stepping or check the model");
-        }
-        t = t_new;
-        std::swap(z_, z_new_);
-        std::swap(f_, f_new_);
-        ++stats_.steps;
-        ++steps_here;
-        if (options_.record_steps) trajectory.step_times.push_back(t);
-        continue;
+        FixedStep(t, t_out);
+      } else if (!AdaptiveStep(t, t_out, h, failures)) {
+        continue;  // rejected: retry with the smaller h
       }
-
-      // Adaptive step doubling. A step within 10% of the remaining interval is stretched to
-      // end on t_out, which avoids a sliver step before every output time.
-      const bool stretched =
-          h * 1.1 >= remaining && (options_.max_step <= 0.0 || remaining <= options_.max_step);
-      const double h_step = stretched ? remaining : h;
-      const double t_new = stretched ? t_out : t + h_step;
-      const double t_half = t + 0.5 * h_step;
-      if (h_step <= 16.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(t))) {
-        if (last_failure_nonfinite) {
-          throw NumericalError("epi2: the vector field returned NaN/Inf just after t=" + Num(t) +
-                               where + " and the step shrank to " + Num(h_step) +
-                               " without avoiding it; check the model and its parameters");
-        }
-        throw SundialsError("Epi2Integrator", -3, "EPI2_STEP_TOO_SMALL",
-                            "at t=" + Num(t) + ": step size " + Num(h_step) +
-                                " underflows (integrator 'epi2'); loosen rtol/atol or check the "
-                                "model for a singularity");
-      }
-      taus_two_[0] = 0.5 * h_step;
-      taus_two_[1] = h_step;
-      taus_one_[0] = 0.5 * h_step;
-      // Columns of steps_out_: 0 first half step, 1 full step, 2 two half steps.
-      StepResult r = ExponentialEulerSteps(t, z_, f_, taus_two_, steps_out_.leftCols(2));
-      if (r == StepResult::kOk) {
-        z_half_ = steps_out_.col(0);
-        if (!EvaluateField(t_half, z_half_, f_half_)) r = StepResult::kNonFinite;
-      }
-      if (r == StepResult::kOk) {
-        r = ExponentialEulerSteps(t_half, z_half_, f_half_, taus_one_, steps_out_.rightCols(1));
-      }
-      double err = 0.0;
-      if (r == StepResult::kOk) {
-        diff_ = (steps_out_.col(2) - steps_out_.col(1)) / 3.0;
-        err = WrmsNorm(diff_);
-        if (!std::isfinite(err)) r = StepResult::kNonFinite;
-      }
-      if (r == StepResult::kOk && err <= 1.0) {
-        z_new_ = steps_out_.col(2);
-        if (!EvaluateField(t_new, z_new_, f_new_)) r = StepResult::kNonFinite;
-      }
-      if (r == StepResult::kNonFinite) {
-        ++stats_.rejected_steps;
-        if (++nonfinite_failures > kMaxNonFiniteFailures) {
-          throw NumericalError(
-              "epi2: the vector field returned NaN/Inf in the step from t=" + Num(t) + where +
-              " also after shrinking the step " + std::to_string(kMaxNonFiniteFailures) +
-              " times to h=" + Num(h_step) + "; check the model and its parameters");
-        }
-        h = kNonFiniteShrink * h_step;
-        last_failure_nonfinite = true;
-        continue;
-      }
-      if (r == StepResult::kKrylovFailure) {
-        ++stats_.rejected_steps;
-        if (++krylov_failures > kMaxKrylovFailures) {
-          throw SundialsError("Epi2Integrator", -6, "EPI2_KRYLOV_FAILURE",
-                              "at t=" + Num(t) + " with h=" + Num(h_step) +
-                                  " (integrator 'epi2'): the Krylov approximation of phi_1 did "
-                                  "not converge; raise krylov_max_dim");
-        }
-        h = kKrylovShrink * h_step;
-        last_failure_nonfinite = false;
-        continue;
-      }
-      const bool had_failures = nonfinite_failures + error_failures + krylov_failures > 0;
-      if (err > 1.0) {
-        ++stats_.rejected_steps;
-        if (++error_failures > kMaxErrorTestFailures) {
-          throw SundialsError("Epi2Integrator", -3, "EPI2_ERR_FAILURE",
-                              "at t=" + Num(t) + " with h=" + Num(h_step) + " after " +
-                                  std::to_string(kMaxErrorTestFailures) +
-                                  " error-test failures (integrator 'epi2'); loosen rtol/atol "
-                                  "or check the model");
-        }
-        h = h_step * std::max(kMinShrink, kSafety * std::pow(err, -1.0 / 3.0));
-        last_failure_nonfinite = false;
-        continue;
-      }
-      // Accept.
-      t = t_new;
-      std::swap(z_, z_new_);
-      std::swap(f_, f_new_);
-      ++stats_.steps;
       ++steps_here;
       if (options_.record_steps) trajectory.step_times.push_back(t);
-      double factor = err > 0.0
-                          ? std::clamp(kSafety * std::pow(err, -1.0 / 3.0), kMinShrink, kMaxGrowth)
-                          : kMaxGrowth;
-      if (had_failures) factor = std::min(factor, 1.0);
-      double h_next = h_step * factor;
-      // A step shortened to hit t_out says little about the step size the solution allows.
-      if (h_step < h && factor >= 1.0) h_next = std::max(h_next, h);
-      if (options_.max_step > 0.0) h_next = std::min(h_next, options_.max_step);
-      h = h_next;
-      nonfinite_failures = error_failures = krylov_failures = 0;
-      last_failure_nonfinite = false;
     }
     trajectory.states.push_back(z_);
   }
@@ -340,6 +202,142 @@ Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
   theta_ = nullptr;
   op_z_ = nullptr;
   return trajectory;
+}
+
+double Epi2Integrator::FirstStep(double t0, double t_end) {
+  double h = options_.initial_step > 0.0 ? options_.initial_step : InitialStep(t0, t_end);
+  if (options_.max_step > 0.0) h = std::min(h, options_.max_step);
+  return h;
+}
+
+void Epi2Integrator::Accept(double t_new, double& t) {
+  t = t_new;
+  std::swap(z_, z_new_);
+  std::swap(f_, f_new_);
+  ++stats_.steps;
+}
+
+void Epi2Integrator::FixedStep(double& t, double t_out) {
+  // Last step of the interval ends exactly on t_out (tolerating round-off in t).
+  const double remaining = t_out - t;
+  const bool last = remaining <= options_.fixed_step * (1.0 + 1e-10);
+  const double h_step = last ? remaining : options_.fixed_step;
+  const double t_new = last ? t_out : t + h_step;
+  taus_one_[0] = h_step;
+  const StepResult r = ExponentialEulerSteps(t, z_, f_, taus_one_, steps_out_.leftCols(1));
+  if (r == StepResult::kKrylovFailure) {
+    throw SundialsError("Epi2Integrator", -6, "EPI2_KRYLOV_FAILURE",
+                        "at t=" + FormatTime(t) + " with h=" + FormatTime(h_step) +
+                            " (integrator 'epi2'): the Krylov approximation of phi_1 did "
+                            "not converge; raise krylov_max_dim or reduce fixed_step");
+  }
+  z_new_ = steps_out_.col(0);
+  if (r == StepResult::kNonFinite || !EvaluateField(t_new, z_new_, f_new_)) {
+    throw NumericalError("epi2: NaN/Inf from the vector field in the step from t=" + FormatTime(t) +
+                         " to t=" + FormatTime(t_new) + where_ +
+                         "; fixed-step mode cannot shrink the step: reduce fixed_step, "
+                         "use adaptive stepping or check the model");
+  }
+  Accept(t_new, t);
+}
+
+bool Epi2Integrator::AdaptiveStep(double& t, double t_out, double& h, Failures& failures) {
+  // A step within 10% of the remaining interval is stretched to end on t_out, which avoids a
+  // sliver step before every output time.
+  const double remaining = t_out - t;
+  const bool stretched =
+      h * 1.1 >= remaining && (options_.max_step <= 0.0 || remaining <= options_.max_step);
+  const double h_step = stretched ? remaining : h;
+  const double t_new = stretched ? t_out : t + h_step;
+  if (h_step <= 16.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(t))) {
+    if (failures.last_nonfinite) {
+      throw NumericalError("epi2: the vector field returned NaN/Inf just after t=" + FormatTime(t) +
+                           where_ + " and the step shrank to " + FormatTime(h_step) +
+                           " without avoiding it; check the model and its parameters");
+    }
+    throw SundialsError("Epi2Integrator", -3, "EPI2_STEP_TOO_SMALL",
+                        "at t=" + FormatTime(t) + ": step size " + FormatTime(h_step) +
+                            " underflows (integrator 'epi2'); loosen rtol/atol or check the "
+                            "model for a singularity");
+  }
+  double err = 0.0;
+  const StepResult r = DoubledStep(t, h_step, t_new, err);
+  if (r != StepResult::kOk || err > 1.0) {
+    h = Reject(r, err, t, h_step, failures);
+    return false;
+  }
+  const bool had_failures = failures.nonfinite + failures.error_test + failures.krylov > 0;
+  Accept(t_new, t);
+  double factor = err > 0.0
+                      ? std::clamp(kSafety * std::pow(err, -1.0 / 3.0), kMinShrink, kMaxGrowth)
+                      : kMaxGrowth;
+  if (had_failures) factor = std::min(factor, 1.0);
+  double h_next = h_step * factor;
+  // A step shortened to hit t_out says little about the step size the solution allows.
+  if (h_step < h && factor >= 1.0) h_next = std::max(h_next, h);
+  if (options_.max_step > 0.0) h_next = std::min(h_next, options_.max_step);
+  h = h_next;
+  failures = Failures();
+  return true;
+}
+
+Epi2Integrator::StepResult Epi2Integrator::DoubledStep(double t, double h_step, double t_new,
+                                                       double& err) {
+  const double t_half = t + 0.5 * h_step;
+  taus_two_[0] = 0.5 * h_step;
+  taus_two_[1] = h_step;
+  taus_one_[0] = 0.5 * h_step;
+  // Columns of steps_out_: 0 first half step, 1 full step, 2 two half steps.
+  StepResult r = ExponentialEulerSteps(t, z_, f_, taus_two_, steps_out_.leftCols(2));
+  if (r == StepResult::kOk) {
+    z_half_ = steps_out_.col(0);
+    if (!EvaluateField(t_half, z_half_, f_half_)) r = StepResult::kNonFinite;
+  }
+  if (r == StepResult::kOk) {
+    r = ExponentialEulerSteps(t_half, z_half_, f_half_, taus_one_, steps_out_.rightCols(1));
+  }
+  if (r == StepResult::kOk) {
+    diff_ = (steps_out_.col(2) - steps_out_.col(1)) / 3.0;
+    err = WrmsNorm(diff_);
+    if (!std::isfinite(err)) r = StepResult::kNonFinite;
+  }
+  if (r == StepResult::kOk && err <= 1.0) {
+    z_new_ = steps_out_.col(2);
+    if (!EvaluateField(t_new, z_new_, f_new_)) r = StepResult::kNonFinite;
+  }
+  return r;
+}
+
+double Epi2Integrator::Reject(StepResult result, double err, double t, double h_step,
+                              Failures& failures) {
+  ++stats_.rejected_steps;
+  failures.last_nonfinite = result == StepResult::kNonFinite;
+  if (result == StepResult::kNonFinite) {
+    if (++failures.nonfinite > kMaxNonFiniteFailures) {
+      throw NumericalError(
+          "epi2: the vector field returned NaN/Inf in the step from t=" + FormatTime(t) + where_ +
+          " also after shrinking the step " + std::to_string(kMaxNonFiniteFailures) +
+          " times to h=" + FormatTime(h_step) + "; check the model and its parameters");
+    }
+    return kNonFiniteShrink * h_step;
+  }
+  if (result == StepResult::kKrylovFailure) {
+    if (++failures.krylov > kMaxKrylovFailures) {
+      throw SundialsError("Epi2Integrator", -6, "EPI2_KRYLOV_FAILURE",
+                          "at t=" + FormatTime(t) + " with h=" + FormatTime(h_step) +
+                              " (integrator 'epi2'): the Krylov approximation of phi_1 did "
+                              "not converge; raise krylov_max_dim");
+    }
+    return kKrylovShrink * h_step;
+  }
+  if (++failures.error_test > kMaxErrorTestFailures) {
+    throw SundialsError("Epi2Integrator", -3, "EPI2_ERR_FAILURE",
+                        "at t=" + FormatTime(t) + " with h=" + FormatTime(h_step) + " after " +
+                            std::to_string(kMaxErrorTestFailures) +
+                            " error-test failures (integrator 'epi2'); loosen rtol/atol "
+                            "or check the model");
+  }
+  return h_step * std::max(kMinShrink, kSafety * std::pow(err, -1.0 / 3.0));
 }
 
 }  // namespace snode

@@ -55,6 +55,13 @@ class Epi2Integrator final : public Integrator {
 
  private:
   enum class StepResult { kOk, kNonFinite, kKrylovFailure };
+  // Consecutive failures of the current adaptive step, per output interval.
+  struct Failures {
+    int nonfinite = 0;
+    int error_test = 0;
+    int krylov = 0;
+    bool last_nonfinite = false;  // the last failure was a NaN/Inf
+  };
 
   // Sizes the workspace for state size n (no-op when unchanged).
   void Resize(Index n, bool autonomous);
@@ -69,6 +76,21 @@ class Epi2Integrator final : public Integrator {
   // Weighted RMS norm with weights_.
   double WrmsNorm(const Vector& x) const;
   double InitialStep(double t0, double t_end);
+  // The first adaptive step: options.initial_step or InitialStep, capped by options.max_step.
+  double FirstStep(double t0, double t_end);
+  // Moves to the step end (z_new_, f_new_) at t_new and counts the step.
+  void Accept(double t_new, double& t);
+  // One fixed step from t towards t_out (the last one of an interval lands on t_out); throws on
+  // any failure.
+  void FixedStep(double& t, double t_out);
+  // One adaptive step attempt from t with the proposed step h. Accepted: t, z_, f_ move and h is
+  // the next proposal; rejected: h is the retry's step. Throws after too many failures.
+  bool AdaptiveStep(double& t, double t_out, double& h, Failures& failures);
+  // One step of h_step and two of h_step/2 from (t, z_, f_); err: the WRMS local error estimate.
+  // On success with err <= 1, z_new_ and f_new_ hold the step end.
+  StepResult DoubledStep(double t, double h_step, double t_new, double& err);
+  // Counts a rejected step and returns the retry's step size; throws past the failure limits.
+  double Reject(StepResult result, double err, double t, double h_step, Failures& failures);
 
   IntegratorOptions options_;
   KrylovPhiEvaluator phi_;
@@ -80,6 +102,7 @@ class Epi2Integrator final : public Integrator {
   double op_t_ = 0.0;
   const Vector* op_z_ = nullptr;
   bool autonomous_ = true;
+  std::string where_;        // " (integrator 'epi2', field 'NAME')" for messages
   double time_scale_ = 1.0;  // η of the autonomised operator
   IntegratorStats stats_;
   long krylov_sweeps_ = 0;

@@ -3,21 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <sstream>
 #include <utility>
 
 #include "core/errors.hpp"
+#include "integrators/integrator_support.hpp"
 
 namespace snode {
 
 namespace {
 
-std::string FormatTime(double t) {
-  std::ostringstream out;
-  out.precision(6);
-  out << t;
-  return out.str();
-}
+using detail::FormatTime;
 
 // Controller limits: the step may shrink to 1/5 or grow 5× per step; 0.9 is the usual safety
 // factor against repeated rejections.
@@ -57,12 +52,7 @@ double HeunIntegrator::ErrorNorm() const {
 
 Trajectory HeunIntegrator::Solve(const OdeProblem& problem) {
   const auto start = std::chrono::steady_clock::now();
-  Require(!options_.interpolate_outputs,
-          "integrator 'heun' has no dense output: integrator option interpolate_outputs is not "
-          "available (its steps end on every output time)");
-  Require(!problem.at_output,
-          "integrator 'heun' does not support jumps at output times "
-          "(OdeProblem::at_output)");
+  detail::RequireStopTimesOnly("heun", options_, problem);
   options_.Validate();
   problem.Validate();
   const Index n = problem.z0.size();

@@ -1,17 +1,81 @@
 #pragma once
-// Integrator: solves z' = f(t, z; θ) from problem.t0 through problem.output_times. By default every
-// output time is a stop time, so it is a step boundary (no interpolation error enters a loss).
-// With IntegratorOptions::interpolate_outputs only the last output time stops the solver and the
-// others are read off the solver's dense output (cubic Hermite for ARKODE, the Nordsieck
-// polynomial for CVODES), as torchdiffeq and diffrax do: far fewer steps with many observations.
+// Integrator: solves z' = f(t, z; θ), z(t0) = z0 (an OdeProblem) and returns the states at the
+// problem's output times. Implementations are plug-ins, created by name from IntegratorRegistry()
+// with IntegratorOptions; apps and gradient methods only ever use this interface. An Integrator
+// knows nothing about gradients: the adjoint methods drive it through the OdeProblem hooks below.
 //
-// Implementations are created once (IntegratorRegistry().Create(name, options)) and reused for
-// many Solve() calls: SUNDIALS objects are re-initialised, not re-created, when the state size
-// is unchanged. An Integrator knows nothing about gradients.
+// Outputs. Solve(problem) integrates from problem.t0 through every time of problem.output_times
+// (strictly increasing, the first ≥ t0) and fills a Trajectory: times = output_times, states = z at
+// each output time (after the jump there, if any), stats, and with options.record_steps
+// step_times. A first output time equal to t0 returns z0.
+//  - Stop times (the default): every output time is a step boundary. An adaptive method stops
+//    exactly on it; a fixed-step method (options.fixed_step > 0) shortens the last step of each
+//    output interval to land on it and starts the next interval with fixed_step again. A loss
+//    sees no interpolation error and a discrete adjoint can replay the steps.
+//  - Interpolated outputs (options.interpolate_outputs, adaptive SUNDIALS integrators only:
+//    dopri5, sdirk, cvodes_bdf, cvodes_adams): only the last output time is a stop time; the
+//    others are read off the solver's dense output over the step that contains them (cubic
+//    Hermite for dopri5, ARKODE's Hermite interpolant for sdirk, the Nordsieck polynomial for
+//    CVODES). Far fewer steps with many observations, at the cost of an interpolation error of
+//    the order of the local error. A ConfigError with fixed_step > 0 (Validate; so on euler, rk4
+//    and backward_euler, which need a fixed step), on heun and epi2 (no dense output), and together
+//    with at_output or after_step, which need stop times.
 //
-// Errors: ConfigError for bad options or a bad problem (Validate()), NumericalError when the field
-// produced NaN/Inf that a smaller step could not avoid, SundialsError on solver failure (the
-// message names the flag, t, the integrator and a remedy), and whatever the field itself threw.
+// Hooks of the problem (what the adjoint methods rely on):
+//  - OdeProblem::at_output(index, t, state): called at every output time in stop-time mode (also
+//    at a first output time equal to t0), once the state there is known to be finite. It may change
+//    the state (an adjoint's observation jump) and returns true if it did; the solver then
+//    continues from the changed state (ARKODE: *Reset, which keeps the step size; CVODES:
+//    CVodeReInit) and the trajectory stores the state after the jump. Honoured when
+//    SupportsOutputJumps() is true (the SUNDIALS integrators); the others throw ConfigError when it
+//    is set.
+//  - OdeProblem::after_step(t_prev, t_new, dense): called after every accepted step with the
+//    step's interval and the solver's dense output over it, before any jump at t_new (backsolve's
+//    parameter quadrature). `dense` is valid only during the call, for t in [t_prev, t_new]
+//    (DenseOutput::Evaluate throws SundialsError if the solver refuses t). Setting it makes the
+//    SUNDIALS steppers run one step per evolve call. Needs stop times and a dense output (every
+//    SUNDIALS integrator but backward_euler); ConfigError on backward_euler, heun and epi2.
+//  - OdeProblem::error_test_size = k in (0, n): only the first k components enter the local error
+//    test (error weights 1/(rtol|z_i| + atol) for i < k, 0 after: a seminorm for an adjoint's
+//    parameter integral); dopri5's first-step estimate uses the same k components. Honoured by
+//    the SUNDIALS integrators (not meaningful with linear_solver "gmres", whose Krylov problem
+//    SUNDIALS scales by the error weights); heun and epi2 test every component.
+//  - OdeProblem::store_all_states = false: states keeps only the state at the last output time
+//    (the SUNDIALS integrators; heun and epi2 keep all). states.back() is that state either way.
+//
+// Steps and limits. With options.record_steps, step_times gets t0 and the end of every accepted
+// step, in order; every output time is among them in stop-time mode. options.max_steps bounds
+// the steps per output interval: exceeding it throws SundialsError (*_TOO_MUCH_WORK, or
+// HEUN_TOO_MUCH_WORK / EPI2_TOO_MUCH_WORK).
+//
+// Statistics (Trajectory::stats, for this solve only, not accumulated across solves): steps
+// (accepted), rejected_steps (error-test and convergence failures), rhs_evals (every f evaluation,
+// including the two of dopri5's first-step estimate, whose f(t0, z0) also serves as the first
+// stage and is counted once; epi2 counts a non-autonomous field's ∂f/∂t as two), jvp_evals,
+// jacobian_evals, linear_iters, nonlinear_iters, krylov_dim_max/mean (epi2), wall_seconds and
+// first_step (adaptive SUNDIALS integrators; signed). Counters a method does not use stay 0.
+//
+// Exceptions. ConfigError for bad options (from the constructor and again on every Solve) or a
+// bad problem (OdeProblem::Validate) before any work, and for a hook or mode the integrator does
+// not support; NumericalError naming the integrator and the time when the field produced NaN/Inf
+// that a smaller step could not avoid, or when a state at an output time is not finite (an
+// unstable explicit method); SundialsError on solver failure (the message names the call, the
+// flag, t, the integrator and a remedy); whatever the field (or a hook) threw, rethrown unchanged
+// (same type, same message). After an exception the object is usable again: the next Solve starts
+// afresh. The trajectory given to SolveInto is unspecified after an exception.
+//
+// Determinism and reuse. Integrators are created once and reused for many Solve() calls: SUNDIALS
+// objects are re-initialised, not re-created, while the state size stays the same, and a reused
+// object returns bit for bit what a fresh one returns for the same problem (counters, step
+// history and dopri5's first step are reset or recomputed every solve). θ is read from the
+// problem on every solve. No integrator allocates per step (a solve's heap allocations do not
+// grow with its number of steps), and SolveInto() reuses the storage of a trajectory of the same
+// shape (SUNDIALS integrators).
+//
+// Thread-safety. An Integrator object holds solver memory and workspace: use one object per
+// thread (and one field per thread: VectorField::Clone). Objects on different threads are
+// independent (each SUNDIALS integrator has its own SUNContext). Register plug-ins before starting
+// threads (the registry is not locked).
 
 #include <memory>
 #include <string>
@@ -31,8 +95,9 @@ struct IntegratorOptions {
   // How an adaptive explicit method (dopri5) chooses its first step when initial_step = 0:
   // "hairer" (default) — the starting-step algorithm of Hairer, Nørsett & Wanner (Solving ODEs I,
   // II.4), the one of scipy, torchdiffeq and diffrax, at the cost of two f evaluations; "sundials"
-  // — ARKODE's own estimate, which can be orders of magnitude smaller (3e-6 instead of ~0.1 on W4's
-  // ODE block, so 6 steps where 2 suffice). The implicit and CVODES integrators use their own.
+  // — ARKODE's own estimate, which can be orders of magnitude smaller (3e-6 instead of ~0.1 on the
+  // ODE block of the MNIST ODE-Net, so 6 steps where 2 suffice). The implicit and CVODES
+  // integrators use their own.
   std::string initial_step_estimate = "hairer";
   double max_step = 0.0;                // 0: unlimited
   long max_steps = 100000;              // per output interval; exceeding it throws SundialsError
@@ -41,8 +106,8 @@ struct IntegratorOptions {
   int krylov_max_dim = 40;              // GMRES max Krylov dimension; epi2 Arnoldi max dimension
   bool record_steps = false;            // fill Trajectory::step_times (used by BPTT replay)
   // Adaptive SUNDIALS integrators only (dopri5, sdirk, cvodes_*): outputs before the last one are
-  // interpolated instead of being stop times. ConfigError with fixed_step > 0 or on an integrator
-  // without dense output (euler, rk4, heun, backward_euler, epi2 are fixed-step or own code).
+  // interpolated instead of being stop times (see the file comment). ConfigError with
+  // fixed_step > 0 or on an integrator without dense output.
   bool interpolate_outputs = false;
 
   // Throws ConfigError naming the offending field (non-positive or NaN tolerances or step, ...).
@@ -78,14 +143,15 @@ class Integrator {
   // The registry name ("dopri5").
   virtual std::string name() const = 0;
   virtual const IntegratorOptions& options() const = 0;
-  // Solves the problem; see the file comment for what it throws.
+  // Solves the problem as the file comment says (outputs, hooks, statistics, exceptions).
   virtual Trajectory Solve(const OdeProblem& problem) = 0;
   // The same into a caller-owned trajectory whose storage is reused (a training loop solving the
   // same problem shape again allocates nothing per solve). The default calls Solve().
   virtual void SolveInto(const OdeProblem& problem, Trajectory& trajectory) {
     trajectory = Solve(problem);
   }
-  // Whether Solve() honours OdeProblem::at_output (jumps at output times, step size kept).
+  // Whether Solve() honours OdeProblem::at_output (jumps at output times). When false, a problem
+  // with at_output is a ConfigError.
   virtual bool SupportsOutputJumps() const { return false; }
 };
 

@@ -135,9 +135,8 @@ void KrylovPhiEvaluator::ExpAugmented(int m, double sigma, int q) {
   expm_.topLeftCorner(s, s) = aug.exp();
 }
 
-PhiReport KrylovPhiEvaluator::SolveAffine(const LinearOperator& apply_a, ConstVectorRef v,
-                                          ConstVectorRef taus, double tol, ConstVectorRef weights,
-                                          MatrixRef out) {
+void KrylovPhiEvaluator::CheckAffineArguments(ConstVectorRef v, ConstVectorRef taus, double tol,
+                                              ConstVectorRef weights, MatrixRef out) {
   const Index n = v.size();
   Require(n > 0, "KrylovPhiEvaluator::SolveAffine: v is empty");
   Require(taus.size() > 0, "KrylovPhiEvaluator::SolveAffine: no output times");
@@ -154,14 +153,19 @@ PhiReport KrylovPhiEvaluator::SolveAffine(const LinearOperator& apply_a, ConstVe
     Require(std::isfinite(taus[j]) && taus[j] > (j == 0 ? 0.0 : taus[j - 1]),
             "KrylovPhiEvaluator::SolveAffine: taus must be positive and strictly increasing");
   }
-  Reserve(n, 2);
+}
+
+PhiReport KrylovPhiEvaluator::SolveAffine(const LinearOperator& apply_a, ConstVectorRef v,
+                                          ConstVectorRef taus, double tol, ConstVectorRef weights,
+                                          MatrixRef out) {
+  CheckAffineArguments(v, taus, tol, weights, out);
+  Reserve(v.size(), 2);
   PhiReport report;
   if (!v.allFinite()) {
     report.status = PhiStatus::kNonFinite;
     return report;
   }
   const double tau_end = taus[taus.size() - 1];
-  const int m_max = options_.max_dim;
   w_current_.setZero();
   double s = 0.0;  // current substep start
   Index next_output = 0;
@@ -183,85 +187,105 @@ PhiReport KrylovPhiEvaluator::SolveAffine(const LinearOperator& apply_a, ConstVe
         return report;
       }
     }
-    const double remaining = tau_end - s;
     const double beta = residual_.norm();
     if (beta == 0.0) {  // w stays constant
       for (; next_output < taus.size(); ++next_output) out.col(next_output) = w_current_;
       break;
     }
-    StartSweep(residual_);
-    ++report.sweeps;
-    // Grow m until the estimate for the whole remaining interval meets its share of tol.
-    double sigma = remaining;
-    double err = 0.0;
-    int m = 0;
-    bool fits = false;
-    for (int j = 0; j < m_max; ++j) {
-      if (!ArnoldiStep(apply_a, j, report)) {
-        report.status = PhiStatus::kNonFinite;
-        return report;
-      }
-      m = j + 1;
-      ExpAugmented(m, sigma, 2);
-      if (breakdown_) {
-        err = 0.0;
-        fits = true;
-        break;
-      }
-      // Error of σ φ_1(σA)u ≈ β σ² h_{m+1,m} (e_mᵀ φ_2(σH) e₁) v_{m+1}.
-      err = beta * sigma * sigma * hessenberg_(m, m - 1) * std::abs(expm_(m - 1, m + 1)) *
-            WeightedNorm(basis_.col(m), weights);
-      if (!std::isfinite(err)) {
-        report.status = PhiStatus::kNonFinite;
-        return report;
-      }
-      if (err <= tol * sigma / tau_end) {
-        fits = true;
-        break;
-      }
-    }
-    if (!fits) {
-      // m_max reached: shrink the substep on the same basis (err ~ σ^{m+1}, allowance ~ σ).
-      const double vnorm = WeightedNorm(basis_.col(m), weights);
-      for (int attempt = 0; attempt < 60 && !fits; ++attempt) {
-        const double ratio = err / (tol * sigma / tau_end);
-        const double factor =
-            std::clamp(0.9 * std::pow(ratio, -1.0 / static_cast<double>(m)), 0.05, 0.9);
-        sigma *= factor;
-        ExpAugmented(m, sigma, 2);
-        err = beta * sigma * sigma * hessenberg_(m, m - 1) * std::abs(expm_(m - 1, m + 1)) * vnorm;
-        fits = err <= tol * sigma / tau_end;
-      }
-      if (!fits || sigma <= 1e-15 * tau_end) {
-        report.status = PhiStatus::kNotConverged;
-        return report;
-      }
-    }
-    report.krylov_dim_max = std::max<long>(report.krylov_dim_max, m);
-    report.krylov_dim_sum += m;
-    report.error_estimate += err;
-    const bool last = sigma >= remaining;
-    const double s_end = last ? tau_end : s + sigma;
-    // Outputs strictly inside (s, s_end) come from this basis with their own σ' = τ_j − s.
-    bool expm_holds_sigma = true;
-    while (next_output < taus.size() && taus[next_output] < s_end) {
-      const double delta = taus[next_output] - s;
-      ExpAugmented(m, delta, 2);
-      expm_holds_sigma = false;
-      out.col(next_output).noalias() =
-          w_current_ + (beta * delta) * (basis_.leftCols(m) * expm_.block(0, m, m, 1));
-      ++next_output;
-    }
-    if (!expm_holds_sigma) ExpAugmented(m, sigma, 2);
-    w_current_.noalias() += (beta * sigma) * (basis_.leftCols(m) * expm_.block(0, m, m, 1));
-    s = s_end;
-    while (next_output < taus.size() && taus[next_output] <= s) {
-      out.col(next_output) = w_current_;
-      ++next_output;
-    }
+    const Substep substep = FitSubstep(apply_a, beta, tau_end - s, tau_end, tol, weights, report);
+    if (report.status != PhiStatus::kConverged) return report;
+    report.krylov_dim_max = std::max<long>(report.krylov_dim_max, substep.m);
+    report.krylov_dim_sum += substep.m;
+    report.error_estimate += substep.err;
+    next_output = TakeSubstep(substep, beta, tau_end, taus, s, next_output, out);
   }
   if (!out.allFinite()) report.status = PhiStatus::kNonFinite;
   return report;
+}
+
+double KrylovPhiEvaluator::SubstepError(int m, double beta, double sigma,
+                                        double next_basis_norm) const {
+  // Error of σ φ_1(σA)u ≈ β σ² h_{m+1,m} (e_mᵀ φ_2(σH) e₁) v_{m+1}.
+  return beta * sigma * sigma * hessenberg_(m, m - 1) * std::abs(expm_(m - 1, m + 1)) *
+         next_basis_norm;
+}
+
+KrylovPhiEvaluator::Substep KrylovPhiEvaluator::FitSubstep(const LinearOperator& apply_a,
+                                                           double beta, double remaining,
+                                                           double tau_end, double tol,
+                                                           ConstVectorRef weights,
+                                                           PhiReport& report) {
+  StartSweep(residual_);
+  ++report.sweeps;
+  // Grow m until the estimate for the whole remaining interval meets its share of tol.
+  Substep substep{0, remaining, 0.0};
+  for (int j = 0; j < options_.max_dim; ++j) {
+    if (!ArnoldiStep(apply_a, j, report)) {
+      report.status = PhiStatus::kNonFinite;
+      return substep;
+    }
+    substep.m = j + 1;
+    ExpAugmented(substep.m, substep.sigma, 2);
+    if (breakdown_) {
+      substep.err = 0.0;
+      return substep;
+    }
+    substep.err =
+        SubstepError(substep.m, beta, substep.sigma, WeightedNorm(basis_.col(substep.m), weights));
+    if (!std::isfinite(substep.err)) {
+      report.status = PhiStatus::kNonFinite;
+      return substep;
+    }
+    if (substep.err <= tol * substep.sigma / tau_end) return substep;
+  }
+  if (!ShrinkSubstep(beta, tau_end, tol, weights, substep)) {
+    report.status = PhiStatus::kNotConverged;
+  }
+  return substep;
+}
+
+bool KrylovPhiEvaluator::ShrinkSubstep(double beta, double tau_end, double tol,
+                                       ConstVectorRef weights, Substep& substep) {
+  // m_max reached: shrink the substep on the same basis (err ~ σ^{m+1}, allowance ~ σ).
+  const int m = substep.m;
+  const double vnorm = WeightedNorm(basis_.col(m), weights);
+  bool fits = false;
+  for (int attempt = 0; attempt < 60 && !fits; ++attempt) {
+    const double ratio = substep.err / (tol * substep.sigma / tau_end);
+    const double factor =
+        std::clamp(0.9 * std::pow(ratio, -1.0 / static_cast<double>(m)), 0.05, 0.9);
+    substep.sigma *= factor;
+    ExpAugmented(m, substep.sigma, 2);
+    substep.err = SubstepError(m, beta, substep.sigma, vnorm);
+    fits = substep.err <= tol * substep.sigma / tau_end;
+  }
+  return fits && substep.sigma > 1e-15 * tau_end;
+}
+
+Index KrylovPhiEvaluator::TakeSubstep(const Substep& substep, double beta, double tau_end,
+                                      ConstVectorRef taus, double& s, Index next_output,
+                                      MatrixRef out) {
+  const int m = substep.m;
+  const bool last = substep.sigma >= tau_end - s;
+  const double s_end = last ? tau_end : s + substep.sigma;
+  // Outputs strictly inside (s, s_end) come from this basis with their own σ' = τ_j − s.
+  bool expm_holds_sigma = true;
+  while (next_output < taus.size() && taus[next_output] < s_end) {
+    const double delta = taus[next_output] - s;
+    ExpAugmented(m, delta, 2);
+    expm_holds_sigma = false;
+    out.col(next_output).noalias() =
+        w_current_ + (beta * delta) * (basis_.leftCols(m) * expm_.block(0, m, m, 1));
+    ++next_output;
+  }
+  if (!expm_holds_sigma) ExpAugmented(m, substep.sigma, 2);
+  w_current_.noalias() += (beta * substep.sigma) * (basis_.leftCols(m) * expm_.block(0, m, m, 1));
+  s = s_end;
+  while (next_output < taus.size() && taus[next_output] <= s) {
+    out.col(next_output) = w_current_;
+    ++next_output;
+  }
+  return next_output;
 }
 
 PhiReport KrylovPhiEvaluator::Phi(const LinearOperator& apply_a, double tau, ConstVectorRef v,

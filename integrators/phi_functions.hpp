@@ -103,6 +103,29 @@ class KrylovPhiEvaluator {
   // ‖x‖_W (see file comment).
   double WeightedNorm(ConstVectorRef x, ConstVectorRef weights) const;
 
+  // SolveAffine's pieces. A substep: Krylov dimension m, length σ and its error estimate.
+  struct Substep {
+    int m = 0;
+    double sigma = 0.0;
+    double err = 0.0;
+  };
+  // Throws ConfigError for SolveAffine arguments that do not fit together.
+  static void CheckAffineArguments(ConstVectorRef v, ConstVectorRef taus, double tol,
+                                   ConstVectorRef weights, MatrixRef out);
+  // The a-posteriori error of σ φ_1(σA)u on the current basis of dimension m (expm_ holds σ).
+  double SubstepError(int m, double beta, double sigma, double next_basis_norm) const;
+  // Arnoldi on residual_ (norm beta) until σ = remaining meets its share tol·σ/τ_end of the
+  // tolerance, else a shorter σ on the m_max basis. Sets report.status on NaN/Inf or failure.
+  Substep FitSubstep(const LinearOperator& apply_a, double beta, double remaining, double tau_end,
+                     double tol, ConstVectorRef weights, PhiReport& report);
+  // Shrinks substep.sigma on the full basis until it fits; false when it cannot.
+  bool ShrinkSubstep(double beta, double tau_end, double tol, ConstVectorRef weights,
+                     Substep& substep);
+  // Writes the outputs inside the substep [s, s + σ] (the last one ends on τ_end), advances
+  // w_current_ and s, and returns the index of the next output still to write.
+  Index TakeSubstep(const Substep& substep, double beta, double tau_end, ConstVectorRef taus,
+                    double& s, Index next_output, MatrixRef out);
+
   KrylovPhiOptions options_;
   Index n_ = 0;        // current problem dimension
   Matrix basis_;       // V: N × (m_max + 1)

@@ -11,25 +11,14 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <sstream>
 #include <vector>
 
 #include "core/errors.hpp"
 #include "core/nvector.hpp"
+#include "integrators/integrator_support.hpp"
 
 namespace snode {
 namespace detail {
-
-namespace {
-
-std::string FormatTime(double t) {
-  std::ostringstream out;
-  out.precision(6);
-  out << t;
-  return out.str();
-}
-
-}  // namespace
 
 void RecordingErrorHandler(int error_code, const char* /*module*/, const char* function, char* msg,
                            void* eh_data) noexcept {
@@ -169,17 +158,21 @@ class StateWriter {
   std::size_t count_ = 0;
 };
 
+// SundialsError "CALL failed with FLAG (n) at t=T (integrator 'NAME')" when a hook call failed.
+void CheckHookCall(const EvolveHooks& hooks, const char* call, int flag, double t,
+                   const std::string& integrator) {
+  if (flag >= 0) return;
+  throw SundialsError(call, flag, FlagName(hooks.family, flag),
+                      "at t=" + FormatTime(t) + " (integrator '" + integrator + "')");
+}
+
 // DenseOutput over the solver's last step through hooks.interpolate (*GetDky, k = 0).
 class SolverDenseOutput final : public DenseOutput {
  public:
   SolverDenseOutput(const EvolveHooks& hooks, N_Vector work, const std::string& integrator)
       : hooks_(hooks), work_(work), integrator_(integrator) {}
   void Evaluate(double t, VectorRef z) const override {
-    const int flag = hooks_.interpolate(t, work_);
-    if (flag < 0) {
-      throw SundialsError(hooks_.interpolate_call, flag, FlagName(hooks_.family, flag),
-                          "at t=" + FormatTime(t) + " (integrator '" + integrator_ + "')");
-    }
+    CheckHookCall(hooks_, hooks_.interpolate_call, hooks_.interpolate(t, work_), t, integrator_);
     z = AsConstEigen(work_);
   }
 
@@ -189,9 +182,6 @@ class SolverDenseOutput final : public DenseOutput {
   const std::string& integrator_;
 };
 
-// interpolate_outputs: one stop time at the last output; earlier outputs from the dense output.
-// In one-step mode (recording) every accepted step is taken here and the outputs inside it are
-// interpolated; otherwise the solver's normal mode steps past each tout and interpolates itself.
 // One-step mode counts the steps per output interval itself (the solver's own limit applies per
 // evolve call): past options.max_steps, the error the solver would have raised.
 [[noreturn]] void ThrowTooMuchWork(const EvolveHooks& hooks, double t,
@@ -203,62 +193,148 @@ class SolverDenseOutput final : public DenseOutput {
       "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " + FlagRemedy(flag_name));
 }
 
-void RunInterpolatingLoop(const OdeProblem& problem, const IntegratorOptions& options,
-                          const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
-                          CallbackData& data, const ErrorRecord& record, Trajectory& trajectory,
-                          StateWriter& writer) {
-  if (!hooks.interpolate) {
-    throw ConfigError("integrator '" + integrator +
+// The state of one RunOutputLoop call: its arguments, where the solver is, the states written.
+class OutputLoop {
+ public:
+  OutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
+             const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
+             CallbackData& data, const ErrorRecord& record, Trajectory& trajectory)
+      : problem_(problem),
+        options_(options),
+        integrator_(integrator),
+        y_(y),
+        hooks_(hooks),
+        data_(data),
+        record_(record),
+        trajectory_(trajectory),
+        writer_(trajectory.states),
+        t_(problem.t0) {}
+
+  // Every output time a stop time; at_output jumps and after_step.
+  void RunStopTimes();
+  // interpolate_outputs: one stop time at the last output, the others from the dense output.
+  void RunInterpolating();
+
+ private:
+  void SetStopTime(double tstop) {
+    CheckHookCall(hooks_, hooks_.set_stop_time_call, hooks_.set_stop_time(tstop), t_, integrator_);
+  }
+  // One evolve call toward tout (one step in one-step mode); returns its flag (>= 0).
+  int Advance(double tout, bool one_step, long& steps_in_interval);
+  // A jump at output `index`: let the problem change the state, then restart the solver there.
+  void Jump(std::size_t index, double t_out);
+  // Keeps the state at output `index` (all of them, or with store_all_states off only the last).
+  void Store(std::size_t index) {
+    if (problem_.store_all_states || index + 1 == problem_.output_times.size()) {
+      writer_.Add(AsConstEigen(y_));
+    }
+  }
+
+  const OdeProblem& problem_;
+  const IntegratorOptions& options_;
+  const std::string& integrator_;
+  N_Vector y_;
+  const EvolveHooks& hooks_;
+  CallbackData& data_;
+  const ErrorRecord& record_;
+  Trajectory& trajectory_;
+  StateWriter writer_;
+  double t_;                                  // where the solver is (end of its last step)
+  const SolverDenseOutput* dense_ = nullptr;  // for after_step
+};
+
+int OutputLoop::Advance(double tout, bool one_step, long& steps_in_interval) {
+  double tret = t_;
+  const int flag = hooks_.evolve(tout, y_, &tret, one_step);
+  if (flag < 0) {
+    ThrowSolveFailure(hooks_.family, hooks_.evolve_call, flag, tret, integrator_, data_, record_);
+  }
+  // A field exception is always fatal (-1), so a pending one cannot coexist with success, but
+  // keep the contract explicit.
+  data_.RethrowPending();
+  const double t_prev = t_;
+  t_ = tret;
+  if (one_step) {
+    if (dense_ != nullptr) problem_.after_step(t_prev, t_, *dense_);
+    if (options_.record_steps) trajectory_.step_times.push_back(t_);
+    if (++steps_in_interval > options_.max_steps && t_ < tout) {
+      ThrowTooMuchWork(hooks_, t_, integrator_);
+    }
+  }
+  return flag;
+}
+
+void OutputLoop::Jump(std::size_t index, double t_out) {
+  if (!problem_.at_output) return;
+  auto state = AsEigen(y_);
+  if (!problem_.at_output(index, t_out, state)) return;
+  CheckHookCall(hooks_, hooks_.reset_call, hooks_.reset(t_out, y_), t_out, integrator_);
+}
+
+void OutputLoop::RunStopTimes() {
+  // after_step: the stepper runs one step at a time and shows each step's dense output.
+  NVectorPtr dense_work;
+  std::unique_ptr<SolverDenseOutput> dense;
+  if (problem_.after_step) {
+    if (!hooks_.interpolate) {
+      throw ConfigError("integrator '" + integrator_ +
+                        "' has no dense output: OdeProblem::after_step is not available");
+    }
+    dense_work.reset(N_VClone(y_));
+    dense = std::make_unique<SolverDenseOutput>(hooks_, dense_work.get(), integrator_);
+    dense_ = dense.get();
+  }
+  const bool one_step = options_.record_steps || problem_.after_step != nullptr;
+  for (std::size_t index = 0; index < problem_.output_times.size(); ++index) {
+    const double tout = problem_.output_times[index];
+    if (tout != t_) {  // equal only for a first output time at t0
+      // Quirk (6.4.1): the stop time must be set before every evolve call (see the header).
+      SetStopTime(tout);
+      long steps_in_interval = 0;
+      while (true) {
+        const int flag = Advance(tout, one_step, steps_in_interval);
+        // 1 = *_TSTOP_RETURN; 0 with t == tout is the quirk's form of the same event.
+        if (flag == 1 || t_ >= tout) break;
+      }
+      t_ = tout;  // the solver returns exactly tout at a stop time
+      CheckStateFinite(AsConstEigen(y_), t_, integrator_);
+    }
+    Jump(index, tout);
+    Store(index);
+  }
+  dense_ = nullptr;
+}
+
+// In one-step mode every accepted step is taken here and the outputs inside it are interpolated:
+// the Lotka–Volterra neural-ODE fit has 10 steps and 101 outputs, and an evolve call per output
+// (ARK_NORMAL) costs ~5% of its solve in arkEvolve/arkStopTests. The values are the same
+// interpolant either way, and each call passes the next output time as tout, as a normal-mode
+// call would: the solvers' first-step estimates (arkHin, cvHin) depend on it.
+void OutputLoop::RunInterpolating() {
+  if (!hooks_.interpolate) {
+    throw ConfigError("integrator '" + integrator_ +
                       "' has no dense output: integrator option interpolate_outputs is not "
                       "available (use stop times at the outputs)");
   }
-  const double t_final = problem.output_times.back();
-  // One step per evolve call, every output inside the step read from its dense output: W2 has
-  // 10 steps and 101 outputs, and an evolve call per output (ARK_NORMAL) costs ~5% of its solve
-  // in arkEvolve/arkStopTests. The values are the same interpolant either way, and each call
-  // passes the next output time as tout, as a normal-mode call would: the solvers' first-step
-  // estimates (arkHin, cvHin) depend on it.
-  double t = problem.t0;  // where the solver is (end of its last step)
-  if (t_final > t) {
-    const int stop_flag = hooks.set_stop_time(t_final);
-    if (stop_flag < 0) {
-      throw SundialsError(hooks.set_stop_time_call, stop_flag, FlagName(hooks.family, stop_flag),
-                          "at t=" + FormatTime(t) + " (integrator '" + integrator + "')");
-    }
-  }
+  const double t_final = problem_.output_times.back();
+  if (t_final > t_) SetStopTime(t_final);
   bool y_is_step_end = true;  // y holds the solver's state at t (not an interpolated value)
-  for (const double& tout : problem.output_times) {
-    if (tout == problem.t0) {  // only possible for the first output time
-      writer.Add(AsConstEigen(y));
-      continue;
-    }
-    long steps_in_interval = 0;
-    while (t < tout) {
-      double tret = t;
-      const int flag = hooks.evolve(tout, y, &tret, true);
-      if (flag < 0)
-        ThrowSolveFailure(hooks.family, hooks.evolve_call, flag, tret, integrator, data, record);
-      data.RethrowPending();
-      t = tret;
-      y_is_step_end = true;
-      if (options.record_steps) trajectory.step_times.push_back(t);
-      if (++steps_in_interval > options.max_steps && t < tout) {
-        ThrowTooMuchWork(hooks, t, integrator);
+  for (std::size_t index = 0; index < problem_.output_times.size(); ++index) {
+    const double tout = problem_.output_times[index];
+    if (tout != problem_.t0) {  // equal only for a first output time at t0
+      long steps_in_interval = 0;
+      while (t_ < tout) {
+        Advance(tout, true, steps_in_interval);
+        y_is_step_end = true;
       }
-    }
-    if (tout != t || !y_is_step_end) {
-      const int flag = hooks.interpolate(tout, y);
-      if (flag < 0) {
-        throw SundialsError(hooks.interpolate_call, flag, FlagName(hooks.family, flag),
-                            "at t=" + FormatTime(tout) + " (integrator '" + integrator + "')");
+      if (tout != t_ || !y_is_step_end) {
+        CheckHookCall(hooks_, hooks_.interpolate_call, hooks_.interpolate(tout, y_), tout,
+                      integrator_);
+        y_is_step_end = false;
       }
-      y_is_step_end = false;
+      CheckStateFinite(AsConstEigen(y_), tout, integrator_);
     }
-    const auto state = AsConstEigen(y);
-    CheckStateFinite(state, tout, integrator);
-    if (problem.store_all_states || &tout == &problem.output_times.back()) {
-      writer.Add(state);
-    }
+    Store(index);
   }
 }
 
@@ -269,87 +345,20 @@ void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                    CallbackData& data, const ErrorRecord& record, Trajectory& trajectory) {
   trajectory.times = problem.output_times;
   trajectory.stats = IntegratorStats();
-  StateWriter writer(trajectory.states);
   trajectory.step_times.clear();
   if (options.record_steps) trajectory.step_times.push_back(problem.t0);
-
-  if (options.interpolate_outputs) {
-    if (problem.at_output || problem.after_step) {
-      throw ConfigError("integrator '" + integrator +
-                        "': jumps at output times and step hooks (OdeProblem::at_output, "
-                        "after_step) need stop times; "
-                        "switch integrator option interpolate_outputs off");
-    }
-    RunInterpolatingLoop(problem, options, integrator, y, hooks, data, record, trajectory, writer);
+  OutputLoop loop(problem, options, integrator, y, hooks, data, record, trajectory);
+  if (!options.interpolate_outputs) {
+    loop.RunStopTimes();
     return;
   }
-  // A jump at output `index`: let the problem change the state, then restart the solver there.
-  auto jump = [&](std::size_t index, double t_out) {
-    if (!problem.at_output) return;
-    auto state = AsEigen(y);
-    if (!problem.at_output(index, t_out, state)) return;
-    const int flag = hooks.reset(t_out, y);
-    if (flag < 0) {
-      throw SundialsError(hooks.reset_call, flag, FlagName(hooks.family, flag),
-                          "at t=" + FormatTime(t_out) + " (integrator '" + integrator + "')");
-    }
-  };
-  // after_step: the stepper runs one step at a time and shows each step's dense output.
-  NVectorPtr dense_work;
-  std::unique_ptr<SolverDenseOutput> dense;
-  if (problem.after_step) {
-    if (!hooks.interpolate) {
-      throw ConfigError("integrator '" + integrator +
-                        "' has no dense output: OdeProblem::after_step is not available");
-    }
-    dense_work.reset(N_VClone(y));
-    dense = std::make_unique<SolverDenseOutput>(hooks, dense_work.get(), integrator);
+  if (problem.at_output || problem.after_step) {
+    throw ConfigError("integrator '" + integrator +
+                      "': jumps at output times and step hooks (OdeProblem::at_output, "
+                      "after_step) need stop times; switch integrator option interpolate_outputs "
+                      "off");
   }
-  const bool one_step = options.record_steps || problem.after_step != nullptr;
-  double t = problem.t0;
-  for (std::size_t index = 0; index < problem.output_times.size(); ++index) {
-    const double tout = problem.output_times[index];
-    if (tout == t) {  // only possible for the first output time (= t0)
-      jump(index, tout);
-      if (problem.store_all_states || index + 1 == problem.output_times.size()) {
-        writer.Add(AsConstEigen(y));
-      }
-      continue;
-    }
-    // Quirk (6.4.1): the stop time must be set before every evolve call (see file comment).
-    const int stop_flag = hooks.set_stop_time(tout);
-    if (stop_flag < 0) {
-      throw SundialsError(hooks.set_stop_time_call, stop_flag, FlagName(hooks.family, stop_flag),
-                          "at t=" + FormatTime(t) + " (integrator '" + integrator + "')");
-    }
-    long steps_in_interval = 0;
-    while (true) {
-      double tret = t;
-      const int flag = hooks.evolve(tout, y, &tret, one_step);
-      if (flag < 0)
-        ThrowSolveFailure(hooks.family, hooks.evolve_call, flag, tret, integrator, data, record);
-      // A field exception is always fatal (-1), so a pending one cannot coexist with success,
-      // but keep the contract explicit.
-      data.RethrowPending();
-      const double t_prev = t;
-      t = tret;
-      if (one_step) {
-        if (dense) problem.after_step(t_prev, t, *dense);
-        if (options.record_steps) trajectory.step_times.push_back(t);
-        if (++steps_in_interval > options.max_steps && t < tout) {
-          ThrowTooMuchWork(hooks, t, integrator);
-        }
-      }
-      // 1 = *_TSTOP_RETURN; 0 with t == tout is the quirk's form of the same event.
-      if (flag == 1 || t >= tout) break;
-    }
-    t = tout;  // the solver returns exactly tout at a stop time
-    CheckStateFinite(AsConstEigen(y), t, integrator);
-    jump(index, tout);
-    if (problem.store_all_states || index + 1 == problem.output_times.size()) {
-      writer.Add(AsConstEigen(y));
-    }
-  }
+  loop.RunInterpolating();
 }
 
 void SetProblemTolerances(const OdeProblem& problem, const IntegratorOptions& options,

@@ -1,10 +1,11 @@
 #pragma once
-// Private helpers of the SUNDIALS-based integrators (snode::detail): return-code checks that
-// turn failures into SundialsError, RAII owners of solver memory, a recording error handler, and
-// the output loop shared by ERKStep, ARKStep and CVODES. SUNDIALS package headers stay in the
-// .cpp; this header only needs the generic types.
+// Helpers of the SUNDIALS-based code (snode::detail): return-code checks that turn failures into
+// SundialsError, RAII owners of solver memory, a recording error handler, and the output loop that
+// SundialsStepper (integrators/sundials_stepper.hpp) runs for ERKStep, ARKStep and CVODES. Code
+// that drives SUNDIALS itself (an adjoint's CVODES solve) may use them too. SUNDIALS package
+// headers stay in the .cpp; this header only needs the generic types.
 //
-// SUNDIALS 6.4.1 quirks handled here (sundials-notes §2, §3, §8):
+// SUNDIALS 6.4.1 quirks handled here:
 //  - a stop time equal to tout makes ARK_NORMAL return 0 (not ARK_TSTOP_RETURN) and leaves the
 //    stop time set, so the stop time is set before every evolve call and 0 and 1 both count as
 //    success;
@@ -117,9 +118,14 @@ void SetProblemTolerances(const OdeProblem& problem, const IntegratorOptions& op
 // hooks.interpolate). With options.record_steps or options.interpolate_outputs the stepper runs in
 // one-step mode (with record_steps trajectory.step_times gets t0 and every accepted step end) and
 // options.max_steps is counted here per output interval; otherwise the solver's own limit (set to
-// max_steps) applies per evolve call = per interval. Fills trajectory.times and trajectory.states;
-// throws as ThrowSolveFailure, and NumericalError if a state at an output time is not finite (an
-// unstable explicit method).
+// max_steps) applies per evolve call = per interval. In stop-time mode problem.at_output runs at
+// every output time (a changed state restarts the solver through hooks.reset) and
+// problem.after_step after every accepted step (one-step mode, the dense output through
+// hooks.interpolate). Fills trajectory.times and trajectory.states (only the last state with
+// problem.store_all_states off) and clears trajectory.stats. Throws ConfigError for
+// interpolate_outputs with at_output or after_step, or interpolate_outputs or after_step without
+// hooks.interpolate; as ThrowSolveFailure; and NumericalError if a state at an output time is not
+// finite (an unstable explicit method).
 void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                    const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
                    CallbackData& data, const ErrorRecord& record, Trajectory& trajectory);

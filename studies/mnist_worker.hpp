@@ -36,7 +36,8 @@ inline constexpr Index kMinSplitBatch = 64;
 
 // Called on every training gradient before it is used, with the method's name and a description
 // of the step; throws (NumericalError) to refuse a gradient, e.g. when backsolve's reconstruction
-// failed. The apps pass RequireUsableGradient; empty: every gradient is used.
+// failed (adjoint/usable_gradient.hpp's RequireUsableGradient, which the app passes); empty: every
+// gradient is used.
 using GradientGuard = std::function<void(const LossAndGradient& result, const std::string& method,
                                          const std::string& what)>;
 

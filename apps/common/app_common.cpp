@@ -249,25 +249,6 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   return options;
 }
 
-void RequireUsableGradient(const LossAndGradient& result, const std::string& method,
-                           const std::string& what) {
-  // The method's own flag (reconstruction_tolerance, 1e-2) is reported in the statistics; a
-  // training step is refused only when the reconstruction failed outright: z_rec(t0) off by
-  // more than |z0| itself, or not finite (W1 at λ = 100 reconstructs y0 ≈ 1e37). W2 at rtol 1e-6
-  // reconstructs to 1e-3…3e-2 during training and its gradients train as well as bptt's.
-  const double error = result.stats.reconstruction_error;
-  if (result.stats.reconstruction_failed && !(error <= 1.0)) {
-    throw NumericalError("gradient '" + method + "' at " + what +
-                         ": the backward reconstruction of z failed (relative error " +
-                         FormatNumber(error, 3) +
-                         "), so the gradient is not used; the problem may be stiff: use "
-                         "cvodes_adjoint or bptt");
-  }
-  if (!result.dtheta.allFinite()) {
-    throw NumericalError("gradient '" + method + "' at " + what + " is NaN/Inf; not used");
-  }
-}
-
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,
                        const std::string& usage, std::ostream& out) {
   bool handled = false;

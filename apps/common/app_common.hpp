@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "adjoint/gradient_method.hpp"
+#include "adjoint/usable_gradient.hpp"
 #include "integrators/integrator.hpp"
 #include "io/files.hpp"
 #include "studies/report.hpp"
@@ -104,14 +105,6 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm);
 
 // Answers --help (prints usage and desc), --list-integrators and --list-gradients (one name per
 // line) on out. Returns true when one of them was given (the app should then exit 0).
-// Throws NumericalError when a gradient must not be used for a training step: backsolve's
-// reconstruction failed outright (flagged, and relative error > 1 or NaN), or dL/dθ is not
-// finite. `what` names
-// the step ("batch 3 of epoch 1"). Training loops call it before the optimiser step, so a
-// --skip-bad-batches run skips such a step and the saved model never sees it.
-void RequireUsableGradient(const LossAndGradient& result, const std::string& method,
-                           const std::string& what);
-
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,
                        const std::string& usage, std::ostream& out);
 

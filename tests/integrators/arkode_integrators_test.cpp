@@ -119,7 +119,7 @@ TEST(ArkodeErkIntegrator, Dopri5FirstStepFollowsHairerWanner) {
     EXPECT_NEAR(trajectory.stats.first_step, expected, 1e-12 * expected);
     EXPECT_NEAR(trajectory.states[1][0], std::exp(-2.0), 5e-3);
     // FSAL dopri5: 6 f per accepted or rejected attempt + the two of the estimate, whose
-    // f(t0, z0) is also the first step's first stage (CallbackData::known_f, not evaluated again).
+    // f(t0, z0) is also the first step's first stage (detail::FirstStageRhs, not evaluated again).
     EXPECT_EQ(trajectory.stats.rhs_evals,
               2 + 6 * (trajectory.stats.steps + trajectory.stats.rejected_steps));
   }
@@ -183,7 +183,7 @@ TEST(ArkodeErkIntegrator, TooMuchWorkNamesFlagTimeAndRemedy) {
 
 TEST(ArkodeDirkIntegrator, BackwardEulerReturnsStepValueNotInterpolant) {
   // y' = −y, h = 0.1, T = 1: BE gives (1/1.1)^10 = 0.385543…; the 6.4.1 Hermite default would
-  // return 0.4048 (sundials-notes §3).
+  // return 0.4048 (6.4.1's Hermite interpolant of a first-order method is capped at degree 0).
   ArkodeDirkIntegrator backward_euler("backward_euler", Fixed(0.1));
   const Trajectory trajectory = backward_euler.Solve(Decay(1.0, {0.5, 1.0}));
   EXPECT_NEAR(trajectory.states[0][0], std::pow(1.0 / 1.1, 5), 1e-12);

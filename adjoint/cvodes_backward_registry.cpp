@@ -1,0 +1,176 @@
+// The interpolating adjoint: any registered integrator with OdeProblem::at_output jumps (e.g.
+// "dopri5") solves the adjoint state equation alone in reversed time, in one solve from T down
+// to t0, with z(t) from the recorded forward step polynomials; the jumps a += ∂ℓ_i/∂z are
+// applied at the output times (the step size kept), and dL/dθ is summed by 3-point
+// Gauss–Legendre over each accepted backward step (OdeProblem::after_step). No checkpoints.
+#include <memory>
+#include <vector>
+
+#include "adjoint/cvodes_backward.hpp"
+#include "adjoint/cvodes_reversed_field.hpp"
+#include "adjoint/quadrature_batch.hpp"
+#include "core/errors.hpp"
+#include "integrators/integrator.hpp"
+
+namespace snode {
+
+namespace {
+
+// The adjoint state equation alone in reversed time s = −t:
+//   da/ds = (∂f/∂z)ᵀ(z(t)) a + (∂g/∂z)ᵀ(t, z(t)),   t = −s,
+// with z(t) from the recorded forward polynomials. Its JVP is the VJP of the original field.
+class ReversedStateAdjointField final : public ReversedAdjointFieldBase {
+ public:
+  ReversedStateAdjointField(VectorField* field, const Vector* theta, const Loss* loss,
+                            const StepPolynomials* forward)
+      : ReversedAdjointFieldBase("the reversed state adjoint field has no VJP (cvodes_adjoint)"),
+        field_(field),
+        theta_(theta),
+        loss_(loss),
+        forward_(forward),
+        n_(field->state_size()),
+        z_(n_),
+        g_(n_) {}
+
+  std::string name() const override { return "reversed state adjoint of " + field_->name(); }
+  Index state_size() const override { return n_; }
+
+  void F(double s, ConstVectorRef a, ConstVectorRef /*theta*/, VectorRef out) override {
+    CheckState("F", "a", a.size());
+    ++rhs_evals;
+    ++vjp_evals;
+    const double t = -s;
+    forward_->Evaluate(t, z_);
+    field_->VjpState(t, z_, *theta_, a, out);
+    if (loss_->HasRunningCost()) {
+      loss_->RunningCostGradient(t, z_, g_);
+      out += g_;
+    }
+  }
+  void Jvp(double s, ConstVectorRef /*a*/, ConstVectorRef /*theta*/, ConstVectorRef v,
+           VectorRef out) override {
+    CheckState("Jvp", "v", v.size());
+    ++vjp_evals;
+    const double t = -s;
+    forward_->Evaluate(t, z_);
+    field_->VjpState(t, z_, *theta_, v, out);
+  }
+  std::unique_ptr<VectorField> Clone() const override {
+    return std::make_unique<ReversedStateAdjointField>(field_, theta_, loss_, forward_);
+  }
+
+ private:
+  VectorField* field_;
+  const Vector* theta_;
+  const Loss* loss_;
+  const StepPolynomials* forward_;
+  Index n_;
+  Vector z_, g_;
+};
+
+class RegistryBackward final : public BackwardStrategy {
+ public:
+  RegistryBackward(const GradientOptions& options, Index n) : options_(options), n_(n) {
+    // The backward problem stops at every observation (its jumps), so it never interpolates.
+    IntegratorOptions stop_options = options.EffectiveBackwardOptions();
+    stop_options.interpolate_outputs = false;
+    solver_ = IntegratorRegistry().Create(options.EffectiveBackwardIntegrator(), stop_options);
+  }
+
+  bool UsesCheckpoints() const override { return false; }
+  ForwardStepRecorder* PrepareRecorder() override { return &polynomials_; }
+
+  void Run(const BackwardPass& pass, Vector& a, Vector& grad, GradientStats& stats) override {
+    quadrature_vjps_ = 0;
+    quadrature_.Reset(n_);
+    stats.backward_steps = Solve(pass, a, grad);
+    quadrature_.Flush(*pass.problem.field, pass.problem.theta, grad);
+    stats.backward_restarts = 0;
+    stats.backward_rhs_evals = reversed_ ? reversed_->rhs_evals : 0;
+    stats.vjp_evals = (reversed_ ? reversed_->vjp_evals : 0) + quadrature_vjps_;
+    stats.stored_bytes = polynomials_.Bytes();
+  }
+
+ private:
+  // a holds ∂ℓ_N/∂z on entry and dL/dz0 on return. Returns the backward steps.
+  long Solve(const BackwardPass& pass, Vector& a, Vector& grad);
+  // The reversed problem from a(T) = a, with the jumps at the output times below T.
+  void SetUpProblem(const BackwardPass& pass, const Vector& a);
+
+  const GradientOptions& options_;
+  const Index n_;
+  StepPolynomials polynomials_;
+  std::unique_ptr<Integrator> solver_;
+  std::shared_ptr<ReversedStateAdjointField> reversed_;
+  OdeProblem problem_;  // the reversed problem, kept across calls
+  QuadratureBatch quadrature_;
+  long quadrature_vjps_ = 0;
+};
+
+void RegistryBackward::SetUpProblem(const BackwardPass& pass, const Vector& a) {
+  const OdeProblem& problem = pass.problem;
+  if (!reversed_) {
+    reversed_ = std::make_shared<ReversedStateAdjointField>(problem.field.get(), &problem.theta,
+                                                            &pass.loss, &polynomials_);
+  } else {
+    *reversed_ =
+        ReversedStateAdjointField(problem.field.get(), &problem.theta, &pass.loss, &polynomials_);
+  }
+  OdeProblem& bp = problem_;
+  bp.field = reversed_;
+  bp.theta.resize(0);
+  bp.z0 = a;
+  bp.t0 = -pass.forward.t_reached;
+  bp.store_all_states = false;  // only a(t0) is read; the jumps see the others
+  // Reversed time s = −t: stops at −t_{N−2}, …, −t_1 (and −t0 when t0 < t_1), each with the jump
+  // a += ∂ℓ_i/∂z applied by the solver, which keeps its step size across it.
+  const std::vector<double>& times = problem.output_times;
+  bp.output_times.clear();
+  for (std::size_t i = times.size() - 1; i-- > 0;) bp.output_times.push_back(-times[i]);
+  if (problem.t0 < times.front()) bp.output_times.push_back(-problem.t0);
+  const std::size_t num_jumps = times.size() - 1;
+  const std::vector<Vector>& dl_dz = pass.dl_dz;
+  bp.at_output = [&dl_dz, num_jumps](std::size_t index, double, VectorRef state) {
+    if (index >= num_jumps) return false;
+    state += dl_dz[num_jumps - 1 - index];
+    return true;
+  };
+}
+
+long RegistryBackward::Solve(const BackwardPass& pass, Vector& a, Vector& grad) {
+  if (!(pass.forward.t_reached > pass.problem.t0) || polynomials_.Empty()) {
+    AddAllJumps(pass.dl_dz, a);
+    return 0;
+  }
+  SetUpProblem(pass, a);
+  VectorField& field = *pass.problem.field;
+  const Vector& theta = pass.problem.theta;
+  // dL/dθ += ∫ (∂f/∂θ)ᵀ a dt over the accepted backward step [s0, s1] = [−t_hi, −t_lo], by
+  // 3-point Gauss–Legendre on each piece between forward steps (both interpolants are smooth
+  // polynomials there).
+  problem_.after_step = [&, this](double s0, double s1, const DenseOutput& dense) {
+    quadrature_vjps_ += AddGaussLegendre(
+        -s1, -s0, kGaussLegendreMaxNodes, polynomials_,
+        [&dense](double t, VectorRef out) { dense.Evaluate(-t, out); }, quadrature_, field, theta,
+        grad);
+  };
+  const Trajectory solution = solver_->Solve(problem_);
+  a = solution.states.back();
+  if (!a.allFinite()) {
+    throw NumericalError("the adjoint of field '" + field.name() +
+                         "' became NaN or Inf (gradient 'cvodes_adjoint', backward '" +
+                         options_.EffectiveBackwardIntegrator() + "')");
+  }
+  // Drop the references into this call's data.
+  problem_.at_output = nullptr;
+  problem_.after_step = nullptr;
+  return solution.stats.steps;
+}
+
+}  // namespace
+
+std::unique_ptr<BackwardStrategy> MakeRegistryBackward(const GradientOptions& options, Index n) {
+  return std::make_unique<RegistryBackward>(options, n);
+}
+
+}  // namespace snode

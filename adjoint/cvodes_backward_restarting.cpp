@@ -1,0 +1,41 @@
+#include "adjoint/cvodes_backward_restarting.hpp"
+
+namespace snode {
+
+CvodesRestartingBackward::CvodesRestartingBackward(const GradientOptions& options, Index n,
+                                                   bool record, bool jump_layer,
+                                                   CvodesForward& forward, SUNContext ctx)
+    : n_(n), solver_(options, n, 1, forward, ctx), record_(record), jump_layer_(jump_layer) {}
+
+void CvodesRestartingBackward::Run(const BackwardPass& pass, Vector& a, Vector& grad,
+                                   GradientStats& stats) {
+  const OdeProblem& problem = pass.problem;
+  solver_.Bind(pass, pass.loss.HasRunningCost() ? 0 : -1);
+  quadrature_vjps_ = 0;
+  quadrature_.Reset(n_);
+  const JumpLayer::ForwardSolution z_of_t = [this](double t, VectorRef out) {
+    polynomials_.Evaluate(t, out);
+  };
+  const bool layered = jump_layer_ && pass.forward.t_reached > problem.t0 && !polynomials_.Empty();
+  if (layered)
+    layer_.Start(*problem.field, problem.theta, pass.loss, z_of_t, &polynomials_.Times());
+  long steps = RunSegments(
+      pass, a, grad, [&](double t_high, double t_low, Vector& a_high, Vector& grad_high) -> long {
+        // The jump layer takes [t_start, t_high] (a and the quadrature move on to t_start), or
+        // the whole segment (t_start = t_low), or nothing (t_start = t_high).
+        const double t_start = layered ? layer_.Apply(t_high, t_low, a_high, grad_high) : t_high;
+        // Nothing left for CVODES (CVodeB would reject tout == tB0).
+        if (t_start <= t_low) return 0;
+        return Segment(problem, t_start, t_low, a_high, grad_high);
+      });
+  quadrature_.Flush(*problem.field, problem.theta, grad);
+  long extra_vjps = quadrature_vjps_;
+  // The layers' CF4 steps count as backward steps, their F_θ columns as VJPs.
+  if (layered) {
+    steps += layer_.stats().steps;
+    extra_vjps += layer_.stats().vjp_evals;
+  }
+  solver_.FillStats(pass, steps, extra_vjps, record_ ? polynomials_.Bytes() : 0.0, stats);
+}
+
+}  // namespace snode

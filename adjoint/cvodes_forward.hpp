@@ -1,0 +1,96 @@
+#pragma once
+// CvodesForward: the forward pass of cvodes_adjoint (internal to snode_adjoint). Owns the CVODES
+// memory: created once (BDF with a dense or SPGMR linear solver, or Adams with fixed-point
+// iteration; the running cost ∫ g dt as a quadrature under error control; CVodeAdjInit for the
+// checkpoints) and re-initialised by every Run, which steps one CVODES step at a time to the
+// last output time T (the only stop time), reads the states at the output times from the step
+// that contains them (CVodeGetDky) and hands every step to a ForwardStepRecorder. With
+// checkpoints the steps are CVodeF's, for a CVODES backward pass (CVodeCreateB on memory());
+// without, CVode's.
+//
+// Fail turns a failed solver call of the forward or of the backward pass into the exception
+// cvodes_adjoint documents (adjoint/cvodes_adjoint.hpp).
+
+#include <sundials/sundials_context.h>
+
+#include <cstddef>
+#include <exception>
+#include <string>
+
+#include "adjoint/cvodes_step_polynomials.hpp"
+#include "adjoint/gradient_method.hpp"
+#include "adjoint/loss.hpp"
+#include "core/callbacks.hpp"
+#include "core/nvector.hpp"
+#include "integrators/sundials_check.hpp"
+
+namespace snode {
+
+// The forward problem's user_data: core's trampolines plus the loss for the running cost.
+struct ForwardData : CallbackData {
+  const Loss* loss = nullptr;
+};
+
+// What a callback of the backward pass left behind: the exception it threw, or the first
+// NaN/Inf it saw ("" if none).
+struct CallbackFailure {
+  std::exception_ptr pending;
+  std::string nonfinite_message;
+};
+
+struct ForwardOutcome {
+  double t_reached = 0.0;  // where the forward really ended (the backward's start), t0 if unsolved
+  int checkpoints = 0;     // CVodeF's ncheck
+  long steps = 0;
+  long rhs_evals = 0;  // f calls of the forward pass alone
+};
+
+class CvodesForward {
+ public:
+  // The CVODES memory for states of length n; options must outlive this object.
+  CvodesForward(const GradientOptions& options, Index n, SUNContext ctx);
+  CvodesForward(const CvodesForward&) = delete;
+  CvodesForward& operator=(const CvodesForward&) = delete;
+
+  // Points the callbacks at the problem and the loss and clears the counters and errors.
+  void Bind(const OdeProblem& problem, const Loss& loss);
+  // Solves from t0 to T, filling forward.states (forward.times and the states' count are set by
+  // the caller). recorder may be null.
+  ForwardOutcome Run(const OdeProblem& problem, bool checkpoints, ForwardStepRecorder* recorder,
+                     Trajectory& forward);
+  // ∫_{t0}^{T} g dt of the last Run (which must have taken a step).
+  double RunningCostIntegral();
+  // Bytes of the checkpoints (Nordsieck arrays) and of the interpolation buffer.
+  double CheckpointBytes(int checkpoints);
+
+  // Throws for a failed solver call: a stored callback exception first (the forward's, then the
+  // backward's), then NumericalError for NaN/Inf, else SundialsError with the CVODES message
+  // and a remedy. phase: "forward" or "backward".
+  [[noreturn]] void Fail(const char* call, int flag, double t, const std::string& phase,
+                         CallbackFailure* backward = nullptr);
+
+  void* memory() const { return mem_.get(); }
+  const GradientOptions& options() const { return options_; }
+  const ForwardData& data() const { return data_; }
+
+ private:
+  void AttachSolvers(SUNContext ctx);
+  // Steps from t0 to T, output `next` being the first after t0; returns the checkpoints.
+  int StepToEnd(const OdeProblem& problem, std::size_t next, bool checkpoints,
+                ForwardStepRecorder* recorder, Trajectory& forward);
+
+  const GradientOptions& options_;
+  const Index n_;
+  detail::ErrorRecord errors_;
+  ForwardData data_;
+  NVectorPtr y_, y_work_, q_;
+  SunMatrixPtr matrix_;
+  SunLinearSolverPtr solver_;
+  SunNonlinearSolverPtr nonlinear_;
+  detail::CvodeMemPtr mem_;  // freed first: it also frees the backward memory
+};
+
+// CV_BDF or CV_ADAMS for "cvodes_bdf" / "cvodes_adams".
+int CvodesMethodFor(const std::string& integrator);
+
+}  // namespace snode
