@@ -18,14 +18,15 @@ namespace snode {
 // vectors and solvers the strategy owns), then the strategy, the context last.
 struct CvodesAdjoint::Impl {
   // running_cost: the loss has one; many_observations: ManyObservations(problem) (for "auto").
-  Impl(const GradientOptions& options, Index state_size, Index param_count, bool with_running_cost,
-       bool with_many_observations)
+  Impl(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options, Index state_size,
+       Index param_count, bool with_running_cost, bool with_many_observations)
       : n(state_size),
         p(param_count),
         running_cost(with_running_cost),
         many_observations(with_many_observations),
-        choice(ChooseCvodesBackward(options, state_size, param_count, with_many_observations)),
-        forward(options, state_size, ctx) {
+        choice(ChooseCvodesBackward(cvodes_options, options.EffectiveBackwardIntegrator(),
+                                    state_size, param_count, with_many_observations)),
+        forward(options, cvodes_options, state_size, ctx) {
     backward = MakeBackwardStrategy(choice, options, n, p, running_cost, forward, ctx);
   }
 
@@ -92,8 +93,9 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-CvodesAdjoint::CvodesAdjoint(const GradientOptions& options) : options_(options) {
-  ValidateCvodesAdjointOptions(options_);
+CvodesAdjoint::CvodesAdjoint(const GradientOptions& options, CvodesAdjointOptions cvodes_options)
+    : options_(options), cvodes_options_(cvodes_options) {
+  ValidateCvodesAdjointOptions(options_, cvodes_options_);
 }
 
 CvodesAdjoint::~CvodesAdjoint() = default;
@@ -106,9 +108,10 @@ LossAndGradient CvodesAdjoint::Compute(const OdeProblem& problem, const Loss& lo
   // on the number of observations (fundamental matrix or not).
   const bool many = ManyObservations(problem);
   if (!impl_ || impl_->n != n || impl_->p != p || impl_->running_cost != loss.HasRunningCost() ||
-      (options_.cvodes_observations == "auto" && impl_->many_observations != many)) {
+      (cvodes_options_.observations == CvodesAdjointOptions::Observations::kAuto &&
+       impl_->many_observations != many)) {
     impl_.reset();  // free the old SUNDIALS objects before creating new ones
-    impl_ = std::make_unique<Impl>(options_, n, p, loss.HasRunningCost(), many);
+    impl_ = std::make_unique<Impl>(options_, cvodes_options_, n, p, loss.HasRunningCost(), many);
   }
   LossAndGradient result;
   impl_->Run(problem, loss, result);

@@ -17,7 +17,8 @@
 // fixed-point iteration, no Jacobian). The stop time is the last output time T, so the forward
 // ends exactly at T; intermediate output times are read from CVODES' dense output (CVodeGetDky)
 // of the step that contains them (see docs/gradients.md for why they are not stop times).
-// Checkpoints every options.checkpoint_interval steps, Hermite or polynomial interpolation.
+// Checkpoints every CvodesAdjointOptions::checkpoint_interval steps, Hermite or polynomial
+// interpolation (CvodesAdjointOptions::interpolation).
 //
 // Backward: backward_integrator "" (same family as the forward), "cvodes_bdf" (dense:
 // −(∂f/∂z)ᵀ from DenseJacobian; gmres: jtimesB = −VjpState), "cvodes_adams" (fixed point),
@@ -30,14 +31,14 @@
 // (s = −t) in one Solve with the jumps applied at the output times (step size kept) and
 // dL/dθ summed by 3-point Gauss–Legendre over each backward step (OdeProblem::after_step).
 //
-// Parameter quadrature with a CVODES backward (GradientOptions::cvodes_quadrature): "cvodes" is
+// Parameter quadrature with a CVODES backward (CvodesAdjointOptions::quadrature): "cvodes" is
 // the fQB quadrature above under error control; "gauss" drops it and, with CVodeB in
 // CV_ONE_STEP mode, adds ∫ (∂f/∂θ)ᵀ a dt over each backward step by 3-point Gauss–Legendre
 // (a from the backward dense output, z from the recorded forward polynomials, split at the
 // forward steps); "auto" = gauss when P > 8·n (its error control is cheap for small P and keeps
 // stiff kinetics accurate; for neural fields its O(P) vector work per step dominates).
 //
-// Jump layer (GradientOptions::cvodes_jump_layer, adjoint/jump_layer.hpp): with a CVODES
+// Jump layer (CvodesAdjointOptions::jump_layer, adjoint/jump_layer.hpp): with a CVODES
 // backward, at the top t_i of each segment [t_{i−1}, t_i] (right after a jump, and at T) the
 // linear backward system w = [a; q] is first integrated over [t_i − δ, t_i] by graded CF4 Magnus
 // steps with exact m × m exponentials (m = n + p (+ 1), dense J from DenseJacobian, F_θ from n
@@ -49,9 +50,9 @@
 // error is not under the tolerances' control (Robertson on [0, 1e5], a sum loss over 50
 // observations: ≈1e-7 relative in dL/dk).
 // "auto" enables it only together with the Gauss quadrature and a "cvodes_bdf" backward, and
-// not with cvodes_observations "fundamental".
+// not with observations "fundamental".
 //
-// Observations (GradientOptions::cvodes_observations), with a CVODES backward and the Gauss
+// Observations (CvodesAdjointOptions::observations), with a CVODES backward and the Gauss
 // quadrature: "restart" applies each jump to a and restarts CVODES (CVodeReInitB) there, so
 // every segment between observations begins again at order 1 with CVODES' first-step estimate.
 // "fundamental" integrates instead, in one backward solve, Y = [U, v] with
@@ -92,9 +93,9 @@
 // (so it grows with the forward steps then, ≈ 8·(q + 1)·n bytes per step).
 //
 // Throws: ConfigError for an unsupported integrator/backward integrator or bad options (in the
-// constructor; cvodes_jump_layer "on" or cvodes_observations "fundamental" with a non-CVODES
-// backward) or a bad problem (and for cvodes_jump_layer "on" with n + p (+ 1) > 64, or
-// cvodes_observations "fundamental" without the Gauss quadrature or with the jump layer);
+// constructor; jump_layer "on" or observations "fundamental" with a non-CVODES backward) or a
+// bad problem (and for jump_layer "on" with n + p (+ 1) > 64, or observations "fundamental"
+// without the Gauss quadrature or with the jump layer);
 // SundialsError naming the CVODES call, flag, t and a remedy; NumericalError when f or a product
 // kept returning NaN/Inf (with the jump layer also when the Jacobian, F_θ or the layer's result is
 // not finite); and rethrows whatever the field or the loss threw inside a callback.
@@ -107,25 +108,28 @@
 #include <memory>
 #include <string>
 
+#include "adjoint/cvodes_adjoint_options.hpp"
 #include "adjoint/gradient_method.hpp"
 
 namespace snode {
 
 class CvodesAdjoint final : public GradientMethod {
  public:
-  // Validates options (ConfigError naming the offending field or integrator).
-  explicit CvodesAdjoint(const GradientOptions& options);
+  // Validates options (ConfigError naming the offending option or integrator).
+  explicit CvodesAdjoint(const GradientOptions& options, CvodesAdjointOptions cvodes_options = {});
   ~CvodesAdjoint() override;
   CvodesAdjoint(const CvodesAdjoint&) = delete;
   CvodesAdjoint& operator=(const CvodesAdjoint&) = delete;
 
   std::string name() const override { return "cvodes_adjoint"; }
   const GradientOptions& options() const override { return options_; }
+  const CvodesAdjointOptions& method_options() const { return cvodes_options_; }
   LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) override;
 
  private:
   struct Impl;  // SUNDIALS state; defined in the .cpp so no CVODES header leaks out
   GradientOptions options_;
+  CvodesAdjointOptions cvodes_options_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,4 +1,4 @@
-// The CVODES backward pass of the fundamental matrix (GradientOptions::cvodes_observations
+// The CVODES backward pass of the fundamental matrix (CvodesAdjointOptions::observations
 // "fundamental"): one backward solve from T down to t0 of yB = [U, v], dU/dt = −(∂f/∂z)ᵀ U,
 // U(T) = I, and with a running cost dv/dt = −(∂f/∂z)ᵀ v − (∂g/∂z)ᵀ, v(T) = 0, so that
 // a(t) = U(t) c + v(t): the jumps at the observations change c (c ← c + U(t_i)⁻¹ ∂ℓ_i/∂z), not

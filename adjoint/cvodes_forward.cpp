@@ -53,8 +53,9 @@ int CvodesMethodFor(const std::string& integrator) {
   return integrator == "cvodes_adams" ? CV_ADAMS : CV_BDF;
 }
 
-CvodesForward::CvodesForward(const GradientOptions& options, Index n, SUNContext ctx)
-    : options_(options), n_(n) {
+CvodesForward::CvodesForward(const GradientOptions& options,
+                             const CvodesAdjointOptions& cvodes_options, Index n, SUNContext ctx)
+    : options_(options), cvodes_options_(cvodes_options), n_(n) {
   const IntegratorOptions& fo = options.integrator_options;
   y_ = MakeNVector(n, ctx);
   AsEigen(y_.get()).setZero();
@@ -78,9 +79,11 @@ CvodesForward::CvodesForward(const GradientOptions& options, Index n, SUNContext
   CheckCvodesCall(CVodeQuadInit(m, RunningCostTrampoline, q_.get()), "CVodeQuadInit");
   CheckCvodesCall(CVodeSetQuadErrCon(m, SUNTRUE), "CVodeSetQuadErrCon");
   CheckCvodesCall(CVodeQuadSStolerances(m, fo.rtol, fo.atol), "CVodeQuadSStolerances");
-  CheckCvodesCall(CVodeAdjInit(m, options.checkpoint_interval,
-                               options.interpolation == "polynomial" ? CV_POLYNOMIAL : CV_HERMITE),
-                  "CVodeAdjInit");
+  const bool polynomial =
+      cvodes_options.interpolation == CvodesAdjointOptions::Interpolation::kPolynomial;
+  CheckCvodesCall(
+      CVodeAdjInit(m, cvodes_options.checkpoint_interval, polynomial ? CV_POLYNOMIAL : CV_HERMITE),
+      "CVodeAdjInit");
 }
 
 void CvodesForward::AttachSolvers(SUNContext ctx) {
@@ -196,8 +199,10 @@ double CvodesForward::CheckpointBytes(int checkpoints) {
   for (const CVadjCheckPointRec& record : records) {
     bytes += 8.0 * static_cast<double>(record.order + 1) * static_cast<double>(n_ + 1);
   }
-  const double per_point = options_.interpolation == "polynomial" ? 1.0 : 2.0;
-  bytes += 8.0 * static_cast<double>(options_.checkpoint_interval + 1) * per_point *
+  const bool polynomial =
+      cvodes_options_.interpolation == CvodesAdjointOptions::Interpolation::kPolynomial;
+  const double per_point = polynomial ? 1.0 : 2.0;
+  bytes += 8.0 * static_cast<double>(cvodes_options_.checkpoint_interval + 1) * per_point *
            static_cast<double>(n_);
   return bytes;
 }

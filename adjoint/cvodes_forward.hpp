@@ -17,6 +17,7 @@
 #include <exception>
 #include <string>
 
+#include "adjoint/cvodes_adjoint_options.hpp"
 #include "adjoint/cvodes_step_polynomials.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
@@ -47,8 +48,9 @@ struct ForwardOutcome {
 
 class CvodesForward {
  public:
-  // The CVODES memory for states of length n; options must outlive this object.
-  CvodesForward(const GradientOptions& options, Index n, SUNContext ctx);
+  // The CVODES memory for states of length n; both options must outlive this object.
+  CvodesForward(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options, Index n,
+                SUNContext ctx);
   CvodesForward(const CvodesForward&) = delete;
   CvodesForward& operator=(const CvodesForward&) = delete;
 
@@ -80,6 +82,7 @@ class CvodesForward {
                 ForwardStepRecorder* recorder, Trajectory& forward);
 
   const GradientOptions& options_;
+  const CvodesAdjointOptions& cvodes_options_;  // checkpoint_interval, interpolation
   const Index n_;
   detail::ErrorRecord errors_;
   ForwardData data_;

@@ -11,14 +11,14 @@ namespace snode {
 
 namespace {
 
-// cvodes_quadrature "auto": Gauss–Legendre once P > 8·n. The CVODES backward quadrature costs
+// quadrature "auto": Gauss–Legendre once P > 8·n. The CVODES backward quadrature costs
 // O(P) vector work per step (Nordsieck update, error norm, restarts), which dominates the O(n)
 // adjoint for a neural field (an MLP 2-32-32-2: P = 1 218, n = 2: 55 ms of 58 ms per gradient); for
 // small P it is cheap and its error control is what keeps dL/dθ accurate on stiff kinetics
 // (Robertson).
 constexpr Index kAutoGaussRatio = 8;
 
-// cvodes_observations "auto": the fundamental matrix up to n = 8 states and for at least n
+// observations "auto": the fundamental matrix up to n = 8 states and for at least n
 // observations strictly inside (t0, T). Its fB costs n VJPs (one per column) against the
 // restart's one, but the restarts begin every segment at order 1 with CVODES' tiny first step:
 // an MLP 2-32-32-2 (n = 2) with 99 observations inside takes ≈ 5–10 backward steps per segment
@@ -32,32 +32,36 @@ bool IsCvodesIntegrator(const std::string& name) {
   return name == "cvodes_bdf" || name == "cvodes_adams";
 }
 
-bool UseGaussQuadrature(const GradientOptions& options, Index n, Index p) {
-  if (!IsCvodesIntegrator(options.EffectiveBackwardIntegrator())) return false;
-  return options.cvodes_quadrature == "gauss" ||
-         (options.cvodes_quadrature == "auto" && p > kAutoGaussRatio * n);
+bool UseGaussQuadrature(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+                        Index p) {
+  using Quadrature = CvodesAdjointOptions::Quadrature;
+  if (!IsCvodesIntegrator(backward)) return false;
+  return options.quadrature == Quadrature::kGauss ||
+         (options.quadrature == Quadrature::kAuto && p > kAutoGaussRatio * n);
 }
 
-// "on" needs a CVODES backward (checked in the constructor). "auto" also needs BDF (the layer
+// kOn needs a CVODES backward (checked in the constructor). kAuto also needs BDF (the layer
 // exists to spare BDF the stiff transients), a backward system small enough for dense m × m
 // exponentials, and the Gauss–Legendre quadrature: the layer reads z(t) from the recorded
 // forward step polynomials, which only the Gauss quadrature records anyway; with the CVODES
 // quadrature the recording would make the stored memory grow with the forward steps instead of
 // the checkpoints.
-bool UseJumpLayer(const GradientOptions& options, Index n, Index p, bool gauss) {
-  const std::string& backward = options.EffectiveBackwardIntegrator();
-  if (options.cvodes_jump_layer == "on") return IsCvodesIntegrator(backward);
-  if (options.cvodes_jump_layer == "off") return false;
+bool UseJumpLayer(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+                  Index p, bool gauss) {
+  using Layer = CvodesAdjointOptions::JumpLayer;
+  if (options.jump_layer == Layer::kOn) return IsCvodesIntegrator(backward);
+  if (options.jump_layer == Layer::kOff) return false;
   // An explicit fundamental matrix has no restarts for the layer to start from.
-  if (options.cvodes_observations == "fundamental") return false;
+  if (options.observations == CvodesAdjointOptions::Observations::kFundamental) return false;
   return gauss && backward == "cvodes_bdf" && n + p + 1 <= JumpLayer::kMaxSize;
 }
 
-bool UseFundamentalMatrix(const GradientOptions& options, Index n, bool gauss, bool jump_layer,
-                          bool many_observations) {
-  if (!IsCvodesIntegrator(options.EffectiveBackwardIntegrator())) return false;
-  if (options.cvodes_observations == "restart") return false;
-  if (options.cvodes_observations == "fundamental") return true;
+bool UseFundamentalMatrix(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+                          bool gauss, bool jump_layer, bool many_observations) {
+  using Observations = CvodesAdjointOptions::Observations;
+  if (!IsCvodesIntegrator(backward)) return false;
+  if (options.observations == Observations::kRestart) return false;
+  if (options.observations == Observations::kFundamental) return true;
   return gauss && !jump_layer && n <= kAutoFundamentalMaxStates && many_observations;
 }
 
@@ -68,9 +72,9 @@ bool ManyObservations(const OdeProblem& problem) {
   return inside >= problem.field->state_size();
 }
 
-CvodesBackwardChoice ChooseCvodesBackward(const GradientOptions& options, Index n, Index p,
+CvodesBackwardChoice ChooseCvodesBackward(const CvodesAdjointOptions& options,
+                                          const std::string& backward, Index n, Index p,
                                           bool many_observations) {
-  const std::string& backward = options.EffectiveBackwardIntegrator();
   CvodesBackwardChoice choice;
   if (backward == "epi2") {
     choice.kind = CvodesBackwardKind::kEpi2;
@@ -80,13 +84,14 @@ CvodesBackwardChoice ChooseCvodesBackward(const GradientOptions& options, Index 
     choice.kind = CvodesBackwardKind::kRegistry;
     return choice;
   }
-  const bool gauss = UseGaussQuadrature(options, n, p);
-  const bool jump_layer = UseJumpLayer(options, n, p, gauss);
-  const bool fundamental = UseFundamentalMatrix(options, n, gauss, jump_layer, many_observations);
+  const bool gauss = UseGaussQuadrature(options, backward, n, p);
+  const bool jump_layer = UseJumpLayer(options, backward, n, p, gauss);
+  const bool fundamental =
+      UseFundamentalMatrix(options, backward, n, gauss, jump_layer, many_observations);
   Require(!fundamental || (gauss && !jump_layer),
-          "gradient 'cvodes_adjoint' with cvodes_observations 'fundamental' needs the Gauss "
-          "quadrature (cvodes_quadrature 'gauss', or 'auto' with P > 8·n) and no jump layer "
-          "(cvodes_jump_layer 'off', or 'auto' without a cvodes_bdf backward)");
+          "gradient 'cvodes_adjoint' with observations 'fundamental' needs the Gauss "
+          "quadrature (quadrature 'gauss', or 'auto' with P > 8·n) and no jump layer "
+          "(jump_layer 'off', or 'auto' without a cvodes_bdf backward)");
   if (fundamental) {
     choice.kind = CvodesBackwardKind::kFundamental;
     return choice;
@@ -108,27 +113,26 @@ bool SupportsOutputJumps(const GradientOptions& options) {
       ->SupportsOutputJumps();
 }
 
-// cvodes_jump_layer "on" and cvodes_observations "fundamental" need a CVODES backward.
-void RequireCvodesBackwardFor(const GradientOptions& options) {
-  const std::string& backward = options.EffectiveBackwardIntegrator();
-  Require(options.cvodes_jump_layer != "on" || IsCvodesIntegrator(backward),
-          "gradient 'cvodes_adjoint' with cvodes_jump_layer 'on' needs backward_integrator "
-          "'cvodes_bdf' or 'cvodes_adams', got '" +
-              backward + "'");
-  Require(options.cvodes_observations != "fundamental" || IsCvodesIntegrator(backward),
-          "gradient 'cvodes_adjoint' with cvodes_observations 'fundamental' needs "
+// jump_layer kOn and observations kFundamental need a CVODES backward.
+void RequireCvodesBackwardFor(const CvodesAdjointOptions& options, const std::string& backward) {
+  Require(
+      options.jump_layer != CvodesAdjointOptions::JumpLayer::kOn || IsCvodesIntegrator(backward),
+      "gradient 'cvodes_adjoint' with jump_layer 'on' needs backward_integrator "
+      "'cvodes_bdf' or 'cvodes_adams', got '" +
+          backward + "'");
+  Require(options.observations != CvodesAdjointOptions::Observations::kFundamental ||
+              IsCvodesIntegrator(backward),
+          "gradient 'cvodes_adjoint' with observations 'fundamental' needs "
           "backward_integrator 'cvodes_bdf' or 'cvodes_adams', got '" +
               backward + "'");
 }
 
 }  // namespace
 
-void ValidateCvodesAdjointOptions(const GradientOptions& options) {
+void ValidateCvodesAdjointOptions(const GradientOptions& options,
+                                  const CvodesAdjointOptions& cvodes_options) {
   options.Validate();
-  Require(options.cvodes_quadrature == "auto" || options.cvodes_quadrature == "gauss" ||
-              options.cvodes_quadrature == "cvodes",
-          "gradient 'cvodes_adjoint' needs cvodes_quadrature 'auto', 'gauss' or 'cvodes', got '" +
-              options.cvodes_quadrature + "'");
+  cvodes_options.Validate();
   Require(IsCvodesIntegrator(options.integrator),
           "gradient 'cvodes_adjoint' needs integrator 'cvodes_bdf' or 'cvodes_adams', got '" +
               options.integrator + "'");
@@ -141,7 +145,7 @@ void ValidateCvodesAdjointOptions(const GradientOptions& options) {
   Require(options.integrator_options.fixed_step == 0.0 &&
               options.EffectiveBackwardOptions().fixed_step == 0.0,
           "gradient 'cvodes_adjoint' is adaptive: integrator option fixed_step must be 0");
-  RequireCvodesBackwardFor(options);
+  RequireCvodesBackwardFor(cvodes_options, backward);
   if (backward == "epi2") {
     Require(IntegratorRegistry().Contains("epi2"),
             "gradient 'cvodes_adjoint': backward_integrator 'epi2' is not registered; known: " +

@@ -1,10 +1,13 @@
 #pragma once
 // Which backward algorithm cvodes_adjoint runs (internal to snode_adjoint). The rules are the
-// ones GradientOptions documents for backward_integrator, cvodes_quadrature, cvodes_jump_layer
-// and cvodes_observations; ChooseCvodesBackward is the one place that combines them.
+// ones documented for GradientOptions::backward_integrator and for CvodesAdjointOptions'
+// quadrature, jump_layer and observations; ChooseCvodesBackward is the one place that combines
+// them. `backward` is the backward integrator's name (GradientOptions::
+// EffectiveBackwardIntegrator()).
 
 #include <string>
 
+#include "adjoint/cvodes_adjoint_options.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "core/ode_problem.hpp"
 #include "core/types.hpp"
@@ -27,29 +30,32 @@ struct CvodesBackwardChoice {
 // "cvodes_bdf" or "cvodes_adams".
 bool IsCvodesIntegrator(const std::string& name);
 
-// cvodes_quadrature: the Gauss–Legendre parameter quadrature, which needs a CVODES backward;
-// "gauss", or "auto" once P > 8·n.
-bool UseGaussQuadrature(const GradientOptions& options, Index n, Index p);
+// quadrature: the Gauss–Legendre parameter quadrature, which needs a CVODES backward; kGauss,
+// or kAuto once P > 8·n.
+bool UseGaussQuadrature(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+                        Index p);
 
-// cvodes_jump_layer: "on" with a CVODES backward; "auto" with the Gauss quadrature, a
-// "cvodes_bdf" backward, n + p + 1 ≤ JumpLayer::kMaxSize and cvodes_observations not
-// "fundamental".
-bool UseJumpLayer(const GradientOptions& options, Index n, Index p, bool gauss);
+// jump_layer: kOn with a CVODES backward; kAuto with the Gauss quadrature, a "cvodes_bdf"
+// backward, n + p + 1 ≤ JumpLayer::kMaxSize and observations not kFundamental.
+bool UseJumpLayer(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+                  Index p, bool gauss);
 
-// cvodes_observations (for a CVODES backward): "fundamental", or "auto" with the Gauss
-// quadrature, no jump layer, n ≤ 8 and many_observations.
-bool UseFundamentalMatrix(const GradientOptions& options, Index n, bool gauss, bool jump_layer,
-                          bool many_observations);
+// observations (for a CVODES backward): kFundamental, or kAuto with the Gauss quadrature, no
+// jump layer, n ≤ 8 and many_observations.
+bool UseFundamentalMatrix(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+                          bool gauss, bool jump_layer, bool many_observations);
 
 // "auto"'s observation count: at least n output times strictly inside (t0, T).
 bool ManyObservations(const OdeProblem& problem);
 
 // The backward algorithm for a problem with n states and p parameters. Throws ConfigError when
-// cvodes_observations "fundamental" meets the CVODES quadrature or the jump layer.
-CvodesBackwardChoice ChooseCvodesBackward(const GradientOptions& options, Index n, Index p,
+// observations kFundamental meets the CVODES quadrature or the jump layer.
+CvodesBackwardChoice ChooseCvodesBackward(const CvodesAdjointOptions& options,
+                                          const std::string& backward, Index n, Index p,
                                           bool many_observations);
 
 // The checks of the CvodesAdjoint constructor: ConfigError naming the offending option.
-void ValidateCvodesAdjointOptions(const GradientOptions& options);
+void ValidateCvodesAdjointOptions(const GradientOptions& options,
+                                  const CvodesAdjointOptions& cvodes_options);
 
 }  // namespace snode

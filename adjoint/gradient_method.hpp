@@ -76,12 +76,6 @@ struct GradientOptions {
   const std::string& EffectiveBackwardIntegrator() const {
     return backward_integrator.empty() ? integrator : backward_integrator;
   }
-  // TRANSITIONAL: cvodes_adjoint's options until they move to CvodesAdjointOptions.
-  long checkpoint_interval = 100;
-  std::string interpolation = "hermite";
-  std::string cvodes_quadrature = "auto";
-  std::string cvodes_jump_layer = "auto";
-  std::string cvodes_observations = "auto";
 };
 
 struct GradientStats {

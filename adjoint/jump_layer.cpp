@@ -61,11 +61,11 @@ void JumpLayer::Start(VectorField& field, const Vector& theta, const Loss& loss,
   p_ = field.num_params();
   m_ = n_ + p_ + (loss.HasRunningCost() ? 1 : 0);
   Require(m_ <= kMaxSize, [&] {
-    return "gradient 'cvodes_adjoint' with cvodes_jump_layer 'on' needs the dense backward "
+    return "gradient 'cvodes_adjoint' with jump_layer 'on' needs the dense backward "
            "system (n + p" +
            std::string(loss.HasRunningCost() ? " + 1" : "") + ") = " + std::to_string(m_) +
            " to be at most " + std::to_string(kMaxSize) + " (n = " + std::to_string(n_) +
-           ", p = " + std::to_string(p_) + "); use cvodes_jump_layer 'off' or 'auto'";
+           ", p = " + std::to_string(p_) + "); use jump_layer 'off' or 'auto'";
   });
   stats_ = JumpLayerStats();
   z_.resize(n_);

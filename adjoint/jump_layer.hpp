@@ -1,6 +1,6 @@
 #pragma once
 // JumpLayer: the stiff transient of a continuous adjoint right after a jump, integrated by
-// exponentials, so that the backward BDF of cvodes_adjoint (GradientOptions::cvodes_jump_layer)
+// exponentials, so that the backward BDF of cvodes_adjoint (CvodesAdjointOptions::jump_layer)
 // restarts on the smooth slow part of the adjoint instead of resolving the transient.
 //
 // Equation. With the forward solution z(t) given and reversed time s = −t, the backward system

@@ -653,7 +653,7 @@ TEST(BacksolveAdjoint, BadOptionsAreRejected) {
   options.backward_integrator.clear();
   BacksolveOptions zero_tolerance;
   zero_tolerance.reconstruction_tolerance = 0.0;
-  EXPECT_THROW(BacksolveAdjoint(options, zero_tolerance), ConfigError);
+  EXPECT_THROW((BacksolveAdjoint{options, zero_tolerance}), ConfigError);
   options.integrator_options.rtol = -1.0;
   EXPECT_THROW(BacksolveAdjoint{options}, ConfigError);
   options.integrator_options.rtol = 1e-6;

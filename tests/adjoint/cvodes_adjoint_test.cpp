@@ -41,6 +41,11 @@ GradientOptions Options(const std::string& integrator = "cvodes_bdf", double rto
   return options;
 }
 
+// cvodes_adjoint's own options from `name=value` settings (as the registry reads them).
+CvodesAdjointOptions Own(const Settings& settings) {
+  return CvodesAdjointOptions::FromSettings(settings);
+}
+
 // Fourth-order central differences of L(x) with steps h·max(1, |x_i|). L comes from a forward
 // solve at rtol 1e-12 / atol 1e-14 (the loss value of a separate cvodes_adjoint object), so the
 // solver noise (≈1e-12 relative) divided by h stays far below the tolerances tested.
@@ -114,9 +119,7 @@ TEST(CvodesAdjoint, RejectsOtherIntegrators) {
     options.backward_integrator = backward;
     EXPECT_THROW(CvodesAdjoint{options}, ConfigError) << backward;
   }
-  options = Options();
-  options.cvodes_quadrature = "simpson";
-  EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
+  EXPECT_THROW(Own({{"quadrature", "simpson"}}), ConfigError);
 }
 
 // cvsRoberts_ASAi_dns (SUNDIALS 6.4.1 examples): G = ∫_0^{4e7} y3 dt, p = (0.04, 1e4, 3e7);
@@ -133,11 +136,12 @@ TEST(CvodesAdjoint, RobertsonReproducesSundialsExample) {
                                          RobertsonField::ClassicRates(), {4e7});
   const LinearFunctionalLoss loss({Vector::Zero(3)}, Vector::Unit(3, 2));
   GradientOptions options = Options("cvodes_bdf", 1e-6, 1e-14);
-  options.checkpoint_interval = 150;  // STEPS in the example
   options.integrator_options.max_steps = 2500;
   options.backward_options = options.integrator_options;
   options.backward_options->atol = 1e-8;
-  CvodesAdjoint method(options);
+  CvodesAdjointOptions own;
+  own.checkpoint_interval = 150;  // STEPS in the example
+  CvodesAdjoint method(options, own);
   const LossAndGradient result = method.Compute(problem, loss);
 
   const Vector published{{7.6842e+05, 5.1144e-04, -3.0691e+00}};
@@ -280,9 +284,8 @@ TEST(CvodesAdjoint, SolverVariantsAgree) {
   for (const Variant& v : variants) {
     GradientOptions options = Options(v.forward, 1e-10, 1e-12, v.linear_solver);
     options.backward_integrator = v.backward;
-    options.interpolation = v.interpolation;
-    options.checkpoint_interval = 20;
-    CvodesAdjoint method(options);
+    CvodesAdjoint method(options,
+                         Own({{"interpolation", v.interpolation}, {"checkpoint_interval", "20"}}));
     const LossAndGradient result = method.Compute(problem, loss);
     const std::string label = v.forward + "/" + (v.backward.empty() ? v.forward : v.backward) +
                               "/" + v.linear_solver + "/" + v.interpolation;
@@ -358,11 +361,12 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
   const long nd = 10;
   const Index n = 2;
   GradientOptions options = Options("cvodes_bdf", 1e-10, 1e-12);
-  options.checkpoint_interval = nd;
+  CvodesAdjointOptions own;
+  own.checkpoint_interval = nd;
   // The CVODES quadrature: "gauss" (auto's choice for the MLP) also records the forward step
   // polynomials, which grow with the steps.
-  options.cvodes_quadrature = "cvodes";
-  CvodesAdjoint method(options);
+  own.quadrature = CvodesAdjointOptions::Quadrature::kCvodes;
+  CvodesAdjoint method(options, own);
   MlpOptions mlp_options;
   mlp_options.widths = {2, 16, 16, 2};
   auto mlp = std::make_shared<MlpField>(mlp_options);
@@ -479,7 +483,7 @@ TEST(CvodesAdjoint, Epi2BackwardMatchesCvodesBackward) {
 }
 
 // The cheap backward variants against central differences (rtol 1e-10 forward and backward):
-// the Gauss–Legendre parameter quadrature over the CVODES backward steps (cvodes_quadrature
+// the Gauss–Legendre parameter quadrature over the CVODES backward steps (quadrature
 // "gauss"), and the interpolating adjoint (backward_integrator "dopri5" over the recorded forward
 // step polynomials, jumps at the output times keeping the step size). Problems: Lotka–Volterra,
 // the linear field with a running cost and an output at t0, and an MLP 2-4-2 (22 parameters).
@@ -502,9 +506,10 @@ std::vector<VariantCase> VariantCases() {
 }
 
 void ExpectVariantMatchesFiniteDifferences(const GradientOptions& options,
+                                           const CvodesAdjointOptions& own,
                                            const std::string& variant) {
   for (const VariantCase& c : VariantCases()) {
-    CvodesAdjoint method(options);
+    CvodesAdjoint method(options, own);
     const LossAndGradient result = method.Compute(c.problem, *c.loss);
     const FiniteDifferenceGradients fd = ReferenceGradients(c.problem, *c.loss);
     const double theta_error = ::test_util::MaxRelativeError(result.dtheta, fd.dtheta);
@@ -515,7 +520,7 @@ void ExpectVariantMatchesFiniteDifferences(const GradientOptions& options,
     OdeProblem shifted = c.problem;
     shifted.theta *= 1.1;
     const LossAndGradient reused = method.Compute(shifted, *c.loss);
-    CvodesAdjoint fresh_method(options);
+    CvodesAdjoint fresh_method(options, own);
     const LossAndGradient fresh = fresh_method.Compute(shifted, *c.loss);
     EXPECT_EQ(reused.dtheta, fresh.dtheta) << variant << " " << c.label;
     EXPECT_EQ(reused.dz0, fresh.dz0) << variant << " " << c.label;
@@ -527,9 +532,8 @@ void ExpectVariantMatchesFiniteDifferences(const GradientOptions& options,
 
 TEST(CvodesAdjoint, GaussQuadratureMatchesFiniteDifferences) {
   for (const std::string integrator : {"cvodes_bdf", "cvodes_adams"}) {
-    GradientOptions options = Options(integrator, 1e-10, 1e-12);
-    options.cvodes_quadrature = "gauss";
-    ExpectVariantMatchesFiniteDifferences(options, integrator + "/gauss");
+    ExpectVariantMatchesFiniteDifferences(Options(integrator, 1e-10, 1e-12),
+                                          Own({{"quadrature", "gauss"}}), integrator + "/gauss");
   }
 }
 
@@ -537,7 +541,7 @@ TEST(CvodesAdjoint, InterpolatingAdjointMatchesFiniteDifferences) {
   for (const std::string integrator : {"cvodes_bdf", "cvodes_adams"}) {
     GradientOptions options = Options(integrator, 1e-10, 1e-12);
     options.backward_integrator = "dopri5";
-    ExpectVariantMatchesFiniteDifferences(options, integrator + "/dopri5");
+    ExpectVariantMatchesFiniteDifferences(options, {}, integrator + "/dopri5");
   }
 }
 
@@ -549,9 +553,7 @@ TEST(CvodesAdjoint, GaussQuadratureMatchesExactGradientOnStiffSystem) {
   const auto loss = test_util::W1bLoss();
   Vector dtheta_exact, dz0_exact;
   test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
-  GradientOptions options = Options("cvodes_bdf", 1e-10, 1e-14);
-  options.cvodes_quadrature = "gauss";
-  CvodesAdjoint method(options);
+  CvodesAdjoint method(Options("cvodes_bdf", 1e-10, 1e-14), Own({{"quadrature", "gauss"}}));
   const LossAndGradient result = method.Compute(problem, loss);
   EXPECT_LT(MaxRelative(result.dtheta, dtheta_exact), 1e-6);
   std::printf("W1b λ=1e4 gauss: dL/dθ max rel err %.2e, backward steps %ld\n",
@@ -596,9 +598,9 @@ TEST(CvodesAdjoint, SavedForwardPassInTheAdjointRhsChangesNoBit) {
   const MseLoss loss = LotkaVolterraLoss(101);
   for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
     for (const std::string quadrature : {"gauss", "cvodes"}) {
-      GradientOptions options = Options(integrator, 1e-6, 1e-8);
-      options.cvodes_quadrature = quadrature;
-      CvodesAdjoint with_pass(options), without_pass(options);
+      const GradientOptions options = Options(integrator, 1e-6, 1e-8);
+      const CvodesAdjointOptions own = Own({{"quadrature", quadrature}});
+      CvodesAdjoint with_pass(options, own), without_pass(options, own);
       const LossAndGradient a = with_pass.Compute(W2SizedProblem(mlp, theta), loss);
       const LossAndGradient b = without_pass.Compute(W2SizedProblem(hidden, theta), loss);
       EXPECT_EQ(a.dtheta, b.dtheta) << integrator << " " << quadrature;
@@ -614,21 +616,21 @@ TEST(CvodesAdjoint, SavedForwardPassInTheAdjointRhsChangesNoBit) {
 }
 
 // The Gauss quadrature takes ⌈(q+1)/2⌉ nodes on a backward step of order q (up to 3): with
-// cvodes_observations "restart", after each of W2's 100 restarts the Adams steps run at orders
+// observations "restart", after each of W2's 100 restarts the Adams steps run at orders
 // 1–2, so most steps need one node, and the gradient stays as accurate as the adjoint it
 // integrates (against a tight reference).
 TEST(CvodesAdjoint, GaussNodesFollowTheBackwardOrder) {
   const auto mlp = W2SizedMlp();
   const OdeProblem problem = W2SizedProblem(mlp, mlp->InitialParams(7));
   const MseLoss loss = LotkaVolterraLoss(101);
-  GradientOptions tight = Options("cvodes_adams", 1e-12, 1e-14);
-  tight.cvodes_quadrature = "gauss";
-  const LossAndGradient reference = CvodesAdjoint(tight).Compute(problem, loss);
+  const LossAndGradient reference =
+      CvodesAdjoint(Options("cvodes_adams", 1e-12, 1e-14), Own({{"quadrature", "gauss"}}))
+          .Compute(problem, loss);
   for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
-    GradientOptions options = Options(integrator, 1e-6, 1e-8);
-    options.cvodes_quadrature = "gauss";
-    options.cvodes_observations = "restart";
-    const LossAndGradient result = CvodesAdjoint(options).Compute(problem, loss);
+    const LossAndGradient result =
+        CvodesAdjoint(Options(integrator, 1e-6, 1e-8),
+                      Own({{"quadrature", "gauss"}, {"observations", "restart"}}))
+            .Compute(problem, loss);
     const double error = (result.dtheta - reference.dtheta).norm() / reference.dtheta.norm();
     const GradientStats& s = result.stats;
     std::printf("%s: dL/dθ rel err %.2e vs rtol 1e-12; %ld backward steps, %ld fB, %ld VJPs\n",
@@ -671,9 +673,8 @@ TEST(CvodesAdjoint, NewBackwardPathsDoNotAllocateInSteadyState) {
     for (int k = 0; k < 2; ++k) {
       GradientOptions options = Options(path.forward, k == 0 ? 1e-6 : 1e-8, k == 0 ? 1e-8 : 1e-10);
       options.backward_integrator = path.backward;
-      options.cvodes_quadrature = path.quadrature;
-      options.cvodes_observations = path.observations;
-      methods[k] = std::make_unique<CvodesAdjoint>(options);
+      methods[k] = std::make_unique<CvodesAdjoint>(
+          options, Own({{"quadrature", path.quadrature}, {"observations", path.observations}}));
       methods[k]->Compute(problems[1], loss);  // warm-up, many-step problem first
       methods[k]->Compute(problems[0], loss);
     }

@@ -1,4 +1,4 @@
-// Tests of cvodes_adjoint's fundamental-matrix backward (GradientOptions::cvodes_observations
+// Tests of cvodes_adjoint's fundamental-matrix backward (CvodesAdjointOptions::observations
 // "fundamental"): one CVODES backward solve of U (n × n, U(T) = I) and, with a running cost, of
 // its particular solution v, with the observation jumps folded into a = U c + v instead of a
 // CVodeReInitB at each observation. Checked against central finite differences, closed forms, a
@@ -26,17 +26,19 @@ namespace {
 using test_util::MakeProblem;
 using Case = test_util::ProblemCase;
 
-GradientOptions Options(const std::string& integrator, double rtol, double atol,
-                        const std::string& observations) {
+GradientOptions Options(const std::string& integrator, double rtol, double atol) {
   GradientOptions options;
   options.integrator = integrator;
   options.integrator_options.rtol = rtol;
   options.integrator_options.atol = atol;
   options.integrator_options.max_steps = 200000;
-  options.cvodes_quadrature = "gauss";
-  options.cvodes_jump_layer = "off";
-  options.cvodes_observations = observations;
   return options;
+}
+
+// The Gauss quadrature without the jump layer, and the given observations setting.
+CvodesAdjointOptions Own(const std::string& observations) {
+  return CvodesAdjointOptions::FromSettings(
+      {{"quadrature", "gauss"}, {"jump_layer", "off"}, {"observations", observations}});
 }
 
 std::vector<Vector> Targets(std::size_t count, Index n) {
@@ -55,7 +57,7 @@ struct Differences {
 };
 
 Differences CentralDifferences(const OdeProblem& problem, const Loss& loss) {
-  CvodesAdjoint reference(Options("cvodes_bdf", 1e-12, 1e-14, "restart"));
+  CvodesAdjoint reference(Options("cvodes_bdf", 1e-12, 1e-14), Own("restart"));
   auto loss_at = [&](const Vector& theta, const Vector& z0) {
     OdeProblem shifted = problem;
     shifted.theta = theta;
@@ -102,7 +104,7 @@ TEST(CvodesFundamental, MatchesFiniteDifferences) {
   for (const Case& c : Cases()) {
     const Differences fd = CentralDifferences(c.problem, *c.loss);
     for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
-      CvodesAdjoint method(Options(integrator, 1e-10, 1e-12, "fundamental"));
+      CvodesAdjoint method(Options(integrator, 1e-10, 1e-12), Own("fundamental"));
       const LossAndGradient result = method.Compute(c.problem, *c.loss);
       const double theta_error = ::test_util::MaxRelativeError(result.dtheta, fd.dtheta);
       const double z0_error = ::test_util::MaxRelativeError(result.dz0, fd.dz0);
@@ -124,10 +126,11 @@ TEST(CvodesFundamental, AgreesWithRestartAtEveryObservation) {
   for (const Case& c : Cases()) {
     for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
       const LossAndGradient fundamental =
-          CvodesAdjoint(Options(integrator, 1e-10, 1e-12, "fundamental"))
+          CvodesAdjoint(Options(integrator, 1e-10, 1e-12), Own("fundamental"))
               .Compute(c.problem, *c.loss);
       const LossAndGradient restart =
-          CvodesAdjoint(Options(integrator, 1e-10, 1e-12, "restart")).Compute(c.problem, *c.loss);
+          CvodesAdjoint(Options(integrator, 1e-10, 1e-12), Own("restart"))
+              .Compute(c.problem, *c.loss);
       EXPECT_EQ(fundamental.loss, restart.loss) << c.label;  // the same forward solve
       EXPECT_LT(::test_util::MaxRelativeError(fundamental.dtheta, restart.dtheta), 1e-7)
           << integrator << " " << c.label;
@@ -154,14 +157,14 @@ TEST(CvodesFundamental, W2ShapeOneSolveFewerStepsSameAccuracy) {
   const OdeProblem problem = MakeProblem(field, Vector{{1.0, 1.0}}, field->InitialParams(7), times);
   const MseLoss loss(Targets(times.size(), 2));
   const LossAndGradient reference =
-      CvodesAdjoint(Options("cvodes_adams", 1e-12, 1e-14, "restart")).Compute(problem, loss);
+      CvodesAdjoint(Options("cvodes_adams", 1e-12, 1e-14), Own("restart")).Compute(problem, loss);
   for (const std::string integrator : {"cvodes_adams", "cvodes_bdf"}) {
     GradientStats stats[2];
     double errors[2];
     const char* modes[2] = {"fundamental", "restart"};
     for (int k = 0; k < 2; ++k) {
       const LossAndGradient result =
-          CvodesAdjoint(Options(integrator, 1e-6, 1e-8, modes[k])).Compute(problem, loss);
+          CvodesAdjoint(Options(integrator, 1e-6, 1e-8), Own(modes[k])).Compute(problem, loss);
       errors[k] = (result.dtheta - reference.dtheta).norm() / reference.dtheta.norm();
       stats[k] = result.stats;
       std::printf(
@@ -189,7 +192,7 @@ TEST(CvodesFundamental, RestartsWhereTheMatrixIsIllConditioned) {
   Vector dtheta_exact, dz0_exact;
   test_util::W1bExactGradient(times, lambda, dtheta_exact, dz0_exact);
   const LossAndGradient result =
-      CvodesAdjoint(Options("cvodes_bdf", 1e-10, 1e-14, "fundamental")).Compute(problem, loss);
+      CvodesAdjoint(Options("cvodes_bdf", 1e-10, 1e-14), Own("fundamental")).Compute(problem, loss);
   const double theta_error = ::test_util::MaxRelativeError(result.dtheta, dtheta_exact);
   const double z0_error = ::test_util::MaxRelativeError(result.dz0, dz0_exact);
   std::printf("W1b λ=1e4 fundamental: dL/dθ %.2e, dL/dz0 %.2e; %ld backward solves\n", theta_error,
@@ -204,11 +207,12 @@ TEST(CvodesFundamental, RestartsWhereTheMatrixIsIllConditioned) {
 // column-wise VJP agree.
 TEST(CvodesFundamental, DenseAndKrylovBackwardAgree) {
   for (const Case& c : Cases()) {
-    GradientOptions dense = Options("cvodes_bdf", 1e-10, 1e-12, "fundamental");
+    GradientOptions dense = Options("cvodes_bdf", 1e-10, 1e-12);
     GradientOptions krylov = dense;
     krylov.integrator_options.linear_solver = "gmres";
-    const LossAndGradient a = CvodesAdjoint(dense).Compute(c.problem, *c.loss);
-    const LossAndGradient b = CvodesAdjoint(krylov).Compute(c.problem, *c.loss);
+    const CvodesAdjointOptions fundamental = Own("fundamental");
+    const LossAndGradient a = CvodesAdjoint(dense, fundamental).Compute(c.problem, *c.loss);
+    const LossAndGradient b = CvodesAdjoint(krylov, fundamental).Compute(c.problem, *c.loss);
     EXPECT_LT(::test_util::MaxRelativeError(b.dtheta, a.dtheta), 1e-7) << c.label;
     EXPECT_LT(::test_util::MaxRelativeError(b.dz0, a.dz0), 1e-7) << c.label;
   }
@@ -220,13 +224,14 @@ TEST(CvodesFundamental, ReuseAcrossLossesEqualsFreshObjects) {
   const std::vector<Case> cases = Cases();
   const Case& with_cost = cases[1];
   const auto without_cost = std::make_shared<MseLoss>(Targets(5, 3));
-  GradientOptions options = Options("cvodes_adams", 1e-8, 1e-10, "fundamental");
-  CvodesAdjoint reused(options);
+  const GradientOptions options = Options("cvodes_adams", 1e-8, 1e-10);
+  CvodesAdjoint reused(options, Own("fundamental"));
   for (const Loss* loss : {static_cast<const Loss*>(with_cost.loss.get()),
                            static_cast<const Loss*>(without_cost.get()),
                            static_cast<const Loss*>(with_cost.loss.get())}) {
     const LossAndGradient a = reused.Compute(with_cost.problem, *loss);
-    const LossAndGradient b = CvodesAdjoint(options).Compute(with_cost.problem, *loss);
+    const LossAndGradient b =
+        CvodesAdjoint(options, Own("fundamental")).Compute(with_cost.problem, *loss);
     EXPECT_EQ(a.dtheta, b.dtheta);
     EXPECT_EQ(a.dz0, b.dz0);
   }
@@ -239,8 +244,8 @@ TEST(CvodesFundamental, AutoTakesItForEnoughObservationsOnly) {
   mlp.widths = {2, 8, 2};
   mlp.activations = {"tanh"};
   auto field = std::make_shared<MlpField>(mlp);
-  GradientOptions automatic = Options("cvodes_adams", 1e-8, 1e-10, "auto");
-  CvodesAdjoint reused(automatic);
+  const GradientOptions options = Options("cvodes_adams", 1e-8, 1e-10);
+  CvodesAdjoint reused(options, Own("auto"));
   for (const std::vector<double>& times :
        {std::vector<double>{2.0}, std::vector<double>{1.0, 2.0},
         std::vector<double>{0.5, 1.0, 1.5, 2.0}, std::vector<double>{2.0}}) {
@@ -248,10 +253,10 @@ TEST(CvodesFundamental, AutoTakesItForEnoughObservationsOnly) {
         MakeProblem(field, Vector{{1.0, -0.5}}, field->InitialParams(3), times);
     const MseLoss loss(Targets(times.size(), 2));
     const bool expect_fundamental = times.size() - 1 >= 2;
-    const LossAndGradient chosen = CvodesAdjoint(automatic).Compute(problem, loss);
+    const LossAndGradient chosen = CvodesAdjoint(options, Own("auto")).Compute(problem, loss);
     const LossAndGradient expected =
-        CvodesAdjoint(
-            Options("cvodes_adams", 1e-8, 1e-10, expect_fundamental ? "fundamental" : "restart"))
+        CvodesAdjoint(Options("cvodes_adams", 1e-8, 1e-10),
+                      Own(expect_fundamental ? "fundamental" : "restart"))
             .Compute(problem, loss);
     EXPECT_EQ(chosen.dtheta, expected.dtheta) << times.size() << " outputs";
     EXPECT_EQ(chosen.stats.vjp_evals, expected.stats.vjp_evals) << times.size() << " outputs";
@@ -264,35 +269,37 @@ TEST(CvodesFundamental, AutoTakesItForEnoughObservationsOnly) {
 // and a small n + p would turn it on): one backward solve, no configuration error.
 TEST(CvodesFundamental, ExplicitChoiceTurnsTheAutomaticJumpLayerOff) {
   const Case c = Cases()[2];  // MLP 2-8-2: n + p = 44 < 64
-  GradientOptions options = Options("cvodes_bdf", 1e-8, 1e-10, "fundamental");
-  options.cvodes_jump_layer = "auto";
-  const LossAndGradient result = CvodesAdjoint(options).Compute(c.problem, *c.loss);
+  const GradientOptions options = Options("cvodes_bdf", 1e-8, 1e-10);
+  CvodesAdjointOptions own = Own("fundamental");
+  own.jump_layer = CvodesAdjointOptions::JumpLayer::kAuto;
+  const LossAndGradient result = CvodesAdjoint(options, own).Compute(c.problem, *c.loss);
   EXPECT_EQ(result.stats.backward_restarts, 1);
-  options.cvodes_jump_layer = "off";
-  EXPECT_EQ(CvodesAdjoint(options).Compute(c.problem, *c.loss).dtheta, result.dtheta);
+  own.jump_layer = CvodesAdjointOptions::JumpLayer::kOff;
+  EXPECT_EQ(CvodesAdjoint(options, own).Compute(c.problem, *c.loss).dtheta, result.dtheta);
 }
 
 TEST(CvodesFundamental, ConfigurationErrorsNameTheOption) {
-  GradientOptions options = Options("cvodes_adams", 1e-6, 1e-8, "sometimes");
-  EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
-  options = Options("cvodes_adams", 1e-6, 1e-8, "fundamental");
+  EXPECT_THROW(Own("sometimes"), ConfigError);
+  GradientOptions options = Options("cvodes_adams", 1e-6, 1e-8);
   options.backward_integrator = "dopri5";
   try {
-    CvodesAdjoint method(options);
+    CvodesAdjoint method(options, Own("fundamental"));
     FAIL() << "a non-CVODES backward was accepted";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("cvodes_observations"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("observations 'fundamental'"), std::string::npos)
+        << e.what();
   }
   // The fundamental matrix rides on the Gauss quadrature: "cvodes" is refused when computing.
-  options = Options("cvodes_adams", 1e-6, 1e-8, "fundamental");
-  options.cvodes_quadrature = "cvodes";
+  CvodesAdjointOptions own = Own("fundamental");
+  own.quadrature = CvodesAdjointOptions::Quadrature::kCvodes;
   const Case c = Cases()[0];
-  CvodesAdjoint method(options);
+  CvodesAdjoint method(Options("cvodes_adams", 1e-6, 1e-8), own);
   try {
     method.Compute(c.problem, *c.loss);
     FAIL() << "the CVODES quadrature was accepted";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("cvodes_observations"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("observations 'fundamental'"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -1,4 +1,4 @@
-// Tests of the exponential jump layer of cvodes_adjoint (GradientOptions::cvodes_jump_layer,
+// Tests of the exponential jump layer of cvodes_adjoint (CvodesAdjointOptions::jump_layer,
 // adjoint/jump_layer.hpp): W5 (Robertson on [0, 1e5]) gradients against a tight CVODES
 // reference, layer on vs off, a non-stiff problem, option validation and NaN/Inf handling.
 #include <gtest/gtest.h>
@@ -35,9 +35,8 @@ OdeProblem Robertson(double horizon = 1e5, Vector theta = RobertsonField::Classi
 
 Vector W5Weights() { return Vector{{1.0, 1e4, 0.0}}; }
 
-// Forward rtol/atol, backward rtol/atol, quadrature, layer.
-GradientOptions Options(double rtol, double atol, double backward_rtol, double backward_atol,
-                        const std::string& quadrature, const std::string& layer) {
+// Forward rtol/atol, backward rtol/atol.
+GradientOptions Options(double rtol, double atol, double backward_rtol, double backward_atol) {
   GradientOptions options;
   options.integrator = "cvodes_bdf";
   options.integrator_options.rtol = rtol;
@@ -46,14 +45,17 @@ GradientOptions Options(double rtol, double atol, double backward_rtol, double b
   options.backward_options = options.integrator_options;
   options.backward_options->rtol = backward_rtol;
   options.backward_options->atol = backward_atol;
-  options.cvodes_quadrature = quadrature;
-  options.cvodes_jump_layer = layer;
   return options;
+}
+
+// cvodes_adjoint's quadrature and jump_layer settings.
+CvodesAdjointOptions Own(const std::string& quadrature, const std::string& layer) {
+  return CvodesAdjointOptions::FromSettings({{"quadrature", quadrature}, {"jump_layer", layer}});
 }
 
 // The reference: CVODES at rtol 1e-12 (atol 1e-20) both ways, no layer.
 LossAndGradient Reference(const OdeProblem& problem, const Loss& loss) {
-  CvodesAdjoint method(Options(1e-12, 1e-20, 1e-12, 1e-20, "cvodes", "off"));
+  CvodesAdjoint method(Options(1e-12, 1e-20, 1e-12, 1e-20), Own("cvodes", "off"));
   return method.Compute(problem, loss);
 }
 
@@ -81,7 +83,7 @@ TEST(CvodesJumpLayer, RobertsonSumLossMatchesTightReference) {
   const auto loss = LinearFunctionalLoss::SameAtEveryTime(W5Weights(), 50);
   const LossAndGradient reference = Reference(problem, loss);
   for (const std::string quadrature : {"cvodes", "gauss"}) {
-    CvodesAdjoint method(Options(1e-9, 1e-15, 1e-10, 1e-16, quadrature, "on"));
+    CvodesAdjoint method(Options(1e-9, 1e-15, 1e-10, 1e-16), Own(quadrature, "on"));
     const LossAndGradient result = method.Compute(problem, loss);
     Print(("sum, layer on, q=" + quadrature).c_str(), result, reference);
     EXPECT_LT(MaxRelativeError(result.dtheta, reference.dtheta), 1e-6) << quadrature;
@@ -95,7 +97,7 @@ TEST(CvodesJumpLayer, RobertsonFinalTimeLossMatchesTightReference) {
   const OdeProblem problem = Robertson();
   const auto loss = LinearFunctionalLoss::FinalTimeOnly(W5Weights(), 50);
   const LossAndGradient reference = Reference(problem, loss);
-  CvodesAdjoint method(Options(1e-9, 1e-15, 1e-9, 1e-15, "cvodes", "on"));
+  CvodesAdjoint method(Options(1e-9, 1e-15, 1e-9, 1e-15), Own("cvodes", "on"));
   const LossAndGradient result = method.Compute(problem, loss);
   Print("final, layer on", result, reference);
   EXPECT_LT(MaxRelativeError(result.dtheta, reference.dtheta), 1e-6);
@@ -108,7 +110,7 @@ TEST(CvodesJumpLayer, RunningCostMatchesTightReference) {
   std::vector<Vector> weights(50, W5Weights());
   const LinearFunctionalLoss loss(weights, Vector{{0.0, 1e4, 0.0}});
   const LossAndGradient reference = Reference(problem, loss);
-  CvodesAdjoint method(Options(1e-9, 1e-15, 1e-10, 1e-16, "cvodes", "on"));
+  CvodesAdjoint method(Options(1e-9, 1e-15, 1e-10, 1e-16), Own("cvodes", "on"));
   const LossAndGradient result = method.Compute(problem, loss);
   Print("sum + running cost, layer on", result, reference);
   EXPECT_LT(MaxRelativeError(result.dtheta, reference.dtheta), 1e-6);
@@ -119,8 +121,8 @@ TEST(CvodesJumpLayer, RunningCostMatchesTightReference) {
 TEST(CvodesJumpLayer, OnAndOffAgree) {
   const OdeProblem problem = Robertson();
   const auto loss = LinearFunctionalLoss::SameAtEveryTime(W5Weights(), 50);
-  CvodesAdjoint on(Options(1e-9, 1e-15, 1e-10, 1e-16, "cvodes", "on"));
-  CvodesAdjoint off(Options(1e-9, 1e-15, 1e-10, 1e-16, "cvodes", "off"));
+  CvodesAdjoint on(Options(1e-9, 1e-15, 1e-10, 1e-16), Own("cvodes", "on"));
+  CvodesAdjoint off(Options(1e-9, 1e-15, 1e-10, 1e-16), Own("cvodes", "off"));
   const LossAndGradient with_layer = on.Compute(problem, loss);
   const LossAndGradient without = off.Compute(problem, loss);
   Print("sum, on vs off", with_layer, without);
@@ -129,7 +131,7 @@ TEST(CvodesJumpLayer, OnAndOffAgree) {
   EXPECT_EQ(with_layer.loss, without.loss);
   // Reuse: a second call with other rates gives the same as a fresh object.
   const OdeProblem other = Robertson(1e5, Vector{{0.05, 3e7, 1e4}});
-  CvodesAdjoint fresh(Options(1e-9, 1e-15, 1e-10, 1e-16, "cvodes", "on"));
+  CvodesAdjoint fresh(Options(1e-9, 1e-15, 1e-10, 1e-16), Own("cvodes", "on"));
   const LossAndGradient reused = on.Compute(other, loss);
   const LossAndGradient first = fresh.Compute(other, loss);
   for (Index i = 0; i < 3; ++i) EXPECT_EQ(reused.dtheta(i), first.dtheta(i));
@@ -140,8 +142,8 @@ TEST(CvodesJumpLayer, OnAndOffAgree) {
 TEST(CvodesJumpLayer, NonStiffProblemIsUnchanged) {
   const OdeProblem problem = Robertson(10.0, Vector{{0.5, 2.0, 1.0}});
   const auto loss = LinearFunctionalLoss::SameAtEveryTime(W5Weights(), 50);
-  CvodesAdjoint on(Options(1e-8, 1e-12, 1e-8, 1e-12, "cvodes", "on"));
-  CvodesAdjoint off(Options(1e-8, 1e-12, 1e-8, 1e-12, "cvodes", "off"));
+  CvodesAdjoint on(Options(1e-8, 1e-12, 1e-8, 1e-12), Own("cvodes", "on"));
+  CvodesAdjoint off(Options(1e-8, 1e-12, 1e-8, 1e-12), Own("cvodes", "off"));
   const LossAndGradient with_layer = on.Compute(problem, loss);
   const LossAndGradient without = off.Compute(problem, loss);
   for (Index i = 0; i < 3; ++i) EXPECT_EQ(with_layer.dtheta(i), without.dtheta(i));
@@ -166,7 +168,7 @@ TEST(CvodesJumpLayer, StiffDecayMatchesClosedForm) {
     dz0 += std::exp(-lambda * t);
   }
   for (const std::string layer : {"on", "off"}) {
-    CvodesAdjoint method(Options(1e-10, 1e-24, 1e-10, 1e-24, "cvodes", layer));
+    CvodesAdjoint method(Options(1e-10, 1e-24, 1e-10, 1e-24), Own("cvodes", layer));
     const LossAndGradient result =
         method.Compute(problem, LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(1), 10));
     std::printf("decay, layer %s: dL/dλ rel err %.2e, dL/dz0 rel err %.2e, bwd steps %ld\n",
@@ -178,16 +180,13 @@ TEST(CvodesJumpLayer, StiffDecayMatchesClosedForm) {
 }
 
 TEST(CvodesJumpLayer, RejectsBadOptions) {
-  GradientOptions options = Options(1e-8, 1e-12, 1e-8, 1e-12, "auto", "sometimes");
-  EXPECT_THROW(options.Validate(), ConfigError);
-  EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
+  EXPECT_THROW(Own("auto", "sometimes"), ConfigError);
   // "on" needs a CVODES backward.
   for (const std::string backward : {"epi2", "dopri5"}) {
-    options = Options(1e-8, 1e-12, 1e-8, 1e-12, "auto", "on");
+    GradientOptions options = Options(1e-8, 1e-12, 1e-8, 1e-12);
     options.backward_integrator = backward;
-    EXPECT_THROW(CvodesAdjoint{options}, ConfigError) << backward;
-    options.cvodes_jump_layer = "auto";
-    EXPECT_NO_THROW(CvodesAdjoint{options}) << backward;
+    EXPECT_THROW((CvodesAdjoint{options, Own("auto", "on")}), ConfigError) << backward;
+    EXPECT_NO_THROW((CvodesAdjoint{options, Own("auto", "auto")})) << backward;
   }
   // "on" with a backward system larger than 64: refused when the sizes are known.
   MlpOptions mlp_options;
@@ -198,11 +197,11 @@ TEST(CvodesJumpLayer, RejectsBadOptions) {
   problem.z0 = Vector::Ones(2);
   problem.theta = Vector::Constant(mlp->num_params(), 0.1);
   problem.output_times = {0.5, 1.0};
-  CvodesAdjoint too_big(Options(1e-6, 1e-8, 1e-6, 1e-8, "auto", "on"));
+  CvodesAdjoint too_big(Options(1e-6, 1e-8, 1e-6, 1e-8), Own("auto", "on"));
   EXPECT_THROW(too_big.Compute(problem, LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(2), 2)),
                ConfigError);
   // "auto" leaves it off there and works.
-  CvodesAdjoint automatic(Options(1e-6, 1e-8, 1e-6, 1e-8, "auto", "auto"));
+  CvodesAdjoint automatic(Options(1e-6, 1e-8, 1e-6, 1e-8), Own("auto", "auto"));
   EXPECT_NO_THROW(
       automatic.Compute(problem, LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(2), 2)));
 }
@@ -232,9 +231,9 @@ TEST(CvodesJumpLayer, NonFiniteJacobianThrowsNumericalError) {
        {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
     OdeProblem problem = Robertson(1e5);
     problem.field = std::make_shared<BadJacobianRobertson>(1e3, value);
-    GradientOptions options = Options(1e-6, 1e-12, 1e-6, 1e-12, "cvodes", "on");
+    GradientOptions options = Options(1e-6, 1e-12, 1e-6, 1e-12);
     options.integrator_options.linear_solver = "gmres";  // the forward never calls the Jacobian
-    CvodesAdjoint method(options);
+    CvodesAdjoint method(options, Own("cvodes", "on"));
     EXPECT_THROW(method.Compute(problem, LinearFunctionalLoss::SameAtEveryTime(W5Weights(), 50)),
                  NumericalError)
         << value;
@@ -259,9 +258,9 @@ class NanRobertson final : public ForwardingField {
 TEST(CvodesJumpLayer, NanFieldThrowsNumericalError) {
   OdeProblem problem = Robertson(1e5);
   problem.field = std::make_shared<NanRobertson>();
-  GradientOptions options = Options(1e-6, 1e-12, 1e-6, 1e-12, "cvodes", "on");
+  GradientOptions options = Options(1e-6, 1e-12, 1e-6, 1e-12);
   options.integrator_options.max_steps = 5000;
-  CvodesAdjoint method(options);
+  CvodesAdjoint method(options, Own("cvodes", "on"));
   EXPECT_THROW(method.Compute(problem, LinearFunctionalLoss::SameAtEveryTime(W5Weights(), 50)),
                NumericalError);
 }
