@@ -32,6 +32,10 @@ namespace snode {
 
 // Smallest positive normal double: exact values below it are treated as underflowed.
 inline constexpr double kUnderflow = 2.2250738585072014e-308;
+// The absolute part τ of the studies' ok test (WithinTolerance): for every component where the
+// exact value lies far below any solver tolerance (the seed's decay), elsewhere only for
+// components whose exact value underflows.
+inline constexpr double kGradientAbsTol = 1e-12;
 
 struct MethodSpec {
   std::string gradient;    // gradient method registry name

@@ -30,7 +30,7 @@ void PrintStudyHeader(const StiffnessOptions& options, std::ostream& out) {
   }
   out << "\na run is ok when every gradient component is within relative error "
       << FormatCompact(options.ok_tol) << " of the exact/reference value (W1: plus "
-      << FormatCompact(kStiffnessAbsTol) << " absolute)\n";
+      << FormatCompact(kGradientAbsTol) << " absolute)\n";
 }
 
 namespace {
@@ -366,7 +366,7 @@ void WriteStiffnessOutputs(const StiffnessOptions& options, const StiffnessResul
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   WriteJson(dir + "/stiffness_results.json", {{"lambdas", nlohmann::json(options.lambdas)},
                                               {"ok_tol", options.ok_tol},
-                                              {"abs_tol", kStiffnessAbsTol},
+                                              {"abs_tol", kGradientAbsTol},
                                               {"runs", runs},
                                               {"neural", neural},
                                               {"summary", nlohmann::json(results.summary)},

@@ -290,7 +290,7 @@ void RunDecaySweep(const std::string& name, const StiffnessOptions& options,
     const StudyProblem problem =
         name == "w1" ? DecayStudyProblem(lambda) : TwoRateStudyProblem(lambda);
     for (const MethodSpec& spec : methods) {
-      records.push_back(Evaluate(problem, spec, options.ok_tol, kStiffnessAbsTol));
+      records.push_back(Evaluate(problem, spec, options.ok_tol, kGradientAbsTol));
       progress.Update(++done, records.back().error.rel, records.back().run.stats.forward_rhs_evals);
     }
     if (options.check_gradients) results.notes.push_back(CheckGradientsNote(problem));
@@ -314,7 +314,7 @@ void RunRobertson(const StiffnessOptions& options, StiffnessResults& results, st
     if (!reference.ok) continue;
     problem.exact = reference.gradient;
     for (const MethodSpec& spec : methods) {
-      GradientRecord record = Evaluate(problem, spec, options.ok_tol, kStiffnessAbsTol);
+      GradientRecord record = Evaluate(problem, spec, options.ok_tol, kGradientAbsTol);
       record.reference = reference.description;
       records.push_back(std::move(record));
     }
@@ -590,7 +590,7 @@ RobertsonBench RunRobertsonBench(const StiffnessOptions& options, int repetition
   for (int rep = 0; rep < repetitions; ++rep) {
     for (RobertsonBenchCell& cell : bench.cells) {
       const StudyProblem& problem = bench.problems[cell.problem];
-      cell.last = Evaluate(problem, cell.spec, options.ok_tol, kStiffnessAbsTol);
+      cell.last = Evaluate(problem, cell.spec, options.ok_tol, kGradientAbsTol);
       cell.seconds.push_back(cell.last.run.seconds);
       if (cell.last.run.Finite()) {
         const Index p = problem.setup.ode.theta.size();

@@ -34,10 +34,6 @@
 
 namespace snode {
 
-// Absolute part of the ok test: on W1 for every component, elsewhere only for components whose
-// exact value underflows.
-inline constexpr double kStiffnessAbsTol = 1e-12;
-
 struct StiffnessOptions {
   std::vector<double> lambdas;        // sorted, unique, positive
   std::set<std::string> problems;     // of "w1", "w1b", "robertson", "neural"
