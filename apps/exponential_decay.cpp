@@ -62,9 +62,9 @@ DecayOptions ReadDecayOptions(const po::variables_map& vm) {
   Require(std::isfinite(options.usable_abs) && options.usable_abs > 0.0,
           "--usable-abs must be positive");
   options.plots = !vm["no-plots"].as<bool>();
-  options.overrides = {c.gradient,  c.integrator, c.gradient_set,  c.integrator_set,
-                       c.rtol_set,  c.atol_set,   c.step_set,      c.max_steps_set,
-                       c.linear_solver_set,       c.integrator_options};
+  options.overrides = {c.gradient,          c.integrator,        c.gradient_set, c.integrator_set,
+                       c.rtol_set,          c.atol_set,          c.step_set,     c.max_steps_set,
+                       c.linear_solver_set, c.integrator_options};
   options.out_dir = c.out_dir;
   return options;
 }

@@ -9,6 +9,8 @@
 // ladder; time per gradient (median, min, max) and the relative error of dL/dk against the tight
 // reference, as a table and <out>/bench.json.
 
+#include "studies/stiffness_study.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -19,7 +21,6 @@
 #include "apps/common/bench_util.hpp"
 #include "core/errors.hpp"
 #include "studies/stiffness_report.hpp"
-#include "studies/stiffness_study.hpp"
 
 namespace snode::app {
 namespace {
@@ -52,8 +53,8 @@ void AddStudyOptions(po::options_description& desc) {
 }
 
 MethodOverrides Overrides(const CommonOptions& c) {
-  return {c.gradient,  c.integrator, c.gradient_set,  c.integrator_set,    c.rtol_set,
-          c.atol_set,  c.step_set,   c.max_steps_set, c.linear_solver_set, c.integrator_options};
+  return {c.gradient, c.integrator, c.gradient_set,  c.integrator_set,    c.rtol_set,
+          c.atol_set, c.step_set,   c.max_steps_set, c.linear_solver_set, c.integrator_options};
 }
 
 std::vector<double> ReadLambdas(const po::variables_map& vm) {
@@ -91,7 +92,8 @@ StiffnessOptions ReadStudyOptions(const po::variables_map& vm) {
   options.robertson_horizons =
       ParseDoubleList(vm["robertson-horizons"].as<std::string>(), "--robertson-horizons");
   for (const double horizon : options.robertson_horizons) {
-    Require(horizon > 0.0, "--robertson-horizons: T must be positive, got " + FormatNumber(horizon));
+    Require(horizon > 0.0,
+            "--robertson-horizons: T must be positive, got " + FormatNumber(horizon));
   }
   options.neural_iterations = vm["neural-iterations"].as<int>();
   Require(options.neural_iterations >= 1, "--neural-iterations must be >= 1");

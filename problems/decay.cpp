@@ -16,9 +16,7 @@ OdeProblem DecayOde(double lambda) {
   return ode;
 }
 
-LinearFunctionalLoss DecayLoss() {
-  return LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
-}
+LinearFunctionalLoss DecayLoss() { return LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1); }
 
 Vector DecayExactGradient(double lambda) {
   const double decay = std::exp(-lambda);  // 0 in double for λ > ~745

@@ -26,11 +26,11 @@ std::vector<double> RobertsonSumTimes(double horizon);
 // of a BDF solve (cvodes_bdf, or sdirk when it is not registered) at the same tolerances.
 // Never throws: failures are kept as messages.
 struct RobertsonReference {
-  Vector adjoint;               // empty when the adjoint failed, was unavailable or non-finite
-  std::string adjoint_message;  // why it is empty (empty for a non-finite result)
-  Vector finite_difference;     // empty when the differences failed
-  std::string fd_integrator;    // integrator of the differences
-  std::string fd_message;       // why they failed
+  Vector adjoint;                // empty when the adjoint failed, was unavailable or non-finite
+  std::string adjoint_message;   // why it is empty (empty for a non-finite result)
+  Vector finite_difference;      // empty when the differences failed
+  std::string fd_integrator;     // integrator of the differences
+  std::string fd_message;        // why they failed
   double spectral_radius = 0.0;  // max |eig(∂f/∂y)| at T on the reference's forward solve (0
                                  // when there is none)
 };

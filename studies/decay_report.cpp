@@ -36,13 +36,21 @@ std::vector<std::string> TableRow(const DecayRow& r) {
   }
   std::string verdict = r.verdict;
   if (r.run.threw) verdict += ": " + Shorten(r.run.message, 60);
-  return {FormatCompact(r.lambda), r.run.spec.gradient, r.run.spec.integrator,
-          r.run.spec.settings, FormatScientific(r.forward, 3), DecayErrorCell(r.forward, decay),
-          has ? FormatScientific(dl, 3) : "-", DecayErrorCell(dl, -decay),
-          has ? FormatScientific(dy, 3) : "-", DecayErrorCell(dy, decay), rec,
+  return {FormatCompact(r.lambda),
+          r.run.spec.gradient,
+          r.run.spec.integrator,
+          r.run.spec.settings,
+          FormatScientific(r.forward, 3),
+          DecayErrorCell(r.forward, decay),
+          has ? FormatScientific(dl, 3) : "-",
+          DecayErrorCell(dl, -decay),
+          has ? FormatScientific(dy, 3) : "-",
+          DecayErrorCell(dy, decay),
+          rec,
           r.run.threw ? "-" : std::to_string(r.run.stats.forward_rhs_evals),
           r.run.threw ? "-" : std::to_string(r.run.stats.backward_rhs_evals),
-          FormatSeconds(r.run.seconds), verdict};
+          FormatSeconds(r.run.seconds),
+          verdict};
 }
 
 }  // namespace
@@ -79,12 +87,23 @@ const std::vector<std::string>& DecayCsvHeader() {
 std::vector<std::string> DecayCsvRow(const DecayRow& r) {
   const auto [dl, dy] = Gradient(r);
   auto num = [](double x) { return FormatNumber(x, 12); };
-  return {num(r.lambda), r.run.spec.gradient, r.run.spec.integrator, r.run.spec.settings,
-          num(r.forward), num(dl), num(dy), num(std::exp(-r.lambda)), num(r.error.rel),
-          num(r.error.abs), r.has_reconstruction ? num(r.y0_rec) : "",
+  return {num(r.lambda),
+          r.run.spec.gradient,
+          r.run.spec.integrator,
+          r.run.spec.settings,
+          num(r.forward),
+          num(dl),
+          num(dy),
+          num(std::exp(-r.lambda)),
+          num(r.error.rel),
+          num(r.error.abs),
+          r.has_reconstruction ? num(r.y0_rec) : "",
           std::to_string(r.run.stats.forward_rhs_evals),
-          std::to_string(r.run.stats.backward_rhs_evals), std::to_string(r.run.stats.vjp_evals),
-          num(r.run.seconds), r.verdict, r.run.message};
+          std::to_string(r.run.stats.backward_rhs_evals),
+          std::to_string(r.run.stats.vjp_evals),
+          num(r.run.seconds),
+          r.verdict,
+          r.run.message};
 }
 
 nlohmann::json DecayRowJson(const DecayRow& r) {
@@ -134,9 +153,9 @@ PlotResult PlotDecayBacksolve(const std::string& dir, const MethodSpec& backsolv
     panels.push_back(std::move(panel));
   }
   return PlotReconstructionPanels(
-      dir, "decay_backsolve", "Backsolve adjoint: y(t) reconstructed backward from the forward y(1)",
-      "|y(t)|", panels, static_cast<int>(550 * std::max<std::size_t>(1, lambdas.size()) + 100),
-      460);
+      dir, "decay_backsolve",
+      "Backsolve adjoint: y(t) reconstructed backward from the forward y(1)", "|y(t)|", panels,
+      static_cast<int>(550 * std::max<std::size_t>(1, lambdas.size()) + 100), 460);
 }
 
 }  // namespace
@@ -155,10 +174,9 @@ void WriteDecayOutputs(const DecayOptions& options, const DecayResults& results,
              {"findings", nlohmann::json(results.findings)},
              {"notes", nlohmann::json(results.notes)}});
   std::vector<std::string> written = {"decay_results.csv", "decay_results.json"};
-  const auto backsolve = std::find_if(results.methods.begin(), results.methods.end(),
-                                      [](const MethodSpec& spec) {
-                                        return spec.gradient == "backsolve_adjoint";
-                                      });
+  const auto backsolve =
+      std::find_if(results.methods.begin(), results.methods.end(),
+                   [](const MethodSpec& spec) { return spec.gradient == "backsolve_adjoint"; });
   if (options.plots && backsolve != results.methods.end()) {
     const PlotResult plot = PlotDecayBacksolve(options.out_dir, *backsolve, options.lambdas);
     for (const std::string& file : plot.files) {

@@ -31,8 +31,8 @@ std::vector<MethodSpec> SelectSeedMethods(const MethodOverrides& overrides) {
   }
   if (methods.empty() || overrides.rtol_set || overrides.atol_set || overrides.step_set) {
     const IntegratorOptions& io = overrides.given;
-    methods = {MakeMethod(overrides.gradient, overrides.integrator, io.rtol, io.atol,
-                          io.fixed_step)};
+    methods = {
+        MakeMethod(overrides.gradient, overrides.integrator, io.rtol, io.atol, io.fixed_step)};
     methods.back().options.integrator_options = io;
   }
   return methods;
@@ -92,8 +92,8 @@ std::string ClaimLine(const std::string& label, const DecayRow& small, const Dec
   std::ostringstream line;
   line << label << ": λ = " << FormatCompact(small.lambda) << " "
        << (works ? "works" : "does not work") << " (" << small.verdict << ", max abs err "
-       << FormatScientific(small.error.abs, 1) << ", y0 rec " << Y0Rec(small) << "), λ = "
-       << FormatCompact(large.lambda) << " " << (fails ? "fails" : "works") << " ("
+       << FormatScientific(small.error.abs, 1) << ", y0 rec " << Y0Rec(small)
+       << "), λ = " << FormatCompact(large.lambda) << " " << (fails ? "fails" : "works") << " ("
        << large.verdict << ", y0 rec " << Y0Rec(large) << ")"
        << (works && fails ? ": the seed's claim holds" : ": the seed's claim does not hold") << ".";
   return line.str();
@@ -170,8 +170,8 @@ DecayBench RunDecayBench(const std::vector<double>& lambdas, double ok_tol, int 
   return bench;
 }
 
-std::string SweepNote(const DecayBench& bench, const std::string& problem,
-                      const std::string& label, bool* finished) {
+std::string SweepNote(const DecayBench& bench, const std::string& problem, const std::string& label,
+                      bool* finished) {
   std::string note;
   *finished = true;
   for (const DecayBenchCell& cell : bench.cells) {

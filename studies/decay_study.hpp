@@ -94,7 +94,7 @@ struct DecayBench {
 };
 DecayBench RunDecayBench(const std::vector<double>& lambdas, double ok_tol, int repetitions);
 // "λ=1 ok, λ=10 inaccurate, …" of one problem and method; finished: no λ "failed".
-std::string SweepNote(const DecayBench& bench, const std::string& problem,
-                      const std::string& label, bool* finished);
+std::string SweepNote(const DecayBench& bench, const std::string& problem, const std::string& label,
+                      bool* finished);
 
 }  // namespace snode

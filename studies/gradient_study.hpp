@@ -129,7 +129,7 @@ MethodSpec WithBackward(MethodSpec spec, const std::string& backward);
 // What the command line asks of a method matrix: filters (--gradient, --integrator) and
 // explicit integrator settings (--rtol, --atol, --step, --max-steps, --linear-solver).
 struct MethodOverrides {
-  std::string gradient;  // --gradient
+  std::string gradient;    // --gradient
   std::string integrator;  // --integrator
   bool gradient_set = false, integrator_set = false;
   bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,

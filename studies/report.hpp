@@ -82,9 +82,9 @@ struct ReconstructionPanel {
   std::string reconstructed_comment;  // comment line of the reconstructed data block
   std::string label;  // key of the reconstructed curve (gnuplot enhanced text); the plot appends
                       // ", non-finite below t = …" when the reconstruction stopped early
-  std::vector<double> times;          // t of the reconstructed points, decreasing
-  std::vector<double> values;         // the reconstructed state component 0 at times
-  bool complete = false;              // the reconstruction reached t = 0
+  std::vector<double> times;   // t of the reconstructed points, decreasing
+  std::vector<double> values;  // the reconstructed state component 0 at times
+  bool complete = false;       // the reconstruction reached t = 0
 };
 // Writes <dir>/<name>.dat (two data blocks per panel) and renders one row of log-y panels under
 // `title` (gnuplot enhanced text) with `ylabel`, each titled "λ = …".

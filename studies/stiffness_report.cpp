@@ -96,9 +96,9 @@ void PrintNeuralTable(const StiffnessOptions& options, long num_params,
     const bool any = !n.losses.empty();
     table.AddRow({n.spec.gradient, n.spec.integrator, n.spec.settings,
                   any ? FormatScientific(n.losses.front(), 3) : "-",
-                  any ? FormatScientific(n.losses.back(), 3) : "-",
-                  FormatScientific(n.rescored, 3), std::to_string(n.forward_nfe),
-                  std::to_string(n.backward_nfe), std::to_string(n.vjp), FormatSeconds(n.seconds),
+                  any ? FormatScientific(n.losses.back(), 3) : "-", FormatScientific(n.rescored, 3),
+                  std::to_string(n.forward_nfe), std::to_string(n.backward_nfe),
+                  std::to_string(n.vjp), FormatSeconds(n.seconds),
                   n.status + (n.message.empty() ? "" : ": " + Shorten(n.message, 60))});
   }
   table.Print(out);
@@ -428,8 +428,8 @@ nlohmann::json RobertsonBenchDetail(const RobertsonBench& bench, const Robertson
 
 std::string RobertsonBenchNote(const RobertsonBenchCell& cell) {
   return "dL/dk rel err " +
-         (std::isfinite(cell.dk_rel) ? FormatScientific(cell.dk_rel, 1) : std::string("-")) +
-         ", " + cell.last.status;
+         (std::isfinite(cell.dk_rel) ? FormatScientific(cell.dk_rel, 1) : std::string("-")) + ", " +
+         cell.last.status;
 }
 
 }  // namespace snode

@@ -97,8 +97,7 @@ std::vector<MethodSpec> RobertsonTargetLadder() {
   auto bdf = [](double rtol, double atol) {
     return MakeMethod("cvodes_adjoint", "cvodes_bdf", rtol, atol);
   };
-  return {bdf(1e-6, 1e-12), bdf(1e-7, 1e-13), bdf(1e-8, 1e-14), bdf(1e-9, 1e-15),
-          bdf(1e-10, 1e-16),
+  return {bdf(1e-6, 1e-12), bdf(1e-7, 1e-13), bdf(1e-8, 1e-14), bdf(1e-9, 1e-15), bdf(1e-10, 1e-16),
           // Gauss–Legendre parameter quadrature instead of the error-controlled CVODES one
           // (Robertson's P = 3 makes "auto" pick the latter), without the jump layer, which
           // "auto" would switch on with the Gauss quadrature.
@@ -127,7 +126,8 @@ void ApplySettings(const MethodOverrides& overrides, MethodSpec& spec) {
   if (overrides.linear_solver_set) io.linear_solver = given.linear_solver;
   if (changed) {
     const std::string backward = spec.options.backward_integrator;
-    MethodSpec rebuilt = MakeMethod(spec.gradient, spec.integrator, io.rtol, io.atol, io.fixed_step);
+    MethodSpec rebuilt =
+        MakeMethod(spec.gradient, spec.integrator, io.rtol, io.atol, io.fixed_step);
     rebuilt.options.integrator_options = io;
     spec = backward.empty() ? rebuilt : WithBackward(rebuilt, backward);
   }
@@ -157,8 +157,8 @@ std::vector<MethodSpec> SelectMethods(std::vector<MethodSpec> specs,
 StudyProblem RobertsonStudyProblem(double horizon, bool sum_of_observations) {
   StudyProblem problem;
   problem.name = "W5 T=" + FormatCompact(horizon) + (sum_of_observations ? " sum" : "");
-  problem.setup = sum_of_observations ? problems::MakeRobertsonSum(horizon)
-                                      : problems::MakeRobertson(horizon);
+  problem.setup =
+      sum_of_observations ? problems::MakeRobertsonSum(horizon) : problems::MakeRobertson(horizon);
   return problem;
 }
 
@@ -264,7 +264,8 @@ std::string CheckGradientsNote(const StudyProblem& problem) {
   fd_options.integrator_options.rtol = 1e-12;
   fd_options.integrator_options.atol = 1e-20;
   fd_options.integrator_options.max_steps = 1000000;
-  const std::string head = "check-gradients " + problem.name + " λ=" + FormatCompact(problem.lambda);
+  const std::string head =
+      "check-gradients " + problem.name + " λ=" + FormatCompact(problem.lambda);
   try {
     const LossAndGradient fd =
         CentralDifferenceGradient(problem.setup.ode, *problem.setup.loss, fd_options);
@@ -325,12 +326,13 @@ void RunRobertson(const StiffnessOptions& options, StiffnessResults& results, st
 }
 
 void RunNeural(const StiffnessOptions& options, StiffnessResults& results, std::ostream& out) {
-  const problems::ProblemSetup setup = problems::MakeStiffNeural(options.neural_lambda, options.seed);
+  const problems::ProblemSetup setup =
+      problems::MakeStiffNeural(options.neural_lambda, options.seed);
   const std::vector<MethodSpec> methods =
       SupportedOnly(SelectMethods(NeuralMethods(), options.overrides), &results.notes);
   for (const MethodSpec& spec : methods) {
-    results.neural.push_back(TrainNeural(spec, setup, options.neural_iterations, options.neural_lr,
-                                         options.quiet));
+    results.neural.push_back(
+        TrainNeural(spec, setup, options.neural_iterations, options.neural_lr, options.quiet));
   }
   PrintNeuralTable(options, setup.ode.theta.size(), results.neural, out);
 }
@@ -348,12 +350,11 @@ void ReconstructPanels(StiffnessResults& results) {
     BacksolvePanel panel;
     panel.lambda = lambda;
     panel.method = spec.integrator + " " + spec.settings;
-    auto integrator =
-        IntegratorRegistry().Create(spec.integrator, spec.options.integrator_options);
+    auto integrator = IntegratorRegistry().Create(spec.integrator, spec.options.integrator_options);
     try {
       const Trajectory forward = integrator->Solve(problem.setup.ode);
-      panel.reconstruction = ReconstructBacksolve(spec, problem.setup.ode, *problem.setup.loss,
-                                                  forward.states, 101);
+      panel.reconstruction =
+          ReconstructBacksolve(spec, problem.setup.ode, *problem.setup.loss, forward.states, 101);
     } catch (const std::exception& e) {
       panel.reconstruction.message = e.what();
     }

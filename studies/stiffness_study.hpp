@@ -35,9 +35,9 @@
 namespace snode {
 
 struct StiffnessOptions {
-  std::vector<double> lambdas;        // sorted, unique, positive
-  std::set<std::string> problems;     // of "w1", "w1b", "robertson", "neural"
-  double ok_tol = 1e-3;               // relative gradient error up to which a run is ok
+  std::vector<double> lambdas;     // sorted, unique, positive
+  std::set<std::string> problems;  // of "w1", "w1b", "robertson", "neural"
+  double ok_tol = 1e-3;            // relative gradient error up to which a run is ok
   std::vector<double> robertson_horizons;
   int neural_iterations = 30;
   double neural_lambda = 1e3;
@@ -155,9 +155,9 @@ std::string PanelSummary(const BacksolvePanel& panel);
 struct RobertsonBenchCell {
   std::size_t problem = 0;  // index into RobertsonBench::problems
   MethodSpec spec;
-  bool ladder = false;           // a rung of RobertsonTargetLadder()
-  std::vector<double> seconds;   // per repetition
-  GradientRecord last;           // the last repetition
+  bool ladder = false;                                       // a rung of RobertsonTargetLadder()
+  std::vector<double> seconds;                               // per repetition
+  GradientRecord last;                                       // the last repetition
   double dk_rel = std::numeric_limits<double>::quiet_NaN();  // max_i |dk_i − ref_i| / |ref_i|
 };
 struct RobertsonBench {
