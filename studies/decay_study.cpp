@@ -156,7 +156,8 @@ DecayBench RunDecayBench(const std::vector<double>& lambdas, double ok_tol, int 
     std::map<std::string, double> total;
     for (DecayBenchCell& cell : bench.cells) {
       const StudyProblem& problem = bench.problems[cell.problem];
-      // W1 is judged with the absolute part on every component, W1b relatively.
+      // The decay is judged with the absolute part on every component, the two-rate decay
+      // relatively.
       cell.last = Evaluate(problem, cell.spec, ok_tol, kGradientAbsTol);
       cell.seconds.push_back(cell.last.run.seconds);
       total[problem.name + "|" + cell.spec.Label()] += cell.last.run.seconds;

@@ -337,7 +337,7 @@ void RunNeural(const StiffnessOptions& options, StiffnessResults& results, std::
   PrintNeuralTable(options, setup.ode.theta.size(), results.neural, out);
 }
 
-// The backsolve adjoint (dopri5, tol 1e-6) reconstructing W1 backward at λ = 100 and 1e4.
+// The backsolve adjoint (dopri5, tol 1e-6) reconstructing the decay backward at λ = 100 and 1e4.
 void ReconstructPanels(StiffnessResults& results) {
   const MethodSpec spec = MakeMethod("backsolve_adjoint", "dopri5", 1e-6, 1e-6);
   std::string reason;

@@ -55,8 +55,8 @@ const std::set<std::string>& StiffnessProblemNames();
 
 // ---------------------------------------------------------------- method matrices
 
-// The default matrix on the decay problems (W1, W1b): explicit, adaptive, implicit, exponential
-// and checkpointed methods.
+// The default matrix on the decay and two-rate decay problems: explicit, adaptive, implicit,
+// exponential and checkpointed methods.
 std::vector<MethodSpec> StiffDecayMethods();
 // Robertson: tiny absolute tolerances; dopri5 gets a step budget so it fails fast.
 std::vector<MethodSpec> RobertsonMethods();
@@ -115,7 +115,8 @@ NeuralRecord TrainNeural(const MethodSpec& spec, const problems::ProblemSetup& s
 
 // ---------------------------------------------------------------- the study
 
-// The backsolve adjoint's backward reconstruction of W1 at one λ (for the plot and summary).
+// The backsolve adjoint's backward reconstruction of the decay ("W1") at one λ (for the plot and
+// summary).
 struct BacksolvePanel {
   double lambda = 0.0;
   std::string method;  // "dopri5 tol=1e-6"
@@ -123,7 +124,7 @@ struct BacksolvePanel {
 };
 
 struct StiffnessResults {
-  std::vector<GradientRecord> records;  // W1, W1b, Robertson in order
+  std::vector<GradientRecord> records;  // decay, two-rate decay, Robertson, in order
   std::vector<NeuralRecord> neural;
   std::vector<BacksolvePanel> panels;  // only with plots
   std::vector<std::string> summary;    // findings in words
@@ -136,7 +137,7 @@ StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream
 // ---------------------------------------------------------------- summary
 
 // Per problem: the methods ok everywhere, where the others fail, backsolve reconstructions the
-// method itself flagged (sweep problems W1/W1b name the λ values).
+// method itself flagged (the λ sweeps, "W1" and "W1b", name the λ values).
 std::vector<std::string> SummarizeProblems(const std::vector<GradientRecord>& records);
 // W1b at the largest λ: the gradients within 1e-6 relative, and the unusable ones.
 std::vector<std::string> SummarizeHeadline(const std::vector<GradientRecord>& records,
