@@ -3,7 +3,10 @@
 // a method specification (gradient method × integrator × settings), one guarded gradient run
 // that turns every solver failure into a status instead of an exception, the error measures
 // against an exact or reference gradient, and the backsolve adjoint's backward reconstruction of
-// z(t) re-solved on a grid of output times (for plots and for the reconstructed z(t0)).
+// z(t) re-solved on a grid of output times (for plots and for the reconstructed z(t0)); and the
+// pieces the studies share around them: method-matrix helpers (WithBackward, MethodOverrides,
+// SupportedOnly), sweep helpers (DecadesUpTo, SortedUnique), a problem as a study runs it
+// (StudyProblem, built on problems/) and one judged run on it (GradientRecord, Evaluate).
 //
 // Gradient vectors are g = [dL/dθ; dL/dz0] throughout (length P + n).
 //
