@@ -446,14 +446,8 @@ TEST(CvodesAdjoint, Epi2BackwardMatchesCvodesBackward) {
     cases.push_back({"linear field (running cost)", linear,
                      std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}})});
   }
-  {
-    const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
-    cases.push_back(
-        {"W1b lambda=1e4",
-         MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, 1e4}}, times),
-         std::make_shared<LinearFunctionalLoss>(
-             LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size()))});
-  }
+  cases.push_back({"W1b lambda=1e4", test_util::W1bProblem(1e4),
+                   std::make_shared<LinearFunctionalLoss>(test_util::W1bLoss())});
   GradientOptions epi2_options = Options("cvodes_bdf", 1e-10, 1e-12);
   epi2_options.backward_integrator = "epi2";
   epi2_options.backward_options = epi2_options.integrator_options;
