@@ -67,10 +67,6 @@ void PrintNeural(std::ostream& out, const NeuralFit& fit, const NeuralOptions& o
                  const StudySettings& settings, double max_reconstruction) {
   const TrainResult& train = fit.train;
   const int iterations = options.iterations;
-  if (train.skipped_steps > 0) {
-    out << "skipped " << train.skipped_steps << " of " << iterations
-        << " iterations (--skip-bad-steps)\n";
-  }
   out << "Neural ODE fit to Lotka-Volterra (W2): MLP 2-32-32-2 tanh ("
       << fit.neural.mlp->num_params() << " parameters) from " << fit.neural.init << "; Adam lr "
       << options.lr << ", " << iterations << " iterations, " << settings.gradient << "/"

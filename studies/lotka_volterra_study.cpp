@@ -214,30 +214,39 @@ NeuralProblem MakeNeuralProblem(const NeuralOptions& options, std::uint64_t seed
   return n;
 }
 
-NeuralFit FitNeural(const Observations& obs, const NeuralOptions& options,
-                    const StudySettings& settings) {
+NeuralFit TrainNeural(const Observations& obs, const NeuralOptions& options,
+                      const StudySettings& settings) {
   NeuralFit fit;
   fit.neural = MakeNeuralProblem(options, settings.seed, obs.times);
-  OdeProblem& problem = fit.neural.problem;
   const MseLoss loss(obs.clean);
   auto method = GradientRegistry().Create(settings.gradient, settings.gradient_options);
-  fit.train = TrainAdam(*method, problem, loss, options.iterations, options.lr, settings.quiet,
-                        "neural", options.skip_bad_steps, settings.check_gradient);
+  fit.train = TrainAdam(*method, fit.neural.problem, loss, options.iterations, options.lr,
+                        settings.quiet, "neural", options.skip_bad_steps, settings.check_gradient);
+  return fit;
+}
+
+void SolveNeuralFit(NeuralFit& fit, const Observations& obs, const StudySettings& settings) {
   fit.fitted = IntegratorRegistry()
                    .Create(settings.integrator, settings.integrator_options)
-                   ->Solve(problem)
+                   ->Solve(fit.neural.problem)
                    .states;
+  const MseLoss loss(obs.clean);
   Vector dl(2), readout(0);
+  fit.final_loss = 0.0;
   for (std::size_t i = 0; i < obs.times.size(); ++i) {
     fit.final_loss += loss.Term(i, obs.times[i], fit.fitted[i], dl, readout);
   }
-  return fit;
 }
 
 nlohmann::json RunNeuralStudy(const Observations& obs, const NeuralOptions& options,
                               const StudySettings& settings, std::ostream& out) {
-  const NeuralFit fit = FitNeural(obs, options, settings);
+  NeuralFit fit = TrainNeural(obs, options, settings);
   const TrainResult& train = fit.train;
+  if (train.skipped_steps > 0) {
+    out << "skipped " << train.skipped_steps << " of " << options.iterations
+        << " iterations (--skip-bad-steps)\n";
+  }
+  SolveNeuralFit(fit, obs, settings);
   // Largest backward reconstruction error over the iterations (NaN if any was not finite).
   double max_reconstruction = 0.0;
   for (const double e : train.reconstruction_errors) {

@@ -12,10 +12,10 @@
 //              (2-16-16-2, tanh) for the interaction terms, fitted on growing horizons; the
 //              learned terms are compared with −βxy and δxy by least squares over the states.
 //
-// Each part has a computation (Discover, FitNeural, FitUde) and a Run…Study that also prints its
-// table, writes its files (studies/lotka_volterra_report.hpp) and returns its summary as JSON.
-// Errors: ConfigError for bad options (messages name the app's flags), the gradient methods'
-// errors otherwise.
+// Each part has a computation (Discover, TrainNeural + SolveNeuralFit, FitUde) and a Run…Study that
+// also prints its table, writes its files (studies/lotka_volterra_report.hpp) and returns its
+// summary as JSON. Errors: ConfigError for bad options (messages name the app's flags), the
+// gradient methods' errors otherwise.
 
 #include <cstdint>
 #include <functional>
@@ -138,9 +138,13 @@ struct NeuralFit {
   std::vector<Vector> fitted;  // the final solve at the observation times
   double final_loss = 0.0;     // MSE of `fitted` against obs.clean
 };
-NeuralFit FitNeural(const Observations& obs, const NeuralOptions& options,
-                    const StudySettings& settings);
-// FitNeural, its table on out, neural_loss.csv and the neural_fit plot; returns the summary.
+// The problem and its Adam training on obs.clean (fitted and final_loss not yet set).
+NeuralFit TrainNeural(const Observations& obs, const NeuralOptions& options,
+                      const StudySettings& settings);
+// The final solve of the trained problem: sets fit.fitted and fit.final_loss.
+void SolveNeuralFit(NeuralFit& fit, const Observations& obs, const StudySettings& settings);
+// TrainNeural, SolveNeuralFit, their table on out, neural_loss.csv and the neural_fit plot; returns
+// the summary.
 nlohmann::json RunNeuralStudy(const Observations& obs, const NeuralOptions& options,
                               const StudySettings& settings, std::ostream& out);
 
