@@ -373,9 +373,9 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
     Vector theta;
     double horizon;
   };
-  const std::vector<Case> cases = {{"Lotka-Volterra", std::make_shared<LotkaVolterraField>(),
-                                    Vector{{1.5, 1.0, 1.0, 3.0}}, 10.0},
-                                   {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
+  const std::vector<Case> cases = {
+      {"Lotka-Volterra", std::make_shared<LotkaVolterraField>(), LotkaVolterraTrueRates(), 10.0},
+      {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
   const double buffer = 8.0 * static_cast<double>((nd + 1) * 2 * n);
   for (const Case& c : cases) {
     std::vector<LossAndGradient> results;
