@@ -105,8 +105,7 @@ TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLotkaVolte
   detail::BacksolveAugmentedField augmented(field, &loss);
   Vector y(2 + 2 + 4);
   y << 1.3, 0.7, 0.4, -0.8, 0.1, 0.2, 0.3, 0.4;
-  Vector theta(4);
-  theta << 1.5, 1.0, 1.0, 3.0;
+  const Vector theta = LotkaVolterraTrueRates();
   EXPECT_TRUE(::test_util::FieldDerivativesMatchFiniteDifferences(augmented, -0.3, y, theta,
                                                                   /*rtol=*/1e-6,
                                                                   /*identity_rtol=*/1e-9));
