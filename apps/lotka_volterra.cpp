@@ -1,15 +1,16 @@
 // lotka_volterra: the seed's second example, in three modes (studies/lotka_volterra_study.hpp).
 //
-//   discover  W3: recover (α, β, δ, γ) of x' = αx − βxy, y' = δxy − γy from noisy observations
+//   discover  recover (α, β, δ, γ) of x' = αx − βxy, y' = δxy − γy from noisy observations
 //             (σ = 0.05) on t ∈ [0, 10], starting from (1.0, 0.5, 0.5, 2.0), on growing
 //             horizons (--horizons) with L-BFGS (or Adam); θ = exp(φ) keeps the rates positive.
-//   neural    W2: a neural ODE (MLP 2-32-32-2, tanh) fitted to the noise-free trajectory with Adam
-//             (lr 1e-2, 300 iterations) from the W2 initial weights; the median time per
+//   neural    a neural ODE (MLP 2-32-32-2, tanh) fitted to the noise-free trajectory with Adam
+//             (lr 1e-2, 300 iterations) from given initial weights; the median time per
 //             training iteration is printed.
 //   ude       a universal differential equation: the known linear terms αx, −γy plus an MLP for
 //             the interaction terms, trained on growing horizons; the learned terms are then
 //             compared with −βxy and δxy by least squares over the observed states.
 //
+// The output names discover "W3" and neural "W2" (the seed's workload names).
 // Output: a table on stdout, CSV and JSON in --out, PNG/SVG plots via gnuplot.
 // --bench N (with --mode neural or discover): apps/lotka_volterra_bench.hpp.
 
@@ -126,7 +127,8 @@ int Main(int argc, char** argv) {
   defaults.integrator = "dopri5";
   defaults.rtol = 1e-6;
   defaults.atol = 1e-8;
-  defaults.outputs = "auto";  // 101 observations: interpolate between steps, as W2 is defined
+  defaults.outputs =
+      "auto";  // 101 observations: interpolate between steps, as the neural fit is defined
   defaults.out = "results/lotka_volterra";
   po::options_description desc("lotka_volterra options");
   AddCommonOptions(desc, defaults);

@@ -47,8 +47,8 @@ struct BenchConfig {
 };
 
 // The workload's methods, or the one pair named on the command line. Outputs: as --outputs says
-// (auto and interpolate: interpolated, since all these integrators have dense output); W2 also
-// runs bptt/dopri5 the other way, so both are measured.
+// (auto and interpolate: interpolated, since all these integrators have dense output); the neural
+// fit also runs bptt/dopri5 the other way, so both are measured.
 std::vector<BenchConfig> BenchConfigs(const po::variables_map& vm, const CommonOptions& common,
                                       bool neural) {
   const bool interpolate = common.integrator_options.interpolate_outputs ||
@@ -68,8 +68,8 @@ std::vector<BenchConfig> BenchConfigs(const po::variables_map& vm, const CommonO
   return configs;
 }
 
-// ---------------------------------------------------------------- W2
-// The repetitions of one W2 configuration.
+// ---------------------------------------------------------------- neural fit (rows "W2")
+// The repetitions of one neural-fit configuration.
 struct NeuralRuns {
   std::vector<double> medians, forward_nfe, backward_nfe, final_losses;
   std::vector<std::vector<double>> curves;  // loss every 50 iterations, per repetition
@@ -177,8 +177,8 @@ void PrintNeuralTable(const nlohmann::json& details) {
   table.Print(std::cout);
 }
 
-// ---------------------------------------------------------------- W3
-// The repetitions of one W3 configuration.
+// ---------------------------------------------------------------- discovery (rows "W3")
+// The repetitions of one discovery configuration.
 struct DiscoverRuns {
   std::vector<double> to_one_percent, evals, errors, total;
   std::string failure;

@@ -1,12 +1,12 @@
 #pragma once
-// lotka_volterra --bench N: workload W2 (the neural fit) or W3 (the parameter discovery) repeated
-// N times for every gradient method of the workload (or the one named by --gradient /
+// lotka_volterra --bench N: the neural fit (rows "W2") or the parameter discovery (rows "W3")
+// repeated N times for every gradient method of the workload (or the one named by --gradient /
 // --integrator).
-//   W2: the median over the iterations of each repetition of the time per training iteration
+//   neural: the median over the iterations of each repetition of the time per training iteration
 //       (forward + gradient + Adam update), then the median (min, max) over repetitions; mean
 //       forward/backward NFE per iteration; the loss every 50 iterations; bptt/dopri5 both with a
 //       stop at every output time and with interpolated outputs.
-//   W3: time and loss+gradient evaluations until the parameter error is below 1%.
+//   discover: time and loss+gradient evaluations until the parameter error is below 1%.
 // Table on stdout, <out>/bench.json (apps/common/bench_util.hpp).
 
 #include "apps/common/app_common.hpp"
