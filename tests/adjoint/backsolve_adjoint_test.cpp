@@ -24,6 +24,7 @@
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "problems/decay.hpp"
+#include "problems/lotka_volterra.hpp"
 #include "tests/test_util/allocation_counter.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
@@ -77,8 +78,7 @@ TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLotkaVolte
   detail::BacksolveAugmentedField augmented(field, &loss);
   Vector y(2 + 2 + 4);
   y << 1.3, 0.7, 0.4, -0.8, 0.1, 0.2, 0.3, 0.4;
-  Vector theta(4);
-  theta << 1.5, 1.0, 1.0, 3.0;
+  const Vector theta = LotkaVolterraTrueRates();
   EXPECT_TRUE(::test_util::FieldDerivativesMatchFiniteDifferences(augmented, -0.3, y, theta,
                                                                   /*rtol=*/1e-6,
                                                                   /*identity_rtol=*/1e-9));
@@ -328,12 +328,7 @@ TEST(BacksolveAdjoint, ReuseGivesTheSameAsAFreshObject) {
   REQUIRE_INTEGRATOR("dopri5");
   const GradientOptions options = Options("dopri5", 1e-8, 1e-10);
   BacksolveAdjoint reused(options);
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.z0 = Vector::Ones(2);
-  problem.theta = Vector(4);
-  problem.theta << 1.5, 1.0, 1.0, 3.0;
-  problem.output_times = {0.5, 1.0, 1.5};
+  OdeProblem problem = ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), {0.5, 1.0, 1.5});
   const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 3);
   reused.Compute(problem, loss);
   problem.theta << 1.2, 0.8, 1.1, 2.5;
@@ -349,12 +344,8 @@ TEST(BacksolveAdjoint, ReuseGivesTheSameAsAFreshObject) {
 TEST(BacksolveAdjoint, DifferentBackwardIntegratorAgrees) {
   REQUIRE_INTEGRATOR("dopri5");
   REQUIRE_INTEGRATOR("cvodes_bdf");
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.z0 = Vector::Ones(2);
-  problem.theta = Vector(4);
-  problem.theta << 1.5, 1.0, 1.0, 3.0;
-  problem.output_times = {0.5, 1.0, 1.5, 2.0};
+  const OdeProblem problem =
+      ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), {0.5, 1.0, 1.5, 2.0});
   const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
   GradientOptions options = Options("dopri5", 1e-10, 1e-12);
   const LossAndGradient reference = BacksolveAdjoint(options).Compute(problem, loss);
@@ -411,13 +402,9 @@ double PathTolerance(const BackwardPath& path) {
 
 // Lotka–Volterra from z0 = (1, 1), 10 observations on (0, 5], MSE against fixed targets.
 OdeProblem LotkaVolterraProblem() {
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.z0 = Vector::Ones(2);
-  problem.theta = Vector(4);
-  problem.theta << 1.5, 1.0, 1.0, 3.0;
-  for (int i = 1; i <= 10; ++i) problem.output_times.push_back(0.5 * i);
-  return problem;
+  std::vector<double> times;
+  for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
+  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), times);
 }
 
 MseLoss TargetsAtTimes(std::size_t count) {

@@ -18,6 +18,7 @@
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "problems/decay.hpp"
+#include "problems/lotka_volterra.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
@@ -66,12 +67,7 @@ std::vector<double> Times(int count, double spacing) {
 }
 
 OdeProblem LotkaVolterraProblem() {
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.theta = (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished();
-  problem.z0 = (Vector(2) << 1.0, 1.0).finished();
-  problem.output_times = Times(5, 0.8);
-  return problem;
+  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), Times(5, 0.8));
 }
 
 OdeProblem LinearProblem() {

@@ -240,8 +240,8 @@ TEST(CvodesAdjoint, ReuseEqualsFreshObjects) {
   OdeProblem problem = LotkaVolterraProblem();
   const MseLoss loss = LotkaVolterraLoss(problem.output_times.size());
   CvodesAdjoint reused(Options("cvodes_bdf", 1e-8, 1e-10));
-  const std::vector<Vector> thetas = {Vector{{1.5, 1.0, 1.0, 3.0}}, Vector{{1.2, 0.8, 1.1, 2.5}},
-                                      Vector{{1.7, 1.1, 0.9, 3.2}}, Vector{{1.5, 1.0, 1.0, 3.0}}};
+  const std::vector<Vector> thetas = {LotkaVolterraTrueRates(), Vector{{1.2, 0.8, 1.1, 2.5}},
+                                      Vector{{1.7, 1.1, 0.9, 3.2}}, LotkaVolterraTrueRates()};
   const std::vector<Vector> z0s = {Vector{{1.0, 1.0}}, Vector{{2.0, 0.5}}, Vector{{0.7, 1.3}},
                                    Vector{{1.0, 1.0}}};
   for (std::size_t k = 0; k < thetas.size(); ++k) {
@@ -373,9 +373,9 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
     Vector theta;
     double horizon;
   };
-  const std::vector<Case> cases = {{"Lotka-Volterra", std::make_shared<LotkaVolterraField>(),
-                                    Vector{{1.5, 1.0, 1.0, 3.0}}, 10.0},
-                                   {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
+  const std::vector<Case> cases = {
+      {"Lotka-Volterra", std::make_shared<LotkaVolterraField>(), LotkaVolterraTrueRates(), 10.0},
+      {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
   const double buffer = 8.0 * static_cast<double>((nd + 1) * 2 * n);
   for (const Case& c : cases) {
     std::vector<LossAndGradient> results;

@@ -12,6 +12,7 @@
 #include "core/ode_problem.hpp"
 #include "models/analytic_fields.hpp"
 #include "problems/decay.hpp"
+#include "problems/lotka_volterra.hpp"
 
 namespace snode::test_util {
 
@@ -37,8 +38,7 @@ inline OdeProblem MakeProblem(std::shared_ptr<VectorField> field, Vector z0, Vec
 inline OdeProblem LotkaVolterraProblem() {
   std::vector<double> times;
   for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
-  return MakeProblem(std::make_shared<LotkaVolterraField>(), Vector{{1.0, 1.0}},
-                     Vector{{1.5, 1.0, 1.0, 3.0}}, times);
+  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), times);
 }
 
 // z' = A z with a fixed non-normal 3 × 3 A; the first output time equals t0.
