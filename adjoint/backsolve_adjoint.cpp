@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "adjoint/gauss_legendre.hpp"
 #include "core/errors.hpp"
 
 namespace snode {
@@ -72,8 +73,8 @@ class StateAdjointField final : public VectorField {
 };
 
 // Gauss–Legendre, 3 nodes on [0, 1] (exact for degree 5).
-constexpr double kGaussNodes[3] = {0.5 - 0.3872983346207416885, 0.5, 0.5 + 0.3872983346207416885};
-constexpr double kGaussWeights[3] = {5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0};
+constexpr const double (&kGaussNodes)[3] = kGaussLegendreNodes[2];
+constexpr const double (&kGaussWeights)[3] = kGaussLegendreWeights[2];
 
 // The forward solve of backsolve_adjoint and its loss: L, dL/dφ, the trajectory at the output
 // times and the forward statistics (stored_bytes: the N observation-time states).

@@ -9,6 +9,7 @@
 #include "adjoint/backsolve_adjoint.hpp"
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/decay.hpp"
 #include "studies/report.hpp"
 
 namespace snode {
@@ -268,6 +269,89 @@ std::string JoinNumbers(const Vector& v) {
     text += (i ? ";" : "") + std::string(buffer);
   }
   return text;
+}
+
+// ---------------------------------------------------------------- method matrices
+
+MethodSpec WithBackward(MethodSpec spec, const std::string& backward) {
+  spec.options.backward_integrator = backward;
+  spec.settings += " bwd=" + backward;
+  return spec;
+}
+
+std::vector<MethodSpec> SupportedOnly(const std::vector<MethodSpec>& specs,
+                                      std::vector<std::string>* notes) {
+  std::vector<MethodSpec> supported;
+  for (const MethodSpec& spec : specs) {
+    std::string reason;
+    if (SupportsCombination(spec, &reason)) {
+      supported.push_back(spec);
+    } else {
+      const std::string note = "skipped " + spec.Label() + ": " + reason;
+      if (std::find(notes->begin(), notes->end(), note) == notes->end()) notes->push_back(note);
+    }
+  }
+  return supported;
+}
+
+// ---------------------------------------------------------------- sweeps
+
+std::vector<double> DecadesUpTo(double lambda_max) {
+  std::vector<double> lambdas;
+  for (double l = 1.0; l <= lambda_max * (1.0 + 1e-12); l *= 10.0) lambdas.push_back(l);
+  if (lambdas.empty() || std::abs(lambdas.back() - lambda_max) > 1e-9 * lambda_max) {
+    lambdas.push_back(lambda_max);
+  }
+  return lambdas;
+}
+
+std::vector<double> SortedUnique(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return values;
+}
+
+namespace {
+
+StudyProblem FromSetup(std::string name, problems::ProblemSetup setup, bool abs_for_all) {
+  StudyProblem problem;
+  problem.name = std::move(name);
+  problem.lambda = setup.stiffness;
+  problem.exact = setup.exact_gradient.value_or(Vector());
+  problem.abs_for_all = abs_for_all;
+  problem.setup = std::move(setup);
+  return problem;
+}
+
+}  // namespace
+
+StudyProblem DecayStudyProblem(double lambda) {
+  return FromSetup("W1", problems::MakeDecay(lambda), true);
+}
+
+StudyProblem TwoRateStudyProblem(double lambda) {
+  return FromSetup("W1b", problems::MakeTwoRateDecay(lambda), false);
+}
+
+GradientRecord Evaluate(const StudyProblem& problem, const MethodSpec& spec, double ok_tol,
+                        double abs_tol) {
+  GradientRecord record;
+  record.problem = problem.name;
+  record.lambda = problem.lambda;
+  record.run = RunGradient(spec, problem.setup.ode, *problem.setup.loss);
+  record.exact = problem.exact;
+  record.error = CompareGradient(record.run.gradient, problem.exact);
+  record.status = Classify(record.run, problem.exact, ok_tol, abs_tol, problem.abs_for_all);
+  return record;
+}
+
+ReconstructionPanel PanelOf(double lambda, const Reconstruction& reconstruction) {
+  ReconstructionPanel panel;
+  panel.lambda = lambda;
+  panel.times = reconstruction.times;
+  for (const Vector& state : reconstruction.states) panel.values.push_back(state(0));
+  panel.complete = reconstruction.complete;
+  return panel;
 }
 
 }  // namespace snode

@@ -3,7 +3,10 @@
 // a method specification (gradient method × integrator × settings), one guarded gradient run
 // that turns every solver failure into a status instead of an exception, the error measures
 // against an exact or reference gradient, and the backsolve adjoint's backward reconstruction of
-// z(t) re-solved on a grid of output times (for plots and for the reconstructed z(t0)).
+// z(t) re-solved on a grid of output times (for plots and for the reconstructed z(t0)); and the
+// pieces the studies share around them: method-matrix helpers (WithBackward, MethodOverrides,
+// SupportedOnly), sweep helpers (DecadesUpTo, SortedUnique), a problem as a study runs it
+// (StudyProblem, built on problems/) and one judged run on it (GradientRecord, Evaluate).
 //
 // Gradient vectors are g = [dL/dθ; dL/dz0] throughout (length P + n).
 //
@@ -24,11 +27,18 @@
 #include "adjoint/loss.hpp"
 #include "core/ode_problem.hpp"
 #include "core/types.hpp"
+#include "integrators/integrator.hpp"
+#include "problems/problem.hpp"
+#include "studies/report.hpp"
 
 namespace snode {
 
 // Smallest positive normal double: exact values below it are treated as underflowed.
 inline constexpr double kUnderflow = 2.2250738585072014e-308;
+// The absolute part τ of the studies' ok test (WithinTolerance): for every component where the
+// exact value lies far below any solver tolerance (the seed's decay), elsewhere only for
+// components whose exact value underflows.
+inline constexpr double kGradientAbsTol = 1e-12;
 
 struct MethodSpec {
   std::string gradient;    // gradient method registry name
@@ -113,5 +123,68 @@ bool ReconstructInitialState(const MethodSpec& spec, const OdeProblem& problem, 
 
 // Joins numbers with ';' in %.17g (for CSV cells).
 std::string JoinNumbers(const Vector& v);
+
+// ---------------------------------------------------------------- method matrices
+
+// spec with a separate backward integrator ("bwd=<name>" appended to its settings).
+MethodSpec WithBackward(MethodSpec spec, const std::string& backward);
+
+// What the command line asks of a method matrix: filters (--gradient, --integrator) and
+// explicit integrator settings (--rtol, --atol, --step, --max-steps, --linear-solver).
+struct MethodOverrides {
+  std::string gradient;    // --gradient
+  std::string integrator;  // --integrator
+  bool gradient_set = false, integrator_set = false;
+  bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,
+       linear_solver_set = false;
+  IntegratorOptions given;  // rtol, atol, fixed_step, max_steps, linear_solver
+};
+
+// Drops the combinations the registries do not know or the method rejects
+// (SupportsCombination); appends "skipped <label>: <reason>" to notes (once per label).
+std::vector<MethodSpec> SupportedOnly(const std::vector<MethodSpec>& specs,
+                                      std::vector<std::string>* notes);
+
+// ---------------------------------------------------------------- sweeps
+
+// λ = 1, 10, 100, … up to lambda_max, plus lambda_max itself when it is not a decade.
+std::vector<double> DecadesUpTo(double lambda_max);
+// values sorted ascending without repeats.
+std::vector<double> SortedUnique(std::vector<double> values);
+
+// A problem as the gradient studies run it: the problem, the name and stiffness shown in the
+// tables, the exact (or reference) gradient and how it is judged (see WithinTolerance).
+struct StudyProblem {
+  std::string name;     // as shown in tables and files: "W1", "W1b", "W5 T=40"
+  double lambda = 0.0;  // stiffness shown in the tables
+  problems::ProblemSetup setup;
+  Vector exact;              // [dL/dθ; dL/dz0], exact or reference
+  bool abs_for_all = false;  // judge every component with the absolute part too
+};
+
+// The seed's decay dy/dt = −λy (problems::MakeDecay) as "W1": e^{−λ} lies far below any solver
+// tolerance for λ ≳ 30, so every component is judged with the absolute part too.
+StudyProblem DecayStudyProblem(double lambda);
+// The two-rate decay z' = diag(−1, −λ) z (problems::MakeTwoRateDecay) as "W1b", judged
+// relatively.
+StudyProblem TwoRateStudyProblem(double lambda);
+
+// One gradient run on a study problem, judged.
+struct GradientRecord {
+  std::string problem;  // StudyProblem::name
+  double lambda = 0.0;
+  GradientRun run;
+  Vector exact;
+  GradientError error;
+  std::string status;  // ok / inaccurate / non-finite / failed (Classify)
+  std::string reference = "exact";
+};
+
+// Runs spec on problem and classifies the result with ok_tol and abs_tol.
+GradientRecord Evaluate(const StudyProblem& problem, const MethodSpec& spec, double ok_tol,
+                        double abs_tol);
+
+// A reconstruction as a plot panel (report.hpp) of the exact decay e^{−λt}.
+ReconstructionPanel PanelOf(double lambda, const Reconstruction& reconstruction);
 
 }  // namespace snode

@@ -53,6 +53,13 @@ std::string FormatScientific(double x, int precision) {
   return buffer;
 }
 
+std::string Shorten(const std::string& text, std::size_t width) {
+  std::string one_line = text;
+  std::replace(one_line.begin(), one_line.end(), '\n', ' ');
+  if (one_line.size() <= width) return one_line;
+  return one_line.substr(0, width - 3) + "...";
+}
+
 std::string FormatSeconds(double seconds) {
   char buffer[64];
   if (!std::isfinite(seconds)) return "-";
@@ -94,6 +101,10 @@ void Table::AddRow(std::vector<std::string> row) {
 }
 
 void Table::AddSeparator() { rows_.emplace_back(); }
+
+std::vector<std::string> TimeCells(const TimeSpread& spread) {
+  return {FormatSeconds(spread.median), FormatSeconds(spread.min), FormatSeconds(spread.max)};
+}
 
 namespace {
 
@@ -236,6 +247,82 @@ PlotResult RenderGnuplot(const std::string& dir, const std::string& name, const 
                   (fs::path(dir) / log).string() + "); data kept";
   }
   return result;
+}
+
+std::string GnuplotQuote(const std::string& text) {
+  std::string quoted = "'";
+  for (const char c : text) {
+    if (c == '\'')
+      quoted += "''";
+    else
+      quoted += c;
+  }
+  return quoted + "'";
+}
+
+std::string GnuplotEscape(const std::string& text) {
+  std::string escaped;
+  for (const char c : text) {
+    if (c == '_' || c == '^' || c == '{' || c == '}' || c == '@' || c == '&' || c == '~') {
+      escaped += '\\';
+    }
+    escaped += c;
+  }
+  return escaped;
+}
+
+std::string GnuplotSeriesStyle(std::size_t i) {
+  static const char* const kColors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
+                                        "#e6ab02", "#a6761d", "#666666", "#1f78b4", "#b2182b",
+                                        "#000000", "#35978f", "#8c510a", "#762a83"};
+  return "lw 1.6 ps 1.1 pt " + std::to_string(1 + i % 13) + " dt " + std::to_string(1 + i % 5) +
+         " lc rgb '" + kColors[i % 14] + "'";
+}
+
+namespace {
+
+void WritePanelData(const ReconstructionPanel& panel, std::ostream& data) {
+  data << "# " << panel.exact_comment << "\n";
+  for (int k = 0; k <= 100; ++k) {
+    const double t = k / 100.0;
+    const double z = std::exp(-panel.lambda * t);
+    if (z > 1e-300) data << t << " " << FormatNumber(z, 10) << "\n";
+  }
+  data << "\n\n# " << panel.reconstructed_comment << "\n";
+  for (std::size_t k = 0; k < panel.times.size() && k < panel.values.size(); ++k) {
+    const double z = std::abs(panel.values[k]);
+    if (std::isfinite(z) && z > 0) data << panel.times[k] << " " << FormatNumber(z, 10) << "\n";
+  }
+  data << "\n\n";
+}
+
+}  // namespace
+
+PlotResult PlotReconstructionPanels(const std::string& dir, const std::string& name,
+                                    const std::string& title, const std::string& ylabel,
+                                    const std::vector<ReconstructionPanel>& panels, int width,
+                                    int height) {
+  std::ostringstream data, body;
+  body << "set multiplot layout 1," << panels.size() << " title " << GnuplotQuote(title) << "\n"
+       << "set logscale y\nset format y '10^{%L}'\nset grid\nset xlabel 't'\n"
+       << "set ylabel " << GnuplotQuote(ylabel) << "\nset key below font ',9'\n";
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const ReconstructionPanel& panel = panels[i];
+    WritePanelData(panel, data);
+    std::string label = panel.label;
+    if (!panel.complete && !panel.times.empty()) {
+      label += ", non-finite below t = " + FormatCompact(panel.times.back());
+    }
+    body << "set title " << GnuplotQuote("{/Symbol l} = " + FormatCompact(panel.lambda)) << "\n"
+         << "plot '" << name << ".dat' index " << 2 * i
+         << " using 1:2 with lines lw 2 lc rgb '#1b9e77' title 'exact e^{-{/Symbol l}t}', \\\n"
+         << "     '" << name << ".dat' index " << 2 * i + 1
+         << " using 1:2 with linespoints lw 1.5 pt 7 ps 0.5 lc rgb '#d95f02' title "
+         << GnuplotQuote(label) << "\n";
+  }
+  body << "unset multiplot\n";
+  AtomicWriteFile(dir + "/" + name + ".dat", data.str());
+  return RenderGnuplot(dir, name, body.str(), width, height);
 }
 
 // ---------------------------------------------------------------- progress

@@ -17,6 +17,8 @@ std::string FormatNumber(double x, int precision = 3);
 std::string FormatCompact(double x, int precision = 3);
 // Formats x in %.*e.
 std::string FormatScientific(double x, int precision = 2);
+// text on one line (newlines as spaces), cut to width characters ending in "..." when longer.
+std::string Shorten(const std::string& text, std::size_t width);
 // Seconds as "12.3 ms" / "1.23 s".
 std::string FormatSeconds(double seconds);
 // Bytes as "512 B" / "1.2 kB" / "3.4 MB".
@@ -38,6 +40,15 @@ class Table {
   std::vector<std::vector<std::string>> rows_;  // an empty row is a separator
 };
 
+// The spread of a timing over repetitions (the apps' bench statistics), for bench tables.
+struct TimeSpread {
+  double median = 0.0;
+  double min = 0.0;
+  double max = 0.0;
+};
+// The three cells "time/gradient", "min", "max" of a bench table (FormatSeconds).
+std::vector<std::string> TimeCells(const TimeSpread& spread);
+
 // ---------------------------------------------------------------- plots
 struct PlotResult {
   bool rendered = false;           // gnuplot ran and produced both images
@@ -54,6 +65,33 @@ bool GnuplotAvailable();
 // a failed render: the result's note says what happened.
 PlotResult RenderGnuplot(const std::string& dir, const std::string& name, const std::string& body,
                          int width = 800, int height = 560);
+
+// A gnuplot single-quoted string (enhanced text is interpreted inside it): ' doubled.
+std::string GnuplotQuote(const std::string& text);
+// Escapes the enhanced-text markup characters of plain text (method names hold '_').
+std::string GnuplotEscape(const std::string& text);
+// Line style of the i-th series of a plot: distinct colour, point type and dash, so overlapping
+// lines stay readable ("lw 1.6 ps 1.1 pt … dt … lc rgb '#…'").
+std::string GnuplotSeriesStyle(std::size_t i);
+
+// One panel of a reconstruction plot: the exact decay e^{−λt} on t ∈ [0, 1] (101 points) and the
+// |state component 0| a backward pass reconstructed (points where it is finite and positive).
+struct ReconstructionPanel {
+  double lambda = 0.0;
+  std::string exact_comment;          // comment line of the exact data block (without "# ")
+  std::string reconstructed_comment;  // comment line of the reconstructed data block
+  std::string label;  // key of the reconstructed curve (gnuplot enhanced text); the plot appends
+                      // ", non-finite below t = …" when the reconstruction stopped early
+  std::vector<double> times;   // t of the reconstructed points, decreasing
+  std::vector<double> values;  // the reconstructed state component 0 at times
+  bool complete = false;       // the reconstruction reached t = 0
+};
+// Writes <dir>/<name>.dat (two data blocks per panel) and renders one row of log-y panels under
+// `title` (gnuplot enhanced text) with `ylabel`, each titled "λ = …".
+PlotResult PlotReconstructionPanels(const std::string& dir, const std::string& name,
+                                    const std::string& title, const std::string& ylabel,
+                                    const std::vector<ReconstructionPanel>& panels, int width,
+                                    int height);
 
 // ---------------------------------------------------------------- progress
 // One refreshed status line "label  it 12/50  loss 1.23e-02  NFE 3456  elapsed 1.2 s  ETA 3.4 s"

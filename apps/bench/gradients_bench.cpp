@@ -54,10 +54,11 @@
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
-#include "optim/adam.hpp"
+#include "io/torch_weights.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
-#include "io/torch_weights.hpp"
+#include "optim/training_loop.hpp"
+#include "problems/lotka_volterra.hpp"
 
 #ifndef SNODE_W2_DATA_DIR
 #define SNODE_W2_DATA_DIR "/work/shared/data/w2"
@@ -68,19 +69,6 @@ namespace {
 
 const std::string kWeightsPath = std::string(SNODE_W2_DATA_DIR) + "/w2_init_weights.json";
 const std::string kTruthPath = std::string(SNODE_W2_DATA_DIR) + "/w2_truth.json";
-
-// Lotka–Volterra states at `times` from (1, 1) with rates `rates`, solved to rtol 1e-10.
-std::vector<Vector> LotkaVolterraTruth(const std::vector<double>& times, const Vector& rates) {
-  OdeProblem truth;
-  truth.field = std::make_shared<LotkaVolterraField>();
-  truth.z0 = Vector::Ones(2);
-  truth.theta = rates;
-  truth.output_times = times;
-  IntegratorOptions tight;
-  tight.rtol = 1e-10;
-  tight.atol = 1e-12;
-  return IntegratorRegistry().Create("cvodes_bdf", tight)->Solve(truth).states;
-}
 
 struct Workload {
   OdeProblem problem;
@@ -117,8 +105,7 @@ const Workload& W2() {
               kTruthPath + ": expected 101 states in \"xy\"");
       w.source += ", w2_truth.json";
     } else {
-      targets =
-          LotkaVolterraTruth(w.problem.output_times, (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished());
+      targets = LotkaVolterraTruth(w.problem.output_times);
       w.source += ", generated truth";
     }
     w.loss = std::make_shared<MseLoss>(std::move(targets));
@@ -131,12 +118,10 @@ const Workload& W2() {
 const Workload& Tiny() {
   static const Workload workload = [] {
     Workload w;
-    w.problem.field = std::make_shared<LotkaVolterraField>();
-    w.problem.theta = (Vector(4) << 1.3, 0.9, 1.1, 2.7).finished();
-    w.problem.z0 = Vector::Ones(2);
-    for (int k = 0; k <= 10; ++k) w.problem.output_times.push_back(0.1 * k);
-    w.loss = std::make_shared<MseLoss>(
-        LotkaVolterraTruth(w.problem.output_times, (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished()));
+    std::vector<double> times;
+    for (int k = 0; k <= 10; ++k) times.push_back(0.1 * k);
+    w.problem = LotkaVolterraProblem((Vector(4) << 1.3, 0.9, 1.1, 2.7).finished(), times);
+    w.loss = std::make_shared<MseLoss>(LotkaVolterraTruth(times));
     w.source = "Lotka-Volterra, 4 parameters, 11 outputs";
     return w;
   }();
@@ -290,16 +275,22 @@ void BM_TrainW2(benchmark::State& state, const std::string& method, const std::s
     const GradientOptions options = MakeGradientOptions(integrator, false);
     const std::unique_ptr<GradientMethod> gradient = GradientRegistry().Create(method, options);
     OdeProblem problem = W2().problem;
+    // The loop updates problem.theta itself, so every Compute sees the latest parameters.
+    const Objective objective = [&](const Vector&, Vector& grad) {
+      LossAndGradient result = gradient->Compute(problem, *W2().loss);
+      grad = std::move(result.dtheta);
+      return result.loss;
+    };
+    TrainingOptions training;
+    training.iterations = kIterations;
+    training.adam.lr = 1e-2;
+    training.evaluate_final = true;  // iteration 300's loss, after the last update
     for (auto _ : state) {
       problem.theta = W2().problem.theta;
-      AdamOptions adam_options;
-      adam_options.lr = 1e-2;
-      Adam adam(problem.theta.size(), adam_options);
-      for (int it = 0; it <= kIterations; ++it) {
-        const LossAndGradient result = gradient->Compute(problem, *W2().loss);
-        if (it % (kIterations / 2) == 0) losses[it / (kIterations / 2)] = result.loss;
-        if (it < kIterations) adam.Step(problem.theta, result.dtheta);
-      }
+      const TrainingRecord record = RunTraining(objective, problem.theta, training);
+      losses[0] = record.losses[0];
+      losses[1] = record.losses[kIterations / 2];
+      losses[2] = record.final_loss;
     }
   } catch (const std::exception& error) {
     state.SkipWithError(error.what());

@@ -61,9 +61,10 @@
 #include "apps/common/bench_util.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
+#include "io/torch_weights.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
-#include "io/torch_weights.hpp"
+#include "problems/lotka_volterra.hpp"
 
 #ifndef SNODE_W2_WEIGHTS
 #define SNODE_W2_WEIGHTS "/work/shared/data/w2/w2_init_weights.json"
@@ -118,19 +119,6 @@ double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Lotka–Volterra truth from (1, 1) at `times`, solved to rtol 1e-10.
-std::vector<Vector> Truth(const std::vector<double>& times) {
-  OdeProblem truth;
-  truth.field = std::make_shared<LotkaVolterraField>();
-  truth.z0 = Vector::Ones(2);
-  truth.theta = (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished();
-  truth.output_times = times;
-  IntegratorOptions tight;
-  tight.rtol = 1e-10;
-  tight.atol = 1e-12;
-  return IntegratorRegistry().Create("cvodes_bdf", tight)->Solve(truth).states;
-}
-
 std::vector<double> OutputTimes(double t_end) {
   const int n = static_cast<int>(std::lround(10.0 * t_end));
   std::vector<double> times;
@@ -163,7 +151,7 @@ Point HorizonPoint(double t_end, std::string* weights) {
   p.problem.field = MakeField(32, 1, true, &p.problem.theta, weights);
   p.problem.z0 = Vector::Ones(2);
   p.problem.output_times = OutputTimes(t_end);
-  p.loss = std::make_shared<MseLoss>(Truth(p.problem.output_times));
+  p.loss = std::make_shared<MseLoss>(LotkaVolterraTruth(p.problem.output_times));
   return p;
 }
 
@@ -173,7 +161,7 @@ Point WidthPoint(Index width, std::string* weights) {
   p.problem.field = MakeField(width, 1, false, &p.problem.theta, weights);
   p.problem.z0 = Vector::Ones(2);
   p.problem.output_times = OutputTimes(10.0);
-  p.loss = std::make_shared<MseLoss>(Truth(p.problem.output_times));
+  p.loss = std::make_shared<MseLoss>(LotkaVolterraTruth(p.problem.output_times));
   return p;
 }
 
@@ -188,7 +176,7 @@ Point BatchPoint(Index batch, std::string* weights) {
     p.problem.z0[i] += 0.2 * (u - 0.5);
   }
   p.problem.output_times = OutputTimes(10.0);
-  const std::vector<Vector> truth = Truth(p.problem.output_times);
+  const std::vector<Vector> truth = LotkaVolterraTruth(p.problem.output_times);
   std::vector<Vector> targets;
   for (const Vector& state : truth) targets.push_back(state.replicate(batch, 1));
   p.loss = std::make_shared<MseLoss>(std::move(targets));

@@ -23,6 +23,8 @@
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "problems/decay.hpp"
+#include "problems/lotka_volterra.hpp"
 #include "tests/test_util/allocation_counter.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
@@ -46,51 +48,23 @@ GradientOptions Options(const std::string& integrator, double rtol, double atol)
   return options;
 }
 
-// W1b: z' = diag(−1, −λ) z, z0 = (1, 1), t ∈ {1e-3, 1e-2, 1e-1, 1}, L = Σ_t (z1 + z2).
-OdeProblem TwoModeProblem(double lambda) {
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(2);
-  problem.z0 = Vector::Ones(2);
-  problem.theta = Vector(2);
-  problem.theta << 1.0, lambda;
-  problem.output_times = {1e-3, 1e-2, 1e-1, 1.0};
-  return problem;
-}
+// The two-rate decay z' = diag(−1, −λ) z, z0 = (1, 1), t ∈ {1e-3, 1e-2, 1e-1, 1},
+// L = Σ_t (z1 + z2), and the seed's decay y' = −λy, y0 = 1, L = y(1) (problems/decay.hpp).
+using problems::DecayLoss;
+using problems::DecayOde;
+using problems::TwoRateDecayLoss;
+using problems::TwoRateDecayOde;
 
-LinearFunctionalLoss TwoModeLoss() {
-  return LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
-}
-
-// Exact W1b gradients (workloads.md).
-void TwoModeExact(double lambda, Vector* dtheta, Vector* dz0) {
-  const double times[] = {1e-3, 1e-2, 1e-1, 1.0};
-  *dtheta = Vector::Zero(2);
-  *dz0 = Vector::Zero(2);
-  for (double t : times) {
-    (*dtheta)[0] -= t * std::exp(-t);
-    (*dtheta)[1] -= t * std::exp(-lambda * t);
-    (*dz0)[0] += std::exp(-t);
-    (*dz0)[1] += std::exp(-lambda * t);
-  }
+// The two-rate decay's exact gradient, split into dL/dθ and dL/dz0.
+void TwoRateExact(double lambda, Vector* dtheta, Vector* dz0) {
+  const Vector exact = problems::TwoRateDecayExactGradient(lambda);
+  *dtheta = exact.head(2);
+  *dz0 = exact.tail(2);
 }
 
 // max_i |a_i − e_i| / |e_i| (every exact W1b value is representable, so per component).
 double ComponentwiseRelativeError(const Vector& actual, const Vector& expected) {
   return ((actual - expected).cwiseAbs().array() / expected.cwiseAbs().array()).maxCoeff();
-}
-
-// W1: y' = −λy, y0 = 1, L = y(1).
-OdeProblem DecayProblem(double lambda) {
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(1);
-  problem.z0 = Vector::Ones(1);
-  problem.theta = Vector::Constant(1, lambda);
-  problem.output_times = {1.0};
-  return problem;
-}
-
-LinearFunctionalLoss FinalValueLoss() {
-  return LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -104,8 +78,7 @@ TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLotkaVolte
   detail::BacksolveAugmentedField augmented(field, &loss);
   Vector y(2 + 2 + 4);
   y << 1.3, 0.7, 0.4, -0.8, 0.1, 0.2, 0.3, 0.4;
-  Vector theta(4);
-  theta << 1.5, 1.0, 1.0, 3.0;
+  const Vector theta = LotkaVolterraTrueRates();
   EXPECT_TRUE(::test_util::FieldDerivativesMatchFiniteDifferences(augmented, -0.3, y, theta,
                                                                   /*rtol=*/1e-6,
                                                                   /*identity_rtol=*/1e-9));
@@ -149,10 +122,10 @@ TEST(BacksolveAdjoint, TwoModeGradientIsExactAndFlagDownForMildStiffness) {
   for (double lambda : {1.0, 10.0}) {
     SCOPED_TRACE("lambda = " + std::to_string(lambda));
     BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
-    const OdeProblem problem = TwoModeProblem(lambda);
-    const LossAndGradient result = method.Compute(problem, TwoModeLoss());
+    const OdeProblem problem = TwoRateDecayOde(lambda);
+    const LossAndGradient result = method.Compute(problem, TwoRateDecayLoss());
     Vector dtheta, dz0;
-    TwoModeExact(lambda, &dtheta, &dz0);
+    TwoRateExact(lambda, &dtheta, &dz0);
     std::printf(
         "W1b lambda=%g dopri5 tol 1e-10: dL/dtheta rel err %.3e, dL/dz0 rel err %.3e, "
         "reconstruction error %.3e, backward rhs %ld\n",
@@ -171,7 +144,7 @@ TEST(BacksolveAdjoint, DecayClosedForm) {
   for (double lambda : {1.0, 10.0}) {
     SCOPED_TRACE("lambda = " + std::to_string(lambda));
     BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
-    const LossAndGradient result = method.Compute(DecayProblem(lambda), FinalValueLoss());
+    const LossAndGradient result = method.Compute(DecayOde(lambda), DecayLoss());
     const double exact = std::exp(-lambda);
     EXPECT_NEAR(result.loss, exact, 1e-8 * exact);
     EXPECT_NEAR(result.dtheta[0], -exact, 1e-6 * exact);
@@ -187,7 +160,7 @@ TEST(BacksolveAdjoint, TwoModeStiffFailureIsReproducedAndDetected) {
   REQUIRE_INTEGRATOR("dopri5");
   const double lambda = 1e4;
   Vector dtheta, dz0;
-  TwoModeExact(lambda, &dtheta, &dz0);
+  TwoRateExact(lambda, &dtheta, &dz0);
   // Checkpoints do not rescue it: the interval [0.1, 1] alone amplifies the backward error by
   // e^{9000} (overflow), so the flag and the NaN gradient are the same with and without them.
   for (int k = 0; k < 4; ++k) {
@@ -197,7 +170,7 @@ TEST(BacksolveAdjoint, TwoModeStiffFailureIsReproducedAndDetected) {
     BacksolveOptions backsolve;
     backsolve.checkpoints = checkpoints;
     BacksolveAdjoint method(Options("dopri5", tol, tol), backsolve);
-    const LossAndGradient result = method.Compute(TwoModeProblem(lambda), TwoModeLoss());
+    const LossAndGradient result = method.Compute(TwoRateDecayOde(lambda), TwoRateDecayLoss());
     // Component-wise: dL/dθ₂ ≈ −4.5e-8 is tiny next to dL/dθ₁ ≈ −0.47 but exactly representable,
     // so a relative error per component is meaningful (workloads.md W1b).
     const double error = ComponentwiseRelativeError(result.dtheta, dtheta);
@@ -230,7 +203,7 @@ TEST(BacksolveAdjoint, DecayWorksAtLambda100AndFailsAtLambda1e4) {
   const double lambda_ok = 100.0;
   {
     BacksolveAdjoint method(Options("dopri5", 1e-6, 1e-6));
-    const LossAndGradient result = method.Compute(DecayProblem(lambda_ok), FinalValueLoss());
+    const LossAndGradient result = method.Compute(DecayOde(lambda_ok), DecayLoss());
     std::printf(
         "W1 lambda=100 dopri5 tol 1e-6: y(1) = %.3e, dL/dlambda = %.3e (exact %.3e), "
         "dL/dy0 = %.3e, reconstructed y(0) error %.3e, flag %d\n",
@@ -242,7 +215,7 @@ TEST(BacksolveAdjoint, DecayWorksAtLambda100AndFailsAtLambda1e4) {
   }
   {
     BacksolveAdjoint method(Options("dopri5", 1e-6, 1e-6));
-    const LossAndGradient result = method.Compute(DecayProblem(1e4), FinalValueLoss());
+    const LossAndGradient result = method.Compute(DecayOde(1e4), DecayLoss());
     std::printf(
         "W1 lambda=1e4 dopri5 tol 1e-6: y(1) = %.3e, dL/dlambda = %.3e, dL/dy0 = %.3e, "
         "reconstruction error %.3e, flag %d\n",
@@ -259,7 +232,7 @@ TEST(BacksolveAdjoint, ImplicitIntegratorsDoNotRescueTheReconstruction) {
   // lost and the flag is raised. With checkpoints both overflow on [0.01, 0.1], after the reset
   // at t = 0.1 (BDF near t = 0.061).
   Vector dtheta, dz0;
-  TwoModeExact(1e4, &dtheta, &dz0);
+  TwoRateExact(1e4, &dtheta, &dz0);
   for (const char* integrator : {"cvodes_bdf", "sdirk"}) {
     if (!HaveIntegrator(integrator)) continue;
     for (const bool checkpoints : {true, false}) {
@@ -268,7 +241,7 @@ TEST(BacksolveAdjoint, ImplicitIntegratorsDoNotRescueTheReconstruction) {
       BacksolveOptions backsolve;
       backsolve.checkpoints = checkpoints;
       BacksolveAdjoint method(Options(integrator, 1e-6, 1e-6), backsolve);
-      const LossAndGradient result = method.Compute(TwoModeProblem(1e4), TwoModeLoss());
+      const LossAndGradient result = method.Compute(TwoRateDecayOde(1e4), TwoRateDecayLoss());
       const double theta2_error = std::abs(result.dtheta[1] - dtheta[1]) / std::abs(dtheta[1]);
       std::printf(
           "W1b lambda=1e4 %s tol 1e-6 checkpoints %d: dL/dtheta2 = %.3e (exact %.3e), "
@@ -289,13 +262,13 @@ TEST(BacksolveAdjoint, CheckpointsGiveTheRightTwoModeGradientAtLambda100ButKeepT
   // its value at t = 1 (≈ atol) and the reset at 0.1 stops the damage: the gradient is right,
   // yet the mismatch at t = 0.1 is flagged (the flag is conservative with checkpoints).
   Vector dtheta, dz0;
-  TwoModeExact(100.0, &dtheta, &dz0);
+  TwoRateExact(100.0, &dtheta, &dz0);
   for (const bool checkpoints : {true, false}) {
     SCOPED_TRACE(checkpoints ? "checkpoints on" : "checkpoints off");
     BacksolveOptions backsolve;
     backsolve.checkpoints = checkpoints;
     const LossAndGradient result = BacksolveAdjoint(Options("dopri5", 1e-9, 1e-9), backsolve)
-                                       .Compute(TwoModeProblem(100.0), TwoModeLoss());
+                                       .Compute(TwoRateDecayOde(100.0), TwoRateDecayLoss());
     const double error = ComponentwiseRelativeError(result.dtheta, dtheta);
     std::printf(
         "W1b lambda=100 dopri5 tol 1e-9 checkpoints %d: dL/dtheta rel err %.3e, "
@@ -320,7 +293,7 @@ TEST(BacksolveAdjoint, RunningCostMatchesClosedForm) {
     SCOPED_TRACE("lambda = " + std::to_string(lambda));
     const LinearFunctionalLoss loss({Vector::Ones(1)}, Vector::Ones(1));
     BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
-    const LossAndGradient result = method.Compute(DecayProblem(lambda), loss);
+    const LossAndGradient result = method.Compute(DecayOde(lambda), loss);
     const double e = std::exp(-lambda);
     const double exact_loss = (1.0 - e) / lambda + e;
     const double exact_dlambda = e / lambda - (1.0 - e) / (lambda * lambda) - e;
@@ -333,7 +306,7 @@ TEST(BacksolveAdjoint, RunningCostMatchesClosedForm) {
 TEST(BacksolveAdjoint, OutputTimeAtT0AndStatistics) {
   REQUIRE_INTEGRATOR("dopri5");
   // A first output time equal to t0 contributes ∂ℓ_0/∂z directly to dL/dz0.
-  OdeProblem problem = DecayProblem(2.0);
+  OdeProblem problem = DecayOde(2.0);
   problem.output_times = {0.0, 0.5, 1.0};
   const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(1), 3);
   BacksolveAdjoint method(Options("dopri5", 1e-10, 1e-12));
@@ -356,12 +329,7 @@ TEST(BacksolveAdjoint, ReuseGivesTheSameAsAFreshObject) {
   REQUIRE_INTEGRATOR("dopri5");
   const GradientOptions options = Options("dopri5", 1e-8, 1e-10);
   BacksolveAdjoint reused(options);
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.z0 = Vector::Ones(2);
-  problem.theta = Vector(4);
-  problem.theta << 1.5, 1.0, 1.0, 3.0;
-  problem.output_times = {0.5, 1.0, 1.5};
+  OdeProblem problem = ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), {0.5, 1.0, 1.5});
   const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 3);
   reused.Compute(problem, loss);
   problem.theta << 1.2, 0.8, 1.1, 2.5;
@@ -377,12 +345,8 @@ TEST(BacksolveAdjoint, ReuseGivesTheSameAsAFreshObject) {
 TEST(BacksolveAdjoint, DifferentBackwardIntegratorAgrees) {
   REQUIRE_INTEGRATOR("dopri5");
   REQUIRE_INTEGRATOR("cvodes_bdf");
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.z0 = Vector::Ones(2);
-  problem.theta = Vector(4);
-  problem.theta << 1.5, 1.0, 1.0, 3.0;
-  problem.output_times = {0.5, 1.0, 1.5, 2.0};
+  const OdeProblem problem =
+      ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), {0.5, 1.0, 1.5, 2.0});
   const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
   GradientOptions options = Options("dopri5", 1e-10, 1e-12);
   const LossAndGradient reference = BacksolveAdjoint(options).Compute(problem, loss);
@@ -443,13 +407,9 @@ double PathTolerance(const BackwardPath& path) {
 
 // Lotka–Volterra from z0 = (1, 1), 10 observations on (0, 5], MSE against fixed targets.
 OdeProblem LotkaVolterraProblem() {
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.z0 = Vector::Ones(2);
-  problem.theta = Vector(4);
-  problem.theta << 1.5, 1.0, 1.0, 3.0;
-  for (int i = 1; i <= 10; ++i) problem.output_times.push_back(0.5 * i);
-  return problem;
+  std::vector<double> times;
+  for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
+  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), times);
 }
 
 MseLoss TargetsAtTimes(std::size_t count) {
@@ -665,9 +625,9 @@ TEST(BacksolveAdjoint, BadOptionsAreRejected) {
 TEST(BacksolveAdjoint, BadProblemIsRejected) {
   REQUIRE_INTEGRATOR("dopri5");
   BacksolveAdjoint method(Options("dopri5", 1e-6, 1e-8));
-  OdeProblem problem = DecayProblem(1.0);
+  OdeProblem problem = DecayOde(1.0);
   problem.theta = Vector::Zero(3);
-  EXPECT_THROW(method.Compute(problem, FinalValueLoss()), ConfigError);
+  EXPECT_THROW(method.Compute(problem, DecayLoss()), ConfigError);
 }
 
 TEST(BacksolveAdjoint, IsRegistered) {

@@ -17,6 +17,8 @@
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "problems/decay.hpp"
+#include "problems/lotka_volterra.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
@@ -65,12 +67,7 @@ std::vector<double> Times(int count, double spacing) {
 }
 
 OdeProblem LotkaVolterraProblem() {
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.theta = (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished();
-  problem.z0 = (Vector(2) << 1.0, 1.0).finished();
-  problem.output_times = Times(5, 0.8);
-  return problem;
+  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), Times(5, 0.8));
 }
 
 OdeProblem LinearProblem() {
@@ -227,12 +224,8 @@ INSTANTIATE_TEST_SUITE_P(All, BpttExactness, ::testing::ValuesIn(kCases),
 // dy/dt = −λy, y0 = 1, L = y(1): dL/dλ = −e^{−λ}, dL/dy0 = e^{−λ}.
 TEST(Bptt, DecayMatchesClosedFormWithTightDopri5) {
   for (const double lambda : {1.0, 10.0}) {
-    OdeProblem problem;
-    problem.field = std::make_shared<DecayField>(1);
-    problem.theta = Vector::Constant(1, lambda);
-    problem.z0 = Vector::Ones(1);
-    problem.output_times = {1.0};
-    const auto loss = LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
+    const OdeProblem problem = problems::DecayOde(lambda);
+    const auto loss = problems::DecayLoss();
     GradientOptions options;
     options.integrator = "dopri5";
     options.integrator_options.rtol = 1e-10;
@@ -256,12 +249,8 @@ TEST(Bptt, DecayMatchesClosedFormWithTightDopri5) {
 //   dL/dθ_i = −Σ_k z_i(t_k) Σ_{n<N_k} h_n / (1 + h_n θ_i),   dL/dz0_i = Σ_k z_i(t_k) / z0_i.
 TEST(Bptt, StiffTwoModeBackwardEulerMatchesExactDiscreteGradient) {
   for (const std::string solver : {"dense", "gmres"}) {
-    OdeProblem problem;
-    problem.field = std::make_shared<DecayField>(2);
-    problem.theta = (Vector(2) << 1.0, 1e4).finished();
-    problem.z0 = Vector::Ones(2);
-    problem.output_times = {1e-3, 1e-2, 1e-1, 1.0};
-    const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
+    const OdeProblem problem = problems::TwoRateDecayOde(1e4);
+    const auto loss = problems::TwoRateDecayLoss();
     GradientOptions options;
     options.integrator = "backward_euler";
     options.integrator_options.fixed_step = 1e-5;

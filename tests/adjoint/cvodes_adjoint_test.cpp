@@ -243,8 +243,8 @@ TEST(CvodesAdjoint, ReuseEqualsFreshObjects) {
   OdeProblem problem = LotkaVolterraProblem();
   const MseLoss loss = LotkaVolterraLoss(problem.output_times.size());
   CvodesAdjoint reused(Options("cvodes_bdf", 1e-8, 1e-10));
-  const std::vector<Vector> thetas = {Vector{{1.5, 1.0, 1.0, 3.0}}, Vector{{1.2, 0.8, 1.1, 2.5}},
-                                      Vector{{1.7, 1.1, 0.9, 3.2}}, Vector{{1.5, 1.0, 1.0, 3.0}}};
+  const std::vector<Vector> thetas = {LotkaVolterraTrueRates(), Vector{{1.2, 0.8, 1.1, 2.5}},
+                                      Vector{{1.7, 1.1, 0.9, 3.2}}, LotkaVolterraTrueRates()};
   const std::vector<Vector> z0s = {Vector{{1.0, 1.0}}, Vector{{2.0, 0.5}}, Vector{{0.7, 1.3}},
                                    Vector{{1.0, 1.0}}};
   for (std::size_t k = 0; k < thetas.size(); ++k) {
@@ -376,9 +376,9 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
     Vector theta;
     double horizon;
   };
-  const std::vector<Case> cases = {{"Lotka-Volterra", std::make_shared<LotkaVolterraField>(),
-                                    Vector{{1.5, 1.0, 1.0, 3.0}}, 10.0},
-                                   {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
+  const std::vector<Case> cases = {
+      {"Lotka-Volterra", std::make_shared<LotkaVolterraField>(), LotkaVolterraTrueRates(), 10.0},
+      {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
   const double buffer = 8.0 * static_cast<double>((nd + 1) * 2 * n);
   for (const Case& c : cases) {
     std::vector<LossAndGradient> results;
@@ -449,14 +449,8 @@ TEST(CvodesAdjoint, Epi2BackwardMatchesCvodesBackward) {
     cases.push_back({"linear field (running cost)", linear,
                      std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}})});
   }
-  {
-    const std::vector<double> times = {1e-3, 1e-2, 1e-1, 1.0};
-    cases.push_back(
-        {"W1b lambda=1e4",
-         MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, 1e4}}, times),
-         std::make_shared<LinearFunctionalLoss>(
-             LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), times.size()))});
-  }
+  cases.push_back({"W1b lambda=1e4", test_util::W1bProblem(1e4),
+                   std::make_shared<LinearFunctionalLoss>(test_util::W1bLoss())});
   GradientOptions epi2_options = Options("cvodes_bdf", 1e-10, 1e-12);
   epi2_options.backward_integrator = "epi2";
   epi2_options.backward_options = epi2_options.integrator_options;

@@ -33,6 +33,7 @@
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "problems/lotka_volterra.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
@@ -132,10 +133,7 @@ TestProblem LinearProblem() {
 TestProblem LotkaVolterraProblem() {
   TestProblem p;
   p.name = "lotka_volterra";
-  p.problem.field = std::make_shared<LotkaVolterraField>();
-  p.problem.theta = (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished();
-  p.problem.z0 = (Vector(2) << 1.0, 1.0).finished();
-  p.problem.output_times = TimesUpTo(2.0, 10);
+  p.problem = ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), TimesUpTo(2.0, 10));
   std::vector<Vector> targets;
   for (double t : p.problem.output_times) {
     targets.push_back((Vector(2) << 1.0 + 0.1 * t, 0.8).finished());

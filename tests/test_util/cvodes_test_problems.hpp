@@ -1,6 +1,6 @@
 #pragma once
 // Problems shared by the cvodes_adjoint test files: a problem from its parts, Lotka–Volterra
-// with 10 outputs, a linear 3-state field with an output at t0, and W1b's closed-form gradient.
+// with 10 outputs, a linear 3-state field with an output at t0, and the two-rate decay (W1b).
 
 #include <cmath>
 #include <memory>
@@ -11,6 +11,8 @@
 #include "adjoint/loss.hpp"
 #include "core/ode_problem.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/decay.hpp"
+#include "problems/lotka_volterra.hpp"
 
 namespace snode::test_util {
 
@@ -36,8 +38,7 @@ inline OdeProblem MakeProblem(std::shared_ptr<VectorField> field, Vector z0, Vec
 inline OdeProblem LotkaVolterraProblem() {
   std::vector<double> times;
   for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
-  return MakeProblem(std::make_shared<LotkaVolterraField>(), Vector{{1.0, 1.0}},
-                     Vector{{1.5, 1.0, 1.0, 3.0}}, times);
+  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), times);
 }
 
 // z' = A z with a fixed non-normal 3 × 3 A; the first output time equals t0.
@@ -58,28 +59,16 @@ inline std::shared_ptr<LinearFunctionalLoss> LinearProblemLoss() {
   return std::make_shared<LinearFunctionalLoss>(weights, Vector{{0.3, 0.0, -1.0}});
 }
 
-// W1b: z' = diag(−θ1, −θ2) z, θ = (1, λ), z0 = (1, 1), four output times 1e-3 … 1, and its loss
-// L = Σ_t (z1 + z2).
-inline std::vector<double> W1bTimes() { return {1e-3, 1e-2, 1e-1, 1.0}; }
-inline OdeProblem W1bProblem(double lambda) {
-  return MakeProblem(std::make_shared<DecayField>(2), Vector::Ones(2), Vector{{1.0, lambda}},
-                     W1bTimes());
-}
-inline LinearFunctionalLoss W1bLoss() {
-  return LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), W1bTimes().size());
-}
-
-// W1b's dL/dθ and dL/dz0 in closed form.
+// The two-rate decay z' = diag(−θ1, −θ2) z, θ = (1, λ), z0 = (1, 1), four output times
+// 1e-3 … 1, its loss L = Σ_t (z1 + z2) and closed-form gradient (problems/decay.hpp).
+inline std::vector<double> W1bTimes() { return problems::TwoRateDecayTimes(); }
+inline OdeProblem W1bProblem(double lambda) { return problems::TwoRateDecayOde(lambda); }
+inline LinearFunctionalLoss W1bLoss() { return problems::TwoRateDecayLoss(); }
 inline void W1bExactGradient(const std::vector<double>& times, double lambda, Vector& dtheta,
                              Vector& dz0) {
-  dtheta = Vector::Zero(2);
-  dz0 = Vector::Zero(2);
-  for (const double t : times) {
-    dtheta(0) -= t * std::exp(-t);
-    dtheta(1) -= t * std::exp(-lambda * t);
-    dz0(0) += std::exp(-t);
-    dz0(1) += std::exp(-lambda * t);
-  }
+  const Vector exact = problems::TwoRateDecayExactGradient(lambda, times);
+  dtheta = exact.head(2);
+  dz0 = exact.tail(2);
 }
 
 }  // namespace snode::test_util

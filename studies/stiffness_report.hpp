@@ -1,0 +1,88 @@
+#pragma once
+// Output of the stiffness study (studies/stiffness_study.hpp): the per-problem tables, the
+// neural training table, the summary, the files in the output directory
+//   stiffness_results.csv / .json  one row per gradient run (StiffnessCsvHeader, RecordJson)
+//   neural_training.csv            the training loss per method and iteration
+//   gradient_error, cost, gradient_error_w1, backsolve_reconstruction   gnuplot figures
+// and the bench's table and JSON details.
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "studies/report.hpp"
+#include "studies/stiffness_study.hpp"
+
+namespace snode {
+
+// Table titles of the three gradient problems.
+std::string DecayTableTitle();
+std::string TwoRateTableTitle();
+std::string RobertsonTableTitle();
+
+// "snode stiffness study: λ = …" and what counts as ok.
+void PrintStudyHeader(const StiffnessOptions& options, std::ostream& out);
+// "\n== title ==" and one row per record (a separator between λ values); nothing when empty.
+void PrintProblemTable(const std::string& title, const std::vector<GradientRecord>& records,
+                       std::ostream& out);
+// The neural training table (num_params: the MLP's parameter count).
+void PrintNeuralTable(const StiffnessOptions& options, long num_params,
+                      const std::vector<NeuralRecord>& neural, std::ostream& out);
+// "== Summary ==", the findings, the reconstruction lines and the notes.
+void PrintSummary(const StiffnessResults& results, std::ostream& out);
+
+// Table cells: status (+ message, + "(reconstruction flagged)"), relative error ("underflow"
+// when every exact component underflows, "*" when some do), reconstruction error.
+std::string StatusCell(const GradientRecord& r);
+std::string RelCell(const GradientRecord& r);
+std::string ReconCell(const GradientRecord& r);
+
+// stiffness_results.csv.
+const std::vector<std::string>& StiffnessCsvHeader();
+std::vector<std::string> StiffnessCsvRow(const GradientRecord& r);
+// One run of stiffness_results.json.
+nlohmann::json RecordJson(const GradientRecord& r);
+nlohmann::json NeuralJson(const NeuralRecord& n);
+
+// Writes the CSV/JSON files and (options.plots) the figures into options.out_dir; prints plot
+// notes, "wrote …" and the total time since start on out.
+void WriteStiffnessOutputs(const StiffnessOptions& options, const StiffnessResults& results,
+                           std::chrono::steady_clock::time_point start, std::ostream& out);
+
+// (λ, value) series per method label of one problem, in record order.
+struct Series {
+  std::string label;
+  std::vector<std::pair<double, double>> points;  // value may be NaN/0
+};
+template <class Value>
+std::vector<Series> SeriesFor(const std::vector<GradientRecord>& records,
+                              const std::string& problem, Value value) {
+  std::vector<Series> series;
+  for (const GradientRecord& r : records) {
+    if (r.problem != problem) continue;
+    const std::string label = r.run.spec.Label();
+    auto it = std::find_if(series.begin(), series.end(),
+                           [&](const Series& s) { return s.label == label; });
+    if (it == series.end()) it = series.insert(series.end(), Series{label, {}});
+    it->points.emplace_back(r.lambda, value(r));
+  }
+  return series;
+}
+// A log–log line plot of the series vs λ; non-finite values are drawn at a ceiling, zeros at a
+// floor, and (clamp_note) the key says so.
+PlotResult PlotSeries(const std::string& dir, const std::string& name, const std::string& title,
+                      const std::string& ylabel, const std::vector<Series>& series,
+                      bool clamp_note);
+
+// The bench's table (spreads[i] belongs to bench.cells[i]), its reference lines and notes.
+void PrintRobertsonBenchTable(const RobertsonBench& bench, const std::vector<TimeSpread>& spreads,
+                              int repetitions, std::ostream& out);
+// One JSON object per cell (everything but the time spread, which the caller adds).
+nlohmann::json RobertsonBenchDetail(const RobertsonBench& bench, const RobertsonBenchCell& cell);
+// The bench summary note of a cell: "dL/dk rel err …, <status>".
+std::string RobertsonBenchNote(const RobertsonBenchCell& cell);
+
+}  // namespace snode

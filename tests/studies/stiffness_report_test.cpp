@@ -1,0 +1,118 @@
+// studies/stiffness_report: table cells, the problem table, the CSV/JSON rows and the files.
+#include "studies/stiffness_report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace snode {
+namespace {
+
+GradientRecord Record(const std::string& problem, double lambda, const std::string& status) {
+  GradientRecord r;
+  r.problem = problem;
+  r.lambda = lambda;
+  r.run.spec = MakeMethod("backsolve_adjoint", "dopri5", 1e-6, 1e-6);
+  r.run.loss = 0.5;
+  r.run.gradient = Vector::Ones(2);
+  r.run.stats.reconstruction_error = 0.25;
+  r.exact = Vector::Ones(2);
+  r.error.rel = 1e-7;
+  r.error.abs = 2e-7;
+  r.status = status;
+  return r;
+}
+
+TEST(StiffnessReport, Cells) {
+  GradientRecord r = Record("W1", 1.0, "ok");
+  EXPECT_EQ(RelCell(r), "1.0e-07");
+  EXPECT_EQ(ReconCell(r), "2.5e-01");
+  EXPECT_EQ(StatusCell(r), "ok");
+  r.exact = Vector::Zero(2);
+  r.error = CompareGradient(r.run.gradient, r.exact);
+  r.error.rel = 0.0;
+  EXPECT_EQ(RelCell(r), "underflow");
+  r.run.stats.reconstruction_failed = true;
+  EXPECT_EQ(StatusCell(r), "ok (reconstruction flagged)");
+  r.run.threw = true;
+  r.run.message = "solver\nfailed";
+  r.status = "failed";
+  EXPECT_EQ(StatusCell(r), "failed: solver failed");
+  EXPECT_EQ(RelCell(r), "-");
+  EXPECT_EQ(ReconCell(r), "-");
+}
+
+TEST(StiffnessReport, ProblemTableSeparatesLambdas) {
+  std::ostringstream out;
+  PrintProblemTable("title", {Record("W1", 1.0, "ok"), Record("W1", 10.0, "inaccurate")}, out);
+  const std::string text = out.str();
+  EXPECT_EQ(text.rfind("\n== title ==\nλ", 0), 0u);
+  EXPECT_NE(text.find("inaccurate"), std::string::npos);
+  std::ostringstream none;
+  PrintProblemTable("title", {}, none);
+  EXPECT_TRUE(none.str().empty());
+}
+
+TEST(StiffnessReport, CsvAndJsonRows) {
+  const GradientRecord r = Record("W1b", 100.0, "ok");
+  const std::vector<std::string> row = StiffnessCsvRow(r);
+  ASSERT_EQ(row.size(), StiffnessCsvHeader().size());
+  EXPECT_EQ(row[0], "W1b");
+  EXPECT_EQ(row[1], "100");
+  EXPECT_EQ(row[6], "1;1");
+  EXPECT_EQ(row[12], "0.25");  // recon_err of a backsolve run
+  const nlohmann::json json = RecordJson(r);
+  EXPECT_EQ(json.at("problem"), "W1b");
+  EXPECT_EQ(json.at("gradient").size(), 2u);
+  EXPECT_EQ(json.at("reconstruction_error"), 0.25);
+  EXPECT_EQ(json.at("status"), "ok");
+}
+
+TEST(StiffnessReport, WritesFilesWithoutPlots) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "snode_stiffness_report_test").string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  StiffnessOptions options;
+  options.out_dir = dir;
+  options.plots = false;
+  options.lambdas = {1.0};
+  StiffnessResults results;
+  results.records = {Record("W1", 1.0, "ok")};
+  NeuralRecord neural;
+  neural.spec = MakeMethod("bptt", "dopri5", 1e-6, 1e-8);
+  neural.losses = {1.0, 0.5};
+  results.neural = {neural};
+  std::ostringstream out;
+  WriteStiffnessOutputs(options, results, std::chrono::steady_clock::now(), out);
+  EXPECT_NE(out.str().find("stiffness_results.json, neural_training.csv"), std::string::npos);
+  std::ifstream csv(dir + "/stiffness_results.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 2);  // header + one record
+  std::ifstream neural_csv(dir + "/neural_training.csv");
+  lines = 0;
+  while (std::getline(neural_csv, line)) ++lines;
+  EXPECT_EQ(lines, 3);  // header + two iterations
+  const nlohmann::json json = nlohmann::json::parse(std::ifstream(dir + "/stiffness_results.json"));
+  EXPECT_EQ(json.at("runs").size(), 1u);
+  EXPECT_EQ(json.at("abs_tol"), kGradientAbsTol);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StiffnessReport, SeriesGroupByMethodInRecordOrder) {
+  std::vector<GradientRecord> records = {Record("W1b", 1.0, "ok"), Record("W1", 1.0, "ok"),
+                                         Record("W1b", 10.0, "ok")};
+  records[2].run.spec = MakeMethod("bptt", "rk4", 1e-6, 1e-8, 1e-3);
+  const std::vector<Series> series =
+      SeriesFor(records, "W1b", [](const GradientRecord& r) { return r.lambda * 2; });
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[0].label, "backsolve_adjoint/dopri5 tol=1e-6");
+  EXPECT_EQ(series[1].points, (std::vector<std::pair<double, double>>{{10.0, 20.0}}));
+}
+
+}  // namespace
+}  // namespace snode

@@ -1,0 +1,168 @@
+// studies/stiffness_study (unit level; tests/apps/stiffness_study_test.cpp runs the binary):
+// the summary in words and the bench's target choice on hand-made records, the method
+// selection, and the Robertson reference's description.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "studies/stiffness_study.hpp"
+
+namespace snode {
+namespace {
+
+GradientRecord MakeRecord(const std::string& problem, double lambda, const MethodSpec& spec,
+                          const std::string& status, double rel = 1e-8) {
+  GradientRecord r;
+  r.problem = problem;
+  r.lambda = lambda;
+  r.run.spec = spec;
+  r.run.loss = 1.0;
+  r.run.gradient = Vector::Ones(2);
+  r.error.rel = rel;
+  r.status = status;
+  return r;
+}
+
+const MethodSpec kBdf = MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-10, 1e-12);
+const MethodSpec kRk4 = MakeMethod("bptt", "rk4", 1e-6, 1e-8, 1e-3);
+
+TEST(StiffnessSummary, SweepProblemsNameTheLambdas) {
+  std::vector<GradientRecord> records = {
+      MakeRecord("W1b", 1, kRk4, "ok"), MakeRecord("W1b", 1, kBdf, "ok"),
+      MakeRecord("W1b", 1e4, kRk4, "failed"), MakeRecord("W1b", 1e4, kBdf, "ok"),
+      MakeRecord("W5 T=40", 3e3, kRk4, "inaccurate")};
+  records[2].run.threw = true;
+  records[2].run.gradient.resize(0);
+  const std::vector<std::string> lines = SummarizeProblems(records);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "W1b: ok at every λ: cvodes_adjoint/cvodes_bdf tol=1e-10/1e-12.");
+  EXPECT_EQ(lines[1], "W1b: bptt/rk4 h=1e-3 fails at λ = 1e4 (failed); ok at λ = 1.");
+  EXPECT_EQ(lines[2], "W5 T=40: bptt/rk4 h=1e-3 fails (inaccurate).");
+}
+
+TEST(StiffnessSummary, FlaggedReconstructionsAreReported) {
+  const MethodSpec backsolve = MakeMethod("backsolve_adjoint", "dopri5", 1e-6, 1e-6);
+  std::vector<GradientRecord> records = {MakeRecord("W1", 100, backsolve, "ok"),
+                                         MakeRecord("W1", 1e4, backsolve, "non-finite")};
+  records[1].run.stats.reconstruction_failed = true;
+  const std::vector<std::string> lines = SummarizeProblems(records);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1],
+            "W1: the backsolve adjoint itself flagged its reconstruction of z(t0) "
+            "(backsolve_adjoint/dopri5 tol=1e-6 at λ = 1e4).");
+}
+
+TEST(StiffnessSummary, HeadlineAtTheLargestLambda) {
+  const std::vector<GradientRecord> records = {MakeRecord("W1b", 1e4, kBdf, "ok", 2e-9),
+                                               MakeRecord("W1b", 1e4, kRk4, "inaccurate", 0.5),
+                                               MakeRecord("W1b", 10, kRk4, "inaccurate", 0.5)};
+  const std::vector<std::string> lines = SummarizeHeadline(records, 1e-3, {10, 1e4});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0],
+            "At λ = 1e4 on W1b, gradients within 1e-6 relative: cvodes_adjoint/cvodes_bdf "
+            "tol=1e-10/1e-12 (2.0e-09).");
+  EXPECT_EQ(lines[1],
+            "At λ = 1e4 on W1b, not usable (rel err > 1e-3 or no number): bptt/rk4 h=1e-3 "
+            "(5.0e-01).");
+  EXPECT_TRUE(SummarizeHeadline({}, 1e-3, {1e4}).empty());
+}
+
+TEST(StiffnessSummary, NeuralBestAndBreakdowns) {
+  NeuralRecord good, better, broken;
+  good.spec = kRk4;
+  good.rescored = 0.5;
+  better.spec = kBdf;
+  better.rescored = 0.25;
+  better.seconds = 0.5;
+  broken.spec = MakeMethod("backsolve_adjoint", "dopri5", 1e-6, 1e-8);
+  broken.status = "non-finite";
+  const std::vector<std::string> lines = SummarizeNeural({good, better, broken});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0],
+            "Neural ODE: lowest re-scored loss after training: cvodes_adjoint/cvodes_bdf "
+            "tol=1e-10/1e-12 (2.500e-01, 500.0 ms).");
+  EXPECT_EQ(lines[1],
+            "Neural ODE: training broke down with backsolve_adjoint/dopri5 tol=1e-6/1e-8 "
+            "(non-finite).");
+}
+
+TEST(StiffnessBench, TargetIsTheFastestAccurateLadderRung) {
+  RobertsonBench bench;
+  bench.problems.resize(2);
+  bench.problems[0].lambda = 40;  // no target below T = 1e5
+  bench.problems[1].lambda = 1e5;
+  auto cell = [](std::size_t problem, bool ladder, double dk_rel) {
+    RobertsonBenchCell c;
+    c.problem = problem;
+    c.ladder = ladder;
+    c.dk_rel = dk_rel;
+    return c;
+  };
+  bench.cells = {cell(0, true, 1e-9), cell(1, false, 1e-9), cell(1, true, 1e-7),
+                 cell(1, true, 1e-8), cell(1, true, 1e-3)};
+  EXPECT_EQ(TargetRungs(bench, {1, 0.001, 0.004, 0.003, 0.0001}), std::vector<std::size_t>{3});
+  // None accurate: the most accurate rung.
+  bench.cells = {cell(1, true, 1e-3), cell(1, true, 1e-5), cell(1, true, 1e-4)};
+  EXPECT_EQ(TargetRungs(bench, {1, 2, 3}), std::vector<std::size_t>{1});
+}
+
+TEST(StiffnessMethods, SelectFiltersAndOverrides) {
+  MethodOverrides overrides;
+  overrides.gradient = "bptt";
+  overrides.gradient_set = true;
+  std::vector<MethodSpec> selected = SelectMethods(StiffDecayMethods(), overrides);
+  EXPECT_EQ(selected.size(), 6u);
+  for (const MethodSpec& spec : selected) EXPECT_EQ(spec.gradient, "bptt");
+
+  overrides.rtol_set = overrides.atol_set = true;
+  overrides.given.rtol = 1e-7;
+  overrides.given.atol = 1e-9;
+  selected = SelectMethods({WithBackward(kBdf, "epi2"), kRk4}, overrides);
+  ASSERT_EQ(selected.size(), 1u);                     // the BDF pair is filtered out
+  EXPECT_EQ(selected[0].Label(), "bptt/rk4 h=1e-3");  // fixed step: tolerances do not apply
+
+  overrides.gradient = "cvodes_adjoint";
+  selected = SelectMethods({WithBackward(kBdf, "epi2")}, overrides);
+  ASSERT_EQ(selected.size(), 1u);
+  EXPECT_EQ(selected[0].Label(), "cvodes_adjoint/cvodes_bdf tol=1e-7/1e-9 bwd=epi2");
+  EXPECT_EQ(selected[0].options.integrator_options.rtol, 1e-7);
+
+  overrides.integrator = "sdirk";  // outside the matrix: run with the given settings
+  overrides.integrator_set = true;
+  selected = SelectMethods(StiffDecayMethods(), overrides);
+  ASSERT_EQ(selected.size(), 1u);
+  EXPECT_EQ(selected[0].Label(), "cvodes_adjoint/sdirk tol=1e-7/1e-9");
+}
+
+TEST(StiffnessReference, DescriptionSaysWhatTheReferenceIs) {
+  problems::RobertsonReference ref;
+  ref.adjoint = Vector::Ones(6);
+  ref.finite_difference = Vector::Ones(6);
+  ref.finite_difference(0) = 1.0 + 2e-6;
+  ref.spectral_radius = 3.4e3;
+  StudyReference described = DescribeReference(ref, 3);
+  EXPECT_TRUE(described.ok);
+  EXPECT_EQ(described.lambda, 3.4e3);
+  EXPECT_EQ(described.description,
+            "reference: cvodes_adjoint/cvodes_bdf rtol=1e-12,atol=1e-20; central differences of "
+            "cvodes_bdf (rtol=1e-12) agree on dL/dk to 2.0e-06 relative");
+
+  ref.adjoint.resize(0);
+  ref.adjoint_message = "not registered";
+  ref.fd_integrator = "sdirk";
+  described = DescribeReference(ref, 3);
+  EXPECT_TRUE(described.ok);
+  EXPECT_EQ(described.gradient, ref.finite_difference);
+  EXPECT_EQ(described.description,
+            "reference: central differences of sdirk at rtol=1e-12,atol=1e-20 (cvodes_adjoint "
+            "unavailable: not registered)");
+
+  ref.finite_difference.resize(0);
+  ref.fd_message = "too much work";
+  described = DescribeReference(ref, 3);
+  EXPECT_FALSE(described.ok);
+  EXPECT_EQ(described.description, "no reference gradient: too much work");
+}
+
+}  // namespace
+}  // namespace snode
