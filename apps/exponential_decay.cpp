@@ -62,6 +62,7 @@ DecayOptions ReadDecayOptions(const po::variables_map& vm) {
   Require(std::isfinite(options.usable_abs) && options.usable_abs > 0.0,
           "--usable-abs must be positive");
   options.plots = !vm["no-plots"].as<bool>();
+  RejectMethodOptions(c, "exponential_decay");
   options.overrides = {c.gradient,          c.integrator,        c.gradient_set, c.integrator_set,
                        c.rtol_set,          c.atol_set,          c.step_set,     c.max_steps_set,
                        c.linear_solver_set, c.integrator_options};

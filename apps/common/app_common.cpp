@@ -249,6 +249,17 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   return options;
 }
 
+void RejectMethodOptions(const CommonOptions& options, const std::string& app) {
+  std::string names;
+  for (const auto& entry : options.gradient_options.method_settings.values()) {
+    names += (names.empty() ? "" : ", ") + entry.first;
+  }
+  Require(names.empty(), app +
+                             " runs its own gradient methods with their default options; "
+                             "method options are not taken here (given: " +
+                             names + ")");
+}
+
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,
                        const std::string& usage, std::ostream& out) {
   bool handled = false;

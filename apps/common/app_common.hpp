@@ -103,6 +103,11 @@ po::variables_map ParseCommandLine(int argc, const char* const argv[],
 // Reads and validates the common flags. Throws ConfigError (bad value, unknown name).
 CommonOptions ReadCommonOptions(const po::variables_map& vm);
 
+// For an app that runs its own matrix of methods and does not pass method options on
+// (stiffness_study, exponential_decay): ConfigError naming the app when any were given (method
+// flags or --gradient-option), so they are not silently ignored.
+void RejectMethodOptions(const CommonOptions& options, const std::string& app);
+
 // Answers --help (prints usage and desc), --list-integrators and --list-gradients (one name per
 // line) on out. Returns true when one of them was given (the app should then exit 0).
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,

@@ -112,6 +112,23 @@ TEST(AppCommon, GradientOptionIsRepeatableAndReachesAnyMethod) {
             (std::map<std::string, std::string>{{"seminorm", "off"}}));
 }
 
+TEST(AppCommon, AppsWithTheirOwnMethodsRefuseMethodOptions) {
+  po::options_description desc;
+  EXPECT_NO_THROW(RejectMethodOptions(ReadCommonOptions(Parse({}, &desc)), "stiffness_study"));
+  po::options_description desc2;
+  const CommonOptions given =
+      ReadCommonOptions(Parse({"--gradient", "backsolve_adjoint", "--seminorm", "off"}, &desc2));
+  try {
+    RejectMethodOptions(given, "stiffness_study");
+    FAIL() << "no exception";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("stiffness_study runs its own gradient methods"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("(given: seminorm)"), std::string::npos) << e.what();
+  }
+}
+
 TEST(AppCommon, GradientOptionInConfigFile) {
   const fs::path dir = TempDir("config");
   const fs::path config = dir / "run.cfg";
