@@ -1,6 +1,6 @@
 #pragma once
 // Softmax cross-entropy of a linear read-out applied to the final state of a batched ODE block
-// (the classifier head of the MNIST ODE-Net, workload W4).
+// (the classifier head of the MNIST ODE-Net).
 //
 // The state at the last output time is z = [z_1; …; z_B] (B samples of width n, back to back,
 // as a batched MlpField holds them). With read-out parameters φ = (W, b), W ∈ R^{C×n}, b ∈ R^C:
@@ -53,7 +53,8 @@ class CrossEntropyReadoutLoss final : public Loss {
 };
 
 // The same loss on logits directly (C × B, labels of length B): returns (1/N) Σ_j CE_j and writes
-// dlogits = (softmax − onehot) / N. Shared with non-ODE models (the W4 ablation).
+// dlogits = (softmax − onehot) / N. Shared with non-ODE models (the no-ODE ablation of the MNIST
+// classifier).
 double SoftmaxCrossEntropy(const Matrix& logits, const std::vector<int>& labels, double normaliser,
                            Matrix* dlogits);
 

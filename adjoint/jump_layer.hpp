@@ -25,10 +25,10 @@
 // frozen M, but with h·r ≫ 1 it reduces to low order on the slow part (the fast components
 // slaved to the change of J are missed); the grading keeps h·r moderate where the fast
 // components are large and at the bottom, where BDF takes over (measured: one CF4 step of
-// h·r = 25 per layer gives 5e-5 relative error in dL/dk on W5's sum loss; the graded mesh with
-// kGrowth 2 gives 5e-7, with 1.4 below 1.3e-7).
-// The m × m exponentials (m = n + p (+ 1)) use Padé with scaling and squaring (Eigen's
-// MatrixFunctions, fixed-size code for 3 ≤ m ≤ 8).
+// h·r = 25 per layer gives 5e-5 relative error in dL/dk on Robertson's sum-of-observations loss;
+// the graded mesh with kGrowth 2 gives 5e-7, with 1.4 below 1.3e-7). The m × m exponentials (m = n
+// + p (+ 1)) use Padé with scaling and squaring (Eigen's MatrixFunctions, fixed-size code for 3 ≤ m
+// ≤ 8).
 //
 // Skipped (Apply returns t_high, a and q untouched) when J has no stiff mode relative to the
 // segment, or when the layer would need more than kMaxSteps steps (z changes on the time scale
@@ -64,8 +64,8 @@ class JumpLayer {
  public:
   static constexpr Index kMaxSize = 64;
   // The stiff components decay by e^−kDecay over the layer (4e-18 of the jump). Thicker than
-  // needed for the decay alone: BDF restarts more cheaply further from the jump (W5 sum loss,
-  // rtol 1e-8 forward / 1e-9 backward, Gauss quadrature: 3 073 backward steps with 40 and
+  // needed for the decay alone: BDF restarts more cheaply further from the jump (Robertson sum
+  // loss, rtol 1e-8 forward / 1e-9 backward, Gauss quadrature: 3 073 backward steps with 40 and
   // kGrowth 1.4, 3 412 with 25 and kGrowth 1.5).
   static constexpr double kDecay = 40.0;
   // A mode is stiff relative to the segment [t_low, t_high] when −Re μ·(t_high − t_low) exceeds

@@ -36,7 +36,7 @@ class Loss {
 };
 
 // ℓ_i = scale · ||z(t_i) − target_i||², with scale = 1/(number of observed values) by default,
-// i.e. the mean squared error over the whole trajectory (workload W2).
+// i.e. the mean squared error over the whole trajectory (the Lotka–Volterra neural fit).
 class MseLoss final : public Loss {
  public:
   // targets[i] is the data at output time i; scale ≤ 0 selects the mean (1 / Σ sizes).
@@ -50,7 +50,7 @@ class MseLoss final : public Loss {
 };
 
 // ℓ_i = w_iᵀ z(t_i), optionally with running cost g = cᵀ z. Covers L = y(1) (decay), L = Σ_t
-// (z1 + z2) (W1b), L = y1 + 1e4·y2 (Robertson), G = ∫ y3 dt (cvsRoberts_ASAi_dns).
+// (z1 + z2) (the two-rate decay), L = y1 + 1e4·y2 (Robertson), G = ∫ y3 dt (cvsRoberts_ASAi_dns).
 class LinearFunctionalLoss final : public Loss {
  public:
   // weights[i] for output time i (an empty vector means ℓ_i ≡ 0). running_weights empty: no g.

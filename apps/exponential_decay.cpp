@@ -10,7 +10,7 @@
 //
 // --bench N: the decay and the two-rate decay, N repetitions of every (method, integrator) pair
 // over λ = 1, 10, 100, 1e3, 1e4 (or --lambdas); time per gradient (median, min, max), NFE,
-// errors and status per pair and λ, as a table and <out>/bench.json (apps/common/bench_util.hpp).
+// errors and status per pair and λ, as a table and <out>/bench.json (studies/bench_util.hpp).
 
 #include <chrono>
 #include <cmath>
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "apps/common/app_common.hpp"
-#include "apps/common/bench_util.hpp"
+#include "studies/bench_util.hpp"
 #include "core/errors.hpp"
 #include "studies/decay_report.hpp"
 #include "studies/decay_study.hpp"

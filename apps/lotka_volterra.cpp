@@ -22,7 +22,7 @@
 #include <string>
 
 #include "apps/common/app_common.hpp"
-#include "apps/common/bench_util.hpp"
+#include "studies/bench_util.hpp"
 #include "apps/lotka_volterra_bench.hpp"
 #include "core/errors.hpp"
 #include "studies/lotka_volterra_study.hpp"

@@ -3,7 +3,7 @@
 #include <iostream>
 #include <limits>
 
-#include "apps/common/bench_util.hpp"
+#include "studies/bench_util.hpp"
 
 namespace snode::app {
 namespace lv = snode::lotka_volterra;

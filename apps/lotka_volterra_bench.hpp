@@ -7,7 +7,7 @@
 //       forward/backward NFE per iteration; the loss every 50 iterations; bptt/dopri5 both with a
 //       stop at every output time and with interpolated outputs.
 //   discover: time and loss+gradient evaluations until the parameter error is below 1%.
-// Table on stdout, <out>/bench.json (apps/common/bench_util.hpp).
+// Table on stdout, <out>/bench.json (studies/bench_util.hpp).
 
 #include "apps/common/app_common.hpp"
 #include "studies/lotka_volterra_study.hpp"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "apps/common/app_common.hpp"
-#include "apps/common/bench_util.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/mnist_bench.hpp"
 #include "studies/mnist_trainer.hpp"
 

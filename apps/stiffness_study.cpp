@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "apps/common/app_common.hpp"
-#include "apps/common/bench_util.hpp"
+#include "studies/bench_util.hpp"
 #include "core/errors.hpp"
 #include "studies/stiffness_report.hpp"
 

@@ -10,10 +10,10 @@ namespace snode::detail {
 namespace {
 
 // Debian's libsundials (6.4.1) is built without optimisation: its serial kernels run with every
-// index on the stack, and on W4 (8 192-long states) N_VLinearCombination_Serial alone took half as
-// long as the network's GEMMs. These replacements compute exactly what the serial kernels compute
-// — the same special cases, the same operation order, sequential sums — so results are bit for
-// bit those of N_Vector_Serial (without -march=native); only the speed differs.
+// index on the stack, and on the MNIST ODE block (8 192-long states) N_VLinearCombination_Serial
+// alone took half as long as the network's GEMMs. These replacements compute exactly what the
+// serial kernels compute — the same special cases, the same operation order, sequential sums — so
+// results are bit for bit those of N_Vector_Serial (without -march=native); only the speed differs.
 
 double* Data(N_Vector v) { return NV_DATA_S(v); }
 sunindextype Length(N_Vector v) { return NV_LENGTH_S(v); }

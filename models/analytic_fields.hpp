@@ -10,7 +10,8 @@
 namespace snode {
 
 // Diagonal decay z_i' = −θ_i z_i, i = 1..n. n = 1 is the seed's dy/dt = −λy (θ = λ); n = 2 with
-// θ = (1, λ) is the two-mode system W1b. Exact solution z_i(t) = z_i(0) e^{−θ_i (t − t0)}.
+// θ = (1, λ) is the two-rate decay of problems/decay.hpp. Exact solution z_i(t) = z_i(0) e^{−θ_i (t
+// − t0)}.
 class DecayField final : public VectorField {
  public:
   explicit DecayField(Index dimension = 1);

@@ -58,7 +58,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
-#include "apps/common/bench_util.hpp"
+#include "studies/bench_util.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "io/torch_weights.hpp"

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace snode::app::bench {
+namespace snode::bench {
 
 // median / min / max of a set of repetitions (NaN for an empty set; non-finite values are
 // ignored, count says how many were finite).
@@ -107,4 +107,4 @@ void WriteBenchReport(const std::string& out_dir, const std::string& app,
 // workloads ask for medians of >= 3 repetitions).
 int CheckRepetitions(long repetitions);
 
-}  // namespace snode::app::bench
+}  // namespace snode::bench

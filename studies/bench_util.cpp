@@ -1,4 +1,4 @@
-#include "apps/common/bench_util.hpp"
+#include "studies/bench_util.hpp"
 
 #include <unistd.h>
 
@@ -9,8 +9,9 @@
 #include <iostream>
 #include <limits>
 
-#include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
+#include "io/files.hpp"
+#include "studies/report.hpp"
 
 #ifndef SNODE_SOURCE_DIR
 #define SNODE_SOURCE_DIR "."
@@ -22,7 +23,7 @@
 #define SNODE_NATIVE_BUILD 0
 #endif
 
-namespace snode::app::bench {
+namespace snode::bench {
 namespace {
 
 // Runs a shell command and returns its stdout ("" when it cannot run). Only for the fixed
@@ -205,4 +206,4 @@ int CheckRepetitions(long repetitions) {
   return static_cast<int>(repetitions);
 }
 
-}  // namespace snode::app::bench
+}  // namespace snode::bench
