@@ -7,7 +7,9 @@
 //   quadrature            auto|gauss|cvodes
 //   jump_layer            auto|on|off
 //   observations          auto|restart|fundamental
-// The "auto" choices are decided per problem by the rules documented at each field.
+// The "auto" choices are decided per problem by the rules documented at each field, implemented
+// (and unit-tested) by UseGaussQuadrature, UseJumpLayer and UseFundamentalMatrix in
+// adjoint/cvodes_strategy_choice.hpp.
 
 #include "core/settings.hpp"
 
