@@ -155,8 +155,10 @@ Settings ReadMethodSettings(const po::variables_map& vm, const std::string& grad
     one.SetFromText(text);
     const auto& [name, value] = *one.values().begin();
     const std::optional<std::string> before = settings.Get(name);
-    Require(!before || *before == value,
-            "gradient option " + name + " is given twice ('" + *before + "' and '" + value + "')");
+    if (before && *before != value) {
+      throw ConfigError("gradient option " + name + " is given twice ('" + *before + "' and '" +
+                        value + "')");
+    }
     settings.Set(name, value);
   }
   return settings;
