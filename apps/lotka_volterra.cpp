@@ -22,9 +22,9 @@
 #include <string>
 
 #include "apps/common/app_common.hpp"
-#include "studies/bench_util.hpp"
 #include "apps/lotka_volterra_bench.hpp"
 #include "core/errors.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/lotka_volterra_study.hpp"
 
 namespace snode::app {
@@ -109,7 +109,8 @@ lv::Observations MakeObservations(const po::variables_map& vm, std::uint64_t see
   Require(std::isfinite(t_end) && t_end > 0.0, "--t-end must be positive");
   Require(points >= 2, "--points must be at least 2");
   Require(std::isfinite(noise) && noise >= 0.0, "--noise must be >= 0");
-  return MakeLotkaVolterraObservations(EquallySpacedTimes(t_end, points), noise, seed);
+  return problems::MakeLotkaVolterraObservations(problems::EquallySpacedTimes(t_end, points), noise,
+                                                 seed);
 }
 
 int RunBench(const po::variables_map& vm, const CommonOptions& common, const std::string& mode,
