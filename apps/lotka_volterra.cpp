@@ -114,17 +114,9 @@ lv::Observations MakeObservations(const po::variables_map& vm, std::uint64_t see
 }
 
 // The study's settings from the common flags (check_gradient: RequireUsableGradient).
-lv::StudySettings StudySettingsFrom(const CommonOptions& common) {
-  lv::StudySettings settings;
-  settings.gradient = common.gradient;
-  settings.integrator = common.integrator;
-  settings.gradient_options = common.gradient_options;
-  settings.integrator_options = common.integrator_options;
-  settings.seed = common.seed;
-  settings.quiet = common.quiet;
-  settings.out_dir = common.out_dir;
-  settings.check_gradient = RequireUsableGradient;
-  return settings;
+lv::StudySettings StudySettingsFrom(const CommonOptions& c) {
+  return {c.gradient, c.integrator, c.gradient_options, c.integrator_options,
+          c.seed,     c.quiet,      c.out_dir,          RequireUsableGradient};
 }
 
 // The bench's configurations: the pair named by --gradient / --integrator, or the workload's
@@ -152,11 +144,8 @@ int RunBench(const po::variables_map& vm, const CommonOptions& common, const std
   settings.parse_horizons = [](const std::string& text) {
     return ParseDoubleList(text, "--horizons");
   };
-  if (neural) {
-    lv::RunNeuralBench(NeuralOptionsFrom(vm), obs, settings);
-  } else {
-    lv::RunDiscoverBench(DiscoverOptionsFrom(vm), obs, settings);
-  }
+  if (neural) lv::RunNeuralBench(NeuralOptionsFrom(vm), obs, settings);
+  if (!neural) lv::RunDiscoverBench(DiscoverOptionsFrom(vm), obs, settings);
   return 0;
 }
 
