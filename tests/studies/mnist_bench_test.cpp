@@ -60,5 +60,56 @@ TEST(MnistBench, MeasuresEveryRepetition) {
   EXPECT_GT(samples.train_loss[1], 0.0);
 }
 
+BenchSamples HandMadeSamples() {
+  BenchSamples samples;
+  samples.epoch_seconds = {{0.30, 0.10, 0.20}, {0.15}, {0.40, 0.20}};  // medians 0.2, 0.15, 0.3
+  samples.nfe_forward = {26, 32, 26};
+  samples.nfe_backward = {0, 0, 0};
+  samples.accuracy_percent = {91.0, 92.0, 93.0};
+  samples.train_loss = {0.5, 0.4, 0.3};
+  return samples;
+}
+
+TEST(MnistBench, RowsOfTheOdeNetAfterOneEpoch) {
+  Settings base;
+  base.solver.gradient = "bptt";
+  const BenchConfig dopri5 = BenchConfigs()[0];
+  const Settings s = BenchSettings(base, dopri5, 1);
+  const std::vector<bench::BenchRow> rows = BenchRows(dopri5, s, 1, HandMadeSamples());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].workload, "W4");
+  EXPECT_EQ(rows[0].configuration, dopri5.label);
+  EXPECT_EQ(rows[0].metric, "time per epoch");
+  EXPECT_EQ(rows[0].spread.median, 0.2);
+  EXPECT_EQ(rows[0].target, 0.18);
+  EXPECT_EQ(rows[0].Met(), 0);
+  EXPECT_EQ(rows[0].note, "NFE/batch fwd 26, bwd 0, test acc after 1 epoch 92%");
+  EXPECT_EQ(rows[1].metric, "test accuracy, epoch 1");
+  EXPECT_EQ(rows[1].unit, "%");
+  EXPECT_FALSE(rows[1].upper_bound);
+  EXPECT_EQ(rows[1].Met(), 1);  // 92% >= 91.1%
+  const nlohmann::json detail = BenchDetail(dopri5, s, 1, HandMadeSamples());
+  EXPECT_EQ(detail["integrator"], "dopri5");
+  EXPECT_EQ(detail["gradient"], "bptt");
+  EXPECT_EQ(detail["seconds_per_epoch"]["median"], 0.2);
+  EXPECT_EQ(detail["train_loss"]["median"], 0.4);
+}
+
+TEST(MnistBench, AblationAndLongerRunsHaveOnlyTheTimeRow) {
+  Settings base;
+  base.solver.gradient = "bptt";
+  const BenchConfig ablation = BenchConfigs()[4];
+  const Settings s = BenchSettings(base, ablation, 1);
+  const std::vector<bench::BenchRow> rows = BenchRows(ablation, s, 1, HandMadeSamples());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].Met(), -1);  // no target without the ODE block
+  EXPECT_EQ(BenchDetail(ablation, s, 1, HandMadeSamples())["integrator"], "none");
+  const BenchConfig rk4 = BenchConfigs()[2];
+  const std::vector<bench::BenchRow> two =
+      BenchRows(rk4, BenchSettings(base, rk4, 2), 2, HandMadeSamples());
+  ASSERT_EQ(two.size(), 1u);
+  EXPECT_NE(two[0].note.find("after 2 epochs"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace snode::mnist
