@@ -70,15 +70,27 @@ BenchSamples HandMadeSamples() {
   return samples;
 }
 
-TEST(MnistBench, RowsOfTheOdeNetAfterOneEpoch) {
+// The summary rows and details of configuration `index` run with bptt for `epochs` epochs,
+// from HandMadeSamples().
+struct Report {
+  std::vector<bench::BenchRow> rows;
+  nlohmann::json detail;
+};
+Report ReportOf(std::size_t index, long epochs) {
   Settings base;
   base.solver.gradient = "bptt";
-  const BenchConfig dopri5 = BenchConfigs()[0];
-  const Settings s = BenchSettings(base, dopri5, 1);
-  const std::vector<bench::BenchRow> rows = BenchRows(dopri5, s, 1, HandMadeSamples());
+  const BenchConfig config = BenchConfigs()[index];
+  const Settings s = BenchSettings(base, config, epochs);
+  return {BenchRows(config, s, epochs, HandMadeSamples()),
+          BenchDetail(config, s, epochs, HandMadeSamples())};
+}
+
+TEST(MnistBench, RowsOfTheOdeNetAfterOneEpoch) {
+  const Report report = ReportOf(0, 1);  // dopri5, 1 thread
+  const std::vector<bench::BenchRow>& rows = report.rows;
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].workload, "W4");
-  EXPECT_EQ(rows[0].configuration, dopri5.label);
+  EXPECT_EQ(rows[0].configuration, BenchConfigs()[0].label);
   EXPECT_EQ(rows[0].metric, "time per epoch");
   EXPECT_EQ(rows[0].spread.median, 0.2);
   EXPECT_EQ(rows[0].target, 0.18);
@@ -88,27 +100,20 @@ TEST(MnistBench, RowsOfTheOdeNetAfterOneEpoch) {
   EXPECT_EQ(rows[1].unit, "%");
   EXPECT_FALSE(rows[1].upper_bound);
   EXPECT_EQ(rows[1].Met(), 1);  // 92% >= 91.1%
-  const nlohmann::json detail = BenchDetail(dopri5, s, 1, HandMadeSamples());
-  EXPECT_EQ(detail["integrator"], "dopri5");
-  EXPECT_EQ(detail["gradient"], "bptt");
-  EXPECT_EQ(detail["seconds_per_epoch"]["median"], 0.2);
-  EXPECT_EQ(detail["train_loss"]["median"], 0.4);
+  EXPECT_EQ(report.detail["integrator"], "dopri5");
+  EXPECT_EQ(report.detail["gradient"], "bptt");
+  EXPECT_EQ(report.detail["seconds_per_epoch"]["median"], 0.2);
+  EXPECT_EQ(report.detail["train_loss"]["median"], 0.4);
 }
 
 TEST(MnistBench, AblationAndLongerRunsHaveOnlyTheTimeRow) {
-  Settings base;
-  base.solver.gradient = "bptt";
-  const BenchConfig ablation = BenchConfigs()[4];
-  const Settings s = BenchSettings(base, ablation, 1);
-  const std::vector<bench::BenchRow> rows = BenchRows(ablation, s, 1, HandMadeSamples());
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].Met(), -1);  // no target without the ODE block
-  EXPECT_EQ(BenchDetail(ablation, s, 1, HandMadeSamples())["integrator"], "none");
-  const BenchConfig rk4 = BenchConfigs()[2];
-  const std::vector<bench::BenchRow> two =
-      BenchRows(rk4, BenchSettings(base, rk4, 2), 2, HandMadeSamples());
-  ASSERT_EQ(two.size(), 1u);
-  EXPECT_NE(two[0].note.find("after 2 epochs"), std::string::npos);
+  const Report ablation = ReportOf(4, 1);
+  ASSERT_EQ(ablation.rows.size(), 1u);
+  EXPECT_EQ(ablation.rows[0].Met(), -1);  // no target without the ODE block
+  EXPECT_EQ(ablation.detail["integrator"], "none");
+  const Report two_epochs = ReportOf(2, 2);  // rk4
+  ASSERT_EQ(two_epochs.rows.size(), 1u);
+  EXPECT_NE(two_epochs.rows[0].note.find("after 2 epochs"), std::string::npos);
 }
 
 }  // namespace
