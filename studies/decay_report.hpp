@@ -2,7 +2,7 @@
 // Output of the seed's decay experiment (studies/decay_study.hpp): the table, the findings, the
 // files decay_results.csv / decay_results.json and the figure decay_backsolve (|y_rec(t)|
 // reconstructed backward by the first backsolve method vs e^{−λt}, one panel per λ), and the
-// bench's table and JSON details.
+// bench's table, summary rows and bench.json (studies/bench_util.hpp).
 
 #include <chrono>
 #include <nlohmann/json.hpp>

@@ -4,7 +4,7 @@
 //   stiffness_results.csv / .json  one row per gradient run (StiffnessCsvHeader, RecordJson)
 //   neural_training.csv            the training loss per method and iteration
 //   gradient_error, cost, gradient_error_w1, backsolve_reconstruction   gnuplot figures
-// and the bench's table and JSON details.
+// and the bench's table, summary rows and bench.json (studies/bench_util.hpp).
 
 #include <algorithm>
 #include <chrono>
