@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "apps/common/app_common.hpp"
-#include "studies/bench_util.hpp"
 #include "core/errors.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/decay_report.hpp"
 #include "studies/decay_study.hpp"
 
@@ -70,41 +70,6 @@ DecayOptions ReadDecayOptions(const po::variables_map& vm) {
   return options;
 }
 
-// The decay bench: per problem and method, the time of the whole λ sweep; the target is that
-// every λ finishes with a status (ok, inaccurate or non-finite; "failed" is any other exception).
-int RunBench(int repetitions, const std::vector<double>& lambdas, double ok_tol,
-             const std::string& out_dir) {
-  const DecayBench result = RunDecayBench(lambdas, ok_tol, repetitions);
-  std::vector<TimeSpread> spreads;
-  nlohmann::json details = nlohmann::json::array();
-  for (const DecayBenchCell& cell : result.cells) {
-    const bench::Spread t = bench::Summarize(cell.seconds);
-    spreads.push_back({t.median, t.min, t.max});
-    details.push_back(DecayBenchDetail(result, cell));
-    details.back()["seconds_per_gradient"] = bench::SpreadJson(t);
-  }
-  PrintDecayBenchTable(result, spreads, repetitions, ok_tol, std::cout);
-  std::vector<bench::BenchRow> rows;
-  for (const std::string workload : {"W1", "W1b"}) {
-    for (const MethodSpec& spec : result.methods) {
-      bench::BenchRow row;
-      row.workload = workload;
-      row.configuration = spec.Label();
-      row.metric = "time of the λ sweep (" + std::to_string(lambdas.size()) + " gradients)";
-      row.unit = "s";
-      row.spread = bench::Summarize(result.sweep_seconds.at(workload + "|" + spec.Label()));
-      row.target_text = "every λ finishes";
-      bool finished = true;
-      row.note = SweepNote(result, workload, spec.Label(), &finished);
-      row.met_override = finished ? 1 : 0;
-      rows.push_back(row);
-    }
-  }
-  bench::WriteBenchReport(out_dir, "exponential_decay", "W1, W1b", repetitions, rows,
-                          {{"runs", details}, {"notes", result.notes}, {"ok_tol", ok_tol}});
-  return 0;
-}
-
 int Run(int argc, char** argv) {
   po::options_description desc("Options");
   CommonDefaults defaults;
@@ -117,8 +82,10 @@ int Run(int argc, char** argv) {
   EnsureDirectory(options.out_dir);
   if (vm.count("bench")) {
     if (vm["lambdas"].defaulted()) options.lambdas = {1.0, 10.0, 100.0, 1e3, 1e4};
-    return RunBench(bench::CheckRepetitions(vm["bench"].as<long>()), options.lambdas,
-                    options.ok_tol, options.out_dir);
+    const int repetitions = bench::CheckRepetitions(vm["bench"].as<long>());
+    ReportDecayBench(options, RunDecayBench(options.lambdas, options.ok_tol, repetitions),
+                     repetitions);
+    return 0;
   }
   const auto start = std::chrono::steady_clock::now();
   const DecayResults results = RunDecayStudy(options);

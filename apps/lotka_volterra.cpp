@@ -12,7 +12,7 @@
 //
 // The output names discover "W3" and neural "W2" (the seed's workload names).
 // Output: a table on stdout, CSV and JSON in --out, PNG/SVG plots via gnuplot.
-// --bench N (with --mode neural or discover): apps/lotka_volterra_bench.hpp.
+// --bench N (with --mode neural or discover): studies/lotka_volterra_bench.hpp.
 
 #include "problems/lotka_volterra.hpp"
 
@@ -20,11 +20,12 @@
 #include <cstdint>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "apps/common/app_common.hpp"
-#include "studies/bench_util.hpp"
-#include "apps/lotka_volterra_bench.hpp"
 #include "core/errors.hpp"
+#include "studies/bench_util.hpp"
+#include "studies/lotka_volterra_bench.hpp"
 #include "studies/lotka_volterra_study.hpp"
 
 namespace snode::app {
@@ -109,16 +110,44 @@ lv::Observations MakeObservations(const po::variables_map& vm, std::uint64_t see
   Require(std::isfinite(t_end) && t_end > 0.0, "--t-end must be positive");
   Require(points >= 2, "--points must be at least 2");
   Require(std::isfinite(noise) && noise >= 0.0, "--noise must be >= 0");
-  return MakeLotkaVolterraObservations(EquallySpacedTimes(t_end, points), noise, seed);
+  return problems::MakeLotkaVolterraObservations(problems::EquallySpacedTimes(t_end, points), noise,
+                                                 seed);
+}
+
+// The study's settings from the common flags (check_gradient: RequireUsableGradient).
+lv::StudySettings StudySettingsFrom(const CommonOptions& c) {
+  return {c.gradient, c.integrator, c.gradient_options, c.integrator_options,
+          c.seed,     c.quiet,      c.out_dir,          RequireUsableGradient};
+}
+
+// The bench's configurations: the pair named by --gradient / --integrator, or the workload's
+// with outputs as --outputs says (auto and interpolate: interpolated, since all these integrators
+// have dense output).
+std::vector<lv::BenchConfig> BenchConfigsFrom(const po::variables_map& vm, const CommonOptions& c,
+                                              bool neural) {
+  if (c.gradient_set || c.integrator_set) {
+    return {{c.gradient, c.integrator, c.integrator_options.interpolate_outputs,
+             c.gradient_options.backward_integrator}};
+  }
+  const bool interpolate = c.integrator_options.interpolate_outputs ||
+                           (vm.count("outputs") && vm["outputs"].as<std::string>() != "stop");
+  return lv::WorkloadBenchConfigs(neural, interpolate);
 }
 
 int RunBench(const po::variables_map& vm, const CommonOptions& common, const std::string& mode,
              const lv::Observations& obs) {
   Require(mode == "neural" || mode == "discover", "--bench needs --mode neural or discover");
-  const int repetitions = bench::CheckRepetitions(vm["bench"].as<long>());
-  if (mode == "neural") return RunNeuralBench(vm, common, NeuralOptionsFrom(vm), obs, repetitions);
-  return RunDiscoverBench(vm, WithDiscoveryTolerances(common), DiscoverOptionsFrom(vm), obs,
-                          repetitions);
+  const bool neural = mode == "neural";
+  lv::BenchSettings settings;
+  settings.repetitions = bench::CheckRepetitions(vm["bench"].as<long>());
+  settings.study = StudySettingsFrom(neural ? common : WithDiscoveryTolerances(common));
+  settings.configs = BenchConfigsFrom(vm, common, neural);
+  settings.parse_horizons = [](const std::string& text) {
+    return ParseDoubleList(text, "--horizons");
+  };
+  if (neural) lv::RunNeuralBench(NeuralOptionsFrom(vm), obs, settings);
+  if (!neural) lv::RunDiscoverBench(DiscoverOptionsFrom(vm), obs, settings);
+  return 0;
 }
 
 int Main(int argc, char** argv) {

@@ -30,84 +30,6 @@ const char* const kUsage =
     "  mnist_classifier --evaluate results/mnist/model.snode --data /work/shared/data/mnist "
     "--split 8000";
 
-// The bench rows of one configuration: time per epoch (with the target for dopri5 and bptt)
-// and, after one epoch, the test accuracy against torchdiffeq's.
-void AddBenchRows(const mnist::BenchConfig& config, const mnist::Settings& s, long epochs,
-                  const bench::Spread& time, const bench::Spread& acc, double nfe_forward,
-                  double nfe_backward, std::vector<bench::BenchRow>& rows) {
-  auto make_row = [&config](const char* metric, const char* unit, const bench::Spread& spread) {
-    bench::BenchRow row;
-    row.workload = "W4";
-    row.configuration = config.label;
-    row.metric = metric;
-    row.unit = unit;
-    row.spread = spread;
-    return row;
-  };
-  bench::BenchRow row = make_row("time per epoch", "s", time);
-  if (config.integrator == "dopri5" && s.solver.gradient == "bptt") {
-    row.has_target = true;
-    row.target = 0.18;
-    row.target_text = "<= 0.18 s";
-  }
-  row.note = "NFE/batch fwd " + FormatNumber(nfe_forward, 4) + ", bwd " +
-             FormatNumber(nfe_backward, 4) + ", test acc after " + std::to_string(epochs) +
-             " epoch" + (epochs == 1 ? "" : "s") + " " + FormatNumber(acc.median, 4) + "%";
-  rows.push_back(row);
-  if (s.no_ode || epochs != 1) return;
-  row = make_row("test accuracy, epoch 1", "%", acc);
-  row.has_target = true;
-  row.target = 91.1;
-  row.upper_bound = false;
-  row.target_text = ">= 91.1% (torchdiffeq)";
-  rows.push_back(row);
-}
-
-// The bench matrix (studies/mnist_bench.hpp): a table, the summary rows and <out>/bench.json.
-int RunBench(const mnist::Settings& base, bool epochs_given, int repetitions) {
-  const long epochs = epochs_given ? base.epochs : 1;
-  std::vector<bench::BenchRow> rows;
-  nlohmann::json details = nlohmann::json::array();
-  Table table({"configuration", "time/epoch", "min", "max", "NFE fwd/batch", "NFE bwd/batch",
-               "test acc", "train loss"});
-  for (const mnist::BenchConfig& config : mnist::BenchConfigs()) {
-    const mnist::Settings s = mnist::BenchSettings(base, config, epochs);
-    const mnist::BenchSamples m = mnist::MeasureBench(s, repetitions);
-    std::vector<double> epoch_seconds;
-    for (const auto& times : m.epoch_seconds) epoch_seconds.push_back(bench::Median(times));
-    const bench::Spread time = bench::Summarize(epoch_seconds);
-    const bench::Spread acc = bench::Summarize(m.accuracy_percent);
-    const double nfe_f = bench::Median(m.nfe_forward), nfe_b = bench::Median(m.nfe_backward);
-    table.AddRow({config.label, FormatSeconds(time.median), FormatSeconds(time.min),
-                  FormatSeconds(time.max), FormatNumber(nfe_f, 4), FormatNumber(nfe_b, 4),
-                  FormatNumber(acc.median, 4) + "%", FormatNumber(bench::Median(m.train_loss), 4)});
-    AddBenchRows(config, s, epochs, time, acc, nfe_f, nfe_b, rows);
-    details.push_back(
-        {{"configuration", config.label},
-         {"integrator", s.no_ode ? "none" : config.integrator},
-         {"gradient", s.no_ode ? "none" : s.solver.gradient},
-         {"threads", config.threads},
-         {"epochs_per_repetition", epochs},
-         {"seconds_per_epoch", bench::SpreadJson(time)},
-         {"nfe_forward_per_batch", bench::SpreadJson(bench::Summarize(m.nfe_forward))},
-         {"nfe_backward_per_batch", bench::SpreadJson(bench::Summarize(m.nfe_backward))},
-         {"test_accuracy_percent", bench::SpreadJson(acc)},
-         {"train_loss", bench::SpreadJson(bench::Summarize(m.train_loss))}});
-  }
-  std::cout << "W4 bench: MNIST ODE-Net, " << base.data.dir << " split " << base.data.split
-            << ", batch " << base.batch << ", Adam lr " << base.lr << ", gradient "
-            << base.solver.gradient << ", " << epochs << " epoch" << (epochs == 1 ? "" : "s")
-            << " per repetition (epoch time excludes evaluation)\n";
-  table.Print(std::cout);
-  bench::WriteBenchReport(base.out_dir, "mnist_classifier", "W4", repetitions, rows,
-                          {{"runs", details},
-                           {"data", base.data.dir},
-                           {"split", base.data.split},
-                           {"epochs_per_repetition", epochs},
-                           {"batch", base.batch}});
-  return 0;
-}
-
 // The flags of this app beyond the common ones, bound to the fields of s.
 void AddMnistOptions(po::options_description& desc, mnist::Settings& s) {
   // clang-format off
@@ -180,7 +102,9 @@ int Main(int argc, char** argv) {
   ApplyCommonOptions(ReadCommonOptions(vm), s);
   mnist::ValidateSettings(s);
   if (vm.count("bench")) {
-    return RunBench(s, !vm["epochs"].defaulted(), bench::CheckRepetitions(vm["bench"].as<long>()));
+    const long epochs = vm["epochs"].defaulted() ? 1 : s.epochs;
+    mnist::RunBench(s, epochs, bench::CheckRepetitions(vm["bench"].as<long>()));
+    return 0;
   }
   if (!s.evaluate.empty()) mnist::RunEvaluate(s, std::cout);
   if (s.evaluate.empty()) mnist::RunTraining(s, std::cout, std::cerr);

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "apps/common/app_common.hpp"
-#include "studies/bench_util.hpp"
 #include "core/errors.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/stiffness_report.hpp"
 
 namespace snode::app {
@@ -113,41 +113,6 @@ StiffnessOptions ReadStudyOptions(const po::variables_map& vm) {
   return options;
 }
 
-// Robertson's bench: the study's cells as bench rows, the ladder's target rows marked.
-int RunBench(const StiffnessOptions& options, int repetitions) {
-  const RobertsonBench result = RunRobertsonBench(options, repetitions);
-  std::vector<TimeSpread> spreads;
-  std::vector<double> medians;
-  std::vector<bench::BenchRow> rows;
-  nlohmann::json details = nlohmann::json::array();
-  for (const RobertsonBenchCell& cell : result.cells) {
-    const bench::Spread t = bench::Summarize(cell.seconds);
-    spreads.push_back({t.median, t.min, t.max});
-    medians.push_back(t.median);
-    details.push_back(RobertsonBenchDetail(result, cell));
-    details.back()["seconds_per_gradient"] = bench::SpreadJson(t);
-    bench::BenchRow row;
-    row.workload = "W5";
-    row.configuration = result.problems[cell.problem].name.substr(3) + ": " + cell.spec.Label();
-    row.metric = "time per gradient";
-    row.unit = "s";
-    row.spread = t;
-    row.note = RobertsonBenchNote(cell);
-    rows.push_back(row);
-  }
-  for (const std::size_t i : TargetRungs(result, medians)) {
-    rows[i].has_target = true;
-    rows[i].target = 0.01;
-    rows[i].target_text = "<= 10 ms, dL/dk to 1e-6";
-    rows[i].met_override = result.cells[i].dk_rel <= 1e-6 && rows[i].spread.median <= 0.01;
-  }
-  PrintRobertsonBenchTable(result, spreads, repetitions, std::cout);
-  bench::WriteBenchReport(
-      options.out_dir, "stiffness_study", "W5", repetitions, rows,
-      {{"runs", details}, {"references", result.references}, {"notes", result.notes}});
-  return 0;
-}
-
 int Run(int argc, char** argv) {
   po::options_description desc("Options");
   CommonDefaults defaults;
@@ -159,7 +124,11 @@ int Run(int argc, char** argv) {
   const StiffnessOptions options = ReadStudyOptions(vm);
   const auto start = std::chrono::steady_clock::now();
   EnsureDirectory(options.out_dir);
-  if (vm.count("bench")) return RunBench(options, bench::CheckRepetitions(vm["bench"].as<long>()));
+  if (vm.count("bench")) {
+    const int repetitions = bench::CheckRepetitions(vm["bench"].as<long>());
+    ReportRobertsonBench(RunRobertsonBench(options, repetitions), repetitions, options.out_dir);
+    return 0;
+  }
   const StiffnessResults results = RunStiffnessStudy(options, std::cout);
   WriteStiffnessOutputs(options, results, start, std::cout);
   return 0;

@@ -8,7 +8,7 @@
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 
-namespace snode {
+namespace snode::problems {
 namespace {
 
 // Portable standard normal draws: Box–Muller on doubles built from raw 64-bit outputs
@@ -104,4 +104,4 @@ FitWindow MakeFitWindow(std::shared_ptr<VectorField> field, const std::vector<do
   return window;
 }
 
-}  // namespace snode
+}  // namespace snode::problems

@@ -14,7 +14,7 @@
 #include "core/types.hpp"
 #include "core/vector_field.hpp"
 
-namespace snode {
+namespace snode::problems {
 
 // (α, β, δ, γ) = (1.5, 1, 1, 3).
 Vector LotkaVolterraTrueRates();
@@ -57,4 +57,4 @@ struct FitWindow {
 FitWindow MakeFitWindow(std::shared_ptr<VectorField> field, const std::vector<double>& times,
                         const std::vector<Vector>& targets, double horizon, const Vector& theta);
 
-}  // namespace snode
+}  // namespace snode::problems

@@ -19,16 +19,6 @@ Vector RobertsonWeights() {
   return weights;
 }
 
-OdeProblem RobertsonOde(std::vector<double> times) {
-  OdeProblem ode;
-  ode.field = std::make_shared<RobertsonField>();
-  ode.z0 = Vector::Zero(3);
-  ode.z0(0) = 1.0;
-  ode.theta = RobertsonField::ClassicRates();
-  ode.output_times = std::move(times);
-  return ode;
-}
-
 GradientOptions TightOptions(const std::string& integrator) {
   GradientOptions options;
   options.integrator = integrator;
@@ -116,6 +106,16 @@ RobertsonReference ComputeRobertsonReference(const ProblemSetup& problem) {
     ref.spectral_radius = jac.eigenvalues().cwiseAbs().maxCoeff();
   }
   return ref;
+}
+
+OdeProblem RobertsonOde(std::vector<double> times, Vector rates) {
+  OdeProblem ode;
+  ode.field = std::make_shared<RobertsonField>();
+  ode.z0 = Vector::Zero(3);
+  ode.z0(0) = 1.0;
+  ode.theta = std::move(rates);
+  ode.output_times = std::move(times);
+  return ode;
 }
 
 }  // namespace snode::problems

@@ -10,9 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "models/analytic_fields.hpp"
 #include "problems/problem.hpp"
 
 namespace snode::problems {
+
+// The ODE alone: RobertsonField with `rates`, y(0) = (1, 0, 0), t0 = 0, observed at `times`.
+OdeProblem RobertsonOde(std::vector<double> times, Vector rates = RobertsonField::ClassicRates());
 
 // Final-time loss; name "robertson", stiffness T.
 ProblemSetup MakeRobertson(double horizon);

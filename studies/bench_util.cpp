@@ -156,6 +156,29 @@ nlohmann::json RowJson(const BenchRow& row) {
           {"note", row.note}};
 }
 
+BenchRow MakeRow(const std::string& workload, const std::string& configuration,
+                 const std::string& metric, const std::string& unit, const Spread& spread) {
+  BenchRow row;
+  row.workload = workload;
+  row.configuration = configuration;
+  row.metric = metric;
+  row.unit = unit;
+  row.spread = spread;
+  return row;
+}
+
+void SetTarget(BenchRow& row, double target, const std::string& text, bool upper_bound) {
+  row.has_target = true;
+  row.target = target;
+  row.target_text = text;
+  row.upper_bound = upper_bound;
+}
+
+void MarkFailed(BenchRow& row, const std::string& what) {
+  row.met_override = 0;
+  row.note = "failed: " + what;
+}
+
 std::string FormatValue(double value, const std::string& unit) {
   if (!std::isfinite(value)) return "-";
   if (unit == "s") return FormatSeconds(value);

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "studies/report.hpp"
+
 namespace snode::bench {
 
 // median / min / max of a set of repetitions (NaN for an empty set; non-finite values are
@@ -94,6 +96,31 @@ struct BenchRow {
   int Met() const;
 };
 nlohmann::json RowJson(const BenchRow& row);
+// A row without a target.
+BenchRow MakeRow(const std::string& workload, const std::string& configuration,
+                 const std::string& metric, const std::string& unit, const Spread& spread);
+// Gives the row a numeric target (upper_bound: met when median <= target).
+void SetTarget(BenchRow& row, double target, const std::string& text, bool upper_bound = true);
+// Marks the row not met, its note "failed: <what>".
+void MarkFailed(BenchRow& row, const std::string& what);
+
+// The time spreads of a bench's cells (each with `seconds`, one entry per repetition) for its
+// table, and their entries of bench.json's "runs": detail(cell) plus "seconds_per_gradient".
+struct CellTimes {
+  std::vector<TimeSpread> spreads;  // spreads[i] belongs to cells[i]
+  nlohmann::json details = nlohmann::json::array();
+};
+template <class Cell, class Detail>
+CellTimes SummarizeCellTimes(const std::vector<Cell>& cells, Detail detail) {
+  CellTimes times;
+  for (const Cell& cell : cells) {
+    const Spread t = Summarize(cell.seconds);
+    times.spreads.push_back({t.median, t.min, t.max});
+    times.details.push_back(detail(cell));
+    times.details.back()["seconds_per_gradient"] = SpreadJson(t);
+  }
+  return times;
+}
 // The value in its unit: seconds as "1.23 ms", others in %.4g (+ unit).
 std::string FormatValue(double value, const std::string& unit);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <sstream>
 
@@ -245,6 +246,34 @@ nlohmann::json DecayBenchDetail(const DecayBench& bench, const DecayBenchCell& c
            backsolve ? JsonNumber(r.stats.reconstruction_error) : nlohmann::json()},
           {"status", cell.last.status},
           {"message", r.message}};
+}
+
+std::vector<bench::BenchRow> DecayBenchRows(const DecayBench& result, std::size_t lambda_count) {
+  std::vector<bench::BenchRow> rows;
+  for (const std::string workload : {"W1", "W1b"}) {
+    for (const MethodSpec& spec : result.methods) {
+      bench::BenchRow row = bench::MakeRow(
+          workload, spec.Label(),
+          "time of the λ sweep (" + std::to_string(lambda_count) + " gradients)", "s",
+          bench::Summarize(result.sweep_seconds.at(workload + "|" + spec.Label())));
+      row.target_text = "every λ finishes";
+      bool finished = true;
+      row.note = SweepNote(result, workload, spec.Label(), &finished);
+      row.met_override = finished ? 1 : 0;
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+void ReportDecayBench(const DecayOptions& options, const DecayBench& result, int repetitions) {
+  const bench::CellTimes times = bench::SummarizeCellTimes(
+      result.cells, [&](const DecayBenchCell& cell) { return DecayBenchDetail(result, cell); });
+  PrintDecayBenchTable(result, times.spreads, repetitions, options.ok_tol, std::cout);
+  bench::WriteBenchReport(
+      options.out_dir, "exponential_decay", "W1, W1b", repetitions,
+      DecayBenchRows(result, options.lambdas.size()),
+      {{"runs", times.details}, {"notes", result.notes}, {"ok_tol", options.ok_tol}});
 }
 
 }  // namespace snode

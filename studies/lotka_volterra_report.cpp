@@ -19,7 +19,7 @@ void NotePlot(const PlotResult& plot, std::ostream& out) {
 
 void PrintDiscovery(std::ostream& out, const Observations& obs, const DiscoverOptions& options,
                     const StudySettings& settings, const DiscoverResult& result) {
-  const Vector truth = LotkaVolterraTrueRates();
+  const Vector truth = problems::LotkaVolterraTrueRates();
   Table table({"parameter", "true", "recovered", "rel. error"});
   const char* names[] = {"alpha", "beta", "delta", "gamma"};
   for (int i = 0; i < 4; ++i) {
@@ -94,7 +94,7 @@ void PrintNeural(std::ostream& out, const NeuralFit& fit, const NeuralOptions& o
 
 void PrintUde(std::ostream& out, const UdeFit& fit, const UdeOptions& options,
               const InteractionCoefficients& learned) {
-  const Vector rates = LotkaVolterraTrueRates();
+  const Vector rates = problems::LotkaVolterraTrueRates();
   out << "Universal differential equation: x' = " << rates[0] << "x + g1(x,y), y' = -" << rates[3]
       << "y + g2(x,y), g = MLP 2-16-16-2 tanh (" << fit.mlp->num_params() << " parameters), "
       << (options.noisy ? "noisy" : "noise-free") << " data, " << options.optimizer << ", "
@@ -110,7 +110,7 @@ void PrintUde(std::ostream& out, const UdeFit& fit, const UdeOptions& options,
 
 void WriteUdeTerms(const std::string& dir, const UdeFit& fit, const Observations& obs,
                    std::ostream& out) {
-  const Vector rates = LotkaVolterraTrueRates();
+  const Vector rates = problems::LotkaVolterraTrueRates();
   std::ostringstream terms;
   Vector g(2);
   for (std::size_t i = 0; i < obs.times.size(); ++i) {

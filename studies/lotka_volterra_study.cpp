@@ -63,16 +63,16 @@ DiscoverResult Discover(const Observations& obs, const DiscoverOptions& options,
   const auto start_time = Clock::now();
   ProgressLine progress("discover", 0, settings.quiet);
   for (double horizon : options.horizons) {
-    FitWindow window =
-        MakeFitWindow(field, obs.times, obs.noisy, std::min(horizon, obs.times.back()),
-                      phi.array().exp().matrix());
+    problems::FitWindow window =
+        problems::MakeFitWindow(field, obs.times, obs.noisy, std::min(horizon, obs.times.back()),
+                                phi.array().exp().matrix());
     const auto objective = [&](const Vector& x, Vector& grad) {
       window.problem.theta = x.array().exp().matrix();
       const LossAndGradient lg = method->Compute(window.problem, *window.loss);
       grad = lg.dtheta.cwiseProduct(window.problem.theta);  // chain rule through exp
       const long evaluation = ++result.evaluations;
       nfe += lg.stats.forward_rhs_evals + lg.stats.backward_rhs_evals;
-      const double error = RelativeRateError(window.problem.theta);
+      const double error = problems::RelativeRateError(window.problem.theta);
       const double elapsed = SecondsSince(start_time);
       result.curve.push_back({evaluation, elapsed, horizon, lg.loss, error});
       if (horizon >= obs.times.back() && error < 0.01 && result.evaluations_to_one_percent < 0) {
@@ -86,7 +86,7 @@ DiscoverResult Discover(const Observations& obs, const DiscoverOptions& options,
   }
   progress.Finish();
   result.rates = phi.array().exp().matrix();
-  result.error = RelativeRateError(result.rates);
+  result.error = problems::RelativeRateError(result.rates);
   result.seconds = SecondsSince(start_time);
   return result;
 }
@@ -97,7 +97,7 @@ nlohmann::json RunDiscoverStudy(const Observations& obs, const DiscoverOptions& 
   const DiscoverResult result = Discover(obs, options, settings);
   PrintDiscovery(out, obs, options, settings, result);
   const Vector& r = result.rates;
-  const Vector truth = LotkaVolterraTrueRates();
+  const Vector truth = problems::LotkaVolterraTrueRates();
   const nlohmann::json summary = {
       {"recovered", {r[0], r[1], r[2], r[3]}},
       {"true", {truth[0], truth[1], truth[2], truth[3]}},
@@ -210,7 +210,7 @@ NeuralProblem MakeNeuralProblem(const NeuralOptions& options, std::uint64_t seed
     theta = n.mlp->InitialParams(static_cast<unsigned>(seed));
     n.init = "seeded initialisation (seed " + std::to_string(seed) + "; " + weights + " not found)";
   }
-  n.problem = LotkaVolterraProblem(theta, times, n.mlp);
+  n.problem = problems::LotkaVolterraProblem(theta, times, n.mlp);
   return n;
 }
 
@@ -275,7 +275,7 @@ namespace {
 
 // The UDE field: known x' ⊃ αx, y' ⊃ −γy with the true α, γ; learned: the interaction terms.
 UdeFit MakeUdeField(std::uint64_t seed) {
-  const Vector rates = LotkaVolterraTrueRates();
+  const Vector rates = problems::LotkaVolterraTrueRates();
   auto known = std::make_shared<LinearField>(2);
   Matrix a = Matrix::Zero(2, 2);
   a(0, 0) = rates[0];
@@ -293,7 +293,7 @@ UdeFit MakeUdeField(std::uint64_t seed) {
 }
 
 // L-BFGS on the network weights (a few hundred parameters, a smooth loss) for `iterations`.
-TrainResult FitWindowLbfgs(GradientMethod& method, FitWindow& window, int iterations) {
+TrainResult FitWindowLbfgs(GradientMethod& method, problems::FitWindow& window, int iterations) {
   TrainResult part;
   auto objective = [&](const Vector& x, Vector& grad) {
     const auto start = Clock::now();
@@ -334,8 +334,8 @@ UdeFit FitUde(const Observations& obs, const UdeOptions& options, const StudySet
   RequireOptimizer(options.optimizer);
   const std::vector<Vector>& targets = options.noisy ? obs.noisy : obs.clean;
   for (double horizon : options.horizons) {
-    FitWindow window = MakeFitWindow(fit.field, obs.times, targets,
-                                     std::min(horizon, obs.times.back()), fit.theta);
+    problems::FitWindow window = problems::MakeFitWindow(
+        fit.field, obs.times, targets, std::min(horizon, obs.times.back()), fit.theta);
     const TrainResult part =
         options.optimizer == "adam"
             ? TrainAdam(*method, window.problem, *window.loss, options.iterations, options.lr,
@@ -369,10 +369,11 @@ nlohmann::json RunUdeStudy(const Observations& obs, const UdeOptions& options,
   const UdeFit fit = FitUde(obs, options, settings);
   const InteractionCoefficients learned =
       FitInteractionCoefficients(*fit.field, fit.theta, obs.clean);
-  const Vector rates = LotkaVolterraTrueRates();
-  const Trajectory fitted = IntegratorRegistry()
-                                .Create(settings.integrator, settings.integrator_options)
-                                ->Solve(LotkaVolterraProblem(fit.theta, obs.times, fit.field));
+  const Vector rates = problems::LotkaVolterraTrueRates();
+  const Trajectory fitted =
+      IntegratorRegistry()
+          .Create(settings.integrator, settings.integrator_options)
+          ->Solve(problems::LotkaVolterraProblem(fit.theta, obs.times, fit.field));
   PrintUde(out, fit, options, learned);
   WriteUdeTerms(settings.out_dir, fit, obs, out);
   WriteLossCurve(settings.out_dir + "/ude_loss.csv", fit.train);

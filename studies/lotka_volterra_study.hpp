@@ -34,7 +34,7 @@
 
 namespace snode::lotka_volterra {
 
-using Observations = LotkaVolterraObservations;
+using Observations = problems::LotkaVolterraObservations;
 
 // Throws NumericalError when a gradient must not be used for a training step; `what` names the
 // step ("iteration 3"). The apps pass their RequireUsableGradient.
@@ -72,7 +72,7 @@ struct CurvePoint {
 
 struct DiscoverResult {
   Vector rates;          // recovered (α, β, δ, γ)
-  double error = 0.0;    // RelativeRateError(rates)
+  double error = 0.0;    // problems::RelativeRateError(rates)
   long evaluations = 0;  // loss + gradient evaluations
   double seconds = 0.0;
   long evaluations_to_one_percent = -1;  // first evaluation on the full horizon below 1%, or -1

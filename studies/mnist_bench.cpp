@@ -5,6 +5,7 @@
 #include <streambuf>
 
 #include "studies/mnist_trainer.hpp"
+#include "studies/report.hpp"
 
 namespace snode::mnist {
 namespace {
@@ -22,6 +23,21 @@ class NullStream : public std::ostream {
   };
   Buffer buffer_;
 };
+
+// A configuration's samples over its repetitions.
+struct SampleSummary {
+  bench::Spread time;      // of the per-repetition medians of the epoch times
+  bench::Spread accuracy;  // test accuracy, %
+  double nfe_forward = 0.0, nfe_backward = 0.0, train_loss = 0.0;  // medians
+};
+
+SampleSummary Summarize(const BenchSamples& samples) {
+  std::vector<double> epoch_seconds;
+  for (const auto& times : samples.epoch_seconds) epoch_seconds.push_back(bench::Median(times));
+  return {bench::Summarize(epoch_seconds), bench::Summarize(samples.accuracy_percent),
+          bench::Median(samples.nfe_forward), bench::Median(samples.nfe_backward),
+          bench::Median(samples.train_loss)};
+}
 
 }  // namespace
 
@@ -74,6 +90,69 @@ BenchSamples MeasureBench(const Settings& s, int repetitions) {
     samples.train_loss.push_back(history.back().train_loss);
   }
   return samples;
+}
+
+std::vector<bench::BenchRow> BenchRows(const BenchConfig& config, const Settings& s, long epochs,
+                                       const BenchSamples& samples) {
+  const SampleSummary m = Summarize(samples);
+  std::vector<bench::BenchRow> rows;
+  bench::BenchRow row = bench::MakeRow("W4", config.label, "time per epoch", "s", m.time);
+  if (config.integrator == "dopri5" && s.solver.gradient == "bptt") {
+    bench::SetTarget(row, 0.18, "<= 0.18 s");
+  }
+  row.note = "NFE/batch fwd " + FormatNumber(m.nfe_forward, 4) + ", bwd " +
+             FormatNumber(m.nfe_backward, 4) + ", test acc after " + std::to_string(epochs) +
+             " epoch" + (epochs == 1 ? "" : "s") + " " + FormatNumber(m.accuracy.median, 4) + "%";
+  rows.push_back(row);
+  if (s.no_ode || epochs != 1) return rows;
+  row = bench::MakeRow("W4", config.label, "test accuracy, epoch 1", "%", m.accuracy);
+  bench::SetTarget(row, 91.1, ">= 91.1% (torchdiffeq)", false);
+  rows.push_back(row);
+  return rows;
+}
+
+nlohmann::json BenchDetail(const BenchConfig& config, const Settings& s, long epochs,
+                           const BenchSamples& samples) {
+  const SampleSummary m = Summarize(samples);
+  return {{"configuration", config.label},
+          {"integrator", s.no_ode ? "none" : config.integrator},
+          {"gradient", s.no_ode ? "none" : s.solver.gradient},
+          {"threads", config.threads},
+          {"epochs_per_repetition", epochs},
+          {"seconds_per_epoch", bench::SpreadJson(m.time)},
+          {"nfe_forward_per_batch", bench::SpreadJson(bench::Summarize(samples.nfe_forward))},
+          {"nfe_backward_per_batch", bench::SpreadJson(bench::Summarize(samples.nfe_backward))},
+          {"test_accuracy_percent", bench::SpreadJson(m.accuracy)},
+          {"train_loss", bench::SpreadJson(bench::Summarize(samples.train_loss))}};
+}
+
+void RunBench(const Settings& base, long epochs, int repetitions) {
+  std::vector<bench::BenchRow> rows;
+  nlohmann::json details = nlohmann::json::array();
+  Table table({"configuration", "time/epoch", "min", "max", "NFE fwd/batch", "NFE bwd/batch",
+               "test acc", "train loss"});
+  for (const BenchConfig& config : BenchConfigs()) {
+    const Settings s = BenchSettings(base, config, epochs);
+    const BenchSamples samples = MeasureBench(s, repetitions);
+    const SampleSummary m = Summarize(samples);
+    table.AddRow({config.label, FormatSeconds(m.time.median), FormatSeconds(m.time.min),
+                  FormatSeconds(m.time.max), FormatNumber(m.nfe_forward, 4),
+                  FormatNumber(m.nfe_backward, 4), FormatNumber(m.accuracy.median, 4) + "%",
+                  FormatNumber(m.train_loss, 4)});
+    for (bench::BenchRow& row : BenchRows(config, s, epochs, samples)) rows.push_back(row);
+    details.push_back(BenchDetail(config, s, epochs, samples));
+  }
+  std::cout << "W4 bench: MNIST ODE-Net, " << base.data.dir << " split " << base.data.split
+            << ", batch " << base.batch << ", Adam lr " << base.lr << ", gradient "
+            << base.solver.gradient << ", " << epochs << " epoch" << (epochs == 1 ? "" : "s")
+            << " per repetition (epoch time excludes evaluation)\n";
+  table.Print(std::cout);
+  bench::WriteBenchReport(base.out_dir, "mnist_classifier", "W4", repetitions, rows,
+                          {{"runs", details},
+                           {"data", base.data.dir},
+                           {"split", base.data.split},
+                           {"epochs_per_repetition", epochs},
+                           {"batch", base.batch}});
 }
 
 }  // namespace snode::mnist

@@ -1,12 +1,15 @@
 #pragma once
 // The MNIST classifier's bench matrix: the ODE-Net with dopri5 (rtol = atol = 1e-3) and with rk4
 // (4 steps), each on 1 and 2 threads, and the no-ODE ablation; every configuration trained
-// `repetitions` times from the same settings, its per-epoch measurements collected for the
-// report (which the app formats).
+// `repetitions` times from the same settings, its per-epoch measurements summarised in a table,
+// summary rows and <out>/bench.json (studies/bench_util.hpp).
 
+#include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "studies/bench_util.hpp"
 #include "studies/mnist_settings.hpp"
 
 namespace snode::mnist {
@@ -34,5 +37,18 @@ struct BenchSamples {
 
 // Trains s `repetitions` times (the runs' reports are discarded; warnings still go to stderr).
 BenchSamples MeasureBench(const Settings& s, int repetitions);
+
+// The summary rows of one configuration run with settings s (BenchSettings) for `epochs` epochs:
+// the time per epoch (the median over a repetition's epochs, then over repetitions; held against
+// 0.18 s for dopri5 with bptt) and, for the ODE-Net after one epoch, the test accuracy against
+// torchdiffeq's 91.1%.
+std::vector<bench::BenchRow> BenchRows(const BenchConfig& config, const Settings& s, long epochs,
+                                       const BenchSamples& samples);
+// The configuration's entry of bench.json's "runs".
+nlohmann::json BenchDetail(const BenchConfig& config, const Settings& s, long epochs,
+                           const BenchSamples& samples);
+// Every configuration, `epochs` epochs per repetition: the header line and table on stdout, then
+// the summary and <base.out_dir>/bench.json.
+void RunBench(const Settings& base, long epochs, int repetitions);
 
 }  // namespace snode::mnist

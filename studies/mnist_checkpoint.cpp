@@ -121,27 +121,22 @@ Checkpoint MakeCheckpoint(const Model& model, const Settings& s, const TrainingS
   c.iteration = static_cast<std::uint64_t>(state.batch);
   nlohmann::json history = nlohmann::json::array();
   for (const EpochRecord& r : state.history) history.push_back(ToJson(r));
-  c.metadata = {{"app", "mnist_classifier"},
-                {"integrator", s.solver.integrator},
-                {"gradient", s.solver.gradient},
-                {"rtol", ExactText(s.solver.integrator_options.rtol)},
-                {"atol", ExactText(s.solver.integrator_options.atol)},
-                {"step", ExactText(s.solver.integrator_options.fixed_step)},
-                {"lr", ExactText(s.lr)},
-                {"lr_schedule", s.lr_schedule},
-                {"epochs", std::to_string(s.epochs)},
-                {"augment", std::to_string(s.augment)},
-                {"batch", std::to_string(s.batch)},
-                {"threads", std::to_string(s.threads)},
-                {"seed", std::to_string(s.seed)},
-                {"epoch_loss_sum", ExactText(state.loss_sum)},
-                {"epoch_nfe_forward_sum", ExactText(state.nfe_forward_sum)},
-                {"epoch_nfe_backward_sum", ExactText(state.nfe_backward_sum)},
-                {"epoch_vjp_sum", ExactText(state.vjp_sum)},
-                {"epoch_seconds", ExactText(state.seconds)},
-                {"epoch_batches_done", std::to_string(state.batches_done)},
-                {"epoch_skipped", std::to_string(state.skipped)},
-                {"history", history.dump()}};
+  // The run's identity, with the settings that may change on resume (epochs, seed) in between.
+  c.metadata = {{"app", "mnist_classifier"}};
+  for (const auto& entry : RunIdentity(s)) {
+    c.metadata.push_back(entry);
+    if (entry.first == "lr_schedule") c.metadata.emplace_back("epochs", std::to_string(s.epochs));
+  }
+  c.metadata.emplace_back("seed", std::to_string(s.seed));
+  c.metadata.insert(c.metadata.end(),
+                    {{"epoch_loss_sum", ExactText(state.loss_sum)},
+                     {"epoch_nfe_forward_sum", ExactText(state.nfe_forward_sum)},
+                     {"epoch_nfe_backward_sum", ExactText(state.nfe_backward_sum)},
+                     {"epoch_vjp_sum", ExactText(state.vjp_sum)},
+                     {"epoch_seconds", ExactText(state.seconds)},
+                     {"epoch_batches_done", std::to_string(state.batches_done)},
+                     {"epoch_skipped", std::to_string(state.skipped)},
+                     {"history", history.dump()}});
   return c;
 }
 

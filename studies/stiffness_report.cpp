@@ -1,6 +1,7 @@
 #include "studies/stiffness_report.hpp"
 
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <sstream>
 
@@ -430,6 +431,35 @@ std::string RobertsonBenchNote(const RobertsonBenchCell& cell) {
   return "dL/dk rel err " +
          (std::isfinite(cell.dk_rel) ? FormatScientific(cell.dk_rel, 1) : std::string("-")) + ", " +
          cell.last.status;
+}
+
+std::vector<bench::BenchRow> RobertsonBenchRows(const RobertsonBench& result) {
+  std::vector<bench::BenchRow> rows;
+  std::vector<double> medians;
+  for (const RobertsonBenchCell& cell : result.cells) {
+    const std::string configuration =
+        result.problems[cell.problem].name.substr(3) + ": " + cell.spec.Label();
+    rows.push_back(bench::MakeRow("W5", configuration, "time per gradient", "s",
+                                  bench::Summarize(cell.seconds)));
+    rows.back().note = RobertsonBenchNote(cell);
+    medians.push_back(rows.back().spread.median);
+  }
+  for (const std::size_t i : TargetRungs(result, medians)) {
+    bench::SetTarget(rows[i], 0.01, "<= 10 ms, dL/dk to 1e-6");
+    rows[i].met_override = result.cells[i].dk_rel <= 1e-6 && rows[i].spread.median <= 0.01;
+  }
+  return rows;
+}
+
+void ReportRobertsonBench(const RobertsonBench& result, int repetitions,
+                          const std::string& out_dir) {
+  const bench::CellTimes times = bench::SummarizeCellTimes(
+      result.cells,
+      [&](const RobertsonBenchCell& cell) { return RobertsonBenchDetail(result, cell); });
+  PrintRobertsonBenchTable(result, times.spreads, repetitions, std::cout);
+  bench::WriteBenchReport(
+      out_dir, "stiffness_study", "W5", repetitions, RobertsonBenchRows(result),
+      {{"runs", times.details}, {"references", result.references}, {"notes", result.notes}});
 }
 
 }  // namespace snode

@@ -4,7 +4,7 @@
 //   stiffness_results.csv / .json  one row per gradient run (StiffnessCsvHeader, RecordJson)
 //   neural_training.csv            the training loss per method and iteration
 //   gradient_error, cost, gradient_error_w1, backsolve_reconstruction   gnuplot figures
-// and the bench's table and JSON details.
+// and the bench's table, summary rows and bench.json (studies/bench_util.hpp).
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "studies/bench_util.hpp"
 #include "studies/report.hpp"
 #include "studies/stiffness_study.hpp"
 
@@ -84,5 +85,11 @@ void PrintRobertsonBenchTable(const RobertsonBench& bench, const std::vector<Tim
 nlohmann::json RobertsonBenchDetail(const RobertsonBench& bench, const RobertsonBenchCell& cell);
 // The bench summary note of a cell: "dL/dk rel err …, <status>".
 std::string RobertsonBenchNote(const RobertsonBenchCell& cell);
+// The summary rows, one per cell (time per gradient); the ladder's target rungs (TargetRungs)
+// are held against 10 ms with dL/dk to 1e-6.
+std::vector<bench::BenchRow> RobertsonBenchRows(const RobertsonBench& result);
+// The bench's table and summary on stdout, <out_dir>/bench.json (bench_util.hpp).
+void ReportRobertsonBench(const RobertsonBench& result, int repetitions,
+                          const std::string& out_dir);
 
 }  // namespace snode

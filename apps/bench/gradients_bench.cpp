@@ -105,7 +105,7 @@ const Workload& W2() {
               kTruthPath + ": expected 101 states in \"xy\"");
       w.source += ", w2_truth.json";
     } else {
-      targets = LotkaVolterraTruth(w.problem.output_times);
+      targets = problems::LotkaVolterraTruth(w.problem.output_times);
       w.source += ", generated truth";
     }
     w.loss = std::make_shared<MseLoss>(std::move(targets));
@@ -120,8 +120,8 @@ const Workload& Tiny() {
     Workload w;
     std::vector<double> times;
     for (int k = 0; k <= 10; ++k) times.push_back(0.1 * k);
-    w.problem = LotkaVolterraProblem((Vector(4) << 1.3, 0.9, 1.1, 2.7).finished(), times);
-    w.loss = std::make_shared<MseLoss>(LotkaVolterraTruth(times));
+    w.problem = problems::LotkaVolterraProblem((Vector(4) << 1.3, 0.9, 1.1, 2.7).finished(), times);
+    w.loss = std::make_shared<MseLoss>(problems::LotkaVolterraTruth(times));
     w.source = "Lotka-Volterra, 4 parameters, 11 outputs";
     return w;
   }();

@@ -21,9 +21,10 @@
 #include <vector>
 
 #include "integrators/integrator.hpp"
+#include "io/torch_weights.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
-#include "io/torch_weights.hpp"
+#include "problems/robertson.hpp"
 
 #ifndef SNODE_W2_WEIGHTS
 #define SNODE_W2_WEIGHTS "/work/shared/data/w2/w2_init_weights.json"
@@ -79,11 +80,7 @@ void BM_Robertson(benchmark::State& state, const std::string& name,
     state.SkipWithError((name + " is not registered").c_str());
     return;
   }
-  OdeProblem problem;
-  problem.field = std::make_shared<RobertsonField>();
-  problem.theta = RobertsonField::ClassicRates();
-  problem.z0 = (Vector(3) << 1.0, 0.0, 0.0).finished();
-  problem.output_times = {1.0, 100.0, 1e5};
+  const OdeProblem problem = problems::RobertsonOde({1.0, 100.0, 1e5});
   IntegratorOptions options;
   options.rtol = 1e-7;
   options.atol = name == "sdirk" ? 1e-15 : 1e-14;

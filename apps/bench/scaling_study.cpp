@@ -58,13 +58,13 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "apps/common/app_common.hpp"
-#include "studies/bench_util.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "io/torch_weights.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "problems/lotka_volterra.hpp"
+#include "studies/bench_util.hpp"
 
 #ifndef SNODE_W2_WEIGHTS
 #define SNODE_W2_WEIGHTS "/work/shared/data/w2/w2_init_weights.json"
@@ -151,7 +151,7 @@ Point HorizonPoint(double t_end, std::string* weights) {
   p.problem.field = MakeField(32, 1, true, &p.problem.theta, weights);
   p.problem.z0 = Vector::Ones(2);
   p.problem.output_times = OutputTimes(t_end);
-  p.loss = std::make_shared<MseLoss>(LotkaVolterraTruth(p.problem.output_times));
+  p.loss = std::make_shared<MseLoss>(problems::LotkaVolterraTruth(p.problem.output_times));
   return p;
 }
 
@@ -161,7 +161,7 @@ Point WidthPoint(Index width, std::string* weights) {
   p.problem.field = MakeField(width, 1, false, &p.problem.theta, weights);
   p.problem.z0 = Vector::Ones(2);
   p.problem.output_times = OutputTimes(10.0);
-  p.loss = std::make_shared<MseLoss>(LotkaVolterraTruth(p.problem.output_times));
+  p.loss = std::make_shared<MseLoss>(problems::LotkaVolterraTruth(p.problem.output_times));
   return p;
 }
 
@@ -176,7 +176,7 @@ Point BatchPoint(Index batch, std::string* weights) {
     p.problem.z0[i] += 0.2 * (u - 0.5);
   }
   p.problem.output_times = OutputTimes(10.0);
-  const std::vector<Vector> truth = LotkaVolterraTruth(p.problem.output_times);
+  const std::vector<Vector> truth = problems::LotkaVolterraTruth(p.problem.output_times);
   std::vector<Vector> targets;
   for (const Vector& state : truth) targets.push_back(state.replicate(batch, 1));
   p.loss = std::make_shared<MseLoss>(std::move(targets));

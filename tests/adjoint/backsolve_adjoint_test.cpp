@@ -78,7 +78,7 @@ TEST(BacksolveAdjoint, AugmentedFieldDerivativesMatchFiniteDifferencesLotkaVolte
   detail::BacksolveAugmentedField augmented(field, &loss);
   Vector y(2 + 2 + 4);
   y << 1.3, 0.7, 0.4, -0.8, 0.1, 0.2, 0.3, 0.4;
-  const Vector theta = LotkaVolterraTrueRates();
+  const Vector theta = problems::LotkaVolterraTrueRates();
   EXPECT_TRUE(::test_util::FieldDerivativesMatchFiniteDifferences(augmented, -0.3, y, theta,
                                                                   /*rtol=*/1e-6,
                                                                   /*identity_rtol=*/1e-9));
@@ -329,7 +329,8 @@ TEST(BacksolveAdjoint, ReuseGivesTheSameAsAFreshObject) {
   REQUIRE_INTEGRATOR("dopri5");
   const GradientOptions options = Options("dopri5", 1e-8, 1e-10);
   BacksolveAdjoint reused(options);
-  OdeProblem problem = ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), {0.5, 1.0, 1.5});
+  OdeProblem problem =
+      problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), {0.5, 1.0, 1.5});
   const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 3);
   reused.Compute(problem, loss);
   problem.theta << 1.2, 0.8, 1.1, 2.5;
@@ -346,7 +347,7 @@ TEST(BacksolveAdjoint, DifferentBackwardIntegratorAgrees) {
   REQUIRE_INTEGRATOR("dopri5");
   REQUIRE_INTEGRATOR("cvodes_bdf");
   const OdeProblem problem =
-      ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), {0.5, 1.0, 1.5, 2.0});
+      problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), {0.5, 1.0, 1.5, 2.0});
   const LinearFunctionalLoss loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 4);
   GradientOptions options = Options("dopri5", 1e-10, 1e-12);
   const LossAndGradient reference = BacksolveAdjoint(options).Compute(problem, loss);
@@ -409,7 +410,7 @@ double PathTolerance(const BackwardPath& path) {
 OdeProblem LotkaVolterraProblem() {
   std::vector<double> times;
   for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
-  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), times);
+  return problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), times);
 }
 
 MseLoss TargetsAtTimes(std::size_t count) {

@@ -67,7 +67,7 @@ std::vector<double> Times(int count, double spacing) {
 }
 
 OdeProblem LotkaVolterraProblem() {
-  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), Times(5, 0.8));
+  return problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), Times(5, 0.8));
 }
 
 OdeProblem LinearProblem() {

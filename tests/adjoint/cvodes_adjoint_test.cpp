@@ -18,6 +18,7 @@
 #include "core/forwarding_field.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "problems/robertson.hpp"
 #include "tests/test_util/allocation_counter.hpp"
 #include "tests/test_util/cvodes_test_problems.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
@@ -132,8 +133,7 @@ TEST(CvodesAdjoint, RejectsOtherIntegrators) {
 // 1e-12 the gradient converges to (7.683773e+05, 5.114890e-04, -3.068921e+00), 5.6e-5…9.6e-5
 // from the printed values), so the comparison is to 4 significant digits, plus a relative bound.
 TEST(CvodesAdjoint, RobertsonReproducesSundialsExample) {
-  const OdeProblem problem = MakeProblem(std::make_shared<RobertsonField>(), Vector::Unit(3, 0),
-                                         RobertsonField::ClassicRates(), {4e7});
+  const OdeProblem problem = problems::RobertsonOde({4e7});
   const LinearFunctionalLoss loss({Vector::Zero(3)}, Vector::Unit(3, 2));
   GradientOptions options = Options("cvodes_bdf", 1e-6, 1e-14);
   options.integrator_options.max_steps = 2500;
@@ -243,8 +243,9 @@ TEST(CvodesAdjoint, ReuseEqualsFreshObjects) {
   OdeProblem problem = LotkaVolterraProblem();
   const MseLoss loss = LotkaVolterraLoss(problem.output_times.size());
   CvodesAdjoint reused(Options("cvodes_bdf", 1e-8, 1e-10));
-  const std::vector<Vector> thetas = {LotkaVolterraTrueRates(), Vector{{1.2, 0.8, 1.1, 2.5}},
-                                      Vector{{1.7, 1.1, 0.9, 3.2}}, LotkaVolterraTrueRates()};
+  const std::vector<Vector> thetas = {problems::LotkaVolterraTrueRates(),
+                                      Vector{{1.2, 0.8, 1.1, 2.5}}, Vector{{1.7, 1.1, 0.9, 3.2}},
+                                      problems::LotkaVolterraTrueRates()};
   const std::vector<Vector> z0s = {Vector{{1.0, 1.0}}, Vector{{2.0, 0.5}}, Vector{{0.7, 1.3}},
                                    Vector{{1.0, 1.0}}};
   for (std::size_t k = 0; k < thetas.size(); ++k) {
@@ -376,9 +377,9 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
     Vector theta;
     double horizon;
   };
-  const std::vector<Case> cases = {
-      {"Lotka-Volterra", std::make_shared<LotkaVolterraField>(), LotkaVolterraTrueRates(), 10.0},
-      {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
+  const std::vector<Case> cases = {{"Lotka-Volterra", std::make_shared<LotkaVolterraField>(),
+                                    problems::LotkaVolterraTrueRates(), 10.0},
+                                   {"MLP 2-16-16-2", mlp, mlp->InitialParams(7), 5.0}};
   const double buffer = 8.0 * static_cast<double>((nd + 1) * 2 * n);
   for (const Case& c : cases) {
     std::vector<LossAndGradient> results;

@@ -17,20 +17,17 @@
 #include "core/forwarding_field.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "problems/robertson.hpp"
 
 namespace snode {
 namespace {
 
 // W5: Robertson, y0 = (1, 0, 0), 50 log-spaced observation times in [1e-5, 1e5]·horizon/1e5.
 OdeProblem Robertson(double horizon = 1e5, Vector theta = RobertsonField::ClassicRates()) {
-  OdeProblem problem;
-  problem.field = std::make_shared<RobertsonField>();
-  problem.z0 = Vector::Unit(3, 0);
-  problem.theta = std::move(theta);
-  for (int i = 0; i < 50; ++i) {
-    problem.output_times.push_back(std::pow(10.0, -5.0 + 10.0 * i / 49.0) * horizon / 1e5);
-  }
-  return problem;
+  std::vector<double> times;
+  for (int i = 0; i < 50; ++i)
+    times.push_back(std::pow(10.0, -5.0 + 10.0 * i / 49.0) * horizon / 1e5);
+  return problems::RobertsonOde(std::move(times), std::move(theta));
 }
 
 Vector W5Weights() { return Vector{{1.0, 1e4, 0.0}}; }

@@ -7,19 +7,13 @@
 
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/robertson.hpp"
 #include "tests/integrators/logistic_field.hpp"
 
 namespace snode {
 namespace {
 
-OdeProblem Robertson(double t_end) {
-  OdeProblem problem;
-  problem.field = std::make_shared<RobertsonField>();
-  problem.theta = RobertsonField::ClassicRates();
-  problem.z0 = (Vector(3) << 1.0, 0.0, 0.0).finished();
-  problem.output_times = {t_end};
-  return problem;
-}
+OdeProblem Robertson(double t_end) { return problems::RobertsonOde({t_end}); }
 
 TEST(CvodesIntegrator, TooMuchWorkMessageNamesFlagTimeAndRemedy) {
   IntegratorOptions options;

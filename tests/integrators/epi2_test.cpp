@@ -14,9 +14,15 @@
 #include "integrators/epi2_integrator.hpp"
 #include "integrators/phi_functions.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/lotka_volterra.hpp"
+#include "problems/robertson.hpp"
 
 namespace snode {
 namespace {
+
+// Lotka–Volterra at θ = (α, β, δ, γ) = (1.5, 1, 3, 1) (δ and γ exchanged against the fits' rates),
+// the values these tests' bounds were set on.
+Vector SwappedRates() { return (Vector(4) << 1.5, 1.0, 3.0, 1.0).finished(); }
 
 // z' = A z + b + t c (θ empty): non-autonomous, with the closed-form ∂f/∂t = c.
 class AffineInTimeField final : public VectorField {
@@ -221,11 +227,7 @@ TEST(Epi2Integrator, ExactInOneStepForNonAutonomousAffineSystem) {
 }
 
 TEST(Epi2Integrator, ConvergesWithOrderTwoOnLotkaVolterra) {
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.theta = (Vector(4) << 1.5, 1.0, 3.0, 1.0).finished();
-  problem.z0 = (Vector(2) << 1.0, 1.0).finished();
-  problem.output_times = {2.0};
+  const OdeProblem problem = problems::LotkaVolterraProblem(SwappedRates(), {2.0});
   std::vector<double> errors;
   const double order = MeasuredOrder(problem, &errors);
   std::cout << "[ epi2 order ] Lotka-Volterra errors";
@@ -274,11 +276,7 @@ TEST(Epi2Integrator, FixedStepHitsEveryOutputTimeExactly) {
 
 TEST(Epi2Integrator, AdaptiveMatchesClosedFormOnLotkaVolterraReference) {
   // Adaptive epi2 at rtol 1e-8 against a very fine Richardson-extrapolated fixed-step solution.
-  OdeProblem problem;
-  problem.field = std::make_shared<LotkaVolterraField>();
-  problem.theta = (Vector(4) << 1.5, 1.0, 3.0, 1.0).finished();
-  problem.z0 = (Vector(2) << 1.0, 1.0).finished();
-  problem.output_times = {0.5, 1.0, 2.0};
+  const OdeProblem problem = problems::LotkaVolterraProblem(SwappedRates(), {0.5, 1.0, 2.0});
   Trajectory coarse = Epi2Integrator(FixedStep(0.5 / 4096)).Solve(problem);
   Trajectory fine = Epi2Integrator(FixedStep(0.5 / 8192)).Solve(problem);
   IntegratorOptions options;
@@ -321,11 +319,7 @@ TEST(Epi2Integrator, AdaptiveRespectsMaxStepAndInitialStep) {
 }
 
 TEST(Epi2Integrator, RobertsonMatchesTightReferenceInFewSteps) {
-  OdeProblem problem;
-  problem.field = std::make_shared<RobertsonField>();
-  problem.theta = RobertsonField::ClassicRates();
-  problem.z0 = (Vector(3) << 1.0, 0.0, 0.0).finished();
-  problem.output_times = {1.0, 100.0, 1e5};
+  const OdeProblem problem = problems::RobertsonOde({1.0, 100.0, 1e5});
 
   // Reference: CVODES BDF at rtol 1e-10 when registered, otherwise epi2 at rtol 1e-10.
   IntegratorOptions tight;
@@ -427,11 +421,7 @@ TEST(Epi2Integrator, NonFiniteFieldThrowsNumericalErrorNamingIntegratorAndTime) 
 }
 
 TEST(Epi2Integrator, TooMuchWorkNamesFlagTimeAndRemedy) {
-  OdeProblem problem;
-  problem.field = std::make_shared<RobertsonField>();
-  problem.theta = RobertsonField::ClassicRates();
-  problem.z0 = (Vector(3) << 1.0, 0.0, 0.0).finished();
-  problem.output_times = {1e5};
+  const OdeProblem problem = problems::RobertsonOde({1e5});
   IntegratorOptions options;
   options.max_steps = 20;
   Epi2Integrator integrator(options);
@@ -447,16 +437,8 @@ TEST(Epi2Integrator, TooMuchWorkNamesFlagTimeAndRemedy) {
 }
 
 TEST(Epi2Integrator, ReusedObjectGivesIdenticalResultsAcrossSizes) {
-  OdeProblem lv;
-  lv.field = std::make_shared<LotkaVolterraField>();
-  lv.theta = (Vector(4) << 1.5, 1.0, 3.0, 1.0).finished();
-  lv.z0 = (Vector(2) << 1.0, 1.0).finished();
-  lv.output_times = {0.5, 1.0};
-  OdeProblem rober;
-  rober.field = std::make_shared<RobertsonField>();
-  rober.theta = RobertsonField::ClassicRates();
-  rober.z0 = (Vector(3) << 1.0, 0.0, 0.0).finished();
-  rober.output_times = {1.0};
+  OdeProblem lv = problems::LotkaVolterraProblem(SwappedRates(), {0.5, 1.0});
+  const OdeProblem rober = problems::RobertsonOde({1.0});
   IntegratorOptions options;
   options.atol = 1e-12;
   Epi2Integrator reused(options);

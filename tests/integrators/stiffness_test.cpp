@@ -10,18 +10,12 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/robertson.hpp"
 
 namespace snode {
 namespace {
 
-OdeProblem Robertson() {
-  OdeProblem problem;
-  problem.field = std::make_shared<RobertsonField>();
-  problem.theta = RobertsonField::ClassicRates();  // (0.04, 3e7, 1e4)
-  problem.z0 = (Vector(3) << 1.0, 0.0, 0.0).finished();
-  problem.output_times = {1.0, 100.0, 1e5};
-  return problem;
-}
+OdeProblem Robertson() { return problems::RobertsonOde({1.0, 100.0, 1e5}); }
 
 // cvodes_bdf at rtol 1e-10; atol 1e-20 keeps y2 (~1e-5 … 1e-8) under relative control.
 const Trajectory& RobertsonReference() {

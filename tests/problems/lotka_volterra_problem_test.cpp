@@ -17,14 +17,15 @@ double ConservedQuantity(const Vector& z, const Vector& rates) {
 }
 
 TEST(LotkaVolterraProblem, RatesInitialStateAndTimes) {
-  EXPECT_EQ(LotkaVolterraTrueRates(), (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished());
-  EXPECT_EQ(LotkaVolterraInitialState(), Vector::Ones(2));
-  const std::vector<double> times = EquallySpacedTimes(10.0, 101);
+  EXPECT_EQ(problems::LotkaVolterraTrueRates(), (Vector(4) << 1.5, 1.0, 1.0, 3.0).finished());
+  EXPECT_EQ(problems::LotkaVolterraInitialState(), Vector::Ones(2));
+  const std::vector<double> times = problems::EquallySpacedTimes(10.0, 101);
   ASSERT_EQ(times.size(), 101u);
   EXPECT_EQ(times.front(), 0.0);
   EXPECT_EQ(times.back(), 10.0);
   EXPECT_EQ(times[37], 10.0 * 37 / 100);
-  const OdeProblem problem = LotkaVolterraProblem(LotkaVolterraTrueRates(), times);
+  const OdeProblem problem =
+      problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), times);
   EXPECT_NE(dynamic_cast<const LotkaVolterraField*>(problem.field.get()), nullptr);
   EXPECT_EQ(problem.t0, 0.0);
   EXPECT_EQ(problem.z0, Vector::Ones(2));
@@ -32,8 +33,9 @@ TEST(LotkaVolterraProblem, RatesInitialStateAndTimes) {
 }
 
 TEST(LotkaVolterraProblem, TruthKeepsTheConservedQuantity) {
-  const Vector rates = LotkaVolterraTrueRates();
-  const std::vector<Vector> states = LotkaVolterraTruth(EquallySpacedTimes(10.0, 21));
+  const Vector rates = problems::LotkaVolterraTrueRates();
+  const std::vector<Vector> states =
+      problems::LotkaVolterraTruth(problems::EquallySpacedTimes(10.0, 21));
   ASSERT_EQ(states.size(), 21u);
   EXPECT_EQ(states.front(), Vector::Ones(2));
   const double v0 = ConservedQuantity(Vector::Ones(2), rates);
@@ -41,13 +43,17 @@ TEST(LotkaVolterraProblem, TruthKeepsTheConservedQuantity) {
 }
 
 TEST(LotkaVolterraProblem, ObservationsAreSeededAndNoiseFreeAtZeroNoise) {
-  const std::vector<double> times = EquallySpacedTimes(5.0, 11);
-  const LotkaVolterraObservations a = MakeLotkaVolterraObservations(times, 0.05, 7);
-  const LotkaVolterraObservations b = MakeLotkaVolterraObservations(times, 0.05, 7);
-  const LotkaVolterraObservations c = MakeLotkaVolterraObservations(times, 0.05, 8);
-  const LotkaVolterraObservations clean = MakeLotkaVolterraObservations(times, 0.0, 7);
+  const std::vector<double> times = problems::EquallySpacedTimes(5.0, 11);
+  const problems::LotkaVolterraObservations a =
+      problems::MakeLotkaVolterraObservations(times, 0.05, 7);
+  const problems::LotkaVolterraObservations b =
+      problems::MakeLotkaVolterraObservations(times, 0.05, 7);
+  const problems::LotkaVolterraObservations c =
+      problems::MakeLotkaVolterraObservations(times, 0.05, 8);
+  const problems::LotkaVolterraObservations clean =
+      problems::MakeLotkaVolterraObservations(times, 0.0, 7);
   EXPECT_EQ(a.times, times);
-  EXPECT_EQ(a.clean, LotkaVolterraTruth(times));
+  EXPECT_EQ(a.clean, problems::LotkaVolterraTruth(times));
   EXPECT_EQ(a.noisy, b.noisy);
   EXPECT_NE(a.noisy, c.noisy);
   EXPECT_EQ(clean.noisy, clean.clean);
@@ -60,18 +66,20 @@ TEST(LotkaVolterraProblem, ObservationsAreSeededAndNoiseFreeAtZeroNoise) {
 }
 
 TEST(LotkaVolterraProblem, RelativeRateErrorIsTheLargestRelativeDeviation) {
-  EXPECT_EQ(RelativeRateError(LotkaVolterraTrueRates()), 0.0);
-  EXPECT_NEAR(RelativeRateError((Vector(4) << 1.5, 1.2, 1.0, 2.7).finished()), 0.2, 1e-15);
+  EXPECT_EQ(problems::RelativeRateError(problems::LotkaVolterraTrueRates()), 0.0);
+  EXPECT_NEAR(problems::RelativeRateError((Vector(4) << 1.5, 1.2, 1.0, 2.7).finished()), 0.2,
+              1e-15);
 }
 
 TEST(LotkaVolterraProblem, FitWindowKeepsTheObservationsUpToTheHorizon) {
-  const LotkaVolterraObservations obs =
-      MakeLotkaVolterraObservations(EquallySpacedTimes(10.0, 101), 0.05, 0);
-  const FitWindow window = MakeFitWindow(std::make_shared<LotkaVolterraField>(), obs.times,
-                                         obs.noisy, 2.0, LotkaVolterraTrueRates());
+  const problems::LotkaVolterraObservations obs =
+      problems::MakeLotkaVolterraObservations(problems::EquallySpacedTimes(10.0, 101), 0.05, 0);
+  const problems::FitWindow window =
+      problems::MakeFitWindow(std::make_shared<LotkaVolterraField>(), obs.times, obs.noisy, 2.0,
+                              problems::LotkaVolterraTrueRates());
   ASSERT_EQ(window.problem.output_times.size(), 21u);
   EXPECT_EQ(window.problem.output_times.back(), obs.times[20]);
-  EXPECT_EQ(window.problem.theta, LotkaVolterraTrueRates());
+  EXPECT_EQ(window.problem.theta, problems::LotkaVolterraTrueRates());
   // The loss is the MSE against the first 21 noisy observations.
   Vector dl(2), readout(0);
   const double term = window.loss->Term(20, obs.times[20], obs.clean[20], dl, readout);

@@ -57,5 +57,29 @@ TEST(DecayReport, CsvAndJsonRows) {
   EXPECT_EQ(json.at("exact_y1"), std::exp(-100.0));
 }
 
+TEST(DecayReport, BenchRowsTimeTheSweepOfEveryMethod) {
+  DecayBench bench;
+  bench.problems = {DecayStudyProblem(1.0), DecayStudyProblem(10.0), TwoRateStudyProblem(1.0),
+                    TwoRateStudyProblem(10.0)};
+  const MethodSpec spec = MakeMethod("bptt", "rk4", 1e-6, 1e-8, 1e-3);
+  bench.methods = {spec};
+  for (std::size_t p = 0; p < 4; ++p) bench.cells.push_back({p, spec, {}, {}});
+  for (DecayBenchCell& cell : bench.cells) cell.last.status = "ok";
+  bench.cells[3].last.status = "failed";
+  bench.sweep_seconds["W1|" + spec.Label()] = {0.3, 0.1, 0.2};
+  bench.sweep_seconds["W1b|" + spec.Label()] = {0.4};
+  const std::vector<bench::BenchRow> rows = DecayBenchRows(bench, 2);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].workload, "W1");
+  EXPECT_EQ(rows[0].configuration, spec.Label());
+  EXPECT_EQ(rows[0].metric, "time of the λ sweep (2 gradients)");
+  EXPECT_EQ(rows[0].spread.median, 0.2);
+  EXPECT_EQ(rows[0].target_text, "every λ finishes");
+  EXPECT_EQ(rows[0].note, "λ=1 ok, λ=10 ok");
+  EXPECT_EQ(rows[0].Met(), 1);
+  EXPECT_EQ(rows[1].workload, "W1b");
+  EXPECT_EQ(rows[1].Met(), 0);
+}
+
 }  // namespace
 }  // namespace snode

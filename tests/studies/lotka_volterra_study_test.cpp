@@ -18,7 +18,7 @@ namespace {
 
 const Observations& Data() {
   static const Observations obs =
-      MakeLotkaVolterraObservations(EquallySpacedTimes(10.0, 101), 0.05, 0);
+      problems::MakeLotkaVolterraObservations(problems::EquallySpacedTimes(10.0, 101), 0.05, 0);
   return obs;
 }
 
@@ -53,7 +53,7 @@ std::string TempDir(const std::string& name) {
 TEST(LotkaVolterraStudy, DiscoveryRecoversTheRatesWithinOnePercent) {
   const DiscoverResult result = Discover(Data(), DefaultDiscovery(), Settings(1e-8, 1e-10));
   EXPECT_LT(result.error, 0.01);
-  EXPECT_EQ(result.error, RelativeRateError(result.rates));
+  EXPECT_EQ(result.error, problems::RelativeRateError(result.rates));
   EXPECT_EQ(static_cast<long>(result.curve.size()), result.evaluations);
   EXPECT_GT(result.evaluations_to_one_percent, 0);
   EXPECT_LE(result.seconds_to_one_percent, result.seconds);
@@ -101,9 +101,9 @@ TEST(LotkaVolterraStudy, DiscoverySummaryAndFiles) {
 
 // Rates as parameters: an Adam fit of the Lotka–Volterra field itself.
 struct RateFit {
-  OdeProblem problem = LotkaVolterraProblem((Vector(4) << 1.3, 0.9, 1.1, 2.7).finished(),
-                                            EquallySpacedTimes(2.0, 11));
-  MseLoss loss{LotkaVolterraTruth(EquallySpacedTimes(2.0, 11))};
+  OdeProblem problem = problems::LotkaVolterraProblem((Vector(4) << 1.3, 0.9, 1.1, 2.7).finished(),
+                                                      problems::EquallySpacedTimes(2.0, 11));
+  MseLoss loss{problems::LotkaVolterraTruth(problems::EquallySpacedTimes(2.0, 11))};
   std::unique_ptr<GradientMethod> method =
       GradientRegistry().Create("bptt", Settings().gradient_options);
 };

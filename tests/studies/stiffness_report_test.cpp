@@ -114,5 +114,37 @@ TEST(StiffnessReport, SeriesGroupByMethodInRecordOrder) {
   EXPECT_EQ(series[1].points, (std::vector<std::pair<double, double>>{{10.0, 20.0}}));
 }
 
+TEST(StiffnessReport, BenchRowsHoldTheTargetRungAgainstTenMilliseconds) {
+  RobertsonBench bench;
+  bench.problems.resize(2);
+  bench.problems[0].name = "W5 T=40 final";
+  bench.problems[0].lambda = 40;  // no target below T = 1e5
+  bench.problems[1].name = "W5 T=1e5 final";
+  bench.problems[1].lambda = 1e5;
+  auto cell = [](std::size_t problem, double seconds, double dk_rel) {
+    RobertsonBenchCell c;
+    c.problem = problem;
+    c.spec = MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-8, 1e-10);
+    c.ladder = true;
+    c.seconds = {seconds, 2 * seconds};
+    c.dk_rel = dk_rel;
+    c.last.status = "ok";
+    return c;
+  };
+  bench.cells = {cell(0, 1e-3, 1e-9), cell(1, 4e-3, 1e-7), cell(1, 2e-2, 1e-3)};
+  const std::vector<bench::BenchRow> rows = RobertsonBenchRows(bench);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].workload, "W5");
+  EXPECT_EQ(rows[0].configuration, "T=40 final: " + bench.cells[0].spec.Label());
+  EXPECT_EQ(rows[0].metric, "time per gradient");
+  EXPECT_EQ(rows[0].spread.median, 1.5e-3);
+  EXPECT_EQ(rows[0].note, "dL/dk rel err 1.0e-09, ok");
+  EXPECT_EQ(rows[0].Met(), -1);
+  EXPECT_EQ(rows[2].Met(), -1);
+  EXPECT_EQ(rows[1].target, 0.01);  // the fastest rung with dL/dk to 1e-6
+  EXPECT_EQ(rows[1].target_text, "<= 10 ms, dL/dk to 1e-6");
+  EXPECT_EQ(rows[1].Met(), 1);
+}
+
 }  // namespace
 }  // namespace snode

@@ -38,7 +38,7 @@ inline OdeProblem MakeProblem(std::shared_ptr<VectorField> field, Vector z0, Vec
 inline OdeProblem LotkaVolterraProblem() {
   std::vector<double> times;
   for (int i = 1; i <= 10; ++i) times.push_back(0.5 * i);
-  return ::snode::LotkaVolterraProblem(LotkaVolterraTrueRates(), times);
+  return problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), times);
 }
 
 // z' = A z with a fixed non-normal 3 × 3 A; the first output time equals t0.
