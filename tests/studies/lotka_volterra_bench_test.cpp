@@ -141,7 +141,8 @@ TEST(LotkaVolterraBench, DiscoverRowNeedsEveryRepetitionBelowOnePercent) {
 }
 
 TEST(LotkaVolterraBench, BadHorizonsFailTheConfiguration) {
-  const Observations obs = MakeLotkaVolterraObservations(EquallySpacedTimes(10.0, 11), 0.05, 0);
+  const Observations obs =
+      problems::MakeLotkaVolterraObservations(problems::EquallySpacedTimes(10.0, 11), 0.05, 0);
   DiscoverOptions options;
   options.horizons_text = "2,x";
   const DiscoverRuns runs =
@@ -168,7 +169,8 @@ TEST(LotkaVolterraBench, NeuralBenchWritesItsReport) {
   NeuralOptions options;
   options.weights = "/nonexistent/w2.json";
   options.iterations = 3;
-  const Observations obs = MakeLotkaVolterraObservations(EquallySpacedTimes(10.0, 21), 0.05, 0);
+  const Observations obs =
+      problems::MakeLotkaVolterraObservations(problems::EquallySpacedTimes(10.0, 21), 0.05, 0);
   RunNeuralBench(options, obs, settings);
   std::ifstream file(dir / "bench.json");
   const nlohmann::json report = nlohmann::json::parse(file);
