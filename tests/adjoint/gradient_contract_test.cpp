@@ -133,7 +133,8 @@ TestProblem LinearProblem() {
 TestProblem LotkaVolterraProblem() {
   TestProblem p;
   p.name = "lotka_volterra";
-  p.problem = problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), TimesUpTo(2.0, 10));
+  p.problem =
+      problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(), TimesUpTo(2.0, 10));
   std::vector<Vector> targets;
   for (double t : p.problem.output_times) {
     targets.push_back((Vector(2) << 1.0 + 0.1 * t, 0.8).finished());

@@ -17,8 +17,8 @@
 
 #include "apps/bench/w2_floor_lib.hpp"
 #include "integrators/integrator.hpp"
-#include "models/mlp.hpp"
 #include "io/torch_weights.hpp"
+#include "models/mlp.hpp"
 
 #ifndef SNODE_W2_WEIGHTS
 #define SNODE_W2_WEIGHTS "/work/shared/data/w2/w2_init_weights.json"
