@@ -27,8 +27,8 @@
 // the seed). Either way the method stands or falls with the backward reconstruction of z, which
 // is exactly what breaks on stiff problems (z' = −λz is unstable backward: errors grow like
 // e^{λ(t_i−t)}); checkpoints only shorten the distance it has to go. A single observation at T
-// (W1) has no interior checkpoint, and an interval as long as [0.1, 1] of W1b at λ = 1e4 still
-// overflows.
+// (the seed's decay) has no interior checkpoint, and an interval as long as [0.1, 1] of the
+// two-rate decay at λ = 1e4 still overflows.
 // The method detects the failure itself: stats.reconstruction_error = ‖z_rec(t0) − z0‖ /
 // max(‖z0‖, 1e-300), with checkpoints the maximum of that and of ‖z_rec(t_i) − z_fwd(t_i)‖ /
 // max(‖z_fwd(t_i)‖, 1e-300) just before each reset (NaN when any of them is not finite), and
