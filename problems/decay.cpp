@@ -7,12 +7,12 @@
 
 namespace snode::problems {
 
-OdeProblem DecayOde(double lambda) {
+OdeProblem DecayOde(double lambda, std::vector<double> times) {
   OdeProblem ode;
   ode.field = std::make_shared<DecayField>(1);
   ode.z0 = Vector::Ones(1);
   ode.theta = Vector::Constant(1, lambda);
-  ode.output_times = {1.0};
+  ode.output_times = std::move(times);
   return ode;
 }
 

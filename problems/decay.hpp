@@ -18,7 +18,8 @@
 namespace snode::problems {
 
 // ---- decay dy/dt = −λy
-OdeProblem DecayOde(double lambda);
+// The ODE alone, observed at `times` (the experiment: {1}).
+OdeProblem DecayOde(double lambda, std::vector<double> times = {1.0});
 LinearFunctionalLoss DecayLoss();  // L = y(1)
 Vector DecayExactGradient(double lambda);
 ProblemSetup MakeDecay(double lambda);  // name "decay", stiffness λ

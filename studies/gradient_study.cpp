@@ -80,12 +80,8 @@ bool SupportsCombination(const MethodSpec& spec, std::string* reason) {
     if (reason) *reason = "integrator '" + backward + "' is not registered";
     return false;
   }
-  OdeProblem probe;
-  probe.field = std::make_shared<DecayField>(1);
-  probe.z0 = Vector::Ones(1);
-  probe.theta = Vector::Ones(1);
-  probe.output_times = {1.0};
-  const LinearFunctionalLoss loss = LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
+  const OdeProblem probe = problems::DecayOde(1.0);
+  const LinearFunctionalLoss loss = problems::DecayLoss();
   try {
     auto method = GradientRegistry().Create(spec.gradient, spec.options);
     method->Compute(probe, loss);

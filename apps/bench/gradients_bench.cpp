@@ -58,6 +58,7 @@
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "optim/training_loop.hpp"
+#include "problems/decay.hpp"
 #include "problems/lotka_volterra.hpp"
 
 #ifndef SNODE_W2_DATA_DIR
@@ -255,11 +256,7 @@ void BM_MlpFieldF(benchmark::State& state, Index batch) {
 // Whether the integrator solves without a fixed step (probed on y' = −y to t = 0.1): the
 // fixed-step-only ones (euler, rk4, backward_euler) throw ConfigError.
 bool AcceptsAdaptiveSteps(const std::string& name) {
-  OdeProblem probe;
-  probe.field = std::make_shared<DecayField>(1);
-  probe.theta = Vector::Ones(1);
-  probe.z0 = Vector::Ones(1);
-  probe.output_times = {0.1};
+  const OdeProblem probe = problems::DecayOde(1.0, {0.1});
   try {
     IntegratorRegistry().Create(name, IntegratorOptions())->Solve(probe);
     return true;

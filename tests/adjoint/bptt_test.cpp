@@ -352,11 +352,7 @@ TEST(Bptt, FixedStepForwardMatchesStabilityFunctions) {
                  {"rk4", 1.0 + z + z * z / 2.0 + z * z * z / 6.0 + z * z * z * z / 24.0},
                  {"backward_euler", 1.0 / (1.0 - z)}};
   for (const auto& method : methods) {
-    OdeProblem problem;
-    problem.field = std::make_shared<DecayField>(1);
-    problem.theta = Vector::Constant(1, lambda);
-    problem.z0 = Vector::Ones(1);
-    problem.output_times = {0.5, 1.0};
+    const OdeProblem problem = problems::DecayOde(lambda, {0.5, 1.0});
     GradientOptions options;
     options.integrator = method.integrator;
     options.integrator_options.fixed_step = h;

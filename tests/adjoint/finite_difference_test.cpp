@@ -12,6 +12,7 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/decay.hpp"
 
 namespace snode {
 namespace {
@@ -23,11 +24,8 @@ namespace {
   } while (0)
 
 OdeProblem DecayProblem(double lambda, double y0 = 1.0) {
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(1);
-  problem.z0 = Vector::Constant(1, y0);
-  problem.theta = Vector::Constant(1, lambda);
-  problem.output_times = {1.0};
+  OdeProblem problem = problems::DecayOde(lambda);
+  problem.z0(0) = y0;
   return problem;
 }
 

@@ -33,6 +33,7 @@
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
+#include "problems/decay.hpp"
 #include "problems/lotka_volterra.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
@@ -286,13 +287,8 @@ TEST(GradientMethods, DecayClosedForm) {
     if (!created) continue;
     for (double lambda : {1.0, 10.0}) {
       SCOPED_TRACE(method + "/" + integrator + ", lambda = " + std::to_string(lambda));
-      OdeProblem problem;
-      problem.field = std::make_shared<DecayField>(1);
-      problem.z0 = Vector::Ones(1);
-      problem.theta = Vector::Constant(1, lambda);
-      problem.output_times = {1.0};
       const LossAndGradient result =
-          created->Compute(problem, LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1));
+          created->Compute(problems::DecayOde(lambda), problems::DecayLoss());
       const double e = std::exp(-lambda);
       std::printf("%s/%s decay lambda=%g: dL/dlambda rel err %.2e, dL/dy0 rel err %.2e\n",
                   method.c_str(), integrator.c_str(), lambda, std::abs(result.dtheta[0] + e) / e,

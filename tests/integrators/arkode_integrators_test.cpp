@@ -11,18 +11,14 @@
 #include "integrators/arkode_erk_integrator.hpp"
 #include "integrators/butcher_tableau.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/decay.hpp"
 #include "tests/integrators/logistic_field.hpp"
 
 namespace snode {
 namespace {
 
 OdeProblem Decay(double lambda, std::vector<double> times) {
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(1);
-  problem.theta = Vector::Constant(1, lambda);
-  problem.z0 = Vector::Ones(1);
-  problem.output_times = std::move(times);
-  return problem;
+  return problems::DecayOde(lambda, std::move(times));
 }
 
 IntegratorOptions Fixed(double h) {

@@ -7,19 +7,13 @@
 
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/decay.hpp"
 #include "tests/integrators/logistic_field.hpp"
 
 namespace snode {
 namespace {
 
-OdeProblem Decay(std::vector<double> times) {
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(1);
-  problem.theta = Vector::Ones(1);
-  problem.z0 = Vector::Ones(1);
-  problem.output_times = std::move(times);
-  return problem;
-}
+OdeProblem Decay(std::vector<double> times) { return problems::DecayOde(1.0, std::move(times)); }
 
 TEST(HeunIntegrator, FixedStepMatchesClosedFormAmplification) {
   // For y' = −y one Heun step multiplies by R(−h) = 1 − h + h²/2.

@@ -39,6 +39,7 @@
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 #include "optim/adam.hpp"
+#include "problems/decay.hpp"
 #include "tests/integrators/logistic_field.hpp"
 
 namespace snode {
@@ -351,12 +352,8 @@ TEST(SolverFault, BacksolveReconstructionFailureIsFlaggedAndNeverApplied) {
     GTEST_SKIP() << "backsolve_adjoint or dopri5 not registered";
   }
   const double lambda = 1e4;
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(1);
-  problem.z0 = Vector::Ones(1);
-  problem.theta = Vector::Constant(1, lambda);
-  problem.output_times = {1.0};
-  const LinearFunctionalLoss loss = LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
+  const OdeProblem problem = problems::DecayOde(lambda);
+  const LinearFunctionalLoss loss = problems::DecayLoss();
   GradientOptions stiff = GradientOptionsFor("dopri5");
   stiff.integrator_options.rtol = stiff.integrator_options.atol = 1e-6;
   GradientOptions short_backward = GradientOptionsFor("dopri5");

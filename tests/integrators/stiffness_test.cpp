@@ -10,6 +10,7 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/decay.hpp"
 #include "problems/robertson.hpp"
 
 namespace snode {
@@ -92,12 +93,7 @@ TEST(RobertsonExplicit, Dopri5NeedsOverHundredTimesMoreStepsAndSaysSo) {
 }
 
 OdeProblem FastDecay(std::vector<double> times) {
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(1);
-  problem.theta = Vector::Constant(1, 1e4);
-  problem.z0 = Vector::Ones(1);
-  problem.output_times = std::move(times);
-  return problem;
+  return problems::DecayOde(1e4, std::move(times));
 }
 
 std::vector<double> Grid(int count, double dt) {

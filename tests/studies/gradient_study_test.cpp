@@ -10,6 +10,7 @@
 
 #include "adjoint/loss.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/decay.hpp"
 
 namespace snode {
 namespace {
@@ -31,12 +32,8 @@ TEST(GradientStudy, ComparesAndClassifiesGradients) {
 }
 
 TEST(GradientStudy, RunsMethodsAndReportsFailuresAsStatus) {
-  OdeProblem problem;
-  problem.field = std::make_shared<DecayField>(1);
-  problem.z0 = Vector::Ones(1);
-  problem.theta = Vector::Constant(1, 2.0);
-  problem.output_times = {1.0};
-  const LinearFunctionalLoss loss = LinearFunctionalLoss::FinalTimeOnly(Vector::Ones(1), 1);
+  OdeProblem problem = problems::DecayOde(2.0);
+  const LinearFunctionalLoss loss = problems::DecayLoss();
   Vector exact(2);
   exact << -std::exp(-2.0), std::exp(-2.0);
   const GradientRun ok =
