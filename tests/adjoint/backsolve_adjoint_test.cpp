@@ -1,8 +1,9 @@
 // backsolve_adjoint: the augmented field's derivatives, correctness on non-stiff problems, the
-// seed's stiff failure (W1 and W1b of workloads.md) reproduced *and detected* with and without
-// checkpoints, checkpoints (z reset to the stored forward state at the observation times) against
-// finite differences and BPTT on every backward path and on a problem whose reconstruction only
-// they rescue, zero steady-state allocations, running cost, reuse and bad options.
+// seed's stiff failure (the decay and the two-rate decay of problems/decay.hpp) reproduced *and
+// detected* with and without checkpoints, checkpoints (z reset to the stored forward state at the
+// observation times) against finite differences and BPTT on every backward path and on a problem
+// whose reconstruction only they rescue, zero steady-state allocations, running cost, reuse and bad
+// options.
 #include "adjoint/backsolve_adjoint.hpp"
 
 #include <gtest/gtest.h>
@@ -172,7 +173,7 @@ TEST(BacksolveAdjoint, TwoModeStiffFailureIsReproducedAndDetected) {
     BacksolveAdjoint method(Options("dopri5", tol, tol), backsolve);
     const LossAndGradient result = method.Compute(TwoRateDecayOde(lambda), TwoRateDecayLoss());
     // Component-wise: dL/dθ₂ ≈ −4.5e-8 is tiny next to dL/dθ₁ ≈ −0.47 but exactly representable,
-    // so a relative error per component is meaningful (workloads.md W1b).
+    // so a relative error per component is meaningful (the two-rate decay, problems/decay.hpp).
     const double error = ComponentwiseRelativeError(result.dtheta, dtheta);
     std::printf(
         "W1b lambda=1e4 dopri5 tol %g checkpoints %d: dL/dtheta = (%.6e, %.6e) exact (%.6e, "
