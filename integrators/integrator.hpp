@@ -78,14 +78,48 @@
 // threads (the registry is not locked).
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/ode_problem.hpp"
 #include "core/registry.hpp"
 #include "core/types.hpp"
+#include "integrators/butcher_tableau.hpp"
 
 namespace snode {
+
+// What kind of method an integrator is (IntegratorCapabilities::kind).
+enum class IntegratorKind {
+  kExplicit,            // explicit one-step (Runge–Kutta and the like)
+  kDiagonallyImplicit,  // one-step with implicit stages solved one at a time (DIRK, backward Euler)
+  kMultistep,           // linear multistep (Adams, BDF)
+  kExponential,         // exponential integrator (φ-functions of the Jacobian)
+  kOther,
+};
+
+// The linear multistep method when the integrator is CVODES itself: cvodes_adjoint can then
+// checkpoint it as its forward solve and run CVODES' own backward integration.
+enum class CvodesMethod { kNone, kAdams, kBdf };
+
+// What an integrator is and can do. Gradient methods and apps decide from these declared
+// capabilities, never from the integrator's name, so a plug-in that declares them is treated
+// exactly like a built-in. A capability declared true is a promise the contract test checks.
+struct IntegratorCapabilities {
+  IntegratorKind kind = IntegratorKind::kOther;
+  int order = 0;                 // order of the solution (variable-order: the highest); 0 unknown
+  bool error_estimate = false;   // embedded error estimate: adaptive steps when fixed_step = 0
+  bool needs_fixed_step = false;  // refuses fixed_step = 0 (no error estimate to adapt with)
+  int dense_output_order = 0;    // order of the dense output over a step; 0 = none
+  bool output_jumps = false;     // honours OdeProblem::at_output
+  bool step_hook = false;        // honours OdeProblem::after_step (with a dense output)
+  bool interpolated_outputs = false;  // honours IntegratorOptions::interpolate_outputs
+  bool records_steps = false;    // fills Trajectory::step_times under IntegratorOptions::record_steps
+  // The method is this Runge–Kutta tableau, step for step (explicit or diagonally implicit):
+  // bptt replays the recorded steps with it, so it must be the exact method Solve() runs.
+  std::optional<ButcherTableau> tableau;
+  CvodesMethod cvodes_method = CvodesMethod::kNone;
+};
 
 struct IntegratorOptions {
   double rtol = 1e-6;         // relative tolerance (adaptive methods, Newton and Krylov tests)
@@ -149,6 +183,13 @@ class Integrator {
   // same problem shape again allocates nothing per solve). The default calls Solve().
   virtual void SolveInto(const OdeProblem& problem, Trajectory& trajectory) {
     trajectory = Solve(problem);
+  }
+  // What the method is and which parts of the contract it honours (see IntegratorCapabilities).
+  // The default declares nothing but the output jumps SupportsOutputJumps() reports.
+  virtual IntegratorCapabilities Capabilities() const {
+    IntegratorCapabilities capabilities;
+    capabilities.output_jumps = SupportsOutputJumps();
+    return capabilities;
   }
   // Whether Solve() honours OdeProblem::at_output (jumps at output times). When false, a problem
   // with at_output is a ConfigError.
