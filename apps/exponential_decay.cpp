@@ -63,9 +63,7 @@ DecayOptions ReadDecayOptions(const po::variables_map& vm) {
           "--usable-abs must be positive");
   options.plots = !vm["no-plots"].as<bool>();
   RejectMethodOptions(c, "exponential_decay");
-  options.overrides = {c.gradient,          c.integrator,        c.gradient_set, c.integrator_set,
-                       c.rtol_set,          c.atol_set,          c.step_set,     c.max_steps_set,
-                       c.linear_solver_set, c.integrator_options};
+  options.overrides = ToMethodOverrides(c);
   options.out_dir = c.out_dir;
   return options;
 }

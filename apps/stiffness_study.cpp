@@ -54,8 +54,7 @@ void AddStudyOptions(po::options_description& desc) {
 
 MethodOverrides Overrides(const CommonOptions& c) {
   RejectMethodOptions(c, "stiffness_study");
-  return {c.gradient, c.integrator, c.gradient_set,  c.integrator_set,    c.rtol_set,
-          c.atol_set, c.step_set,   c.max_steps_set, c.linear_solver_set, c.integrator_options};
+  return ToMethodOverrides(c);
 }
 
 std::vector<double> ReadLambdas(const po::variables_map& vm) {

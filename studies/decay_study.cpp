@@ -21,21 +21,7 @@ std::vector<MethodSpec> SeedMethods() {
 }
 
 std::vector<MethodSpec> SelectSeedMethods(const MethodOverrides& overrides) {
-  if (!overrides.gradient_set && !overrides.integrator_set) return SeedMethods();
-  std::vector<MethodSpec> methods;
-  for (const MethodSpec& spec : SeedMethods()) {
-    if ((!overrides.gradient_set || spec.gradient == overrides.gradient) &&
-        (!overrides.integrator_set || spec.integrator == overrides.integrator)) {
-      methods.push_back(spec);
-    }
-  }
-  if (methods.empty() || overrides.rtol_set || overrides.atol_set || overrides.step_set) {
-    const IntegratorOptions& io = overrides.given;
-    methods = {
-        MakeMethod(overrides.gradient, overrides.integrator, io.rtol, io.atol, io.fixed_step)};
-    methods.back().options.integrator_options = io;
-  }
-  return methods;
+  return SelectMethods(SeedMethods(), overrides);
 }
 
 std::string Verdict(const GradientRun& run, const GradientError& error, const Vector& exact,

@@ -38,8 +38,8 @@ struct DecayOptions {
 // one), BPTT with explicit, adaptive and implicit steps, and the remedies (checkpointed CVODES
 // adjoint, exponential backward pass).
 std::vector<MethodSpec> SeedMethods();
-// SeedMethods() filtered by --gradient/--integrator; the one pair from the given settings when
-// nothing matches or tolerances/step were given explicitly.
+// SelectMethods(SeedMethods(), overrides): filtered by --gradient/--integrator (the one pair
+// from the given settings when nothing matches), the explicit settings applied.
 std::vector<MethodSpec> SelectSeedMethods(const MethodOverrides& overrides);
 
 struct DecayRow {

@@ -275,6 +275,85 @@ MethodSpec WithBackward(MethodSpec spec, const std::string& backward) {
   return spec;
 }
 
+namespace {
+
+// settings with its first word ("tol=…" or "h=…") replaced by the one MakeMethod builds for io.
+std::string RewriteStepSettings(const std::string& settings, const IntegratorOptions& io) {
+  const std::string head = MakeMethod("", "", io.rtol, io.atol, io.fixed_step).settings;
+  const std::size_t space = settings.find(' ');
+  const bool has_step_word = settings.rfind("tol=", 0) == 0 || settings.rfind("h=", 0) == 0;
+  if (!has_step_word) return settings.empty() ? head : head + " " + settings;
+  return space == std::string::npos ? head : head + settings.substr(space);
+}
+
+// Whether the spec's integrator declares interpolated outputs (false when it cannot be created
+// with the spec's options: the run itself then reports why).
+bool DeclaresInterpolatedOutputs(const MethodSpec& spec) {
+  try {
+    return IntegratorRegistry()
+        .Create(spec.integrator, spec.options.integrator_options)
+        ->Capabilities()
+        .interpolated_outputs;
+  } catch (const ConfigError&) {
+    return false;
+  }
+}
+
+void ApplySettings(const MethodOverrides& overrides, MethodSpec& spec) {
+  IntegratorOptions& io = spec.options.integrator_options;
+  const IntegratorOptions& given = overrides.given;
+  const bool adaptive = io.fixed_step == 0.0;
+  bool changed = false;
+  if (overrides.rtol_set && adaptive) io.rtol = given.rtol, changed = true;
+  if (overrides.atol_set && adaptive) io.atol = given.atol, changed = true;
+  if (overrides.step_set && given.fixed_step > 0.0 && !adaptive) {
+    io.fixed_step = given.fixed_step, changed = true;
+  }
+  if (overrides.outputs_set && adaptive) {
+    io.interpolate_outputs = overrides.outputs == "interpolate" ||
+                             (overrides.outputs == "auto" && DeclaresInterpolatedOutputs(spec));
+  }
+  if (overrides.max_steps_set) io.max_steps = given.max_steps;
+  if (overrides.linear_solver_set) io.linear_solver = given.linear_solver;
+  if (changed) spec.settings = RewriteStepSettings(spec.settings, io);
+  const std::string& backward = overrides.backward_integrator;
+  if (!overrides.backward_integrator_set || backward == spec.options.backward_integrator) return;
+  const std::string old_word = "bwd=" + spec.options.backward_integrator;
+  const std::size_t at = spec.settings.find(old_word);
+  if (!spec.options.backward_integrator.empty() && at != std::string::npos) {
+    spec.settings.replace(at, old_word.size(), backward.empty() ? "" : "bwd=" + backward);
+    spec.options.backward_integrator = backward;
+  } else if (!backward.empty()) {
+    spec = WithBackward(spec, backward);
+  }
+}
+
+}  // namespace
+
+std::vector<MethodSpec> SelectMethods(std::vector<MethodSpec> specs,
+                                      const MethodOverrides& overrides) {
+  std::vector<MethodSpec> selected;
+  for (MethodSpec& spec : specs) {
+    if (overrides.gradient_set && spec.gradient != overrides.gradient) continue;
+    if (overrides.integrator_set && spec.integrator != overrides.integrator) continue;
+    selected.push_back(std::move(spec));
+  }
+  if (selected.empty()) {
+    const IntegratorOptions& io = overrides.given;
+    selected.push_back(
+        MakeMethod(overrides.gradient, overrides.integrator, io.rtol, io.atol, io.fixed_step));
+    selected.back().options.integrator_options = io;
+  }
+  // Settings applied to every method can make two alike (one backward integrator for all).
+  std::vector<MethodSpec> distinct;
+  for (MethodSpec& spec : selected) {
+    ApplySettings(overrides, spec);
+    const auto same = [&](const MethodSpec& other) { return other.Label() == spec.Label(); };
+    if (std::none_of(distinct.begin(), distinct.end(), same)) distinct.push_back(std::move(spec));
+  }
+  return distinct;
+}
+
 std::vector<MethodSpec> SupportedOnly(const std::vector<MethodSpec>& specs,
                                       std::vector<std::string>* notes) {
   std::vector<MethodSpec> supported;

@@ -130,15 +130,28 @@ std::string JoinNumbers(const Vector& v);
 MethodSpec WithBackward(MethodSpec spec, const std::string& backward);
 
 // What the command line asks of a method matrix: filters (--gradient, --integrator) and
-// explicit integrator settings (--rtol, --atol, --step, --max-steps, --linear-solver).
+// explicit settings (--rtol, --atol, --step, --max-steps, --linear-solver, --outputs,
+// --backward-integrator). Every one given is honoured by SelectMethods.
 struct MethodOverrides {
   std::string gradient;    // --gradient
   std::string integrator;  // --integrator
   bool gradient_set = false, integrator_set = false;
   bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,
-       linear_solver_set = false;
-  IntegratorOptions given;  // rtol, atol, fixed_step, max_steps, linear_solver
+       linear_solver_set = false, outputs_set = false, backward_integrator_set = false;
+  IntegratorOptions given;          // rtol, atol, fixed_step, max_steps, linear_solver
+  std::string outputs;              // --outputs: "stop", "interpolate" or "auto"
+  std::string backward_integrator;  // --backward-integrator ("" = the forward one)
 };
+
+// Applies the filters of overrides to a method matrix (a gradient/integrator pair outside the
+// matrix is run alone with the given settings), then the explicit settings to every selected
+// method: tolerances and --outputs to the adaptive ones, the step to the fixed-step ones,
+// --max-steps, --linear-solver and --backward-integrator to all (--outputs auto: interpolated
+// where the integrator declares interpolated outputs). A changed tolerance or step
+// rewrites the first word of the settings text ("tol=…", "h=…"); the method's other options
+// (method settings, backward options) are kept.
+std::vector<MethodSpec> SelectMethods(std::vector<MethodSpec> specs,
+                                      const MethodOverrides& overrides);
 
 // Drops the combinations the registries do not know or the method rejects
 // (SupportsCombination); appends "skipped <label>: <reason>" to notes (once per label).

@@ -108,49 +108,6 @@ std::vector<MethodSpec> RobertsonTargetLadder() {
           WithQuadrature(WithJumpLayer(bdf(1e-9, 1e-15), 1e-9, 1e-15), "gauss")};
 }
 
-namespace {
-
-// The explicit settings of overrides applied to one spec (tolerances only to adaptive ones,
-// the step only to fixed-step ones).
-void ApplySettings(const MethodOverrides& overrides, MethodSpec& spec) {
-  IntegratorOptions& io = spec.options.integrator_options;
-  const IntegratorOptions& given = overrides.given;
-  bool changed = false;
-  if (overrides.rtol_set && io.fixed_step == 0.0) io.rtol = given.rtol, changed = true;
-  if (overrides.atol_set && io.fixed_step == 0.0) io.atol = given.atol, changed = true;
-  if (overrides.step_set && given.fixed_step > 0.0 && io.fixed_step > 0.0) {
-    io.fixed_step = given.fixed_step, changed = true;
-  }
-  if (overrides.max_steps_set) io.max_steps = given.max_steps;
-  if (overrides.linear_solver_set) io.linear_solver = given.linear_solver;
-  if (changed) {
-    const std::string backward = spec.options.backward_integrator;
-    MethodSpec rebuilt =
-        MakeMethod(spec.gradient, spec.integrator, io.rtol, io.atol, io.fixed_step);
-    rebuilt.options.integrator_options = io;
-    spec = backward.empty() ? rebuilt : WithBackward(rebuilt, backward);
-  }
-}
-
-}  // namespace
-
-std::vector<MethodSpec> SelectMethods(std::vector<MethodSpec> specs,
-                                      const MethodOverrides& overrides) {
-  std::vector<MethodSpec> selected;
-  for (MethodSpec& spec : specs) {
-    if (overrides.gradient_set && spec.gradient != overrides.gradient) continue;
-    if (overrides.integrator_set && spec.integrator != overrides.integrator) continue;
-    selected.push_back(std::move(spec));
-  }
-  if (selected.empty()) {
-    const IntegratorOptions& io = overrides.given;
-    selected.push_back(
-        MakeMethod(overrides.gradient, overrides.integrator, io.rtol, io.atol, io.fixed_step));
-  }
-  for (MethodSpec& spec : selected) ApplySettings(overrides, spec);
-  return selected;
-}
-
 // ---------------------------------------------------------------- Robertson
 
 StudyProblem RobertsonStudyProblem(double horizon, bool sum_of_observations) {

@@ -70,11 +70,6 @@ MethodSpec WithQuadrature(MethodSpec spec, const std::string& quadrature);
 MethodSpec WithJumpLayer(MethodSpec spec, double backward_rtol, double backward_atol);
 MethodSpec WithoutJumpLayer(MethodSpec spec);  // " layer=off"
 
-// Applies the filters (a pair outside the matrix is run with the given settings) and the
-// explicit settings (overrides; changed tolerances rebuild the settings text).
-std::vector<MethodSpec> SelectMethods(std::vector<MethodSpec> specs,
-                                      const MethodOverrides& overrides);
-
 // ---------------------------------------------------------------- Robertson
 
 // "W5 T=<T>" (final-time loss) or "W5 T=<T> sum" (sum of observations); λ and exact are set by

@@ -192,6 +192,7 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   options.max_steps_set = IsSet(vm, "max-steps");
   options.linear_solver_set = IsSet(vm, "linear-solver");
   options.outputs_set = IsSet(vm, "outputs");
+  options.backward_integrator_set = IsSet(vm, "backward-integrator");
 
   IntegratorOptions& io = options.integrator_options;
   io.rtol = vm["rtol"].as<double>();
@@ -210,6 +211,7 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   Require(io.linear_solver == "dense" || io.linear_solver == "gmres",
           "--linear-solver must be 'dense' or 'gmres', got '" + io.linear_solver + "'");
   const std::string outputs = vm["outputs"].as<std::string>();
+  options.outputs = outputs;
   Require(outputs == "stop" || outputs == "interpolate" || outputs == "auto",
           "--outputs must be 'stop', 'interpolate' or 'auto', got '" + outputs + "'");
   const bool has_dense_output =
@@ -260,6 +262,25 @@ void RejectMethodOptions(const CommonOptions& options, const std::string& app) {
                              " runs its own gradient methods with their default options; "
                              "method options are not taken here (given: " +
                              names + ")");
+}
+
+MethodOverrides ToMethodOverrides(const CommonOptions& options) {
+  MethodOverrides overrides;
+  overrides.gradient = options.gradient;
+  overrides.integrator = options.integrator;
+  overrides.gradient_set = options.gradient_set;
+  overrides.integrator_set = options.integrator_set;
+  overrides.rtol_set = options.rtol_set;
+  overrides.atol_set = options.atol_set;
+  overrides.step_set = options.step_set;
+  overrides.max_steps_set = options.max_steps_set;
+  overrides.linear_solver_set = options.linear_solver_set;
+  overrides.outputs_set = options.outputs_set;
+  overrides.backward_integrator_set = options.backward_integrator_set;
+  overrides.given = options.integrator_options;
+  overrides.outputs = options.outputs;
+  overrides.backward_integrator = options.gradient_options.backward_integrator;
+  return overrides;
 }
 
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,

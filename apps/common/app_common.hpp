@@ -50,6 +50,7 @@
 #include "adjoint/usable_gradient.hpp"
 #include "integrators/integrator.hpp"
 #include "io/files.hpp"
+#include "studies/gradient_study.hpp"
 #include "studies/report.hpp"
 
 namespace snode::app {
@@ -79,7 +80,8 @@ struct CommonOptions {
   bool integrator_set = false;  // given explicitly (command line or config file)
   bool gradient_set = false;
   bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,
-       linear_solver_set = false, outputs_set = false;
+       linear_solver_set = false, outputs_set = false, backward_integrator_set = false;
+  std::string outputs;  // --outputs: stop, interpolate or auto
   IntegratorOptions
       integrator_options;  // rtol, atol, fixed_step (--step), max_steps, linear_solver
   // integrator name + integrator_options, backward_integrator, and the --gradient method's
@@ -107,6 +109,11 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm);
 // (stiffness_study, exponential_decay): ConfigError naming the app when any were given (method
 // flags or --gradient-option), so they are not silently ignored.
 void RejectMethodOptions(const CommonOptions& options, const std::string& app);
+
+// The method-matrix overrides of a study app (stiffness_study, exponential_decay): its filters
+// and every explicitly given integrator and backward-integrator flag (studies/gradient_study.hpp,
+// SelectMethods honours each one).
+MethodOverrides ToMethodOverrides(const CommonOptions& options);
 
 // Answers --help (prints usage and desc), --list-integrators and --list-gradients (one name per
 // line) on out. Returns true when one of them was given (the app should then exit 0).

@@ -85,13 +85,46 @@ TEST(ExponentialDecay, SinglePairFromFlags) {
       fs::temp_directory_path() / ("snode_decay_pair_" + std::to_string(::getpid()));
   const AppResult result = RunBinary(
       "--lambdas 2 --gradient cvodes_adjoint --integrator cvodes_bdf "
-      "--rtol 1e-10 --atol 1e-12 --no-plots --out '" +
+      "--backward-integrator cvodes_bdf --rtol 1e-10 --atol 1e-12 --no-plots --out '" +
       dir.string() + "'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto rows = test_util::ReadCsv(dir / "decay_results.csv");
+  // The seed's two cvodes_adjoint rows (CVODES and epi2 backward) become one with the
+  // backward integrator given.
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].at("verdict"), "ok");
   EXPECT_NEAR(std::stod(rows[0].at("dL_dlambda")), -std::exp(-2.0), 1e-8);
+  fs::remove_all(dir);
+}
+
+// Every gradient flag the app accepts reaches the methods it runs (none is silently ignored).
+TEST(ExponentialDecay, GradientFlagsAreHonoured) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("snode_decay_flags_" + std::to_string(::getpid()));
+  AppResult result = RunBinary(
+      "--lambdas 2 --gradient cvodes_adjoint --backward-integrator dopri5 --no-plots --out '" +
+      dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto rows = test_util::ReadCsv(dir / "decay_results.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].at("settings").find("bwd=dopri5"), std::string::npos);
+  EXPECT_EQ(rows[0].at("verdict"), "ok");
+  // A step budget of 10 is too small for λ = 1e4 with dopri5: the run fails and says so.
+  result = RunBinary(
+      "--lambdas 1e4 --gradient bptt --integrator dopri5 --max-steps 10 "
+      "--no-plots --out '" +
+      dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  rows = test_util::ReadCsv(dir / "decay_results.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("verdict"), "failed") << rows[0].at("settings");
+  // Tolerances alone reach every adaptive seed method.
+  result = RunBinary("--lambdas 2 --rtol 1e-4 --no-plots --out '" + dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const auto& row : test_util::ReadCsv(dir / "decay_results.csv")) {
+    const std::string& settings = row.at("settings");
+    EXPECT_TRUE(settings.rfind("tol=1e-4/", 0) == 0 || settings.rfind("h=", 0) == 0) << settings;
+  }
   fs::remove_all(dir);
 }
 

@@ -60,9 +60,43 @@ TEST(DecayStudy, SelectSeedMethods) {
   overrides.rtol_set = true;
   overrides.given.rtol = 1e-9;
   overrides.integrator = "cvodes_bdf";
-  const std::vector<MethodSpec> one = SelectSeedMethods(overrides);
-  ASSERT_EQ(one.size(), 1u);
-  EXPECT_EQ(one[0].options.integrator_options.rtol, 1e-9);
+  const std::vector<MethodSpec> both = SelectSeedMethods(overrides);
+  ASSERT_EQ(both.size(), 2u);
+  for (const MethodSpec& spec : both) {
+    EXPECT_EQ(spec.options.integrator_options.rtol, 1e-9);
+    EXPECT_EQ(spec.settings.rfind("tol=1e-9/1e-60", 0), 0u) << spec.settings;
+  }
+}
+
+TEST(DecayStudy, EveryGivenFlagReachesTheSelectedMethods) {
+  // Tolerances alone (no filter) reach every adaptive seed method; fixed-step ones keep h.
+  MethodOverrides overrides;
+  overrides.rtol_set = true;
+  overrides.given.rtol = 0.1;
+  overrides.max_steps_set = true;
+  overrides.given.max_steps = 10;
+  for (const MethodSpec& spec : SelectSeedMethods(overrides)) {
+    const IntegratorOptions& io = spec.options.integrator_options;
+    EXPECT_EQ(io.max_steps, 10) << spec.Label();
+    if (io.fixed_step == 0.0) {
+      EXPECT_EQ(io.rtol, 0.1) << spec.Label();
+    } else {
+      EXPECT_EQ(spec.settings.rfind("h=", 0), 0u) << spec.Label();
+    }
+  }
+  // The backward integrator replaces the one a spec had, and is added where it had none.
+  overrides = MethodOverrides();
+  overrides.gradient = "cvodes_adjoint";
+  overrides.gradient_set = true;
+  overrides.backward_integrator_set = true;
+  overrides.backward_integrator = "dopri5";
+  const std::vector<MethodSpec> selected = SelectSeedMethods(overrides);
+  ASSERT_EQ(selected.size(), 1u);  // the two cvodes_adjoint rows became one
+  for (const MethodSpec& spec : selected) {
+    EXPECT_EQ(spec.options.backward_integrator, "dopri5");
+    EXPECT_NE(spec.settings.find("bwd=dopri5"), std::string::npos) << spec.settings;
+    EXPECT_EQ(spec.settings.find("epi2"), std::string::npos) << spec.settings;
+  }
 }
 
 TEST(DecayStudy, EvaluateDecayWithBacksolveReconstructsY0) {
