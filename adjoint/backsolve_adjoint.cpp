@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "adjoint/backward_segments.hpp"
 #include "adjoint/gauss_legendre.hpp"
 #include "core/errors.hpp"
 
@@ -96,10 +97,10 @@ class BacksolveBackwardPass {
   // Quadrature: sums the Gauss nodes' parameter products of every accepted backward step into
   // the gradient through `batch`, which must outlive Run().
   void AttachQuadrature(QuadratureBatch& batch);
-  // The backward solve with the integrator `backward` (with output jumps: one solve through every
-  // observation; without: one per interval). A NumericalError or SundialsError of the solve is
-  // recorded as a failure, not thrown. Adds the backward statistics to stats.
-  void Run(Integrator& backward, QuadratureBatch& batch, GradientStats& stats);
+  // The backward solve with the integrator `backward` (output_jumps, as it declares: one solve
+  // through every observation; without: one per interval). A NumericalError or SundialsError of
+  // the solve is recorded as a failure, not thrown. Adds the backward statistics to stats.
+  void Run(Integrator& backward, bool output_jumps, QuadratureBatch& batch, GradientStats& stats);
   // dL/dz0, dL/dθ and the reconstruction error and flag (NaN on failure) into result.
   void Finish(double tolerance, LossAndGradient& result) const;
 
@@ -414,10 +415,10 @@ void BacksolveBackwardPass::AttachQuadrature(QuadratureBatch& batch) {
   };
 }
 
-void BacksolveBackwardPass::Run(Integrator& backward, QuadratureBatch& batch,
+void BacksolveBackwardPass::Run(Integrator& backward, bool output_jumps, QuadratureBatch& batch,
                                 GradientStats& stats) {
   try {
-    if (backward.SupportsOutputJumps()) {
+    if (output_jumps) {
       SolveWithJumps(backward, stats);
     } else {
       SolvePerInterval(backward, stats);
@@ -465,32 +466,29 @@ void BacksolveBackwardPass::SolveWithJumps(Integrator& backward, GradientStats& 
 }
 
 void BacksolveBackwardPass::SolvePerInterval(Integrator& backward, GradientStats& stats) {
-  // Integrators without jumps (epi2, heun): one solve per observation interval.
+  // Integrators without output jumps (epi2, heun): one solve per observation interval.
   segment_.output_times.resize(1);
-  for (std::size_t i = times_.size(); i-- > 0;) {
-    const double t_high = times_[i];
-    const double t_low = i > 0 ? times_[i - 1] : problem_.t0;
-    if (t_low < t_high) {
-      // Reversed time s = −t runs from −t_high up to −t_low.
-      segment_.z0 = y_;
-      segment_.t0 = -t_high;
-      segment_.output_times[0] = -t_low;
-      Trajectory piece = backward.Solve(segment_);
-      stats.backward_steps += piece.stats.steps;
-      y_ = piece.states.back();
-      if (!y_.allFinite()) {
-        solver_failed_ = true;
-        break;
-      }
-    }
-    if (i == 0) break;
-    // Jump at t_{i-1}: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
-    // forward solution); z keeps its reconstructed value unless checkpoints reset it. Each
-    // interval is a fresh solve here, so the reset is exactly a restart from z(t_{i-1}).
-    loss_.Term(i - 1, times_[i - 1], states_[i - 1], dl_dz_, readout_scratch_);
-    y_.segment(n_, n_) += dl_dz_;
-    if (checkpoints_) Checkpoint(i - 1, y_.head(n_));
-  }
+  SweepObservationIntervals(
+      times_, problem_.t0, times_.back(),
+      [&](double t_high, double t_low) {
+        // Reversed time s = −t runs from −t_high up to −t_low.
+        segment_.z0 = y_;
+        segment_.t0 = -t_high;
+        segment_.output_times[0] = -t_low;
+        Trajectory piece = backward.Solve(segment_);
+        stats.backward_steps += piece.stats.steps;
+        y_ = piece.states.back();
+        if (!y_.allFinite()) solver_failed_ = true;
+        return !solver_failed_;
+      },
+      [&](std::size_t i) {
+        // Jump at t_i: ∂ℓ/∂z at the *stored forward* state (the loss is a function of the
+        // forward solution); z keeps its reconstructed value unless checkpoints reset it. Each
+        // interval is a fresh solve here, so the reset is exactly a restart from z(t_i).
+        loss_.Term(i, times_[i], states_[i], dl_dz_, readout_scratch_);
+        y_.segment(n_, n_) += dl_dz_;
+        if (checkpoints_) Checkpoint(i, y_.head(n_));
+      });
 }
 
 void BacksolveBackwardPass::Finish(double tolerance, LossAndGradient& result) const {
@@ -533,20 +531,21 @@ BacksolveAdjoint::BacksolveAdjoint(const GradientOptions& options,
   IntegratorOptions backward_options = options_.EffectiveBackwardOptions();
   backward_options.interpolate_outputs = false;
   backward_ = IntegratorRegistry().Create(options_.EffectiveBackwardIntegrator(), backward_options);
-  quadrature_ = UseQuadratureAdjoint(backsolve_options_, options_.EffectiveBackwardIntegrator(),
-                                     backward_->SupportsOutputJumps());
+  const IntegratorCapabilities backward_capabilities = backward_->Capabilities();
+  quadrature_ = UseQuadratureAdjoint(backsolve_options_, backward_capabilities);
+  backward_jumps_ = backward_capabilities.output_jumps;
 }
 
 LossAndGradient BacksolveAdjoint::Compute(const OdeProblem& problem, const Loss& loss) {
   const auto start = std::chrono::steady_clock::now();
   problem.Validate();
   LossAndGradient result = detail::ForwardSolve(problem, loss, *forward_);
-  const bool seminorm = UseSeminorm(backsolve_options_, quadrature_,
-                                    options_.EffectiveBackwardOptions().linear_solver);
+  const bool seminorm =
+      UseSeminorm(backsolve_options_, quadrature_, options_.EffectiveBackwardOptions());
   detail::BacksolveBackwardPass pass(problem, loss, result.forward.states, quadrature_,
                                      backsolve_options_.checkpoints, seminorm);
   if (quadrature_) pass.AttachQuadrature(quadrature_batch_);
-  pass.Run(*backward_, quadrature_batch_, result.stats);
+  pass.Run(*backward_, backward_jumps_, quadrature_batch_, result.stats);
   pass.Finish(backsolve_options_.reconstruction_tolerance, result);
   result.stats.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

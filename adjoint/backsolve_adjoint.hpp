@@ -22,7 +22,7 @@
 // BacksolveAdjoint(checkpointing=true)): at every observation time t_i < t_N, where a already
 // jumps, z is also reset to the stored forward state z_fwd(t_i), so the backward reconstruction
 // of z has to survive only one observation interval. With every integrator: through the same
-// at_output stop as the jump (quadrature and augmented paths, SupportsOutputJumps()), or between
+// at_output stop as the jump (quadrature and augmented paths, output_jumps declared), or between
 // the per-interval solves (epi2, heun). Off: z is carried from z(t_N) down to t0 (torchdiffeq,
 // the seed). Either way the method stands or falls with the backward reconstruction of z, which
 // is exactly what breaks on stiff problems (z' = −λz is unstable backward: errors grow like
@@ -75,6 +75,9 @@ class BacksolveAdjoint final : public GradientMethod {
   const GradientOptions& options() const override { return options_; }
   const BacksolveOptions& method_options() const { return backsolve_options_; }
   LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) override;
+  // The quadrature adjoint is used (UseQuadratureAdjoint for the backward's capabilities);
+  // otherwise the augmented system.
+  bool quadrature_adjoint() const { return quadrature_; }
 
  private:
   GradientOptions options_;
@@ -83,6 +86,7 @@ class BacksolveAdjoint final : public GradientMethod {
   std::unique_ptr<Integrator> backward_;
   QuadratureBatch quadrature_batch_;  // the Gauss nodes' parameter products, in batches
   bool quadrature_ = false;           // the quadrature adjoint (UseQuadratureAdjoint)
+  bool backward_jumps_ = false;       // the backward integrator declares output_jumps
 };
 
 namespace detail {

@@ -23,17 +23,14 @@ BacksolveOptions BacksolveOptions::FromSettings(const Settings& settings) {
   return options;
 }
 
-bool UseQuadratureAdjoint(const BacksolveOptions& options, const std::string& backward_integrator,
-                          bool supports_output_jumps) {
-  const bool explicit_with_dense_output = backward_integrator == "dopri5" ||
-                                          backward_integrator == "rk4" ||
-                                          backward_integrator == "euler";
-  return options.quadrature && supports_output_jumps && explicit_with_dense_output;
+bool UseQuadratureAdjoint(const BacksolveOptions& options, const IntegratorCapabilities& backward) {
+  return options.quadrature && backward.kind == IntegratorKind::kExplicit &&
+         backward.dense_output_order > 0 && backward.step_hook && backward.output_jumps;
 }
 
 bool UseSeminorm(const BacksolveOptions& options, bool quadrature_adjoint,
-                 const std::string& backward_linear_solver) {
-  return options.seminorm && !quadrature_adjoint && backward_linear_solver != "gmres";
+                 const IntegratorOptions& backward_options) {
+  return options.seminorm && !quadrature_adjoint && backward_options.DenseLinearSolver();
 }
 
 }  // namespace snode

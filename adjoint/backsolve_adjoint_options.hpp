@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/settings.hpp"
+#include "integrators/integrator.hpp"
 
 namespace snode {
 
@@ -36,17 +37,17 @@ struct BacksolveOptions {
   static BacksolveOptions FromSettings(const Settings& settings);
 };
 
-// Whether the quadrature adjoint is used: options.quadrature, and a backward integrator that is
-// explicit with dense output (dopri5, rk4 or euler) and applies jumps at output times
-// (supports_output_jumps, Integrator::SupportsOutputJumps()). Otherwise the augmented system.
-bool UseQuadratureAdjoint(const BacksolveOptions& options, const std::string& backward_integrator,
-                          bool supports_output_jumps);
+// Whether the quadrature adjoint is used: options.quadrature, and a backward integrator that
+// declares (IntegratorCapabilities) the kind kExplicit, a dense output and the step hook its
+// Gauss–Legendre nodes are read from, and output jumps (dopri5, rk4, euler; a plug-in that
+// declares the same). Otherwise the augmented system.
+bool UseQuadratureAdjoint(const BacksolveOptions& options, const IntegratorCapabilities& backward);
 
 // Whether the backward error test leaves out the parameter integral: options.seminorm on the
 // augmented path (not the quadrature adjoint, whose state has no such components) and not with
 // the GMRES linear solver (SUNDIALS scales the Krylov problem by the error weights, and zero
 // weights make it singular).
 bool UseSeminorm(const BacksolveOptions& options, bool quadrature_adjoint,
-                 const std::string& backward_linear_solver);
+                 const IntegratorOptions& backward_options);
 
 }  // namespace snode

@@ -23,8 +23,6 @@ using detail::BpttNumber;
 
 constexpr double kUnitRoundoff = std::numeric_limits<double>::epsilon();
 
-const char* const kSupported[] = {"backward_euler", "dopri5", "euler", "heun", "rk4", "sdirk"};
-
 std::string FormatBytes(double bytes) {
   char buffer[64];
   if (bytes >= 1e9) {
@@ -130,23 +128,16 @@ void AppendRecordedSteps(const std::string& integrator, const OdeProblem& proble
 
 }  // namespace
 
-std::vector<std::string> Bptt::SupportedIntegrators() {
-  return std::vector<std::string>(std::begin(kSupported), std::end(kSupported));
-}
-
 Bptt::Bptt(GradientOptions options, BpttOptions bptt_options)
     : options_(std::move(options)), bptt_options_(bptt_options) {
   options_.Validate();
   bptt_options_.Validate();
-  const std::string& integrator = options_.integrator;
-  const auto supported = SupportedIntegrators();
-  if (std::find(supported.begin(), supported.end(), integrator) == supported.end()) {
-    std::string list;
-    for (const auto& name : supported) list += (list.empty() ? "" : ", ") + name;
-    throw ConfigError("gradient 'bptt' does not support integrator '" + integrator +
-                      "'; supported: " + list);
-  }
-  scheme_ = std::make_unique<const detail::BpttScheme>(options_);
+  // The integrator declares the scheme bptt replays; adaptive steps come from its recording
+  // solve.
+  IntegratorOptions recording = options_.integrator_options;
+  recording.record_steps = true;
+  recorder_ = IntegratorRegistry().Create(options_.integrator, recording);
+  scheme_ = std::make_unique<const detail::BpttScheme>(options_, recorder_->Capabilities());
   work_ = std::make_unique<detail::BpttWorkspace>();
 }
 
@@ -186,7 +177,9 @@ void Bptt::StepTimesInto(const OdeProblem& problem, std::vector<double>& times) 
   const Trajectory& recorded = recording_;
   last_recording_rhs_evals_ = recorded.stats.rhs_evals;
   Require(!recorded.step_times.empty(),
-          "gradient 'bptt': integrator '" + options_.integrator + "' recorded no step times");
+          "gradient 'bptt': integrator '" + options_.integrator +
+              "' returned no step times from its recording solve (record_steps is set and it "
+              "declares records_steps)");
   if (scheme_->interpolate) {
     AppendRecordedStepsInterpolated(options_.integrator, problem, recorded.step_times, times);
   } else {
@@ -195,11 +188,6 @@ void Bptt::StepTimesInto(const OdeProblem& problem, std::vector<double>& times) 
 }
 
 void Bptt::RecordingSolve(const OdeProblem& problem) {
-  if (!recorder_) {
-    IntegratorOptions recording = options_.integrator_options;
-    recording.record_steps = true;
-    recorder_ = IntegratorRegistry().Create(options_.integrator, recording);
-  }
   if (scheme_->implicit) {
     recorder_->SolveInto(problem, recording_);
     return;

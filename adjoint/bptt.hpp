@@ -3,11 +3,13 @@
 // (discretise-then-optimise) of the integrator's accepted steps.
 //
 // Forward: the state is advanced by a framework-owned Runge–Kutta stepper that uses the
-// integrator's own Butcher tableau (integrators/butcher_tableau.hpp) on a step sequence
+// Butcher tableau the integrator declares (IntegratorCapabilities::tableau; the integrator is
+// created from IntegratorRegistry() by name, a plug-in exactly like a built-in) on a step sequence
 // t_0 < t_1 < … < t_N that contains every output time:
 //   * fixed step (options.integrator_options.fixed_step = h > 0): steps of h, the last step of
 //     each output interval shortened to land on the output time (as ARKODE does with a stop time);
-//   * adaptive (fixed_step = 0; dopri5, heun, sdirk: methods with an embedding): the registered
+//   * adaptive (fixed_step = 0; methods that declare error_estimate and records_steps and not
+//     needs_fixed_step, e.g. dopri5, sdirk): the registered
 //     integrator is run once with record_steps = true and its accepted steps are replayed with
 //     the same tableau (h_n = t_{n+1} − t_n held constant; no gradient through the controller).
 //     Explicit methods evaluate nothing in the replay: the recording solve runs on a wrapper of
@@ -46,9 +48,11 @@
 // about N·s·n·8 bytes. The estimate is checked against BpttOptions::max_trajectory_bytes before
 // anything is stored (ConfigError with the estimate). stats.stored_bytes reports what was stored.
 //
-// Supported integrators: euler, heun, rk4, dopri5 (fixed step or adaptive replay),
-// backward_euler (fixed step) and sdirk (fixed step or adaptive replay; ARKODE_SDIRK_5_3_4);
-// implicit ones with linear solver "dense" or "gmres". Others → ConfigError.
+// Supported integrators: every one that declares its tableau (Capabilities().tableau): explicit
+// (euler, rk4, dopri5) or, when the kind is kDiagonallyImplicit, implicit stages (backward_euler,
+// sdirk) with linear solver "dense" or "gmres". One without a tableau (epi2, cvodes_*) →
+// ConfigError "gradient 'bptt' needs an integrator that declares its Butcher tableau; 'X' does
+// not".
 //
 // Reuse: one object may be used for many Compute() calls (workspaces are kept and only grow);
 // it is not thread-safe. Throws ConfigError (unsupported integrator, missing fixed_step, memory
@@ -95,9 +99,6 @@ class Bptt final : public GradientMethod {
   // adaptive method).
   std::vector<double> StepTimes(const OdeProblem& problem);
 
-  // The integrator names bptt accepts, sorted.
-  static std::vector<std::string> SupportedIntegrators();
-
  private:
   bool IsAdaptive() const;
   void CheckMemory(Index num_steps, Index state_size) const;
@@ -113,10 +114,10 @@ class Bptt final : public GradientMethod {
   GradientOptions options_;
   BpttOptions bptt_options_;
   std::unique_ptr<const detail::BpttScheme> scheme_;  // tableau and stage layout
-  std::unique_ptr<Integrator> recorder_;  // adaptive: the registered integrator, record_steps on
-  long last_recording_rhs_evals_ = 0;     // f evaluations of the last recording solve
-  Trajectory recording_;                  // the recording solve's output, storage reused
-  std::vector<double> step_times_;        // Compute()'s step sequence, storage reused
+  std::unique_ptr<Integrator> recorder_;              // the registered integrator, record_steps on
+  long last_recording_rhs_evals_ = 0;                 // f evaluations of the last recording solve
+  Trajectory recording_;                         // the recording solve's output, storage reused
+  std::vector<double> step_times_;               // Compute()'s step sequence, storage reused
   std::unique_ptr<detail::BpttWorkspace> work_;  // per-size buffers, reused
 };
 

@@ -23,15 +23,25 @@ HermiteWeights Hermite(double sigma) {
           -sigma * sigma * r};
 }
 
-BpttScheme::BpttScheme(const GradientOptions& options) {
+BpttScheme::BpttScheme(const GradientOptions& options, const IntegratorCapabilities& capabilities) {
   const std::string& integrator = options.integrator;
-  implicit = integrator == "backward_euler" || integrator == "sdirk";
-  tableau = implicit ? ImplicitTableau(integrator) : ExplicitTableau(integrator);
+  Require(capabilities.tableau.has_value(),
+          "gradient 'bptt' needs an integrator that declares its Butcher tableau; '" + integrator +
+              "' does not");
+  tableau = *capabilities.tableau;
+  implicit = capabilities.kind == IntegratorKind::kDiagonallyImplicit;
+  Require(implicit || tableau.IsExplicit(),
+          "gradient 'bptt': integrator '" + integrator +
+              "' declares an implicit tableau but not the kind kDiagonallyImplicit");
   if (options.integrator_options.fixed_step <= 0.0) {
-    Require(integrator != "backward_euler" && tableau.HasEmbedding(),
+    Require(capabilities.error_estimate && !capabilities.needs_fixed_step,
             "gradient 'bptt' with integrator '" + integrator +
                 "' needs integrator option fixed_step > 0 (only methods with an error estimator "
                 "can be replayed from adaptive steps)");
+    Require(capabilities.records_steps,
+            "gradient 'bptt' with adaptive steps needs an integrator that records its steps "
+            "(records_steps); '" +
+                integrator + "' does not: set integrator option fixed_step > 0");
   }
   const int s = tableau.stages;
   interpolate = options.integrator_options.interpolate_outputs;
@@ -105,7 +115,7 @@ BpttTape::BpttTape(const BpttScheme& scheme_in, const GradientOptions& options_i
       un(static_cast<std::size_t>(problem_in.z0.size())),
       s(scheme_in.tableau.stages),
       running_cost(loss_in.HasRunningCost()),
-      dense_solver(options_in.integrator_options.linear_solver == "dense") {}
+      dense_solver(options_in.integrator_options.DenseLinearSolver()) {}
 
 void BpttTape::MapOutputs() {
   num_steps = times.size() - 1;

@@ -18,6 +18,7 @@
 #include "adjoint/loss.hpp"
 #include "core/ode_problem.hpp"
 #include "integrators/butcher_tableau.hpp"
+#include "integrators/integrator.hpp"
 
 namespace snode {
 namespace detail {
@@ -33,17 +34,17 @@ HermiteWeights Hermite(double sigma);
 
 // What bptt derives from its integrator once, at construction.
 struct BpttScheme {
-  // The scheme of options.integrator, which must be one bptt supports. Throws ConfigError when
-  // the options do not fit it (no fixed_step without an embedding, interpolate_outputs without
-  // slopes at both ends of a step).
-  explicit BpttScheme(const GradientOptions& options);
+  // The scheme of options.integrator from its declared capabilities. Throws ConfigError when it
+  // declares no tableau, or when the options do not fit it (fixed_step = 0 for a method that
+  // cannot adapt or record its steps, interpolate_outputs without slopes at both ends of a step).
+  BpttScheme(const GradientOptions& options, const IntegratorCapabilities& capabilities);
 
   int stages() const { return tableau.stages; }
   // Bytes of the states and stored stage states of num_steps steps.
   double EstimateBytes(Index num_steps, Index state_size) const;
 
   ButcherTableau tableau;
-  bool implicit = false;         // backward_euler or sdirk
+  bool implicit = false;         // kind kDiagonallyImplicit (backward_euler, sdirk)
   bool dirk = false;             // implicit with more than one stage (sdirk)
   std::vector<int> stage_slot;   // stage i → slot in the stored stage block, −1 if not stored
   std::vector<char> stage_used;  // stage i enters the reverse pass (ḡ_i not structurally zero)

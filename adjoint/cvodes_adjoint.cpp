@@ -17,16 +17,19 @@ namespace snode {
 // destroyed in reverse order: the CVODES memory first (it also frees the backward memory whose
 // vectors and solvers the strategy owns), then the strategy, the context last.
 struct CvodesAdjoint::Impl {
-  // running_cost: the loss has one; many_observations: ManyObservations(problem) (for "auto").
-  Impl(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options, Index state_size,
-       Index param_count, bool with_running_cost, bool with_many_observations)
+  // integrators: what the forward and backward integrators declare; running_cost: the loss has
+  // one; many_observations: ManyObservations(problem) (for "auto").
+  Impl(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options,
+       const CvodesAdjointIntegrators& integrators, Index state_size, Index param_count,
+       bool with_running_cost, bool with_many_observations)
       : n(state_size),
         p(param_count),
         running_cost(with_running_cost),
         many_observations(with_many_observations),
-        choice(ChooseCvodesBackward(cvodes_options, options.EffectiveBackwardIntegrator(),
-                                    state_size, param_count, with_many_observations)),
-        forward(options, cvodes_options, state_size, ctx) {
+        choice(ChooseCvodesBackward(cvodes_options, integrators.backward, state_size, param_count,
+                                    with_many_observations)),
+        forward(options, cvodes_options, integrators.forward.cvodes_method,
+                integrators.backward.cvodes_method, state_size, ctx) {
     backward = MakeBackwardStrategy(choice, options, n, p, running_cost, forward, ctx);
   }
 
@@ -95,7 +98,10 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
 
 CvodesAdjoint::CvodesAdjoint(const GradientOptions& options, CvodesAdjointOptions cvodes_options)
     : options_(options), cvodes_options_(cvodes_options) {
-  ValidateCvodesAdjointOptions(options_, cvodes_options_);
+  const CvodesAdjointIntegrators integrators =
+      ValidateCvodesAdjointOptions(options_, cvodes_options_);
+  forward_capabilities_ = integrators.forward;
+  backward_capabilities_ = integrators.backward;
 }
 
 CvodesAdjoint::~CvodesAdjoint() = default;
@@ -111,7 +117,10 @@ LossAndGradient CvodesAdjoint::Compute(const OdeProblem& problem, const Loss& lo
       (cvodes_options_.observations == CvodesAdjointOptions::Observations::kAuto &&
        impl_->many_observations != many)) {
     impl_.reset();  // free the old SUNDIALS objects before creating new ones
-    impl_ = std::make_unique<Impl>(options_, cvodes_options_, n, p, loss.HasRunningCost(), many);
+    impl_ = std::make_unique<Impl>(
+        options_, cvodes_options_,
+        CvodesAdjointIntegrators{forward_capabilities_, backward_capabilities_}, n, p,
+        loss.HasRunningCost(), many);
   }
   LossAndGradient result;
   impl_->Run(problem, loss, result);

@@ -12,24 +12,30 @@
 // is chosen so that no negation is needed; SUNDIALS' cvsRoberts_ASAi_dns uses +f_pᵀλ and prints
 // −qB). The running cost's value ∫ g dt is a forward quadrature (CVodeQuadInit).
 //
-// Forward: GradientOptions::integrator must be "cvodes_bdf" (BDF + Newton; linear_solver
-// "dense" uses the field's DenseJacobian, "gmres" uses SPGMR with Jvp) or "cvodes_adams" (Adams +
-// fixed-point iteration, no Jacobian). The stop time is the last output time T, so the forward
+// Forward: GradientOptions::integrator must be a CVODES integrator, i.e. declare a
+// cvodes_method (IntegratorCapabilities; the CVODES memory is created with that method): BDF +
+// Newton ("cvodes_bdf"; linear_solver "dense" uses the field's DenseJacobian, "gmres" uses SPGMR
+// with Jvp) or Adams + fixed-point iteration ("cvodes_adams", no Jacobian). The stop time is the
+// last output time T, so the forward
 // ends exactly at T; intermediate output times are read from CVODES' dense output (CVodeGetDky)
 // of the step that contains them (see docs/gradients.md for why they are not stop times).
 // Checkpoints every CvodesAdjointOptions::checkpoint_interval steps, Hermite or polynomial
 // interpolation (CvodesAdjointOptions::interpolation).
 //
-// Backward: backward_integrator "" (same family as the forward), "cvodes_bdf" (dense:
-// −(∂f/∂z)ᵀ from DenseJacobian; gmres: jtimesB = −VjpState), "cvodes_adams" (fixed point),
-// "epi2": the backward system [a, q] is linear in a, so it is integrated by the registered "epi2"
-// integrator on a time-reversed wrapper field (s = −t), using a cubic Hermite interpolant of the
-// forward solution recorded at every forward step (memory grows with the number of steps then),
-// or any other registered integrator with SupportsOutputJumps() (e.g. "dopri5"): the
-// "interpolating adjoint". The forward records each CVODES step's interpolating polynomial
-// (Σ_j z^{(j)}(t_k)/j!·(t − t_k)^j, CVodeGetDky); the backward solves da/ds = (∂f/∂z)ᵀ a + (∂g/∂z)ᵀ
-// (s = −t) in one Solve with the jumps applied at the output times (step size kept) and
-// dL/dθ summed by 3-point Gauss–Legendre over each backward step (OdeProblem::after_step).
+// Backward: backward_integrator "" (the forward's) or any registered integrator, chosen by what
+// it declares (ChooseCvodesBackward, adjoint/cvodes_strategy_choice.hpp), never by its name:
+// a cvodes_method (cvodes_bdf — dense: −(∂f/∂z)ᵀ from DenseJacobian; gmres: jtimesB =
+// −VjpState —, cvodes_adams: fixed point) runs CVODES' own backward integration (CVodeB);
+// the kind kExponential (epi2), or no step hook: the backward system [a, q] is linear in a, so
+// the integrator solves it on a time-reversed wrapper field (s = −t), one observation interval
+// at a time with the jumps between the solves, using a cubic Hermite interpolant of the forward
+// solution recorded at every forward step (memory grows with the number of steps then);
+// otherwise (a step hook, e.g. "dopri5") the "interpolating adjoint". The forward records each
+// CVODES step's interpolating polynomial (Σ_j z^{(j)}(t_k)/j!·(t − t_k)^j, CVodeGetDky); the
+// backward solves da/ds = (∂f/∂z)ᵀ a + (∂g/∂z)ᵀ (s = −t), with output jumps in one Solve with the
+// jumps applied at the output times (step size kept), without them one Solve per observation
+// interval, and dL/dθ summed by 3-point Gauss–Legendre over each backward step
+// (OdeProblem::after_step).
 //
 // Parameter quadrature with a CVODES backward (CvodesAdjointOptions::quadrature): "cvodes" is
 // the fQB quadrature above under error control; "gauss" drops it and, with CVodeB in
@@ -130,6 +136,8 @@ class CvodesAdjoint final : public GradientMethod {
   struct Impl;  // SUNDIALS state; defined in the .cpp so no CVODES header leaks out
   GradientOptions options_;
   CvodesAdjointOptions cvodes_options_;
+  // What the forward and backward integrators declare (the strategy is chosen from these).
+  IntegratorCapabilities forward_capabilities_, backward_capabilities_;
   std::unique_ptr<Impl> impl_;
 };
 

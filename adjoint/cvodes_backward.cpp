@@ -13,8 +13,8 @@ std::unique_ptr<BackwardStrategy> MakeBackwardStrategy(const CvodesBackwardChoic
       return MakeGaussRestartBackward(options, n, choice.jump_layer, forward, ctx);
     case CvodesBackwardKind::kFundamental:
       return MakeFundamentalBackward(options, n, running_cost, forward, ctx);
-    case CvodesBackwardKind::kEpi2:
-      return MakeEpi2Backward(options, n, p);
+    case CvodesBackwardKind::kExponential:
+      return MakeExponentialBackward(options, n, p);
     case CvodesBackwardKind::kRegistry:
       return MakeRegistryBackward(options, n);
   }

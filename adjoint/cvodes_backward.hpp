@@ -5,8 +5,11 @@
 //   cvodes_backward_gauss_restart.cpp CVODES backward restarted at each observation, dL/dθ by
 //                                     Gauss–Legendre over its steps
 //   cvodes_backward_fundamental.cpp   CVODES backward of the fundamental matrix, Gauss–Legendre
-//   cvodes_backward_epi2.cpp          "epi2" on the reversed linear system [a, q]
-//   cvodes_backward_registry.cpp      a registered integrator (the interpolating adjoint)
+//   cvodes_backward_epi2.cpp          the reversed linear system [a, q] by a registered
+//                                     integrator (exponential ones such as epi2, and those
+//                                     without a step hook), segment by segment
+//   cvodes_backward_registry.cpp      a registered integrator with a step hook (the
+//                                     interpolating adjoint)
 // (the first two optionally with the jump layer, adjoint/jump_layer.hpp). The forward pass is
 // CvodesForward (adjoint/cvodes_forward.hpp); the choice among them is ChooseCvodesBackward
 // (adjoint/cvodes_strategy_choice.hpp). The equations are documented in
@@ -18,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "adjoint/backward_segments.hpp"
 #include "adjoint/cvodes_forward.hpp"
 #include "adjoint/cvodes_step_polynomials.hpp"
 #include "adjoint/cvodes_strategy_choice.hpp"
@@ -65,8 +69,8 @@ std::unique_ptr<BackwardStrategy> MakeGaussRestartBackward(const GradientOptions
 std::unique_ptr<BackwardStrategy> MakeFundamentalBackward(const GradientOptions& options, Index n,
                                                           bool running_cost, CvodesForward& forward,
                                                           SUNContext ctx);
-std::unique_ptr<BackwardStrategy> MakeEpi2Backward(const GradientOptions& options, Index n,
-                                                   Index p);
+std::unique_ptr<BackwardStrategy> MakeExponentialBackward(const GradientOptions& options, Index n,
+                                                          Index p);
 std::unique_ptr<BackwardStrategy> MakeRegistryBackward(const GradientOptions& options, Index n);
 
 // a += ∂ℓ_i/∂z for every output time below T (from the top), for a pass with nothing to solve.
@@ -74,20 +78,19 @@ inline void AddAllJumps(const std::vector<Vector>& dl_dz, Vector& a) {
   for (std::size_t i = dl_dz.size() - 1; i-- > 0;) a += dl_dz[i];
 }
 
-// Segment by segment between the output times, from pass.forward.t_reached down to t0:
-// segment(t_high, t_low, a, grad) integrates one non-empty segment and returns its steps, then
-// a += ∂ℓ_i/∂z at t_i = t_low. Returns the steps of all segments.
+// Segment by segment between the output times, from pass.forward.t_reached down to t0
+// (SweepObservationIntervals): segment(t_high, t_low, a, grad) integrates one non-empty segment
+// and returns its steps, then a += ∂ℓ_i/∂z at t_i = t_low. Returns the steps of all segments.
 template <class Segment>
 long RunSegments(const BackwardPass& pass, Vector& a, Vector& grad, Segment&& segment) {
-  const std::vector<double>& times = pass.problem.output_times;
   long steps = 0;
-  double t_high = pass.forward.t_reached;
-  for (std::ptrdiff_t i = static_cast<std::ptrdiff_t>(times.size()) - 2; i >= -1; --i) {
-    const double t_low = i >= 0 ? times[static_cast<std::size_t>(i)] : pass.problem.t0;
-    if (t_low < t_high) steps += segment(t_high, t_low, a, grad);
-    if (i >= 0) a += pass.dl_dz[static_cast<std::size_t>(i)];
-    t_high = t_low;
-  }
+  SweepObservationIntervals(
+      pass.problem.output_times, pass.problem.t0, pass.forward.t_reached,
+      [&](double t_high, double t_low) {
+        steps += segment(t_high, t_low, a, grad);
+        return true;
+      },
+      [&](std::size_t i) { a += pass.dl_dz[i]; });
   return steps;
 }
 

@@ -1,7 +1,9 @@
-// The "epi2" backward pass: the backward system [a, q] is linear in a, so the registered "epi2"
-// integrator solves it on a time-reversed field (s = −t), segment by segment between the
-// observations, with z(t) from a cubic Hermite interpolant of the forward solution recorded at
-// every forward step (memory grows with the number of steps). No checkpoints.
+// The exponential backward pass: the backward system [a, q] is linear in a, so the backward
+// integrator (created from the registry by its name; chosen for one that declares the kind
+// kExponential, such as epi2, and for one without a step hook) solves it on a time-reversed
+// field (s = −t), segment by segment between the observations (the jumps applied between the
+// solves), with z(t) from a cubic Hermite interpolant of the forward solution recorded at every
+// forward step (memory grows with the number of steps). No checkpoints.
 #include <cvodes/cvodes.h>
 
 #include <algorithm>
@@ -92,7 +94,7 @@ class ReversedAdjointField final : public ReversedAdjointFieldBase {
   ReversedAdjointField(VectorField* field, const Vector* theta, const Loss* loss,
                        const HermiteTrajectory* trajectory)
       : ReversedAdjointFieldBase(
-            "the reversed adjoint field has no VJP (cvodes_adjoint with epi2)"),
+            "the reversed adjoint field has no VJP (cvodes_adjoint, exponential backward)"),
         field_(field),
         theta_(theta),
         loss_(loss),
@@ -123,9 +125,9 @@ class ReversedAdjointField final : public ReversedAdjointFieldBase {
     trajectory_->Evaluate(t, z_);
     Apply(t, v.head(n_), out);
   }
-  // ∂F/∂s (used by epi2 for non-autonomous fields) by a central difference whose step stays well
-  // inside one recorded forward step, where the interpolant is a smooth cubic; the default step
-  // 1e-6·max(1, |s|) can span many of the tiny steps of a stiff transient.
+  // ∂F/∂s (used by exponential integrators for non-autonomous fields) by a central difference whose
+  // step stays well inside one recorded forward step, where the interpolant is a smooth cubic; the
+  // default step 1e-6·max(1, |s|) can span many of the tiny steps of a stiff transient.
   void TimeDerivative(double s, ConstVectorRef w, ConstVectorRef theta, VectorRef out) override {
     const double delta =
         std::min(1e-6 * std::max(1.0, std::abs(s)), 1e-3 * trajectory_->StepLength(-s));
@@ -157,12 +159,13 @@ class ReversedAdjointField final : public ReversedAdjointFieldBase {
   Vector z_, g_;
 };
 
-class Epi2Backward final : public BackwardStrategy {
+class ExponentialBackward final : public BackwardStrategy {
  public:
-  Epi2Backward(const GradientOptions& options, Index n, Index p)
+  ExponentialBackward(const GradientOptions& options, Index n, Index p)
       : n_(n),
         p_(p),
-        epi2_(IntegratorRegistry().Create("epi2", options.EffectiveBackwardOptions())) {}
+        solver_(IntegratorRegistry().Create(options.EffectiveBackwardIntegrator(),
+                                            CvodesBackwardOptions(options))) {}
 
   bool UsesCheckpoints() const override { return false; }
   ForwardStepRecorder* PrepareRecorder() override {
@@ -181,7 +184,7 @@ class Epi2Backward final : public BackwardStrategy {
           reversed_problem.z0 << a_high, grad_high;
           reversed_problem.t0 = -t_high;
           reversed_problem.output_times = {-t_low};
-          const Trajectory segment = epi2_->Solve(reversed_problem);
+          const Trajectory segment = solver_->Solve(reversed_problem);
           a_high = segment.states[0].head(n_);
           grad_high = segment.states[0].tail(p_);
           return segment.stats.steps;
@@ -194,15 +197,15 @@ class Epi2Backward final : public BackwardStrategy {
 
  private:
   const Index n_, p_;
-  std::unique_ptr<Integrator> epi2_;
+  std::unique_ptr<Integrator> solver_;
   HermiteTrajectory trajectory_;
 };
 
 }  // namespace
 
-std::unique_ptr<BackwardStrategy> MakeEpi2Backward(const GradientOptions& options, Index n,
-                                                   Index p) {
-  return std::make_unique<Epi2Backward>(options, n, p);
+std::unique_ptr<BackwardStrategy> MakeExponentialBackward(const GradientOptions& options, Index n,
+                                                          Index p) {
+  return std::make_unique<ExponentialBackward>(options, n, p);
 }
 
 }  // namespace snode

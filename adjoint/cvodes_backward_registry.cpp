@@ -1,8 +1,10 @@
-// The interpolating adjoint: any registered integrator with OdeProblem::at_output jumps (e.g.
-// "dopri5") solves the adjoint state equation alone in reversed time, in one solve from T down
-// to t0, with z(t) from the recorded forward step polynomials; the jumps a += ∂ℓ_i/∂z are
-// applied at the output times (the step size kept), and dL/dθ is summed by 3-point
-// Gauss–Legendre over each accepted backward step (OdeProblem::after_step). No checkpoints.
+// The interpolating adjoint: a registered integrator with a step hook (OdeProblem::after_step,
+// e.g. "dopri5") solves the adjoint state equation alone in reversed time with z(t) from the
+// recorded forward step polynomials, and dL/dθ is summed by 3-point Gauss–Legendre over each
+// accepted backward step. One that declares output jumps does it in one solve from T down to t0,
+// the jumps a += ∂ℓ_i/∂z applied at the output times (the step size kept); one without solves
+// each observation interval on its own and applies the jumps between the solves. No
+// checkpoints.
 #include <memory>
 #include <vector>
 
@@ -70,12 +72,12 @@ class ReversedStateAdjointField final : public ReversedAdjointFieldBase {
 
 class RegistryBackward final : public BackwardStrategy {
  public:
-  RegistryBackward(const GradientOptions& options, Index n) : options_(options), n_(n) {
-    // The backward problem stops at every observation (its jumps), so it never interpolates.
-    IntegratorOptions stop_options = options.EffectiveBackwardOptions();
-    stop_options.interpolate_outputs = false;
-    solver_ = IntegratorRegistry().Create(options.EffectiveBackwardIntegrator(), stop_options);
-  }
+  RegistryBackward(const GradientOptions& options, Index n)
+      : options_(options),
+        n_(n),
+        solver_(IntegratorRegistry().Create(options.EffectiveBackwardIntegrator(),
+                                            CvodesBackwardOptions(options))),
+        output_jumps_(solver_->Capabilities().output_jumps) {}
 
   bool UsesCheckpoints() const override { return false; }
   ForwardStepRecorder* PrepareRecorder() override { return &polynomials_; }
@@ -94,13 +96,18 @@ class RegistryBackward final : public BackwardStrategy {
  private:
   // a holds ∂ℓ_N/∂z on entry and dL/dz0 on return. Returns the backward steps.
   long Solve(const BackwardPass& pass, Vector& a, Vector& grad);
-  // The reversed problem from a(T) = a, with the jumps at the output times below T.
+  // The reversed problem from a(T) = a.
   void SetUpProblem(const BackwardPass& pass, const Vector& a);
+  // Output jumps: the output times below T with the jumps a += ∂ℓ_i/∂z applied there.
+  void SetUpJumps(const BackwardPass& pass);
+  // Without output jumps: one solve per observation interval. Returns the steps.
+  long SolveSegments(const BackwardPass& pass, Vector& a);
 
   const GradientOptions& options_;
   const Index n_;
   StepPolynomials polynomials_;
   std::unique_ptr<Integrator> solver_;
+  const bool output_jumps_;  // the solver declares output jumps
   std::shared_ptr<ReversedStateAdjointField> reversed_;
   OdeProblem problem_;  // the reversed problem, kept across calls
   QuadratureBatch quadrature_;
@@ -122,6 +129,11 @@ void RegistryBackward::SetUpProblem(const BackwardPass& pass, const Vector& a) {
   bp.z0 = a;
   bp.t0 = -pass.forward.t_reached;
   bp.store_all_states = false;  // only a(t0) is read; the jumps see the others
+}
+
+void RegistryBackward::SetUpJumps(const BackwardPass& pass) {
+  const OdeProblem& problem = pass.problem;
+  OdeProblem& bp = problem_;
   // Reversed time s = −t: stops at −t_{N−2}, …, −t_1 (and −t0 when t0 < t_1), each with the jump
   // a += ∂ℓ_i/∂z applied by the solver, which keeps its step size across it.
   const std::vector<double>& times = problem.output_times;
@@ -154,8 +166,15 @@ long RegistryBackward::Solve(const BackwardPass& pass, Vector& a, Vector& grad) 
         [&dense](double t, VectorRef out) { dense.Evaluate(-t, out); }, quadrature_, field, theta,
         grad);
   };
-  const Trajectory solution = solver_->Solve(problem_);
-  a = solution.states.back();
+  long steps = 0;
+  if (output_jumps_) {
+    SetUpJumps(pass);
+    const Trajectory solution = solver_->Solve(problem_);
+    a = solution.states.back();
+    steps = solution.stats.steps;
+  } else {
+    steps = SolveSegments(pass, a);
+  }
   if (!a.allFinite()) {
     throw NumericalError("the adjoint of field '" + field.name() +
                          "' became NaN or Inf (gradient 'cvodes_adjoint', backward '" +
@@ -164,7 +183,21 @@ long RegistryBackward::Solve(const BackwardPass& pass, Vector& a, Vector& grad) 
   // Drop the references into this call's data.
   problem_.at_output = nullptr;
   problem_.after_step = nullptr;
-  return solution.stats.steps;
+  return steps;
+}
+
+long RegistryBackward::SolveSegments(const BackwardPass& pass, Vector& a) {
+  problem_.at_output = nullptr;
+  Vector no_grad;  // dL/dθ is summed by the step hook
+  return RunSegments(pass, a, no_grad,
+                     [this](double t_high, double t_low, Vector& a_high, Vector&) -> long {
+                       problem_.z0 = a_high;
+                       problem_.t0 = -t_high;
+                       problem_.output_times.assign(1, -t_low);
+                       const Trajectory segment = solver_->Solve(problem_);
+                       a_high = segment.states.back();
+                       return segment.stats.steps;
+                     });
 }
 
 }  // namespace

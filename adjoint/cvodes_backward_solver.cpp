@@ -145,7 +145,7 @@ CvodesBackwardSolver::CvodesBackwardSolver(const GradientOptions& options, Index
   void* m = forward.memory();
   data_.work.resize(n);
   data_.jacobian.resize(n, n);
-  CheckCvodesCall(CVodeCreateB(m, CvodesMethodFor(options.EffectiveBackwardIntegrator()), &which_),
+  CheckCvodesCall(CVodeCreateB(m, CvodesMethodFor(forward.backward_method()), &which_),
                   "CVodeCreateB");
   yB_ = MakeNVector(n * columns, ctx);
   AsEigen(yB_.get()).setZero();
@@ -165,14 +165,14 @@ CvodesBackwardSolver::CvodesBackwardSolver(const GradientOptions& options, Index
 void CvodesBackwardSolver::AttachSolvers(const GradientOptions& options, SUNContext ctx) {
   const IntegratorOptions& bo = options.EffectiveBackwardOptions();
   void* m = forward_.memory();
-  if (CvodesMethodFor(options.EffectiveBackwardIntegrator()) != CV_BDF) {
+  if (forward_.backward_method() != CvodesMethod::kBdf) {
     nonlinear_.reset(
         CheckCreated(SUNNonlinSol_FixedPoint(yB_.get(), 0, ctx), "SUNNonlinSol_FixedPoint"));
     CheckCvodesCall(CVodeSetNonlinearSolverB(m, which_, nonlinear_.get()),
                     "CVodeSetNonlinearSolverB");
     return;
   }
-  if (bo.linear_solver == "dense") {
+  if (bo.DenseLinearSolver()) {
     const sunindextype size = NV_LENGTH_S(yB_.get());
     matrix_.reset(CheckCreated(SUNDenseMatrix(size, size, ctx), "SUNDenseMatrix"));
     solver_.reset(CheckCreated(SUNLinSol_Dense(yB_.get(), matrix_.get(), ctx), "SUNLinSol_Dense"));
@@ -279,7 +279,7 @@ void CvodesBackwardSolver::FillStats(const BackwardPass& pass, long backward_ste
 void CvodesBackwardSolver::Fail(const char* call, int flag, double t) {
   sunrealtype t_b = t;
   CVodeGetCurrentTime(mem_, &t_b);
-  forward_.Fail(call, flag, t_b, "backward", &data_);
+  forward_.Fail(call, flag, t_b, CvodesPhase::kBackward, &data_);
 }
 
 }  // namespace snode

@@ -49,13 +49,18 @@ const char* Remedy(int flag) {
 
 }  // namespace
 
-int CvodesMethodFor(const std::string& integrator) {
-  return integrator == "cvodes_adams" ? CV_ADAMS : CV_BDF;
+int CvodesMethodFor(CvodesMethod method) {
+  return method == CvodesMethod::kAdams ? CV_ADAMS : CV_BDF;
 }
 
 CvodesForward::CvodesForward(const GradientOptions& options,
-                             const CvodesAdjointOptions& cvodes_options, Index n, SUNContext ctx)
-    : options_(options), cvodes_options_(cvodes_options), n_(n) {
+                             const CvodesAdjointOptions& cvodes_options, CvodesMethod method,
+                             CvodesMethod backward_method, Index n, SUNContext ctx)
+    : options_(options),
+      cvodes_options_(cvodes_options),
+      method_(method),
+      backward_method_(backward_method),
+      n_(n) {
   const IntegratorOptions& fo = options.integrator_options;
   y_ = MakeNVector(n, ctx);
   AsEigen(y_.get()).setZero();
@@ -63,7 +68,7 @@ CvodesForward::CvodesForward(const GradientOptions& options,
   q_ = MakeNVector(1, ctx);
   AsEigen(q_.get()).setZero();
 
-  mem_.reset(CheckCreated(CVodeCreate(CvodesMethodFor(options.integrator), ctx), "CVodeCreate"));
+  mem_.reset(CheckCreated(CVodeCreate(CvodesMethodFor(method_), ctx), "CVodeCreate"));
   void* m = mem_.get();
   // The handler must be set before CVodeCreateB, which copies it to the backward memory.
   CheckCvodesCall(CVodeSetErrHandlerFn(m, detail::RecordingErrorHandler, &errors_),
@@ -89,14 +94,14 @@ CvodesForward::CvodesForward(const GradientOptions& options,
 void CvodesForward::AttachSolvers(SUNContext ctx) {
   const IntegratorOptions& fo = options_.integrator_options;
   void* m = mem_.get();
-  if (CvodesMethodFor(options_.integrator) != CV_BDF) {
+  if (method_ != CvodesMethod::kBdf) {
     // Adams is for non-stiff problems: fixed-point iteration needs no Jacobian.
     nonlinear_.reset(
         CheckCreated(SUNNonlinSol_FixedPoint(y_.get(), 0, ctx), "SUNNonlinSol_FixedPoint"));
     CheckCvodesCall(CVodeSetNonlinearSolver(m, nonlinear_.get()), "CVodeSetNonlinearSolver");
     return;
   }
-  if (fo.linear_solver == "dense") {
+  if (fo.DenseLinearSolver()) {
     matrix_.reset(CheckCreated(SUNDenseMatrix(n_, n_, ctx), "SUNDenseMatrix"));
     solver_.reset(CheckCreated(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx), "SUNLinSol_Dense"));
     CheckCvodesCall(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
@@ -170,7 +175,7 @@ int CvodesForward::StepToEnd(const OdeProblem& problem, std::size_t next, bool c
     // One step at a time, so each output time is read from the step that contains it.
     const int flag = checkpoints ? CVodeF(m, t_final, y_.get(), &tret, CV_ONE_STEP, &ncheck)
                                  : CVode(m, t_final, y_.get(), &tret, CV_ONE_STEP);
-    if (flag < 0) Fail(call, flag, tret, "forward");
+    if (flag < 0) Fail(call, flag, tret, CvodesPhase::kForward);
     ++steps_since_output;
     if (recorder != nullptr) recorder->AddStep(m, tret, y_.get(), y_work_.get());
     while (next < times.size() && (times[next] <= tret || flag == CV_TSTOP_RETURN)) {
@@ -179,7 +184,7 @@ int CvodesForward::StepToEnd(const OdeProblem& problem, std::size_t next, bool c
       steps_since_output = 0;
     }
     if (steps_since_output >= options_.integrator_options.max_steps) {
-      Fail(call, CV_TOO_MUCH_WORK, tret, "forward");
+      Fail(call, CV_TOO_MUCH_WORK, tret, CvodesPhase::kForward);
     }
   }
   return ncheck;
@@ -207,7 +212,7 @@ double CvodesForward::CheckpointBytes(int checkpoints) {
   return bytes;
 }
 
-void CvodesForward::Fail(const char* call, int flag, double t, const std::string& phase,
+void CvodesForward::Fail(const char* call, int flag, double t, CvodesPhase phase,
                          CallbackFailure* backward) {
   data_.RethrowPending();
   if (backward != nullptr && backward->pending) {
@@ -216,8 +221,9 @@ void CvodesForward::Fail(const char* call, int flag, double t, const std::string
     std::rethrow_exception(stored);
   }
   std::ostringstream detail;
-  detail << "at t=" << t << " (gradient 'cvodes_adjoint', " << phase << " '"
-         << (phase == "forward" ? options_.integrator : options_.EffectiveBackwardIntegrator())
+  const bool forward = phase == CvodesPhase::kForward;
+  detail << "at t=" << t << " (gradient 'cvodes_adjoint', " << (forward ? "forward" : "backward")
+         << " '" << (forward ? options_.integrator : options_.EffectiveBackwardIntegrator())
          << "')";
   const std::string flag_name = detail::FlagName(detail::SolverFamily::kCvodes, flag);
   const std::string& nonfinite = !data_.nonfinite_message.empty() || backward == nullptr

@@ -39,6 +39,9 @@ struct CallbackFailure {
   std::string nonfinite_message;
 };
 
+// Which pass of cvodes_adjoint failed (CvodesForward::Fail).
+enum class CvodesPhase { kForward, kBackward };
+
 struct ForwardOutcome {
   double t_reached = 0.0;  // where the forward really ended (the backward's start), t0 if unsolved
   int checkpoints = 0;     // CVodeF's ncheck
@@ -48,9 +51,11 @@ struct ForwardOutcome {
 
 class CvodesForward {
  public:
-  // The CVODES memory for states of length n; both options must outlive this object.
-  CvodesForward(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options, Index n,
-                SUNContext ctx);
+  // The CVODES memory for states of length n, created with the forward integrator's declared
+  // method (not kNone); backward_method: the backward integrator's (kNone when it is not CVODES),
+  // for the CVODES backward strategies. Both options must outlive this object.
+  CvodesForward(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options,
+                CvodesMethod method, CvodesMethod backward_method, Index n, SUNContext ctx);
   CvodesForward(const CvodesForward&) = delete;
   CvodesForward& operator=(const CvodesForward&) = delete;
 
@@ -67,12 +72,14 @@ class CvodesForward {
 
   // Throws for a failed solver call: a stored callback exception first (the forward's, then the
   // backward's), then NumericalError for NaN/Inf, else SundialsError with the CVODES message
-  // and a remedy. phase: "forward" or "backward".
-  [[noreturn]] void Fail(const char* call, int flag, double t, const std::string& phase,
+  // and a remedy.
+  [[noreturn]] void Fail(const char* call, int flag, double t, CvodesPhase phase,
                          CallbackFailure* backward = nullptr);
 
   void* memory() const { return mem_.get(); }
   const GradientOptions& options() const { return options_; }
+  CvodesMethod method() const { return method_; }
+  CvodesMethod backward_method() const { return backward_method_; }
   const ForwardData& data() const { return data_; }
 
  private:
@@ -83,6 +90,7 @@ class CvodesForward {
 
   const GradientOptions& options_;
   const CvodesAdjointOptions& cvodes_options_;  // checkpoint_interval, interpolation
+  const CvodesMethod method_, backward_method_;
   const Index n_;
   detail::ErrorRecord errors_;
   ForwardData data_;
@@ -93,7 +101,7 @@ class CvodesForward {
   detail::CvodeMemPtr mem_;  // freed first: it also frees the backward memory
 };
 
-// CV_BDF or CV_ADAMS for "cvodes_bdf" / "cvodes_adams".
-int CvodesMethodFor(const std::string& integrator);
+// CV_BDF or CV_ADAMS for a declared method (kNone, never passed once validated: CV_BDF).
+int CvodesMethodFor(CvodesMethod method);
 
 }  // namespace snode

@@ -28,14 +28,16 @@ constexpr Index kAutoFundamentalMaxStates = 8;
 
 }  // namespace
 
-bool IsCvodesIntegrator(const std::string& name) {
-  return name == "cvodes_bdf" || name == "cvodes_adams";
+IntegratorOptions CvodesBackwardOptions(const GradientOptions& options) {
+  IntegratorOptions backward = options.EffectiveBackwardOptions();
+  backward.interpolate_outputs = false;
+  return backward;
 }
 
-bool UseGaussQuadrature(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+bool UseGaussQuadrature(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
                         Index p) {
   using Quadrature = CvodesAdjointOptions::Quadrature;
-  if (!IsCvodesIntegrator(backward)) return false;
+  if (backward == CvodesMethod::kNone) return false;
   return options.quadrature == Quadrature::kGauss ||
          (options.quadrature == Quadrature::kAuto && p > kAutoGaussRatio * n);
 }
@@ -46,20 +48,20 @@ bool UseGaussQuadrature(const CvodesAdjointOptions& options, const std::string& 
 // forward step polynomials, which only the Gauss quadrature records anyway; with the CVODES
 // quadrature the recording would make the stored memory grow with the forward steps instead of
 // the checkpoints.
-bool UseJumpLayer(const CvodesAdjointOptions& options, const std::string& backward, Index n,
-                  Index p, bool gauss) {
+bool UseJumpLayer(const CvodesAdjointOptions& options, CvodesMethod backward, Index n, Index p,
+                  bool gauss) {
   using Layer = CvodesAdjointOptions::JumpLayer;
-  if (options.jump_layer == Layer::kOn) return IsCvodesIntegrator(backward);
+  if (options.jump_layer == Layer::kOn) return backward != CvodesMethod::kNone;
   if (options.jump_layer == Layer::kOff) return false;
   // An explicit fundamental matrix has no restarts for the layer to start from.
   if (options.observations == CvodesAdjointOptions::Observations::kFundamental) return false;
-  return gauss && backward == "cvodes_bdf" && n + p + 1 <= JumpLayer::kMaxSize;
+  return gauss && backward == CvodesMethod::kBdf && n + p + 1 <= JumpLayer::kMaxSize;
 }
 
-bool UseFundamentalMatrix(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+bool UseFundamentalMatrix(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
                           bool gauss, bool jump_layer, bool many_observations) {
   using Observations = CvodesAdjointOptions::Observations;
-  if (!IsCvodesIntegrator(backward)) return false;
+  if (backward == CvodesMethod::kNone) return false;
   if (options.observations == Observations::kRestart) return false;
   if (options.observations == Observations::kFundamental) return true;
   return gauss && !jump_layer && n <= kAutoFundamentalMaxStates && many_observations;
@@ -73,21 +75,21 @@ bool ManyObservations(const OdeProblem& problem) {
 }
 
 CvodesBackwardChoice ChooseCvodesBackward(const CvodesAdjointOptions& options,
-                                          const std::string& backward, Index n, Index p,
+                                          const IntegratorCapabilities& backward, Index n, Index p,
                                           bool many_observations) {
   CvodesBackwardChoice choice;
-  if (backward == "epi2") {
-    choice.kind = CvodesBackwardKind::kEpi2;
+  const CvodesMethod method = backward.cvodes_method;
+  if (method == CvodesMethod::kNone) {
+    // The interpolating adjoint sums dL/dθ from the step hook's dense output; without one (or
+    // for an exponential method, which suits the linear system) dL/dθ rides in the state.
+    const bool exponential = backward.kind == IntegratorKind::kExponential || !backward.step_hook;
+    choice.kind = exponential ? CvodesBackwardKind::kExponential : CvodesBackwardKind::kRegistry;
     return choice;
   }
-  if (!IsCvodesIntegrator(backward)) {
-    choice.kind = CvodesBackwardKind::kRegistry;
-    return choice;
-  }
-  const bool gauss = UseGaussQuadrature(options, backward, n, p);
-  const bool jump_layer = UseJumpLayer(options, backward, n, p, gauss);
+  const bool gauss = UseGaussQuadrature(options, method, n, p);
+  const bool jump_layer = UseJumpLayer(options, method, n, p, gauss);
   const bool fundamental =
-      UseFundamentalMatrix(options, backward, n, gauss, jump_layer, many_observations);
+      UseFundamentalMatrix(options, method, n, gauss, jump_layer, many_observations);
   Require(!fundamental || (gauss && !jump_layer),
           "gradient 'cvodes_adjoint' with observations 'fundamental' needs the Gauss "
           "quadrature (quadrature 'gauss', or 'auto' with P > 8·n) and no jump layer "
@@ -103,54 +105,41 @@ CvodesBackwardChoice ChooseCvodesBackward(const CvodesAdjointOptions& options,
 
 namespace {
 
-// A registered backward integrator other than CVODES and epi2 must apply jumps at output times.
-bool SupportsOutputJumps(const GradientOptions& options) {
-  const std::string& backward = options.EffectiveBackwardIntegrator();
-  if (IsCvodesIntegrator(backward) || backward == "epi2") return false;
-  if (!IntegratorRegistry().Contains(backward)) return false;
-  return IntegratorRegistry()
-      .Create(backward, options.EffectiveBackwardOptions())
-      ->SupportsOutputJumps();
-}
-
 // jump_layer kOn and observations kFundamental need a CVODES backward.
-void RequireCvodesBackwardFor(const CvodesAdjointOptions& options, const std::string& backward) {
-  Require(
-      options.jump_layer != CvodesAdjointOptions::JumpLayer::kOn || IsCvodesIntegrator(backward),
-      "gradient 'cvodes_adjoint' with jump_layer 'on' needs backward_integrator "
-      "'cvodes_bdf' or 'cvodes_adams', got '" +
-          backward + "'");
-  Require(options.observations != CvodesAdjointOptions::Observations::kFundamental ||
-              IsCvodesIntegrator(backward),
-          "gradient 'cvodes_adjoint' with observations 'fundamental' needs "
-          "backward_integrator 'cvodes_bdf' or 'cvodes_adams', got '" +
-              backward + "'");
+void RequireCvodesBackwardFor(const CvodesAdjointOptions& options, CvodesMethod backward,
+                              const std::string& name) {
+  const bool cvodes = backward != CvodesMethod::kNone;
+  Require(options.jump_layer != CvodesAdjointOptions::JumpLayer::kOn || cvodes,
+          "gradient 'cvodes_adjoint' with jump_layer 'on' needs a CVODES backward_integrator "
+          "('cvodes_bdf' or 'cvodes_adams'), got '" +
+              name + "'");
+  Require(options.observations != CvodesAdjointOptions::Observations::kFundamental || cvodes,
+          "gradient 'cvodes_adjoint' with observations 'fundamental' needs a CVODES "
+          "backward_integrator ('cvodes_bdf' or 'cvodes_adams'), got '" +
+              name + "'");
 }
 
 }  // namespace
 
-void ValidateCvodesAdjointOptions(const GradientOptions& options,
-                                  const CvodesAdjointOptions& cvodes_options) {
+CvodesAdjointIntegrators ValidateCvodesAdjointOptions(const GradientOptions& options,
+                                                      const CvodesAdjointOptions& cvodes_options) {
   options.Validate();
   cvodes_options.Validate();
-  Require(IsCvodesIntegrator(options.integrator),
-          "gradient 'cvodes_adjoint' needs integrator 'cvodes_bdf' or 'cvodes_adams', got '" +
-              options.integrator + "'");
-  const std::string& backward = options.EffectiveBackwardIntegrator();
-  Require(IsCvodesIntegrator(backward) || backward == "epi2" || SupportsOutputJumps(options),
-          "gradient 'cvodes_adjoint' needs backward_integrator 'cvodes_bdf', 'cvodes_adams', "
-          "'epi2', or a registered integrator with output jumps such as 'dopri5' (or empty for "
-          "the forward's), got '" +
-              backward + "'");
   Require(options.integrator_options.fixed_step == 0.0 &&
               options.EffectiveBackwardOptions().fixed_step == 0.0,
           "gradient 'cvodes_adjoint' is adaptive: integrator option fixed_step must be 0");
-  RequireCvodesBackwardFor(cvodes_options, backward);
-  if (backward == "epi2") {
-    Require(IntegratorRegistry().Contains("epi2"),
-            "gradient 'cvodes_adjoint': backward_integrator 'epi2' is not registered; known: " +
-                IntegratorRegistry().KnownNames());
-  }
+  CvodesAdjointIntegrators integrators;
+  integrators.forward =
+      IntegratorRegistry().Create(options.integrator, options.integrator_options)->Capabilities();
+  Require(integrators.forward.cvodes_method != CvodesMethod::kNone,
+          "gradient 'cvodes_adjoint' needs a CVODES integrator (one that declares a "
+          "cvodes_method: 'cvodes_bdf', 'cvodes_adams'), got '" +
+              options.integrator + "'");
+  const std::string& backward = options.EffectiveBackwardIntegrator();
+  integrators.backward =
+      IntegratorRegistry().Create(backward, CvodesBackwardOptions(options))->Capabilities();
+  RequireCvodesBackwardFor(cvodes_options, integrators.backward.cvodes_method, backward);
+  return integrators;
 }
 
 }  // namespace snode

@@ -2,8 +2,8 @@
 // Which backward algorithm cvodes_adjoint runs (internal to snode_adjoint). The rules are the
 // ones documented for GradientOptions::backward_integrator and for CvodesAdjointOptions'
 // quadrature, jump_layer and observations; ChooseCvodesBackward is the one place that combines
-// them. `backward` is the backward integrator's name (GradientOptions::
-// EffectiveBackwardIntegrator()).
+// them. They read the integrators' declared capabilities (IntegratorCapabilities, from the
+// integrators created by name from IntegratorRegistry()), never their names.
 
 #include <string>
 
@@ -11,6 +11,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "core/ode_problem.hpp"
 #include "core/types.hpp"
+#include "integrators/integrator.hpp"
 
 namespace snode {
 
@@ -18,8 +19,9 @@ enum class CvodesBackwardKind {
   kCvodesQuadrature,  // CVODES backward, dL/dθ by CVODES' quadrature; restart at each observation
   kGaussRestart,      // CVODES backward, Gauss–Legendre dL/dθ; restart at each observation
   kFundamental,       // CVODES backward of the fundamental matrix, Gauss–Legendre dL/dθ
-  kEpi2,              // "epi2" on the reversed linear system [a, q], segment by segment
-  kRegistry,          // a registered integrator with output jumps (the interpolating adjoint)
+  kExponential,       // the reversed linear system [a, q] by the backward integrator, segment by
+                      // segment (kind kExponential, or no step hook)
+  kRegistry,          // a registered integrator with a step hook (the interpolating adjoint)
 };
 
 struct CvodesBackwardChoice {
@@ -27,35 +29,46 @@ struct CvodesBackwardChoice {
   bool jump_layer = false;  // only with kCvodesQuadrature and kGaussRestart
 };
 
-// "cvodes_bdf" or "cvodes_adams".
-bool IsCvodesIntegrator(const std::string& name);
+// What cvodes_adjoint's integrators declare (ValidateCvodesAdjointOptions).
+struct CvodesAdjointIntegrators {
+  IntegratorCapabilities forward;   // declares a cvodes_method (checked)
+  IntegratorCapabilities backward;  // GradientOptions::EffectiveBackwardIntegrator()'s
+};
 
-// quadrature: the Gauss–Legendre parameter quadrature, which needs a CVODES backward; kGauss,
-// or kAuto once P > 8·n.
-bool UseGaussQuadrature(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+// The options of a backward integrator from the registry: EffectiveBackwardOptions() without
+// interpolate_outputs (the backward problem stops at every observation).
+IntegratorOptions CvodesBackwardOptions(const GradientOptions& options);
+
+// quadrature: the Gauss–Legendre parameter quadrature, which needs a CVODES backward (backward
+// = its declared cvodes_method, kNone otherwise); kGauss, or kAuto once P > 8·n.
+bool UseGaussQuadrature(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
                         Index p);
 
-// jump_layer: kOn with a CVODES backward; kAuto with the Gauss quadrature, a "cvodes_bdf"
-// backward, n + p + 1 ≤ JumpLayer::kMaxSize and observations not kFundamental.
-bool UseJumpLayer(const CvodesAdjointOptions& options, const std::string& backward, Index n,
-                  Index p, bool gauss);
+// jump_layer: kOn with a CVODES backward; kAuto with the Gauss quadrature, a BDF backward,
+// n + p + 1 ≤ JumpLayer::kMaxSize and observations not kFundamental.
+bool UseJumpLayer(const CvodesAdjointOptions& options, CvodesMethod backward, Index n, Index p,
+                  bool gauss);
 
 // observations (for a CVODES backward): kFundamental, or kAuto with the Gauss quadrature, no
 // jump layer, n ≤ 8 and many_observations.
-bool UseFundamentalMatrix(const CvodesAdjointOptions& options, const std::string& backward, Index n,
+bool UseFundamentalMatrix(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
                           bool gauss, bool jump_layer, bool many_observations);
 
 // "auto"'s observation count: at least n output times strictly inside (t0, T).
 bool ManyObservations(const OdeProblem& problem);
 
-// The backward algorithm for a problem with n states and p parameters. Throws ConfigError when
-// observations kFundamental meets the CVODES quadrature or the jump layer.
+// The backward algorithm for a problem with n states and p parameters and a backward integrator
+// with these capabilities: the CVODES strategies when it declares a cvodes_method, kExponential
+// when its kind is kExponential or it has no step hook, kRegistry otherwise. Throws ConfigError
+// when observations kFundamental meets the CVODES quadrature or the jump layer.
 CvodesBackwardChoice ChooseCvodesBackward(const CvodesAdjointOptions& options,
-                                          const std::string& backward, Index n, Index p,
+                                          const IntegratorCapabilities& backward, Index n, Index p,
                                           bool many_observations);
 
-// The checks of the CvodesAdjoint constructor: ConfigError naming the offending option.
-void ValidateCvodesAdjointOptions(const GradientOptions& options,
-                                  const CvodesAdjointOptions& cvodes_options);
+// The checks of the CvodesAdjoint constructor: ConfigError naming the offending option or
+// integrator (an unknown name, a forward that declares no cvodes_method, ...). Creates both
+// integrators from the registry and returns their capabilities.
+CvodesAdjointIntegrators ValidateCvodesAdjointOptions(const GradientOptions& options,
+                                                      const CvodesAdjointOptions& cvodes_options);
 
 }  // namespace snode

@@ -1,5 +1,6 @@
 #include "integrators/arkode_dirk_integrator.hpp"
 
+#include <algorithm>
 #include <cstdio>
 // clang-format off
 #include <arkode/arkode_arkstep.h>
@@ -52,6 +53,19 @@ ArkodeDirkIntegrator::ArkodeDirkIntegrator(std::string name, IntegratorOptions o
            "' has no error estimator and needs options.fixed_step > 0 (use sdirk for adaptive "
            "steps)";
   });
+}
+
+IntegratorCapabilities ArkodeDirkIntegrator::Capabilities() const {
+  IntegratorCapabilities capabilities = SundialsStepper::Capabilities();
+  capabilities.kind = IntegratorKind::kDiagonallyImplicit;
+  capabilities.tableau = ImplicitTableau(name());
+  capabilities.order = capabilities.tableau->order;
+  capabilities.error_estimate = capabilities.tableau->HasEmbedding();
+  capabilities.needs_fixed_step = !capabilities.error_estimate;
+  // ARKODE's Hermite interpolant of degree 3 (sdirk); none for backward_euler.
+  capabilities.dense_output_order = HasDenseOutput() ? std::min(capabilities.order, 3) : 0;
+  capabilities.interpolated_outputs = HasDenseOutput() && !capabilities.needs_fixed_step;
+  return capabilities;
 }
 
 void* ArkodeDirkIntegrator::NewMemory(const OdeProblem& problem, N_Vector y) {

@@ -34,6 +34,10 @@ class ArkodeDirkIntegrator final : public SundialsStepper {
   // name: "backward_euler" or "sdirk". Throws ConfigError for other names or bad options.
   ArkodeDirkIntegrator(std::string name, IntegratorOptions options);
 
+  // Diagonally implicit, the method's tableau; sdirk adapts (embedding, Hermite dense output),
+  // backward_euler needs a fixed step and has no dense output.
+  IntegratorCapabilities Capabilities() const override;
+
  private:
   CallbackData& callback_data() override { return callback_data_; }
   void* NewMemory(const OdeProblem& problem, N_Vector y) override;

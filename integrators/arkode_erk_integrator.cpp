@@ -116,6 +116,19 @@ ArkodeErkIntegrator::ArkodeErkIntegrator(std::string name, IntegratorOptions opt
                        o.initial_step_estimate == "hairer";
 }
 
+IntegratorCapabilities ArkodeErkIntegrator::Capabilities() const {
+  IntegratorCapabilities capabilities = SundialsStepper::Capabilities();
+  capabilities.kind = IntegratorKind::kExplicit;
+  capabilities.tableau = ExplicitTableau(name());
+  capabilities.order = capabilities.tableau->order;
+  capabilities.error_estimate = capabilities.tableau->HasEmbedding();
+  capabilities.needs_fixed_step = !capabilities.error_estimate;
+  // ARKODE's interpolant: Hermite of degree 3 (dopri5 sets it, rk4's default), Lagrange for euler.
+  capabilities.dense_output_order = std::min(capabilities.order, 3);
+  capabilities.interpolated_outputs = !capabilities.needs_fixed_step;
+  return capabilities;
+}
+
 double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
   // Hairer, Nørsett & Wanner, Solving ODEs I (2nd ed.), II.4: h0 from the scales of y0 and f0,
   // then h1 from a finite-difference estimate of y'' so that the local error of the method of

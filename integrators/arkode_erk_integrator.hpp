@@ -49,6 +49,10 @@ class ArkodeErkIntegrator final : public SundialsStepper {
   // name: "euler", "rk4" or "dopri5". Throws ConfigError for other names or bad options.
   ArkodeErkIntegrator(std::string name, IntegratorOptions options);
 
+  // Explicit, the method's tableau; dopri5 adapts (embedding, cubic Hermite dense output),
+  // euler and rk4 need a fixed step.
+  IntegratorCapabilities Capabilities() const override;
+
  private:
   CallbackData& callback_data() override { return rhs_data_; }
   void* NewMemory(const OdeProblem& problem, N_Vector y) override;

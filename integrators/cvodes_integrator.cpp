@@ -52,6 +52,18 @@ CvodesIntegrator::CvodesIntegrator(std::string name, IntegratorOptions options)
   });
 }
 
+IntegratorCapabilities CvodesIntegrator::Capabilities() const {
+  IntegratorCapabilities capabilities = SundialsStepper::Capabilities();
+  const bool bdf = name() == "cvodes_bdf";
+  capabilities.kind = IntegratorKind::kMultistep;
+  capabilities.cvodes_method = bdf ? CvodesMethod::kBdf : CvodesMethod::kAdams;
+  capabilities.order = bdf ? 5 : 12;  // CVODES' maximum orders
+  capabilities.error_estimate = true;
+  // The Nordsieck array interpolates to the current order, at most the maximum.
+  capabilities.dense_output_order = capabilities.order;
+  return capabilities;
+}
+
 void* CvodesIntegrator::NewMemory(const OdeProblem& /*problem*/, N_Vector /*y*/) {
   void* mem = CVodeCreate(name() == "cvodes_bdf" ? CV_BDF : CV_ADAMS, context());
   detail::CheckNotNull(mem, "CVodeCreate", where());

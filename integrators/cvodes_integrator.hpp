@@ -30,6 +30,10 @@ class CvodesIntegrator final : public SundialsStepper {
   // name: "cvodes_bdf" or "cvodes_adams". Throws ConfigError for other names or bad options.
   CvodesIntegrator(std::string name, IntegratorOptions options);
 
+  // Linear multistep (cvodes_method kBdf, order 5, or kAdams, order 12), adaptive only, with the
+  // Nordsieck polynomial as dense output.
+  IntegratorCapabilities Capabilities() const override;
+
  private:
   CallbackData& callback_data() override { return callback_data_; }
   void* NewMemory(const OdeProblem& problem, N_Vector y) override;

@@ -146,6 +146,15 @@ Epi2Integrator::StepResult Epi2Integrator::ExponentialEulerSteps(double t, const
   return out.allFinite() ? StepResult::kOk : StepResult::kNonFinite;
 }
 
+IntegratorCapabilities Epi2Integrator::Capabilities() const {
+  IntegratorCapabilities capabilities;
+  capabilities.kind = IntegratorKind::kExponential;
+  capabilities.order = 2;
+  capabilities.error_estimate = true;
+  capabilities.records_steps = true;
+  return capabilities;
+}
+
 Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
   const auto start = std::chrono::steady_clock::now();
   detail::RequireStopTimesOnly("epi2", options_, problem);

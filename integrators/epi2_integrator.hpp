@@ -52,6 +52,9 @@ class Epi2Integrator final : public Integrator {
   std::string name() const override { return "epi2"; }
   const IntegratorOptions& options() const override { return options_; }
   Trajectory Solve(const OdeProblem& problem) override;
+  // Exponential, order 2, adaptive by step doubling (or fixed step), records its steps; no dense
+  // output, output jumps or step hook.
+  IntegratorCapabilities Capabilities() const override;
 
  private:
   enum class StepResult { kOk, kNonFinite, kKrylovFailure };

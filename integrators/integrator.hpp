@@ -27,7 +27,7 @@
 //    the state (an adjoint's observation jump) and returns true if it did; the solver then
 //    continues from the changed state (ARKODE: *Reset, which keeps the step size; CVODES:
 //    CVodeReInit) and the trajectory stores the state after the jump. Honoured when
-//    SupportsOutputJumps() is true (the SUNDIALS integrators); the others throw ConfigError when it
+//    Capabilities().output_jumps (the SUNDIALS integrators); the others throw ConfigError when it
 //    is set.
 //  - OdeProblem::after_step(t_prev, t_new, dense): called after every accepted step with the
 //    step's interval and the solver's dense output over it, before any jump at t_new (backsolve's
@@ -72,6 +72,34 @@
 // grow with its number of steps), and SolveInto() reuses the storage of a trajectory of the same
 // shape (SUNDIALS integrators).
 //
+// Capabilities. Capabilities() declares what the method is and which of the above it honours
+// (IntegratorCapabilities); the contract test checks every promise, and gradient methods and apps
+// decide from it, never from name(), so a plug-in that declares the same is treated like a
+// built-in. Each field promises:
+//  - kind, order: the method family and its order (variable order: the highest); informative
+//    except as used below.
+//  - error_estimate: adaptive steps when fixed_step = 0; needs_fixed_step: the constructor
+//    refuses fixed_step = 0.
+//  - dense_output_order > 0: a dense output over every step (DenseOutput in after_step).
+//  - output_jumps: at_output honoured; step_hook: after_step honoured; interpolated_outputs:
+//    options.interpolate_outputs honoured; records_steps: step_times filled under record_steps.
+//  - tableau: the method is exactly this Runge–Kutta tableau (explicit or diagonally implicit),
+//    stage for stage, with steps ending on every output time (stop-time mode).
+//  - cvodes_method: the integrator is CVODES with that linear multistep method.
+// How the gradient methods use them:
+//  - bptt replays the steps with `tableau` (none: ConfigError), implicit iff kind is
+//    kDiagonallyImplicit; with fixed_step = 0 it needs error_estimate, not needs_fixed_step, and
+//    records_steps (it replays the recorded step sequence).
+//  - backsolve_adjoint's quadrature adjoint needs a kExplicit backward with a dense output, a
+//    step hook and output jumps; without output_jumps the backward pass solves one observation
+//    interval at a time and applies the jumps between the solves.
+//  - cvodes_adjoint's forward must declare a cvodes_method (the CVODES memory is created with
+//    it); its backward runs CVODES' own backward integration when it declares one, the reversed
+//    linear system [a, q] segment by segment when it is kExponential or has no step hook, and
+//    otherwise the interpolating adjoint (with output_jumps one solve, without one solve per
+//    observation interval).
+//  - apps' `--outputs auto` interpolates when interpolated_outputs (and no fixed step).
+//
 // Thread-safety. An Integrator object holds solver memory and workspace: use one object per
 // thread (and one field per thread: VectorField::Clone). Objects on different threads are
 // independent (each SUNDIALS integrator has its own SUNContext). Register plug-ins before starting
@@ -107,14 +135,14 @@ enum class CvodesMethod { kNone, kAdams, kBdf };
 // exactly like a built-in. A capability declared true is a promise the contract test checks.
 struct IntegratorCapabilities {
   IntegratorKind kind = IntegratorKind::kOther;
-  int order = 0;                 // order of the solution (variable-order: the highest); 0 unknown
-  bool error_estimate = false;   // embedded error estimate: adaptive steps when fixed_step = 0
+  int order = 0;                  // order of the solution (variable-order: the highest); 0 unknown
+  bool error_estimate = false;    // embedded error estimate: adaptive steps when fixed_step = 0
   bool needs_fixed_step = false;  // refuses fixed_step = 0 (no error estimate to adapt with)
-  int dense_output_order = 0;    // order of the dense output over a step; 0 = none
-  bool output_jumps = false;     // honours OdeProblem::at_output
-  bool step_hook = false;        // honours OdeProblem::after_step (with a dense output)
+  int dense_output_order = 0;     // order of the dense output over a step; 0 = none
+  bool output_jumps = false;      // honours OdeProblem::at_output
+  bool step_hook = false;         // honours OdeProblem::after_step (with a dense output)
   bool interpolated_outputs = false;  // honours IntegratorOptions::interpolate_outputs
-  bool records_steps = false;    // fills Trajectory::step_times under IntegratorOptions::record_steps
+  bool records_steps = false;  // fills Trajectory::step_times under IntegratorOptions::record_steps
   // The method is this Runge–Kutta tableau, step for step (explicit or diagonally implicit):
   // bptt replays the recorded steps with it, so it must be the exact method Solve() runs.
   std::optional<ButcherTableau> tableau;
@@ -146,6 +174,8 @@ struct IntegratorOptions {
 
   // Throws ConfigError naming the offending field (non-positive or NaN tolerances or step, ...).
   void Validate() const;
+  // linear_solver is "dense" (otherwise "gmres", once validated).
+  bool DenseLinearSolver() const { return linear_solver == "dense"; }
 };
 
 struct IntegratorStats {
@@ -184,16 +214,13 @@ class Integrator {
   virtual void SolveInto(const OdeProblem& problem, Trajectory& trajectory) {
     trajectory = Solve(problem);
   }
-  // What the method is and which parts of the contract it honours (see IntegratorCapabilities).
-  // The default declares nothing but the output jumps SupportsOutputJumps() reports.
-  virtual IntegratorCapabilities Capabilities() const {
-    IntegratorCapabilities capabilities;
-    capabilities.output_jumps = SupportsOutputJumps();
-    return capabilities;
-  }
-  // Whether Solve() honours OdeProblem::at_output (jumps at output times). When false, a problem
-  // with at_output is a ConfigError.
-  virtual bool SupportsOutputJumps() const { return false; }
+  // What the method is and which parts of the contract it honours (see IntegratorCapabilities
+  // and "Capabilities" in the file comment). The default is the conservative kOther with nothing
+  // declared: gradient methods then use only Solve() at stop times.
+  virtual IntegratorCapabilities Capabilities() const { return {}; }
+  // Whether Solve() honours OdeProblem::at_output (jumps at output times): Capabilities().
+  // output_jumps. When false, a problem with at_output is a ConfigError.
+  bool SupportsOutputJumps() const { return Capabilities().output_jumps; }
 };
 
 using IntegratorRegistryType = Registry<Integrator, IntegratorOptions>;

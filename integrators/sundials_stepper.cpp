@@ -111,9 +111,18 @@ void SundialsStepper::BuildHooks() {
   hooks_.reset = [this](double t, N_Vector y) { return api_.reset.function(memory_.get(), t, y); };
 }
 
+IntegratorCapabilities SundialsStepper::Capabilities() const {
+  IntegratorCapabilities capabilities;
+  capabilities.output_jumps = true;
+  capabilities.records_steps = true;
+  capabilities.step_hook = HasDenseOutput();
+  capabilities.interpolated_outputs = HasDenseOutput();
+  return capabilities;
+}
+
 void SundialsStepper::AttachLinearSolver() {
   void* mem = memory_.get();
-  if (options_.linear_solver == "dense") {
+  if (options_.DenseLinearSolver()) {
     const sunindextype n = N_VGetLength(y_.get());
     matrix_.reset(SUNDenseMatrix(n, n, *context_));
     detail::CheckNotNull(matrix_.get(), "SUNDenseMatrix", where_);

@@ -90,7 +90,11 @@ class SundialsStepper : public Integrator {
   const IntegratorOptions& options() const final { return options_; }
   Trajectory Solve(const OdeProblem& problem) final;
   void SolveInto(const OdeProblem& problem, Trajectory& trajectory) final;
-  bool SupportsOutputJumps() const final { return true; }
+  // What every SUNDIALS stepper honours: output jumps, recorded steps and, with a dense output
+  // (HasDenseOutput()), the step hook and interpolated outputs. The derived classes call this and
+  // declare the method itself (kind, order, error estimate, tableau, dense output order, ...),
+  // clearing interpolated_outputs for a method that needs a fixed step.
+  IntegratorCapabilities Capabilities() const override;
 
  protected:
   // Throws ConfigError "<kind>: unknown method 'NAME'; known: a, b" when name is not one of

@@ -43,8 +43,8 @@ SampleSummary Summarize(const BenchSamples& samples) {
 
 std::vector<BenchConfig> BenchConfigs() {
   return {
-      {"dopri5 1e-3, 1 thread", "dopri5", 1}, {"dopri5 1e-3, 2 threads", "dopri5", 2},
-      {"rk4 4 steps, 1 thread", "rk4", 1},    {"rk4 4 steps, 2 threads", "rk4", 2},
+      {"dopri5 1e-3, 1 thread", "dopri5", 1},    {"dopri5 1e-3, 2 threads", "dopri5", 2},
+      {"rk4 4 steps, 1 thread", "rk4", 1, 0.25}, {"rk4 4 steps, 2 threads", "rk4", 2, 0.25},
       {"no-ODE ablation, 1 thread", "", 1},
   };
 }
@@ -61,7 +61,7 @@ Settings BenchSettings(const Settings& base, const BenchConfig& config, long epo
   if (!s.no_ode) {
     IntegratorOptions io = s.solver.integrator_options;
     io.rtol = io.atol = 1e-3;
-    io.fixed_step = config.integrator == "rk4" ? 0.25 : 0.0;
+    io.fixed_step = config.fixed_step;
     s.solver.integrator = config.integrator;
     s.solver.integrator_options = io;
     s.solver.gradient_options.integrator = config.integrator;

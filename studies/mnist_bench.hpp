@@ -18,6 +18,7 @@ struct BenchConfig {
   std::string label;       // "dopri5 1e-3, 2 threads"
   std::string integrator;  // "" for the ablation
   long threads = 1;
+  double fixed_step = 0.0;  // IntegratorOptions::fixed_step (0: adaptive)
 };
 
 // The five configurations, in report order.

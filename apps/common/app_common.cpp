@@ -214,22 +214,27 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   options.outputs = outputs;
   Require(outputs == "stop" || outputs == "interpolate" || outputs == "auto",
           "--outputs must be 'stop', 'interpolate' or 'auto', got '" + outputs + "'");
-  const bool has_dense_output =
-      io.fixed_step == 0.0 &&
-      (options.integrator == "dopri5" || options.integrator == "sdirk" ||
-       options.integrator == "cvodes_bdf" || options.integrator == "cvodes_adams");
+  const auto& integrators = IntegratorRegistry();
+  CheckName(options.integrator, integrators.kind(), integrators.Contains(options.integrator),
+            integrators.KnownNames());
+  // Interpolated outputs where the integrator declares them (adaptive steps only).
+  bool has_dense_output = false;
+  if (outputs != "stop" && io.fixed_step == 0.0) {
+    try {
+      has_dense_output =
+          integrators.Create(options.integrator, io)->Capabilities().interpolated_outputs;
+    } catch (const ConfigError&) {
+      // Options the integrator refuses are reported below (Validate) or where the app creates it.
+    }
+  }
   if (outputs == "interpolate") {
     Require(has_dense_output,
-            "--outputs interpolate needs an adaptive dopri5, sdirk, cvodes_bdf "
-            "or cvodes_adams (got --integrator " +
+            "--outputs interpolate needs an adaptive integrator with interpolated outputs, such "
+            "as dopri5, sdirk, cvodes_bdf or cvodes_adams (got --integrator " +
                 options.integrator + (io.fixed_step > 0.0 ? " with --step" : "") + ")");
   }
   io.interpolate_outputs = outputs == "interpolate" || (outputs == "auto" && has_dense_output);
   io.Validate();
-
-  const auto& integrators = IntegratorRegistry();
-  CheckName(options.integrator, integrators.kind(), integrators.Contains(options.integrator),
-            integrators.KnownNames());
   const auto& gradients = GradientRegistry();
   CheckName(options.gradient, gradients.kind(), gradients.Contains(options.gradient),
             gradients.KnownNames());

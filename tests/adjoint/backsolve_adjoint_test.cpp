@@ -26,6 +26,7 @@
 #include "models/mlp.hpp"
 #include "problems/decay.hpp"
 #include "problems/lotka_volterra.hpp"
+#include "tests/adjoint/plugin_integrators.hpp"
 #include "tests/test_util/allocation_counter.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
@@ -421,6 +422,35 @@ MseLoss TargetsAtTimes(std::size_t count) {
     targets.push_back((Vector(2) << 1.0 + 0.3 * std::sin(x), 0.8 + 0.2 * std::cos(x)).finished());
   }
   return MseLoss(std::move(targets));
+}
+
+// The backward path follows the backward integrator's declared capabilities, for plug-ins under
+// their own names: an explicit one with a dense output, the step hook and output jumps gets the
+// quadrature adjoint; one without output jumps (with or without the step hook) the augmented
+// system, one observation interval at a time. Each matches central differences.
+TEST(BacksolveAdjoint, PluginBackwardPathFollowsItsCapabilities) {
+  const OdeProblem problem = LotkaVolterraProblem();
+  const MseLoss loss = TargetsAtTimes(problem.output_times.size());
+  const LossAndGradient fd =
+      CentralDifferenceGradient(problem, loss, Options("dopri5", 1e-10, 1e-12));
+  const struct {
+    std::string backward;
+    bool quadrature;
+  } cases[] = {{test_plugins::Dopri5Quadrature(), true},
+               {test_plugins::Dopri5WithoutJumps(), false},
+               {test_plugins::Dopri5Simple(), false}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.backward);
+    GradientOptions options = Options("dopri5", 1e-10, 1e-12);
+    options.backward_integrator = c.backward;
+    BacksolveAdjoint method(options);
+    EXPECT_EQ(method.quadrature_adjoint(), c.quadrature);
+    const LossAndGradient result = method.Compute(problem, loss);
+    EXPECT_FALSE(result.stats.reconstruction_failed);
+    // Central differences of the adaptive map are accurate to ~1e-5 here (see below).
+    EXPECT_LE(MaxRelativeError(result.dtheta, fd.dtheta), 5e-5);
+    EXPECT_LE(MaxRelativeError(result.dz0, fd.dz0), 5e-5);
+  }
 }
 
 TEST(BacksolveAdjoint, CheckpointsAreOnByDefault) { EXPECT_TRUE(BacksolveOptions().checkpoints); }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adjoint/finite_difference.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
@@ -19,6 +20,7 @@
 #include "models/mlp.hpp"
 #include "problems/decay.hpp"
 #include "problems/lotka_volterra.hpp"
+#include "tests/adjoint/plugin_integrators.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
@@ -372,14 +374,73 @@ TEST(Bptt, RejectsUnsupportedIntegrator) {
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& error) {
     const std::string message = error.what();
-    EXPECT_NE(message.find("gradient 'bptt' does not support integrator 'epi2'"), std::string::npos)
-        << message;
-    EXPECT_NE(message.find("supported: backward_euler, dopri5, euler, heun, rk4, sdirk"),
-              std::string::npos)
-        << message;
+    EXPECT_EQ(message,
+              "gradient 'bptt' needs an integrator that declares its Butcher tableau; 'epi2' "
+              "does not");
   }
   options.integrator = "rk4";  // no error estimator: needs a fixed step
   EXPECT_THROW(Bptt bptt(options), ConfigError);
+}
+
+// A plug-in under its own name that declares its tableau (Heun's, wrapping the built-in) is
+// replayed like a built-in: the loss is the plug-in's own solve and the gradient matches central
+// differences of the plug-in's map (through the registry). Fixed step: the map itself; adaptive:
+// the map on the recorded (frozen) steps.
+TEST(Bptt, PluginThatDeclaresItsTableauMatchesCentralDifferences) {
+  GradientOptions options;
+  options.integrator = test_plugins::HeunWithTableau();
+  options.integrator_options.fixed_step = 0.01;
+  const OdeProblem problem = LotkaVolterraProblem();
+  const MseLoss loss = TargetsFor(problem);
+  Bptt bptt(options);
+  const LossAndGradient result = bptt.Compute(problem, loss);
+  const LossAndGradient fd = CentralDifferenceGradient(problem, loss, options);
+  EXPECT_NEAR(result.loss, fd.loss, 1e-12 * std::abs(fd.loss));
+  EXPECT_LE(MaxRelativeError(result.dtheta, fd.dtheta), 1e-6);
+  EXPECT_LE(MaxRelativeError(result.dz0, fd.dz0), 1e-6);
+
+  options.integrator_options.fixed_step = 0.0;
+  options.integrator_options.rtol = 1e-6;
+  options.integrator_options.atol = 1e-8;
+  Bptt adaptive(options);
+  const LossAndGradient replayed = adaptive.Compute(problem, loss);
+  const LossAndGradient solved = CentralDifferenceGradient(problem, loss, options);
+  EXPECT_NEAR(replayed.loss, solved.loss, 1e-10 * std::abs(solved.loss));
+  const std::vector<double> steps = adaptive.StepTimes(problem);
+  EXPECT_GT(steps.size(), problem.output_times.size() + 1);
+  const FrozenDifferences frozen = FrozenCentralDifferences(adaptive, problem, loss, steps);
+  EXPECT_LE(MaxRelativeError(replayed.dtheta, frozen.dtheta), 1e-6);
+  EXPECT_LE(MaxRelativeError(replayed.dz0, frozen.dz0), 1e-6);
+}
+
+TEST(Bptt, PluginWithoutTableauIsRefusedByName) {
+  GradientOptions options;
+  options.integrator = test_plugins::Dopri5WithoutDeclarations();
+  try {
+    Bptt bptt(options);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "gradient 'bptt' needs an integrator that declares its Butcher tableau; "
+              "'plugin_undeclared' does not");
+  }
+}
+
+TEST(Bptt, RecordingSolveWithoutStepTimesIsAClearError) {
+  GradientOptions options;
+  options.integrator = test_plugins::Dopri5LosingSteps();
+  Bptt bptt(options);
+  const OdeProblem problem = LotkaVolterraProblem();
+  try {
+    bptt.Compute(problem, TargetsFor(problem));
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("integrator 'plugin_losing_steps' returned no step times from its "
+                        "recording solve"),
+              std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(Bptt, MemoryGuardRefusesWithEstimate) {

@@ -19,6 +19,7 @@
 #include "models/analytic_fields.hpp"
 #include "models/mlp.hpp"
 #include "problems/robertson.hpp"
+#include "tests/adjoint/plugin_integrators.hpp"
 #include "tests/test_util/allocation_counter.hpp"
 #include "tests/test_util/cvodes_test_problems.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
@@ -110,16 +111,13 @@ TEST(CvodesAdjoint, RejectsOtherIntegrators) {
     FAIL() << "dopri5 accepted";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "gradient 'cvodes_adjoint' needs integrator 'cvodes_bdf' or 'cvodes_adams', got "
-              "'dopri5'");
+              "gradient 'cvodes_adjoint' needs a CVODES integrator (one that declares a "
+              "cvodes_method: 'cvodes_bdf', 'cvodes_adams'), got 'dopri5'");
   }
-  // A backward integrator must be CVODES, epi2 or support jumps at the output times (heun
-  // does not); unknown names and unknown quadrature kinds are refused too.
-  for (const std::string backward : {"heun", "no_such_integrator"}) {
-    options = Options();
-    options.backward_integrator = backward;
-    EXPECT_THROW(CvodesAdjoint{options}, ConfigError) << backward;
-  }
+  // Unknown backward integrators and unknown quadrature kinds are refused.
+  options = Options();
+  options.backward_integrator = "no_such_integrator";
+  EXPECT_THROW(CvodesAdjoint{options}, ConfigError);
   EXPECT_THROW(Own({{"quadrature", "simpson"}}), ConfigError);
 }
 
@@ -537,6 +535,20 @@ TEST(CvodesAdjoint, InterpolatingAdjointMatchesFiniteDifferences) {
     GradientOptions options = Options(integrator, 1e-10, 1e-12);
     options.backward_integrator = "dopri5";
     ExpectVariantMatchesFiniteDifferences(options, {}, integrator + "/dopri5");
+  }
+}
+
+// Backward integrators from plug-ins, chosen by what they declare, not refused for lacking
+// output jumps: one with a dense output and the step hook but no output jumps (the
+// interpolating adjoint, one solve per observation interval, the jumps between the solves) and a
+// simple one without jumps, step hook or dense output (the linear system [a, q], segment by
+// segment).
+TEST(CvodesAdjoint, PluginBackwardWithoutOutputJumpsMatchesFiniteDifferences) {
+  for (const std::string& backward :
+       {test_plugins::Dopri5WithoutJumps(), test_plugins::Dopri5Simple()}) {
+    GradientOptions options = Options("cvodes_bdf", 1e-10, 1e-12);
+    options.backward_integrator = backward;
+    ExpectVariantMatchesFiniteDifferences(options, {}, "cvodes_bdf/" + backward);
   }
 }
 

@@ -24,65 +24,71 @@ GradientOptions Options(const std::string& integrator = "cvodes_bdf",
   return options;
 }
 
+// What the registered integrator `name` declares (adaptive default options).
+IntegratorCapabilities Caps(const std::string& name) {
+  return IntegratorRegistry().Create(name, IntegratorOptions())->Capabilities();
+}
+CvodesMethod Method(const std::string& name) { return Caps(name).cvodes_method; }
+
 using Own = CvodesAdjointOptions;
 using Quadrature = CvodesAdjointOptions::Quadrature;
 using Layer = CvodesAdjointOptions::JumpLayer;
 using Observations = CvodesAdjointOptions::Observations;
 
-TEST(CvodesStrategyChoice, CvodesIntegratorsAreBdfAndAdams) {
-  EXPECT_TRUE(IsCvodesIntegrator("cvodes_bdf"));
-  EXPECT_TRUE(IsCvodesIntegrator("cvodes_adams"));
-  EXPECT_FALSE(IsCvodesIntegrator("dopri5"));
-  EXPECT_FALSE(IsCvodesIntegrator("epi2"));
+TEST(CvodesStrategyChoice, CvodesIntegratorsDeclareBdfAndAdams) {
+  EXPECT_EQ(Method("cvodes_bdf"), CvodesMethod::kBdf);
+  EXPECT_EQ(Method("cvodes_adams"), CvodesMethod::kAdams);
+  EXPECT_EQ(Method("dopri5"), CvodesMethod::kNone);
+  EXPECT_EQ(Method("epi2"), CvodesMethod::kNone);
 }
 
 // quadrature: "gauss" or "auto" with P > 8·n, and only with a CVODES backward.
 TEST(CvodesStrategyChoice, GaussQuadratureAboveEightParametersPerState) {
   Own options;
   EXPECT_EQ(options.quadrature, Quadrature::kAuto);
-  EXPECT_FALSE(UseGaussQuadrature(options, "cvodes_bdf", 2, 16));
-  EXPECT_TRUE(UseGaussQuadrature(options, "cvodes_bdf", 2, 17));
+  EXPECT_FALSE(UseGaussQuadrature(options, Method("cvodes_bdf"), 2, 16));
+  EXPECT_TRUE(UseGaussQuadrature(options, Method("cvodes_bdf"), 2, 17));
   options.quadrature = Quadrature::kGauss;
-  EXPECT_TRUE(UseGaussQuadrature(options, "cvodes_adams", 2, 1));
+  EXPECT_TRUE(UseGaussQuadrature(options, Method("cvodes_adams"), 2, 1));
   for (const std::string backward : {"epi2", "dopri5"}) {
-    EXPECT_FALSE(UseGaussQuadrature(options, backward, 2, 1000)) << backward;
+    EXPECT_FALSE(UseGaussQuadrature(options, Method(backward), 2, 1000)) << backward;
   }
   options.quadrature = Quadrature::kCvodes;
-  EXPECT_FALSE(UseGaussQuadrature(options, "cvodes_bdf", 2, 1000));
+  EXPECT_FALSE(UseGaussQuadrature(options, Method("cvodes_bdf"), 2, 1000));
 }
 
 // jump_layer "auto": the Gauss quadrature, a cvodes_bdf backward, n + p + 1 ≤ 64 and no
 // explicit fundamental matrix; "on" with any CVODES backward; "off" never.
 TEST(CvodesStrategyChoice, JumpLayerRules) {
   Own options;
-  EXPECT_TRUE(UseJumpLayer(options, "cvodes_bdf", 3, 60, true));
-  EXPECT_FALSE(UseJumpLayer(options, "cvodes_bdf", 3, 61, true));
-  EXPECT_FALSE(UseJumpLayer(options, "cvodes_bdf", 3, 3, false));
-  EXPECT_FALSE(UseJumpLayer(options, "cvodes_adams", 3, 3, true));
+  EXPECT_TRUE(UseJumpLayer(options, Method("cvodes_bdf"), 3, 60, true));
+  EXPECT_FALSE(UseJumpLayer(options, Method("cvodes_bdf"), 3, 61, true));
+  EXPECT_FALSE(UseJumpLayer(options, Method("cvodes_bdf"), 3, 3, false));
+  EXPECT_FALSE(UseJumpLayer(options, Method("cvodes_adams"), 3, 3, true));
   options.observations = Observations::kFundamental;
-  EXPECT_FALSE(UseJumpLayer(options, "cvodes_bdf", 3, 3, true));
+  EXPECT_FALSE(UseJumpLayer(options, Method("cvodes_bdf"), 3, 3, true));
   options = Own();
   options.jump_layer = Layer::kOn;
-  EXPECT_TRUE(UseJumpLayer(options, "cvodes_adams", 3, 1000, false));
-  EXPECT_FALSE(UseJumpLayer(options, "dopri5", 3, 3, false));
+  EXPECT_TRUE(UseJumpLayer(options, Method("cvodes_adams"), 3, 1000, false));
+  EXPECT_FALSE(UseJumpLayer(options, Method("dopri5"), 3, 3, false));
   options.jump_layer = Layer::kOff;
-  EXPECT_FALSE(UseJumpLayer(options, "cvodes_bdf", 3, 3, true));
+  EXPECT_FALSE(UseJumpLayer(options, Method("cvodes_bdf"), 3, 3, true));
 }
 
 // observations "auto": the Gauss quadrature without the jump layer, n ≤ 8 and many
 // observations; "restart" never, "fundamental" with any CVODES backward.
 TEST(CvodesStrategyChoice, FundamentalMatrixRules) {
   Own options;
-  EXPECT_TRUE(UseFundamentalMatrix(options, "cvodes_bdf", 8, true, false, true));
-  EXPECT_FALSE(UseFundamentalMatrix(options, "cvodes_bdf", 9, true, false, true));
-  EXPECT_FALSE(UseFundamentalMatrix(options, "cvodes_bdf", 2, false, false, true));
-  EXPECT_FALSE(UseFundamentalMatrix(options, "cvodes_bdf", 2, true, true, true));
-  EXPECT_FALSE(UseFundamentalMatrix(options, "cvodes_bdf", 2, true, false, false));
+  EXPECT_TRUE(UseFundamentalMatrix(options, Method("cvodes_bdf"), 8, true, false, true));
+  EXPECT_FALSE(UseFundamentalMatrix(options, Method("cvodes_bdf"), 9, true, false, true));
+  EXPECT_FALSE(UseFundamentalMatrix(options, Method("cvodes_bdf"), 2, false, false, true));
+  EXPECT_FALSE(UseFundamentalMatrix(options, Method("cvodes_bdf"), 2, true, true, true));
+  EXPECT_FALSE(UseFundamentalMatrix(options, Method("cvodes_bdf"), 2, true, false, false));
   options.observations = Observations::kRestart;
-  EXPECT_FALSE(UseFundamentalMatrix(options, "cvodes_bdf", 2, true, false, true));
+  EXPECT_FALSE(UseFundamentalMatrix(options, Method("cvodes_bdf"), 2, true, false, true));
   options.observations = Observations::kFundamental;
-  EXPECT_TRUE(UseFundamentalMatrix(options, "cvodes_bdf", 20, false, true, false));
-  EXPECT_FALSE(UseFundamentalMatrix(options, "dopri5", 2, true, false, true));
+  EXPECT_TRUE(UseFundamentalMatrix(options, Method("cvodes_bdf"), 20, false, true, false));
+  EXPECT_FALSE(UseFundamentalMatrix(options, Method("dopri5"), 2, true, false, true));
 }
 
 // At least n output times strictly inside (t0, T).
@@ -101,32 +107,46 @@ TEST(CvodesStrategyChoice, ManyObservationsCountsTimesInsideTheInterval) {
 TEST(CvodesStrategyChoice, ChoosesTheDocumentedAlgorithm) {
   const Own defaults;
   // A non-CVODES backward: epi2 or the interpolating adjoint, never with the jump layer.
-  CvodesBackwardChoice choice = ChooseCvodesBackward(defaults, "epi2", 2, 100, true);
-  EXPECT_EQ(choice.kind, CvodesBackwardKind::kEpi2);
+  CvodesBackwardChoice choice = ChooseCvodesBackward(defaults, Caps("epi2"), 2, 100, true);
+  EXPECT_EQ(choice.kind, CvodesBackwardKind::kExponential);
   EXPECT_FALSE(choice.jump_layer);
-  choice = ChooseCvodesBackward(defaults, "dopri5", 2, 100, true);
+  choice = ChooseCvodesBackward(defaults, Caps("dopri5"), 2, 100, true);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kRegistry);
+  // Decided by the declared capabilities alone: a step hook without output jumps is still the
+  // interpolating adjoint (one solve per interval); without a step hook, the linear system.
+  IntegratorCapabilities declared = Caps("dopri5");
+  declared.output_jumps = false;
+  EXPECT_EQ(ChooseCvodesBackward(defaults, declared, 2, 100, true).kind,
+            CvodesBackwardKind::kRegistry);
+  declared.step_hook = false;
+  declared.dense_output_order = 0;
+  EXPECT_EQ(ChooseCvodesBackward(defaults, declared, 2, 100, true).kind,
+            CvodesBackwardKind::kExponential);
+  declared = IntegratorCapabilities();
+  declared.cvodes_method = CvodesMethod::kBdf;
+  EXPECT_EQ(ChooseCvodesBackward(defaults, declared, 3, 3, true).kind,
+            CvodesBackwardKind::kCvodesQuadrature);
   // Few parameters: CVODES' quadrature, no layer (Robertson, Lotka–Volterra).
-  choice = ChooseCvodesBackward(defaults, "cvodes_bdf", 3, 3, true);
+  choice = ChooseCvodesBackward(defaults, Caps("cvodes_bdf"), 3, 3, true);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kCvodesQuadrature);
   EXPECT_FALSE(choice.jump_layer);
   // Many parameters, BDF: Gauss with restarts and the jump layer (it turns the fundamental
   // matrix off), or without the layer when the backward system is too large for it.
-  choice = ChooseCvodesBackward(defaults, "cvodes_bdf", 2, 42, true);
+  choice = ChooseCvodesBackward(defaults, Caps("cvodes_bdf"), 2, 42, true);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kGaussRestart);
   EXPECT_TRUE(choice.jump_layer);
-  choice = ChooseCvodesBackward(defaults, "cvodes_bdf", 2, 1218, true);
+  choice = ChooseCvodesBackward(defaults, Caps("cvodes_bdf"), 2, 1218, true);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kFundamental);
-  choice = ChooseCvodesBackward(defaults, "cvodes_bdf", 2, 1218, false);
+  choice = ChooseCvodesBackward(defaults, Caps("cvodes_bdf"), 2, 1218, false);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kGaussRestart);
   EXPECT_FALSE(choice.jump_layer);
   // Adams: no automatic layer, so the fundamental matrix with many observations.
-  EXPECT_EQ(ChooseCvodesBackward(defaults, "cvodes_adams", 2, 42, true).kind,
+  EXPECT_EQ(ChooseCvodesBackward(defaults, Caps("cvodes_adams"), 2, 42, true).kind,
             CvodesBackwardKind::kFundamental);
   // The CVODES quadrature with "on": the layer on top of it.
   Own options;
   options.jump_layer = Layer::kOn;
-  choice = ChooseCvodesBackward(options, "cvodes_bdf", 3, 3, true);
+  choice = ChooseCvodesBackward(options, Caps("cvodes_bdf"), 3, 3, true);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kCvodesQuadrature);
   EXPECT_TRUE(choice.jump_layer);
 }
@@ -135,20 +155,26 @@ TEST(CvodesStrategyChoice, ExplicitFundamentalMatrixNeedsGaussAndNoLayer) {
   Own options;
   options.observations = Observations::kFundamental;
   options.quadrature = Quadrature::kGauss;
-  const CvodesBackwardChoice choice = ChooseCvodesBackward(options, "cvodes_bdf", 2, 42, false);
+  const CvodesBackwardChoice choice =
+      ChooseCvodesBackward(options, Caps("cvodes_bdf"), 2, 42, false);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kFundamental);
   EXPECT_FALSE(choice.jump_layer);
   options.jump_layer = Layer::kOn;
-  EXPECT_THROW(ChooseCvodesBackward(options, "cvodes_bdf", 2, 42, false), ConfigError);
+  EXPECT_THROW(ChooseCvodesBackward(options, Caps("cvodes_bdf"), 2, 42, false), ConfigError);
   options.jump_layer = Layer::kAuto;
   options.quadrature = Quadrature::kCvodes;
-  EXPECT_THROW(ChooseCvodesBackward(options, "cvodes_bdf", 2, 42, false), ConfigError);
+  EXPECT_THROW(ChooseCvodesBackward(options, Caps("cvodes_bdf"), 2, 42, false), ConfigError);
 }
 
 TEST(CvodesStrategyChoice, ValidationNamesTheOffendingOption) {
   EXPECT_NO_THROW(ValidateCvodesAdjointOptions(Options(), Own()));
   EXPECT_NO_THROW(ValidateCvodesAdjointOptions(Options("cvodes_adams", "dopri5"), Own()));
-  const std::vector<GradientOptions> bad = {Options("dopri5"), Options("cvodes_bdf", "heun"),
+  // A backward integrator without output jumps is accepted (one solve per interval).
+  const CvodesAdjointIntegrators integrators =
+      ValidateCvodesAdjointOptions(Options("cvodes_bdf", "heun"), Own());
+  EXPECT_EQ(integrators.forward.cvodes_method, CvodesMethod::kBdf);
+  EXPECT_FALSE(integrators.backward.output_jumps);
+  const std::vector<GradientOptions> bad = {Options("dopri5"),
                                             Options("cvodes_bdf", "no_such_integrator")};
   for (const GradientOptions& options : bad) {
     EXPECT_THROW(ValidateCvodesAdjointOptions(options, Own()), ConfigError)

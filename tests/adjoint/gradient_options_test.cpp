@@ -89,24 +89,37 @@ TEST(BacksolveOptions, FromSettingsReadsEveryOption) {
 
 TEST(BacksolveOptions, QuadratureAdjointNeedsAnExplicitBackwardWithOutputJumps) {
   BacksolveOptions options;
+  const auto declared = [](const std::string& name) {
+    IntegratorOptions io;
+    io.fixed_step = name == "rk4" || name == "euler" ? 0.1 : 0.0;
+    return IntegratorRegistry().Create(name, io)->Capabilities();
+  };
   for (const char* name : {"dopri5", "rk4", "euler"}) {
-    EXPECT_TRUE(UseQuadratureAdjoint(options, name, true)) << name;
-    EXPECT_FALSE(UseQuadratureAdjoint(options, name, false)) << name;
+    IntegratorCapabilities capabilities = declared(name);
+    EXPECT_TRUE(UseQuadratureAdjoint(options, capabilities)) << name;
+    capabilities.output_jumps = false;
+    EXPECT_FALSE(UseQuadratureAdjoint(options, capabilities)) << name;
+    capabilities = declared(name);
+    capabilities.step_hook = false;
+    capabilities.dense_output_order = 0;
+    EXPECT_FALSE(UseQuadratureAdjoint(options, capabilities)) << name;
   }
   for (const char* name : {"heun", "sdirk", "cvodes_bdf", "epi2"}) {
-    EXPECT_FALSE(UseQuadratureAdjoint(options, name, true)) << name;
+    EXPECT_FALSE(UseQuadratureAdjoint(options, declared(name))) << name;
   }
   options.quadrature = false;
-  EXPECT_FALSE(UseQuadratureAdjoint(options, "dopri5", true));
+  EXPECT_FALSE(UseQuadratureAdjoint(options, declared("dopri5")));
 }
 
 TEST(BacksolveOptions, SeminormOnlyOnTheAugmentedPathWithoutGmres) {
   BacksolveOptions options;
-  EXPECT_TRUE(UseSeminorm(options, false, "dense"));
-  EXPECT_FALSE(UseSeminorm(options, true, "dense"));
-  EXPECT_FALSE(UseSeminorm(options, false, "gmres"));
+  IntegratorOptions dense, gmres;
+  gmres.linear_solver = "gmres";
+  EXPECT_TRUE(UseSeminorm(options, false, dense));
+  EXPECT_FALSE(UseSeminorm(options, true, dense));
+  EXPECT_FALSE(UseSeminorm(options, false, gmres));
   options.seminorm = false;
-  EXPECT_FALSE(UseSeminorm(options, false, "dense"));
+  EXPECT_FALSE(UseSeminorm(options, false, dense));
 }
 
 TEST(CvodesAdjointOptions, FromSettingsReadsEveryOption) {
