@@ -1,5 +1,7 @@
 #include "integrators/integrator_support.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "core/errors.hpp"
@@ -29,6 +31,17 @@ void RequireStopTimesOnly(const std::string& integrator, const IntegratorOptions
     return "integrator '" + integrator +
            "' has no dense output: OdeProblem::after_step is not available";
   });
+}
+
+double HairerFirstGuess(double d0, double d1) {
+  return (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+}
+
+double HairerStartingStep(double h0, double d1, double d2, int order) {
+  const double largest = std::max(d1, d2);
+  const double h1 =
+      largest <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / largest, 1.0 / (order + 1.0));
+  return std::min(100.0 * h0, h1);
 }
 
 }  // namespace detail
