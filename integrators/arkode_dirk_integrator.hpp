@@ -56,10 +56,6 @@ class ArkodeDirkIntegrator final : public SundialsStepper {
   // tableau itself (bptt replays it).
   IntegratorCapabilities Capabilities() const override;
 
-  // Diagonally implicit, the method's tableau; sdirk adapts (embedding, Hermite dense output),
-  // backward_euler needs a fixed step and has no dense output.
-  IntegratorCapabilities Capabilities() const override;
-
  private:
   ArkodeDirkIntegrator(const std::string& name, ButcherTableau tableau, IntegratorOptions options,
                        int arkode_table_id, std::initializer_list<const char*> known_names);

@@ -69,10 +69,6 @@ class ArkodeErkIntegrator final : public SundialsStepper {
   // recorded steps; the tableau itself (bptt replays it).
   IntegratorCapabilities Capabilities() const override;
 
-  // Explicit, the method's tableau; dopri5 adapts (embedding, cubic Hermite dense output),
-  // euler and rk4 need a fixed step.
-  IntegratorCapabilities Capabilities() const override;
-
  private:
   ArkodeErkIntegrator(const std::string& name, ButcherTableau tableau, IntegratorOptions options,
                       int arkode_table_id, std::initializer_list<const char*> known_names);

@@ -122,7 +122,6 @@ class StepIntegrator : public Integrator {
   Trajectory Solve(const OdeProblem& problem) override;
   void SolveInto(const OdeProblem& problem, Trajectory& trajectory) override;
   IntegratorCapabilities Capabilities() const override;
-  bool SupportsOutputJumps() const override { return true; }
   const StepMethod& method() const { return method_; }
 
  protected:
