@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <string>
@@ -15,6 +17,21 @@
 #include "examples/bs32_plugin/bs32.hpp"
 #include "integrators/heun_integrator.hpp"
 #include "tests/integrators/logistic_field.hpp"
+
+// Every malloc of this test binary (operator new and Eigen's storage both end in it) is counted
+// while g_count_mallocs is set; compiled out under sanitizers, which own malloc.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kCountsMalloc = false;
+#else
+constexpr bool kCountsMalloc = true;
+std::atomic<bool> g_count_mallocs{false};
+std::atomic<long> g_mallocs{0};
+extern "C" void* __libc_malloc(std::size_t size);
+extern "C" void* malloc(std::size_t size) noexcept {
+  if (g_count_mallocs.load(std::memory_order_relaxed)) ++g_mallocs;
+  return __libc_malloc(size);
+}
+#endif
 
 namespace snode {
 namespace {
@@ -498,6 +515,67 @@ TEST(Sdirk2OnStepIntegrator, NewtonFailureIsNumericalError) {
               std::string::npos)
         << message;
     EXPECT_NE(message.find("max_nonlinear_iters"), std::string::npos) << message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// No allocation per step: after one warm-up solve, SolveInto() into the same trajectory makes
+// no malloc at all (so none per step), for bs32 adaptive with jumps, hooks that read the dense
+// output and recorded steps, bs32 with interpolated outputs, heun at a fixed step and the SDIRK
+// (Newton matrix, LU and solves).
+long MallocsOfReusedSolve(Integrator& integrator, const OdeProblem& problem, long& steps) {
+  Trajectory trajectory;
+  integrator.SolveInto(problem, trajectory);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  g_mallocs = 0;
+  g_count_mallocs = true;
+  integrator.SolveInto(problem, trajectory);
+  g_count_mallocs = false;
+#endif
+  steps = trajectory.stats.steps;
+  return g_mallocs;
+}
+
+TEST(StepIntegrator, ReusedSolvesDoNotAllocate) {
+  if (!kCountsMalloc) GTEST_SKIP() << "malloc is the sanitizer's";
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  static Vector sink;  // the counter's self-check: a new Vector is one malloc
+  g_mallocs = 0;
+  g_count_mallocs = true;
+  sink = Vector::Zero(1000 + g_mallocs);
+  g_count_mallocs = false;
+  ASSERT_GE(g_mallocs, 1);
+#endif
+  OdeProblem problem = test_util::LogisticProblem();
+  problem.output_times = {5.0, 10.0, 20.0};
+  Vector z(2);
+  problem.after_step = [&z](double t_prev, double, const DenseOutput& dense) {
+    dense.Evaluate(t_prev, z);
+  };
+  problem.at_output = [](std::size_t, double, VectorRef state) {
+    state *= 0.9;
+    return true;
+  };
+  IntegratorOptions options = Adaptive(1e-9, 1e-11);
+  options.record_steps = true;
+  OdeProblem dense_outputs = test_util::LogisticProblem();
+  dense_outputs.output_times.clear();
+  for (int i = 1; i <= 100; ++i) dense_outputs.output_times.push_back(0.2 * i);
+  IntegratorOptions interpolated = Adaptive(1e-9, 1e-11);
+  interpolated.interpolate_outputs = true;
+  struct Case {
+    const char* label;
+    std::unique_ptr<Integrator> integrator;
+    const OdeProblem* problem;
+  };
+  Case cases[] = {{"bs32 hooks", MakeBs32(options), &problem},
+                  {"bs32 interpolated", MakeBs32(interpolated), &dense_outputs},
+                  {"heun fixed", std::make_unique<HeunIntegrator>(Fixed(0.01)), &problem},
+                  {"sdirk2", std::make_unique<Sdirk2>(SdirkOptions(0.01)), &problem}};
+  for (Case& c : cases) {
+    long steps = 0;
+    EXPECT_EQ(MallocsOfReusedSolve(*c.integrator, *c.problem, steps), 0) << c.label;
+    EXPECT_GT(steps, 100) << c.label;
   }
 }
 
