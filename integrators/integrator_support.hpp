@@ -14,7 +14,7 @@ namespace detail {
 std::string FormatTime(double t);
 
 // For an integrator whose steps end on every output time, without dense output and without
-// jumps (heun, epi2): ConfigError naming the integrator when options.interpolate_outputs is set
+// jumps (epi2): ConfigError naming the integrator when options.interpolate_outputs is set
 // or the problem has OdeProblem::at_output or OdeProblem::after_step.
 void RequireStopTimesOnly(const std::string& integrator, const IntegratorOptions& options,
                           const OdeProblem& problem);

@@ -302,10 +302,11 @@ bool StepIntegrator::TryStep(double step, double t_end, bool last) {
   h_ = step * factor;
   if (t_ + h_ == t_) {
     throw NumericalError(
-        (failure.empty()
-             ? Where() + ": step size underflow at t=" + FormatTime(t_)
-             : failure + "; a step size underflow at t=" + FormatTime(t_) + " did not avoid it") +
-        "; the problem may be stiff (use an implicit method, e.g. sdirk or cvodes_bdf)");
+        failure.empty()
+            ? Where() + ": step size underflow at t=" + FormatTime(t_) +
+                  "; the problem may be stiff (use an implicit method, e.g. sdirk or cvodes_bdf)"
+            : failure + " (the step size underflowed at t=" + FormatTime(t_) +
+                  ": a smaller step does not avoid it)");
   }
   return false;
 }

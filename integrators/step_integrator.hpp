@@ -13,8 +13,9 @@
 //  - OdeProblem::at_output jumps, OdeProblem::after_step hooks with a dense output over the step,
 //    options.interpolate_outputs (adaptive only; outputs read off the dense output),
 //    options.record_steps, OdeProblem::store_all_states, SolveInto() storage reuse;
-//  - options.max_steps per output interval: SundialsError with flag <NAME>_TOO_MUCH_WORK
-//    (e.g. BS32_TOO_MUCH_WORK for "bs32");
+//  - fixed steps run no error test (Step's error is ignored);
+//  - options.max_steps step attempts (rejected ones included) per output interval: SundialsError
+//    with flag <NAME>_TOO_MUCH_WORK (e.g. BS32_TOO_MUCH_WORK for "bs32");
 //  - NaN/Inf checks: every f evaluation through StepContext::F and every state at an output time;
 //    NumericalError naming the integrator and the time. In adaptive mode a non-finite stage (or a
 //    failed implicit stage) rejects the step and retries with a quarter of it; the error is thrown

@@ -383,7 +383,7 @@ const BackwardPath kBackwardPaths[] = {
     {"quadrature dopri5", "dopri5", "", true},
     {"augmented dopri5", "dopri5", "", false},
     {"augmented cvodes_bdf", "dopri5", "cvodes_bdf", false},
-    {"per-interval heun", "heun", "", false},
+    {"augmented heun (step-level, jumps)", "heun", "", false},
 };
 
 GradientOptions PathOptions(const BackwardPath& path, double rtol, double atol) {

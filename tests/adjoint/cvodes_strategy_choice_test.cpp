@@ -169,11 +169,12 @@ TEST(CvodesStrategyChoice, ExplicitFundamentalMatrixNeedsGaussAndNoLayer) {
 TEST(CvodesStrategyChoice, ValidationNamesTheOffendingOption) {
   EXPECT_NO_THROW(ValidateCvodesAdjointOptions(Options(), Own()));
   EXPECT_NO_THROW(ValidateCvodesAdjointOptions(Options("cvodes_adams", "dopri5"), Own()));
-  // A backward integrator without output jumps is accepted (one solve per interval).
+  // heun (a StepIntegrator, so with output jumps) is a valid backward integrator; one without
+  // jumps is accepted too (one solve per interval: integrator_capabilities_test).
   const CvodesAdjointIntegrators integrators =
       ValidateCvodesAdjointOptions(Options("cvodes_bdf", "heun"), Own());
   EXPECT_EQ(integrators.forward.cvodes_method, CvodesMethod::kBdf);
-  EXPECT_FALSE(integrators.backward.output_jumps);
+  EXPECT_TRUE(integrators.backward.output_jumps);
   const std::vector<GradientOptions> bad = {Options("dopri5"),
                                             Options("cvodes_bdf", "no_such_integrator")};
   for (const GradientOptions& options : bad) {
