@@ -16,9 +16,9 @@
 // cvodes_method (IntegratorCapabilities; the CVODES memory is created with that method): BDF +
 // Newton ("cvodes_bdf"; linear_solver "dense" uses the field's DenseJacobian, "gmres" uses SPGMR
 // with Jvp) or Adams + fixed-point iteration ("cvodes_adams", no Jacobian). The stop time is the
-// last output time T, so the forward
-// ends exactly at T; intermediate output times are read from CVODES' dense output (CVodeGetDky)
-// of the step that contains them (see docs/gradients.md for why they are not stop times).
+// last output time T, so the forward ends exactly at T; intermediate output times are read from
+// CVODES' dense output (CVodeGetDky) of the step that contains them (see docs/gradients.md for
+// why they are not stop times).
 // Checkpoints every CvodesAdjointOptions::checkpoint_interval steps, Hermite or polynomial
 // interpolation (CvodesAdjointOptions::interpolation).
 //
@@ -88,7 +88,8 @@
 // backward_restarts = CVodeReInitB calls (backward solves started);
 // stored_bytes = 8·Σ_k (q_k + 1)·(n + 1) over the ncheck + 1 checkpoints (Nordsieck arrays of
 // order q_k, state plus the running-cost quadrature) + 8·(Nd + 1)·m·n for the interpolation
-// buffer (m = 2 Hermite: y and y'; m = 1 polynomial). With "epi2": no checkpoints,
+// buffer (m = 2 Hermite: y and y'; m = 1 polynomial). With the exponential strategy (epi2, or a
+// backward without a step hook): no checkpoints,
 // stored_bytes = 8·(steps + 1)·(2n + 1) for the recorded forward steps, backward_rhs_evals =
 // evaluations of the reversed field and vjp_evals = 2 per evaluation or JVP of it. With a
 // registry backward: no checkpoints, stored_bytes = the recorded polynomials (8 bytes per

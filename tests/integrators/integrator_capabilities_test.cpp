@@ -6,6 +6,7 @@
 // declarations, so a wrong one is a wrong gradient or a refused method.
 #include <gtest/gtest.h>
 
+#include <Eigen/LU>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -86,9 +87,15 @@ TEST_P(BuiltinCapabilities, KindOrderAndStepsAreConsistent) {
   const Created created = Create(GetParam());
   const IntegratorCapabilities c = created.integrator->Capabilities();
   EXPECT_EQ(c.needs_fixed_step, !created.adaptive);
-  if (c.error_estimate) EXPECT_FALSE(c.needs_fixed_step);
-  if (c.needs_fixed_step) EXPECT_FALSE(c.interpolated_outputs);
-  if (c.step_hook || c.interpolated_outputs) EXPECT_GT(c.dense_output_order, 0);
+  if (c.error_estimate) {
+    EXPECT_FALSE(c.needs_fixed_step);
+  }
+  if (c.needs_fixed_step) {
+    EXPECT_FALSE(c.interpolated_outputs);
+  }
+  if (c.step_hook || c.interpolated_outputs) {
+    EXPECT_GT(c.dense_output_order, 0);
+  }
   if (c.cvodes_method != CvodesMethod::kNone) {
     EXPECT_EQ(c.kind, IntegratorKind::kMultistep);
   }
@@ -100,7 +107,9 @@ TEST_P(BuiltinCapabilities, KindOrderAndStepsAreConsistent) {
     EXPECT_EQ(c.error_estimate, tableau.HasEmbedding());
     EXPECT_EQ(c.cvodes_method, CvodesMethod::kNone);
   }
-  if (c.kind != IntegratorKind::kOther) EXPECT_GT(c.order, 0);
+  if (c.kind != IntegratorKind::kOther) {
+    EXPECT_GT(c.order, 0);
+  }
 }
 
 TEST_P(BuiltinCapabilities, DeclaredTableauIsTheStepSolveTakes) {
