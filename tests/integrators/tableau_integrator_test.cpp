@@ -199,6 +199,31 @@ TEST(TableauIntegrator, RegistersIntoAGivenRegistry) {
   EXPECT_EQ(registry.Create("rk4_copy", options)->name(), "rk4_copy");
 }
 
+TEST(TableauIntegrator, DirkWithoutEmbeddingRunsAtAFixedStep) {
+  ButcherTableau tableau = ReadTableauFile(kExamples + "/sdirk2.json");
+  tableau.b_embedded.resize(0);
+  tableau.embedded_order = 0;
+  IntegratorRegistryType registry("integrator");
+  RegisterTableau(registry, "sdirk2_fixed", tableau);
+  try {
+    registry.Create("sdirk2_fixed", IntegratorOptions());
+    ADD_FAILURE() << "accepted without fixed_step";
+  } catch (const ConfigError& e) {
+    EXPECT_CONTAINS(e.what(),
+                    "integrator 'sdirk2_fixed' has no error estimator and needs "
+                    "options.fixed_step > 0");
+  }
+  IntegratorOptions options;
+  options.fixed_step = 0.01;
+  const OdeProblem problem = test_util::LogisticProblem();
+  const Trajectory trajectory = registry.Create("sdirk2_fixed", options)->Solve(problem);
+  EXPECT_LT(test_util::MaxLogisticError(problem, trajectory.states), 1e-5);
+  const IntegratorCapabilities caps = registry.Create("sdirk2_fixed", options)->Capabilities();
+  EXPECT_TRUE(caps.needs_fixed_step);
+  EXPECT_FALSE(caps.error_estimate || caps.interpolated_outputs);
+  EXPECT_TRUE(caps.step_hook);  // order 2: a linear Hermite dense output
+}
+
 TEST(TableauIntegrator, FixedStepIsRequiredWithoutEmbeddingAndKindsAreChecked) {
   try {
     ArkodeErkIntegrator("rk4_copy", ExplicitTableau("rk4"), IntegratorOptions());
