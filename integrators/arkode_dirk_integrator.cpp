@@ -87,10 +87,9 @@ ArkodeDirkIntegrator::ArkodeDirkIntegrator(const std::string& name, ButcherTable
 }
 
 IntegratorCapabilities ArkodeDirkIntegrator::Capabilities() const {
-  IntegratorCapabilities capabilities;
+  IntegratorCapabilities capabilities = SundialsStepper::Capabilities();
   capabilities.kind = IntegratorKind::kDiagonallyImplicit;
-  detail::FillTableauCapabilities(tableau_, capabilities);
-  capabilities.step_hook = HasDenseOutput();
+  detail::FillTableauCapabilities(tableau_, HasDenseOutput(), capabilities);
   return capabilities;
 }
 

@@ -50,8 +50,8 @@ class ArkodeDirkIntegrator final : public SundialsStepper {
   ArkodeDirkIntegrator(const std::string& name, ButcherTableau tableau, IntegratorOptions options,
                        int arkode_table_id = -1);
 
-  // Diagonally implicit, the tableau's order, an error estimate when it has an embedding, dense
-  // output of degree min(3, order − 1) (none at order 1), output jumps, after_step and
+  // Diagonally implicit, the tableau's order, an error estimate when it has an embedding, a dense
+  // output above order 1 (detail::FillTableauCapabilities), output jumps, after_step and
   // interpolated outputs with a dense output (the latter when adaptive), recorded steps; the
   // tableau itself (bptt replays it).
   IntegratorCapabilities Capabilities() const override;

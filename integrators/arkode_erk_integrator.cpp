@@ -148,11 +148,10 @@ ArkodeErkIntegrator::ArkodeErkIntegrator(const std::string& name, ButcherTableau
 }
 
 IntegratorCapabilities ArkodeErkIntegrator::Capabilities() const {
-  IntegratorCapabilities capabilities;
+  IntegratorCapabilities capabilities = SundialsStepper::Capabilities();
   capabilities.kind = IntegratorKind::kExplicit;
-  detail::FillTableauCapabilities(tableau_, capabilities);
-  // 6.4.1's Lagrange interpolant of degree 0 (order 1) still serves after_step, as y_n.
-  capabilities.step_hook = true;
+  // Every ERK has a dense output, order 1 included (6.4.1's Lagrange interpolant of degree 0).
+  detail::FillTableauCapabilities(tableau_, HasDenseOutput(), capabilities);
   return capabilities;
 }
 

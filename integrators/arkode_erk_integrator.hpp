@@ -64,9 +64,9 @@ class ArkodeErkIntegrator final : public SundialsStepper {
   ArkodeErkIntegrator(const std::string& name, ButcherTableau tableau, IntegratorOptions options,
                       int arkode_table_id = -1);
 
-  // Explicit, the tableau's order, an error estimate when it has an embedding, dense output of
-  // degree min(3, order − 1), output jumps, after_step, interpolated outputs when adaptive, and
-  // recorded steps; the tableau itself (bptt replays it).
+  // Explicit, the tableau's order, an error estimate when it has an embedding, a dense output
+  // (detail::FillTableauCapabilities), output jumps, after_step, interpolated outputs when
+  // adaptive, and recorded steps; the tableau itself (bptt replays it).
   IntegratorCapabilities Capabilities() const override;
 
  private:

@@ -13,17 +13,17 @@ namespace snode {
 
 namespace detail {
 
-void FillTableauCapabilities(const ButcherTableau& tableau, IntegratorCapabilities& capabilities) {
+void FillTableauCapabilities(const ButcherTableau& tableau, bool has_dense_output,
+                             IntegratorCapabilities& capabilities) {
   capabilities.order = tableau.order;
   capabilities.tableau = tableau;
   capabilities.error_estimate = tableau.HasEmbedding();
   capabilities.needs_fixed_step = !tableau.HasEmbedding();
-  capabilities.dense_output_order =
-      tableau.order > 1 ? std::min(kDenseOutputDegree, tableau.order - 1) : 0;
+  const int degree = std::max(0, std::min(kDenseOutputDegree, tableau.order - 1));
+  capabilities.dense_output_order = has_dense_output ? std::min(tableau.order, degree + 1) : 0;
   capabilities.output_jumps = true;
-  capabilities.step_hook = capabilities.dense_output_order > 0;
-  capabilities.interpolated_outputs =
-      capabilities.error_estimate && capabilities.dense_output_order > 0;
+  capabilities.step_hook = has_dense_output;
+  capabilities.interpolated_outputs = has_dense_output && capabilities.error_estimate;
   capabilities.records_steps = true;
 }
 

@@ -39,14 +39,18 @@ std::string RegisterTableauFile(const std::string& path);
 namespace detail {
 
 // Hermite dense-output degree of the tableau integrators: the highest that needs no f beyond
-// the step's end points (ARKODE lowers it to order − 1).
+// the step's end points (ARKODE lowers it to order − 1; order 1 uses Lagrange degree 0, the step's
+// end value).
 constexpr int kDenseOutputDegree = 3;
 
 // The capabilities a tableau determines: order, tableau, error_estimate and needs_fixed_step
-// (from the embedding), dense_output_order (min(3, order − 1); 0 at order 1), step_hook (with a
-// dense output), interpolated_outputs (adaptive with a dense output), output_jumps and
-// records_steps. The caller sets kind.
-void FillTableauCapabilities(const ButcherTableau& tableau, IntegratorCapabilities& capabilities);
+// (from the embedding), output_jumps and records_steps; with has_dense_output also step_hook,
+// interpolated_outputs (when adaptive) and dense_output_order = min(order, degree + 1), the order
+// of accuracy of ARKODE's interpolant of degree min(3, order − 1) over a step (error
+// O(h^min(q, d+1))): dopri5 and rk4 4, bogacki_shampine 3, sdirk2 2, euler 1. The caller sets
+// kind.
+void FillTableauCapabilities(const ButcherTableau& tableau, bool has_dense_output,
+                             IntegratorCapabilities& capabilities);
 
 }  // namespace detail
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <Eigen/LU>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -15,6 +16,7 @@
 #include "integrators/arkode_dirk_integrator.hpp"
 #include "integrators/arkode_erk_integrator.hpp"
 #include "integrators/tableau_file.hpp"
+#include "models/analytic_fields.hpp"
 #include "problems/decay.hpp"
 #include "tests/integrators/logistic_field.hpp"
 
@@ -154,6 +156,58 @@ TEST(TableauIntegrator, Dopri5TableauUnderAnotherNameReproducesTheBuiltin) {
   }
 }
 
+// One step of size h of the tableau on z' = A z, each (diagonally implicit) stage solved exactly:
+// K_i = (I − h a_ii A)⁻¹ A (z + h Σ_{j<i} a_ij K_j).
+Vector TableauStep(const ButcherTableau& tableau, const Matrix& a, const Vector& z, double h) {
+  const Index n = z.size();
+  Matrix k(n, tableau.stages);
+  for (int i = 0; i < tableau.stages; ++i) {
+    Vector y = z;
+    for (int j = 0; j < i; ++j) y += h * tableau.a(i, j) * k.col(j);
+    const Matrix m = Matrix::Identity(n, n) - h * tableau.a(i, i) * a;
+    k.col(i) = m.partialPivLu().solve(a * y);
+  }
+  return z + h * (k * tableau.b);
+}
+
+TEST(TableauIntegrator, DeclaredTableauIsTheStepSolveTakesAndHooksWork) {
+  RegisterExamples();
+  Matrix a(3, 3);
+  a << -0.5, 1.0, 0.0, -1.0, -0.5, 0.2, 0.1, 0.0, -0.3;
+  OdeProblem problem;
+  problem.field = std::make_shared<LinearField>(3);
+  problem.theta = LinearField::ParamsFromMatrix(a);
+  problem.z0 = (Vector(3) << 1.0, 0.5, -0.3).finished();
+  for (const std::string name : {"bogacki_shampine", "sdirk2"}) {
+    IntegratorOptions options;
+    options.fixed_step = 0.05;
+    options.rtol = 1e-12;
+    options.atol = 1e-14;
+    auto integrator = IntegratorRegistry().Create(name, options);
+    problem.output_times = {0.05};
+    const Trajectory one = integrator->Solve(problem);
+    const Vector expected = TableauStep(*integrator->Capabilities().tableau, a, problem.z0, 0.05);
+    EXPECT_EQ(one.stats.steps, 1);
+    EXPECT_LE((one.states.back() - expected).lpNorm<Eigen::Infinity>(), 1e-13) << name;
+    // after_step with the dense output, adaptive and interpolated outputs are honoured.
+    OdeProblem hooked = problem;
+    hooked.output_times = {0.5, 1.0};
+    long calls = 0;
+    Vector at_end(3);
+    hooked.after_step = [&](double, double t_new, const DenseOutput& dense) {
+      ++calls;
+      dense.Evaluate(t_new, at_end);
+    };
+    IntegratorOptions adaptive;
+    const Trajectory with_hook = IntegratorRegistry().Create(name, adaptive)->Solve(hooked);
+    EXPECT_EQ(calls, with_hook.stats.steps) << name;
+    EXPECT_LE((at_end - with_hook.states.back()).norm(), 1e-12) << name;
+    adaptive.interpolate_outputs = true;
+    hooked.after_step = nullptr;  // interpolated outputs need no hook
+    EXPECT_NO_THROW(IntegratorRegistry().Create(name, adaptive)->Solve(hooked)) << name;
+  }
+}
+
 TEST(TableauIntegrator, RegistrationErrors) {
   RegisterExamples();
   // The name is taken.
@@ -199,6 +253,31 @@ TEST(TableauIntegrator, RegistersIntoAGivenRegistry) {
   EXPECT_EQ(registry.Create("rk4_copy", options)->name(), "rk4_copy");
 }
 
+TEST(TableauIntegrator, DirkWithoutEmbeddingRunsAtAFixedStep) {
+  ButcherTableau tableau = ReadTableauFile(kExamples + "/sdirk2.json");
+  tableau.b_embedded.resize(0);
+  tableau.embedded_order = 0;
+  IntegratorRegistryType registry("integrator");
+  RegisterTableau(registry, "sdirk2_fixed", tableau);
+  try {
+    registry.Create("sdirk2_fixed", IntegratorOptions());
+    ADD_FAILURE() << "accepted without fixed_step";
+  } catch (const ConfigError& e) {
+    EXPECT_CONTAINS(e.what(),
+                    "integrator 'sdirk2_fixed' has no error estimator and needs "
+                    "options.fixed_step > 0");
+  }
+  IntegratorOptions options;
+  options.fixed_step = 0.01;
+  const OdeProblem problem = test_util::LogisticProblem();
+  const Trajectory trajectory = registry.Create("sdirk2_fixed", options)->Solve(problem);
+  EXPECT_LT(test_util::MaxLogisticError(problem, trajectory.states), 1e-5);
+  const IntegratorCapabilities caps = registry.Create("sdirk2_fixed", options)->Capabilities();
+  EXPECT_TRUE(caps.needs_fixed_step);
+  EXPECT_FALSE(caps.error_estimate || caps.interpolated_outputs);
+  EXPECT_TRUE(caps.step_hook);  // order 2: a linear Hermite dense output
+}
+
 TEST(TableauIntegrator, FixedStepIsRequiredWithoutEmbeddingAndKindsAreChecked) {
   try {
     ArkodeErkIntegrator("rk4_copy", ExplicitTableau("rk4"), IntegratorOptions());
@@ -228,7 +307,7 @@ TEST(TableauIntegrator, CapabilitiesOfTableauAndBuiltinIntegrators) {
   EXPECT_EQ(bs.order, 3);
   EXPECT_TRUE(bs.error_estimate);
   EXPECT_FALSE(bs.needs_fixed_step);
-  EXPECT_EQ(bs.dense_output_order, 2);
+  EXPECT_EQ(bs.dense_output_order, 3);  // quadratic Hermite: O(h^3)
   EXPECT_TRUE(bs.output_jumps && bs.step_hook && bs.interpolated_outputs && bs.records_steps);
   ASSERT_TRUE(bs.tableau);
   EXPECT_EQ(bs.tableau->b, ReadTableauFile(kExamples + "/bogacki_shampine.json").b);
@@ -237,12 +316,12 @@ TEST(TableauIntegrator, CapabilitiesOfTableauAndBuiltinIntegrators) {
   const IntegratorCapabilities s2 = caps("sdirk2");
   EXPECT_EQ(s2.kind, IntegratorKind::kDiagonallyImplicit);
   EXPECT_EQ(s2.order, 2);
-  EXPECT_EQ(s2.dense_output_order, 1);
+  EXPECT_EQ(s2.dense_output_order, 2);  // linear Hermite: O(h^2)
   EXPECT_TRUE(s2.step_hook && s2.interpolated_outputs && s2.error_estimate);
 
   const IntegratorCapabilities dopri5 = caps("dopri5");
   EXPECT_EQ(dopri5.order, 5);
-  EXPECT_EQ(dopri5.dense_output_order, 3);
+  EXPECT_EQ(dopri5.dense_output_order, 4);  // cubic Hermite: O(h^4)
   EXPECT_TRUE(dopri5.interpolated_outputs);
   ASSERT_TRUE(dopri5.tableau);
   EXPECT_EQ(dopri5.tableau->a, ExplicitTableau("dopri5").a);
@@ -250,17 +329,19 @@ TEST(TableauIntegrator, CapabilitiesOfTableauAndBuiltinIntegrators) {
   const IntegratorCapabilities rk4 = caps("rk4");
   EXPECT_TRUE(rk4.needs_fixed_step);
   EXPECT_FALSE(rk4.error_estimate || rk4.interpolated_outputs);
-  EXPECT_EQ(rk4.dense_output_order, 3);
+  EXPECT_EQ(rk4.dense_output_order, 4);
   EXPECT_EQ(rk4.tableau->stages, 4);  // as declared, not ERKStep's FSAL-safe copy
 
   const IntegratorCapabilities euler = caps("euler");
   EXPECT_EQ(euler.order, 1);
-  EXPECT_EQ(euler.dense_output_order, 0);
+  EXPECT_EQ(euler.dense_output_order, 1);  // the step's end value: O(h)
+  EXPECT_TRUE(euler.step_hook);
 
   const IntegratorCapabilities sdirk = caps("sdirk");
   EXPECT_EQ(sdirk.kind, IntegratorKind::kDiagonallyImplicit);
   EXPECT_EQ(sdirk.order, 4);
   EXPECT_TRUE(sdirk.step_hook && sdirk.interpolated_outputs);
+  EXPECT_EQ(sdirk.dense_output_order, 4);
 
   const IntegratorCapabilities be = caps("backward_euler");
   EXPECT_EQ(be.kind, IntegratorKind::kDiagonallyImplicit);
