@@ -11,24 +11,12 @@
 
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
-#include "integrators/tableau_integrator.hpp"
 #include "problems/lotka_volterra.hpp"
+#include "tests/integrators/tableau_examples.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
 
 namespace snode {
 namespace {
-
-const std::string kExamples = SNODE_TABLEAU_EXAMPLES_DIR;
-
-void RegisterExamples() {
-  if (!IntegratorRegistry().Contains("bogacki_shampine")) {
-    RegisterTableauFile(kExamples + "/bogacki_shampine.json");
-  }
-  if (!IntegratorRegistry().Contains("sdirk2")) RegisterTableauFile(kExamples + "/sdirk2.json");
-  if (!IntegratorRegistry().Contains("dopri5_as_data")) {
-    RegisterTableau("dopri5_as_data", ExplicitTableau("dopri5"));
-  }
-}
 
 OdeProblem Problem() {
   return problems::LotkaVolterraProblem(problems::LotkaVolterraTrueRates(),
@@ -69,7 +57,7 @@ Vector CentralDifferences(const OdeProblem& problem, const Loss& loss, Integrato
 }
 
 TEST(TableauBptt, GradientMatchesCentralDifferencesAtAFixedStep) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   const OdeProblem problem = Problem();
   const MseLoss loss = Targets(problem);
   for (const std::string name : {"bogacki_shampine", "sdirk2"}) {
@@ -89,7 +77,7 @@ TEST(TableauBptt, GradientMatchesCentralDifferencesAtAFixedStep) {
 }
 
 TEST(TableauBptt, Dopri5TableauUnderAnotherNameGivesTheBuiltinGradient) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   const OdeProblem problem = Problem();
   const MseLoss loss = Targets(problem);
   GradientOptions options;

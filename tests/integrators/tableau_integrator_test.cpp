@@ -19,24 +19,15 @@
 #include "models/analytic_fields.hpp"
 #include "problems/decay.hpp"
 #include "tests/integrators/logistic_field.hpp"
+#include "tests/integrators/tableau_examples.hpp"
 
 namespace snode {
 namespace {
 
-const std::string kExamples = SNODE_TABLEAU_EXAMPLES_DIR;
+const std::string& kExamples = test_util::kTableauExamples;
 
 #define EXPECT_CONTAINS(text, part) \
   EXPECT_NE(std::string(text).find(part), std::string::npos) << "message: " << (text)
-
-// Registers the example files once per process.
-void RegisterExamples() {
-  if (!IntegratorRegistry().Contains("bogacki_shampine")) {
-    ASSERT_EQ(RegisterTableauFile(kExamples + "/bogacki_shampine.json"), "bogacki_shampine");
-  }
-  if (!IntegratorRegistry().Contains("sdirk2")) {
-    ASSERT_EQ(RegisterTableauFile(kExamples + "/sdirk2.json"), "sdirk2");
-  }
-}
 
 // Least-squares slope of log(error) against log(h) of fixed-step solves of the logistic problem
 // to t = 2 with the given numbers of steps.
@@ -66,7 +57,7 @@ double MeasuredOrder(const std::string& name, const std::vector<int>& steps) {
 }
 
 TEST(TableauIntegrator, BogackiShampineFileHasMeasuredOrderThree) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   const double order = MeasuredOrder("bogacki_shampine", {20, 40, 80, 160});
   std::printf("bogacki_shampine measured order %.3f\n", order);
   EXPECT_GE(order, 2.9);
@@ -74,7 +65,7 @@ TEST(TableauIntegrator, BogackiShampineFileHasMeasuredOrderThree) {
 }
 
 TEST(TableauIntegrator, BogackiShampineAdaptiveSolveMeetsTheTolerance) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   const OdeProblem problem = test_util::LogisticProblem();
   for (const double rtol : {1e-4, 1e-7}) {
     IntegratorOptions options;
@@ -99,14 +90,14 @@ TEST(TableauIntegrator, BogackiShampineAdaptiveSolveMeetsTheTolerance) {
 }
 
 TEST(TableauIntegrator, Sdirk2FileHasMeasuredOrderTwo) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   const double order = MeasuredOrder("sdirk2", {20, 40, 80, 160});
   std::printf("sdirk2 measured order %.3f\n", order);
   EXPECT_NEAR(order, 2.0, 0.1);
 }
 
 TEST(TableauIntegrator, Sdirk2IsStableOnAStiffProblem) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   // z2' = −1e5 z2 next to z1' = −z1: a fixed step of 0.01 is 1000 times the explicit stability
   // limit. L-stability damps the stiff component; the slow one is second-order accurate.
   OdeProblem problem = problems::TwoRateDecayOde(1e5);
@@ -134,9 +125,7 @@ TEST(TableauIntegrator, Sdirk2IsStableOnAStiffProblem) {
 }
 
 TEST(TableauIntegrator, Dopri5TableauUnderAnotherNameReproducesTheBuiltin) {
-  if (!IntegratorRegistry().Contains("dopri5_as_data")) {
-    RegisterTableau("dopri5_as_data", ExplicitTableau("dopri5"));
-  }
+  test_util::RegisterTableauExamples();
   const OdeProblem problem = test_util::LogisticProblem();
   for (const double fixed_step : {0.0, 0.1}) {
     IntegratorOptions options;
@@ -171,7 +160,7 @@ Vector TableauStep(const ButcherTableau& tableau, const Matrix& a, const Vector&
 }
 
 TEST(TableauIntegrator, DeclaredTableauIsTheStepSolveTakesAndHooksWork) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   Matrix a(3, 3);
   a << -0.5, 1.0, 0.0, -1.0, -0.5, 0.2, 0.1, 0.0, -0.3;
   OdeProblem problem;
@@ -209,7 +198,7 @@ TEST(TableauIntegrator, DeclaredTableauIsTheStepSolveTakesAndHooksWork) {
 }
 
 TEST(TableauIntegrator, RegistrationErrors) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   // The name is taken.
   try {
     RegisterTableauFile(kExamples + "/bogacki_shampine.json");
@@ -296,7 +285,7 @@ TEST(TableauIntegrator, FixedStepIsRequiredWithoutEmbeddingAndKindsAreChecked) {
 }
 
 TEST(TableauIntegrator, CapabilitiesOfTableauAndBuiltinIntegrators) {
-  RegisterExamples();
+  test_util::RegisterTableauExamples();
   IntegratorOptions fixed;
   fixed.fixed_step = 0.1;
   auto caps = [&](const std::string& name) {
