@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "plugins/plugin_loader.hpp"
 
 namespace snode::app {
 
@@ -74,6 +75,9 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("gradient-option", po::value<std::vector<std::string>>()->composing(),
        "NAME=VALUE: an option of the --gradient method (repeatable), e.g. quadrature=gauss for "
        "cvodes_adjoint; the method rejects a name it does not know")
+      ("plugin", po::value<std::vector<std::string>>()->composing(),
+       "load the snode plug-in PATH.so (repeatable; after those in SNODE_PLUGIN_PATH), adding "
+       "its integrators and gradient methods")
       ("quiet,q", po::bool_switch(), "no progress line");
   // clang-format on
 }
@@ -92,7 +96,14 @@ po::variables_map ParseCommandLine(int argc, const char* const argv[],
     po::store(po::parse_config_file(file, desc), vm);
   }
   po::notify(vm);
+  LoadPlugins(vm);
   return vm;
+}
+
+void LoadPlugins(const po::variables_map& vm) {
+  LoadPluginsFromEnvironment();
+  if (vm.count("plugin") == 0) return;
+  for (const std::string& path : vm["plugin"].as<std::vector<std::string>>()) LoadPlugin(path);
 }
 
 namespace {

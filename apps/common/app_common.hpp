@@ -12,8 +12,14 @@
 //   the method flags --seminorm on|off, --backsolve-quadrature on|off, --backsolve-checkpoints
 //   on|off (backsolve_adjoint's seminorm, quadrature, checkpoints) and --cvodes-observations
 //   auto|restart|fundamental (cvodes_adjoint's observations), --gradient-option NAME=VALUE
-//   (repeatable; any option of the --gradient method, plug-ins included), --quiet
+//   (repeatable; any option of the --gradient method, plug-ins included), --plugin PATH.so
+//   (repeatable), --quiet
 // with per-app defaults (CommonDefaults).
+//
+// Plug-ins (plugins/plugin.hpp). ParseCommandLine() loads those named by SNODE_PLUGIN_PATH, then
+// every --plugin (command line, then config file) before it returns, so --integrator,
+// --list-integrators and the name checks below see the plug-ins' names. A plug-in that cannot be
+// loaded is an InputError/ConfigError naming it (plugins/plugin_loader.hpp).
 //
 // Method options reach the method as GradientOptions::method_settings, read by its registry
 // factory (adjoint/gradient_method.hpp). A method flag enters them only when given explicitly
@@ -95,10 +101,15 @@ struct CommonOptions {
 void AddCommonOptions(po::options_description& desc, const CommonDefaults& defaults = {});
 
 // Parses argv, then the file named by --config (if any; options given on the command line take
-// precedence), and notifies. Throws boost::program_options::error for unknown or malformed flags
-// and InputError when the config file cannot be read.
+// precedence), notifies and loads the plug-ins (LoadPlugins). Throws
+// boost::program_options::error for unknown or malformed flags, InputError when the config file
+// cannot be read, and the loader's errors for a plug-in.
 po::variables_map ParseCommandLine(int argc, const char* const argv[],
                                    const po::options_description& desc);
+
+// Loads the plug-ins of SNODE_PLUGIN_PATH, then those given by --plugin, in order. Loading one
+// file twice is a no-op.
+void LoadPlugins(const po::variables_map& vm);
 
 // Reads and validates the common flags. Throws ConfigError (bad value, unknown name).
 CommonOptions ReadCommonOptions(const po::variables_map& vm);
