@@ -13,10 +13,24 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "integrators/tableau_file.hpp"
+#include "integrators/tableau_integrator.hpp"
 
 namespace snode {
 
 namespace {
+
+// The tableau of a built-in name, or an empty one for any other name (SundialsStepper then
+// rejects the name with the list of built-ins).
+ButcherTableau BuiltinTableau(const std::string& name) {
+  if (name == "backward_euler" || name == "sdirk") return ImplicitTableau(name);
+  return ButcherTableau();
+}
+
+// sdirk is ARKODE's own table, set by number as it always was; backward Euler is handed over.
+int BuiltinTableId(const std::string& name) {
+  return name == "sdirk" ? static_cast<int>(ARKODE_ESDIRK43I6L2SA_6_3_4) : -1;
+}
 
 const StepperApi kArkStepApi = {
     detail::SolverFamily::kArkode,
@@ -44,14 +58,40 @@ const StepperApi kArkStepApi = {
 
 }  // namespace
 
-ArkodeDirkIntegrator::ArkodeDirkIntegrator(std::string name, IntegratorOptions options)
-    : SundialsStepper(std::move(name), std::move(options), kArkStepApi, "ArkodeDirkIntegrator",
-                      {"backward_euler", "sdirk"}) {
-  Require(this->name() == "sdirk" || this->options().fixed_step > 0.0, [&] {
-    return "integrator '" + this->name() +
+ArkodeDirkIntegrator::ArkodeDirkIntegrator(const std::string& name, IntegratorOptions options)
+    : ArkodeDirkIntegrator(name, BuiltinTableau(name), std::move(options), BuiltinTableId(name),
+                           {"backward_euler", "sdirk"}) {}
+
+ArkodeDirkIntegrator::ArkodeDirkIntegrator(const std::string& name, ButcherTableau tableau,
+                                           IntegratorOptions options, int arkode_table_id)
+    : ArkodeDirkIntegrator(name, std::move(tableau), std::move(options), arkode_table_id,
+                           {name.c_str()}) {}
+
+ArkodeDirkIntegrator::ArkodeDirkIntegrator(const std::string& name, ButcherTableau tableau,
+                                           IntegratorOptions options, int arkode_table_id,
+                                           std::initializer_list<const char*> known_names)
+    : SundialsStepper(name, std::move(options), kArkStepApi, "ArkodeDirkIntegrator", known_names),
+      tableau_(std::move(tableau)),
+      arkode_table_id_(arkode_table_id) {
+  ValidateTableau(tableau_, "integrator '" + name + "'");
+  Require(!tableau_.IsExplicit(), [&] {
+    return "integrator '" + name +
+           "': the tableau is explicit (A strictly lower triangular); explicit tableaus run on "
+           "ArkodeErkIntegrator";
+  });
+  Require(tableau_.HasEmbedding() || this->options().fixed_step > 0.0, [&] {
+    return "integrator '" + name +
            "' has no error estimator and needs options.fixed_step > 0 (use sdirk for adaptive "
            "steps)";
   });
+}
+
+IntegratorCapabilities ArkodeDirkIntegrator::Capabilities() const {
+  IntegratorCapabilities capabilities;
+  capabilities.kind = IntegratorKind::kDiagonallyImplicit;
+  detail::FillTableauCapabilities(tableau_, capabilities);
+  capabilities.step_hook = HasDenseOutput();
+  return capabilities;
 }
 
 void* ArkodeDirkIntegrator::NewMemory(const OdeProblem& problem, N_Vector y) {
@@ -63,21 +103,32 @@ void* ArkodeDirkIntegrator::NewMemory(const OdeProblem& problem, N_Vector y) {
 
 void ArkodeDirkIntegrator::ConfigureMethod(const OdeProblem& /*problem*/, N_Vector /*y*/) {
   void* mem = memory();
-  if (name() == "sdirk") {
-    Check(ARKStepSetTableNum(mem, ARKODE_ESDIRK43I6L2SA_6_3_4, ARKODE_ERK_NONE),
-          "ARKStepSetTableNum");
+  if (arkode_table_id_ >= 0) {
+    Check(
+        ARKStepSetTableNum(mem, static_cast<ARKODE_DIRKTableID>(arkode_table_id_), ARKODE_ERK_NONE),
+        "ARKStepSetTableNum");
+  } else {
+    // ARKStepSetTables copies the table (backward Euler: no such table before SUNDIALS 7.1).
+    const detail::ArkodeTablePtr table = detail::MakeArkodeTable(tableau_);
+    Check(ARKStepSetTables(mem, tableau_.order, tableau_.embedded_order, table.get(), nullptr),
+          "ARKStepSetTables");
+  }
+  if (tableau_.HasEmbedding()) {
     // Newton errors of the default size (0.1 of the tolerance) leak into the embedded error
     // estimate on stiff problems and cost rejected steps: on Robertson to t = 1e5 at rtol 1e-7
-    // this table takes 484 steps with 0.1 and 328 with 1e-3 (ARKODE's ark_robertson example uses
+    // sdirk takes 484 steps with 0.1 and 328 with 1e-3 (ARKODE's ark_robertson example uses
     // 1e-7; ARKODE_SDIRK_5_3_4 fails there with ARK_ERR_FAILURE at every coefficient we tried).
     Check(ARKStepSetNonlinConvCoef(mem, 1e-3), "ARKStepSetNonlinConvCoef");
-  } else {
-    // No backward-Euler table before SUNDIALS 7.1: build it (ARKStepSetTables copies it).
-    const detail::ArkodeTablePtr table = detail::MakeArkodeTable(ImplicitTableau(name()));
-    Check(ARKStepSetTables(mem, 1, 0, table.get(), nullptr), "ARKStepSetTables");
+  }
+  if (tableau_.order == 1) {
     // 6.4.1 caps the Hermite interpolant of a first-order method at degree 0 (the average of the
     // last two states) and returns it at stop times; Lagrange degree 0 is y_n exactly.
     Check(ARKStepSetInterpolantType(mem, ARK_INTERP_LAGRANGE), "ARKStepSetInterpolantType");
+  } else {
+    // The default is min(5, q-1); degrees above 3 need f evaluations inside the step. sdirk
+    // (q = 4) gets 3 either way.
+    Check(ARKStepSetInterpolantDegree(mem, detail::kDenseOutputDegree),
+          "ARKStepSetInterpolantDegree");
   }
   AttachLinearSolver();
   if (options().linear_solver == "dense") {

@@ -12,6 +12,8 @@
 
 #include "core/errors.hpp"
 #include "core/nvector.hpp"
+#include "integrators/tableau_file.hpp"
+#include "integrators/tableau_integrator.hpp"
 
 namespace snode {
 
@@ -78,6 +80,18 @@ double ScaledRms(const Vector& v, const Vector& y, Index size, double rtol, doub
   return std::sqrt(sum / static_cast<double>(size));
 }
 
+// The tableau of a built-in name, or an empty one for any other name (SundialsStepper then
+// rejects the name with the list of built-ins).
+ButcherTableau BuiltinTableau(const std::string& name) {
+  if (name == "dopri5" || name == "euler" || name == "rk4") return ExplicitTableau(name);
+  return ButcherTableau();
+}
+
+// dopri5 is ARKODE's own table, set by number as it always was; the others are handed over.
+int BuiltinTableId(const std::string& name) {
+  return name == "dopri5" ? static_cast<int>(ARKODE_DORMAND_PRINCE_7_4_5) : -1;
+}
+
 const StepperApi kErkStepApi = {
     detail::SolverFamily::kArkode,
     ARK_ONE_STEP,
@@ -104,16 +118,42 @@ const StepperApi kErkStepApi = {
 
 }  // namespace
 
-ArkodeErkIntegrator::ArkodeErkIntegrator(std::string name, IntegratorOptions options)
-    : SundialsStepper(std::move(name), std::move(options), kErkStepApi, "ArkodeErkIntegrator",
-                      {"dopri5", "euler", "rk4"}) {
-  Require(this->name() == "dopri5" || this->options().fixed_step > 0.0, [&] {
-    return "integrator '" + this->name() +
-           "' has no error estimator and needs options.fixed_step > 0";
+ArkodeErkIntegrator::ArkodeErkIntegrator(const std::string& name, IntegratorOptions options)
+    : ArkodeErkIntegrator(name, BuiltinTableau(name), std::move(options), BuiltinTableId(name),
+                          {"dopri5", "euler", "rk4"}) {}
+
+ArkodeErkIntegrator::ArkodeErkIntegrator(const std::string& name, ButcherTableau tableau,
+                                         IntegratorOptions options, int arkode_table_id)
+    : ArkodeErkIntegrator(name, std::move(tableau), std::move(options), arkode_table_id,
+                          {name.c_str()}) {}
+
+ArkodeErkIntegrator::ArkodeErkIntegrator(const std::string& name, ButcherTableau tableau,
+                                         IntegratorOptions options, int arkode_table_id,
+                                         std::initializer_list<const char*> known_names)
+    : SundialsStepper(name, std::move(options), kErkStepApi, "ArkodeErkIntegrator", known_names),
+      tableau_(std::move(tableau)),
+      arkode_table_id_(arkode_table_id) {
+  ValidateTableau(tableau_, "integrator '" + name + "'");
+  Require(tableau_.IsExplicit(), [&] {
+    return "integrator '" + name +
+           "': the tableau is not explicit (A has a nonzero diagonal entry); diagonally implicit "
+           "tableaus run on ArkodeDirkIntegrator";
+  });
+  Require(tableau_.HasEmbedding() || this->options().fixed_step > 0.0, [&] {
+    return "integrator '" + name + "' has no error estimator and needs options.fixed_step > 0";
   });
   const IntegratorOptions& o = this->options();
-  hairer_first_step_ = this->name() == "dopri5" && o.fixed_step == 0.0 && o.initial_step == 0.0 &&
+  hairer_first_step_ = tableau_.HasEmbedding() && o.fixed_step == 0.0 && o.initial_step == 0.0 &&
                        o.initial_step_estimate == "hairer";
+}
+
+IntegratorCapabilities ArkodeErkIntegrator::Capabilities() const {
+  IntegratorCapabilities capabilities;
+  capabilities.kind = IntegratorKind::kExplicit;
+  detail::FillTableauCapabilities(tableau_, capabilities);
+  // 6.4.1's Lagrange interpolant of degree 0 (order 1) still serves after_step, as y_n.
+  capabilities.step_hook = true;
+  return capabilities;
 }
 
 double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
@@ -128,7 +168,7 @@ double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
   if (!(span > 0.0)) return 0.0;
   const Index n = problem.z0.size();
   const Index size = problem.error_test_size > 0 ? problem.error_test_size : n;
-  constexpr double kOrder = 5.0;  // dopri5
+  const double order = tableau_.order;
   start_f_.resize(n);
   start_y_.resize(n);
   start_f_next_.resize(n);
@@ -147,7 +187,7 @@ double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
   const double d2 = ScaledRms(start_f_next_, problem.z0, size, options().rtol, options().atol) / h0;
   const double largest = std::max(d1, d2);
   const double h1 =
-      largest <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / largest, 1.0 / (kOrder + 1.0));
+      largest <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / largest, 1.0 / (order + 1.0));
   double h = std::min({100.0 * h0, h1, span});
   if (options().max_step > 0.0) h = std::min(h, options().max_step);
   // A non-finite f here is reported by the solver's own first evaluation: leave h0 to ARKODE.
@@ -162,22 +202,26 @@ void* ArkodeErkIntegrator::NewMemory(const OdeProblem& problem, N_Vector y) {
 
 void ArkodeErkIntegrator::ConfigureMethod(const OdeProblem& /*problem*/, N_Vector /*y*/) {
   void* mem = memory();
-  if (name() == "dopri5") {
-    Check(ERKStepSetTableNum(mem, ARKODE_DORMAND_PRINCE_7_4_5), "ERKStepSetTableNum");
-    // 6.4.1 returns the state at a stop time through the Hermite interpolant; its default degree
-    // 4 costs one extra f per output time, degree 3 none. At the step's end point both reproduce
-    // y_n to rounding, so outputs are unchanged while the Lotka–Volterra neural-ODE fit (101
-    // observations) saves 101 of 709 evaluations.
-    Check(ERKStepSetInterpolantDegree(mem, 3), "ERKStepSetInterpolantDegree");
+  if (arkode_table_id_ >= 0) {
+    Check(ERKStepSetTableNum(mem, static_cast<ARKODE_ERKTableID>(arkode_table_id_)),
+          "ERKStepSetTableNum");
   } else {
-    // No named forward-Euler or classic-RK4 table in ARKODE 6.4.1: hand over ours (copied).
-    const detail::ArkodeTablePtr table = detail::MakeArkodeTable(FsalSafe(ExplicitTableau(name())));
+    // ERKStepSetTable copies the table.
+    const detail::ArkodeTablePtr table = detail::MakeArkodeTable(FsalSafe(tableau_));
     Check(ERKStepSetTable(mem, table.get()), "ERKStepSetTable");
   }
-  if (name() == "euler") {
+  if (tableau_.order == 1) {
     // 6.4.1 caps the Hermite interpolant at degree q-1 = 0 (the average of the last two states),
     // which would be returned at stop times; Lagrange degree 0 returns y_n exactly.
     Check(ERKStepSetInterpolantType(mem, ARK_INTERP_LAGRANGE), "ERKStepSetInterpolantType");
+  } else {
+    // 6.4.1 returns the state at a stop time through the Hermite interpolant, of degree
+    // min(5, q-1) by default; degree 4 and 5 cost extra f evaluations per output time, degree 3
+    // none (ARKODE lowers 3 to q-1 for q < 4). At the step's end point every degree reproduces
+    // y_n to rounding, so outputs are unchanged while dopri5's Lotka–Volterra neural-ODE fit
+    // (101 observations) saves 101 of 709 evaluations.
+    Check(ERKStepSetInterpolantDegree(mem, detail::kDenseOutputDegree),
+          "ERKStepSetInterpolantDegree");
   }
 }
 

@@ -1,25 +1,34 @@
 #pragma once
-// Explicit Runge–Kutta integrators on ARKODE's ERKStep:
+// Explicit Runge–Kutta integrators on ARKODE's ERKStep, one per Butcher tableau. Built in:
 //   "euler"  forward Euler, order 1, fixed step only (options.fixed_step > 0);
 //   "rk4"    classic Runge–Kutta, order 4, fixed step only;
-//   "dopri5" Dormand–Prince 5(4) (ARKODE_DORMAND_PRINCE_7_4_5), adaptive (rtol/atol) or fixed.
-// The coefficients are those of ExplicitTableau(name) (integrators/butcher_tableau.hpp).
+//   "dopri5" Dormand–Prince 5(4) (ARKODE_DORMAND_PRINCE_7_4_5), adaptive (rtol/atol) or fixed;
+// with the coefficients of ExplicitTableau(name) (integrators/butcher_tableau.hpp). Any other
+// explicit tableau (one read from a file, integrators/tableau_file.hpp) runs the same way: adaptive
+// when it has an embedding (b_embedded), otherwise fixed step only.
+//
+// Dense output: ARKODE's Hermite interpolant of degree min(3, order − 1), which needs no f beyond
+// the step's end points (order 1: Lagrange degree 0, i.e. the step value itself).
 //
 // Solve(problem) integrates z' = f(t, z; θ) from problem.t0 through problem.output_times
 // (length-n states, n = field->state_size()) as the Integrator contract says
 // (integrators/integrator.hpp); creation, re-initialisation, the output loop and the statistics
 // are SundialsStepper's. In fixed-step mode the last step of an interval is shortened to land on
-// the output time, and the next interval starts again with fixed_step. dopri5 with
-// initial_step_estimate "hairer" computes its own first step every solve; the f(t0, z0) of that
-// estimate is handed to ERKStep as its first stage (FirstStageRhs), so it is evaluated once.
+// the output time, and the next interval starts again with fixed_step. An adaptive method with
+// initial_step_estimate "hairer" computes its own first step every solve (for the tableau's
+// order); the f(t0, z0) of that estimate is handed to ERKStep as its first stage (FirstStageRhs),
+// so it is evaluated once.
 //
-// Throws ConfigError (bad options or problem; euler/rk4 without fixed_step), NumericalError
+// Throws ConfigError (bad options or problem; a method without embedding and no fixed_step; a
+// tableau that is not explicit or fails ValidateTableau), NumericalError
 // (NaN/Inf in f or in the state), SundialsError (flag, t, remedy), or what the field threw.
 
+#include <initializer_list>
 #include <string>
 
 #include "core/callbacks.hpp"
 #include "core/types.hpp"
+#include "integrators/butcher_tableau.hpp"
 #include "integrators/sundials_stepper.hpp"
 
 namespace snode {
@@ -46,10 +55,24 @@ int FirstStageRhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data);
 
 class ArkodeErkIntegrator final : public SundialsStepper {
  public:
-  // name: "euler", "rk4" or "dopri5". Throws ConfigError for other names or bad options.
-  ArkodeErkIntegrator(std::string name, IntegratorOptions options);
+  // A built-in: name "euler", "rk4" or "dopri5". Throws ConfigError for other names or bad options.
+  ArkodeErkIntegrator(const std::string& name, IntegratorOptions options);
+  // Any explicit tableau under any name. arkode_table_id: ARKODE's number of this very table
+  // (ERKStepSetTableNum) or -1 to hand the coefficients over (ERKStepSetTable). Throws
+  // ConfigError when the tableau is not explicit or fails ValidateTableau
+  // (integrators/tableau_file.hpp), or for bad options.
+  ArkodeErkIntegrator(const std::string& name, ButcherTableau tableau, IntegratorOptions options,
+                      int arkode_table_id = -1);
+
+  // Explicit, the tableau's order, an error estimate when it has an embedding, dense output of
+  // degree min(3, order − 1), output jumps, after_step, interpolated outputs when adaptive, and
+  // recorded steps; the tableau itself (bptt replays it).
+  IntegratorCapabilities Capabilities() const override;
 
  private:
+  ArkodeErkIntegrator(const std::string& name, ButcherTableau tableau, IntegratorOptions options,
+                      int arkode_table_id, std::initializer_list<const char*> known_names);
+
   CallbackData& callback_data() override { return rhs_data_; }
   void* NewMemory(const OdeProblem& problem, N_Vector y) override;
   void ConfigureMethod(const OdeProblem& problem, N_Vector y) override;
@@ -60,7 +83,9 @@ class ArkodeErkIntegrator final : public SundialsStepper {
   // counted in the stats); 0 (ARKODE's estimate) if the span is empty or f is not finite.
   double EstimateInitialStep(const OdeProblem& problem);
 
-  bool hairer_first_step_ = false;  // dopri5, adaptive, no initial_step, estimate "hairer"
+  ButcherTableau tableau_;          // the method, as declared
+  int arkode_table_id_ = -1;        // ARKODE's number of the same table, or -1
+  bool hairer_first_step_ = false;  // adaptive, no initial_step, estimate "hairer"
   detail::FirstStageRhsData rhs_data_;
   Vector start_f_, start_y_, start_f_next_;  // EstimateInitialStep's workspace (reused)
 };
