@@ -9,32 +9,13 @@
 // Exit code 0 when every test passed, 1 on a failed test, 2 on a usage or loading error.
 #include <string>
 
-#include "core/errors.hpp"
-#include "testing/integrator_contract.hpp"
-
-#if SNODE_CONTRACT_HAS_PLUGINS
+#include "integrators/tableau_integrator.hpp"
 #include "plugins/plugin_loader.hpp"
-#endif
-#if SNODE_CONTRACT_HAS_TABLEAU_FILES
-#include "integrators/tableau_file.hpp"
-#endif
+#include "testing/integrator_contract.hpp"
 
 int main(int argc, char** argv) {
   snode::contract::ExtraFlags flags;
-  flags["--plugin"] = [](const std::string& path) {
-#if SNODE_CONTRACT_HAS_PLUGINS
-    snode::LoadPlugin(path);
-#else
-    throw snode::ConfigError("--plugin " + path + ": this build of snode has no plug-in loader");
-#endif
-  };
-  flags["--tableau"] = [](const std::string& file) {
-#if SNODE_CONTRACT_HAS_TABLEAU_FILES
-    snode::RegisterTableauFile(file);
-#else
-    throw snode::ConfigError("--tableau " + file +
-                             ": this build of snode cannot read tableau files");
-#endif
-  };
+  flags["--plugin"] = [](const std::string& path) { snode::LoadPlugin(path); };
+  flags["--tableau"] = [](const std::string& file) { snode::RegisterTableauFile(file); };
   return snode::contract::RunIntegratorContract(argc, argv, flags);
 }

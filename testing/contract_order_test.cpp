@@ -1,6 +1,7 @@
 // ContractOrder: the declared order of the solution (Capabilities().order) is measured, not
 // assumed, and must lie within ±0.1 of it. Fixed steps: the error at the logistic problem's end
-// time T = 2 with n = 10, 20, 40, … steps, as long as it stays above 1e-12 (round-off); the order
+// time T = 2 with n = 8, 16, 32, … steps (h = T/n a power of two, so the step ends add up to T
+// exactly), as long as it stays above 1e-12 (round-off); the order
 // is the slope of log(error) against log(h) between the two finest, extrapolated to h → 0 with
 // the slope before (see ExtrapolatedOrder). A method that refuses fixed steps is measured by a
 // tolerance sweep instead: the least-squares slope of log(error) against log(1/accepted steps)
@@ -54,7 +55,7 @@ class ContractOrder : public IntegratorContract {
   // Whether the method accepts fixed steps (a ConfigError from the first solve says it does not).
   bool AcceptsFixedSteps() const {
     IntegratorOptions options = OrderOptions();
-    options.fixed_step = kEnd / 10;
+    options.fixed_step = kEnd / 8;
     long steps = 0;
     try {
       ErrorAtEnd(options, &steps);
@@ -66,7 +67,7 @@ class ContractOrder : public IntegratorContract {
 
   std::vector<Sample> FixedStepSamples() const {
     std::vector<Sample> samples;
-    for (long n = 10; n <= 10240; n *= 2) {
+    for (long n = 8; n <= 8192; n *= 2) {
       IntegratorOptions options = OrderOptions();
       options.fixed_step = kEnd / static_cast<double>(n);
       long steps = 0;

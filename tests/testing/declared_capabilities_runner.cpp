@@ -11,7 +11,11 @@
 #include "core/errors.hpp"
 #include "integrators/butcher_tableau.hpp"
 #include "integrators/integrator.hpp"
+#if SNODE_DECLARED_AS_PLUGIN
+#include "plugins/plugin.hpp"
+#else
 #include "testing/integrator_contract.hpp"
+#endif
 
 namespace snode {
 namespace {
@@ -66,33 +70,47 @@ IntegratorCapabilities Declared(IntegratorKind kind, int order, bool adaptive, i
   return c;
 }
 
-void RegisterDeclared(const std::string& builtin, IntegratorCapabilities capabilities) {
-  IntegratorRegistry().Add(
-      "declared_" + builtin, [builtin, capabilities](const IntegratorOptions& options) {
-        return std::make_unique<DeclaredCapabilities>(builtin, capabilities, options);
-      });
+// add(name, factory): IntegratorRegistry().Add or PluginRegistrar::AddIntegrator.
+template <class Add>
+void RegisterDeclared(const Add& add, const std::string& builtin,
+                      IntegratorCapabilities capabilities) {
+  add("declared_" + builtin, [builtin, capabilities](const IntegratorOptions& options) {
+    return std::make_unique<DeclaredCapabilities>(builtin, capabilities, options);
+  });
 }
 
-void RegisterAll() {
+template <class Add>
+void RegisterAll(const Add& add) {
   IntegratorCapabilities dopri5 = Declared(IntegratorKind::kExplicit, 5, true, 3, true);
   dopri5.tableau = ExplicitTableau("dopri5");
-  RegisterDeclared("dopri5", dopri5);
+  RegisterDeclared(add, "dopri5", dopri5);
   IntegratorCapabilities rk4 = Declared(IntegratorKind::kExplicit, 4, false, 3, true);
   rk4.tableau = ExplicitTableau("rk4");
-  RegisterDeclared("rk4", rk4);
+  RegisterDeclared(add, "rk4", rk4);
   IntegratorCapabilities sdirk = Declared(IntegratorKind::kDiagonallyImplicit, 4, true, 3, true);
   sdirk.tableau = ImplicitTableau("sdirk");
-  RegisterDeclared("sdirk", sdirk);
+  RegisterDeclared(add, "sdirk", sdirk);
   IntegratorCapabilities bdf = Declared(IntegratorKind::kMultistep, 5, true, 5, true);
   bdf.cvodes_method = CvodesMethod::kBdf;
-  RegisterDeclared("cvodes_bdf", bdf);
-  RegisterDeclared("heun", Declared(IntegratorKind::kExplicit, 2, true, 0, false));
+  RegisterDeclared(add, "cvodes_bdf", bdf);
+  RegisterDeclared(add, "heun", Declared(IntegratorKind::kExplicit, 2, true, 0, false));
 }
 
 }  // namespace
 }  // namespace snode
 
+#if SNODE_DECLARED_AS_PLUGIN
+SNODE_PLUGIN(registrar) {
+  snode::RegisterAll(
+      [&registrar](const std::string& name, snode::IntegratorRegistryType::Factory factory) {
+        registrar.AddIntegrator(name, std::move(factory));
+      });
+}
+#else
 int main(int argc, char** argv) {
-  snode::RegisterAll();
+  snode::RegisterAll([](const std::string& name, snode::IntegratorRegistryType::Factory factory) {
+    snode::IntegratorRegistry().Add(name, std::move(factory));
+  });
   return snode::contract::RunIntegratorContract(argc, argv);
 }
+#endif
