@@ -46,8 +46,8 @@ class DeclaredCapabilities final : public Integrator {
       throw NumericalError(message);
     }
   }
+  // Only Capabilities(): the declaration is what the contract and the gradient methods read.
   IntegratorCapabilities Capabilities() const override { return capabilities_; }
-  bool SupportsOutputJumps() const override { return capabilities_.output_jumps; }
 
  private:
   std::string builtin_;
