@@ -7,9 +7,17 @@
 //   snode_integrator_contract --plugin libmine.so --integrator mine --setting rtol=1e-9
 //                             --setting tolerance=1e-6 [--gtest_filter=...]
 //
-// (CMake: snode_add_integrator_contract_test in cmake/SnodeContractTest.cmake), or from a test
-// executable of their own that links snode::testing, registers the method and calls
-// RunIntegratorContract(argc, argv) from main.
+// or, in CMake (cmake/SnodeContractTest.cmake, provided by find_package(snode)),
+//
+//   add_library(mine MODULE mine.cpp)                  # SNODE_PLUGIN(registrar) { ... }
+//   target_link_libraries(mine PRIVATE snode::plugins)
+//   enable_testing()
+//   snode_add_integrator_contract_test(NAME contract.mine INTEGRATOR mine PLUGIN mine
+//                                      SETTINGS rtol=1e-9 atol=1e-11 tolerance=1e-6)
+//
+// (TABLEAU file.json instead of PLUGIN for a method given as a Butcher tableau file), or from a
+// test executable of their own that links snode::testing, registers the method and calls
+// RunIntegratorContract(argc, argv) from main (RUNNER <target> in the CMake function).
 //
 // Which checks run is decided from the method's declared Capabilities(), never from its name; a
 // check whose capability is not declared is skipped with the reason printed (a declared
