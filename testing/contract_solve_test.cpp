@@ -1,5 +1,6 @@
 // ContractSolve: what every integrator must do whatever it declares — accuracy and outputs on the
-// logistic problem, ConfigErrors for bad input, reuse, faults (integrators/integrator.hpp).
+// logistic problem, ConfigErrors for bad input, reuse, faults (integrators/integrator.hpp) — and
+// the consistency of what it declares about steps and its tableau.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -64,6 +65,33 @@ TEST_P(ContractSolve, RecordedStepTimesCoverEveryOutputTime) {
   }
   EXPECT_EQ(static_cast<long>(steps.size()) - 1, trajectory.stats.steps);
   EXPECT_LT(MaxLogisticError(problem, trajectory.states), tolerance());
+}
+
+// What the declaration says about steps and the tableau holds: a method that needs a fixed step
+// refuses adaptive steps; one with an error estimate adapts (rtol 1e-8, atol 1e-10: error
+// below 1e-5); a declared tableau has the declared order and kind, and an embedding exactly when
+// the method declares an error estimate.
+TEST_P(ContractSolve, DeclaredStepModesAndTableauHold) {
+  const IntegratorCapabilities capabilities = Capabilities();
+  EXPECT_FALSE(capabilities.needs_fixed_step && capabilities.error_estimate);
+  IntegratorOptions adaptive = subject().settings;
+  adaptive.fixed_step = 0.0;
+  adaptive.rtol = 1e-8;
+  adaptive.atol = 1e-10;
+  const OdeProblem problem = LogisticProblem();
+  if (capabilities.needs_fixed_step) {
+    EXPECT_THROW(Make(adaptive)->Solve(problem), ConfigError) << "fixed_step = 0";
+  }
+  if (capabilities.error_estimate) {
+    EXPECT_LT(MaxLogisticError(problem, Make(adaptive)->Solve(problem).states), 1e-5);
+  }
+  if (capabilities.tableau) {
+    const ButcherTableau& tableau = *capabilities.tableau;
+    EXPECT_EQ(capabilities.order, tableau.order);
+    EXPECT_EQ(capabilities.error_estimate, tableau.HasEmbedding());
+    EXPECT_EQ(capabilities.kind, tableau.IsExplicit() ? IntegratorKind::kExplicit
+                                                      : IntegratorKind::kDiagonallyImplicit);
+  }
 }
 
 TEST_P(ContractSolve, BadOptionsAreConfigErrors) {
