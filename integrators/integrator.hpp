@@ -12,14 +12,15 @@
 //    exactly on it; a fixed-step method (options.fixed_step > 0) shortens the last step of each
 //    output interval to land on it and starts the next interval with fixed_step again. A loss
 //    sees no interpolation error and a discrete adjoint can replay the steps.
-//  - Interpolated outputs (options.interpolate_outputs, adaptive SUNDIALS integrators only:
-//    dopri5, sdirk, cvodes_bdf, cvodes_adams): only the last output time is a stop time; the
-//    others are read off the solver's dense output over the step that contains them (cubic
-//    Hermite for dopri5, ARKODE's Hermite interpolant for sdirk, the Nordsieck polynomial for
-//    CVODES). Far fewer steps with many observations, at the cost of an interpolation error of
-//    the order of the local error. A ConfigError with fixed_step > 0 (Validate; so on euler, rk4
-//    and backward_euler, which need a fixed step), on heun and epi2 (no dense output), and together
-//    with at_output or after_step, which need stop times.
+//  - Interpolated outputs (options.interpolate_outputs, adaptive methods with a dense output,
+//    those declaring Capabilities().interpolated_outputs: dopri5, sdirk, heun, cvodes_bdf,
+//    cvodes_adams, adaptive tableau and step-level methods): only the last output time is a stop
+//    time; the others are read off the dense output over the step that contains them (cubic
+//    Hermite for dopri5 and the step-level methods, ARKODE's Hermite interpolant for tableau
+//    methods, the Nordsieck polynomial for CVODES). Far fewer steps with many observations, at the
+//    cost of an interpolation error of the order of the local error. A ConfigError with
+//    fixed_step > 0 (Validate; so on euler, rk4 and backward_euler, which need a fixed step), on
+//    epi2 (no dense output), and together with at_output or after_step, which need stop times.
 //
 // Hooks of the problem (what the adjoint methods rely on):
 //  - OdeProblem::at_output(index, t, state): called at every output time in stop-time mode (also
@@ -27,30 +28,33 @@
 //    the state (an adjoint's observation jump) and returns true if it did; the solver then
 //    continues from the changed state (ARKODE: *Reset, which keeps the step size; CVODES:
 //    CVodeReInit) and the trajectory stores the state after the jump. Honoured when
-//    Capabilities().output_jumps (the SUNDIALS integrators); the others throw ConfigError when it
-//    is set.
+//    Capabilities().output_jumps (the SUNDIALS, tableau and step-level integrators); the others
+//    (epi2) throw ConfigError when it is set.
 //  - OdeProblem::after_step(t_prev, t_new, dense): called after every accepted step with the
 //    step's interval and the solver's dense output over it, before any jump at t_new (backsolve's
 //    parameter quadrature). `dense` is valid only during the call, for t in [t_prev, t_new]
 //    (DenseOutput::Evaluate throws SundialsError if the solver refuses t). Setting it makes the
-//    SUNDIALS steppers run one step per evolve call. Needs stop times and a dense output (every
-//    SUNDIALS integrator but backward_euler); ConfigError on backward_euler, heun and epi2.
+//    SUNDIALS steppers run one step per evolve call. Needs stop times and a dense output
+//    (Capabilities().step_hook: every SUNDIALS, tableau and step-level integrator but
+//    backward_euler); ConfigError on backward_euler and epi2.
 //  - OdeProblem::error_test_size = k in (0, n): only the first k components enter the local error
 //    test (error weights 1/(rtol|z_i| + atol) for i < k, 0 after: a seminorm for an adjoint's
-//    parameter integral); dopri5's first-step estimate uses the same k components. Honoured by
-//    the SUNDIALS integrators (not meaningful with linear_solver "gmres", whose Krylov problem
-//    SUNDIALS scales by the error weights); heun and epi2 test every component.
+//    parameter integral); the Hairer first-step estimate uses the same k components. Honoured by
+//    the SUNDIALS and step-level integrators (not meaningful with linear_solver "gmres", whose
+//    Krylov problem SUNDIALS scales by the error weights); epi2 tests every component.
 //  - OdeProblem::store_all_states = false: states keeps only the state at the last output time
-//    (the SUNDIALS integrators; heun and epi2 keep all). states.back() is that state either way.
+//    (the SUNDIALS and step-level integrators; epi2 keeps all). states.back() is that state
+//    either way.
 //
 // Steps and limits. With options.record_steps, step_times gets t0 and the end of every accepted
 // step, in order; every output time is among them in stop-time mode. options.max_steps bounds
-// the steps per output interval: exceeding it throws SundialsError (*_TOO_MUCH_WORK, or
-// HEUN_TOO_MUCH_WORK / EPI2_TOO_MUCH_WORK).
+// the steps per output interval: exceeding it throws SundialsError (*_TOO_MUCH_WORK of the
+// SUNDIALS call, <NAME>_TOO_MUCH_WORK of a step-level method such as HEUN_TOO_MUCH_WORK, or
+// EPI2_TOO_MUCH_WORK).
 //
 // Statistics (Trajectory::stats, for this solve only, not accumulated across solves): steps
 // (accepted), rejected_steps (error-test and convergence failures), rhs_evals (every f evaluation,
-// including the two of dopri5's first-step estimate, whose f(t0, z0) also serves as the first
+// including the two of the Hairer first-step estimate, whose f(t0, z0) also serves as the first
 // stage and is counted once; epi2 counts a non-autonomous field's ∂f/∂t as two), jvp_evals,
 // jacobian_evals, linear_iters, nonlinear_iters, krylov_dim_max/mean (epi2), wall_seconds and
 // first_step (adaptive SUNDIALS integrators; signed). Counters a method does not use stay 0.
