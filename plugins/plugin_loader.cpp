@@ -49,20 +49,25 @@ void* EntryPoint(void* handle, const char* symbol, const std::string& path) {
   return address;
 }
 
-// Checks every staged name of one kind: valid and unique within the plug-in (by adding them to a
-// scratch registry, so the rules are the registry's own) and free in the host's registry.
+// Checks every staged name of one kind: free in the host's registry, staged once, and valid (by
+// adding it to a scratch registry, so the naming rules are the registry's own).
 template <class RegistryType, class Entries>
 void CheckNames(const RegistryType& host, const Entries& entries, const std::string& path) {
+  const std::string plugin = "plug-in '" + path + "'";
+  const std::string nothing = "; nothing was registered";
   RegistryType scratch(host.kind());
   for (const auto& [name, factory] : entries) {
+    if (host.Contains(name)) {
+      throw ConfigError(plugin + " registers " + host.kind() + " '" + name +
+                        "', which is already registered" + nothing);
+    }
+    if (scratch.Contains(name)) {
+      throw ConfigError(plugin + " registers " + host.kind() + " '" + name + "' twice" + nothing);
+    }
     try {
       scratch.Add(name, factory);
     } catch (const ConfigError& e) {
-      throw ConfigError("plug-in '" + path + "': " + e.what() + "; nothing was registered");
-    }
-    if (host.Contains(name)) {
-      throw ConfigError("plug-in '" + path + "' registers " + host.kind() + " '" + name +
-                        "', which is already registered; nothing was registered");
+      throw ConfigError(plugin + ": " + e.what() + nothing);
     }
   }
 }

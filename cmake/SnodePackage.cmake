@@ -1,0 +1,66 @@
+# The installed package: libraries (EXPORT snodeTargets, namespace snode::), headers under
+# include/snode/<dir>/, the apps in bin/, snodeConfig.cmake + snodeConfigVersion.cmake, snode.pc,
+# and a Debian package through CPack (`cpack -G DEB` in the build directory).
+include(CMakePackageConfigHelpers)
+
+set(SNODE_LIBRARY_DIRS core models io optim integrators adjoint problems studies plugins)
+set(SNODE_LIBRARY_TARGETS)
+foreach(dir IN LISTS SNODE_LIBRARY_DIRS)
+  set(target snode_${dir})
+  list(APPEND SNODE_LIBRARY_TARGETS ${target})
+  # Position-independent code even when static: a plug-in (a shared object) links the static
+  # libraries. No semantic interposition: calls inside a shared snode library bind locally.
+  set_target_properties(${target} PROPERTIES
+    EXPORT_NAME ${dir}
+    POSITION_INDEPENDENT_CODE ON
+    VERSION ${PROJECT_VERSION}
+    SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -fno-semantic-interposition)
+  endif()
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/snode/${dir}
+          FILES_MATCHING PATTERN "*.hpp")
+endforeach()
+
+set(SNODE_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/snode)
+install(TARGETS ${SNODE_LIBRARY_TARGETS} EXPORT snodeTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS stiffness_study exponential_decay lotka_volterra mnist_classifier checkpoint_tool
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(EXPORT snodeTargets NAMESPACE snode:: DESTINATION ${SNODE_INSTALL_CMAKEDIR})
+
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/snodeConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/snodeConfig.cmake
+                              INSTALL_DESTINATION ${SNODE_INSTALL_CMAKEDIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/snodeConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/snodeConfig.cmake ${PROJECT_BINARY_DIR}/snodeConfigVersion.cmake
+        DESTINATION ${SNODE_INSTALL_CMAKEDIR})
+# snode_add_integrator_contract_test(), when that module is in the tree.
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/SnodeContractTest.cmake
+        DESTINATION ${SNODE_INSTALL_CMAKEDIR} OPTIONAL)
+
+# pkg-config: relocatable (the prefix is found from the .pc file's own directory), so
+# `cmake --install --prefix ANY` gives a working file.
+file(RELATIVE_PATH SNODE_PC_PREFIX_FROM_PCDIR
+     ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" SNODE_PC_PREFIX_FROM_PCDIR "${SNODE_PC_PREFIX_FROM_PCDIR}")
+configure_file(${CMAKE_CURRENT_LIST_DIR}/snode.pc.in ${PROJECT_BINARY_DIR}/snode.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/snode.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# Debian 12 package (`cpack -G DEB`). Depends: the -dev packages snodeConfig.cmake finds (the
+# libraries are static by default, so their users link SUNDIALS, liblbfgs and zlib themselves)
+# and the run-time library of the apps.
+set(CPACK_PACKAGE_NAME snode)
+set(CPACK_PACKAGE_VENDOR "snode")
+set(CPACK_PACKAGE_CONTACT "snode maintainers <snode@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Stiff-aware neural ODEs on SUNDIALS (C++17 libraries, headers, apps)")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libsundials-dev (>= 6.4), libeigen3-dev (>= 3.4), nlohmann-json3-dev (>= 3.11), zlib1g-dev, liblbfgs-dev, pkg-config, libboost-program-options1.74.0")
+include(CPack)
