@@ -7,12 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/LU>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "core/errors.hpp"
+#include "examples/bs32_plugin/bs32.hpp"
 #include "integrators/arkode_dirk_integrator.hpp"
 #include "integrators/arkode_erk_integrator.hpp"
 #include "integrators/tableau_file.hpp"
@@ -87,6 +89,31 @@ TEST(TableauIntegrator, BogackiShampineAdaptiveSolveMeetsTheTolerance) {
   const Trajectory interpolated =
       IntegratorRegistry().Create("bogacki_shampine", options)->Solve(problem);
   EXPECT_LT(test_util::MaxLogisticError(problem, interpolated.states), 1e-5);
+}
+
+// The same method written two ways: the Bogacki–Shampine tableau file run by ARKODE and the
+// step-level bs32 of examples/bs32_plugin. At a fixed step they take the same steps, so their
+// trajectories agree to round-off (1e-12 absolute on states of size ~1, at every output).
+TEST(TableauIntegrator, BogackiShampineFileEqualsStepLevelBs32AtAFixedStep) {
+  test_util::RegisterTableauExamples();
+  OdeProblem problem = test_util::LogisticProblem();
+  problem.output_times.clear();
+  for (int i = 1; i <= 20; ++i) problem.output_times.push_back(0.1 * i);
+  IntegratorOptions options;
+  options.fixed_step = 0.01;
+  const Trajectory from_file =
+      IntegratorRegistry().Create("bogacki_shampine", options)->Solve(problem);
+  const Trajectory from_step = Bs32(options).Solve(problem);
+  ASSERT_EQ(from_file.states.size(), from_step.states.size());
+  double max_difference = 0.0;
+  for (std::size_t i = 0; i < from_file.states.size(); ++i) {
+    max_difference = std::max(
+        max_difference, (from_file.states[i] - from_step.states[i]).lpNorm<Eigen::Infinity>());
+  }
+  std::printf("bogacki_shampine file vs step-level bs32, h = 0.01: max |difference| = %.2e\n",
+              max_difference);
+  EXPECT_LE(max_difference, 1e-12);
+  EXPECT_EQ(from_file.stats.steps, from_step.stats.steps);
 }
 
 TEST(TableauIntegrator, Sdirk2FileHasMeasuredOrderTwo) {
