@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Valgrind memcheck on one solve of every registered integrator and one gradient of every
+# Valgrind memcheck on one solve of every built-in integrator and one gradient of every
 # registered gradient method, each in its own valgrind process:
-#   integrators:      All/IntegratorContract.SolvesLogisticToExpectedAccuracy/<integrator>
-#                     (integrator_contract_test: one solve of the logistic problem)
+#   integrators:      the contract runner snode_integrator_contract with the arguments of the
+#                     built-in's ctest IntegratorContract.<integrator> (tests/CMakeLists.txt:
+#                     --integrator NAME and its --setting options) and
+#                     --gtest_filter='*ContractSolve.SolvesLogisticToExpectedAccuracy*'
+#                     (one solve of the logistic problem per linear solver, dense and gmres)
 #   gradient methods: Registered/GradientContract.MatchesFiniteDifferencesOnLinearField/<case>,
 #                     the first case listed per method (gradient_contract_test: one gradient,
 #                     plus the finite-difference forward solves of its reference)
+# The built-ins' ctests are those named IntegratorContract.<name> whose command is the runner
+# with --integrator <name> and no --plugin or --tableau (not the runner_*, declared_*,
+# plugin_declared_* and tableau_* tests).
 # Builds ./build-valgrind (RelWithDebInfo, benchmarks off) when needed; installs valgrind via
-# apt-get when missing (opt-in tool, not needed by the normal build).
+# apt-get when missing (opt-in tool, not needed by the normal build). Needs python3 (to read
+# ctest's JSON test list).
 #   scripts/valgrind.sh
 # Variables: VALGRIND_JOBS (build parallelism, default 2), VALGRIND_BUILD_DIR (default
 # build-valgrind). Logs: <build dir>/valgrind-logs/<test>.log. Prints one line per run and a
@@ -30,12 +37,12 @@ fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSNODE_BUILD_BENCHMARKS=OFF >/dev/null
 fi
-cmake --build "$build" --target integrator_contract_test gradient_contract_test -j"$jobs"
+cmake --build "$build" --target snode_integrator_contract gradient_contract_test -j"$jobs"
 
-integrator_test="$build/tests/integrator_contract_test"
 gradient_test="$build/tests/gradient_contract_test"
 logs="$build/valgrind-logs"
 mkdir -p "$logs"
+solve_filter='*ContractSolve.SolvesLogisticToExpectedAccuracy*'
 
 # gtest prints "Suite/Prefix." lines, then "  name  # GetParam() = ..." lines.
 list_tests() {
@@ -43,14 +50,38 @@ list_tests() {
     awk '/^[^ ]/ {suite = $1} /^  / {print suite $1}'
 }
 
+# The built-ins' contract ctests, one line each: name, then the command (runner and arguments),
+# tab-separated.
+list_builtin_contract_tests() {
+  ctest --test-dir "$1" --show-only=json-v1 -R '^IntegratorContract\.[a-z0-9_]+$' |
+    python3 -c '
+import json, os, sys
+for test in json.load(sys.stdin)["tests"]:
+    name = test["name"][len("IntegratorContract."):]
+    command = test.get("command") or []
+    args = command[1:]
+    if (command and os.path.basename(command[0]) == "snode_integrator_contract"
+            and "--plugin" not in args and "--tableau" not in args
+            and args[:2] == ["--integrator", name]):
+        print("\t".join([test["name"]] + command))
+'
+}
+
+# runs: "<log name>|<command and arguments, tab-separated>"
 runs=()
-while IFS= read -r t; do runs+=("$integrator_test|$t"); done \
-  < <(list_tests "$integrator_test" 'All/IntegratorContract.SolvesLogisticToExpectedAccuracy/*')
+integrators=()
+while IFS= read -r line; do
+  name="${line%%$'\t'*}"
+  runs+=("$name|${line#*$'\t'}"$'\t'"--gtest_filter=$solve_filter")
+  integrators+=("${name#IntegratorContract.}")
+done < <(list_builtin_contract_tests "$build")
+if [ "${#runs[@]}" -eq 0 ]; then
+  echo "snode valgrind: no built-in contract tests IntegratorContract.<name> in $build" >&2
+  exit 1
+fi
 # One case per gradient method. Case names are <method>_<integrator>; both are registry names
 # (which contain underscores), so strip a known integrator name from the end and keep the first
 # case per method.
-integrators=()
-for entry in "${runs[@]}"; do integrators+=("${entry##*/}"); done
 declare -A seen=()
 while IFS= read -r test; do
   case_name="${test##*/}"
@@ -64,7 +95,7 @@ while IFS= read -r test; do
   done
   if [ -n "$method" ] && [ -z "${seen[$method]:-}" ]; then
     seen[$method]=1
-    runs+=("$gradient_test|$test")
+    runs+=("$test|$gradient_test"$'\t'"--gtest_filter=$test")
   fi
 done < <(list_tests "$gradient_test" 'Registered/GradientContract.MatchesFiniteDifferencesOnLinearField/*')
 
@@ -74,14 +105,14 @@ leaks=0
 failed=0
 start=$(date +%s)
 for entry in "${runs[@]}"; do
-  binary="${entry%%|*}"
-  test="${entry#*|}"
+  test="${entry%%|*}"
+  IFS=$'\t' read -r -a command <<<"${entry#*|}"
   log="$logs/$(echo "$test" | tr '/' '_').log"
   t0=$(date +%s)
   rc=0
   valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
-    --log-file="$log.vg" "$binary" --gtest_filter="$test" >"$log" 2>&1 || rc=$?
+    --log-file="$log.vg" "${command[@]}" >"$log" 2>&1 || rc=$?
   # ERROR SUMMARY counts memory errors and (with --errors-for-leak-kinds) leak records.
   n_errors=$(grep -o 'ERROR SUMMARY: [0-9]*' "$log.vg" | grep -o '[0-9]*$' | tail -1)
   lost=0
