@@ -51,9 +51,11 @@ string(REGEX REPLACE "/$" "" SNODE_PC_PREFIX_FROM_PCDIR "${SNODE_PC_PREFIX_FROM_
 configure_file(${CMAKE_CURRENT_LIST_DIR}/snode.pc.in ${PROJECT_BINARY_DIR}/snode.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/snode.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-# Debian 12 package (`cpack -G DEB`). Depends: the -dev packages snodeConfig.cmake finds (the
-# libraries are static by default, so their users link SUNDIALS, liblbfgs and zlib themselves)
-# and the run-time library of the apps.
+# Debian 12 package (`cpack -G DEB`, best from a build with SNODE_BUILD_TESTS=OFF and
+# SNODE_BUILD_BENCHMARKS=OFF: cpack first builds every target). Depends: the -dev packages
+# snodeConfig.cmake finds (the libraries are static by default, so their users link SUNDIALS,
+# liblbfgs and zlib themselves), plus the run-time libraries of the apps (dpkg-shlibdeps when
+# present, else listed).
 set(CPACK_PACKAGE_NAME snode)
 set(CPACK_PACKAGE_VENDOR "snode")
 set(CPACK_PACKAGE_CONTACT "snode maintainers <snode@localhost>")
@@ -62,5 +64,11 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libsundials-dev (>= 6.4), libeigen3-dev (>= 3.4), nlohmann-json3-dev (>= 3.11), zlib1g-dev, liblbfgs-dev, pkg-config, libboost-program-options1.74.0")
+    "libsundials-dev (>= 6.4), libeigen3-dev (>= 3.4), nlohmann-json3-dev (>= 3.11), zlib1g-dev, liblbfgs-dev, pkg-config")
+find_program(SNODE_DPKG_SHLIBDEPS dpkg-shlibdeps)
+if(SNODE_DPKG_SHLIBDEPS)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+else()
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libboost-program-options1.74.0, libstdc++6 (>= 12), libc6")
+endif()
 include(CPack)
