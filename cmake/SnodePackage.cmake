@@ -4,6 +4,13 @@
 include(CMakePackageConfigHelpers)
 
 set(SNODE_LIBRARY_DIRS core models io optim integrators adjoint problems studies plugins)
+# The integrator contract (a GoogleTest library and its runner) joins the package when it is
+# built (SNODE_BUILD_TESTS); snodeConfig.cmake then also finds GTest.
+set(SNODE_PACKAGE_TESTING OFF)
+if(TARGET snode_testing)
+  list(APPEND SNODE_LIBRARY_DIRS testing)
+  set(SNODE_PACKAGE_TESTING ON)
+endif()
 set(SNODE_LIBRARY_TARGETS)
 foreach(dir IN LISTS SNODE_LIBRARY_DIRS)
   set(target snode_${dir})
@@ -24,7 +31,14 @@ foreach(dir IN LISTS SNODE_LIBRARY_DIRS)
 endforeach()
 
 set(SNODE_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/snode)
-install(TARGETS ${SNODE_LIBRARY_TARGETS} EXPORT snodeTargets
+set(SNODE_EXPORTED_PROGRAMS)
+if(TARGET snode_integrator_contract)
+  set_target_properties(snode_integrator_contract PROPERTIES EXPORT_NAME integrator_contract)
+  list(APPEND SNODE_EXPORTED_PROGRAMS snode_integrator_contract)
+endif()
+# snode_warnings: only as the libraries' PRIVATE link (its flags are build-tree only).
+install(TARGETS ${SNODE_LIBRARY_TARGETS} ${SNODE_EXPORTED_PROGRAMS} snode_warnings
+        EXPORT snodeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
