@@ -4,6 +4,13 @@
 include(CMakePackageConfigHelpers)
 
 set(SNODE_LIBRARY_DIRS core models io optim integrators adjoint problems studies plugins)
+# The integrator contract (a GoogleTest library and its runner) joins the package when it is
+# built (SNODE_BUILD_TESTS); snodeConfig.cmake then also finds GTest.
+set(SNODE_PACKAGE_TESTING OFF)
+if(TARGET snode_testing)
+  list(APPEND SNODE_LIBRARY_DIRS testing)
+  set(SNODE_PACKAGE_TESTING ON)
+endif()
 set(SNODE_LIBRARY_TARGETS)
 foreach(dir IN LISTS SNODE_LIBRARY_DIRS)
   set(target snode_${dir})
@@ -24,7 +31,14 @@ foreach(dir IN LISTS SNODE_LIBRARY_DIRS)
 endforeach()
 
 set(SNODE_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/snode)
-install(TARGETS ${SNODE_LIBRARY_TARGETS} EXPORT snodeTargets
+set(SNODE_EXPORTED_PROGRAMS)
+if(TARGET snode_integrator_contract)
+  set_target_properties(snode_integrator_contract PROPERTIES EXPORT_NAME integrator_contract)
+  list(APPEND SNODE_EXPORTED_PROGRAMS snode_integrator_contract)
+endif()
+# snode_warnings: only as the libraries' PRIVATE link (its flags are build-tree only).
+install(TARGETS ${SNODE_LIBRARY_TARGETS} ${SNODE_EXPORTED_PROGRAMS} snode_warnings
+        EXPORT snodeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -51,9 +65,11 @@ string(REGEX REPLACE "/$" "" SNODE_PC_PREFIX_FROM_PCDIR "${SNODE_PC_PREFIX_FROM_
 configure_file(${CMAKE_CURRENT_LIST_DIR}/snode.pc.in ${PROJECT_BINARY_DIR}/snode.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/snode.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-# Debian 12 package (`cpack -G DEB`). Depends: the -dev packages snodeConfig.cmake finds (the
-# libraries are static by default, so their users link SUNDIALS, liblbfgs and zlib themselves)
-# and the run-time library of the apps.
+# Debian 12 package (`cpack -G DEB`, best from a build with SNODE_BUILD_TESTS=OFF and
+# SNODE_BUILD_BENCHMARKS=OFF: cpack first builds every target). Depends: the -dev packages
+# snodeConfig.cmake finds (the libraries are static by default, so their users link SUNDIALS,
+# liblbfgs and zlib themselves), plus the run-time libraries of the apps (dpkg-shlibdeps when
+# present, else listed).
 set(CPACK_PACKAGE_NAME snode)
 set(CPACK_PACKAGE_VENDOR "snode")
 set(CPACK_PACKAGE_CONTACT "snode maintainers <snode@localhost>")
@@ -62,5 +78,11 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libsundials-dev (>= 6.4), libeigen3-dev (>= 3.4), nlohmann-json3-dev (>= 3.11), zlib1g-dev, liblbfgs-dev, pkg-config, libboost-program-options1.74.0")
+    "libsundials-dev (>= 6.4), libeigen3-dev (>= 3.4), nlohmann-json3-dev (>= 3.11), zlib1g-dev, liblbfgs-dev, pkg-config")
+find_program(SNODE_DPKG_SHLIBDEPS dpkg-shlibdeps)
+if(SNODE_DPKG_SHLIBDEPS)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+else()
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libboost-program-options1.74.0, libstdc++6 (>= 12), libc6")
+endif()
 include(CPack)

@@ -17,6 +17,8 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/snode/core/errors.hpp include/snode/plugins/plugin.hpp bin/stiffness_study; do
   [ -e "$prefix/$f" ] || { echo "check_package: $f is not installed" >&2; exit 1; }
 done
+# The installed app runs from the prefix (shared libraries: found through its RPATH).
+"$prefix/bin/stiffness_study" --list-integrators | grep -qx dopri5
 
 echo "check_package: CMake consumer"
 cmake -S "$root/tests/package/consumer" -B "$work/consumer" -DCMAKE_BUILD_TYPE=Release \
@@ -30,7 +32,9 @@ export PKG_CONFIG_PATH="$pc_dir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 # shellcheck disable=SC2046  # pkg-config prints several flags
 "${CXX:-c++}" -O1 "$root/tests/package/consumer/main.cpp" -o "$work/pc_consumer" \
   $(pkg-config --cflags --libs snode)
-"$work/pc_consumer"
+# pkg-config sets no run-time path: a shared snode is found through LD_LIBRARY_PATH.
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir snode)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  "$work/pc_consumer"
 
 if compgen -G "$root/examples/*/CMakeLists.txt" >/dev/null; then
   echo "check_package: examples"
