@@ -46,10 +46,17 @@ BpttScheme::BpttScheme(const GradientOptions& options, const IntegratorCapabilit
   const int s = tableau.stages;
   interpolate = options.integrator_options.interpolate_outputs;
   if (interpolate) {
-    // The Hermite interpolant needs the slopes at both ends of a step among the stages.
-    Require(s > 1 && tableau.c[0] == 0.0 && tableau.a(0, 0) == 0.0 && tableau.c[s - 1] == 1.0,
+    // The Hermite interpolant needs the slopes at both ends of a step among the stages: the
+    // first stage at z_n and the last at z_{n+1} itself (last row of A = b, as in dopri5 and
+    // sdirk); a last stage at t + h but elsewhere (heun) has the wrong slope.
+    bool last_stage_is_new_state = s > 1 && tableau.c[s - 1] == 1.0;
+    for (int j = 0; last_stage_is_new_state && j < s; ++j) {
+      last_stage_is_new_state = tableau.a(s - 1, j) == tableau.b[j];
+    }
+    Require(tableau.c[0] == 0.0 && tableau.a(0, 0) == 0.0 && last_stage_is_new_state,
             "gradient 'bptt' with interpolate_outputs needs a method whose first stage is at the "
-            "step start and last at its end (dopri5, sdirk); integrator '" +
+            "step start and whose last stage is the new state (last row of A = b, as in dopri5 "
+            "and sdirk); integrator '" +
                 integrator + "' has none");
   }
   // A stage enters the reverse pass iff b_i ≠ 0 or a later used stage depends on it (and, with

@@ -32,7 +32,7 @@ struct OdeProblem {
   // index, the time and the state there; may change the state and returns true if it did. The
   // solver continues from the changed state keeping its step size (ERKStepReset/ARKStepReset;
   // CVodeReInit), and the trajectory records the state after the jump. Integrators without
-  // support (Integrator::SupportsOutputJumps() false) throw ConfigError when it is set.
+  // support (Integrator::Capabilities().output_jumps false) throw ConfigError when it is set.
   std::function<bool(std::size_t index, double t, VectorRef state)> at_output;
   // Leading components that enter the local error test; 0 = all. The rest are quadrature-like
   // components that feed back into nothing (an adjoint's parameter integral): leaving them out of
@@ -41,7 +41,8 @@ struct OdeProblem {
   Index error_test_size = 0;
   // Optional: called after every accepted step with its interval [t_prev, t_new] and the
   // solver's dense output over it, before any jump at t_new (backsolve's parameter quadrature).
-  // Honoured by integrators with SupportsOutputJumps() in stop-time mode; ConfigError otherwise.
+  // Honoured in stop-time mode by integrators declaring Capabilities().step_hook; ConfigError
+  // otherwise.
   std::function<void(double t_prev, double t_new, const DenseOutput& dense)> after_step;
   // false: Trajectory::states keeps only the state at the last output time (callers that see
   // the others through at_output, and do not want a copy of each).

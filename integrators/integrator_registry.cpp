@@ -1,5 +1,5 @@
 // The only file that lists the built-in integrators. Adding one: its .hpp/.cpp pair, one line
-// here, and it is picked up by the contract test in tests/integrators/integrator_contract_test.cpp.
+// here, and one snode_add_integrator_contract_test() line in tests/CMakeLists.txt (the contract).
 #include <memory>
 
 #include "integrators/arkode_dirk_integrator.hpp"

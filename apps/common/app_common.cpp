@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "integrators/tableau_integrator.hpp"
 #include "plugins/plugin_loader.hpp"
 
 namespace snode::app {
@@ -78,6 +79,9 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("plugin", po::value<std::vector<std::string>>()->composing(),
        "load the snode plug-in PATH.so (repeatable; after those in SNODE_PLUGIN_PATH), adding "
        "its integrators and gradient methods")
+      ("tableau", po::value<std::vector<std::string>>()->composing(),
+       "register the Butcher tableau of the JSON file FILE as an integrator under its \"name\" "
+       "(repeatable; validated on load, order conditions included; docs/plugins.md)")
       ("quiet,q", po::bool_switch(), "no progress line");
   // clang-format on
 }
@@ -102,8 +106,14 @@ po::variables_map ParseCommandLine(int argc, const char* const argv[],
 
 void LoadPlugins(const po::variables_map& vm) {
   LoadPluginsFromEnvironment();
-  if (vm.count("plugin") == 0) return;
-  for (const std::string& path : vm["plugin"].as<std::vector<std::string>>()) LoadPlugin(path);
+  if (vm.count("plugin") != 0) {
+    for (const std::string& path : vm["plugin"].as<std::vector<std::string>>()) LoadPlugin(path);
+  }
+  if (vm.count("tableau") != 0) {
+    for (const std::string& path : vm["tableau"].as<std::vector<std::string>>()) {
+      RegisterTableauFile(path);
+    }
+  }
 }
 
 namespace {

@@ -13,13 +13,14 @@
 //   on|off (backsolve_adjoint's seminorm, quadrature, checkpoints) and --cvodes-observations
 //   auto|restart|fundamental (cvodes_adjoint's observations), --gradient-option NAME=VALUE
 //   (repeatable; any option of the --gradient method, plug-ins included), --plugin PATH.so
-//   (repeatable), --quiet
+//   (repeatable), --tableau FILE (repeatable), --quiet
 // with per-app defaults (CommonDefaults).
 //
 // Plug-ins (plugins/plugin.hpp). ParseCommandLine() loads those named by SNODE_PLUGIN_PATH, then
-// every --plugin (command line, then config file) before it returns, so --integrator,
-// --list-integrators and the name checks below see the plug-ins' names. A plug-in that cannot be
-// loaded is an InputError/ConfigError naming it (plugins/plugin_loader.hpp).
+// every --plugin (command line, then config file), then registers every --tableau file
+// (integrators/tableau_integrator.hpp) before it returns, so --integrator, --list-integrators and
+// the name checks below see the new names. A plug-in or tableau file that cannot be loaded is an
+// InputError/ConfigError naming it (plugins/plugin_loader.hpp, integrators/tableau_file.hpp).
 //
 // Method options reach the method as GradientOptions::method_settings, read by its registry
 // factory (adjoint/gradient_method.hpp). A method flag enters them only when given explicitly
@@ -109,8 +110,8 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
 po::variables_map ParseCommandLine(int argc, const char* const argv[],
                                    const po::options_description& desc);
 
-// Loads the plug-ins of SNODE_PLUGIN_PATH, then those given by --plugin, in order. Loading one
-// file twice is a no-op.
+// Loads the plug-ins of SNODE_PLUGIN_PATH, then those given by --plugin, in order (loading one
+// file twice is a no-op), then registers the --tableau files.
 void LoadPlugins(const po::variables_map& vm);
 
 // Reads and validates the common flags. Throws ConfigError (bad value, unknown name).

@@ -382,6 +382,24 @@ TEST(Bptt, RejectsUnsupportedIntegrator) {
   EXPECT_THROW(Bptt bptt(options), ConfigError);
 }
 
+// Interpolated outputs need the last stage's slope at the new state: heun's last stage is at
+// t + h but at z + h·k1, so replaying its Hermite interpolant would use the wrong slope.
+TEST(Bptt, InterpolatedOutputsNeedTheLastStageAtTheNewState) {
+  GradientOptions options;
+  options.integrator = "heun";
+  options.integrator_options.interpolate_outputs = true;
+  try {
+    Bptt bptt(options);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("whose last stage is the new state"),
+              std::string::npos)
+        << error.what();
+  }
+  options.integrator = "dopri5";  // FSAL: accepted
+  EXPECT_NO_THROW(Bptt bptt(options));
+}
+
 // A plug-in under its own name that declares its tableau (Heun's, wrapping the built-in) is
 // replayed like a built-in: the loss is the plug-in's own solve and the gradient matches central
 // differences of the plug-in's map (through the registry). Fixed step: the map itself; adaptive:

@@ -219,6 +219,30 @@ TEST(AppCommon, HelpAndListsAreHandled) {
   EXPECT_FALSE(HandleInfoOptions(vm2, desc2, "usage", out2));
 }
 
+// --tableau FILE registers the file's method before the names are checked, so --integrator and
+// --list-integrators see it; a tableau that fails its order conditions is a ConfigError naming
+// the file.
+TEST(AppCommon, TableauFileIsRegisteredBeforeNamesAreChecked) {
+  const std::string examples = SNODE_TABLEAU_EXAMPLES_DIR;
+  po::options_description desc;
+  const po::variables_map vm = Parse({"--tableau", examples + "/bogacki_shampine.json",
+                                      "--integrator", "bogacki_shampine", "--list-integrators"},
+                                     &desc);
+  EXPECT_EQ(ReadCommonOptions(vm).integrator, "bogacki_shampine");
+  std::ostringstream out;
+  EXPECT_TRUE(HandleInfoOptions(vm, desc, "usage", out));
+  EXPECT_NE(out.str().find("bogacki_shampine\n"), std::string::npos) << out.str();
+  po::options_description desc2;
+  try {
+    Parse({"--tableau", examples + "/wrong_coefficient.json"}, &desc2);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("wrong_coefficient.json': weights b fail order"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(AppCommon, ParsesLists) {
   EXPECT_EQ(ParseDoubleList("1, 10,1e3", "--l"), (std::vector<double>{1.0, 10.0, 1000.0}));
   EXPECT_THROW(ParseDoubleList("1,,2", "--l"), ConfigError);

@@ -2,6 +2,8 @@
 // capabilities in full, so that every capability-dependent check of the contract runs in-tree
 // whatever the built-ins declare: "declared_<builtin>" runs the built-in unchanged and declares
 // what it does (kind, order, error estimate, dense output, hooks, outputs, tableau, CVODES method).
+// declared_heun declares no hooks and refuses them: the contract's and gradient methods' paths for
+// a method without jumps, hooks or tableau.
 //
 //   declared_capabilities_runner --integrator declared_dopri5 --setting rtol=1e-9 ...
 #include <memory>
@@ -35,6 +37,12 @@ class DeclaredCapabilities final : public Integrator {
     return trajectory;
   }
   void SolveInto(const OdeProblem& problem, Trajectory& trajectory) override {
+    // What it does not declare it refuses, as the contract asks (the built-in may do more).
+    Require(capabilities_.output_jumps || !problem.at_output,
+            name() + " does not take jumps at output times (at_output)");
+    Require(capabilities_.step_hook || !problem.after_step, name() + " has no after_step hook");
+    Require(capabilities_.interpolated_outputs || !inner_->options().interpolate_outputs,
+            name() + " has no interpolated outputs");
     try {
       inner_->SolveInto(problem, trajectory);
     } catch (const NumericalError& error) {
