@@ -3,8 +3,9 @@
 # already built) into a temporary prefix, then builds and runs against that prefix only
 #   1. tests/package/consumer: find_package(snode 0.2) + snode::adjoint, one gradient checked
 #      against its closed form;
-#   2. the same program compiled with `pkg-config --cflags --libs snode` (snode.pc);
-#   3. every examples/*/ project (scripts/build_examples.sh, which also runs their tests).
+#   2. find_package(snode 0.3) must fail (the version file);
+#   3. the same program compiled with `pkg-config --cflags --libs snode` (snode.pc);
+#   4. every examples/*/ project (scripts/build_examples.sh, which also runs their tests).
 # Usage: scripts/check_package.sh [BUILD_DIR]. Exit 0 when all pass; the temporary prefix is removed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,18 @@ cmake -S "$root/tests/package/consumer" -B "$work/consumer" -DCMAKE_BUILD_TYPE=R
   -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/consumer" -j2 >/dev/null
 "$work/consumer/snode_consumer"
+
+echo "check_package: version 0.3 is refused (snodeConfigVersion.cmake, SameMinorVersion)"
+mkdir -p "$work/version"
+cat >"$work/version/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(snode_version_check LANGUAGES CXX)
+find_package(snode 0.3 QUIET)
+if(snode_FOUND)
+  message(FATAL_ERROR "find_package(snode 0.3) accepted snode ${snode_VERSION}")
+endif()
+CMAKE
+cmake -S "$work/version" -B "$work/version/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 
 echo "check_package: pkg-config consumer"
 pc_dir=$(dirname "$(find "$prefix" -name snode.pc | head -n 1)")
