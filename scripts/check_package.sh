@@ -5,7 +5,11 @@
 #      against its closed form;
 #   2. find_package(snode 0.3) must fail (the version file);
 #   3. the same program compiled with `pkg-config --cflags --libs snode` (snode.pc);
-#   4. every examples/*/ project (scripts/build_examples.sh, which also runs their tests).
+#   4. every examples/*/ project (scripts/build_examples.sh, which also runs their tests: the
+#      integrator contract on the bs32 plug-in and on the example tableaus);
+#   5. the installed stiffness_study with the bs32 plug-in (--plugin) under bptt,
+#      backsolve_adjoint and as cvodes_adjoint's backward integrator, and with a tableau file
+#      (--tableau); a tableau with a wrong coefficient must be refused.
 # Usage: scripts/check_package.sh [BUILD_DIR]. Exit 0 when all pass; the temporary prefix is removed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,5 +56,27 @@ LD_LIBRARY_PATH="$(pkg-config --variable=libdir snode)${LD_LIBRARY_PATH:+:$LD_LI
 if compgen -G "$root/examples/*/CMakeLists.txt" >/dev/null; then
   echo "check_package: examples"
   bash "$root/scripts/build_examples.sh" "$prefix" "$work/examples"
+fi
+
+if [ -f "$work/examples/libbs32.so" ]; then
+  echo "check_package: installed stiffness_study with the bs32 plug-in and a tableau file"
+  study() {
+    "$prefix/bin/stiffness_study" --problems w1 --lambdas 1,100 --no-plots --quiet \
+      --out "$work/study" "$@" >"$work/study.log" 2>&1 ||
+      { cat "$work/study.log" >&2; echo "check_package: stiffness_study $* failed" >&2; exit 1; }
+    grep -q "bs32\|bogacki_shampine" "$work/study.log" ||
+      { echo "check_package: stiffness_study $* ran no plug-in method" >&2; exit 1; }
+  }
+  plugin=(--plugin "$work/examples/libbs32.so")
+  study "${plugin[@]}" --integrator bs32 --gradient bptt
+  study "${plugin[@]}" --integrator bs32 --gradient backsolve_adjoint
+  study "${plugin[@]}" --integrator cvodes_bdf --gradient cvodes_adjoint --backward-integrator bs32
+  study --tableau "$root/examples/tableau/bogacki_shampine.json" --integrator bogacki_shampine \
+    --gradient bptt
+  if "$prefix/bin/stiffness_study" --tableau "$root/examples/tableau/wrong_coefficient.json" \
+    --list-integrators >"$work/wrong.log" 2>&1 || ! grep -q "fail order condition" "$work/wrong.log"; then
+    echo "check_package: the wrong tableau was not refused with its failed condition" >&2
+    exit 1
+  fi
 fi
 echo "check_package: passed"
