@@ -15,6 +15,7 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
+#include "tests/integrators/linear_tableau_step.hpp"
 
 namespace snode {
 namespace {
@@ -35,20 +36,6 @@ OdeProblem LinearProblem(std::vector<double> output_times) {
 
 Matrix SystemMatrix(const OdeProblem& problem) {
   return Eigen::Map<const Matrix>(problem.theta.data(), 3, 3);
-}
-
-// One step of size h of the tableau on z' = A z: each (diagonally implicit) stage solved
-// exactly, K_i = (I − h a_ii A)⁻¹ A (z + h Σ_{j<i} a_ij K_j).
-Vector TableauStep(const ButcherTableau& tableau, const Matrix& a, const Vector& z, double h) {
-  const Index n = z.size();
-  Matrix k(n, tableau.stages);
-  for (int i = 0; i < tableau.stages; ++i) {
-    Vector y = z;
-    for (int j = 0; j < i; ++j) y += h * tableau.a(i, j) * k.col(j);
-    const Matrix m = Matrix::Identity(n, n) - h * tableau.a(i, i) * a;
-    k.col(i) = m.partialPivLu().solve(a * y);
-  }
-  return z + h * (k * tableau.b);
 }
 
 // The integrator with adaptive steps, or with fixed step kStep when it refuses them.
@@ -125,7 +112,8 @@ TEST_P(BuiltinCapabilities, DeclaredTableauIsTheStepSolveTakes) {
   if (!c.tableau) GTEST_SKIP() << GetParam() << " declares no tableau";
   const OdeProblem problem = LinearProblem({kStep});
   const Trajectory trajectory = integrator->Solve(problem);
-  const Vector expected = TableauStep(*c.tableau, SystemMatrix(problem), problem.z0, kStep);
+  const Vector expected =
+      test_util::LinearTableauStep(*c.tableau, SystemMatrix(problem), problem.z0, kStep);
   EXPECT_EQ(trajectory.stats.steps, 1);
   EXPECT_LE((trajectory.states.back() - expected).lpNorm<Eigen::Infinity>(),
             1e-13 * expected.lpNorm<Eigen::Infinity>())

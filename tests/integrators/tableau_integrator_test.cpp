@@ -20,6 +20,7 @@
 #include "integrators/tableau_file.hpp"
 #include "models/analytic_fields.hpp"
 #include "problems/decay.hpp"
+#include "tests/integrators/linear_tableau_step.hpp"
 #include "tests/integrators/logistic_field.hpp"
 #include "tests/integrators/tableau_examples.hpp"
 
@@ -172,20 +173,6 @@ TEST(TableauIntegrator, Dopri5TableauUnderAnotherNameReproducesTheBuiltin) {
   }
 }
 
-// One step of size h of the tableau on z' = A z, each (diagonally implicit) stage solved exactly:
-// K_i = (I − h a_ii A)⁻¹ A (z + h Σ_{j<i} a_ij K_j).
-Vector TableauStep(const ButcherTableau& tableau, const Matrix& a, const Vector& z, double h) {
-  const Index n = z.size();
-  Matrix k(n, tableau.stages);
-  for (int i = 0; i < tableau.stages; ++i) {
-    Vector y = z;
-    for (int j = 0; j < i; ++j) y += h * tableau.a(i, j) * k.col(j);
-    const Matrix m = Matrix::Identity(n, n) - h * tableau.a(i, i) * a;
-    k.col(i) = m.partialPivLu().solve(a * y);
-  }
-  return z + h * (k * tableau.b);
-}
-
 TEST(TableauIntegrator, DeclaredTableauIsTheStepSolveTakesAndHooksWork) {
   test_util::RegisterTableauExamples();
   Matrix a(3, 3);
@@ -202,7 +189,8 @@ TEST(TableauIntegrator, DeclaredTableauIsTheStepSolveTakesAndHooksWork) {
     auto integrator = IntegratorRegistry().Create(name, options);
     problem.output_times = {0.05};
     const Trajectory one = integrator->Solve(problem);
-    const Vector expected = TableauStep(*integrator->Capabilities().tableau, a, problem.z0, 0.05);
+    const Vector expected =
+        test_util::LinearTableauStep(*integrator->Capabilities().tableau, a, problem.z0, 0.05);
     EXPECT_EQ(one.stats.steps, 1);
     EXPECT_LE((one.states.back() - expected).lpNorm<Eigen::Infinity>(), 1e-13) << name;
     // after_step with the dense output, adaptive and interpolated outputs are honoured.
