@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "core/forwarding_field.hpp"
 #include "examples/bs32_plugin/bs32.hpp"
 #include "integrators/heun_integrator.hpp"
 #include "tests/integrators/logistic_field.hpp"
@@ -74,28 +75,14 @@ double FittedOrder(const std::vector<double>& steps, const std::vector<double>& 
   return (m * sxy - sx * sy) / (m * sxx - sx * sx);
 }
 
-// Wraps a field and returns NaN for t ≥ t_bad.
-class NanAfterField final : public VectorField {
+// Wraps the logistic field and returns NaN for t ≥ t_bad.
+class NanAfterField final : public ForwardingField {
  public:
-  explicit NanAfterField(double t_bad) : t_bad_(t_bad), inner_(2) {}
+  explicit NanAfterField(double t_bad) : ForwardingField(&logistic_), t_bad_(t_bad), logistic_(2) {}
   std::string name() const override { return "nan_after"; }
-  Index state_size() const override { return 2; }
-  Index num_params() const override { return 2; }
   void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
-    inner_.F(t, z, theta, out);
+    ForwardingField::F(t, z, theta, out);
     if (t >= t_bad_) out.setConstant(std::numeric_limits<double>::quiet_NaN());
-  }
-  void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
-           VectorRef out) override {
-    inner_.Jvp(t, z, theta, v, out);
-  }
-  void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                VectorRef out) override {
-    inner_.VjpState(t, z, theta, a, out);
-  }
-  void VjpParams(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
-                 VectorRef grad) override {
-    inner_.VjpParams(t, z, theta, a, grad);
   }
   std::unique_ptr<VectorField> Clone() const override {
     return std::make_unique<NanAfterField>(t_bad_);
@@ -103,7 +90,7 @@ class NanAfterField final : public VectorField {
 
  private:
   double t_bad_;
-  test_util::LogisticField inner_;
+  test_util::LogisticField logistic_;
 };
 
 double MaxError(const OdeProblem& problem, const Trajectory& trajectory) {
