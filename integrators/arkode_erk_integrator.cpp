@@ -12,6 +12,7 @@
 
 #include "core/errors.hpp"
 #include "core/nvector.hpp"
+#include "integrators/integrator_support.hpp"
 #include "integrators/tableau_file.hpp"
 #include "integrators/tableau_integrator.hpp"
 
@@ -167,7 +168,7 @@ double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
   if (!(span > 0.0)) return 0.0;
   const Index n = problem.z0.size();
   const Index size = problem.error_test_size > 0 ? problem.error_test_size : n;
-  const double order = tableau_.order;
+  const int order = tableau_.order;
   start_f_.resize(n);
   start_y_.resize(n);
   start_f_next_.resize(n);
@@ -177,17 +178,14 @@ double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
   rhs_data_.Remember(t0, problem.z0, start_f_);
   const double d0 = ScaledRms(problem.z0, problem.z0, size, options().rtol, options().atol);
   const double d1 = ScaledRms(start_f_, problem.z0, size, options().rtol, options().atol);
-  const double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+  const double h0 = detail::HairerFirstGuess(d0, d1);
   const double direction = t_end > t0 ? 1.0 : -1.0;
   start_y_ = problem.z0 + (direction * h0) * start_f_;
   field.F(t0 + direction * h0, start_y_, problem.theta, start_f_next_);
   rhs_data_.rhs_evals += 2;
   start_f_next_ -= start_f_;
   const double d2 = ScaledRms(start_f_next_, problem.z0, size, options().rtol, options().atol) / h0;
-  const double largest = std::max(d1, d2);
-  const double h1 =
-      largest <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / largest, 1.0 / (order + 1.0));
-  double h = std::min({100.0 * h0, h1, span});
+  double h = std::min(detail::HairerStartingStep(h0, d1, d2, order), span);
   if (options().max_step > 0.0) h = std::min(h, options().max_step);
   // A non-finite f here is reported by the solver's own first evaluation: leave h0 to ARKODE.
   return std::isfinite(h) && h > 0.0 ? direction * h : 0.0;
