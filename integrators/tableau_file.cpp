@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -239,21 +240,29 @@ ButcherTableau ParseTableau(const Json& json, const std::string& source, std::st
 
 ButcherTableau ReadTableauFile(const std::string& path, std::string* name) {
   const std::string source = "tableau file '" + path + "'";
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw InputError("cannot open " + source + "; check the path");
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw InputError("cannot read " + source);
-  if (size > kMaxTableauFileBytes) {
-    throw InputError(source + " is " + std::to_string(size) + " bytes, more than the " +
-                     std::to_string(kMaxTableauFileBytes) + " a tableau file may have");
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error || !std::filesystem::exists(status)) {
+    throw InputError("cannot open " + source + ": no such file; check the path");
   }
-  in.seekg(0);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in && !in.eof()) throw InputError("cannot read " + source);
+  if (std::filesystem::is_directory(status)) {
+    throw InputError(source + " is a directory, not a JSON file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError("cannot open " + source + "; check the permissions");
+  // Read at most one byte more than the limit, so a device or pipe that never ends (/dev/zero)
+  // is refused instead of read forever; the size on disk is not trusted.
+  std::string text(static_cast<std::size_t>(kMaxTableauFileBytes) + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw InputError("cannot read " + source);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > static_cast<std::size_t>(kMaxTableauFileBytes)) {
+    throw InputError(source + " is larger than the " + std::to_string(kMaxTableauFileBytes) +
+                     " bytes a tableau file may have");
+  }
   Json json;
   try {
-    json = Json::parse(text.str());
+    json = Json::parse(text);
   } catch (const Json::exception& e) {
     throw InputError(source + " is not valid JSON: " + e.what());
   }
