@@ -70,14 +70,14 @@ lv::DiscoverOptions DiscoverOptionsFrom(const po::variables_map& vm) {
   lv::DiscoverOptions options;
   options.horizons_text = ValueOr<std::string>(vm, "horizons", "2,4,6,8,10");
   options.optimizer = vm["optimizer"].as<std::string>();
-  options.iterations = ValueOr(vm, "iterations", 100);
+  options.iterations = PositiveIntOr(vm, "iterations", 100);
   options.lr = ValueOr(vm, "lr", 0.05);
   return options;
 }
 
 lv::NeuralOptions NeuralOptionsFrom(const po::variables_map& vm) {
   lv::NeuralOptions options;
-  options.iterations = ValueOr(vm, "iterations", 300);
+  options.iterations = PositiveIntOr(vm, "iterations", 300);
   options.lr = ValueOr(vm, "lr", 1e-2);
   options.weights = vm["weights"].as<std::string>();
   options.weights_defaulted = vm["weights"].defaulted();
@@ -90,7 +90,7 @@ lv::UdeOptions UdeOptionsFrom(const po::variables_map& vm) {
   options.horizons_text = ValueOr<std::string>(vm, "horizons", "1,2,3,4,5,6,7,8,9,10");
   options.horizons = ParseDoubleList(options.horizons_text, "--horizons");
   options.optimizer = vm["optimizer"].as<std::string>();
-  options.iterations = ValueOr(vm, "iterations", 300);
+  options.iterations = PositiveIntOr(vm, "iterations", 300);
   options.lr = ValueOr(vm, "lr", 1e-2);
   options.noisy = vm["ude-noisy"].as<bool>();
   return options;

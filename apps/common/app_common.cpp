@@ -86,16 +86,53 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
   // clang-format on
 }
 
+namespace {
+
+// The text of a --config file: a regular file of at most kMaxConfigFileBytes. Reads at most one
+// byte more than that, so a device that never ends (/dev/zero) is refused instead of read
+// forever, and a directory is named as such instead of being read as an empty file.
+constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
+
+std::string ReadConfigFile(const std::string& path) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error || !std::filesystem::exists(status)) {
+    throw InputError("cannot read --config file '" + path + "': no such file");
+  }
+  if (std::filesystem::is_directory(status)) {
+    throw InputError("--config file '" + path + "' is a directory, not an options file");
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    throw InputError("cannot read --config file '" + path + "': " + std::strerror(errno));
+  }
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (file.bad()) throw InputError("cannot read --config file '" + path + "'");
+  text.resize(static_cast<std::size_t>(file.gcount()));
+  if (text.size() > kMaxConfigFileBytes) {
+    throw InputError("--config file '" + path + "' is larger than the " +
+                     std::to_string(kMaxConfigFileBytes) + " bytes an options file may have");
+  }
+  return text;
+}
+
+}  // namespace
+
 po::variables_map ParseCommandLine(int argc, const char* const argv[],
                                    const po::options_description& desc) {
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
+  const po::parsed_options parsed = po::command_line_parser(argc, argv).options(desc).run();
+  // No positional arguments: a stray word (a typo, a missing "--") is an error, not ignored.
+  const std::vector<std::string> stray =
+      po::collect_unrecognized(parsed.options, po::include_positional);
+  if (!stray.empty()) {
+    throw ConfigError("unexpected argument '" + stray.front() +
+                      "': every option is a flag (--name value); see --help");
+  }
+  po::store(parsed, vm);
   if (vm.count("config")) {
-    const std::string path = vm["config"].as<std::string>();
-    std::ifstream file(path);
-    if (!file) {
-      throw InputError("cannot read --config file '" + path + "': " + std::strerror(errno));
-    }
+    std::istringstream file(ReadConfigFile(vm["config"].as<std::string>()));
     // po::store keeps the first value stored, so the command line (stored above) wins.
     po::store(po::parse_config_file(file, desc), vm);
   }
@@ -307,6 +344,13 @@ MethodOverrides ToMethodOverrides(const CommonOptions& options) {
   overrides.outputs = options.outputs;
   overrides.backward_integrator = options.gradient_options.backward_integrator;
   return overrides;
+}
+
+int PositiveIntOr(const po::variables_map& vm, const char* name, int fallback) {
+  if (vm.count(name) == 0) return fallback;
+  const int value = vm[name].as<int>();
+  Require(value >= 1, "--" + std::string(name) + " must be >= 1, got " + std::to_string(value));
+  return value;
 }
 
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,

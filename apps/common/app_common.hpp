@@ -127,6 +127,10 @@ void RejectMethodOptions(const CommonOptions& options, const std::string& app);
 // SelectMethods honours each one).
 MethodOverrides ToMethodOverrides(const CommonOptions& options);
 
+// The value of an int flag, or fallback when it was not given. Throws ConfigError
+// "--<name> must be >= 1, got N" for a value below 1 (a count of iterations, epochs, …).
+int PositiveIntOr(const po::variables_map& vm, const char* name, int fallback);
+
 // Answers --help (prints usage and desc), --list-integrators and --list-gradients (one name per
 // line) on out. Returns true when one of them was given (the app should then exit 0).
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,

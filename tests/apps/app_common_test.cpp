@@ -191,6 +191,34 @@ TEST(AppCommon, UnreadableConfigIsInputError) {
   EXPECT_THROW(Parse({"--config", "/nonexistent/snode.cfg"}, &desc), InputError);
 }
 
+// A directory or a device that never ends is a clear InputError, not ignored or read forever.
+TEST(AppCommon, ConfigThatIsNotARegularFileIsInputError) {
+  const auto message = [](const std::string& path) -> std::string {
+    po::options_description desc;
+    try {
+      Parse({"--config", path}, &desc);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no InputError";
+  };
+  EXPECT_EQ(message("/tmp"), "--config file '/tmp' is a directory, not an options file");
+  EXPECT_EQ(message("/dev/zero"),
+            "--config file '/dev/zero' is larger than the 1048576 bytes an options file may have");
+}
+
+// A word that is not a flag (a typo, a missing "--") is an error, not silently ignored.
+TEST(AppCommon, StrayPositionalArgumentIsConfigErrorNamingIt) {
+  po::options_description desc;
+  try {
+    Parse({"--rtol", "1e-6", "stray"}, &desc);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "unexpected argument 'stray': every option is a flag (--name value); see --help");
+  }
+}
+
 TEST(AppCommon, UnknownFlagIsOptionsError) {
   po::options_description desc;
   EXPECT_THROW(Parse({"--bogus"}, &desc), po::error);

@@ -84,6 +84,10 @@ TEST(LotkaVolterraApp, BadInputGivesOneLineErrorAndExitOne) {
       {"--mode discover --optimizer sgd", "--optimizer"},
       {"--mode discover --horizons 2,x", "--horizons"},
       {"--config /nonexistent/options.cfg", "/nonexistent/options.cfg"},
+      // A budget below 1 used to crash the UDE fit (an empty loss history) and stop "all" half way.
+      {"--mode ude --iterations 0", "--iterations must be >= 1, got 0"},
+      {"--iterations -3", "--iterations must be >= 1, got -3"},
+      {"--mode discover stray", "stray"},
   };
   for (const auto& c : cases) {
     const RunResult run = RunApp(std::string(c[0]) + " --quiet --out " + TempDir("bad"));
