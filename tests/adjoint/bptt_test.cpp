@@ -22,6 +22,7 @@
 #include "problems/lotka_volterra.hpp"
 #include "tests/adjoint/plugin_integrators.hpp"
 #include "tests/test_util/finite_difference_checks.hpp"
+#include "tests/test_util/linear_test_problem.hpp"
 
 namespace snode {
 namespace {
@@ -73,14 +74,8 @@ OdeProblem LotkaVolterraProblem() {
 }
 
 OdeProblem LinearProblem() {
-  OdeProblem problem;
-  problem.field = std::make_shared<LinearField>(3);
-  Matrix a(3, 3);
-  a << -0.5, 1.0, 0.0, -1.0, -0.5, 0.2, 0.1, 0.0, -0.3;
-  problem.theta = LinearField::ParamsFromMatrix(a);
-  problem.z0 = (Vector(3) << 1.0, 0.5, -0.3).finished();
-  problem.output_times = {0.0, 0.5, 1.0, 1.5, 2.0};  // the first output is at t0
-  return problem;
+  // the first output is at t0
+  return test_util::NonNormalLinearProblem({0.0, 0.5, 1.0, 1.5, 2.0});
 }
 
 OdeProblem MlpProblem(double horizon = 2.0) {

@@ -16,22 +16,16 @@
 #include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
 #include "tests/integrators/linear_tableau_step.hpp"
+#include "tests/test_util/linear_test_problem.hpp"
 
 namespace snode {
 namespace {
 
 constexpr double kStep = 0.05;
 
-// z' = A z with a non-normal A with complex eigenvalues, z(0) = (1, 0.5, −0.3).
+// z' = A z with a non-normal A with complex eigenvalues (tests/test_util/linear_test_problem.hpp).
 OdeProblem LinearProblem(std::vector<double> output_times) {
-  OdeProblem problem;
-  problem.field = std::make_shared<LinearField>(3);
-  Matrix a(3, 3);
-  a << -0.5, 1.0, 0.0, -1.0, -0.5, 0.2, 0.1, 0.0, -0.3;
-  problem.theta = LinearField::ParamsFromMatrix(a);
-  problem.z0 = (Vector(3) << 1.0, 0.5, -0.3).finished();
-  problem.output_times = std::move(output_times);
-  return problem;
+  return test_util::NonNormalLinearProblem(std::move(output_times));
 }
 
 Matrix SystemMatrix(const OdeProblem& problem) {
