@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -499,6 +500,7 @@ void BacksolveBackwardPass::Finish(double tolerance, LossAndGradient& result) co
     result.dz0 = Vector::Constant(n_, nan);
     stats.reconstruction_error = nan;
     stats.reconstruction_failed = true;
+    stats.Flag("the backward solve failed");
     return;
   }
   result.dz0 = y_.segment(n_, n_);
@@ -516,6 +518,13 @@ void BacksolveBackwardPass::Finish(double tolerance, LossAndGradient& result) co
   }
   stats.reconstruction_error = std::isfinite(error) ? error : nan;
   stats.reconstruction_failed = !(error <= tolerance);
+  if (stats.reconstruction_failed) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "the backward reconstruction of z is off by %.1e relative (tolerance %.1e)",
+                  error, tolerance);
+    stats.Flag(text);
+  }
 }
 
 }  // namespace

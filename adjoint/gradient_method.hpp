@@ -43,6 +43,7 @@
 // builds the method directly passes the struct (`MyMethod(options, {0.1})`) and leaves
 // method_settings empty.
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,6 +98,26 @@ struct GradientStats {
   // t_N, ‖z_rec(t_i) − z(t_i)‖ / max(‖z(t_i)‖, tiny) just before the reset.
   double reconstruction_error = 0;
   bool reconstruction_failed = false;
+
+  // Self-diagnosis, every method, computed at run time without a reference: `flagged` is set
+  // when the method's own evidence says dL/dθ or dL/dz0 may be off by more than its documented
+  // bound at the requested tolerance (docs/gradients.md, "When can I trust it"); `diagnosis`
+  // says why, one sentence per cause. Studies and apps never report a flagged gradient as "ok".
+  bool flagged = false;
+  std::string diagnosis;
+  // bptt: growth of the reverse pass, max over steps of ‖λ_n‖ / max_k ‖∂ℓ_k/∂z(t_k)‖ (0 when
+  // not measured).
+  double amplification = 0;
+  // The method's own estimate of the relative error of [dL/dθ; dL/dz0] where it has one (bptt:
+  // round-off amplified by the reverse pass; cvodes_adjoint: its quadrature estimate), NaN when
+  // it has none.
+  double error_estimate = std::numeric_limits<double>::quiet_NaN();
+
+  // Sets flagged and appends reason to diagnosis.
+  void Flag(const std::string& reason) {
+    flagged = true;
+    diagnosis += diagnosis.empty() ? reason : "; " + reason;
+  }
 };
 
 struct LossAndGradient {
