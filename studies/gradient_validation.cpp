@@ -84,15 +84,17 @@ ValidationReference ComputeReference(const ValidationProblem& problem,
                                      const ValidationOptions& options) {
   ValidationReference reference;
   reference.problem = problem.name;
+  const double rtol = options.reference_rtol;
+  const double atol = 1e-2 * rtol * problem.atol_scale;
+  const LossAndGradient tight = ForwardSensitivityGradient(setup.ode, *setup.loss, rtol, atol);
+  reference.loss = tight.loss;
   if (setup.exact_gradient) {
     reference.source = "exact";
     reference.gradient = *setup.exact_gradient;
     return reference;
   }
-  const double rtol = options.reference_rtol;
-  const double atol = 1e-2 * rtol * problem.atol_scale;
   reference.source = "forward_sensitivity rtol=" + FormatCompact(rtol);
-  reference.gradient = Joined(ForwardSensitivityGradient(setup.ode, *setup.loss, rtol, atol));
+  reference.gradient = Joined(tight);
   const Vector looser =
       Joined(ForwardSensitivityGradient(setup.ode, *setup.loss, 10 * rtol, 10 * atol));
   reference.estimated_error = BoundError(looser, reference.gradient);
@@ -129,7 +131,7 @@ std::vector<std::pair<std::string, std::string>> Combinations(const ValidationOp
 }
 
 ValidationRecord Judge(const ValidationProblem& problem, const ToleranceLevel& level,
-                       const GradientRun& run, const Vector& reference) {
+                       const GradientRun& run, const ValidationReference& reference) {
   ValidationRecord record;
   record.problem = problem.name;
   record.method = run.spec.gradient;
@@ -141,8 +143,10 @@ ValidationRecord Judge(const ValidationProblem& problem, const ToleranceLevel& l
   record.threw = run.threw;
   record.flagged = !run.threw && run.stats.flagged;
   record.seconds = run.seconds;
-  record.error =
-      run.Finite() ? BoundError(run.gradient, reference) : std::numeric_limits<double>::quiet_NaN();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  record.error = run.Finite() ? BoundError(run.gradient, reference.gradient) : nan;
+  record.loss_error =
+      run.threw ? nan : std::abs(run.loss - reference.loss) / std::abs(reference.loss);
   record.detail = run.threw ? run.message : run.stats.diagnosis;
   if (run.Finite() && record.error <= record.bound) {
     record.verdict = "within";
@@ -166,7 +170,7 @@ ValidationResult RunGradientValidation(const std::vector<ValidationProblem>& pro
   for (const ValidationProblem& problem : problems) {
     const problems::ProblemSetup setup = problem.make();
     result.references.push_back(ComputeReference(problem, setup, options));
-    const Vector& reference = result.references.back().gradient;
+    const ValidationReference& reference = result.references.back();
     for (const auto& [method, integrator] : pairs) {
       for (const ToleranceLevel& level : options.levels) {
         MethodSpec spec =
@@ -212,7 +216,8 @@ std::string FormatRecord(const ValidationRecord& r) {
   std::string line = r.verdict + " " + r.problem + " " + r.method + "/" + r.integrator + " " +
                      r.level + " (rtol " + FormatCompact(r.rtol) + ", atol " +
                      FormatCompact(r.atol) + "): error " + FormatCompact(r.error) + ", bound " +
-                     FormatCompact(r.bound) + ", " + FormatSeconds(r.seconds);
+                     FormatCompact(r.bound) + ", loss error " + FormatCompact(r.loss_error) + ", " +
+                     FormatSeconds(r.seconds);
   if (!r.detail.empty()) line += ": " + r.detail;
   return line;
 }

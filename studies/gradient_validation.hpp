@@ -16,7 +16,7 @@
 // Reference: the problem's exact_gradient when it has one, otherwise ForwardSensitivityGradient
 // (adjoint/forward_sensitivity.hpp, independent of every method judged) at reference_rtol; its
 // own error is estimated as the BoundError between that and a solve at 10·reference_rtol, and
-// reported next to the grid.
+// reported next to the grid. The reference loss always comes from ForwardSensitivityGradient.
 //
 // Problems are factories, so a new one is one line in DefaultValidationProblems().
 
@@ -65,8 +65,11 @@ struct ValidationOptions {
 struct ValidationRecord {
   std::string problem, method, integrator, level;
   double rtol = 0.0, atol = 0.0;
-  double error = 0.0;    // BoundError against the reference (NaN when it threw or is not finite)
-  double bound = 0.0;    // DocumentedConstant(method)·rtol
+  double error = 0.0;  // BoundError against the reference (NaN when it threw or is not finite)
+  double bound = 0.0;  // DocumentedConstant(method)·rtol
+  // |L − L_ref| / |L_ref|: the forward solve's own error, to tell a gradient method's failure
+  // from a forward solve whose global error is already far above rtol (NaN when it threw).
+  double loss_error = 0.0;
   std::string verdict;   // "within", "flagged", "silent"
   std::string detail;    // the exception message, or the method's diagnosis
   bool threw = false;    // the method threw
@@ -78,6 +81,7 @@ struct ValidationReference {
   std::string problem;
   std::string source;  // "exact" or "forward_sensitivity rtol=…"
   Vector gradient;
+  double loss = 0.0;             // L by ForwardSensitivityGradient at reference_rtol
   double estimated_error = 0.0;  // 0 for an exact gradient
 };
 
