@@ -101,6 +101,16 @@ ValidationReference ComputeReference(const ValidationProblem& problem,
   return reference;
 }
 
+// The spec of one run: tolerances, the step budget and the method's own settings.
+MethodSpec ValidationSpec(const std::string& method, const std::string& integrator, double rtol,
+                          double atol, const ValidationOptions& options) {
+  MethodSpec spec = MakeMethod(method, integrator, rtol, atol);
+  spec.options.integrator_options.max_steps = options.max_steps;
+  const auto settings = options.method_settings.find(method);
+  if (settings != options.method_settings.end()) spec.options.method_settings = settings->second;
+  return spec;
+}
+
 // Every (method, integrator) pair the registries know and the method accepts.
 std::vector<std::pair<std::string, std::string>> Combinations(const ValidationOptions& options,
                                                               std::vector<std::string>* notes) {
@@ -120,7 +130,7 @@ std::vector<std::pair<std::string, std::string>> Combinations(const ValidationOp
   for (const std::string& m : methods) {
     for (const std::string& i : integrators) {
       std::string reason;
-      if (SupportsCombination(MakeMethod(m, i, 1e-6, 1e-8), &reason)) {
+      if (SupportsCombination(ValidationSpec(m, i, 1e-6, 1e-8, options), &reason)) {
         pairs.emplace_back(m, i);
       } else {
         notes->push_back("skipped " + m + "/" + i + ": " + reason);
@@ -173,9 +183,8 @@ ValidationResult RunGradientValidation(const std::vector<ValidationProblem>& pro
     const ValidationReference& reference = result.references.back();
     for (const auto& [method, integrator] : pairs) {
       for (const ToleranceLevel& level : options.levels) {
-        MethodSpec spec =
-            MakeMethod(method, integrator, level.rtol, level.atol * problem.atol_scale);
-        spec.options.integrator_options.max_steps = options.max_steps;
+        const MethodSpec spec = ValidationSpec(method, integrator, level.rtol,
+                                               level.atol * problem.atol_scale, options);
         const GradientRun run = RunGradient(spec, setup.ode, *setup.loss);
         result.records.push_back(Judge(problem, level, run, reference));
       }

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "core/settings.hpp"
 #include "core/types.hpp"
 #include "problems/problem.hpp"
 
@@ -60,6 +61,9 @@ struct ValidationOptions {
   std::vector<ToleranceLevel> levels = ValidationLevels();
   long max_steps = 20000;  // step budget per output interval of every run
   double reference_rtol = 1e-14;
+  // Per method name, its own settings (GradientOptions::method_settings), e.g.
+  // {"cvodes_adjoint", {{"quadrature", "gauss"}}}; methods not listed run with their defaults.
+  std::map<std::string, Settings> method_settings;
 };
 
 struct ValidationRecord {

@@ -6,7 +6,8 @@
 // Exit status: 0 when S = 0, 1 when some run is silent, 2 for a bad command line.
 //
 //   gradient_validation_grid [--level loose|default|tight]... [--problem NAME]...
-//                            [--method NAME]... [--integrator NAME]... [--max-steps N] [--all]
+//                            [--method NAME]... [--integrator NAME]... [--max-steps N]
+//                            [--gradient-option METHOD:NAME=VALUE]... [--all]
 // (--all also prints the within-bound runs.)
 #include <cstdio>
 #include <exception>
@@ -62,6 +63,12 @@ CommandLine Parse(int argc, char** argv) {
       line.options.methods.push_back(value);
     } else if (flag == "--integrator") {
       line.options.integrators.push_back(value);
+    } else if (flag == "--gradient-option") {
+      // METHOD:NAME=VALUE
+      const auto colon = value.find(':');
+      snode::Require(colon != std::string::npos && colon > 0,
+                     "--gradient-option is METHOD:NAME=VALUE, got '" + value + "'");
+      line.options.method_settings[value.substr(0, colon)].SetFromText(value.substr(colon + 1));
     } else if (flag == "--max-steps") {
       try {
         line.options.max_steps = std::stol(value);

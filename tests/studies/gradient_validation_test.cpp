@@ -89,5 +89,17 @@ TEST(GradientValidation, UnknownNamesAreConfigErrors) {
   EXPECT_THROW(RunGradientValidation(TwoRate(), options), ConfigError);
 }
 
+TEST(GradientValidation, MethodSettingsReachTheMethod) {
+  ValidationOptions options;
+  options.methods = {"cvodes_adjoint"};
+  options.integrators = {"cvodes_bdf"};
+  options.levels = {ValidationLevels()[1]};
+  options.method_settings["cvodes_adjoint"].Set("no_such_setting", "1");
+  const ValidationResult result = RunGradientValidation(TwoRate(), options);
+  EXPECT_TRUE(result.records.empty());
+  ASSERT_EQ(result.notes.size(), 1u);
+  EXPECT_NE(result.notes[0].find("no_such_setting"), std::string::npos) << result.notes[0];
+}
+
 }  // namespace
 }  // namespace snode
