@@ -15,7 +15,8 @@
 // Inputs: problem (validated), loss without running cost and without read-out parameters
 // (ConfigError otherwise), rtol > 0, atol > 0, max_steps > 0 (steps per output interval).
 // Output: loss, dtheta (P), dz0 (n), forward = the states at the output times, and stats
-// (forward_steps, forward_rhs_evals, jvp_evals = Jacobian evaluations, vjp_evals, wall_seconds).
+// (forward_steps, forward_rhs_evals, jvp_evals = the sensitivity right-hand sides' JVPs,
+// vjp_evals = the VJPs that assemble ∂f/∂θ, wall_seconds).
 // Throws ConfigError for bad arguments, SundialsError/NumericalError when the solve fails (the
 // message names the call, the flag and t), and whatever the field or the loss throws.
 

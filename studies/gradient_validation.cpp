@@ -32,8 +32,10 @@ std::vector<ValidationProblem> DefaultValidationProblems() {
 }
 
 double DocumentedConstant(const std::string& method) {
-  // Measured by this grid (tests/studies/gradient_validation_grid.cpp); see the report of the
-  // suite for the per-method maxima over within-bound runs.
+  // The target C = 100 for every method. Measured on the four stiff problems (max error/rtol over
+  // the runs within bound): bptt 55, cvodes_adjoint 67. Unflagged runs outside it reach
+  // bptt/sdirk 1.3e3, bptt/heun 1.5e3, cvodes_adjoint/cvodes_bdf 1.4e5 and, where the reverse
+  // pass amplifies round-off, bptt/dopri5 4e12: those must be flagged rather than covered by C.
   static const std::map<std::string, double> table = {
       {"bptt", 100.0},
       {"backsolve_adjoint", 100.0},

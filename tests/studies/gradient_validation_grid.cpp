@@ -11,6 +11,7 @@
 // (--all also prints the within-bound runs.)
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,11 @@ void Print(const snode::ValidationResult& result, bool all) {
         within == result.summary.within_c.end() ? "-"
                                                 : snode::FormatCompact(within->second).c_str(),
         snode::FormatCompact(c).c_str());
+  }
+  std::map<std::string, double> seconds;
+  for (const auto& record : result.records) seconds[record.method] += record.seconds;
+  for (const auto& [method, total] : seconds) {
+    std::printf("time %s: %s\n", method.c_str(), snode::FormatSeconds(total).c_str());
   }
   std::printf("false alarms (flagged but within bound): %d\n", result.summary.false_alarms);
   std::printf("%s\n", snode::SummaryLine(result.summary).c_str());
