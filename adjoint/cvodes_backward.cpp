@@ -10,7 +10,9 @@ std::unique_ptr<BackwardStrategy> MakeBackwardStrategy(const CvodesBackwardChoic
     case CvodesBackwardKind::kCvodesQuadrature:
       return MakeCvodesQuadratureBackward(options, n, p, choice.jump_layer, forward, ctx);
     case CvodesBackwardKind::kGaussRestart:
-      return MakeGaussRestartBackward(options, n, choice.jump_layer, forward, ctx);
+      return MakeGaussRestartBackward(options, n, 0, choice.jump_layer, forward, ctx);
+    case CvodesBackwardKind::kControlledGauss:
+      return MakeGaussRestartBackward(options, n, p, choice.jump_layer, forward, ctx);
     case CvodesBackwardKind::kFundamental:
       return MakeFundamentalBackward(options, n, running_cost, forward, ctx);
     case CvodesBackwardKind::kExponential:

@@ -3,7 +3,8 @@
 // BackwardStrategy per algorithm, each in its own file:
 //   cvodes_backward_quadrature.cpp    CVODES backward, dL/dθ by CVODES' quadrature
 //   cvodes_backward_gauss_restart.cpp CVODES backward restarted at each observation, dL/dθ by
-//                                     Gauss–Legendre over its steps
+//                                     Gauss–Legendre over its steps (optionally on the steps of
+//                                     CVODES' error-controlled quadrature, its error estimate)
 //   cvodes_backward_fundamental.cpp   CVODES backward of the fundamental matrix, Gauss–Legendre
 //   cvodes_backward_epi2.cpp          the reversed linear system [a, q] by a registered
 //                                     integrator (exponential ones such as epi2, and those
@@ -63,9 +64,10 @@ std::unique_ptr<BackwardStrategy> MakeCvodesQuadratureBackward(const GradientOpt
                                                                Index n, Index p, bool jump_layer,
                                                                CvodesForward& forward,
                                                                SUNContext ctx);
+// controlled_p > 0: kControlledGauss with that many parameters (CVODES' quadrature alongside).
 std::unique_ptr<BackwardStrategy> MakeGaussRestartBackward(const GradientOptions& options, Index n,
-                                                           bool jump_layer, CvodesForward& forward,
-                                                           SUNContext ctx);
+                                                           Index controlled_p, bool jump_layer,
+                                                           CvodesForward& forward, SUNContext ctx);
 std::unique_ptr<BackwardStrategy> MakeFundamentalBackward(const GradientOptions& options, Index n,
                                                           bool running_cost, CvodesForward& forward,
                                                           SUNContext ctx);
