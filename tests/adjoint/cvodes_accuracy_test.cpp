@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <unsupported/Eigen/MatrixFunctions>
@@ -262,6 +263,109 @@ TEST(CvodesAccuracy, QuadratureTable) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace snode
+
+namespace snode {
+namespace {
+
+// The acceptance line of the default: cvodes_adjoint with default options (quadrature "auto",
+// BDF forward and backward) on the small stiff problems is within 10× of the requested rtol at
+// the loose and default levels, and within the documented bound 100·rtol at the tight level
+// (measured 9–45×: the forward's and backward's global errors), by the bound convention; and a
+// healthy run is not flagged. Robertson's 50-observation sum loss is left out at the tight
+// level: its two tight references (rtol 1e-12) differ by 1.7e-8.
+TEST(CvodesAccuracy, DefaultWithinTenTimesTheToleranceOnSmallStiffProblems) {
+  for (const AccuracyCase& c : Suite()) {
+    if (!c.stiff) continue;
+    const Vector reference = Reference(c);
+    for (const Level& level : kLevels) {
+      const bool tight = level.rtol < 1e-8;
+      if (tight && c.name.rfind("robertson_sum", 0) == 0) continue;
+      const Measured m = Measure(c, reference, level, CvodesAdjointOptions());
+      const double bound = (tight ? 100.0 : 10.0) * level.rtol;
+      EXPECT_LE(m.error, bound) << c.name << " " << level.name;
+      EXPECT_FALSE(m.result.stats.flagged)
+          << c.name << " " << level.name << ": " << m.result.stats.diagnosis;
+      std::printf("%-22s %-7s error %.1e (%.1f·rtol), worst component %.1e, estimate %.1e\n",
+                  c.name.c_str(), level.name, m.error, m.error / level.rtol, m.component_error,
+                  m.result.stats.error_estimate);
+    }
+  }
+}
+
+// A gradient far below the absolute tolerance (decay λ = 100: dL/dλ = −e^{−100} ≈ −3.7e-44
+// against atol 1e-8) is noise: the two quadratures disagree and the default flags it.
+TEST(CvodesAccuracy, DefaultFlagsAGradientBelowItsAbsoluteTolerance) {
+  const AccuracyCase c = FromSetup(problems::MakeDecay(100.0), true, 1.0);
+  const Measured m = Measure(c, c.exact, kLevels[1], CvodesAdjointOptions());
+  EXPECT_GT(m.error, 1.0);
+  EXPECT_TRUE(m.result.stats.flagged);
+  EXPECT_GT(m.result.stats.error_estimate, 100.0 * kLevels[1].rtol);
+  std::printf("decay λ=100: error %.1e, estimate %.1e, diagnosis: %s\n", m.error,
+              m.result.stats.error_estimate, m.result.stats.diagnosis.c_str());
+}
+
+// CVODES' quadrature alone has no estimate; the Gauss quadrature alone neither.
+TEST(CvodesAccuracy, OnlyTheControlledQuadratureEstimates) {
+  const AccuracyCase c = VanDerPol(1e3, 400.0);
+  for (const char* quadrature : {"gauss", "cvodes"}) {
+    CvodesAdjoint method(Options(1e-6, 1e-8), WithQuadrature(quadrature));
+    const LossAndGradient r = method.Compute(c.problem, *c.loss);
+    EXPECT_TRUE(std::isnan(r.stats.error_estimate)) << quadrature;
+    EXPECT_FALSE(r.stats.flagged) << quadrature;
+  }
+}
+
+// epi2 as the backward integrator on the stiff van der Pol oscillator: its error stalls at
+// ≈3e-7 however tight the backward rtol/atol, which the BDF check measures and flags; at a
+// backward rtol it can meet (1e-6) it is not flagged.
+TEST(CvodesAccuracy, Epi2BackwardStallIsFlagged) {
+  const AccuracyCase c = VanDerPol(1e3, 400.0);
+  const Vector reference = Reference(c);
+  struct Run {
+    double rtol, atol;
+    bool broken;
+  };
+  for (const Run run : {Run{1e-6, 1e-10, false}, Run{1e-10, 1e-12, true}}) {
+    GradientOptions options = Options(1e-10, 1e-12, "epi2");
+    IntegratorOptions backward = options.integrator_options;
+    backward.rtol = run.rtol;
+    backward.atol = run.atol;
+    options.backward_options = backward;
+    CvodesAdjoint method(options);
+    const LossAndGradient r = method.Compute(c.problem, *c.loss);
+    const double error = BoundedRelativeError(Joined(r), reference);
+    const double bound = 100.0 * std::max(1e-10, run.rtol);
+    EXPECT_EQ(error > bound, run.broken) << "error " << error;
+    EXPECT_EQ(r.stats.flagged, run.broken) << r.stats.diagnosis;
+    // The estimate is the error's size: within 3× of it where the error is above the bound.
+    if (run.broken) {
+      EXPECT_GT(r.stats.error_estimate, error / 3.0);
+      EXPECT_LT(r.stats.error_estimate, error * 3.0);
+    }
+    std::printf("epi2 backward rtol %g atol %g: error %.1e, estimate %.1e, flagged %d\n", run.rtol,
+                run.atol, error, r.stats.error_estimate, r.stats.flagged);
+  }
+}
+
+// Through a relaxation jump of the oscillator (T = 1000) epi2's backward is off by O(1)
+// whatever its tolerance; flagged.
+TEST(CvodesAccuracy, Epi2BackwardThroughARelaxationJumpIsFlagged) {
+  const AccuracyCase c = VanDerPol(1e3, 1000.0);
+  GradientOptions options = Options(1e-6, 1e-8, "epi2");
+  CvodesAdjoint method(options);
+  const LossAndGradient r = method.Compute(c.problem, *c.loss);
+  EXPECT_TRUE(r.stats.flagged);
+  EXPECT_GT(r.stats.error_estimate, 1e-2);
+  GradientOptions bdf = Options(1e-6, 1e-8);
+  CvodesAdjoint reference(bdf);
+  const LossAndGradient d = reference.Compute(c.problem, *c.loss);
+  std::printf("T = 1000: epi2 estimate %.1e; default: estimate %.1e flagged %d; difference %.1e\n",
+              r.stats.error_estimate, d.stats.error_estimate, d.stats.flagged,
+              BoundedRelativeError(Joined(r), Joined(d)));
 }
 
 }  // namespace
