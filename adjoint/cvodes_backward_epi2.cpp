@@ -6,16 +6,14 @@
 // forward step (memory grows with the number of steps). No checkpoints. The same reversed
 // system is solved a second time by CVODES' BDF (matrix-free, at the backward tolerances) as the
 // run-time check: their difference is the error estimate (GradientStats::error_estimate), flagged
-// above kFlagFactor·rtol. Exponential integrators stall on this non-autonomous system (epi2 on a
-// stiff van der Pol oscillator: 3e-7 however tight rtol/atol, docs/methods/cvodes-adjoint.md),
+// above kCvodesFlagFactor·rtol. Exponential integrators stall on this non-autonomous system (epi2
+// on a stiff van der Pol oscillator: 3e-7 however tight rtol/atol, docs/methods/cvodes-adjoint.md),
 // where BDF converges.
 #include <cvodes/cvodes.h>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -167,9 +165,6 @@ class ReversedAdjointField final : public ReversedAdjointFieldBase {
   Vector z_, g_;
 };
 
-// Flag when the backward integrator and the BDF check differ by more than this many times the
-// requested rtol (the documented bound of cvodes_adjoint).
-constexpr double kFlagFactor = 100.0;
 // The check's integrator: BDF with GMRES (the reversed field has JVPs, no dense Jacobian).
 constexpr const char* kCheckIntegrator = "cvodes_bdf";
 
@@ -179,24 +174,12 @@ IntegratorOptions CheckOptions(const GradientOptions& options) {
   return check;
 }
 
-// max_i |x_i − y_i| / max(|y_i|, 1e-3·‖y‖_∞) (the bound convention of docs/gradients.md).
-double BoundedDifference(const Vector& x, const Vector& y) {
-  const double floor = 1e-3 * (y.size() > 0 ? y.cwiseAbs().maxCoeff() : 0.0);
-  double worst = 0.0;
-  for (Index i = 0; i < y.size(); ++i) {
-    const double denominator = std::max(std::abs(y(i)), floor);
-    const double difference = std::abs(x(i) - y(i));
-    if (difference > 0.0) worst = std::max(worst, difference / denominator);
-  }
-  return std::isfinite(worst) ? worst : std::numeric_limits<double>::infinity();
-}
-
 class ExponentialBackward final : public BackwardStrategy {
  public:
   ExponentialBackward(const GradientOptions& options, Index n, Index p)
       : n_(n),
         p_(p),
-        rtol_(std::max(options.integrator_options.rtol, options.EffectiveBackwardOptions().rtol)),
+        rtol_(FlagTolerance(options)),
         name_(options.EffectiveBackwardIntegrator()),
         solver_(IntegratorRegistry().Create(name_, CvodesBackwardOptions(options))),
         check_(IntegratorRegistry().Create(kCheckIntegrator, CheckOptions(options))) {}
@@ -221,14 +204,10 @@ class ExponentialBackward final : public BackwardStrategy {
     Vector result(p_ + n_), check(p_ + n_);
     result << grad, a;
     check << check_grad, check_a;
-    stats.error_estimate = BoundedDifference(result, check);
-    if (stats.error_estimate > kFlagFactor * rtol_) {
-      std::ostringstream reason;
-      reason << "cvodes_adjoint: the backward integrator '" << name_
-             << "' and a BDF solve of the same backward system differ by " << stats.error_estimate
-             << " relative (more than " << kFlagFactor << "·rtol)";
-      stats.Flag(reason.str());
-    }
+    ReportErrorEstimate(
+        BoundedDifference(result, check, 1e-3 * check.cwiseAbs().maxCoeff()), rtol_,
+        "the backward integrator '" + name_ + "' and a BDF solve of the same backward system",
+        stats);
   }
 
  private:

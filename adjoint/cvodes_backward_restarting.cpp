@@ -13,6 +13,7 @@ void CvodesRestartingBackward::Run(const BackwardPass& pass, Vector& a, Vector& 
   solver_.Bind(pass, pass.loss.HasRunningCost() ? 0 : -1);
   quadrature_vjps_ = 0;
   quadrature_.Reset(n_);
+  BeginPass();
   const JumpLayer::ForwardSolution z_of_t = [this](double t, VectorRef out) {
     polynomials_.Evaluate(t, out);
   };

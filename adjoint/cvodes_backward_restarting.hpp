@@ -31,6 +31,8 @@ class CvodesRestartingBackward : public BackwardStrategy {
   // From a(t_high) = a (and dL/dθ so far, grad) down to t_low < t_high; returns the steps.
   virtual long Segment(const OdeProblem& problem, double t_high, double t_low, Vector& a,
                        Vector& grad) = 0;
+  // Before the pass.
+  virtual void BeginPass() {}
   // After the pass, with dL/dz0 = a, dL/dθ = grad and the jump layers' share of grad
   // (layer_grad, zero without the layer): the strategy's run-time diagnosis (GradientStats'
   // error_estimate and flag).
