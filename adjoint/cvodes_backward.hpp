@@ -3,7 +3,8 @@
 // BackwardStrategy per algorithm, each in its own file:
 //   cvodes_backward_quadrature.cpp    CVODES backward, dL/dθ by CVODES' quadrature
 //   cvodes_backward_gauss_restart.cpp CVODES backward restarted at each observation, dL/dθ by
-//                                     Gauss–Legendre over its steps
+//                                     Gauss–Legendre over its steps (optionally on the steps of
+//                                     CVODES' error-controlled quadrature, its error estimate)
 //   cvodes_backward_fundamental.cpp   CVODES backward of the fundamental matrix, Gauss–Legendre
 //   cvodes_backward_epi2.cpp          the reversed linear system [a, q] by a registered
 //                                     integrator (exponential ones such as epi2, and those
@@ -19,6 +20,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "adjoint/backward_segments.hpp"
@@ -63,15 +65,29 @@ std::unique_ptr<BackwardStrategy> MakeCvodesQuadratureBackward(const GradientOpt
                                                                Index n, Index p, bool jump_layer,
                                                                CvodesForward& forward,
                                                                SUNContext ctx);
+// controlled_p > 0: kControlledGauss with that many parameters (CVODES' quadrature alongside).
 std::unique_ptr<BackwardStrategy> MakeGaussRestartBackward(const GradientOptions& options, Index n,
-                                                           bool jump_layer, CvodesForward& forward,
-                                                           SUNContext ctx);
+                                                           Index controlled_p, bool jump_layer,
+                                                           CvodesForward& forward, SUNContext ctx);
 std::unique_ptr<BackwardStrategy> MakeFundamentalBackward(const GradientOptions& options, Index n,
                                                           bool running_cost, CvodesForward& forward,
                                                           SUNContext ctx);
 std::unique_ptr<BackwardStrategy> MakeExponentialBackward(const GradientOptions& options, Index n,
                                                           Index p);
 std::unique_ptr<BackwardStrategy> MakeRegistryBackward(const GradientOptions& options, Index n);
+
+// The run-time diagnosis shared by the strategies that estimate their error (GradientStats'
+// error_estimate and flag): flagged above kCvodesFlagFactor·rtol, the documented bound.
+constexpr double kCvodesFlagFactor = 100.0;
+// The rtol of that bound: the larger of the forward and backward rtol.
+double FlagTolerance(const GradientOptions& options);
+// max_i |x_i − y_i| / max(|y_i|, floor) (the bound convention with floor = 1e-3·‖e‖_∞); +∞ when
+// not finite, 0 for empty vectors.
+double BoundedDifference(const Vector& x, const Vector& y, double floor);
+// stats.error_estimate = estimate, flagged "cvodes_adjoint: <what> differ by <estimate> relative
+// (more than 100·rtol)" above kCvodesFlagFactor·rtol.
+void ReportErrorEstimate(double estimate, double rtol, const std::string& what,
+                         GradientStats& stats);
 
 // a += ∂ℓ_i/∂z for every output time below T (from the top), for a pass with nothing to solve.
 inline void AddAllJumps(const std::vector<Vector>& dl_dz, Vector& a) {

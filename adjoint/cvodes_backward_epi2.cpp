@@ -3,12 +3,18 @@
 // kExponential, such as epi2, and for one without a step hook) solves it on a time-reversed
 // field (s = −t), segment by segment between the observations (the jumps applied between the
 // solves), with z(t) from a cubic Hermite interpolant of the forward solution recorded at every
-// forward step (memory grows with the number of steps). No checkpoints.
+// forward step (memory grows with the number of steps). No checkpoints. The same reversed
+// system is solved a second time by CVODES' BDF (matrix-free, at the backward tolerances) as the
+// run-time check: their difference is the error estimate (GradientStats::error_estimate), flagged
+// above kCvodesFlagFactor·rtol. Exponential integrators stall on this non-autonomous system (epi2
+// on a stiff van der Pol oscillator: 3e-7 however tight rtol/atol, docs/methods/cvodes-adjoint.md),
+// where BDF converges.
 #include <cvodes/cvodes.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "adjoint/cvodes_backward.hpp"
@@ -159,13 +165,24 @@ class ReversedAdjointField final : public ReversedAdjointFieldBase {
   Vector z_, g_;
 };
 
+// The check's integrator: BDF with GMRES (the reversed field has JVPs, no dense Jacobian).
+constexpr const char* kCheckIntegrator = "cvodes_bdf";
+
+IntegratorOptions CheckOptions(const GradientOptions& options) {
+  IntegratorOptions check = CvodesBackwardOptions(options);
+  check.linear_solver = "gmres";
+  return check;
+}
+
 class ExponentialBackward final : public BackwardStrategy {
  public:
   ExponentialBackward(const GradientOptions& options, Index n, Index p)
       : n_(n),
         p_(p),
-        solver_(IntegratorRegistry().Create(options.EffectiveBackwardIntegrator(),
-                                            CvodesBackwardOptions(options))) {}
+        rtol_(FlagTolerance(options)),
+        name_(options.EffectiveBackwardIntegrator()),
+        solver_(IntegratorRegistry().Create(name_, CvodesBackwardOptions(options))),
+        check_(IntegratorRegistry().Create(kCheckIntegrator, CheckOptions(options))) {}
 
   bool UsesCheckpoints() const override { return false; }
   ForwardStepRecorder* PrepareRecorder() override {
@@ -176,28 +193,48 @@ class ExponentialBackward final : public BackwardStrategy {
   void Run(const BackwardPass& pass, Vector& a, Vector& grad, GradientStats& stats) override {
     const auto reversed = std::make_shared<ReversedAdjointField>(
         pass.problem.field.get(), &pass.problem.theta, &pass.loss, &trajectory_);
-    stats.backward_steps = RunSegments(
-        pass, a, grad, [&](double t_high, double t_low, Vector& a_high, Vector& grad_high) -> long {
-          OdeProblem reversed_problem;
-          reversed_problem.field = reversed;
-          reversed_problem.z0.resize(n_ + p_);
-          reversed_problem.z0 << a_high, grad_high;
-          reversed_problem.t0 = -t_high;
-          reversed_problem.output_times = {-t_low};
-          const Trajectory segment = solver_->Solve(reversed_problem);
-          a_high = segment.states[0].head(n_);
-          grad_high = segment.states[0].tail(p_);
-          return segment.stats.steps;
-        });
+    Vector check_a = a, check_grad = grad;
+    stats.backward_steps = Sweep(pass, *solver_, reversed, a, grad);
+    const long rhs_evals = reversed->rhs_evals, vjp_evals = reversed->vjp_evals;
+    Sweep(pass, *check_, reversed, check_a, check_grad);
     stats.backward_restarts = 0;
-    stats.backward_rhs_evals = reversed->rhs_evals;
-    stats.vjp_evals = reversed->vjp_evals;
+    stats.backward_rhs_evals = rhs_evals;
+    stats.vjp_evals = vjp_evals;
     stats.stored_bytes = trajectory_.Bytes();
+    Vector result(p_ + n_), check(p_ + n_);
+    result << grad, a;
+    check << check_grad, check_a;
+    ReportErrorEstimate(
+        BoundedDifference(result, check, 1e-3 * check.cwiseAbs().maxCoeff()), rtol_,
+        "the backward integrator '" + name_ + "' and a BDF solve of the same backward system",
+        stats);
+  }
+
+ private:
+  // The backward pass by `integrator`, segment by segment; returns its steps.
+  long Sweep(const BackwardPass& pass, Integrator& integrator,
+             const std::shared_ptr<ReversedAdjointField>& reversed, Vector& a, Vector& grad) {
+    return RunSegments(pass, a, grad,
+                       [&](double t_high, double t_low, Vector& a_high, Vector& grad_high) -> long {
+                         OdeProblem reversed_problem;
+                         reversed_problem.field = reversed;
+                         reversed_problem.z0.resize(n_ + p_);
+                         reversed_problem.z0 << a_high, grad_high;
+                         reversed_problem.t0 = -t_high;
+                         reversed_problem.output_times = {-t_low};
+                         const Trajectory segment = integrator.Solve(reversed_problem);
+                         a_high = segment.states[0].head(n_);
+                         grad_high = segment.states[0].tail(p_);
+                         return segment.stats.steps;
+                       });
   }
 
  private:
   const Index n_, p_;
+  const double rtol_;       // the larger of the forward and backward rtol
+  const std::string name_;  // the backward integrator's
   std::unique_ptr<Integrator> solver_;
+  std::unique_ptr<Integrator> check_;  // kCheckIntegrator
   HermiteTrajectory trajectory_;
 };
 

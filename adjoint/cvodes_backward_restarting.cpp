@@ -13,17 +13,22 @@ void CvodesRestartingBackward::Run(const BackwardPass& pass, Vector& a, Vector& 
   solver_.Bind(pass, pass.loss.HasRunningCost() ? 0 : -1);
   quadrature_vjps_ = 0;
   quadrature_.Reset(n_);
+  BeginPass();
   const JumpLayer::ForwardSolution z_of_t = [this](double t, VectorRef out) {
     polynomials_.Evaluate(t, out);
   };
   const bool layered = jump_layer_ && pass.forward.t_reached > problem.t0 && !polynomials_.Empty();
   if (layered)
     layer_.Start(*problem.field, problem.theta, pass.loss, z_of_t, &polynomials_.Times());
+  layer_grad_.setZero(grad.size());
   long steps = RunSegments(
       pass, a, grad, [&](double t_high, double t_low, Vector& a_high, Vector& grad_high) -> long {
         // The jump layer takes [t_start, t_high] (a and the quadrature move on to t_start), or
         // the whole segment (t_start = t_low), or nothing (t_start = t_high).
-        const double t_start = layered ? layer_.Apply(t_high, t_low, a_high, grad_high) : t_high;
+        if (!layered) return Segment(problem, t_high, t_low, a_high, grad_high);
+        grad_before_layer_ = grad_high;
+        const double t_start = layer_.Apply(t_high, t_low, a_high, grad_high);
+        layer_grad_ += grad_high - grad_before_layer_;
         // Nothing left for CVODES (CVodeB would reject tout == tB0).
         if (t_start <= t_low) return 0;
         return Segment(problem, t_start, t_low, a_high, grad_high);
@@ -36,6 +41,7 @@ void CvodesRestartingBackward::Run(const BackwardPass& pass, Vector& a, Vector& 
     extra_vjps += layer_.stats().vjp_evals;
   }
   solver_.FillStats(pass, steps, extra_vjps, record_ ? polynomials_.Bytes() : 0.0, stats);
+  Diagnose(pass, a, grad, layer_grad_, stats);
 }
 
 }  // namespace snode

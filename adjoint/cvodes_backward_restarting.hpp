@@ -31,6 +31,13 @@ class CvodesRestartingBackward : public BackwardStrategy {
   // From a(t_high) = a (and dL/dθ so far, grad) down to t_low < t_high; returns the steps.
   virtual long Segment(const OdeProblem& problem, double t_high, double t_low, Vector& a,
                        Vector& grad) = 0;
+  // Before the pass.
+  virtual void BeginPass() {}
+  // After the pass, with dL/dz0 = a, dL/dθ = grad and the jump layers' share of grad
+  // (layer_grad, zero without the layer): the strategy's run-time diagnosis (GradientStats'
+  // error_estimate and flag).
+  virtual void Diagnose(const BackwardPass& /*pass*/, const Vector& /*a*/, const Vector& /*grad*/,
+                        const Vector& /*layer_grad*/, GradientStats& /*stats*/) {}
 
   const Index n_;
   CvodesBackwardSolver solver_;
@@ -42,6 +49,7 @@ class CvodesRestartingBackward : public BackwardStrategy {
   const bool record_;
   const bool jump_layer_;
   JumpLayer layer_;
+  Vector layer_grad_, grad_before_layer_;  // the layers' share of dL/dθ; grad before a layer
 };
 
 }  // namespace snode

@@ -255,6 +255,11 @@ N_Vector CvodesBackwardSolver::DenseAt(double t) {
   return dense_.get();
 }
 
+void CvodesBackwardSolver::QuadratureAt(double t, Vector& out) {
+  CheckCvodesCall(CVodeGetQuadDky(mem_, t, 0, qB_.get()), "CVodeGetQuadDky");
+  out = AsEigen(qB_.get());
+}
+
 long CvodesBackwardSolver::StepsSinceRestart() {
   long steps = 0;
   CheckCvodesCall(CVodeGetNumSteps(mem_, &steps), "CVodeGetNumSteps");

@@ -62,6 +62,8 @@ class CvodesBackwardSolver {
   void Restart(double t);
   // The CVODES quadrature (InitQuadrature), set to grad for the next segment or read after it.
   void RestartQuadrature(const Vector& grad);
+  // The CVODES quadrature at t within the last step (dense output), into out (length p).
+  void QuadratureAt(double t, Vector& out);
   // Solves to t_out (CV_NORMAL); a and, with the quadrature, grad at t_out.
   void SolveTo(double t_out, Vector& a, Vector* grad);
   // One backward step toward t_out (CV_ONE_STEP; it may overshoot); t_current ← where it ended.

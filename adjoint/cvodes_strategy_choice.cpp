@@ -11,11 +11,13 @@ namespace snode {
 
 namespace {
 
-// quadrature "auto": Gauss–Legendre once P > 8·n. The CVODES backward quadrature costs
+// quadrature "auto": Gauss–Legendre alone once P > 8·n. The CVODES backward quadrature costs
 // O(P) vector work per step (Nordsieck update, error norm, restarts), which dominates the O(n)
-// adjoint for a neural field (an MLP 2-32-32-2: P = 1 218, n = 2: 55 ms of 58 ms per gradient); for
-// small P it is cheap and its error control is what keeps dL/dθ accurate on stiff kinetics
-// (Robertson).
+// adjoint for a neural field (an MLP 2-32-32-2: P = 1 218, n = 2: 55 ms of 58 ms per gradient).
+// For small P it is cheap and its error control chooses steps that resolve dL/dθ (SUNDIALS'
+// Robertson example: Gauss alone 0.5% off), but its own BDF value is up to 300× less accurate
+// than Gauss–Legendre on the same steps (a stiff non-normal 4 × 4 system): so both, the Gauss
+// value returned and the CVODES one its error estimate (docs/methods/cvodes-adjoint.md).
 constexpr Index kAutoGaussRatio = 8;
 
 // observations "auto": the fundamental matrix up to n = 8 states and for at least n
@@ -40,6 +42,12 @@ bool UseGaussQuadrature(const CvodesAdjointOptions& options, CvodesMethod backwa
   if (backward == CvodesMethod::kNone) return false;
   return options.quadrature == Quadrature::kGauss ||
          (options.quadrature == Quadrature::kAuto && p > kAutoGaussRatio * n);
+}
+
+bool UseControlledGauss(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
+                        Index p) {
+  return backward != CvodesMethod::kNone &&
+         options.quadrature == CvodesAdjointOptions::Quadrature::kAuto && p <= kAutoGaussRatio * n;
 }
 
 // kOn needs a CVODES backward (checked in the constructor). kAuto also needs BDF (the layer
@@ -98,7 +106,12 @@ CvodesBackwardChoice ChooseCvodesBackward(const CvodesAdjointOptions& options,
     choice.kind = CvodesBackwardKind::kFundamental;
     return choice;
   }
-  choice.kind = gauss ? CvodesBackwardKind::kGaussRestart : CvodesBackwardKind::kCvodesQuadrature;
+  if (gauss) {
+    choice.kind = CvodesBackwardKind::kGaussRestart;
+  } else {
+    choice.kind = UseControlledGauss(options, method, n, p) ? CvodesBackwardKind::kControlledGauss
+                                                            : CvodesBackwardKind::kCvodesQuadrature;
+  }
   choice.jump_layer = jump_layer;
   return choice;
 }

@@ -18,6 +18,8 @@ namespace snode {
 enum class CvodesBackwardKind {
   kCvodesQuadrature,  // CVODES backward, dL/dθ by CVODES' quadrature; restart at each observation
   kGaussRestart,      // CVODES backward, Gauss–Legendre dL/dθ; restart at each observation
+  kControlledGauss,   // as kGaussRestart, on the steps of CVODES' error-controlled quadrature,
+                      // which runs alongside as the error estimate (quadrature "auto", P ≤ 8·n)
   kFundamental,       // CVODES backward of the fundamental matrix, Gauss–Legendre dL/dθ
   kExponential,       // the reversed linear system [a, q] by the backward integrator, segment by
                       // segment (kind kExponential, or no step hook)
@@ -26,7 +28,7 @@ enum class CvodesBackwardKind {
 
 struct CvodesBackwardChoice {
   CvodesBackwardKind kind = CvodesBackwardKind::kCvodesQuadrature;
-  bool jump_layer = false;  // only with kCvodesQuadrature and kGaussRestart
+  bool jump_layer = false;  // only with kCvodesQuadrature, kGaussRestart and kControlledGauss
 };
 
 // What cvodes_adjoint's integrators declare (ValidateCvodesAdjointOptions).
@@ -39,12 +41,16 @@ struct CvodesAdjointIntegrators {
 // interpolate_outputs (the backward problem stops at every observation).
 IntegratorOptions CvodesBackwardOptions(const GradientOptions& options);
 
-// quadrature: the Gauss–Legendre parameter quadrature, which needs a CVODES backward (backward
-// = its declared cvodes_method, kNone otherwise); kGauss, or kAuto once P > 8·n.
+// quadrature: the Gauss–Legendre parameter quadrature alone, which needs a CVODES backward
+// (backward = its declared cvodes_method, kNone otherwise); kGauss, or kAuto once P > 8·n.
 bool UseGaussQuadrature(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
                         Index p);
+// quadrature kAuto with a CVODES backward and P ≤ 8·n: the Gauss–Legendre value on the steps of
+// CVODES' error-controlled quadrature (kControlledGauss).
+bool UseControlledGauss(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
+                        Index p);
 
-// jump_layer: kOn with a CVODES backward; kAuto with the Gauss quadrature, a BDF backward,
+// jump_layer: kOn with a CVODES backward; kAuto with the Gauss quadrature alone, a BDF backward,
 // n + p + 1 ≤ JumpLayer::kMaxSize and observations not kFundamental.
 bool UseJumpLayer(const CvodesAdjointOptions& options, CvodesMethod backward, Index n, Index p,
                   bool gauss);

@@ -42,12 +42,16 @@ TEST(CvodesStrategyChoice, CvodesIntegratorsDeclareBdfAndAdams) {
   EXPECT_EQ(Method("epi2"), CvodesMethod::kNone);
 }
 
-// quadrature: "gauss" or "auto" with P > 8·n, and only with a CVODES backward.
+// quadrature: "gauss" or "auto" with P > 8·n, and only with a CVODES backward; "auto" with
+// P ≤ 8·n: the Gauss value on the steps of the error-controlled CVODES quadrature.
 TEST(CvodesStrategyChoice, GaussQuadratureAboveEightParametersPerState) {
   Own options;
   EXPECT_EQ(options.quadrature, Quadrature::kAuto);
   EXPECT_FALSE(UseGaussQuadrature(options, Method("cvodes_bdf"), 2, 16));
+  EXPECT_TRUE(UseControlledGauss(options, Method("cvodes_bdf"), 2, 16));
   EXPECT_TRUE(UseGaussQuadrature(options, Method("cvodes_bdf"), 2, 17));
+  EXPECT_FALSE(UseControlledGauss(options, Method("cvodes_bdf"), 2, 17));
+  EXPECT_FALSE(UseControlledGauss(options, Method("epi2"), 2, 1));
   options.quadrature = Quadrature::kGauss;
   EXPECT_TRUE(UseGaussQuadrature(options, Method("cvodes_adams"), 2, 1));
   for (const std::string backward : {"epi2", "dopri5"}) {
@@ -55,6 +59,9 @@ TEST(CvodesStrategyChoice, GaussQuadratureAboveEightParametersPerState) {
   }
   options.quadrature = Quadrature::kCvodes;
   EXPECT_FALSE(UseGaussQuadrature(options, Method("cvodes_bdf"), 2, 1000));
+  EXPECT_FALSE(UseControlledGauss(options, Method("cvodes_bdf"), 2, 1));
+  options.quadrature = Quadrature::kGauss;
+  EXPECT_FALSE(UseControlledGauss(options, Method("cvodes_bdf"), 2, 1));
 }
 
 // jump_layer "auto": the Gauss quadrature, a cvodes_bdf backward, n + p + 1 ≤ 64 and no
@@ -125,11 +132,16 @@ TEST(CvodesStrategyChoice, ChoosesTheDocumentedAlgorithm) {
   declared = IntegratorCapabilities();
   declared.cvodes_method = CvodesMethod::kBdf;
   EXPECT_EQ(ChooseCvodesBackward(defaults, declared, 3, 3, true).kind,
-            CvodesBackwardKind::kCvodesQuadrature);
-  // Few parameters: CVODES' quadrature, no layer (Robertson, Lotka–Volterra).
+            CvodesBackwardKind::kControlledGauss);
+  // Few parameters: Gauss on the steps of CVODES' quadrature, no layer (Robertson,
+  // Lotka–Volterra); CVODES' quadrature alone when asked for.
   choice = ChooseCvodesBackward(defaults, Caps("cvodes_bdf"), 3, 3, true);
-  EXPECT_EQ(choice.kind, CvodesBackwardKind::kCvodesQuadrature);
+  EXPECT_EQ(choice.kind, CvodesBackwardKind::kControlledGauss);
   EXPECT_FALSE(choice.jump_layer);
+  Own cvodes;
+  cvodes.quadrature = Quadrature::kCvodes;
+  EXPECT_EQ(ChooseCvodesBackward(cvodes, Caps("cvodes_bdf"), 3, 3, true).kind,
+            CvodesBackwardKind::kCvodesQuadrature);
   // Many parameters, BDF: Gauss with restarts and the jump layer (it turns the fundamental
   // matrix off), or without the layer when the backward system is too large for it.
   choice = ChooseCvodesBackward(defaults, Caps("cvodes_bdf"), 2, 42, true);
@@ -143,9 +155,13 @@ TEST(CvodesStrategyChoice, ChoosesTheDocumentedAlgorithm) {
   // Adams: no automatic layer, so the fundamental matrix with many observations.
   EXPECT_EQ(ChooseCvodesBackward(defaults, Caps("cvodes_adams"), 2, 42, true).kind,
             CvodesBackwardKind::kFundamental);
-  // The CVODES quadrature with "on": the layer on top of it.
+  // With "on": the layer on top of the controlled Gauss quadrature or of CVODES' quadrature.
   Own options;
   options.jump_layer = Layer::kOn;
+  choice = ChooseCvodesBackward(options, Caps("cvodes_bdf"), 3, 3, true);
+  EXPECT_EQ(choice.kind, CvodesBackwardKind::kControlledGauss);
+  EXPECT_TRUE(choice.jump_layer);
+  options.quadrature = Quadrature::kCvodes;
   choice = ChooseCvodesBackward(options, Caps("cvodes_bdf"), 3, 3, true);
   EXPECT_EQ(choice.kind, CvodesBackwardKind::kCvodesQuadrature);
   EXPECT_TRUE(choice.jump_layer);
