@@ -67,6 +67,10 @@ struct GradientOptions {
   // The method's own options as text, read by its registry factory (see the file comment).
   // Methods constructed directly take their options struct instead and ignore this.
   Settings method_settings;
+  // Estimate the gradient's error by a second solve at a tenth of the tolerances and flag it when
+  // it exceeds the documented bound (adjoint/tolerance_check.hpp). Honoured by
+  // CreateGradientMethod, which the studies and apps use; off by default (training loops).
+  bool tolerance_check = false;
 
   // Throws ConfigError naming the offending field.
   void Validate() const;

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "adjoint/backsolve_adjoint.hpp"
+#include "adjoint/tolerance_check.hpp"
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
 #include "problems/decay.hpp"
@@ -48,7 +49,7 @@ GradientRun RunGradient(const MethodSpec& spec, const OdeProblem& problem, const
   run.spec = spec;
   const auto start = std::chrono::steady_clock::now();
   try {
-    auto method = GradientRegistry().Create(spec.gradient, spec.options);
+    auto method = CreateGradientMethod(spec.gradient, spec.options);
     LossAndGradient result = method->Compute(problem, loss);
     run.loss = result.loss;
     run.gradient.resize(result.dtheta.size() + result.dz0.size());

@@ -7,6 +7,7 @@
 
 #include "adjoint/forward_sensitivity.hpp"
 #include "adjoint/gradient_method.hpp"
+#include "adjoint/tolerance_check.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "problems/boundary_layer.hpp"
@@ -32,31 +33,28 @@ std::vector<ValidationProblem> DefaultValidationProblems() {
 }
 
 double DocumentedConstant(const std::string& method) {
-  // The target C = 100 for every method. Measured on the four stiff problems (max error/rtol over
-  // the runs within bound): bptt 55, cvodes_adjoint 67. Unflagged runs outside it reach
-  // bptt/sdirk 1.3e3, bptt/heun 1.5e3, cvodes_adjoint/cvodes_bdf 1.4e5 and, where the reverse
-  // pass amplifies round-off, bptt/dopri5 4e12: those must be flagged rather than covered by C.
+  // The documented bound is C·rtol with C = 200 for every method: the methods' own estimates
+  // (the tolerance check, cvodes_adjoint's quadrature comparison) flag above 100·rtol and are
+  // good to about a factor 2 on these problems (`gradient_validation_grid --all`). Measured
+  // without flags, the largest error/rtol within bound is bptt 55, cvodes_adjoint 67; what lies
+  // beyond (bptt/sdirk 1.3e3, cvodes_adjoint/cvodes_bdf 1.4e5 through van der Pol's jump, bptt
+  // amplifying round-off 4e12) must be flagged rather than covered by C.
   static const std::map<std::string, double> table = {
-      {"bptt", 100.0},
-      {"backsolve_adjoint", 100.0},
-      {"cvodes_adjoint", 100.0},
-      {"finite_difference", 100.0},
+      {"bptt", 200.0},
+      {"backsolve_adjoint", 200.0},
+      {"cvodes_adjoint", 200.0},
+      {"finite_difference", 200.0},
   };
   const auto it = table.find(method);
-  return it == table.end() ? 100.0 : it->second;
+  return it == table.end() ? 200.0 : it->second;
 }
 
 double BoundError(const Vector& g, const Vector& e) {
   if (g.size() == 0 || !g.allFinite()) return std::numeric_limits<double>::quiet_NaN();
   Require(g.size() == e.size(), "BoundError: gradient length " + std::to_string(g.size()) +
                                     " != reference length " + std::to_string(e.size()));
-  const double scale = 1e-3 * e.cwiseAbs().maxCoeff();
-  Require(scale > 0.0, "BoundError: the reference gradient is zero");
-  double worst = 0.0;
-  for (Index i = 0; i < g.size(); ++i) {
-    worst = std::max(worst, std::abs(g(i) - e(i)) / std::max(std::abs(e(i)), scale));
-  }
-  return worst;
+  Require(e.cwiseAbs().maxCoeff() > 0.0, "BoundError: the reference gradient is zero");
+  return BoundConventionError(g, e);
 }
 
 std::vector<std::string> AdaptiveIntegrators() {
@@ -108,6 +106,7 @@ MethodSpec ValidationSpec(const std::string& method, const std::string& integrat
                           double atol, const ValidationOptions& options) {
   MethodSpec spec = MakeMethod(method, integrator, rtol, atol);
   spec.options.integrator_options.max_steps = options.max_steps;
+  spec.options.tolerance_check = options.tolerance_check;
   const auto settings = options.method_settings.find(method);
   if (settings != options.method_settings.end()) spec.options.method_settings = settings->second;
   return spec;

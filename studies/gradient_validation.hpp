@@ -67,6 +67,9 @@ struct ValidationOptions {
   // Per method name, its own settings (GradientOptions::method_settings), e.g.
   // {"cvodes_adjoint", {{"quadrature", "gauss"}}}; methods not listed run with their defaults.
   std::map<std::string, Settings> method_settings;
+  // Every run with GradientOptions::tolerance_check (adjoint/tolerance_check.hpp); off measures
+  // what the methods' own one-solve diagnostics catch.
+  bool tolerance_check = true;
 };
 
 struct ValidationRecord {

@@ -7,6 +7,7 @@
 //
 //   gradient_validation_grid [--level loose|default|tight]... [--problem NAME]...
 //                            [--method NAME]... [--integrator NAME]... [--max-steps N]
+//                            [--tolerance-check on|off]
 //                            [--gradient-option METHOD:NAME=VALUE]... [--all]
 // (--all also prints the within-bound runs.)
 #include <cstdio>
@@ -70,6 +71,10 @@ CommandLine Parse(int argc, char** argv) {
       snode::Require(colon != std::string::npos && colon > 0,
                      "--gradient-option is METHOD:NAME=VALUE, got '" + value + "'");
       line.options.method_settings[value.substr(0, colon)].SetFromText(value.substr(colon + 1));
+    } else if (flag == "--tolerance-check") {
+      snode::Require(value == "on" || value == "off",
+                     "--tolerance-check is on or off, got '" + value + "'");
+      line.options.tolerance_check = value == "on";
     } else if (flag == "--max-steps") {
       try {
         line.options.max_steps = std::stol(value);
