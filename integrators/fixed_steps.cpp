@@ -37,10 +37,11 @@ std::string FixedStepTooMuchWork(double a, double b, double h, long max_steps) {
   const double n = FixedStepCount(a, b, h);
   const std::string count =
       n < 1e15 ? std::to_string(static_cast<long long>(n)) : detail::FormatTime(n);
-  return "output interval [" + detail::FormatTime(a) + ", " + detail::FormatTime(b) + "] needs " +
-         count + " steps of fixed_step " + detail::FormatTime(h) +
-         ", more than max_steps = " + std::to_string(max_steps) +
-         ": raise max_steps or enlarge fixed_step";
+  return "more than max_steps=" + std::to_string(max_steps) +
+         " steps before t=" + detail::FormatTime(b) + ": output interval [" +
+         detail::FormatTime(a) + ", " + detail::FormatTime(b) + "] needs " + count +
+         " steps of fixed_step " + detail::FormatTime(h) +
+         "; raise max_steps or enlarge fixed_step";
 }
 
 }  // namespace snode

@@ -29,8 +29,9 @@ double FixedStepCount(double a, double b, double h);
 void AppendFixedStepTimes(double t0, const std::vector<double>& output_times, double h,
                           std::vector<double>& times);
 
-// "output interval [a, b] needs N steps of fixed_step h, more than max_steps = M: raise max_steps
-// or enlarge fixed_step", for the *_TOO_MUCH_WORK error an integrator throws before the work.
+// "more than max_steps=M steps before t=b: output interval [a, b] needs N steps of fixed_step h;
+// raise max_steps or enlarge fixed_step", for the *_TOO_MUCH_WORK error an integrator throws at
+// the start of such an interval.
 std::string FixedStepTooMuchWork(double a, double b, double h, long max_steps);
 
 }  // namespace snode

@@ -267,7 +267,9 @@ int OutputLoop::Advance(double tout, bool one_step, long& steps_in_interval) {
   if (one_step) {
     if (dense_ != nullptr) problem_.after_step(t_prev, t_, *dense_);
     if (options_.record_steps) trajectory_.step_times.push_back(t_);
-    if (++steps_in_interval > options_.max_steps && t_ < tout) {
+    // As the solver's own limit in normal mode: max_steps steps are allowed, and after the
+    // max_steps-th one only if it reached tout.
+    if (++steps_in_interval >= options_.max_steps && t_ < tout) {
       ThrowTooMuchWork(hooks_, t_, integrator_);
     }
   }
