@@ -253,7 +253,9 @@ void StepIntegrator::StoreOutput(std::size_t index, Trajectory& trajectory) {
 }
 
 void StepIntegrator::AdvanceFixed(double tout, Trajectory& trajectory) {
-  const double h = options_.fixed_step;
+  // max_step caps a fixed step too.
+  const double h = options_.max_step > 0.0 ? std::min(options_.fixed_step, options_.max_step)
+                                           : options_.fixed_step;
   const double planned = FixedStepCount(t_, tout, h);
   if (planned > static_cast<double>(options_.max_steps)) {
     ThrowTooMuchWork(tout, FixedStepTooMuchWork(t_, tout, h, options_.max_steps));
