@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "integrators/fixed_steps.hpp"
 #include "integrators/integrator_support.hpp"
 
 namespace snode {
@@ -183,6 +184,8 @@ Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
   for (const double t_out : problem.output_times) {
     long steps_here = 0;
     Failures failures;
+    // Fixed steps: the plan of integrators/fixed_steps.hpp, max_steps checked before the work.
+    const long planned = fixed && t < t_out ? PlanFixedSteps(t, t_out) : 0;
     while (t < t_out) {
       if (steps_here >= options_.max_steps) {
         throw SundialsError("Epi2Integrator", -1, "EPI2_TOO_MUCH_WORK",
@@ -192,7 +195,7 @@ Trajectory Epi2Integrator::Solve(const OdeProblem& problem) {
       }
       ComputeWeights(z_);
       if (fixed) {
-        FixedStep(t, t_out);
+        FixedStep(t, t_out, steps_here + 1 == planned);
       } else if (!AdaptiveStep(t, t_out, h, failures)) {
         continue;  // rejected: retry with the smaller h
       }
@@ -226,10 +229,20 @@ void Epi2Integrator::Accept(double t_new, double& t) {
   ++stats_.steps;
 }
 
-void Epi2Integrator::FixedStep(double& t, double t_out) {
-  // Last step of the interval ends exactly on t_out (tolerating round-off in t).
+long Epi2Integrator::PlanFixedSteps(double t, double t_out) const {
+  const double steps = FixedStepCount(t, t_out, options_.fixed_step);
+  if (steps > static_cast<double>(options_.max_steps)) {
+    throw SundialsError(
+        "Epi2Integrator", -1, "EPI2_TOO_MUCH_WORK",
+        "at t=" + FormatTime(t) + " (integrator 'epi2'); " +
+            FixedStepTooMuchWork(t, t_out, options_.fixed_step, options_.max_steps));
+  }
+  return static_cast<long>(steps);
+}
+
+void Epi2Integrator::FixedStep(double& t, double t_out, bool last) {
+  // The last step of the plan ends exactly on t_out, whatever round-off t has gathered.
   const double remaining = t_out - t;
-  const bool last = remaining <= options_.fixed_step * (1.0 + 1e-10);
   const double h_step = last ? remaining : options_.fixed_step;
   const double t_new = last ? t_out : t + h_step;
   taus_one_[0] = h_step;

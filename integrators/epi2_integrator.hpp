@@ -28,7 +28,8 @@
 // TimeDerivative (central difference) as 2 evaluations for non-autonomous fields.
 //
 // Throws: ConfigError (options, problem); SundialsError-style errors with flag names
-// EPI2_TOO_MUCH_WORK (max_steps accepted steps in one output interval), EPI2_ERR_FAILURE (repeated
+// EPI2_TOO_MUCH_WORK (max_steps accepted steps in one output interval; with fixed steps, at the
+// start of an interval that needs more: integrators/fixed_steps.hpp), EPI2_ERR_FAILURE (repeated
 // error-test failures), EPI2_KRYLOV_FAILURE (Krylov did not converge with the step at its
 // minimum or in fixed-step mode); NumericalError when the field produced NaN/Inf that shrinking the
 // step could not avoid (or at once in fixed-step mode); whatever the field throws.
@@ -83,9 +84,12 @@ class Epi2Integrator final : public Integrator {
   double FirstStep(double t0, double t_end);
   // Moves to the step end (z_new_, f_new_) at t_new and counts the step.
   void Accept(double t_new, double& t);
-  // One fixed step from t towards t_out (the last one of an interval lands on t_out); throws on
-  // any failure.
-  void FixedStep(double& t, double t_out);
+  // The number of fixed steps from t to t_out (integrators/fixed_steps.hpp); EPI2_TOO_MUCH_WORK
+  // when more than max_steps.
+  long PlanFixedSteps(double t, double t_out) const;
+  // One fixed step from t towards t_out (the `last` of the interval's plan lands on t_out);
+  // throws on any failure.
+  void FixedStep(double& t, double t_out, bool last);
   // One adaptive step attempt from t with the proposed step h. Accepted: t, z_, f_ move and h is
   // the next proposal; rejected: h is the retry's step. Throws after too many failures.
   bool AdaptiveStep(double& t, double t_out, double& h, Failures& failures);

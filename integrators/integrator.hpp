@@ -9,9 +9,13 @@
 // each output time (after the jump there, if any), stats, and with options.record_steps
 // step_times. A first output time equal to t0 returns z0.
 //  - Stop times (the default): every output time is a step boundary. An adaptive method stops
-//    exactly on it; a fixed-step method (options.fixed_step > 0) shortens the last step of each
-//    output interval to land on it and starts the next interval with fixed_step again. A loss
-//    sees no interpolation error and a discrete adjoint can replay the steps.
+//    exactly on it; a fixed-step method (options.fixed_step > 0) takes the steps of
+//    integrators/fixed_steps.hpp: FixedStepCount(a, b, h) steps per output interval [a, b],
+//    decided before the first, of h each but the last, which ends exactly on b (shortened, or
+//    stretched by round-off: an interval that is a whole number of steps up to round-off takes
+//    exactly that many, never an extra sliver step), and the next interval starts with
+//    fixed_step again. A loss sees no interpolation error and a discrete adjoint can replay the
+//    steps (AppendFixedStepTimes).
 //  - Interpolated outputs (options.interpolate_outputs, adaptive methods with a dense output,
 //    those declaring Capabilities().interpolated_outputs: dopri5, sdirk, heun, cvodes_bdf,
 //    cvodes_adams, adaptive tableau and step-level methods): only the last output time is a stop
@@ -48,9 +52,11 @@
 //
 // Steps and limits. With options.record_steps, step_times gets t0 and the end of every accepted
 // step, in order; every output time is among them in stop-time mode. options.max_steps bounds
-// the steps per output interval: exceeding it throws SundialsError (*_TOO_MUCH_WORK of the
-// SUNDIALS call, <NAME>_TOO_MUCH_WORK of a step-level method such as HEUN_TOO_MUCH_WORK, or
-// EPI2_TOO_MUCH_WORK).
+// the steps per output interval: an interval that needs exactly max_steps steps succeeds, one
+// that needs more throws SundialsError (*_TOO_MUCH_WORK of the SUNDIALS call,
+// <NAME>_TOO_MUCH_WORK of a step-level method such as HEUN_TOO_MUCH_WORK, or EPI2_TOO_MUCH_WORK);
+// with fixed steps it throws at the start of the interval, before any of its work, naming the
+// steps the interval needs. Once a step reaches the output time, max_steps can no longer fail.
 //
 // Statistics (Trajectory::stats, for this solve only, not accumulated across solves): steps
 // (accepted), rejected_steps (error-test and convergence failures), rhs_evals (every f evaluation,

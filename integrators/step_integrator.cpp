@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "integrators/fixed_steps.hpp"
 #include "integrators/integrator_support.hpp"
 
 namespace snode {
@@ -251,9 +252,31 @@ void StepIntegrator::StoreOutput(std::size_t index, Trajectory& trajectory) {
   trajectory.states[problem_->store_all_states ? index : 0] = z_;
 }
 
+void StepIntegrator::AdvanceFixed(double tout, Trajectory& trajectory) {
+  // max_step caps a fixed step too.
+  const double h = options_.max_step > 0.0 ? std::min(options_.fixed_step, options_.max_step)
+                                           : options_.fixed_step;
+  const double planned = FixedStepCount(t_, tout, h);
+  if (planned > static_cast<double>(options_.max_steps)) {
+    ThrowTooMuchWork(tout, FixedStepTooMuchWork(t_, tout, h, options_.max_steps));
+  }
+  const long steps = static_cast<long>(planned);
+  h_ = h;
+  for (long k = 1; k <= steps; ++k) {
+    const bool last = k == steps;
+    const double t_end = last ? tout : t_ + h;
+    steps_in_interval_ = k;
+    TryStep(last ? tout - t_ : h, t_end, last);  // fixed steps are always accepted
+    AcceptStep(t_end, trajectory);
+  }
+}
+
 void StepIntegrator::AdvanceTo(double tout, Trajectory& trajectory) {
   steps_in_interval_ = 0;
-  if (fixed_) h_ = options_.fixed_step;
+  if (fixed_) {
+    if (t_ < tout) AdvanceFixed(tout, trajectory);
+    return;
+  }
   while (t_ < tout) {
     if (++steps_in_interval_ > options_.max_steps) ThrowTooMuchWork(tout);
     if (!fixed_ && h_ == 0.0) h_ = InitialStep();
@@ -410,15 +433,17 @@ void StepIntegrator::CheckState(const Vector& z, double t) const {
   }
 }
 
-void StepIntegrator::ThrowTooMuchWork(double tout) const {
+void StepIntegrator::ThrowTooMuchWork(double tout, const std::string& remedy) const {
   std::string flag = name_;
   for (char& c : flag) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   // Same error type and wording as the SUNDIALS-based integrators (ARK_TOO_MUCH_WORK).
-  throw SundialsError("StepIntegrator::Solve", -1, flag + "_TOO_MUCH_WORK",
-                      "at t=" + FormatTime(t_) + " (" + Where() +
-                          "); more than max_steps=" + std::to_string(options_.max_steps) +
-                          " steps before t=" + FormatTime(tout) +
-                          ": raise max_steps or loosen rtol");
+  throw SundialsError(
+      "StepIntegrator::Solve", -1, flag + "_TOO_MUCH_WORK",
+      "at t=" + FormatTime(t_) + " (" + Where() + "); " +
+          (remedy.empty()
+               ? "more than max_steps=" + std::to_string(options_.max_steps) +
+                     " steps before t=" + FormatTime(tout) + ": raise max_steps or loosen rtol"
+               : remedy));
 }
 
 }  // namespace snode

@@ -13,9 +13,12 @@
 //  - OdeProblem::at_output jumps, OdeProblem::after_step hooks with a dense output over the step,
 //    options.interpolate_outputs (adaptive only; outputs read off the dense output),
 //    options.record_steps, OdeProblem::store_all_states, SolveInto() storage reuse;
-//  - fixed steps run no error test (Step's error is ignored);
+//  - fixed steps run no error test (Step's error is ignored) and follow integrators/
+//    fixed_steps.hpp: an output interval that is a whole number of steps up to round-off takes
+//    exactly that many (no sliver step), counted before the work;
 //  - options.max_steps step attempts (rejected ones included) per output interval: SundialsError
-//    with flag <NAME>_TOO_MUCH_WORK (e.g. BS32_TOO_MUCH_WORK for "bs32");
+//    with flag <NAME>_TOO_MUCH_WORK (e.g. BS32_TOO_MUCH_WORK for "bs32"), with fixed steps at the
+//    start of an interval that needs more;
 //  - NaN/Inf checks: every f evaluation through StepContext::F and every state at an output time;
 //    NumericalError naming the integrator and the time. In adaptive mode a non-finite stage (or a
 //    failed implicit stage) rejects the step and retries with a quarter of it; the error is thrown
@@ -148,6 +151,9 @@ class StepIntegrator : public Integrator {
   void Integrate(const OdeProblem& problem, Trajectory& trajectory);
   // Steps from t_ to tout (tout ≥ t_); each accepted step goes through AcceptStep.
   void AdvanceTo(double tout, Trajectory& trajectory);
+  // The fixed-step part of AdvanceTo: the steps of integrators/fixed_steps.hpp, max_steps
+  // checked before the first.
+  void AdvanceFixed(double tout, Trajectory& trajectory);
   // Tries one step of size `step` ending at t_end; true when accepted. Sets the next h_.
   bool TryStep(double step, double t_end, bool last);
   // after_step, interpolated outputs, then z_ ← z_new_, t_ ← t_end.
@@ -162,7 +168,8 @@ class StepIntegrator : public Integrator {
   [[noreturn]] void Fail(const std::string& message, bool recoverable) const;
   void CheckState(const Vector& z, double t) const;
   void StoreOutput(std::size_t index, Trajectory& trajectory);
-  [[noreturn]] void ThrowTooMuchWork(double tout) const;
+  // <NAME>_TOO_MUCH_WORK; `remedy` replaces the generic "raise max_steps or loosen rtol".
+  [[noreturn]] void ThrowTooMuchWork(double tout, const std::string& remedy = "") const;
   std::string Where() const;  // "integrator 'name'"
 
   std::string name_;

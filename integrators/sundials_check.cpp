@@ -15,6 +15,7 @@
 
 #include "core/errors.hpp"
 #include "core/nvector.hpp"
+#include "integrators/fixed_steps.hpp"
 #include "integrators/integrator_support.hpp"
 
 namespace snode {
@@ -183,14 +184,15 @@ class SolverDenseOutput final : public DenseOutput {
 };
 
 // One-step mode counts the steps per output interval itself (the solver's own limit applies per
-// evolve call): past options.max_steps, the error the solver would have raised.
+// evolve call): past options.max_steps, the error the solver would have raised. `remedy` replaces
+// the flag's generic one.
 [[noreturn]] void ThrowTooMuchWork(const EvolveHooks& hooks, double t,
-                                   const std::string& integrator) {
+                                   const std::string& integrator, const std::string& remedy = "") {
   const int too_much_work = -1;  // ARK_TOO_MUCH_WORK == CV_TOO_MUCH_WORK
   const std::string flag_name = FlagName(hooks.family, too_much_work);
-  throw SundialsError(
-      hooks.evolve_call, too_much_work, flag_name,
-      "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " + FlagRemedy(flag_name));
+  throw SundialsError(hooks.evolve_call, too_much_work, flag_name,
+                      "at t=" + FormatTime(t) + " (integrator '" + integrator + "'); " +
+                          (remedy.empty() ? FlagRemedy(flag_name) : remedy));
 }
 
 // The state of one RunOutputLoop call: its arguments, where the solver is, the states written.
@@ -219,6 +221,14 @@ class OutputLoop {
   void SetStopTime(double tstop) {
     CheckHookCall(hooks_, hooks_.set_stop_time_call, hooks_.set_stop_time(tstop), t_, integrator_);
   }
+  void SetFixedStep(double h) {
+    CheckHookCall(hooks_, hooks_.set_fixed_step_call, hooks_.set_fixed_step(h), t_, integrator_);
+  }
+  // The steps of a fixed-step interval from t_ to tout (integrators/fixed_steps.hpp); throws
+  // *_TOO_MUCH_WORK before any work when they are more than max_steps.
+  long PlanFixedSteps(double tout) const;
+  // Steps from t_ to the stop time tout, one evolve call each in one-step mode.
+  void AdvanceInterval(double tout, bool one_step);
   // One evolve call toward tout (one step in one-step mode); returns its flag (>= 0).
   int Advance(double tout, bool one_step, long& steps_in_interval);
   // A jump at output `index`: let the problem change the state, then restart the solver there.
@@ -257,11 +267,40 @@ int OutputLoop::Advance(double tout, bool one_step, long& steps_in_interval) {
   if (one_step) {
     if (dense_ != nullptr) problem_.after_step(t_prev, t_, *dense_);
     if (options_.record_steps) trajectory_.step_times.push_back(t_);
-    if (++steps_in_interval > options_.max_steps && t_ < tout) {
+    // As the solver's own limit in normal mode: max_steps steps are allowed, and after the
+    // max_steps-th one only if it reached tout.
+    if (++steps_in_interval >= options_.max_steps && t_ < tout) {
       ThrowTooMuchWork(hooks_, t_, integrator_);
     }
   }
   return flag;
+}
+
+long OutputLoop::PlanFixedSteps(double tout) const {
+  const double h = options_.fixed_step;
+  const double steps = FixedStepCount(t_, tout, h);
+  if (steps > static_cast<double>(options_.max_steps)) {
+    ThrowTooMuchWork(hooks_, t_, integrator_,
+                     FixedStepTooMuchWork(t_, tout, h, options_.max_steps));
+  }
+  return static_cast<long>(steps);
+}
+
+void OutputLoop::AdvanceInterval(double tout, bool one_step) {
+  // Quirk (6.4.1): the stop time must be set before every evolve call (see the header).
+  SetStopTime(tout);
+  // Fixed steps: the solver's t ← t + h drifts by round-off, so its own stop-time test could
+  // leave a sliver step before tout; the planned last step is set to end on tout instead.
+  const bool fixed = options_.fixed_step > 0.0 && hooks_.set_fixed_step;
+  const long planned = fixed ? PlanFixedSteps(tout) : 0;
+  long steps_in_interval = 0;
+  while (true) {
+    if (fixed && steps_in_interval + 1 == planned) SetFixedStep(tout - t_);
+    const int flag = Advance(tout, one_step, steps_in_interval);
+    // 1 = *_TSTOP_RETURN; 0 with t == tout is the quirk's form of the same event.
+    if (flag == 1 || t_ >= tout) break;
+  }
+  if (fixed) SetFixedStep(options_.fixed_step);  // the next interval starts with h again
 }
 
 void OutputLoop::Jump(std::size_t index, double t_out) {
@@ -284,18 +323,13 @@ void OutputLoop::RunStopTimes() {
     dense = std::make_unique<SolverDenseOutput>(hooks_, dense_work.get(), integrator_);
     dense_ = dense.get();
   }
-  const bool one_step = options_.record_steps || problem_.after_step != nullptr;
+  // Fixed steps run one step per evolve call so that the last step of an interval can be set.
+  const bool one_step = options_.record_steps || problem_.after_step != nullptr ||
+                        (options_.fixed_step > 0.0 && hooks_.set_fixed_step);
   for (std::size_t index = 0; index < problem_.output_times.size(); ++index) {
     const double tout = problem_.output_times[index];
     if (tout != t_) {  // equal only for a first output time at t0
-      // Quirk (6.4.1): the stop time must be set before every evolve call (see the header).
-      SetStopTime(tout);
-      long steps_in_interval = 0;
-      while (true) {
-        const int flag = Advance(tout, one_step, steps_in_interval);
-        // 1 = *_TSTOP_RETURN; 0 with t == tout is the quirk's form of the same event.
-        if (flag == 1 || t_ >= tout) break;
-      }
+      AdvanceInterval(tout, one_step);
       t_ = tout;  // the solver returns exactly tout at a stop time
       CheckStateFinite(AsConstEigen(y_), t_, integrator_);
     }

@@ -93,6 +93,10 @@ struct EvolveHooks {
   const char* set_stop_time_call = "";
   const char* evolve_call = "";
   std::function<int(double tstop)> set_stop_time;
+  // The step size of a fixed-step solve (*SetFixedStep); empty for CVODES (no fixed steps). The
+  // output loop shortens or stretches the last step of an output interval with it.
+  const char* set_fixed_step_call = "";
+  std::function<int(double h)> set_fixed_step;
   // Advances y toward tout; one_step selects ARK_ONE_STEP/CV_ONE_STEP. Returns the flag.
   std::function<int(double tout, N_Vector y, double* tret, bool one_step)> evolve;
   // The dense output at t (within the last step) into y (*GetDky with k = 0); empty when the
@@ -121,11 +125,15 @@ void SetProblemTolerances(const OdeProblem& problem, const IntegratorOptions& op
 // max_steps) applies per evolve call = per interval. In stop-time mode problem.at_output runs at
 // every output time (a changed state restarts the solver through hooks.reset) and
 // problem.after_step after every accepted step (one-step mode, the dense output through
-// hooks.interpolate). Fills trajectory.times and trajectory.states (only the last state with
-// problem.store_all_states off) and clears trajectory.stats. Throws ConfigError for
-// interpolate_outputs with at_output or after_step, or interpolate_outputs or after_step without
-// hooks.interpolate; as ThrowSolveFailure; and NumericalError if a state at an output time is not
-// finite (an unstable explicit method).
+// hooks.interpolate). With options.fixed_step > 0 each output interval takes the steps of
+// integrators/fixed_steps.hpp (FixedStepCount, counted before the work: more than
+// options.max_steps is *_TOO_MUCH_WORK at the start of the interval), the stepper runs in
+// one-step mode and the last step is set to end on the output time through hooks.set_fixed_step
+// (then fixed_step again for the next interval). Fills trajectory.times and trajectory.states (only
+// the last state with problem.store_all_states off) and clears trajectory.stats. Throws ConfigError
+// for interpolate_outputs with at_output or after_step, or interpolate_outputs or after_step
+// without hooks.interpolate; as ThrowSolveFailure; and NumericalError if a state at an output time
+// is not finite (an unstable explicit method).
 void RunOutputLoop(const OdeProblem& problem, const IntegratorOptions& options,
                    const std::string& integrator, N_Vector y, const EvolveHooks& hooks,
                    CallbackData& data, const ErrorRecord& record, Trajectory& trajectory);

@@ -95,6 +95,13 @@ void SundialsStepper::BuildHooks() {
   hooks_.set_stop_time = [this](double tstop) {
     return api_.set_stop_time.function(memory_.get(), tstop);
   };
+  hooks_.set_fixed_step_call = api_.set_fixed_step.name;
+  hooks_.set_fixed_step = nullptr;
+  if (api_.set_fixed_step.function != nullptr) {
+    hooks_.set_fixed_step = [this](double h) {
+      return api_.set_fixed_step.function(memory_.get(), h);
+    };
+  }
   hooks_.evolve_call = api_.evolve.name;
   hooks_.evolve = [this](double tout, N_Vector y, double* tret, bool one_step) {
     return api_.evolve.function(memory_.get(), tout, y, tret,

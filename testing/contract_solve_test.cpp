@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "integrators/fixed_steps.hpp"
 #include "testing/contract_fixture.hpp"
 
 namespace snode::contract {
@@ -91,6 +92,56 @@ TEST_P(ContractSolve, DeclaredStepModesAndTableauHold) {
     EXPECT_EQ(capabilities.error_estimate, tableau.HasEmbedding());
     EXPECT_EQ(capabilities.kind, tableau.IsExplicit() ? IntegratorKind::kExplicit
                                                       : IntegratorKind::kDiagonallyImplicit);
+  }
+}
+
+// Fixed steps (integrators/fixed_steps.hpp): every output interval takes exactly the planned
+// steps, so an interval that is a whole number of steps up to round-off gets no extra round-off
+// step (h = 1e-4 on [0, 0.3], [0.3, 0.7], [0.7, 2]: t ← t + h drifts past the solvers' own
+// round-off test and used to leave a sliver step in each), every output time ends a step, and
+// max_steps equal to the longest interval's steps suffices while one less is *_TOO_MUCH_WORK. A
+// method that refuses fixed steps (ConfigError) is skipped.
+TEST_P(ContractSolve, FixedStepsTakeThePlannedStepsWithoutRoundOffSteps) {
+  OdeProblem problem = LogisticProblem();
+  problem.output_times = {0.3, 0.7, 2.0};
+  for (const double h : {0.1, 1e-4}) {
+    std::vector<double> plan = {problem.t0};
+    AppendFixedStepTimes(problem.t0, problem.output_times, h, plan);
+    double longest = 0.0;
+    for (std::size_t k = 0; k < problem.output_times.size(); ++k) {
+      const double a = k == 0 ? problem.t0 : problem.output_times[k - 1];
+      longest = std::max(longest, FixedStepCount(a, problem.output_times[k], h));
+    }
+    IntegratorOptions options = subject().settings;
+    options.fixed_step = h;
+    options.max_steps = static_cast<long>(longest);
+    options.record_steps = Capabilities().records_steps;
+    std::unique_ptr<Integrator> integrator;
+    try {
+      integrator = Make(options);
+      integrator->Solve(problem);
+    } catch (const ConfigError& e) {
+      GTEST_SKIP() << name() << " refuses fixed steps: " << e.what();
+    }
+    const Trajectory trajectory = integrator->Solve(problem);
+    EXPECT_EQ(trajectory.stats.steps, static_cast<long>(plan.size()) - 1) << "h = " << h;
+    if (options.record_steps) {
+      ASSERT_EQ(trajectory.step_times.size(), plan.size()) << "h = " << h;
+      for (std::size_t i = 0; i < plan.size(); ++i) {
+        EXPECT_NEAR(trajectory.step_times[i], plan[i], 1e-12) << "step end " << i << ", h = " << h;
+      }
+      for (const double t : problem.output_times) {
+        const auto& steps = trajectory.step_times;
+        EXPECT_NE(std::find(steps.begin(), steps.end(), t), steps.end()) << "output time " << t;
+      }
+    }
+    options.max_steps -= 1;
+    try {
+      Make(options)->Solve(problem);
+      ADD_FAILURE() << "no exception with max_steps one below the longest interval, h = " << h;
+    } catch (const SundialsError& e) {
+      EXPECT_NE(e.flag_name().find("_TOO_MUCH_WORK"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -23,7 +23,9 @@
 // check whose capability is not declared is skipped with the reason printed (a declared
 // capability is a promise the suite holds the method to). The suites (for --gtest_filter):
 //   ContractSolve      accuracy on the logistic problem, outputs (first output at t0, stop
-//                      times, recorded steps when records_steps), bad options and problems are
+//                      times, recorded steps when records_steps), fixed steps take exactly
+//                      the planned steps (integrators/fixed_steps.hpp: no round-off step, max_steps
+//                      exactly enough), bad options and problems are
 //                      ConfigErrors, 1 000 reused solves equal fresh objects, NaN → NumericalError
 //                      naming the integrator and the time, field exceptions unchanged, state-size
 //                      change between solves
