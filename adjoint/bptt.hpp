@@ -76,6 +76,10 @@ struct BpttWorkspace;  // adjoint/bptt_tape.hpp
 
 class Bptt final : public GradientMethod {
  public:
+  // Fixed steps ask for no tolerance: the gradient is flagged when its estimated relative
+  // round-off error exceeds √u ≈ 1.5e-8 (half the digits lost).
+  static constexpr double kFixedStepRoundoffLimit = 1.4901161193847656e-08;
+
   // Throws ConfigError for an unsupported integrator or invalid options.
   explicit Bptt(GradientOptions options, BpttOptions bptt_options = {});
   ~Bptt() override;
@@ -101,6 +105,8 @@ class Bptt final : public GradientMethod {
 
  private:
   bool IsAdaptive() const;
+  // Fills stats.amplification and stats.error_estimate and flags (see the file comment).
+  void Diagnose(double amplification, Index num_steps, GradientStats& stats) const;
   void CheckMemory(Index num_steps, Index state_size) const;
   LossAndGradient Run(const OdeProblem& problem, const Loss& loss,
                       const std::vector<double>& step_times, long recording_rhs_evals,
