@@ -148,8 +148,8 @@ void Bptt::Diagnose(double amplification, Index num_steps, GradientStats& stats)
   if (!(stats.error_estimate <= allowed)) {
     char reason[256];
     std::snprintf(reason, sizeof(reason),
-                  "bptt: the reverse pass amplified round-off by %.2g over %ld steps (estimated "
-                  "relative error %.2g > %s %.2g); the gradient cannot be trusted",
+                  "bptt: reverse pass amplified round-off %.2g-fold over %ld steps; estimated "
+                  "relative error %.2g > %s %.2g",
                   amplification, static_cast<long>(num_steps), stats.error_estimate,
                   adaptive ? "rtol" : "the fixed-step limit", allowed);
     stats.Flag(reason);
