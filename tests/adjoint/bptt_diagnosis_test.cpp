@@ -98,6 +98,33 @@ TEST(BpttDiagnosis, NonNormalSystemAtTightTolerancesIsFlagged) {
   }
 }
 
+// The fixed-step rule (error_estimate > √u): the adaptive rtol 1e-10 step sequence of the 4×4
+// replayed as a given sequence under fixed-step options is flagged; fixed steps of 1/40000 (rk4,
+// stable: measured error 1.1e-11, amplification 32) are not. Coarser fixed steps (rk4 ≤ 35000,
+// dopri5 ≤ 30000 steps) make the forward state non-finite, a NumericalError.
+TEST(BpttDiagnosis, FixedStepRuleFlagsAnAmplifyingSequenceOnly) {
+  const problems::ProblemSetup setup = problems::NonNormalLinearProblem();
+  GradientOptions adaptive;
+  adaptive.integrator = "dopri5";
+  adaptive.integrator_options.rtol = 1e-10;
+  adaptive.integrator_options.atol = 1e-12;
+  adaptive.integrator_options.max_steps = 1000000;
+  const std::vector<double> steps = Bptt(adaptive).StepTimes(setup.ode);
+  GradientOptions fixed = adaptive;
+  fixed.integrator_options.fixed_step = 1e-5;  // selects the fixed-step rule
+  Bptt replay(fixed);
+  const LossAndGradient bad = replay.ComputeOnSteps(setup.ode, *setup.loss, steps);
+  EXPECT_GT(BoundError(bad, *setup.exact_gradient), 1.0);
+  EXPECT_TRUE(bad.stats.flagged);
+  EXPECT_NE(bad.stats.diagnosis.find("fixed-step limit"), std::string::npos) << bad.stats.diagnosis;
+
+  const LossAndGradient good = RunBptt("rk4", 1e-6, 1e-8, setup.ode, *setup.loss, 1.0 / 40000.0);
+  EXPECT_LT(BoundError(good, *setup.exact_gradient), 1e-8);
+  EXPECT_FALSE(good.stats.flagged) << good.stats.diagnosis;
+  EXPECT_GT(good.stats.amplification, 1.0);
+  EXPECT_LT(good.stats.error_estimate, Bptt::kFixedStepRoundoffLimit);
+}
+
 // ---------------------------------------------------------------- not flagged when fine
 
 TEST(BpttDiagnosis, DecayAndTwoRateDecayAreNotFlagged) {
