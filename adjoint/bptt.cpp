@@ -126,7 +126,35 @@ void AppendRecordedSteps(const std::string& integrator, const OdeProblem& proble
                                              integrator + "' do not reach every output time");
 }
 
+// The growth of the reverse pass: max_n ‖λ_n‖ over the largest of ‖dL/dz0‖ and the output
+// gradients ‖∂ℓ_k/∂z(t_k)‖ (1 when all of them are zero).
+double ReverseAmplification(const detail::BpttTape& tape) {
+  double scale = tape.w.lambda.lpNorm<Eigen::Infinity>();
+  for (std::size_t k = 0; k < tape.outputs.size(); ++k) {
+    scale = std::max(scale, tape.w.dl_dz[k].lpNorm<Eigen::Infinity>());
+  }
+  if (tape.max_adjoint <= scale) return 1.0;
+  return scale > 0.0 ? tape.max_adjoint / scale : std::numeric_limits<double>::infinity();
+}
+
 }  // namespace
+
+void Bptt::Diagnose(double amplification, Index num_steps, GradientStats& stats) const {
+  stats.amplification = amplification;
+  stats.error_estimate =
+      kUnitRoundoff * amplification * std::sqrt(std::max<double>(1.0, num_steps));
+  const bool adaptive = IsAdaptive();
+  const double allowed = adaptive ? options_.integrator_options.rtol : kFixedStepRoundoffLimit;
+  if (!(stats.error_estimate <= allowed)) {
+    char reason[256];
+    std::snprintf(reason, sizeof(reason),
+                  "bptt: reverse pass amplified round-off %.2g-fold over %ld steps; estimated "
+                  "relative error %.2g > %s %.2g",
+                  amplification, static_cast<long>(num_steps), stats.error_estimate,
+                  adaptive ? "rtol" : "the fixed-step limit", allowed);
+    stats.Flag(reason);
+  }
+}
 
 Bptt::Bptt(GradientOptions options, BpttOptions bptt_options)
     : options_(std::move(options)), bptt_options_(bptt_options) {
@@ -258,6 +286,7 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
   stats.jvp_evals = tape.jvp_evals;
   stats.forward_steps = static_cast<long>(num_steps);
   stats.backward_steps = static_cast<long>(num_steps);
+  Diagnose(ReverseAmplification(tape), num_steps, stats);
   // The trajectory, and the saved forward passes and recorded f calls held for the reverse pass.
   stats.stored_bytes = scheme_->EstimateBytes(num_steps, tape.n) +
                        (use_recorded ? work_->recording_field->Bytes() : 0.0) +

@@ -1,5 +1,7 @@
 #include "adjoint/bptt_reverse.hpp"
 
+#include <algorithm>
+
 #include "adjoint/bptt_stage_solve.hpp"
 #include "core/errors.hpp"
 
@@ -113,6 +115,8 @@ void WalkBackward(BpttTape& tape) {
   BpttWorkspace& w = tape.w;
   w.lambda.setZero();
   AddOutputGradient(tape, tape.num_steps);
+  // One norm per step: the growth of λ is bptt's diagnosis (adjoint/bptt.hpp).
+  double max_adjoint = w.lambda.lpNorm<Eigen::Infinity>();
   for (std::size_t step = tape.num_steps; step-- > 0;) {
     const bool interior = tape.scheme.interpolate && tape.InteriorAdjoint(step);
     if (!tape.scheme.implicit) {
@@ -123,7 +127,9 @@ void WalkBackward(BpttTape& tape) {
       DirkStepAdjoint(tape, step, interior);
     }
     AddOutputGradient(tape, step);
+    max_adjoint = std::max(max_adjoint, w.lambda.lpNorm<Eigen::Infinity>());
   }
+  tape.max_adjoint = max_adjoint;
   if (!tape.result.dtheta.allFinite() || !w.lambda.allFinite()) {
     throw NumericalError("gradient 'bptt': the reverse pass produced NaN/Inf (integrator '" +
                          tape.options.integrator +

@@ -168,6 +168,7 @@ struct BpttTape {
   bool save_stages = false;   // the replay keeps its own saved forward passes
   std::size_t save_size = 0;  // doubles of one saved forward pass
   double loss_value = 0.0;
+  double max_adjoint = 0.0;  // max over step boundaries of ‖λ_n‖∞ (the reverse pass)
   long rhs_evals = 0, vjp_evals = 0, jvp_evals = 0;
 
  private:

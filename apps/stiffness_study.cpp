@@ -27,7 +27,8 @@ namespace {
 
 const char* const kUsage =
     "stiffness_study: gradient error and cost of BPTT, the backsolve adjoint and the CVODES\n"
-    "adjoint on problems of growing stiffness (W1, W1b, Robertson, a neural ODE on stiff data).\n"
+    "adjoint on problems of growing stiffness (W1, W1b, Robertson, a neural ODE on stiff data,\n"
+    "and on request a stiff non-normal 4x4 linear system).\n"
     "usage: stiffness_study [options]      e.g. stiffness_study --lambda-max 1e6 --out results";
 
 void AddStudyOptions(po::options_description& desc) {
@@ -37,7 +38,7 @@ void AddStudyOptions(po::options_description& desc) {
        "comma-separated stiffness values λ > 0")
       ("lambda-max", po::value<double>(), "sweep λ = 1, 10, …, up to this value (e.g. 1e6)")
       ("problems", po::value<std::string>()->default_value("w1,w1b,robertson,neural"),
-       "which problems: w1, w1b, robertson, neural")
+       "which problems: w1, w1b, robertson, neural, nonnormal (the 4x4 at stiffness 1e5)")
       ("ok-tol", po::value<double>()->default_value(1e-3),
        "relative gradient error up to which a run counts as ok")
       ("robertson-horizons", po::value<std::string>()->default_value("40,1e5"),
@@ -81,8 +82,9 @@ StiffnessOptions ReadStudyOptions(const po::variables_map& vm) {
   StiffnessOptions options;
   options.lambdas = ReadLambdas(vm);
   for (const std::string& name : ParseNameList(vm["problems"].as<std::string>())) {
-    Require(StiffnessProblemNames().count(name) != 0,
-            "--problems: unknown problem '" + name + "'; known: neural, robertson, w1, w1b");
+    Require(
+        StiffnessProblemNames().count(name) != 0,
+        "--problems: unknown problem '" + name + "'; known: neural, nonnormal, robertson, w1, w1b");
     options.problems.insert(name);
   }
   Require(!options.problems.empty(), "--problems: name at least one problem");

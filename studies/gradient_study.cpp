@@ -133,6 +133,8 @@ std::string Classify(const GradientRun& run, const Vector& exact, double ok_tol,
                      bool abs_for_all) {
   if (run.threw) return "failed";
   if (!run.Finite()) return "non-finite";
+  // The method's own diagnosis outranks the comparison: a flagged gradient is never "ok".
+  if (run.stats.flagged) return "flagged";
   return WithinTolerance(run.gradient, exact, ok_tol, abs_tol, abs_for_all) ? "ok" : "inaccurate";
 }
 

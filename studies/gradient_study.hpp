@@ -18,7 +18,9 @@
 // abs = max abs_i (NaN when g has a non-finite entry).
 //
 // Status (Classify): "failed" (the method threw; message kept), "non-finite" (NaN/Inf in L or g),
-// "inaccurate" (some component outside ok_tol·|e_i| + τ_i, see WithinTolerance), "ok".
+// "flagged" (the method's own run-time diagnosis says the gradient cannot be trusted,
+// GradientStats::flagged; whatever the comparison says), "inaccurate" (some component outside
+// ok_tol·|e_i| + τ_i, see WithinTolerance), "ok".
 
 #include <string>
 #include <vector>
@@ -95,7 +97,8 @@ GradientError CompareGradient(const Vector& g, const Vector& exact);
 bool WithinTolerance(const Vector& g, const Vector& exact, double ok_tol, double abs_tol,
                      bool abs_for_all);
 
-// "failed" (threw), "non-finite", "inaccurate" (not WithinTolerance) or "ok".
+// "failed" (threw), "non-finite", "flagged" (run.stats.flagged), "inaccurate" (not
+// WithinTolerance) or "ok".
 std::string Classify(const GradientRun& run, const Vector& exact, double ok_tol, double abs_tol,
                      bool abs_for_all);
 
@@ -189,7 +192,7 @@ struct GradientRecord {
   GradientRun run;
   Vector exact;
   GradientError error;
-  std::string status;  // ok / inaccurate / non-finite / failed (Classify)
+  std::string status;  // ok / inaccurate / flagged / non-finite / failed (Classify)
   std::string reference = "exact";
 };
 

@@ -24,6 +24,11 @@ std::string RobertsonTableTitle() {
          "(dL/dk, dL/dy0) vs reference";
 }
 
+std::string NonNormalTableTitle() {
+  return "nonnormal: z' = A z, A = Q U Q^T 4x4 (eigenvalues -1, -0.8s .. -s, s = λ), z(0) = 1, "
+         "L = sum z(1), θ = A; exact gradient by the matrix exponential";
+}
+
 void PrintStudyHeader(const StiffnessOptions& options, std::ostream& out) {
   out << "snode stiffness study: λ = ";
   for (std::size_t i = 0; i < options.lambdas.size(); ++i) {
@@ -35,21 +40,33 @@ void PrintStudyHeader(const StiffnessOptions& options, std::ostream& out) {
 }
 
 namespace {
-bool IsBacksolve(const MethodSpec& spec) { return spec.gradient == "backsolve_adjoint"; }
+// Whether the method measured a reconstruction of z(t0) (the backsolve adjoint does).
+bool HasReconstruction(const GradientStats& s) {
+  return s.reconstruction_error != 0.0 || s.reconstruction_failed;
+}
 }  // namespace
 
 std::string StatusCell(const GradientRecord& r) {
   std::string cell = r.status;
-  if (r.run.threw) cell += ": " + Shorten(r.run.message, 70);
-  if (IsBacksolve(r.run.spec) && r.run.stats.reconstruction_failed && !r.run.threw) {
+  if (r.run.threw) return cell + ": " + Shorten(r.run.message, 70);
+  const GradientStats& s = r.run.stats;
+  if (s.flagged) {
+    cell += " (" + Shorten(s.diagnosis.empty() ? "flagged by the method" : s.diagnosis, 110) + ")";
+  } else if (s.reconstruction_failed) {
     cell += " (reconstruction flagged)";
   }
   return cell;
 }
 
 std::string ReconCell(const GradientRecord& r) {
-  if (!IsBacksolve(r.run.spec) || r.run.threw) return "-";
+  if (r.run.threw || !HasReconstruction(r.run.stats)) return "-";
   return FormatScientific(r.run.stats.reconstruction_error, 1);
+}
+
+std::string EstimateCell(const GradientRecord& r) {
+  const double estimate = r.run.stats.error_estimate;
+  if (r.run.threw || std::isnan(estimate)) return "-";
+  return FormatScientific(estimate, 1);
 }
 
 std::string RelCell(const GradientRecord& r) {
@@ -66,7 +83,7 @@ void PrintProblemTable(const std::string& title, const std::vector<GradientRecor
   if (records.empty()) return;
   out << "\n== " << title << " ==\n";
   Table table({"λ", "gradient", "integrator", "settings", "rel err", "abs err", "recon err",
-               "NFE fwd", "NFE bwd", "VJP", "JVP", "time", "stored", "status"});
+               "est err", "NFE fwd", "NFE bwd", "VJP", "JVP", "time", "stored", "status"});
   double last_lambda = records.front().lambda;
   for (const GradientRecord& r : records) {
     if (r.lambda != last_lambda) table.AddSeparator();
@@ -76,7 +93,7 @@ void PrintProblemTable(const std::string& title, const std::vector<GradientRecor
     table.AddRow({FormatCompact(r.lambda), r.run.spec.gradient, r.run.spec.integrator,
                   r.run.spec.settings, RelCell(r),
                   r.run.Finite() ? FormatScientific(r.error.abs, 1) : "-", ReconCell(r),
-                  has_stats ? std::to_string(s.forward_rhs_evals) : "-",
+                  EstimateCell(r), has_stats ? std::to_string(s.forward_rhs_evals) : "-",
                   has_stats ? std::to_string(s.backward_rhs_evals) : "-",
                   has_stats ? std::to_string(s.vjp_evals) : "-",
                   has_stats ? std::to_string(s.jvp_evals) : "-", FormatSeconds(r.run.seconds),
@@ -116,13 +133,14 @@ void PrintSummary(const StiffnessResults& results, std::ostream& out) {
 
 const std::vector<std::string>& StiffnessCsvHeader() {
   static const std::vector<std::string> header = {
-      "problem",     "lambda",        "gradient",       "integrator",
-      "settings",    "loss",          "gradient_value", "reference_value",
-      "reference",   "rel_err",       "abs_err",        "exact_underflows",
-      "recon_err",   "recon_flagged", "nfe_forward",    "nfe_backward",
-      "vjp",         "jvp",           "steps_forward",  "steps_backward",
-      "checkpoints", "stored_bytes",  "wall_seconds",   "status",
-      "message"};
+      "problem",       "lambda",        "gradient",       "integrator",
+      "settings",      "loss",          "gradient_value", "reference_value",
+      "reference",     "rel_err",       "abs_err",        "exact_underflows",
+      "recon_err",     "recon_flagged", "nfe_forward",    "nfe_backward",
+      "vjp",           "jvp",           "steps_forward",  "steps_backward",
+      "checkpoints",   "stored_bytes",  "wall_seconds",   "status",
+      "message",       "flagged",       "diagnosis",      "amplification",
+      "error_estimate"};
   return header;
 }
 
@@ -141,7 +159,7 @@ std::vector<std::string> StiffnessCsvRow(const GradientRecord& r) {
           num(r.error.rel),
           num(r.error.abs),
           r.error.underflow ? "1" : "0",
-          IsBacksolve(r.run.spec) ? num(s.reconstruction_error) : "",
+          HasReconstruction(s) ? num(s.reconstruction_error) : "",
           s.reconstruction_failed ? "1" : "0",
           std::to_string(s.forward_rhs_evals),
           std::to_string(s.backward_rhs_evals),
@@ -153,7 +171,11 @@ std::vector<std::string> StiffnessCsvRow(const GradientRecord& r) {
           num(s.stored_bytes),
           num(r.run.seconds),
           r.status,
-          r.run.message};
+          r.run.message,
+          s.flagged ? "1" : "0",
+          s.diagnosis,
+          num(s.amplification),
+          std::isnan(s.error_estimate) ? "" : num(s.error_estimate)};
 }
 
 namespace {
@@ -186,7 +208,7 @@ nlohmann::json RecordJson(const GradientRecord& r) {
           {"abs_err", JsonNumber(r.error.abs)},
           {"exact_underflows", r.error.underflow},
           {"reconstruction_error",
-           IsBacksolve(r.run.spec) ? JsonNumber(s.reconstruction_error) : nlohmann::json()},
+           HasReconstruction(s) ? JsonNumber(s.reconstruction_error) : nlohmann::json()},
           {"reconstruction_flagged", s.reconstruction_failed},
           {"nfe_forward", s.forward_rhs_evals},
           {"nfe_backward", s.backward_rhs_evals},
@@ -198,7 +220,11 @@ nlohmann::json RecordJson(const GradientRecord& r) {
           {"stored_bytes", s.stored_bytes},
           {"wall_seconds", r.run.seconds},
           {"status", r.status},
-          {"message", r.run.message}};
+          {"message", r.run.message},
+          {"flagged", s.flagged},
+          {"diagnosis", s.diagnosis},
+          {"amplification", JsonNumber(s.amplification)},
+          {"error_estimate", JsonNumber(s.error_estimate)}};
 }
 
 nlohmann::json NeuralJson(const NeuralRecord& n) {

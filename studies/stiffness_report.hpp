@@ -19,10 +19,11 @@
 
 namespace snode {
 
-// Table titles of the three gradient problems.
+// Table titles of the gradient problems.
 std::string DecayTableTitle();
 std::string TwoRateTableTitle();
 std::string RobertsonTableTitle();
+std::string NonNormalTableTitle();
 
 // "snode stiffness study: λ = …" and what counts as ok.
 void PrintStudyHeader(const StiffnessOptions& options, std::ostream& out);
@@ -35,11 +36,15 @@ void PrintNeuralTable(const StiffnessOptions& options, long num_params,
 // "== Summary ==", the findings, the reconstruction lines and the notes.
 void PrintSummary(const StiffnessResults& results, std::ostream& out);
 
-// Table cells: status (+ message, + "(reconstruction flagged)"), relative error ("underflow"
-// when every exact component underflows, "*" when some do), reconstruction error.
+// Table cells: status (+ message; + "(<diagnosis>)" when the method flagged its own gradient, or
+// "(reconstruction flagged)"), relative error ("underflow" when every exact component
+// underflows, "*" when some do), reconstruction error (methods that measure one), the method's
+// own error estimate (GradientStats::error_estimate, "-" when it has none). No cell depends on
+// the method's name.
 std::string StatusCell(const GradientRecord& r);
 std::string RelCell(const GradientRecord& r);
 std::string ReconCell(const GradientRecord& r);
+std::string EstimateCell(const GradientRecord& r);
 
 // stiffness_results.csv.
 const std::vector<std::string>& StiffnessCsvHeader();

@@ -10,11 +10,17 @@
 //   "W5"   Robertson kinetics, L = y1(T) + 1e4·y2(T) (problems/robertson.hpp) against a tight
 //          cvodes_adjoint reference cross-checked by central differences; its "λ" is the spectral
 //          radius of ∂f/∂y at T,
+//   "nonnormal" the stiff non-normal 4 × 4 system z' = A z (problems/nonnormal_linear.hpp) at
+//          the fixed stiffness s = 1e5 whatever the λ sweep (the case where bptt/dopri5 breaks
+//          at rtol ≤ 1e-9; dopri5 takes ~3e4 steps), L = Σ z(1), exact gradient by the matrix
+//          exponential; judged relatively,
 //   neural an MLP trained for a few Adam steps on trajectories of the two-rate decay
 //          (problems/stiff_neural.hpp) with each method; training losses compared, final
 //          models re-scored by one tight cvodes_bdf solve.
-// A solver failure in one run is a status (ok / inaccurate / non-finite / failed), never the end
-// of the study. The summary states in words, from the records, where each method is ok.
+// A solver failure in one run is a status (ok / inaccurate / flagged / non-finite / failed),
+// never the end of the study; "flagged" is a run whose method's own diagnosis
+// (GradientStats::flagged) says its gradient cannot be trusted, shown with the diagnosis. The
+// summary states in words, from the records, where each method is ok.
 //
 // The bench (RunRobertsonBench): dL/dk on Robertson for every horizon and both losses (final
 // time, sum of observations) by the Robertson methods plus a ladder of CVODES adjoint
@@ -36,7 +42,7 @@ namespace snode {
 
 struct StiffnessOptions {
   std::vector<double> lambdas;     // sorted, unique, positive
-  std::set<std::string> problems;  // of "w1", "w1b", "robertson", "neural"
+  std::set<std::string> problems;  // of "w1", "w1b", "robertson", "neural", "nonnormal"
   double ok_tol = 1e-3;            // relative gradient error up to which a run is ok
   std::vector<double> robertson_horizons;
   int neural_iterations = 30;
@@ -69,6 +75,13 @@ MethodSpec WithQuadrature(MethodSpec spec, const std::string& quadrature);
 // The exponential jump layer with separate backward tolerances (" bwd=…/… layer=on").
 MethodSpec WithJumpLayer(MethodSpec spec, double backward_rtol, double backward_atol);
 MethodSpec WithoutJumpLayer(MethodSpec spec);  // " layer=off"
+
+// ---------------------------------------------------------------- non-normal system
+
+// The stiffness at which the study runs "nonnormal".
+inline constexpr double kNonNormalStiffness = 1e5;
+// "nonnormal" with stiffness λ (problems::NonNormalLinearProblem(λ, 1)).
+StudyProblem NonNormalStudyProblem(double lambda);
 
 // ---------------------------------------------------------------- Robertson
 

@@ -101,6 +101,28 @@ TEST(StiffnessStudy, SmallSweepWritesOutputsAndFlagsBacksolveAtLambda1e4) {
   fs::remove_all(dir);
 }
 
+// The 4x4 non-normal system: bptt/dopri5 at rtol 1e-10 is wrong by orders of magnitude and its
+// own reverse-pass diagnosis says so: "flagged", never "ok".
+TEST(StiffnessStudy, NonNormalBpttDopri5AtTightToleranceIsFlagged) {
+  const fs::path dir = OutDir("nonnormal");
+  const AppResult result = RunBinary(
+      "--problems nonnormal --gradient bptt --integrator dopri5 --rtol 1e-10 --atol 1e-12 "
+      "--no-plots --quiet --out '" +
+      dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("== nonnormal"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("flagged (bptt: reverse pass amplified round-off"), std::string::npos)
+      << result.out;
+  const auto rows = test_util::ReadCsv(dir / "stiffness_results.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("problem"), "nonnormal");
+  EXPECT_EQ(rows[0].at("status"), "flagged");
+  EXPECT_EQ(rows[0].at("flagged"), "1");
+  EXPECT_GT(std::stod(rows[0].at("rel_err")), 1.0);  // the gradient is indeed wrong
+  EXPECT_GT(std::stod(rows[0].at("error_estimate")), 1e-10);
+  fs::remove_all(dir);
+}
+
 TEST(StiffnessStudy, WithoutGnuplotKeepsDataAndSaysSo) {
   const fs::path dir = OutDir("nognuplot");
   const AppResult result = test_util::RunApp(

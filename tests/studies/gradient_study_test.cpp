@@ -40,6 +40,11 @@ TEST(GradientStudy, RunsMethodsAndReportsFailuresAsStatus) {
       RunGradient(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-10, 1e-12), problem, loss);
   ASSERT_FALSE(ok.threw) << ok.message;
   EXPECT_EQ(Classify(ok, exact, 1e-6, 0.0, false), "ok");
+  // The method's own flag outranks an accurate comparison: never "ok".
+  GradientRun flagged = ok;
+  flagged.stats.Flag("test diagnosis");
+  EXPECT_EQ(Classify(flagged, exact, 1e-6, 0.0, false), "flagged");
+  EXPECT_EQ(Classify(flagged, exact + Vector::Ones(2), 1e-6, 0.0, false), "flagged");
   // Explicit RK4 with h = 1 on λ = 1e4 blows up: a status, not an exception.
   problem.theta(0) = 1e4;
   const GradientRun bad = RunGradient(MakeMethod("bptt", "rk4", 1e-6, 1e-8, 0.5), problem, loss);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -30,12 +31,22 @@ TEST(StiffnessReport, Cells) {
   EXPECT_EQ(RelCell(r), "1.0e-07");
   EXPECT_EQ(ReconCell(r), "2.5e-01");
   EXPECT_EQ(StatusCell(r), "ok");
+  EXPECT_EQ(EstimateCell(r), "-");  // no estimate (NaN)
+  r.run.stats.error_estimate = 3e-5;
+  EXPECT_EQ(EstimateCell(r), "3.0e-05");
   r.exact = Vector::Zero(2);
   r.error = CompareGradient(r.run.gradient, r.exact);
   r.error.rel = 0.0;
   EXPECT_EQ(RelCell(r), "underflow");
   r.run.stats.reconstruction_failed = true;
   EXPECT_EQ(StatusCell(r), "ok (reconstruction flagged)");
+  // Any method's own flag shows its diagnosis; no cell looks at the method's name.
+  GradientRecord flagged = Record("nonnormal", 1e5, "flagged");
+  flagged.run.spec = MakeMethod("bptt", "dopri5", 1e-10, 1e-12);
+  flagged.run.stats.reconstruction_error = 0.0;
+  flagged.run.stats.Flag("round-off amplified");
+  EXPECT_EQ(StatusCell(flagged), "flagged (round-off amplified)");
+  EXPECT_EQ(ReconCell(flagged), "-");
   r.run.threw = true;
   r.run.message = "solver\nfailed";
   r.status = "failed";
@@ -68,6 +79,20 @@ TEST(StiffnessReport, CsvAndJsonRows) {
   EXPECT_EQ(json.at("gradient").size(), 2u);
   EXPECT_EQ(json.at("reconstruction_error"), 0.25);
   EXPECT_EQ(json.at("status"), "ok");
+  EXPECT_EQ(json.at("flagged"), false);
+  GradientRecord flagged = r;
+  flagged.run.stats.Flag("why");
+  flagged.run.stats.amplification = 1e6;
+  const std::vector<std::string> flagged_row = StiffnessCsvRow(flagged);
+  const auto& header = StiffnessCsvHeader();
+  const auto column = [&](const std::string& name) {
+    return flagged_row[static_cast<std::size_t>(std::find(header.begin(), header.end(), name) -
+                                                header.begin())];
+  };
+  EXPECT_EQ(column("flagged"), "1");
+  EXPECT_EQ(column("diagnosis"), "why");
+  EXPECT_EQ(column("amplification"), "1000000");
+  EXPECT_EQ(RecordJson(flagged).at("diagnosis"), "why");
 }
 
 TEST(StiffnessReport, WritesFilesWithoutPlots) {

@@ -48,8 +48,27 @@ TEST(StiffnessSummary, FlaggedReconstructionsAreReported) {
   const std::vector<std::string> lines = SummarizeProblems(records);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[1],
-            "W1: the backsolve adjoint itself flagged its reconstruction of z(t0) "
+            "W1: the method itself flagged its gradient "
             "(backsolve_adjoint/dopri5 tol=1e-6 at λ = 1e4).");
+}
+
+TEST(StiffnessSummary, AnyMethodsOwnFlagIsReportedWithoutNameChecks) {
+  std::vector<GradientRecord> records = {MakeRecord("nonnormal", 1e5, kRk4, "flagged"),
+                                         MakeRecord("nonnormal", 1e5, kBdf, "ok")};
+  records[0].run.stats.Flag("bptt: reverse pass amplified round-off");
+  const std::vector<std::string> lines = SummarizeProblems(records);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[1], "nonnormal: bptt/rk4 h=1e-3 fails (flagged).");
+  EXPECT_EQ(lines[2], "nonnormal: the method itself flagged its gradient (bptt/rk4 h=1e-3).");
+}
+
+TEST(StiffnessStudyProblems, NonNormalIsTheExact4x4) {
+  EXPECT_EQ(StiffnessProblemNames().count("nonnormal"), 1u);
+  const StudyProblem problem = NonNormalStudyProblem(kNonNormalStiffness);
+  EXPECT_EQ(problem.name, "nonnormal");
+  EXPECT_EQ(problem.lambda, 1e5);
+  EXPECT_EQ(problem.exact.size(), 20);
+  EXPECT_FALSE(problem.abs_for_all);
 }
 
 TEST(StiffnessSummary, HeadlineAtTheLargestLambda) {

@@ -1,0 +1,73 @@
+#include "problems/nonnormal_linear.hpp"
+
+#include <cmath>
+#include <memory>
+#include <unsupported/Eigen/MatrixFunctions>
+
+#include "adjoint/loss.hpp"
+#include "core/errors.hpp"
+#include "models/analytic_fields.hpp"
+
+namespace snode::problems {
+
+Matrix NonNormalMatrix(double stiffness) {
+  Require(std::isfinite(stiffness) && stiffness >= 1.0,
+          "nonnormal problem: stiffness must be a finite number >= 1 (got " +
+              std::to_string(stiffness) + ")");
+  constexpr Index kSize = 4;
+  Matrix u = Matrix::Zero(kSize, kSize);
+  const double diagonal[kSize] = {-1.0, -stiffness, -0.9 * stiffness, -0.8 * stiffness};
+  for (Index i = 0; i < kSize; ++i) u(i, i) = diagonal[i];
+  for (Index i = 0; i < kSize; ++i) {
+    for (Index j = i + 1; j < kSize; ++j) u(i, j) = 5.0 * std::sqrt(u(i, i) * u(j, j));
+  }
+  Vector v(kSize);
+  v << 1.0, 2.0, 3.0, 4.0;
+  const Matrix q = Matrix::Identity(kSize, kSize) - 2.0 * v * v.transpose() / v.squaredNorm();
+  return q * u * q.transpose();
+}
+
+Vector NonNormalInitialState() { return Vector::Ones(4); }
+
+Vector NonNormalWeights() { return Vector::Ones(4); }
+
+double NonNormalClosedFormLoss(const Matrix& a, double horizon) {
+  const Matrix phi = (a * horizon).exp();
+  return NonNormalWeights().dot(phi * NonNormalInitialState());
+}
+
+Vector NonNormalExactGradient(const Matrix& a, double horizon) {
+  const Index n = a.rows();
+  const Vector c = NonNormalWeights();
+  const Vector z0 = NonNormalInitialState();
+  Matrix block = Matrix::Zero(2 * n, 2 * n);
+  block.topLeftCorner(n, n) = a.transpose();
+  block.topRightCorner(n, n) = c * z0.transpose();
+  block.bottomRightCorner(n, n) = a.transpose();
+  const Matrix e = (block * horizon).exp();
+  const Matrix dl_da = e.topRightCorner(n, n);
+  Vector gradient(n * n + n);
+  gradient.head(n * n) = Eigen::Map<const Vector>(dl_da.data(), n * n);  // column-major, as θ
+  gradient.tail(n) = e.topLeftCorner(n, n) * c;                          // e^{AᵀT} c
+  return gradient;
+}
+
+ProblemSetup NonNormalLinearProblem(double stiffness, double horizon) {
+  Require(std::isfinite(horizon) && horizon > 0.0,
+          "nonnormal problem: horizon must be a finite number > 0 (got " + std::to_string(horizon) +
+              ")");
+  const Matrix a = NonNormalMatrix(stiffness);
+  ProblemSetup setup;
+  setup.name = "nonnormal";
+  setup.stiffness = stiffness;
+  setup.ode.field = std::make_shared<LinearField>(4);
+  setup.ode.theta = LinearField::ParamsFromMatrix(a);
+  setup.ode.z0 = NonNormalInitialState();
+  setup.ode.output_times = {horizon};
+  setup.loss = std::make_shared<LinearFunctionalLoss>(
+      LinearFunctionalLoss::FinalTimeOnly(NonNormalWeights(), 1));
+  setup.exact_gradient = NonNormalExactGradient(a, horizon);
+  return setup;
+}
+
+}  // namespace snode::problems
