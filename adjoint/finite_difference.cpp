@@ -188,11 +188,13 @@ double EstimateLossNoise(LossMap& map, double loss_at_base) {
   }
   if (!std::isfinite(measured)) measured = 0.0;
   double noise = std::max(measured, 4.0 * kEps * std::abs(loss_at_base));
-  if (map.adaptive()) {
-    noise = std::max({noise, map.rtol() * std::abs(loss_at_base),
-                      std::abs(map.AtTighterTolerance() - loss_at_base)});
-  }
+  if (map.adaptive()) noise = std::max(noise, map.rtol() * std::abs(loss_at_base));
   return noise;
+}
+
+bool LossWithinMapError(LossMap& map, double loss_at_base) {
+  if (!map.adaptive()) return false;
+  return !(std::abs(map.AtTighterTolerance() - loss_at_base) <= 1e-2 * std::abs(loss_at_base));
 }
 
 double NoiseOptimalStep(double noise, double loss) {
@@ -247,6 +249,10 @@ LossAndGradient FiniteDifference::Compute(const OdeProblem& problem, const Loss&
     total_error = std::max(total_error, (noise_part[i] + truncation[i]) / denominator);
   }
   if (noise > 0.0) stats.error_estimate = total_error;
+  if (LossWithinMapError(map, result.loss)) {
+    stats.Flag("finite_difference: L = " + Short(result.loss) + " is within 1% of the error of " +
+               "the adaptive forward map " + options_.integrator + "; tighten atol");
+  }
   if (map.adaptive() && noise_error > kBoundFactor * map.rtol()) {
     stats.Flag("finite_difference: the step is inside the noise of the adaptive forward map " +
                options_.integrator + " (noise of L ≈ " + Short(noise) +

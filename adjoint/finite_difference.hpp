@@ -18,12 +18,13 @@
 //          noise-optimal relative step h* = (3ε/|L|)^{1/3} (with the truncation error modelled
 //          as |L|·h²) starts a ladder 4h*, h*, h*/4, h*/16; each component takes the rung
 //          whose Richardson estimate of the truncation error plus ε/h_i is smallest. Cost:
-//          8 (P + n) + 1 forward solves, plus 6 (7 for an adaptive map) for the noise
-//          estimate.
+//          8 (P + n) + 1 forward solves, plus 6 for the noise estimate (and 1 for
+//          LossWithinMapError with an adaptive map).
 //   <h>    one difference with relative step h (h > 0). Cost: 2 (P + n) + 1 solves (plus 7 for
 //          the noise estimate when the map is adaptive).
 // GradientStats: forward_rhs_evals and forward_steps summed over all solves; error_estimate =
 // max_i (truncation_i + ε/h_i) / max(|g_i|, 1e-3·‖g‖_∞) over [dL/dθ; dL/dz0]. stats.Flag()
+// when L lies within the error of an adaptive map (LossWithinMapError), and
 // when the forward map is adaptive and the noise part alone, max_i (ε/h_i) / max(|g_i|,
 // 1e-3·‖g‖_∞), exceeds 100·rtol: the step is inside the noise of the map and the gradient is not
 // within the documented bound (tighten the tolerances, or use a fixed step).
@@ -90,10 +91,13 @@ class LossMap {
 
 // The noise ε of L around the base point (absolute, in units of L): the ECnoise estimate of
 // Moré & Wild (2011) from 6 solves at base ± k·1e-4·p (k = 1, 2, 3, p_i = ±max(1, |x_i|) from
-// a fixed seed), at least 4·eps·|L|, and for an adaptive map at least rtol·|L| and the change
-// of L when the tolerances are tightened 100-fold (one more solve: the map's error, which the
-// tolerance model misses when L is below atol).
+// a fixed seed), at least 4·eps·|L|, and for an adaptive map at least rtol·|L|.
 double EstimateLossNoise(LossMap& map, double loss_at_base);
+
+// For an adaptive map: true when L changes by more than 1% of |L| as the tolerances are
+// tightened 100-fold (one more solve), i.e. L itself lies within the map's error (typically L
+// below atol) and no difference quotient of it means anything. False for a fixed-step map.
+bool LossWithinMapError(LossMap& map, double loss_at_base);
 
 // Relative step h* = (3ε/|L|)^{1/3}, clamped to [1e-8, 1e-1] (ε ≤ 0 or L = 0: 1e-6).
 double NoiseOptimalStep(double noise, double loss);

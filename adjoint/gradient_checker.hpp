@@ -9,10 +9,12 @@
 //          - fixed step (integrator_options.fixed_step > 0): the same integrator and step, i.e.
 //            the discrete map the training follows (bptt reproduces it exactly; the continuous
 //            adjoints differ from it by the discretisation error);
-//          - adaptive: the same integrator solved tightly, rtol_ref = clamp(rtol·1e-3, 1e-12,
-//            1e-8), atol scaled by the same factor.
-//   a registered method name      that method at the reference tolerances above (its own
-//        flag, if set, is reported as reference_diagnosis).
+//          - adaptive: the same integrator solved tightly, rtol_ref = clamp(rtol·1e-4, 1e-12,
+//            1e-10), atol scaled by the same factor.
+//   a registered method name      that method at the reference tolerances above, through the
+//        checked integrator or, if the method refuses it, cvodes_bdf, then dopri5 (its own flag,
+//        if set, is reported as reference_diagnosis). It shares the field's VJPs with the method
+//        checked, so it cannot catch a wrong VJP; it catches a method's own errors.
 //
 // Components. With P + n ≤ max_components every component is checked. Otherwise a
 // deterministic random subset of max_components components (std::mt19937_64(seed)) plus
@@ -28,10 +30,11 @@
 // Verdict: kFlagged when the method flagged its own gradient (stats.flagged; the errors are still
 // reported); else kPass when max error ≤ tolerance; else kInconclusive when the reference's own
 // error estimate e_ref (relative, same convention) could explain the difference (max error ≤
-// 10·e_ref; e_ref is infinite when the noise of L exceeds 1% of |L|, e.g. L below the absolute
-// tolerance); else kFail. Throws
-// what the method or the integrators throw for a bad configuration (ConfigError naming it) and
-// ConfigError for bad GradientCheckOptions.
+// 3·e_ref; e_ref is infinite when L lies within the error of the reference map,
+// LossWithinMapError, e.g. L below the absolute tolerance); else kFail. reference_flagged says that
+// the reference is not accurate enough for the tolerance (10·e_ref > tolerance) or, for another
+// method, that it flagged itself. Throws what the method or the integrators throw for a bad
+// configuration (ConfigError naming it) and ConfigError for bad GradientCheckOptions.
 
 #include <cstdint>
 #include <string>
