@@ -187,14 +187,15 @@ double EstimateLossNoise(LossMap& map, double loss_at_base) {
     if (k >= 2) measured = std::min(measured, std::sqrt(Gamma(k) * sum / count));
   }
   if (!std::isfinite(measured)) measured = 0.0;
-  double noise = std::max(measured, 4.0 * kEps * std::abs(loss_at_base));
-  if (map.adaptive()) noise = std::max(noise, map.rtol() * std::abs(loss_at_base));
-  return noise;
+  return std::max(measured, 4.0 * kEps * std::abs(loss_at_base));
 }
 
-bool LossWithinMapError(LossMap& map, double loss_at_base) {
-  if (!map.adaptive()) return false;
-  return !(std::abs(map.AtTighterTolerance() - loss_at_base) <= 1e-2 * std::abs(loss_at_base));
+double MapRelativeError(LossMap& map, double loss_at_base) {
+  if (!map.adaptive()) return 0.0;
+  const double change = std::abs(map.AtTighterTolerance() - loss_at_base);
+  if (change == 0.0) return 0.0;
+  const double relative = change / std::abs(loss_at_base);
+  return std::isfinite(relative) ? relative : std::numeric_limits<double>::infinity();
 }
 
 double NoiseOptimalStep(double noise, double loss) {
@@ -248,10 +249,13 @@ LossAndGradient FiniteDifference::Compute(const OdeProblem& problem, const Loss&
     noise_error = std::max(noise_error, noise_part[i] / denominator);
     total_error = std::max(total_error, (noise_part[i] + truncation[i]) / denominator);
   }
-  if (noise > 0.0) stats.error_estimate = total_error;
-  if (LossWithinMapError(map, result.loss)) {
-    stats.Flag("finite_difference: L = " + Short(result.loss) + " is within 1% of the error of " +
-               "the adaptive forward map " + options_.integrator + "; tighten atol");
+  const double map_error = MapRelativeError(map, result.loss);
+  if (noise > 0.0) stats.error_estimate = std::max(total_error, map_error);
+  if (map_error > kBoundFactor * map.rtol()) {
+    stats.Flag("finite_difference: L changes by " + Short(map_error) +
+               " (relative) when the tolerances of the adaptive forward map " +
+               options_.integrator + " are tightened 100-fold, more than 100·rtol = " +
+               Short(kBoundFactor * map.rtol()) + "; tighten rtol/atol");
   }
   if (map.adaptive() && noise_error > kBoundFactor * map.rtol()) {
     stats.Flag("finite_difference: the step is inside the noise of the adaptive forward map " +

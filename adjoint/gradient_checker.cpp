@@ -110,7 +110,9 @@ Reference FiniteDifferenceReference(const OdeProblem& problem, const Loss& loss,
   const std::size_t split = s.indices.size(), all = ref.values.size();
   ref.error_estimate = std::max(MaxRelative(total, ref.values, 0, split),
                                 MaxRelative(total, ref.values, split, all));
-  if (LossWithinMapError(map, ref.loss)) {
+  const double map_error = MapRelativeError(map, ref.loss);
+  ref.error_estimate = std::max(ref.error_estimate, map_error);
+  if (map_error > 1e-2) {
     ref.error_estimate = std::numeric_limits<double>::infinity();
     ref.flagged = true;
     ref.diagnosis = "L = " + Short(ref.loss) +

@@ -30,10 +30,10 @@
 // Verdict: kFlagged when the method flagged its own gradient (stats.flagged; the errors are still
 // reported); else kPass when max error ≤ tolerance; else kInconclusive when the reference's own
 // error estimate e_ref (relative, same convention) could explain the difference (max error ≤
-// 3·e_ref; e_ref is infinite when L lies within the error of the reference map,
-// LossWithinMapError, e.g. L below the absolute tolerance); else kFail. reference_flagged says that
-// the reference is not accurate enough for the tolerance (10·e_ref > tolerance) or, for another
-// method, that it flagged itself. Throws what the method or the integrators throw for a bad
+// 3·e_ref; e_ref includes the reference map's relative error, MapRelativeError, and is infinite
+// when that exceeds 1e-2, e.g. L below the absolute tolerance); else kFail. reference_flagged says
+// that the reference is not accurate enough for the tolerance (10·e_ref > tolerance) or, for
+// another method, that it flagged itself. Throws what the method or the integrators throw for a bad
 // configuration (ConfigError naming it) and ConfigError for bad GradientCheckOptions.
 
 #include <cstdint>

@@ -270,5 +270,48 @@ TEST(FiniteDifferenceMethod, FlagsAStepInsideTheNoiseOfAnAdaptiveMap) {
   EXPECT_FALSE(fixed.stats.flagged);
 }
 
+// Through the noisy maps of adaptive implicit and multistep integrators at the default
+// tolerances, finite_difference is within the documented bound (100·rtol in the error
+// convention) or flagged, with the auto step and with the historical step 1e-6: never silently
+// wrong. The reference is the tight cvodes_adjoint gradient (exact for the decays).
+TEST(FiniteDifferenceMethod, WithinBoundOrFlaggedThroughNoisyMaps) {
+  struct Case {
+    std::string name;
+    OdeProblem problem;
+    std::shared_ptr<const Loss> loss;
+  };
+  const LvFit lv = LvProblem(std::make_shared<LotkaVolterraField>());
+  const std::shared_ptr<const Loss> lv_loss(lv.loss.get(), [](const Loss*) {});
+  std::vector<Case> cases = {{"lotka_volterra", lv.problem, lv_loss}};
+  for (const problems::ProblemSetup& setup :
+       {problems::MakeDecay(10.0), problems::MakeTwoRateDecay(1e3)}) {
+    cases.push_back({setup.name, setup.ode, setup.loss});
+  }
+  for (const Case& c : cases) {
+    GradientOptions tight = Options("cvodes_bdf", 1e-11, 1e-13);
+    const LossAndGradient exact =
+        GradientRegistry().Create("cvodes_adjoint", tight)->Compute(c.problem, *c.loss);
+    Vector e(exact.dtheta.size() + exact.dz0.size());
+    e << exact.dtheta, exact.dz0;
+    for (const std::string integrator : {"cvodes_bdf", "sdirk", "dopri5"}) {
+      for (const std::string step : {"auto", "1e-6"}) {
+        GradientOptions options = Options(integrator, 1e-6, 1e-8);
+        options.method_settings.Set("step", step);
+        const LossAndGradient fd =
+            GradientRegistry().Create("finite_difference", options)->Compute(c.problem, *c.loss);
+        Vector g(fd.dtheta.size() + fd.dz0.size());
+        g << fd.dtheta, fd.dz0;
+        const double floor = 1e-3 * e.cwiseAbs().maxCoeff();
+        const double error =
+            ((g - e).cwiseAbs().array() / e.cwiseAbs().cwiseMax(floor).array()).maxCoeff();
+        std::printf("%-16s %-10s step %-4s: error %.2e, flagged %d\n", c.name.c_str(),
+                    integrator.c_str(), step.c_str(), error, fd.stats.flagged);
+        EXPECT_TRUE(error <= 100 * 1e-6 || fd.stats.flagged)
+            << c.name << " " << integrator << " step " << step << ": error " << error;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace snode
