@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
@@ -20,8 +21,10 @@ constexpr double kBoundFactor = 100.0;
 // Spacing of the noise probe, relative to max(1, |x_i|): small enough that the smooth part of L
 // is invisible in the 3rd–5th differences, large enough to move the step controller.
 constexpr double kNoiseProbe = 1e-4;
-// Ladder of auto steps: 4h*, h*, h*/4, h*/16.
+// Ladder of auto steps: 4h*, h*, h*/4, h*/16, and up to 8 more quarters while fewer than two
+// solved.
 constexpr int kRungs = 4;
+constexpr int kExtraRungs = 8;
 
 std::string Short(double x) {
   char text[32];
@@ -48,32 +51,50 @@ double Quotient(LossMap& map, Index i, const Vector* direction, double h) {
 
 // One derivative: a single difference at relative_step, or the ladder of the header comment.
 // scale is the size of the perturbed coordinate (max(1, |x_i|); 1 for a direction).
+// The quotient at step h, or NaN when the solve fails numerically (a large step may leave the
+// field's domain, a concentration below 0).
+double TryQuotient(LossMap& map, Index i, const Vector* direction, double h) {
+  try {
+    return Quotient(map, i, direction, h);
+  } catch (const NumericalError&) {
+  } catch (const SundialsError&) {
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
 DifferenceEstimate Derivative(LossMap& map, Index i, const Vector* direction, double scale,
                               double noise, double loss, double relative_step) {
-  DifferenceEstimate best;
   if (relative_step > 0.0) {
-    best.step = relative_step * scale;
-    best.value = Quotient(map, i, direction, best.step);
-    best.noise = noise / best.step;
-    return best;
+    const double h = relative_step * scale;
+    return {Quotient(map, i, direction, h), h, 0.0, noise / h};
   }
-  std::array<double, kRungs> step{}, value{};
-  step[0] = 4.0 * NoiseOptimalStep(noise, loss) * scale;
-  for (int k = 0; k < kRungs; ++k) {
-    if (k > 0) step[k] = step[k - 1] / 4.0;
-    value[k] = Quotient(map, i, direction, step[k]);
+  // The ladder: kRungs steps from 4h*, each a quarter of the last; while fewer than two have
+  // solved, up to kExtraRungs more below.
+  std::vector<double> step, value;
+  int solved = 0;
+  for (int k = 0; k < kRungs + kExtraRungs && (k < kRungs || solved < 2); ++k) {
+    step.push_back(k == 0 ? 4.0 * NoiseOptimalStep(noise, loss) * scale : step.back() / 4.0);
+    value.push_back(TryQuotient(map, i, direction, step.back()));
+    solved += std::isfinite(value.back()) ? 1 : 0;
   }
+  DifferenceEstimate best;
   double best_error = std::numeric_limits<double>::infinity();
-  for (int k = 1; k < kRungs; ++k) {
+  for (std::size_t k = 1; k < step.size(); ++k) {
     // Error ∝ h²: D(h) − D(h/4) ≈ (15/16)·c h², so the truncation of D(h/4) is ≈ |Δ| / 15.
     const double truncation = std::abs(value[k - 1] - value[k]) / 15.0;
     const double noise_part = noise / step[k];
-    if (!(truncation + noise_part < best_error)) continue;
+    if (!(truncation + noise_part < best_error)) continue;  // NaN: a failed rung
     best_error = truncation + noise_part;
     best = {value[k], step[k], truncation, noise_part};
   }
-  if (!std::isfinite(best_error)) best = {value[1], step[1], 0.0, noise / step[1]};
-  return best;
+  if (std::isfinite(best_error)) return best;
+  for (std::size_t k = step.size(); k-- > 0;) {  // no pair solved: the one rung that did
+    if (std::isfinite(value[k])) return {value[k], step[k], 0.0, noise / step[k]};
+  }
+  throw NumericalError(
+      "finite_difference: the forward solve failed at every step of the ladder "
+      "(relative steps " +
+      Short(step.front() / scale) + " to " + Short(step.back() / scale) + ")");
 }
 
 // γ_k = (k!)² / (2k)!, the ECnoise normalisation of the k-th differences.
@@ -165,19 +186,17 @@ double LossMap::AtTighterTolerance() {
   return Solve(*integrator, nullptr, nullptr);
 }
 
-double EstimateLossNoise(LossMap& map, double loss_at_base) {
-  std::mt19937_64 rng(0x5eed);
-  Vector direction(map.size());
-  for (Index i = 0; i < direction.size(); ++i) {
-    direction[i] = ((rng() & 1) ? 1.0 : -1.0) * Scale(map.base()[i]);
-  }
+namespace {
+
+// ECnoise from 7 values of L at base + k·probe·direction, k = −3..3 (f[3] = L at base): the
+// smallest of the 2nd–5th difference estimates σ_k = sqrt(γ_k · mean (Δ^k f)²).
+double DifferenceNoise(LossMap& map, const Vector& direction, double probe, double loss_at_base) {
   std::array<double, 7> f{};
   for (int k = -3; k <= 3; ++k) {
-    f[k + 3] = k == 0 ? loss_at_base : map.Along(direction, k * kNoiseProbe);
+    f[k + 3] = k == 0 ? loss_at_base : map.Along(direction, k * probe);
   }
-  // k-th differences in place; σ_k = sqrt(γ_k · mean (Δ^k f)²); the smallest of k = 2..5.
   double measured = std::numeric_limits<double>::infinity();
-  for (int k = 1; k <= 5; ++k) {
+  for (int k = 1; k <= 5; ++k) {  // k-th differences in place
     double sum = 0.0;
     const int count = 7 - k;
     for (int j = 0; j < count; ++j) {
@@ -186,7 +205,28 @@ double EstimateLossNoise(LossMap& map, double loss_at_base) {
     }
     if (k >= 2) measured = std::min(measured, std::sqrt(Gamma(k) * sum / count));
   }
-  if (!std::isfinite(measured)) measured = 0.0;
+  return std::isfinite(measured) ? measured : 0.0;
+}
+
+}  // namespace
+
+double EstimateLossNoise(LossMap& map, double loss_at_base) {
+  std::mt19937_64 rng(0x5eed);
+  Vector direction(map.size());
+  for (Index i = 0; i < direction.size(); ++i) {
+    direction[i] = ((rng() & 1) ? 1.0 : -1.0) * Scale(map.base()[i]);
+  }
+  double measured = 0.0;
+  // A probe that leaves the domain of the field (a concentration below 0) may fail to solve:
+  // then a 100 times smaller one, then none (the round-off floor below).
+  for (const double probe : {kNoiseProbe, kNoiseProbe / 100.0}) {
+    try {
+      measured = DifferenceNoise(map, direction, probe, loss_at_base);
+      break;
+    } catch (const NumericalError&) {
+    } catch (const SundialsError&) {
+    }
+  }
   return std::max(measured, 4.0 * kEps * std::abs(loss_at_base));
 }
 

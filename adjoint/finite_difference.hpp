@@ -17,7 +17,10 @@
 //          random direction). The noise-optimal relative step h* = (3ε/|L|)^{1/3} (with the
 //          truncation error modelled as |L|·h²) starts a ladder 4h*, h*, h*/4, h*/16; each
 //          component takes the rung whose Richardson estimate of the truncation error plus ε/h_i
-//          is smallest. Cost: 8 (P + n) + 7 forward solves (+1 with adaptive steps).
+//          is smallest. A rung whose solve fails with a NumericalError or SundialsError (a step
+//          out of the field's domain) takes no part; while fewer than two rungs have solved the
+//          ladder goes on down, up to 8 more quarters (NumericalError when none solves). Cost:
+//          8 (P + n) + 7 forward solves (+1 with adaptive steps).
 //   <h>    one difference with relative step h (h > 0). Cost: 2 (P + n) + 1 solves (+7 with
 //          adaptive steps, for the noise estimate and the map's error).
 // GradientStats: forward_rhs_evals and forward_steps summed over all solves; error_estimate =
@@ -91,7 +94,9 @@ class LossMap {
 
 // The noise ε of L around the base point (absolute, in units of L): the ECnoise estimate of
 // Moré & Wild (2011), the smallest of the 2nd–5th difference estimates from 6 solves at
-// base ± k·1e-4·p (k = 1, 2, 3, p_i = ±max(1, |x_i|) from a fixed seed), at least 4·eps·|L|.
+// base ± k·1e-4·p (k = 1, 2, 3, p_i = ±max(1, |x_i|) from a fixed seed; when such a solve fails
+// with a NumericalError or SundialsError, e.g. a state leaving the field's domain, at 1e-6·p,
+// then not measured), at least 4·eps·|L|.
 double EstimateLossNoise(LossMap& map, double loss_at_base);
 
 // For an adaptive map: |L − L_tight| / |L|, with L_tight from the same integrator at 100 times
