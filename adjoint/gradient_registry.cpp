@@ -5,6 +5,7 @@
 #include "adjoint/backsolve_adjoint.hpp"
 #include "adjoint/bptt.hpp"
 #include "adjoint/cvodes_adjoint.hpp"
+#include "adjoint/finite_difference.hpp"
 #include "adjoint/gradient_method.hpp"
 
 namespace snode {
@@ -22,6 +23,10 @@ GradientRegistryType& GradientRegistry() {
     r.Add("cvodes_adjoint", [](const GradientOptions& o) {
       return std::make_unique<CvodesAdjoint>(o,
                                              CvodesAdjointOptions::FromSettings(o.method_settings));
+    });
+    r.Add("finite_difference", [](const GradientOptions& o) {
+      return std::make_unique<FiniteDifference>(
+          o, FiniteDifferenceOptions::FromSettings(o.method_settings));
     });
     return r;
   }();

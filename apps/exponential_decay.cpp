@@ -8,6 +8,9 @@
 // failed) and the findings; files in --out: decay_results.csv, decay_results.json and (unless
 // --no-plots) decay_backsolve as PNG and SVG (studies/decay_report.hpp).
 //
+// --check-gradient: the --gradient method (default bptt/dopri5 at the common tolerances) is
+// checked on the decay at every λ before the study (apps/common/app_common.hpp).
+//
 // --bench N: the decay and the two-rate decay, N repetitions of every (method, integrator) pair
 // over λ = 1, 10, 100, 1e3, 1e4 (or --lambdas); time per gradient (median, min, max), NFE,
 // errors and status per pair and λ, as a table and <out>/bench.json (studies/bench_util.hpp).
@@ -20,6 +23,7 @@
 
 #include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
+#include "problems/decay.hpp"
 #include "studies/bench_util.hpp"
 #include "studies/decay_report.hpp"
 #include "studies/decay_study.hpp"
@@ -48,8 +52,7 @@ void AddDecayOptions(po::options_description& desc) {
   // clang-format on
 }
 
-DecayOptions ReadDecayOptions(const po::variables_map& vm) {
-  const CommonOptions c = ReadCommonOptions(vm);
+DecayOptions ReadDecayOptions(const po::variables_map& vm, const CommonOptions& c) {
   DecayOptions options;
   options.lambdas = ParseDoubleList(vm["lambdas"].as<std::string>(), "--lambdas");
   for (const double lambda : options.lambdas) {
@@ -68,6 +71,14 @@ DecayOptions ReadDecayOptions(const po::variables_map& vm) {
   return options;
 }
 
+// --check-gradient: the --gradient method on the decay at every λ (a verdict each).
+void CheckDecayGradients(const std::vector<double>& lambdas, const CommonOptions& common) {
+  for (const double lambda : lambdas) {
+    const problems::ProblemSetup setup = problems::MakeDecay(lambda);
+    RunGradientCheck("decay λ=" + FormatCompact(lambda), setup.ode, *setup.loss, common, std::cout);
+  }
+}
+
 int Run(int argc, char** argv) {
   po::options_description desc("Options");
   CommonDefaults defaults;
@@ -76,8 +87,10 @@ int Run(int argc, char** argv) {
   AddDecayOptions(desc);
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
-  DecayOptions options = ReadDecayOptions(vm);
+  const CommonOptions common = ReadCommonOptions(vm);
+  DecayOptions options = ReadDecayOptions(vm, common);
   EnsureDirectory(options.out_dir);
+  if (common.check_gradient) CheckDecayGradients(options.lambdas, common);
   if (vm.count("bench")) {
     if (vm["lambdas"].defaulted()) options.lambdas = {1.0, 10.0, 100.0, 1e3, 1e4};
     const int repetitions = bench::CheckRepetitions(vm["bench"].as<long>());

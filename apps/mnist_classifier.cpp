@@ -1,16 +1,22 @@
 // mnist_classifier: trains the MNIST ODE-Net of docs/apps.md or its ablation, resumes, evaluates
 // a model file, or runs the bench matrix (--bench N). The trainer is studies/mnist_trainer.hpp
 // (model, threads, checkpoints: studies/mnist_*.hpp); this file parses the flags and reports.
+// --check-gradient: CheckFirstBatch below, before training.
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "adjoint/cross_entropy_loss.hpp"
 #include "apps/common/app_common.hpp"
+#include "core/errors.hpp"
 #include "studies/bench_util.hpp"
 #include "studies/mnist_bench.hpp"
+#include "studies/mnist_data.hpp"
+#include "studies/mnist_model.hpp"
 #include "studies/mnist_trainer.hpp"
 
 namespace snode::app {
@@ -84,8 +90,38 @@ void ApplyCommonOptions(const CommonOptions& c, mnist::Settings& s) {
   }
   s.seed = c.seed;
   s.out_dir = c.out_dir;
-  s.check_gradients = c.check_gradients;
+  s.check_gradients = c.check_gradient;  // --check-gradient(s) also runs the block check
   s.quiet = c.quiet;
+}
+
+// --check-gradient: CheckGradient on the ODE block of the first training batch (the first
+// --batch samples, in file order) at the initial parameters of --seed: θ = ode.theta, z0 =
+// W_in x + b_in, the cross-entropy read-out loss, with the training solver. Then (as with
+// --check-gradients before) the trainer's own check of every block (with --no-ode only that).
+void CheckFirstBatch(const mnist::Settings& s, const GradientCheckOptions& check) {
+  Require(s.evaluate.empty(), "--check-gradient checks training gradients, not with --evaluate");
+  if (s.no_ode) {
+    std::cout << "gradient check: --no-ode has no ODE block; only the block check below runs\n\n";
+    return;
+  }
+  const mnist::Data data = mnist::LoadData(s.data);
+  const mnist::Model model(true, data.train.images.pixels.rows(), s.hidden);
+  const Vector params = model.InitialParams(s.seed);
+  const Index count = std::min<Index>(s.batch, data.train.size());
+  const std::vector<Index> order = mnist::Identity(count);
+  const Matrix x = mnist::GatherColumns(data.train.images.pixels, order, 0, count);
+  Matrix z0 = model.InputWeight(params) * x;
+  z0.colwise() += model.InputBias(params);
+  OdeProblem problem;
+  problem.field = model.MakeField(count);
+  problem.z0 = Eigen::Map<const Vector>(z0.data(), z0.size());
+  problem.theta = model.OdeTheta(params);
+  problem.output_times = {mnist::kFinalTime};
+  const CrossEntropyReadoutLoss loss(model.hidden(), mnist::kClasses,
+                                     mnist::GatherLabels(data.train.labels, order, 0, count),
+                                     model.Readout(params));
+  RunGradientCheck("the first batch (" + std::to_string(count) + " samples, initial parameters)",
+                   problem, loss, s.solver.gradient, s.solver.gradient_options, check, std::cout);
 }
 
 int Main(int argc, char** argv) {
@@ -99,8 +135,13 @@ int Main(int argc, char** argv) {
   AddMnistOptions(desc, s);
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
-  ApplyCommonOptions(ReadCommonOptions(vm), s);
+  const CommonOptions common = ReadCommonOptions(vm);
+  ApplyCommonOptions(common, s);
   mnist::ValidateSettings(s);
+  if (common.check_gradient) {
+    Require(vm.count("bench") == 0, "--check-gradient is not taken with --bench");
+    CheckFirstBatch(s, common.gradient_check);
+  }
   if (vm.count("bench")) {
     const long epochs = vm["epochs"].defaulted() ? 1 : s.epochs;
     mnist::RunBench(s, epochs, bench::CheckRepetitions(vm["bench"].as<long>()));

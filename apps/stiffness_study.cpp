@@ -4,6 +4,9 @@
 // the figures gradient_error, gradient_error_w1, cost and backsolve_reconstruction (gnuplot →
 // PNG and SVG; studies/stiffness_report.hpp).
 //
+// --check-gradient (alias --check-gradients, which also adds the study's central-difference
+// notes as before): CheckStudyGradients below, before the study.
+//
 // --bench N: Robertson, N repetitions: dL/dk on [0, T] for T = --robertson-horizons and both
 // losses (final time, sum of observations) by every Robertson method plus the CVODES adjoint
 // ladder; time per gradient (median, min, max) and the relative error of dL/dk against the tight
@@ -19,6 +22,9 @@
 
 #include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
+#include "problems/decay.hpp"
+#include "problems/robertson.hpp"
+#include "problems/stiff_neural.hpp"
 #include "studies/bench_util.hpp"
 #include "studies/stiffness_report.hpp"
 
@@ -77,8 +83,7 @@ std::vector<double> ReadLambdas(const po::variables_map& vm) {
   return SortedUnique(lambdas);
 }
 
-StiffnessOptions ReadStudyOptions(const po::variables_map& vm) {
-  const CommonOptions common = ReadCommonOptions(vm);
+StiffnessOptions ReadStudyOptions(const po::variables_map& vm, const CommonOptions& common) {
   StiffnessOptions options;
   options.lambdas = ReadLambdas(vm);
   for (const std::string& name : ParseNameList(vm["problems"].as<std::string>())) {
@@ -108,10 +113,44 @@ StiffnessOptions ReadStudyOptions(const po::variables_map& vm) {
   options.plots = !vm["no-plots"].as<bool>();
   options.overrides = Overrides(common);
   options.seed = common.seed;
-  options.check_gradients = common.check_gradients;
+  options.check_gradients = common.check_gradient;  // --check-gradient(s): the notes as well
   options.quiet = common.quiet;
   options.out_dir = common.out_dir;
   return options;
+}
+
+// --check-gradient: the --gradient method with the common integrator and tolerances on every
+// selected problem (W1 and W1b at each λ, Robertson at each horizon with an implicit integrator
+// only, the neural problem), before the study. A check that fails to run is reported, not fatal.
+void CheckStudyGradients(const StiffnessOptions& options, const CommonOptions& common) {
+  std::vector<problems::ProblemSetup> setups;
+  const auto selected = [&](const char* name) { return options.problems.count(name) != 0; };
+  for (const double lambda : options.lambdas) {
+    if (selected("w1")) setups.push_back(problems::MakeDecay(lambda));
+    if (selected("w1b")) setups.push_back(problems::MakeTwoRateDecay(lambda));
+  }
+  const bool explicit_steps = IntegratorRegistry()
+                                  .Create(common.integrator, common.integrator_options)
+                                  ->Capabilities()
+                                  .kind == IntegratorKind::kExplicit;
+  for (const double horizon : options.robertson_horizons) {
+    if (selected("robertson") && !explicit_steps)
+      setups.push_back(problems::MakeRobertson(horizon));
+  }
+  if (selected("robertson") && explicit_steps) {
+    std::cout << "gradient check: Robertson skipped with the explicit integrator "
+              << common.integrator << " (use --integrator cvodes_bdf)\n";
+  }
+  if (selected("neural"))
+    setups.push_back(problems::MakeStiffNeural(options.neural_lambda, options.seed));
+  for (const problems::ProblemSetup& setup : setups) {
+    const std::string label = setup.name + " " + FormatCompact(setup.stiffness);
+    try {
+      RunGradientCheck(label, setup.ode, *setup.loss, common, std::cout);
+    } catch (const Error& e) {
+      std::cout << "gradient check " << label << ": could not run: " << e.what() << "\n\n";
+    }
+  }
 }
 
 int Run(int argc, char** argv) {
@@ -122,9 +161,11 @@ int Run(int argc, char** argv) {
   AddStudyOptions(desc);
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
-  const StiffnessOptions options = ReadStudyOptions(vm);
+  const CommonOptions common = ReadCommonOptions(vm);
+  const StiffnessOptions options = ReadStudyOptions(vm, common);
   const auto start = std::chrono::steady_clock::now();
   EnsureDirectory(options.out_dir);
+  if (common.check_gradient) CheckStudyGradients(options, common);
   if (vm.count("bench")) {
     const int repetitions = bench::CheckRepetitions(vm["bench"].as<long>());
     ReportRobertsonBench(RunRobertsonBench(options, repetitions), repetitions, options.out_dir);

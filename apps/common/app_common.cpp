@@ -53,8 +53,14 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
        "output directory for CSV, JSON and plots")
       ("list-integrators", po::bool_switch(), "list the registered integrators and exit")
       ("list-gradients", po::bool_switch(), "list the registered gradient methods and exit")
+      ("check-gradient", po::bool_switch(),
+       "before the main work, check the --gradient method's gradient on this configuration "
+       "against an independent reference (central differences of a tightly solved map) and "
+       "print the per-component errors and a verdict")
       ("check-gradients", po::bool_switch(),
-       "also compare gradients with central finite differences")
+       "alias of --check-gradient (also runs an app's older check, where it has one)")
+      ("check-gradient-reference", po::value<std::string>()->default_value("finite_difference"),
+       "--check-gradient's reference: finite_difference or a registered gradient method")
       ("seminorm", po::value<std::string>()->default_value("on"),
        "backsolve_adjoint (augmented): on = the parameter integral stays out of the backward "
        "error test (Kidger et al. 2021), off = full norm")
@@ -312,6 +318,16 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   options.out_dir = vm["out"].as<std::string>();
   Require(!options.out_dir.empty(), "--out must name a directory");
   options.check_gradients = vm["check-gradients"].as<bool>();
+  options.check_gradient = options.check_gradients || vm["check-gradient"].as<bool>();
+  options.gradient_check.reference = vm["check-gradient-reference"].as<std::string>();
+  options.gradient_check.seed = options.seed;
+  if (IsSet(vm, "check-gradient-reference")) {
+    Require(options.check_gradient, "--check-gradient-reference needs --check-gradient");
+    const std::string& reference = options.gradient_check.reference;
+    Require(reference == "finite_difference" || gradients.Contains(reference),
+            "--check-gradient-reference: unknown gradient method '" + reference +
+                "'; known: " + gradients.KnownNames());
+  }
   options.quiet = vm["quiet"].as<bool>();
   return options;
 }
@@ -369,6 +385,58 @@ bool HandleInfoOptions(const po::variables_map& vm, const po::options_descriptio
     handled = true;
   }
   return handled;
+}
+
+namespace {
+
+constexpr std::size_t kCheckRows = 8;  // components shown by RunGradientCheck
+
+void PrintGradientCheck(const std::string& label, const GradientCheckResult& r, std::ostream& out) {
+  out << "gradient check " << label << ": " << r.method << " vs " << r.reference << "\n";
+  std::vector<std::size_t> order(r.components.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return r.components[a].relative_error > r.components[b].relative_error;
+  });
+  if (order.size() > kCheckRows) order.resize(kCheckRows);
+  Table table({"component", "method", "reference", "rel. error"});
+  for (const std::size_t k : order) {
+    const GradientComponentCheck& c = r.components[k];
+    table.AddRow({c.name, FormatScientific(c.method, 6), FormatScientific(c.reference, 6),
+                  FormatScientific(c.relative_error, 2)});
+  }
+  table.Print(out);
+  if (r.components.size() > order.size() || r.subset) {
+    out << "  (" << r.components.size() << " checked of " << r.total_components << " components"
+        << (r.subset ? ", a seeded random subset plus random directions" : "") << "; the "
+        << order.size() << " worst shown)\n";
+  }
+  out << "gradient check " << label << ": " << VerdictName(r.verdict) << " (max relative error "
+      << FormatScientific(r.max_relative_error, 2) << " at "
+      << (r.components.empty() ? "-" : r.components[r.worst].name) << ", tolerance "
+      << FormatScientific(r.tolerance, 1) << ")\n";
+  if (r.method_flagged) out << "  method flagged its gradient: " << r.method_diagnosis << "\n";
+  if (r.reference_flagged) out << "  reference: " << r.reference_diagnosis << "\n";
+}
+
+}  // namespace
+
+GradientCheckResult RunGradientCheck(const std::string& label, const OdeProblem& problem,
+                                     const Loss& loss, const std::string& method,
+                                     const GradientOptions& options,
+                                     const GradientCheckOptions& check, std::ostream& out) {
+  const GradientCheckResult r = CheckGradient(problem, loss, method, options, check);
+  PrintGradientCheck(label, r, out);
+  out << "\n";
+  out.flush();
+  return r;
+}
+
+GradientCheckResult RunGradientCheck(const std::string& label, const OdeProblem& problem,
+                                     const Loss& loss, const CommonOptions& common,
+                                     std::ostream& out) {
+  return RunGradientCheck(label, problem, loss, common.gradient, common.gradient_options,
+                          common.gradient_check, out);
 }
 
 namespace {

@@ -7,7 +7,7 @@
 //   --help, --config FILE (a Boost options file: `name = value` lines, the same names as the long
 //   flags; the command line wins), --integrator, --gradient, --rtol, --atol, --step, --max-steps,
 //   --linear-solver, --outputs stop|interpolate|auto, --seed, --out DIR, --list-integrators,
-//   --list-gradients, --check-gradients,
+//   --list-gradients, --check-gradient (alias --check-gradients), --check-gradient-reference NAME,
 //   --backward-integrator NAME (GradientOptions::backward_integrator; empty = the forward one),
 //   the method flags --seminorm on|off, --backsolve-quadrature on|off, --backsolve-checkpoints
 //   on|off (backsolve_adjoint's seminorm, quadrature, checkpoints) and --cvodes-observations
@@ -35,6 +35,14 @@
 // name is the registry's ConfigError listing the known names). HandleInfoOptions() answers --help /
 // --list-integrators / --list-gradients.
 //
+// Gradient check. --check-gradient (its older spelling --check-gradients is an alias; where an
+// app had an older check under that name it runs as well) makes the app run CheckGradient
+// (adjoint/gradient_checker.hpp) on its current configuration (problem, loss, --gradient and its
+// options, integrator, tolerances) before its main work, and print a compact table and the
+// verdict (RunGradientCheck). --check-gradient-reference NAME (default finite_difference, or a
+// registered gradient method) chooses the reference; given without --check-gradient it is a
+// ConfigError.
+//
 // Errors. RunApp(main_fn) runs an app's body and turns every snode::Error,
 // boost::program_options::error and std::exception into one line `error: <what>` on stderr and
 // exit code 1 (2 for an unexpected std::exception), so bad input never crashes an app.
@@ -53,6 +61,7 @@
 #include <string>
 #include <vector>
 
+#include "adjoint/gradient_checker.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/usable_gradient.hpp"
 #include "integrators/integrator.hpp"
@@ -94,10 +103,12 @@ struct CommonOptions {
   // integrator name + integrator_options, backward_integrator, and the --gradient method's
   // options from the method flags and --gradient-option (method_settings)
   GradientOptions gradient_options;
-  std::uint64_t seed = 0;        // --seed
-  std::string out_dir;           // --out
-  bool check_gradients = false;  // --check-gradients
-  bool quiet = false;            // --quiet
+  std::uint64_t seed = 0;               // --seed
+  std::string out_dir;                  // --out
+  bool check_gradients = false;         // --check-gradients given (the older spelling)
+  bool check_gradient = false;          // --check-gradient or --check-gradients
+  GradientCheckOptions gradient_check;  // --check-gradient-reference
+  bool quiet = false;                   // --quiet
 };
 
 // Adds the common flags (see the file comment) to desc.
@@ -135,6 +146,21 @@ int PositiveIntOr(const po::variables_map& vm, const char* name, int fallback);
 // line) on out. Returns true when one of them was given (the app should then exit 0).
 bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,
                        const std::string& usage, std::ostream& out);
+
+// --check-gradient: CheckGradient(problem, loss, method, options, check) and its report on out:
+// "gradient check <label>: <method> vs <reference>", a table of the checked components (the 8
+// worst when there are more, with a line saying how many and whether a subset was drawn), and
+// "gradient check <label>: <verdict> (max relative error E at <component>, tolerance T)" plus
+// the method's or the reference's diagnosis when flagged. The verdict is a report: the app goes
+// on with its main work whatever it is. Errors of the method or the integrators propagate.
+GradientCheckResult RunGradientCheck(const std::string& label, const OdeProblem& problem,
+                                     const Loss& loss, const std::string& method,
+                                     const GradientOptions& options,
+                                     const GradientCheckOptions& check, std::ostream& out);
+// The same with --gradient and its options from the common flags.
+GradientCheckResult RunGradientCheck(const std::string& label, const OdeProblem& problem,
+                                     const Loss& loss, const CommonOptions& common,
+                                     std::ostream& out);
 
 // Runs main_fn and maps exceptions to `error: ...` on stderr; returns main_fn's exit code, 1 for a
 // snode::Error or an options error, 2 for any other exception.

@@ -282,6 +282,36 @@ TEST_F(MnistClassifierTest, CheckGradientsAgreesWithFiniteDifferences) {
   }
 }
 
+// --check-gradient: CheckGradient on the ODE block of the first batch before training (rk4 +
+// bptt: the same discrete map as the reference, so it passes far inside its tolerance), and then
+// the block check as with --check-gradients. Without the ODE block only the block check runs.
+TEST_F(MnistClassifierTest, CheckGradientChecksTheFirstBatchBeforeTraining) {
+  const RunResult r =
+      Run(Train("--epochs 1 --limit-train 40 --check-gradient --out " + dir_ + "/cg"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string head = "gradient check the first batch (32 samples, initial parameters): ";
+  EXPECT_NE(r.out.find(head + "bptt/rk4 vs central differences"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(head + "pass"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a seeded random subset plus random directions"), std::string::npos);
+  EXPECT_NE(r.out.find("gradient check on the first batch (32 samples)"), std::string::npos);
+  const RunResult ablation =
+      Run(Train("--epochs 1 --limit-train 40 --check-gradient --no-ode "
+                "--out " +
+                dir_ + "/cg2"));
+  ASSERT_EQ(ablation.status, 0) << ablation.err;
+  EXPECT_NE(ablation.out.find("--no-ode has no ODE block"), std::string::npos) << ablation.out;
+}
+
+TEST_F(MnistClassifierTest, CheckGradientBadInput) {
+  ExpectBadInput(Train("--check-gradient --evaluate " + dir_ + "/none.snode"),
+                 "--check-gradient checks training gradients, not with --evaluate");
+  ExpectBadInput(Train("--check-gradient --bench 1"), "--check-gradient is not taken with --bench");
+  ExpectBadInput(Train("--check-gradient --check-gradient-reference magic"),
+                 "--check-gradient-reference: unknown gradient method 'magic'");
+  ExpectBadInput(Train("--check-gradient-reference bptt"),
+                 "--check-gradient-reference needs --check-gradient");
+}
+
 // --skip-bad-batches: a batch whose solve or gradient fails is skipped with a warning and
 // counted, parameters and Adam state stay as they were, and every checkpoint written after the
 // fault loads (LoadCheckpoint rejects NaN/Inf) and equals the one before it. The fault:
