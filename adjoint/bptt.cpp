@@ -14,6 +14,7 @@
 #include "core/errors.hpp"
 #include "core/ode_problem.hpp"
 #include "core/vector_field.hpp"
+#include "integrators/fixed_steps.hpp"
 
 namespace snode {
 
@@ -37,43 +38,23 @@ std::string FormatBytes(double bytes) {
   return buffer;
 }
 
-// Fixed step h: the number of steps of each output interval (ARKODE's count with a stop time at
-// every output), summed. Throws ConfigError when an interval needs more than max_steps.
+// Fixed step h: the number of steps of each output interval (the integrators' plan,
+// integrators/fixed_steps.hpp), summed. Throws ConfigError when an interval needs more than
+// max_steps.
 double FixedStepCount(const IntegratorOptions& options, const OdeProblem& problem) {
   const double h = options.fixed_step;
   double estimate = 0.0;
   double a = problem.t0;
   for (const double b : problem.output_times) {
-    const double steps = std::ceil((b - a) / h * (1.0 - 1e-12));
+    const double steps = b > a ? snode::FixedStepCount(a, b, h) : 0.0;
     // Messages are built only on failure: these checks run on every Compute().
     if (steps > static_cast<double>(options.max_steps)) {
-      throw ConfigError("gradient 'bptt': output interval [" + BpttNumber(a) + ", " +
-                        BpttNumber(b) + "] needs " + BpttNumber(steps) + " steps of fixed_step " +
-                        BpttNumber(h) +
-                        ", more than max_steps = " + std::to_string(options.max_steps));
+      throw ConfigError("gradient 'bptt': " + FixedStepTooMuchWork(a, b, h, options.max_steps));
     }
     estimate += steps;
     a = b;
   }
   return estimate;
-}
-
-// Same sequence as ARKODE's fixed-step mode with a stop time at every output: t += h, and a step
-// that would end past (or within round-off of) the output time ends exactly on it. Appends to
-// times, which holds t0.
-void AppendFixedSteps(double h, const OdeProblem& problem, std::vector<double>& times) {
-  double t = problem.t0;
-  for (const double b : problem.output_times) {
-    while (t < b) {
-      const double next = t + h;
-      if (next > b - 100.0 * kUnitRoundoff * (std::abs(t) + h)) {
-        t = b;
-      } else {
-        t = next;
-      }
-      times.push_back(t);
-    }
-  }
 }
 
 // Interpolated outputs: the recorded steps as they are; only the last output is a stop time and
@@ -198,7 +179,8 @@ void Bptt::StepTimesInto(const OdeProblem& problem, std::vector<double>& times) 
     const double estimate = FixedStepCount(options_.integrator_options, problem);
     CheckMemory(static_cast<Index>(estimate), problem.z0.size());
     times.reserve(static_cast<std::size_t>(estimate) + 2);
-    AppendFixedSteps(options_.integrator_options.fixed_step, problem, times);
+    AppendFixedStepTimes(problem.t0, problem.output_times, options_.integrator_options.fixed_step,
+                         times);
     return;
   }
   RecordingSolve(problem);

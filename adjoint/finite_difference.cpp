@@ -297,6 +297,15 @@ LossAndGradient FiniteDifference::Compute(const OdeProblem& problem, const Loss&
                options_.integrator + " are tightened 100-fold, more than 100·rtol = " +
                Short(kBoundFactor * map.rtol()) + "; tighten rtol/atol");
   }
+  if (noise > 0.0 && total_error > kBoundFactor * map.rtol() &&
+      !(map.adaptive() && noise_error > kBoundFactor * map.rtol())) {
+    // The ladder's rungs disagree: the map is not smooth on the scale of the steps (a
+    // perturbation that changes its stability, a switch in the step sequence).
+    stats.Flag(
+        "finite_difference: the difference quotients disagree across step sizes "
+        "(estimated relative error " +
+        Short(total_error) + " > 100·rtol = " + Short(kBoundFactor * map.rtol()) + ")");
+  }
   if (map.adaptive() && noise_error > kBoundFactor * map.rtol()) {
     stats.Flag("finite_difference: the step is inside the noise of the adaptive forward map " +
                options_.integrator + " (noise of L ≈ " + Short(noise) +

@@ -11,7 +11,9 @@
 // the convention the validation suite judges every method by (docs/gradients.md). When the tighter
 // solve fails (a step budget, a Newton failure), the check uses a solve with tolerances ×10
 // instead and e = difference / 9. The result is flagged when e > bound·rtol (bound = 100, the
-// documented bound of the built-in methods), or when neither comparison solve succeeds.
+// documented bound of the built-in methods) and some component differs by more than bound·atol
+// (smaller differences are below what the solve resolves, e.g. a gradient that underflows), or
+// when neither comparison solve succeeds.
 //
 // This catches what a method cannot see from inside one solve: the discretisation error of
 // bptt's adaptive map, a continuous adjoint whose error the forward solve amplifies (a relaxation

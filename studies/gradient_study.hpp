@@ -54,7 +54,9 @@ struct MethodSpec {
 
 // A spec with options.integrator = integrator and the given tolerances / fixed step (0:
 // adaptive). settings: "" builds "h=1e-3", "tol=1e-6" (rtol = atol) or "tol=1e-10/1e-12"
-// (rtol/atol) from the numbers.
+// (rtol/atol) from the numbers. Adaptive specs have options.tolerance_check on: a study's
+// gradients estimate their own error (adjoint/tolerance_check.hpp); training runs create their
+// method without it.
 MethodSpec MakeMethod(const std::string& gradient, const std::string& integrator, double rtol,
                       double atol, double fixed_step = 0.0, const std::string& settings = "");
 

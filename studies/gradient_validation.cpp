@@ -11,6 +11,7 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "problems/boundary_layer.hpp"
+#include "problems/nonnormal_linear.hpp"
 #include "problems/oregonator.hpp"
 #include "problems/stiff_mlp.hpp"
 #include "problems/van_der_pol.hpp"
@@ -29,21 +30,24 @@ std::vector<ValidationProblem> DefaultValidationProblems() {
       {"oregonator", [] { return problems::MakeOregonator(); }, 1.0},
       {"stiff_mlp", [] { return problems::MakeStiffMlp(); }, 1.0},
       {"boundary_layer", [] { return problems::MakeBoundaryLayer(1e4); }, 1.0},
+      {"nonnormal_linear", [] { return problems::NonNormalLinearProblem(); }, 1.0},
   };
 }
 
 double DocumentedConstant(const std::string& method) {
-  // The documented bound is C·rtol with C = 200 for every method: the methods' own estimates
-  // (the tolerance check, cvodes_adjoint's quadrature comparison) flag above 100·rtol and are
-  // good to about a factor 2 on these problems (`gradient_validation_grid --all`). Measured
-  // without flags, the largest error/rtol within bound is bptt 55, cvodes_adjoint 67; what lies
-  // beyond (bptt/sdirk 1.3e3, cvodes_adjoint/cvodes_bdf 1.4e5 through van der Pol's jump, bptt
+  // The documented bound is C·rtol with C = 200 for every method but finite_difference (500): the
+  // methods' own estimates (the tolerance check, cvodes_adjoint's quadrature comparison) flag above
+  // 100·rtol and are good to about a factor 2 on these problems (`gradient_validation_grid --all`).
+  // Measured without flags, the largest error/rtol within bound is bptt 55, cvodes_adjoint 67; what
+  // lies beyond (bptt/sdirk 1.3e3, cvodes_adjoint/cvodes_bdf 1.4e5 through van der Pol's jump, bptt
   // amplifying round-off 4e12) must be flagged rather than covered by C.
   static const std::map<std::string, double> table = {
       {"bptt", 200.0},
       {"backsolve_adjoint", 200.0},
       {"cvodes_adjoint", 200.0},
-      {"finite_difference", 200.0},
+      // Central differences at loose tolerances: truncation and noise of the adaptive map
+      // together reach 360·rtol on stiff_mlp (epi2, heun) with the steps the noise allows.
+      {"finite_difference", 500.0},
   };
   const auto it = table.find(method);
   return it == table.end() ? 200.0 : it->second;

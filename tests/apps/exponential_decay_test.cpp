@@ -56,7 +56,10 @@ TEST(ExponentialDecay, ReproducesTheSeedClaimAndTheRemedy) {
         (verdict == "ok" || verdict == "reasonable")) {
       backsolve_large_failed = false;
     }
-    if (row.at("gradient") == "cvodes_adjoint" && lambda == 1e4 && verdict == "ok") {
+    // At λ = 1e4 every exact value underflows to 0: cvodes_adjoint returns values far below any
+    // tolerance, and its own quadrature check may flag them (their relative error is unbounded).
+    if (row.at("gradient") == "cvodes_adjoint" && lambda == 1e4 &&
+        (verdict == "ok" || verdict == "flagged")) {
       remedy_ok = true;
       // e^{-1e4} underflows to 0: the gradient must be 0 to far below any solver tolerance.
       EXPECT_LE(std::abs(std::stod(row.at("dL_dlambda"))), 1e-12);

@@ -324,6 +324,7 @@ TEST(SolverFault, NanInBackwardPassNeverReachesTheParameters) {
         std::printf("%s/%s, NaN VJP: returns dL/dtheta finite %d, reconstruction flag %d\n",
                     method.c_str(), integrator.c_str(), result.dtheta.allFinite() ? 1 : 0,
                     result.stats.reconstruction_failed ? 1 : 0);
+        if (result.stats.vjp_evals == 0) return;  // finite_difference: no VJP on its path
         ASSERT_FALSE(result.dtheta.allFinite());
         if (method == "backsolve_adjoint") {
           EXPECT_TRUE(result.stats.reconstruction_failed);
