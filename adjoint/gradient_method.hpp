@@ -131,6 +131,13 @@ struct LossAndGradient {
   Vector dreadout;     // dL/dφ (empty when the loss has none)
   Trajectory forward;  // the forward solve (states at output times)
   GradientStats stats;
+
+  // g = [dL/dθ; dL/dz0], the vector studies and checks compare.
+  Vector Joined() const {
+    Vector g(dtheta.size() + dz0.size());
+    g << dtheta, dz0;
+    return g;
+  }
 };
 
 class GradientMethod {

@@ -11,12 +11,6 @@
 namespace snode {
 namespace {
 
-Vector Joined(const LossAndGradient& r) {
-  Vector g(r.dtheta.size() + r.dz0.size());
-  g << r.dtheta, r.dz0;
-  return g;
-}
-
 std::string Scientific(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1e", value);
@@ -37,7 +31,7 @@ class ToleranceCheckedMethod final : public GradientMethod {
 
   LossAndGradient Compute(const OdeProblem& problem, const Loss& loss) override {
     LossAndGradient result = inner_->Compute(problem, loss);
-    const Vector g = Joined(result);
+    const Vector g = result.Joined();
     if (!g.allFinite()) return result;  // already non-finite: nothing to estimate
     const double rtol = options_.integrator_options.rtol;
     std::string failure;
@@ -68,7 +62,7 @@ class ToleranceCheckedMethod final : public GradientMethod {
     try {
       auto method = GradientRegistry().Create(name_, ScaleTolerances(options_, scale));
       const LossAndGradient other = method->Compute(problem, loss);
-      const Vector reference = Joined(other);
+      const Vector reference = other.Joined();
       const double difference = BoundConventionError(g, reference);
       if (reference.size() == g.size()) largest_difference_ = (g - reference).cwiseAbs().maxCoeff();
       if (std::isnan(difference)) {

@@ -28,12 +28,6 @@ GradientOptions TightOptions(const std::string& integrator) {
   return options;
 }
 
-Vector Joined(const LossAndGradient& result) {
-  Vector g(result.dtheta.size() + result.dz0.size());
-  g << result.dtheta, result.dz0;
-  return g;
-}
-
 // The tight CVODES adjoint; sets ref.adjoint (when finite) or ref.adjoint_message and returns the
 // forward state at T (empty when it failed).
 Vector TightAdjoint(const ProblemSetup& problem, RobertsonReference& ref) {
@@ -45,7 +39,7 @@ Vector TightAdjoint(const ProblemSetup& problem, RobertsonReference& ref) {
   try {
     auto method = GradientRegistry().Create("cvodes_adjoint", TightOptions("cvodes_bdf"));
     const LossAndGradient result = method->Compute(problem.ode, *problem.loss);
-    const Vector g = Joined(result);
+    const Vector g = result.Joined();
     if (std::isfinite(result.loss) && g.allFinite()) ref.adjoint = g;
     return result.forward.states.empty() ? Vector() : result.forward.states.back();
   } catch (const std::exception& e) {
@@ -93,7 +87,7 @@ RobertsonReference ComputeRobertsonReference(const ProblemSetup& problem) {
   try {
     const LossAndGradient result =
         CentralDifferenceGradient(problem.ode, *problem.loss, TightOptions(ref.fd_integrator));
-    ref.finite_difference = Joined(result);
+    ref.finite_difference = result.Joined();
     final_state = result.forward.states.back();
   } catch (const std::exception& e) {
     ref.fd_message = e.what();

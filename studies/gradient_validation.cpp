@@ -77,12 +77,6 @@ std::vector<std::string> AdaptiveIntegrators() {
 
 namespace {
 
-Vector Joined(const LossAndGradient& result) {
-  Vector g(result.dtheta.size() + result.dz0.size());
-  g << result.dtheta, result.dz0;
-  return g;
-}
-
 ValidationReference ComputeReference(const ValidationProblem& problem,
                                      const problems::ProblemSetup& setup,
                                      const ValidationOptions& options) {
@@ -98,9 +92,9 @@ ValidationReference ComputeReference(const ValidationProblem& problem,
     return reference;
   }
   reference.source = "forward_sensitivity rtol=" + FormatCompact(rtol);
-  reference.gradient = Joined(tight);
+  reference.gradient = tight.Joined();
   const Vector looser =
-      Joined(ForwardSensitivityGradient(setup.ode, *setup.loss, 10 * rtol, 10 * atol));
+      ForwardSensitivityGradient(setup.ode, *setup.loss, 10 * rtol, 10 * atol).Joined();
   reference.estimated_error = BoundError(looser, reference.gradient);
   return reference;
 }

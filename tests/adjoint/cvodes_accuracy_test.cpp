@@ -186,12 +186,6 @@ double ComponentRelativeError(const Vector& g, const Vector& e) {
   return ((g - e).array().abs() / e.array().abs()).maxCoeff();
 }
 
-Vector Joined(const LossAndGradient& r) {
-  Vector g(r.dtheta.size() + r.dz0.size());
-  g << r.dtheta, r.dz0;
-  return g;
-}
-
 GradientOptions Options(double rtol, double atol, const std::string& backward = "") {
   GradientOptions options;
   options.integrator = "cvodes_bdf";
@@ -215,8 +209,8 @@ Vector Reference(const AccuracyCase& c) {
   const GradientOptions tight = Options(1e-12, 1e-14 * c.atol_scale);
   CvodesAdjoint gauss(tight, WithQuadrature("gauss"));
   CvodesAdjoint cvodes(tight, WithQuadrature("cvodes"));
-  const Vector g = Joined(gauss.Compute(c.problem, *c.loss));
-  const Vector q = Joined(cvodes.Compute(c.problem, *c.loss));
+  const Vector g = gauss.Compute(c.problem, *c.loss).Joined();
+  const Vector q = cvodes.Compute(c.problem, *c.loss).Joined();
   EXPECT_LT(BoundedRelativeError(q, g), 1e-7) << c.name << ": the references disagree";
   return g;
 }
@@ -237,8 +231,8 @@ Measured Measure(const AccuracyCase& c, const Vector& reference, const Level& le
   m.result = method.Compute(c.problem, *c.loss);
   m.ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  m.error = BoundedRelativeError(Joined(m.result), reference);
-  m.component_error = ComponentRelativeError(Joined(m.result), reference);
+  m.error = BoundedRelativeError(m.result.Joined(), reference);
+  m.component_error = ComponentRelativeError(m.result.Joined(), reference);
   return m;
 }
 
@@ -347,7 +341,7 @@ TEST(CvodesAccuracy, Epi2BackwardStallIsFlagged) {
     options.backward_options = backward;
     CvodesAdjoint method(options);
     const LossAndGradient r = method.Compute(c.problem, *c.loss);
-    const double error = BoundedRelativeError(Joined(r), reference);
+    const double error = BoundedRelativeError(r.Joined(), reference);
     const double bound = 100.0 * std::max(1e-10, run.rtol);
     EXPECT_EQ(error > bound, run.broken) << "error " << error;
     EXPECT_EQ(r.stats.flagged, run.broken) << r.stats.diagnosis;
@@ -375,7 +369,7 @@ TEST(CvodesAccuracy, Epi2BackwardThroughARelaxationJumpIsFlagged) {
   const LossAndGradient d = reference.Compute(c.problem, *c.loss);
   std::printf("T = 1000: epi2 estimate %.1e; default: estimate %.1e flagged %d; difference %.1e\n",
               r.stats.error_estimate, d.stats.error_estimate, d.stats.flagged,
-              BoundedRelativeError(Joined(r), Joined(d)));
+              BoundedRelativeError(r.Joined(), d.Joined()));
 }
 
 }  // namespace

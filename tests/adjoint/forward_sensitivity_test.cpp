@@ -15,19 +15,13 @@
 namespace snode {
 namespace {
 
-Vector Joined(const LossAndGradient& result) {
-  Vector g(result.dtheta.size() + result.dz0.size());
-  g << result.dtheta, result.dz0;
-  return g;
-}
-
 TEST(ForwardSensitivity, DecayMatchesClosedForm) {
   for (const double lambda : {1.0, 10.0, 100.0}) {
     const problems::ProblemSetup setup = problems::MakeDecay(lambda);
     const LossAndGradient result =
         ForwardSensitivityGradient(setup.ode, *setup.loss, 1e-10, 1e-14 * std::exp(-lambda));
     EXPECT_NEAR(result.loss, std::exp(-lambda), 1e-7 * std::exp(-lambda)) << "λ = " << lambda;
-    EXPECT_TRUE(test_util::VectorsClose(Joined(result), *setup.exact_gradient, 1e-7, 0.0))
+    EXPECT_TRUE(test_util::VectorsClose(result.Joined(), *setup.exact_gradient, 1e-7, 0.0))
         << "λ = " << lambda;
     EXPECT_GT(result.stats.forward_steps, 0);
     ASSERT_EQ(result.forward.states.size(), 1u);
@@ -39,10 +33,11 @@ TEST(ForwardSensitivity, TwoRateDecayMatchesClosedFormAtTwoTolerances) {
     const problems::ProblemSetup setup = problems::MakeTwoRateDecay(lambda);
     const Vector exact = *setup.exact_gradient;
     EXPECT_TRUE(test_util::VectorsClose(
-        Joined(ForwardSensitivityGradient(setup.ode, *setup.loss, 1e-10, 1e-14)), exact, 1e-7, 0.0))
+        ForwardSensitivityGradient(setup.ode, *setup.loss, 1e-10, 1e-14).Joined(), exact, 1e-7,
+        0.0))
         << "λ = " << lambda;
     EXPECT_TRUE(test_util::VectorsClose(
-        Joined(ForwardSensitivityGradient(setup.ode, *setup.loss, 1e-6, 1e-10)), exact, 1e-3, 0.0))
+        ForwardSensitivityGradient(setup.ode, *setup.loss, 1e-6, 1e-10).Joined(), exact, 1e-3, 0.0))
         << "λ = " << lambda;
   }
 }
@@ -53,7 +48,7 @@ TEST(ForwardSensitivity, OutputAtInitialTimeCountsTheIdentity) {
   const auto loss = LinearFunctionalLoss::SameAtEveryTime(Vector::Ones(2), 2);
   const LossAndGradient result = ForwardSensitivityGradient(setup.ode, loss, 1e-10, 1e-14);
   const Vector exact = problems::TwoRateDecayExactGradient(3.0, {0.0, 1.0});
-  EXPECT_TRUE(test_util::VectorsClose(Joined(result), exact, 1e-7, 0.0));
+  EXPECT_TRUE(test_util::VectorsClose(result.Joined(), exact, 1e-7, 0.0));
 }
 
 TEST(ForwardSensitivity, RejectsRunningCostReadoutAndBadTolerances) {
