@@ -1,11 +1,10 @@
 // stiffness_study: where each gradient method breaks as a problem gets stiffer (the study itself
-// is studies/stiffness_study.hpp). Output: tables on stdout grouped by problem, a summary in
-// words, and in --out: stiffness_results.csv, stiffness_results.json, neural_training.csv and
-// the figures gradient_error, gradient_error_w1, cost and backsolve_reconstruction (gnuplot →
-// PNG and SVG; studies/stiffness_report.hpp).
+// is studies/stiffness_study.hpp, what it runs studies/stiffness_plan.hpp). Terminal: a header,
+// a progress bar, the verdict table and the path of the report; in --out: report.html and
+// report.md, stiffness_results.csv and .json (schema in docs/file-formats.md), the figures.
 //
 // --check-gradient (alias --check-gradients, which also adds the study's central-difference
-// notes as before): CheckStudyGradients below, before the study.
+// notes): CheckStudyGradients below, before the study.
 //
 // --bench N: Robertson, N repetitions: dL/dk on [0, T] for T = --robertson-horizons and both
 // losses (final time, sum of observations) by every Robertson method plus the CVODES adjoint
@@ -22,36 +21,53 @@
 
 #include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
-#include "problems/decay.hpp"
-#include "problems/robertson.hpp"
-#include "problems/stiff_neural.hpp"
+#include "problems/problem_file.hpp"
+#include "problems/problem_registry.hpp"
 #include "studies/bench_util.hpp"
 #include "studies/stiffness_report.hpp"
+#include "studies/thread_pool.hpp"
 
 namespace snode::app {
 namespace {
 
 const char* const kUsage =
     "stiffness_study: gradient error and cost of BPTT, the backsolve adjoint and the CVODES\n"
-    "adjoint on problems of growing stiffness (W1, W1b, Robertson, a neural ODE on stiff data,\n"
-    "and on request a stiff non-normal 4x4 linear system).\n"
-    "usage: stiffness_study [options]      e.g. stiffness_study --lambda-max 1e6 --out results";
+    "adjoint on problems of growing stiffness: built-in problems (--list-problems), problems from\n"
+    "plug-ins (--plugin) and reaction networks or linear systems from files (--problem-file).\n"
+    "usage: stiffness_study [options]      e.g. stiffness_study --problems vdp --lambdas 1e1:1e5";
 
 void AddStudyOptions(po::options_description& desc) {
   // clang-format off
   desc.add_options()
-      ("lambdas", po::value<std::string>()->default_value("1,10,100,1e3,1e4"),
-       "comma-separated stiffness values λ > 0")
-      ("lambda-max", po::value<double>(), "sweep λ = 1, 10, …, up to this value (e.g. 1e6)")
-      ("problems", po::value<std::string>()->default_value("w1,w1b,robertson,neural"),
-       "which problems: w1, w1b, robertson, neural, nonnormal (the 4x4 at stiffness 1e5)")
+      ("preset", po::value<std::string>()->default_value("default"),
+       "what to run unless the flags below say otherwise: quick (3 problems, 5 methods, one "
+       "tolerance: seconds), default (6 problems, 10 methods, 2 tolerances), full (every "
+       "registered problem, 12 methods, 4 tolerances, λ two decades further, training)")
+      ("problems", po::value<std::string>(),
+       "comma-separated problem names (see --list-problems); default: the preset's")
+      ("problem-file", po::value<std::vector<std::string>>()->composing(),
+       "register the problem of the JSON file FILE (a reaction network or a linear system; "
+       "docs/file-formats.md) under its \"name\" (repeatable)")
+      ("list-problems", po::bool_switch(), "list the registered problems and exit")
+      ("lambdas", po::value<std::string>(),
+       "the λ grid of the swept problems: a list 1,10,100, a decade range 1e1:1e5 or N "
+       "log-spaced values 1:1e4:13; default: each problem's own")
+      ("lambda-max", po::value<double>(), "the grid λ = 1, 10, …, up to this value")
+      ("methods", po::value<std::string>(),
+       "comma-separated GRADIENT/INTEGRATOR[/BACKWARD] pairs; default: the preset's")
+      ("tolerances", po::value<std::string>(),
+       "comma-separated rtol values of the adaptive methods (atol = rtol × the problem's scale)")
+      ("threads", po::value<int>(), "runs in parallel (default: the machine's cores); the results "
+       "do not depend on it")
       ("ok-tol", po::value<double>()->default_value(1e-3),
        "relative gradient error up to which a run counts as ok")
-      ("robertson-horizons", po::value<std::string>()->default_value("40,1e5"),
-       "Robertson end times T")
+      ("tables", po::bool_switch(), "also print every problem's full table")
+      ("train", po::value<std::string>(), "on|off: train the trainable problems (default: the "
+       "preset's; on in full)")
       ("neural-iterations", po::value<int>()->default_value(30), "Adam steps per method")
-      ("neural-lambda", po::value<double>()->default_value(1e3), "λ of the neural ODE's data")
       ("neural-lr", po::value<double>()->default_value(1e-2), "Adam learning rate")
+      ("robertson-horizons", po::value<std::string>()->default_value("40,1e5"),
+       "Robertson end times T of --bench")
       ("no-plots", po::bool_switch(), "do not run gnuplot")
       ("bench", po::value<long>(),
        "run workload W5 (Robertson, both losses, --robertson-horizons) N times: medians of the "
@@ -65,34 +81,60 @@ MethodOverrides Overrides(const CommonOptions& c) {
 }
 
 std::vector<double> ReadLambdas(const po::variables_map& vm) {
-  const bool lambdas_set = vm.count("lambdas") && !vm["lambdas"].defaulted();
   const bool max_set = vm.count("lambda-max") != 0;
-  Require(!(lambdas_set && max_set), "give either --lambdas or --lambda-max, not both");
-  std::vector<double> lambdas;
+  Require(!(vm.count("lambdas") && max_set), "give either --lambdas or --lambda-max, not both");
   if (max_set) {
     const double lambda_max = vm["lambda-max"].as<double>();
     Require(std::isfinite(lambda_max) && lambda_max >= 1.0,
             "--lambda-max must be a finite number >= 1 (λ > 0), got " + FormatNumber(lambda_max));
-    lambdas = DecadesUpTo(lambda_max);
-  } else {
-    lambdas = ParseDoubleList(vm["lambdas"].as<std::string>(), "--lambdas");
+    return ParseLambdaSpec("1:" + FormatNumber(lambda_max, 17), "--lambda-max");
   }
-  for (const double lambda : lambdas) {
-    Require(lambda > 0.0, "--lambdas: λ must be positive, got " + FormatNumber(lambda));
+  if (!vm.count("lambdas")) return {};
+  return ParseLambdaSpec(vm["lambdas"].as<std::string>(), "--lambdas");
+}
+
+std::vector<double> ReadTolerances(const po::variables_map& vm) {
+  if (!vm.count("tolerances")) return {};
+  const std::vector<double> tolerances =
+      ParseDoubleList(vm["tolerances"].as<std::string>(), "--tolerances");
+  for (const double tol : tolerances) {
+    Require(std::isfinite(tol) && tol >= 1e-15 && tol < 1.0,
+            "--tolerances: rtol must lie in [1e-15, 1), got " + FormatNumber(tol));
   }
-  return SortedUnique(lambdas);
+  return SortedUnique(tolerances);
+}
+
+void ReadTraining(const po::variables_map& vm, StiffnessOptions& options) {
+  if (vm.count("train")) {
+    const std::string train = vm["train"].as<std::string>();
+    Require(train == "on" || train == "off", "--train must be on or off, got '" + train + "'");
+    options.train_neural = train == "on" ? 1 : 0;
+  }
+  options.neural_iterations = vm["neural-iterations"].as<int>();
+  Require(options.neural_iterations >= 1, "--neural-iterations must be >= 1");
+  options.neural_lr = vm["neural-lr"].as<double>();
+  Require(std::isfinite(options.neural_lr) && options.neural_lr > 0.0,
+          "--neural-lr must be positive");
 }
 
 StiffnessOptions ReadStudyOptions(const po::variables_map& vm, const CommonOptions& common) {
   StiffnessOptions options;
-  options.lambdas = ReadLambdas(vm);
-  for (const std::string& name : ParseNameList(vm["problems"].as<std::string>())) {
-    Require(
-        StiffnessProblemNames().count(name) != 0,
-        "--problems: unknown problem '" + name + "'; known: neural, nonnormal, robertson, w1, w1b");
-    options.problems.insert(name);
+  options.preset = FindPreset(vm["preset"].as<std::string>()).name;
+  if (vm.count("problems")) {
+    options.problems = ParseNameList(vm["problems"].as<std::string>());
+    Require(!options.problems.empty(), "--problems: name at least one problem");
   }
-  Require(!options.problems.empty(), "--problems: name at least one problem");
+  options.lambdas = ReadLambdas(vm);
+  if (vm.count("methods")) {
+    options.methods = ParseMethodList(vm["methods"].as<std::string>(), "--methods");
+  }
+  options.tolerances = ReadTolerances(vm);
+  options.threads = HardwareThreads();
+  if (vm.count("threads")) {
+    options.threads = vm["threads"].as<int>();
+    Require(options.threads >= 1 && options.threads <= 256,
+            "--threads must lie in 1 … 256, got " + std::to_string(options.threads));
+  }
   options.ok_tol = vm["ok-tol"].as<double>();
   Require(std::isfinite(options.ok_tol) && options.ok_tol > 0.0,
           "--ok-tol must be positive, got " + FormatNumber(options.ok_tol));
@@ -102,55 +144,62 @@ StiffnessOptions ReadStudyOptions(const po::variables_map& vm, const CommonOptio
     Require(horizon > 0.0,
             "--robertson-horizons: T must be positive, got " + FormatNumber(horizon));
   }
-  options.neural_iterations = vm["neural-iterations"].as<int>();
-  Require(options.neural_iterations >= 1, "--neural-iterations must be >= 1");
-  options.neural_lambda = vm["neural-lambda"].as<double>();
-  Require(std::isfinite(options.neural_lambda) && options.neural_lambda > 0.0,
-          "--neural-lambda: λ must be positive, got " + FormatNumber(options.neural_lambda));
-  options.neural_lr = vm["neural-lr"].as<double>();
-  Require(std::isfinite(options.neural_lr) && options.neural_lr > 0.0,
-          "--neural-lr must be positive");
+  ReadTraining(vm, options);
   options.plots = !vm["no-plots"].as<bool>();
+  options.tables = vm["tables"].as<bool>();
   options.overrides = Overrides(common);
   options.seed = common.seed;
   options.check_gradients = common.check_gradient;  // --check-gradient(s): the notes as well
   options.quiet = common.quiet;
   options.out_dir = common.out_dir;
+  SelectedProblems(options);  // unknown names fail here, before any work
   return options;
 }
 
 // --check-gradient: the --gradient method with the common integrator and tolerances on every
-// selected problem (W1 and W1b at each λ, Robertson at each horizon with an implicit integrator
-// only, the neural problem), before the study. A check that fails to run is reported, not fatal.
-void CheckStudyGradients(const StiffnessOptions& options, const CommonOptions& common) {
-  std::vector<problems::ProblemSetup> setups;
-  const auto selected = [&](const char* name) { return options.problems.count(name) != 0; };
-  for (const double lambda : options.lambdas) {
-    if (selected("w1")) setups.push_back(problems::MakeDecay(lambda));
-    if (selected("w1b")) setups.push_back(problems::MakeTwoRateDecay(lambda));
-  }
-  const bool explicit_steps = IntegratorRegistry()
-                                  .Create(common.integrator, common.integrator_options)
-                                  ->Capabilities()
-                                  .kind == IntegratorKind::kExplicit;
-  for (const double horizon : options.robertson_horizons) {
-    if (selected("robertson") && !explicit_steps)
-      setups.push_back(problems::MakeRobertson(horizon));
-  }
-  if (selected("robertson") && explicit_steps) {
-    std::cout << "gradient check: Robertson skipped with the explicit integrator "
-              << common.integrator << " (use --integrator cvodes_bdf)\n";
-  }
-  if (selected("neural"))
-    setups.push_back(problems::MakeStiffNeural(options.neural_lambda, options.seed));
-  for (const problems::ProblemSetup& setup : setups) {
-    const std::string label = setup.name + " " + FormatCompact(setup.stiffness);
-    try {
-      RunGradientCheck(label, setup.ode, *setup.loss, common, std::cout);
-    } catch (const Error& e) {
-      std::cout << "gradient check " << label << ": could not run: " << e.what() << "\n\n";
+// selected problem at every λ of its sweep, before the study, within the study's step budget
+// unless --max-steps says otherwise. A check that fails to run is reported, not fatal.
+void CheckStudyGradients(const StiffnessOptions& options, CommonOptions common) {
+  if (!options.overrides.max_steps_set) common.integrator_options.max_steps = options.max_steps;
+  const StudyPreset& preset = FindPreset(options.preset);
+  problems::ProblemOptions problem_options;
+  problem_options.seed = options.seed;
+  for (const std::string& name : SelectedProblems(options)) {
+    const auto definition = problems::ProblemRegistry().Create(name, problem_options);
+    const problems::ProblemCapabilities capabilities = definition->Capabilities();
+    for (const double lambda : SweepFor(capabilities, options.lambdas, preset.extra_decades)) {
+      const std::string label = name + " " + capabilities.parameter + "=" + FormatCompact(lambda);
+      try {
+        const problems::ProblemSetup setup = definition->Make(lambda);
+        RunGradientCheck(label, setup.ode, *setup.loss, common, std::cout);
+      } catch (const Error& e) {
+        std::cout << "gradient check " << label << ": could not run: " << e.what() << "\n\n";
+      }
     }
   }
+}
+
+// --problem-file FILE...: registered before any problem name is looked up.
+void RegisterProblemFiles(const po::variables_map& vm) {
+  if (vm.count("problem-file") == 0) return;
+  for (const std::string& path : vm["problem-file"].as<std::vector<std::string>>()) {
+    problems::RegisterProblemFile(problems::ProblemRegistry(), path);
+  }
+}
+
+void ListProblems(std::ostream& out) {
+  Table table({"problem", "parameter", "default grid", "gradient", "what"});
+  for (const std::string& name : problems::ProblemRegistry().Names()) {
+    const auto capabilities =
+        problems::ProblemRegistry().Create(name, problems::ProblemOptions{})->Capabilities();
+    std::string grid;
+    for (const double lambda : capabilities.default_lambdas) {
+      grid += (grid.empty() ? "" : ",") + FormatCompact(lambda);
+    }
+    table.AddRow({name, capabilities.sweeps ? capabilities.parameter : "-", grid,
+                  capabilities.exact_gradient ? "exact" : "reference", capabilities.description});
+  }
+  table.Print(out);
 }
 
 int Run(int argc, char** argv) {
@@ -160,7 +209,12 @@ int Run(int argc, char** argv) {
   AddCommonOptions(desc, defaults);
   AddStudyOptions(desc);
   const po::variables_map vm = ParseCommandLine(argc, argv, desc);
+  RegisterProblemFiles(vm);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
+  if (vm["list-problems"].as<bool>()) {
+    ListProblems(std::cout);
+    return 0;
+  }
   const CommonOptions common = ReadCommonOptions(vm);
   const StiffnessOptions options = ReadStudyOptions(vm, common);
   const auto start = std::chrono::steady_clock::now();

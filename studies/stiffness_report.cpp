@@ -9,34 +9,17 @@
 
 namespace snode {
 
-std::string DecayTableTitle() {
-  return "W1: dy/dt = -λy, y(0) = 1, L = y(1); exact dL/dλ = -e^{-λ}, dL/dy0 = e^{-λ}; "
-         "ok when abs err <= ok-tol·e^{-λ} + 1e-12 (\"underflow\": e^{-λ} = 0 in double)";
-}
-
-std::string TwoRateTableTitle() {
-  return "W1b: z' = diag(-1, -λ) z, z(0) = (1, 1), L = Σ_t z1 + z2 at t = 1e-3, 1e-2, 1e-1, 1; "
-         "exact gradient (dL/dθ1, dL/dθ2, dL/dz0)";
-}
-
-std::string RobertsonTableTitle() {
-  return "W5 Robertson, k = (0.04, 3e7, 1e4), L = y1(T) + 1e4·y2(T); gradient "
-         "(dL/dk, dL/dy0) vs reference";
-}
-
-std::string NonNormalTableTitle() {
-  return "nonnormal: z' = A z, A = Q U Q^T 4x4 (eigenvalues -1, -0.8s .. -s, s = λ), z(0) = 1, "
-         "L = sum z(1), θ = A; exact gradient by the matrix exponential";
-}
-
-void PrintStudyHeader(const StiffnessOptions& options, std::ostream& out) {
-  out << "snode stiffness study: λ = ";
-  for (std::size_t i = 0; i < options.lambdas.size(); ++i) {
-    out << (i ? ", " : "") << FormatCompact(options.lambdas[i]);
-  }
-  out << "\na run is ok when every gradient component is within relative error "
-      << FormatCompact(options.ok_tol) << " of the exact/reference value (W1: plus "
-      << FormatCompact(kGradientAbsTol) << " absolute)\n";
+void PrintStudyHeader(const StiffnessOptions& options, const StiffnessResults& results,
+                      std::size_t runs, std::ostream& out) {
+  std::size_t methods = 0;
+  for (const StudiedProblem& p : results.problems) methods = std::max(methods, p.methods.size());
+  out << "snode stiffness study, preset " << results.preset << ": " << results.problems.size()
+      << " problem" << (results.problems.size() == 1 ? "" : "s") << ", up to " << methods
+      << " methods each, " << runs << " gradient runs on " << results.threads << " thread"
+      << (results.threads == 1 ? "" : "s") << "\n"
+      << "a run is ok when every gradient component is within " << FormatCompact(options.ok_tol)
+      << " relative of the exact or reference value (see the report for the full rule)\n"
+      << std::flush;
 }
 
 namespace {
@@ -102,12 +85,10 @@ void PrintProblemTable(const std::string& title, const std::vector<GradientRecor
   table.Print(out);
 }
 
-void PrintNeuralTable(const StiffnessOptions& options, long num_params,
-                      const std::vector<NeuralRecord>& neural, std::ostream& out) {
-  out << "\n== Neural ODE on stiff data: MLP 2-16-2 tanh (" << num_params
-      << " parameters), 4 trajectories of z' = diag(-1, -" << FormatCompact(options.neural_lambda)
-      << ") z, 9 times in [2e-3, 1], MSE, " << options.neural_iterations << " Adam steps (lr "
-      << FormatNumber(options.neural_lr) << ") ==\n";
+void PrintNeuralTable(const StiffnessOptions& options, const std::vector<NeuralRecord>& neural,
+                      std::ostream& out) {
+  out << "\n== Training on the trainable problems: " << options.neural_iterations
+      << " Adam steps (lr " << FormatNumber(options.neural_lr) << ") ==\n";
   Table table({"gradient", "integrator", "settings", "loss start", "loss end", "end, tight solve",
                "NFE fwd", "NFE bwd", "VJP", "time", "status"});
   for (const NeuralRecord& n : neural) {
@@ -133,21 +114,23 @@ void PrintSummary(const StiffnessResults& results, std::ostream& out) {
 
 const std::vector<std::string>& StiffnessCsvHeader() {
   static const std::vector<std::string> header = {
-      "problem",       "lambda",        "gradient",       "integrator",
-      "settings",      "loss",          "gradient_value", "reference_value",
-      "reference",     "rel_err",       "abs_err",        "exact_underflows",
-      "recon_err",     "recon_flagged", "nfe_forward",    "nfe_backward",
-      "vjp",           "jvp",           "steps_forward",  "steps_backward",
-      "checkpoints",   "stored_bytes",  "wall_seconds",   "status",
-      "message",       "flagged",       "diagnosis",      "amplification",
-      "error_estimate"};
+      "schema_version", "problem",          "parameter",     "lambda",
+      "gradient",       "integrator",       "settings",      "loss",
+      "gradient_value", "reference_value",  "reference",     "rel_err",
+      "abs_err",        "exact_underflows", "recon_err",     "recon_flagged",
+      "nfe_forward",    "nfe_backward",     "vjp",           "jvp",
+      "steps_forward",  "steps_backward",   "checkpoints",   "stored_bytes",
+      "wall_seconds",   "status",           "message",       "flagged",
+      "diagnosis",      "amplification",    "error_estimate"};
   return header;
 }
 
 std::vector<std::string> StiffnessCsvRow(const GradientRecord& r) {
   const GradientStats& s = r.run.stats;
   auto num = [](double x) { return FormatNumber(x, 10); };
-  return {r.problem,
+  return {std::to_string(kStiffnessSchemaVersion),
+          r.problem,
+          r.parameter,
           num(r.lambda),
           r.run.spec.gradient,
           r.run.spec.integrator,
@@ -192,6 +175,7 @@ nlohmann::json RecordJson(const GradientRecord& r) {
   const GradientStats& s = r.run.stats;
   const IntegratorOptions& io = r.run.spec.options.integrator_options;
   return {{"problem", r.problem},
+          {"parameter", r.parameter},
           {"lambda", r.lambda},
           {"gradient_method", r.run.spec.gradient},
           {"integrator", r.run.spec.integrator},
@@ -327,30 +311,28 @@ std::vector<PlotResult> StiffnessPlots(const std::string& dir, const StiffnessRe
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const auto& records = results.records;
   std::vector<PlotResult> plots;
-  const auto two_rate_error = SeriesFor(
-      records, "W1b", [&](const GradientRecord& r) { return r.run.Finite() ? r.error.rel : nan; });
-  if (!two_rate_error.empty()) {
-    plots.push_back(PlotSeries(dir, "gradient_error",
-                               "W1b: gradient error vs stiffness (max componentwise relative)",
-                               "relative gradient error", two_rate_error, true));
-    const auto cost = SeriesFor(records, "W1b", [&](const GradientRecord& r) {
+  for (const StudiedProblem& problem : results.problems) {
+    if (problem.lambdas.size() < 2) continue;
+    const bool absolute = problem.capabilities.judge_absolute;
+    const auto error = SeriesFor(records, problem.name, [&](const GradientRecord& r) {
+      return r.run.Finite() ? (absolute ? r.error.abs : r.error.rel) : nan;
+    });
+    if (error.empty()) continue;
+    const std::string kind = absolute ? "absolute" : "relative";
+    plots.push_back(PlotSeries(
+        dir, "gradient_error_" + problem.name,
+        problem.name + ": " + kind + " gradient error vs " + problem.capabilities.parameter,
+        kind + " gradient error", error, true));
+    const auto cost = SeriesFor(records, problem.name, [&](const GradientRecord& r) {
       const GradientStats& s = r.run.stats;
       return r.run.threw ? nan
                          : static_cast<double>(s.forward_rhs_evals + s.backward_rhs_evals +
                                                s.vjp_evals + s.jvp_evals);
     });
-    plots.push_back(PlotSeries(dir, "cost",
-                               "W1b: cost vs stiffness (forward + backward f evaluations, "
-                               "VJPs and JVPs)",
-                               "evaluations of f, VJP, JVP", cost, true));
-  }
-  const auto decay_error = SeriesFor(
-      records, "W1", [&](const GradientRecord& r) { return r.run.Finite() ? r.error.abs : nan; });
-  if (!decay_error.empty()) {
-    plots.push_back(PlotSeries(dir, "gradient_error_w1",
-                               "W1: absolute gradient error vs stiffness (e^{-{/Symbol l}} "
-                               "underflows for {/Symbol l} > 745)",
-                               "absolute gradient error", decay_error, true));
+    plots.push_back(PlotSeries(
+        dir, "cost_" + problem.name,
+        problem.name + ": cost (f evaluations, VJPs and JVPs) vs " + problem.capabilities.parameter,
+        "evaluations of f, VJP, JVP", cost, true));
   }
   if (!results.panels.empty()) plots.push_back(PlotBacksolvePanels(dir, results.panels));
   return plots;
@@ -391,7 +373,21 @@ void WriteStiffnessOutputs(const StiffnessOptions& options, const StiffnessResul
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WriteJson(dir + "/stiffness_results.json", {{"lambdas", nlohmann::json(options.lambdas)},
+  nlohmann::json problems = nlohmann::json::array();
+  for (const StudiedProblem& p : results.problems) {
+    problems.push_back({{"name", p.name},
+                        {"description", p.capabilities.description},
+                        {"parameter", p.capabilities.parameter},
+                        {"lambdas", nlohmann::json(p.lambdas)},
+                        {"exact_gradient", p.capabilities.exact_gradient},
+                        {"references", nlohmann::json(p.references)},
+                        {"methods", nlohmann::json(p.methods)}});
+  }
+  WriteJson(dir + "/stiffness_results.json", {{"schema", kStiffnessSchemaName},
+                                              {"schema_version", kStiffnessSchemaVersion},
+                                              {"preset", results.preset},
+                                              {"threads", results.threads},
+                                              {"problems", problems},
                                               {"ok_tol", options.ok_tol},
                                               {"abs_tol", kGradientAbsTol},
                                               {"runs", runs},

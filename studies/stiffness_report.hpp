@@ -19,20 +19,20 @@
 
 namespace snode {
 
-// Table titles of the gradient problems.
-std::string DecayTableTitle();
-std::string TwoRateTableTitle();
-std::string RobertsonTableTitle();
-std::string NonNormalTableTitle();
+// The schema of stiffness_results.csv / .json (docs/file-formats.md); the version goes up when a
+// column or field changes meaning or is removed (new columns are added at the end).
+inline constexpr const char* kStiffnessSchemaName = "snode-stiffness-results";
+inline constexpr int kStiffnessSchemaVersion = 2;
 
-// "snode stiffness study: λ = …" and what counts as ok.
-void PrintStudyHeader(const StiffnessOptions& options, std::ostream& out);
+// "snode stiffness study, preset …: N problems, … runs on T threads" and what counts as ok.
+void PrintStudyHeader(const StiffnessOptions& options, const StiffnessResults& results,
+                      std::size_t runs, std::ostream& out);
 // "\n== title ==" and one row per record (a separator between λ values); nothing when empty.
 void PrintProblemTable(const std::string& title, const std::vector<GradientRecord>& records,
                        std::ostream& out);
-// The neural training table (num_params: the MLP's parameter count).
-void PrintNeuralTable(const StiffnessOptions& options, long num_params,
-                      const std::vector<NeuralRecord>& neural, std::ostream& out);
+// The training table.
+void PrintNeuralTable(const StiffnessOptions& options, const std::vector<NeuralRecord>& neural,
+                      std::ostream& out);
 // "== Summary ==", the findings, the reconstruction lines and the notes.
 void PrintSummary(const StiffnessResults& results, std::ostream& out);
 

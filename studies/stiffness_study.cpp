@@ -1,8 +1,11 @@
 #include "studies/stiffness_study.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <utility>
@@ -11,38 +14,16 @@
 #include "integrators/integrator.hpp"
 #include "optim/adam.hpp"
 #include "problems/nonnormal_linear.hpp"
+#include "problems/reference.hpp"
 #include "problems/robertson.hpp"
 #include "problems/stiff_neural.hpp"
 #include "studies/report.hpp"
 #include "studies/stiffness_report.hpp"
+#include "studies/thread_pool.hpp"
 
 namespace snode {
 
-const std::set<std::string>& StiffnessProblemNames() {
-  static const std::set<std::string> names = {"w1", "w1b", "robertson", "neural", "nonnormal"};
-  return names;
-}
-
 // ---------------------------------------------------------------- method matrices
-
-std::vector<MethodSpec> StiffDecayMethods() {
-  return {
-      MakeMethod("bptt", "rk4", 1e-6, 1e-8, 1e-3),
-      MakeMethod("bptt", "dopri5", 1e-6, 1e-6),
-      MakeMethod("bptt", "dopri5", 1e-9, 1e-9),
-      MakeMethod("bptt", "backward_euler", 1e-6, 1e-8, 1e-3),
-      MakeMethod("bptt", "sdirk", 1e-10, 1e-12),
-      MakeMethod("bptt", "epi2", 1e-10, 1e-12),
-      MakeMethod("backsolve_adjoint", "dopri5", 1e-6, 1e-6),
-      MakeMethod("backsolve_adjoint", "dopri5", 1e-9, 1e-9),
-      MakeMethod("backsolve_adjoint", "sdirk", 1e-10, 1e-12),
-      MakeMethod("backsolve_adjoint", "cvodes_bdf", 1e-10, 1e-12),
-      MakeMethod("backsolve_adjoint", "epi2", 1e-10, 1e-12),
-      MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-6, 1e-8),
-      MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-10, 1e-12),
-      WithBackward(MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-10, 1e-12), "epi2"),
-  };
-}
 
 std::vector<MethodSpec> RobertsonMethods() {
   std::vector<MethodSpec> specs = {
@@ -66,17 +47,6 @@ std::vector<MethodSpec> RobertsonMethods() {
     }
   }
   return specs;
-}
-
-std::vector<MethodSpec> NeuralMethods() {
-  return {
-      MakeMethod("bptt", "dopri5", 1e-6, 1e-8),
-      MakeMethod("bptt", "rk4", 1e-6, 1e-8, 1e-2),
-      MakeMethod("bptt", "backward_euler", 1e-6, 1e-8, 1e-2),
-      MakeMethod("backsolve_adjoint", "dopri5", 1e-6, 1e-8),
-      MakeMethod("backsolve_adjoint", "sdirk", 1e-6, 1e-8),
-      MakeMethod("cvodes_adjoint", "cvodes_bdf", 1e-6, 1e-8),
-  };
 }
 
 MethodSpec WithQuadrature(MethodSpec spec, const std::string& quadrature) {
@@ -244,84 +214,211 @@ std::string CheckGradientsNote(const StudyProblem& problem) {
   try {
     const LossAndGradient fd =
         CentralDifferenceGradient(problem.setup.ode, *problem.setup.loss, fd_options);
-    Vector g(fd.dtheta.size() + fd.dz0.size());
-    g << fd.dtheta, fd.dz0;
-    const GradientError e = CompareGradient(g, problem.exact);
+    const GradientError e = CompareGradient(fd.Joined(), problem.exact);
     return head + ": central differences (cvodes_bdf rtol=1e-12, atol=1e-20) vs exact: rel " +
            FormatScientific(e.rel, 1) + ", abs " + FormatScientific(e.abs, 1);
   } catch (const std::exception& e) {
-    return head + ": finite differences failed: " + Shorten(e.what(), 80);
+    return head + ": finite differences failed: " + e.what();
   }
 }
 
-// The λ sweep of one decay problem ("w1" or "w1b") over methods; prints its table.
-void RunDecaySweep(const std::string& name, const StiffnessOptions& options,
-                   const std::vector<MethodSpec>& methods, StiffnessResults& results,
-                   std::ostream& out) {
-  std::vector<GradientRecord> records;
-  ProgressLine progress("sweep " + name, static_cast<long>(options.lambdas.size() * methods.size()),
-                        options.quiet);
-  long done = 0;
-  for (const double lambda : options.lambdas) {
-    const StudyProblem problem =
-        name == "w1" ? DecayStudyProblem(lambda) : TwoRateStudyProblem(lambda);
-    for (const MethodSpec& spec : methods) {
-      records.push_back(Evaluate(problem, spec, options.ok_tol, kGradientAbsTol));
-      progress.Update(++done, records.back().error.rel, records.back().run.stats.forward_rhs_evals);
+// One problem at one λ, made and given its exact or reference gradient.
+struct Instance {
+  std::size_t problem = 0;  // index into the studied problems
+  double lambda = 0.0;
+  bool ok = false;
+  std::string failure;  // why it could not be run
+  StudyProblem study;
+  std::string reference = "exact";
+  std::string note;  // --check-gradients
+};
+
+void MakeInstance(const problems::ProblemDefinition& definition,
+                  const problems::ProblemCapabilities& capabilities, bool check_gradients,
+                  Instance& instance) {
+  try {
+    problems::ProblemSetup setup = definition.Make(instance.lambda);
+    StudyProblem& study = instance.study;
+    study.lambda = instance.lambda;
+    study.abs_for_all = capabilities.judge_absolute;
+    if (capabilities.exact_gradient && setup.exact_gradient) {
+      study.exact = *setup.exact_gradient;
+    } else {
+      const problems::ReferenceGradient reference = problems::ComputeReference(setup, capabilities);
+      instance.reference = reference.description;
+      if (!reference.ok) {
+        instance.failure = reference.description;
+        return;
+      }
+      study.exact = reference.gradient;
     }
-    if (options.check_gradients) results.notes.push_back(CheckGradientsNote(problem));
+    study.setup = std::move(setup);
+    instance.ok = true;
+    if (check_gradients && capabilities.exact_gradient) instance.note = CheckGradientsNote(study);
+  } catch (const std::exception& e) {
+    instance.failure = e.what();
   }
+}
+
+// One gradient run: an instance and a method.
+struct Job {
+  std::size_t instance = 0;
+  MethodSpec spec;
+};
+
+// Prints a one-line progress bar on stderr when it is a terminal.
+class ProgressBar {
+ public:
+  ProgressBar(std::size_t total, bool quiet)
+      : total_(total),
+        enabled_(!quiet && ::isatty(STDERR_FILENO) == 1),
+        start_(std::chrono::steady_clock::now()) {}
+  ~ProgressBar() { Finish(); }
+  void Update(std::size_t done) {
+    if (!enabled_ || total_ == 0) return;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(kWidth * done / total_);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] "
+              << done << "/" << total_ << " runs, " << FormatSeconds(elapsed) << std::flush;
+    open_ = true;
+  }
+  void Finish() {
+    if (open_) std::cerr << "\r\x1b[K" << std::flush;
+    open_ = false;
+  }
+
+ private:
+  std::size_t total_;
+  bool enabled_;
+  bool open_ = false;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// The methods of problem p: the recipes instantiated against its first instance, the command
+// line's overrides applied, unsupported combinations dropped (with a note).
+std::vector<MethodSpec> MethodsFor(const StiffnessOptions& options, const StudyPreset& preset,
+                                   const problems::ProblemCapabilities& capabilities,
+                                   const OdeProblem& problem, std::vector<std::string>* notes) {
+  const std::vector<MethodRecipe>& recipes =
+      options.methods.empty() ? preset.methods : options.methods;
+  const std::vector<double>& tolerances =
+      options.tolerances.empty() ? preset.tolerances : options.tolerances;
+  return SupportedOnly(SelectMethods(InstantiateRecipes(recipes, tolerances, capabilities, problem,
+                                                        options.max_steps),
+                                     options.overrides),
+                       notes);
+}
+
+// The problems and their instances (made in parallel).
+std::vector<Instance> MakeInstances(const StiffnessOptions& options, const StudyPreset& preset,
+                                    StiffnessResults& results) {
+  std::vector<std::unique_ptr<problems::ProblemDefinition>> definitions;
+  std::vector<Instance> instances;
+  problems::ProblemOptions problem_options;
+  problem_options.seed = options.seed;
+  for (const std::string& name : SelectedProblems(options)) {
+    definitions.push_back(problems::ProblemRegistry().Create(name, problem_options));
+    StudiedProblem studied;
+    studied.name = name;
+    studied.capabilities = definitions.back()->Capabilities();
+    studied.lambdas = SweepFor(studied.capabilities, options.lambdas, preset.extra_decades);
+    if (studied.lambdas.empty()) {
+      results.notes.push_back(name + ": no λ of the grid is ≥ its smallest " +
+                              studied.capabilities.parameter + " (" +
+                              FormatCompact(studied.capabilities.min_lambda) + "); not run");
+    }
+    for (const double lambda : studied.lambdas) {
+      Instance instance;
+      instance.problem = results.problems.size();
+      instance.lambda = lambda;
+      instances.push_back(std::move(instance));
+    }
+    results.problems.push_back(std::move(studied));
+  }
+  ParallelFor(instances.size(), options.threads, [&](std::size_t i) {
+    Instance& instance = instances[i];
+    MakeInstance(*definitions[instance.problem], results.problems[instance.problem].capabilities,
+                 options.check_gradients, instance);
+    instance.study.name = results.problems[instance.problem].name;
+  });
+  for (const Instance& instance : instances) {
+    StudiedProblem& studied = results.problems[instance.problem];
+    studied.references.push_back(instance.ok ? instance.reference : "none: " + instance.failure);
+    if (!instance.ok) {
+      results.notes.push_back(studied.name + " at " + studied.capabilities.parameter + " = " +
+                              FormatCompact(instance.lambda) + " not run: " + instance.failure);
+    }
+    if (!instance.note.empty()) results.notes.push_back(instance.note);
+  }
+  return instances;
+}
+
+// Every (instance × method) run, in problem, λ, method order.
+std::vector<Job> PlanJobs(const StiffnessOptions& options, const StudyPreset& preset,
+                          const std::vector<Instance>& instances, StiffnessResults& results) {
+  std::vector<Job> jobs;
+  std::vector<std::vector<MethodSpec>> methods(results.problems.size());
+  std::vector<bool> planned(results.problems.size(), false);
+  for (std::size_t i = 0; i < instances.size(); ++i) {
+    const Instance& instance = instances[i];
+    if (!instance.ok) continue;
+    StudiedProblem& studied = results.problems[instance.problem];
+    if (!planned[instance.problem]) {
+      methods[instance.problem] = MethodsFor(options, preset, studied.capabilities,
+                                             instance.study.setup.ode, &results.notes);
+      for (const MethodSpec& spec : methods[instance.problem]) {
+        studied.methods.push_back(spec.Label());
+      }
+      planned[instance.problem] = true;
+    }
+    for (const MethodSpec& spec : methods[instance.problem]) jobs.push_back({i, spec});
+  }
+  return jobs;
+}
+
+// Runs the jobs on the pool: each on its own copy of the field (fields keep workspaces).
+std::vector<GradientRecord> RunJobs(const StiffnessOptions& options,
+                                    const std::vector<Instance>& instances,
+                                    const std::vector<Job>& jobs, const StiffnessResults& results) {
+  std::vector<GradientRecord> records(jobs.size());
+  ProgressBar progress(jobs.size(), options.quiet);
+  ParallelFor(
+      jobs.size(), options.threads,
+      [&](std::size_t j) {
+        const Instance& instance = instances[jobs[j].instance];
+        StudyProblem problem = instance.study;
+        problem.setup.ode.field = problem.setup.ode.field->Clone();
+        GradientRecord record = Evaluate(problem, jobs[j].spec, options.ok_tol, kGradientAbsTol);
+        record.parameter = results.problems[instance.problem].capabilities.parameter;
+        record.reference = instance.reference;
+        records[j] = std::move(record);
+      },
+      [&](std::size_t done) { progress.Update(done); });
   progress.Finish();
-  PrintProblemTable(name == "w1" ? DecayTableTitle() : TwoRateTableTitle(), records, out);
-  results.records.insert(results.records.end(), records.begin(), records.end());
+  return records;
 }
 
-void RunRobertson(const StiffnessOptions& options, StiffnessResults& results, std::ostream& out) {
-  const std::vector<MethodSpec> methods =
-      SupportedOnly(SelectMethods(RobertsonMethods(), options.overrides), &results.notes);
-  std::vector<GradientRecord> records;
-  std::vector<std::string> descriptions;
-  for (const double horizon : options.robertson_horizons) {
-    StudyProblem problem = RobertsonStudyProblem(horizon, false);
-    const StudyReference reference = ComputeStudyReference(problem);
-    problem.lambda = reference.lambda;
-    descriptions.push_back(problem.name + " (λ = |eig(∂f/∂y)|max at T = " +
-                           FormatCompact(reference.lambda) + "): " + reference.description);
-    if (!reference.ok) continue;
-    problem.exact = reference.gradient;
-    for (const MethodSpec& spec : methods) {
-      GradientRecord record = Evaluate(problem, spec, options.ok_tol, kGradientAbsTol);
-      record.reference = reference.description;
-      records.push_back(std::move(record));
-    }
-  }
-  PrintProblemTable(RobertsonTableTitle(), records, out);
-  for (const std::string& d : descriptions) out << "  " << d << "\n";
-  results.records.insert(results.records.end(), records.begin(), records.end());
-}
-
-// The 4 × 4 non-normal system at its fixed stiffness, over the decay methods.
-void RunNonNormal(const StiffnessOptions& options, const std::vector<MethodSpec>& methods,
-                  StiffnessResults& results, std::ostream& out) {
-  std::vector<GradientRecord> records;
-  const StudyProblem problem = NonNormalStudyProblem(kNonNormalStiffness);
-  for (const MethodSpec& spec : methods) {
-    records.push_back(Evaluate(problem, spec, options.ok_tol, kGradientAbsTol));
-  }
-  PrintProblemTable(NonNormalTableTitle(), records, out);
-  results.records.insert(results.records.end(), records.begin(), records.end());
-}
-
-void RunNeural(const StiffnessOptions& options, StiffnessResults& results, std::ostream& out) {
-  const problems::ProblemSetup setup =
-      problems::MakeStiffNeural(options.neural_lambda, options.seed);
-  const std::vector<MethodSpec> methods =
-      SupportedOnly(SelectMethods(NeuralMethods(), options.overrides), &results.notes);
-  for (const MethodSpec& spec : methods) {
+// The neural training table: every trainable problem at its first λ, with the problem's
+// fixed-step methods and its adaptive ones at the loosest tolerance.
+void TrainProblems(const StiffnessOptions& options, const std::vector<Instance>& instances,
+                   const std::vector<Job>& jobs, StiffnessResults& results) {
+  double loosest = 0.0;
+  for (const Job& job : jobs) loosest = std::max(loosest, job.spec.options.integrator_options.rtol);
+  for (const Job& job : jobs) {
+    const Instance& instance = instances[job.instance];
+    const StudiedProblem& studied = results.problems[instance.problem];
+    if (!studied.capabilities.trainable || instance.lambda != studied.lambdas.front()) continue;
+    const IntegratorOptions& io = job.spec.options.integrator_options;
+    if (io.fixed_step == 0.0 && io.rtol != loosest) continue;
+    MethodSpec spec = job.spec;
+    spec.options.tolerance_check = false;  // training uses gradients as users get them
+    problems::ProblemSetup setup = instance.study.setup;
+    setup.ode.field = setup.ode.field->Clone();
     results.neural.push_back(
         TrainNeural(spec, setup, options.neural_iterations, options.neural_lr, options.quiet));
   }
-  PrintNeuralTable(options, setup.ode.theta.size(), results.neural, out);
 }
 
 // The backsolve adjoint (dopri5, tol 1e-6) reconstructing the decay backward at λ = 100 and 1e4.
@@ -351,20 +448,46 @@ void ReconstructPanels(StiffnessResults& results) {
 
 }  // namespace
 
-StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream& out) {
-  StiffnessResults results;
-  PrintStudyHeader(options, out);
-  const std::vector<MethodSpec> decay_methods =
-      SupportedOnly(SelectMethods(StiffDecayMethods(), options.overrides), &results.notes);
-  for (const std::string name : {"w1", "w1b"}) {
-    if (options.problems.count(name)) RunDecaySweep(name, options, decay_methods, results, out);
+std::vector<std::string> SelectedProblems(const StiffnessOptions& options) {
+  std::vector<std::string> names = options.problems;
+  if (names.empty()) names = FindPreset(options.preset).problems;
+  if (names.empty()) names = problems::ProblemRegistry().Names();
+  for (const std::string& name : names) {
+    Require(problems::ProblemRegistry().Contains(name),
+            "--problems: unknown problem '" + name +
+                "'; known: " + problems::ProblemRegistry().KnownNames());
   }
-  if (options.problems.count("nonnormal")) RunNonNormal(options, decay_methods, results, out);
-  if (options.problems.count("robertson")) RunRobertson(options, results, out);
-  if (options.problems.count("neural")) RunNeural(options, results, out);
-  if (options.plots) ReconstructPanels(results);
-  results.summary = Summarize(results.records, results.neural, options.ok_tol, options.lambdas);
-  PrintSummary(results, out);
+  return names;
+}
+
+StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream& out) {
+  const StudyPreset& preset = FindPreset(options.preset);
+  StiffnessResults results;
+  results.preset = preset.name;
+  results.threads = std::max(1, options.threads);
+  const std::vector<Instance> instances = MakeInstances(options, preset, results);
+  const std::vector<Job> jobs = PlanJobs(options, preset, instances, results);
+  PrintStudyHeader(options, results, jobs.size(), out);
+  results.records = RunJobs(options, instances, jobs, results);
+  const bool train = options.train_neural < 0 ? preset.train_neural : options.train_neural == 1;
+  if (train) TrainProblems(options, instances, jobs, results);
+  // The reconstruction panel shows what the methods that measure a reconstruction did.
+  const bool reconstructed =
+      std::any_of(results.records.begin(), results.records.end(), [](const GradientRecord& r) {
+        return r.run.stats.reconstruction_error != 0.0 || r.run.stats.reconstruction_failed;
+      });
+  if (options.plots && reconstructed) ReconstructPanels(results);
+  if (options.tables) {
+    for (const StudiedProblem& studied : results.problems) {
+      std::vector<GradientRecord> rows;
+      for (const GradientRecord& r : results.records) {
+        if (r.problem == studied.name) rows.push_back(r);
+      }
+      PrintProblemTable(studied.name + ": " + studied.capabilities.description, rows, out);
+    }
+    if (!results.neural.empty()) PrintNeuralTable(options, results.neural, out);
+  }
+  results.summary = Summarize(results.records, results.neural);
   return results;
 }
 
@@ -392,7 +515,11 @@ std::string Joined(const std::vector<std::string>& items, const std::string& sep
 std::vector<std::string> SummarizeProblem(
     const std::string& problem, const std::vector<std::string>& labels,
     std::map<std::string, std::vector<const GradientRecord*>>& groups) {
-  const bool sweep = problem == "W1" || problem == "W1b";
+  std::set<double> lambdas;
+  for (const std::string& label : labels) {
+    for (const GradientRecord* r : groups[label]) lambdas.insert(r->lambda);
+  }
+  const bool sweep = lambdas.size() > 1;
   std::vector<std::string> always_ok, broken, flags;  // flags: the method flagged itself
   for (const std::string& label : labels) {
     std::vector<std::pair<double, std::string>> bad, good, flagged;
@@ -453,31 +580,6 @@ std::vector<std::string> SummarizeProblems(const std::vector<GradientRecord>& re
   return lines;
 }
 
-std::vector<std::string> SummarizeHeadline(const std::vector<GradientRecord>& records,
-                                           double ok_tol, const std::vector<double>& lambdas) {
-  const double lambda_max = lambdas.empty() ? 0.0 : lambdas.back();
-  std::vector<std::string> accurate, wrong;
-  for (const GradientRecord& r : records) {
-    if (r.problem != "W1b" || r.lambda != lambda_max) continue;
-    if (r.run.Finite() && r.error.rel <= 1e-6) {
-      accurate.push_back(r.run.spec.Label() + " (" + FormatScientific(r.error.rel, 1) + ")");
-    } else if (r.status != "ok") {
-      wrong.push_back(r.run.spec.Label() + " (" +
-                      (r.run.Finite() ? FormatScientific(r.error.rel, 1) : r.status) + ")");
-    }
-  }
-  std::vector<std::string> lines;
-  if (accurate.empty() && wrong.empty()) return lines;
-  const std::string a = Joined(accurate, ", "), w = Joined(wrong, ", ");
-  lines.push_back("At λ = " + FormatCompact(lambda_max) + " on W1b, gradients within 1e-6 " +
-                  "relative: " + (a.empty() ? "none" : a) + ".");
-  if (!w.empty()) {
-    lines.push_back("At λ = " + FormatCompact(lambda_max) + " on W1b, not usable (rel err > " +
-                    FormatCompact(ok_tol) + " or no number): " + w + ".");
-  }
-  return lines;
-}
-
 std::vector<std::string> SummarizeNeural(const std::vector<NeuralRecord>& neural) {
   std::vector<std::string> lines;
   if (neural.empty()) return lines;
@@ -500,12 +602,10 @@ std::vector<std::string> SummarizeNeural(const std::vector<NeuralRecord>& neural
 }
 
 std::vector<std::string> Summarize(const std::vector<GradientRecord>& records,
-                                   const std::vector<NeuralRecord>& neural, double ok_tol,
-                                   const std::vector<double>& lambdas) {
+                                   const std::vector<NeuralRecord>& neural) {
   std::vector<std::string> lines = SummarizeProblems(records);
-  for (const auto& part : {SummarizeHeadline(records, ok_tol, lambdas), SummarizeNeural(neural)}) {
-    lines.insert(lines.end(), part.begin(), part.end());
-  }
+  const std::vector<std::string> trained = SummarizeNeural(neural);
+  lines.insert(lines.end(), trained.begin(), trained.end());
   return lines;
 }
 

@@ -1,26 +1,18 @@
 #pragma once
 // The stiffness study: where each gradient method breaks as a problem gets stiffer.
 //
-// For a stiffness parameter λ and every pair (gradient method × integrator it accepts) the study
-// computes the gradient of a loss through the ODE solve and compares it with the exact (or a
-// tight reference) gradient, on
-//   "W1"   the seed's decay dy/dt = −λy, y(0) = 1, L = y(1) (problems/decay.hpp; e^{−λ}
-//          underflows for λ ≳ 745, so it is judged with an absolute part too),
-//   "W1b"  the two-rate decay z' = diag(−1, −λ) z, L = Σ_t z1 + z2 at four times (closed form),
-//   "W5"   Robertson kinetics, L = y1(T) + 1e4·y2(T) (problems/robertson.hpp) against a tight
-//          cvodes_adjoint reference cross-checked by central differences; its "λ" is the spectral
-//          radius of ∂f/∂y at T,
-//   "nonnormal" the stiff non-normal 4 × 4 system z' = A z (problems/nonnormal_linear.hpp) at
-//          the fixed stiffness s = 1e5 whatever the λ sweep (the case where bptt/dopri5 breaks
-//          at rtol ≤ 1e-9; dopri5 takes ~3e4 steps), L = Σ z(1), exact gradient by the matrix
-//          exponential; judged relatively,
-//   neural an MLP trained for a few Adam steps on trajectories of the two-rate decay
-//          (problems/stiff_neural.hpp) with each method; training losses compared, final
-//          models re-scored by one tight cvodes_bdf solve.
+// Any registered problem (problems/problem_registry.hpp: built-ins, plug-ins, problem files, the
+// library API) is swept over its stiffness parameter λ; at every λ every method of the matrix
+// (studies/stiffness_plan.hpp: gradient method × integrator × tolerance) computes the gradient of
+// the problem's loss, which is compared with the exact gradient where the problem declares one,
+// otherwise with a reference the study computes itself (problems/reference.hpp: a tight
+// cvodes_adjoint cross-checked by central differences; every record says which). The runs are
+// independent and spread over a thread pool; the records come out in the same order, with the
+// same numbers, whatever the thread count (timings aside).
+//
 // A solver failure in one run is a status (ok / inaccurate / flagged / non-finite / failed),
 // never the end of the study; "flagged" is a run whose method's own diagnosis
-// (GradientStats::flagged) says its gradient cannot be trusted, shown with the diagnosis. The
-// summary states in words, from the records, where each method is ok.
+// (GradientStats::flagged) says its gradient cannot be trusted, shown with the diagnosis.
 //
 // The bench (RunRobertsonBench): dL/dk on Robertson for every horizon and both losses (final
 // time, sum of observations) by the Robertson methods plus a ladder of CVODES adjoint
@@ -35,20 +27,28 @@
 #include <string>
 #include <vector>
 
+#include "problems/problem_registry.hpp"
 #include "problems/robertson.hpp"
 #include "studies/gradient_study.hpp"
+#include "studies/stiffness_plan.hpp"
 
 namespace snode {
 
 struct StiffnessOptions {
-  std::vector<double> lambdas;     // sorted, unique, positive
-  std::set<std::string> problems;  // of "w1", "w1b", "robertson", "neural", "nonnormal"
-  double ok_tol = 1e-3;            // relative gradient error up to which a run is ok
-  std::vector<double> robertson_horizons;
+  std::string preset = "default";     // studies/stiffness_plan.hpp: quick, default, full
+  std::vector<std::string> problems;  // registry names in run order; empty: the preset's
+  std::vector<double> lambdas;        // the λ grid of swept problems; empty: each problem's
+  std::vector<MethodRecipe> methods;  // empty: the preset's matrix
+  std::vector<double> tolerances;     // rtol of adaptive methods; empty: the preset's
+  double ok_tol = 1e-3;               // relative gradient error up to which a run is ok
+  int threads = 1;                    // runs in parallel (results do not depend on it)
+  long max_steps = 100000;            // every run's step budget (0: the integrators' own)
+  std::vector<double> robertson_horizons = {40.0, 1e5};  // the bench's horizons
+  int train_neural = -1;                                 // -1: as the preset says; 0 / 1: off / on
   int neural_iterations = 30;
-  double neural_lambda = 1e3;
   double neural_lr = 1e-2;
   bool plots = true;
+  bool tables = false;  // also print every problem's full table on the terminal
   MethodOverrides overrides;
   std::uint64_t seed = 0;
   bool check_gradients = false;  // central differences vs the exact gradient, as notes
@@ -56,18 +56,10 @@ struct StiffnessOptions {
   std::string out_dir;
 };
 
-// The problem names --problems accepts.
-const std::set<std::string>& StiffnessProblemNames();
-
 // ---------------------------------------------------------------- method matrices
 
-// The default matrix on the decay and two-rate decay problems: explicit, adaptive, implicit,
-// exponential and checkpointed methods.
-std::vector<MethodSpec> StiffDecayMethods();
 // Robertson: tiny absolute tolerances; dopri5 gets a step budget so it fails fast.
 std::vector<MethodSpec> RobertsonMethods();
-// The neural problem: moderate tolerances, as in training.
-std::vector<MethodSpec> NeuralMethods();
 // The bench's ladder of cvodes_adjoint configurations on Robertson.
 std::vector<MethodSpec> RobertsonTargetLadder();
 // cvodes_adjoint with its option quadrature (CvodesAdjointOptions::quadrature) set (" q=…").
@@ -131,31 +123,44 @@ struct BacksolvePanel {
   Reconstruction reconstruction;
 };
 
+// A problem as the study ran it.
+struct StudiedProblem {
+  std::string name;  // registry name, as in the records
+  problems::ProblemCapabilities capabilities;
+  std::vector<double> lambdas;          // the sweep run
+  std::vector<std::string> references;  // per λ: "exact" or how the reference was computed
+  std::vector<std::string> methods;     // labels of the methods run on it
+};
+
 struct StiffnessResults {
-  std::vector<GradientRecord> records;  // decay, two-rate decay, Robertson, in order
+  std::string preset;
+  int threads = 1;
+  std::vector<StudiedProblem> problems;
+  std::vector<GradientRecord> records;  // problem by problem, λ ascending, methods in order
   std::vector<NeuralRecord> neural;
   std::vector<BacksolvePanel> panels;  // only with plots
   std::vector<std::string> summary;    // findings in words
   std::vector<std::string> notes;      // skipped pairs, --check-gradients, missing plots
 };
 
-// Runs the study, printing each problem's table on out as it completes (then the summary).
+// Runs the study: a header line on out, a progress bar on stderr (a terminal only, not quiet),
+// and with options.tables every problem's full table; the verdict is the caller's to print.
 StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream& out);
+
+// The problems a study runs (options.problems or the preset's; the preset "full": every
+// registered one), checked against the registry (ConfigError naming an unknown one).
+std::vector<std::string> SelectedProblems(const StiffnessOptions& options);
 
 // ---------------------------------------------------------------- summary
 
-// Per problem: the methods ok everywhere, where the others fail, backsolve reconstructions the
-// method itself flagged (the λ sweeps, "W1" and "W1b", name the λ values).
+// Per problem: the methods ok everywhere, where the others fail, gradients the method itself
+// flagged (problems run at more than one λ name the λ values).
 std::vector<std::string> SummarizeProblems(const std::vector<GradientRecord>& records);
-// W1b at the largest λ: the gradients within 1e-6 relative, and the unusable ones.
-std::vector<std::string> SummarizeHeadline(const std::vector<GradientRecord>& records,
-                                           double ok_tol, const std::vector<double>& lambdas);
 // The neural runs: the lowest re-scored loss and the breakdowns.
 std::vector<std::string> SummarizeNeural(const std::vector<NeuralRecord>& neural);
-// All three, in that order.
+// Both, in that order.
 std::vector<std::string> Summarize(const std::vector<GradientRecord>& records,
-                                   const std::vector<NeuralRecord>& neural, double ok_tol,
-                                   const std::vector<double>& lambdas);
+                                   const std::vector<NeuralRecord>& neural);
 // "- Backsolve reconstruction of W1 at λ = …: z_rec(0) = … | broke down before … | no data".
 std::string PanelSummary(const BacksolvePanel& panel);
 

@@ -70,10 +70,12 @@ TEST(StiffnessReport, CsvAndJsonRows) {
   const GradientRecord r = Record("W1b", 100.0, "ok");
   const std::vector<std::string> row = StiffnessCsvRow(r);
   ASSERT_EQ(row.size(), StiffnessCsvHeader().size());
-  EXPECT_EQ(row[0], "W1b");
-  EXPECT_EQ(row[1], "100");
-  EXPECT_EQ(row[6], "1;1");
-  EXPECT_EQ(row[12], "0.25");  // recon_err of a backsolve run
+  EXPECT_EQ(row[0], "2");  // schema_version
+  EXPECT_EQ(row[1], "W1b");
+  EXPECT_EQ(row[2], "λ");
+  EXPECT_EQ(row[3], "100");
+  EXPECT_EQ(row[8], "1;1");
+  EXPECT_EQ(row[14], "0.25");  // recon_err of a backsolve run
   const nlohmann::json json = RecordJson(r);
   EXPECT_EQ(json.at("problem"), "W1b");
   EXPECT_EQ(json.at("gradient").size(), 2u);
@@ -125,6 +127,8 @@ TEST(StiffnessReport, WritesFilesWithoutPlots) {
   const nlohmann::json json = nlohmann::json::parse(std::ifstream(dir + "/stiffness_results.json"));
   EXPECT_EQ(json.at("runs").size(), 1u);
   EXPECT_EQ(json.at("abs_tol"), kGradientAbsTol);
+  EXPECT_EQ(json.at("schema"), "snode-stiffness-results");
+  EXPECT_EQ(json.at("schema_version"), 2);
   std::filesystem::remove_all(dir);
 }
 
