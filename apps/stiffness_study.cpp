@@ -226,6 +226,11 @@ int Run(int argc, char** argv) {
     return 0;
   }
   const StiffnessResults results = RunStiffnessStudy(options, std::cout);
+  if (options.check_gradients) {
+    for (const std::string& note : results.notes) {
+      if (note.rfind("check-gradients", 0) == 0) std::cout << "note: " << note << "\n";
+    }
+  }
   WriteStiffnessOutputs(options, results, start, std::cout);
   return 0;
 }

@@ -91,7 +91,7 @@ double ParseLambda(const std::string& text, const std::string& flag) {
   Require(used == text.size() && !text.empty(),
           flag + ": '" + text + "' is not a number (a list '1,10,100' or a range '1e1:1e5')");
   Require(std::isfinite(value) && value >= std::numeric_limits<double>::min(),
-          flag + ": λ must be a positive number between 2.2e-308 and 1.8e308, got '" + text + "'");
+          flag + ": λ must be positive, at least 2.2e-308 (a normal double), got '" + text + "'");
   return value;
 }
 
@@ -136,6 +136,21 @@ std::vector<double> ParseRange(const std::vector<std::string>& parts, const std:
       count <= static_cast<long>(kMaxLambdas),
       flag + ": " + std::to_string(count) + " points is more than " + std::to_string(kMaxLambdas));
   return LogSpaced(first, last, count);
+}
+
+// Whether the integrator declares needs_fixed_step. A fixed-step method refuses to be created
+// without a step, an adaptive-only one with a step: asked the first way, then the second.
+bool NeedsFixedStep(const std::string& integrator, double step) {
+  try {
+    return IntegratorRegistry()
+        .Create(integrator, IntegratorOptions{})
+        ->Capabilities()
+        .needs_fixed_step;
+  } catch (const ConfigError&) {
+    IntegratorOptions with_step;
+    with_step.fixed_step = step;
+    return IntegratorRegistry().Create(integrator, with_step)->Capabilities().needs_fixed_step;
+  }
 }
 
 }  // namespace
@@ -233,10 +248,7 @@ std::vector<MethodSpec> InstantiateRecipes(const std::vector<MethodRecipe>& reci
   const double step = span / std::max(1, capabilities.fixed_steps);
   std::vector<MethodSpec> specs;
   for (const MethodRecipe& recipe : recipes) {
-    const bool fixed = IntegratorRegistry()
-                           .Create(recipe.integrator, IntegratorOptions{})
-                           ->Capabilities()
-                           .needs_fixed_step;
+    const bool fixed = NeedsFixedStep(recipe.integrator, step);
     const std::vector<double> tols = fixed ? std::vector<double>{1e-6} : tolerances;
     for (const double tol : tols) {
       MethodSpec spec = fixed ? MakeMethod(recipe.gradient, recipe.integrator, 1e-6, 1e-8, step)

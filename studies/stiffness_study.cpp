@@ -305,10 +305,18 @@ std::vector<MethodSpec> MethodsFor(const StiffnessOptions& options, const StudyP
       options.methods.empty() ? preset.methods : options.methods;
   const std::vector<double>& tolerances =
       options.tolerances.empty() ? preset.tolerances : options.tolerances;
-  return SupportedOnly(SelectMethods(InstantiateRecipes(recipes, tolerances, capabilities, problem,
-                                                        options.max_steps),
-                                     options.overrides),
-                       notes);
+  std::vector<MethodSpec> specs = SelectMethods(
+      InstantiateRecipes(recipes, tolerances, capabilities, problem, options.max_steps),
+      options.overrides);
+  // Explicit settings (--rtol, --step) can make two recipes the same method: run it once.
+  std::vector<MethodSpec> unique;
+  for (MethodSpec& spec : specs) {
+    const bool seen = std::any_of(unique.begin(), unique.end(), [&](const MethodSpec& u) {
+      return u.Label() == spec.Label();
+    });
+    if (!seen) unique.push_back(std::move(spec));
+  }
+  return SupportedOnly(unique, notes);
 }
 
 // The problems and their instances (made in parallel).

@@ -42,7 +42,7 @@ struct StiffnessOptions {
   std::vector<double> tolerances;     // rtol of adaptive methods; empty: the preset's
   double ok_tol = 1e-3;               // relative gradient error up to which a run is ok
   int threads = 1;                    // runs in parallel (results do not depend on it)
-  long max_steps = 100000;            // every run's step budget (0: the integrators' own)
+  long max_steps = 50000;             // every run's step budget (0: the integrators' own)
   std::vector<double> robertson_horizons = {40.0, 1e5};  // the bench's horizons
   int train_neural = -1;                                 // -1: as the preset says; 0 / 1: off / on
   int neural_iterations = 30;

@@ -92,13 +92,14 @@ TEST(CheckGradientApps, CatchesAWrongVjpInTheField) {
 TEST(CheckGradientApps, StiffnessStudyChecksItsProblemsAndKeepsItsNotes) {
   const AppResult r = Stiffness("--check-gradient --problems w1b --lambdas 1,1e3");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(Has(r.out, "gradient check two_rate_decay 1: pass")) << r.out;
-  EXPECT_TRUE(Has(r.out, "gradient check two_rate_decay 1e3: pass")) << r.out;
-  EXPECT_TRUE(Has(r.out, "check-gradients W1b")) << "the study's notes as before: " << r.out;
-  const AppResult robertson =
-      Stiffness("--check-gradient --problems robertson --robertson-horizons 40 --lambdas 1");
-  EXPECT_TRUE(Has(robertson.out, "Robertson skipped with the explicit integrator dopri5"))
-      << robertson.out;
+  EXPECT_TRUE(Has(r.out, "gradient check w1b λ=1: pass")) << r.out;
+  EXPECT_TRUE(Has(r.out, "gradient check w1b λ=1e3: pass")) << r.out;
+  EXPECT_TRUE(Has(r.out, "check-gradients w1b")) << "the study's notes as before: " << r.out;
+  // Robertson with the explicit default integrator: within the study's step budget, checked or
+  // reported as not run, never a hang or an abort.
+  const AppResult robertson = Stiffness("--check-gradient --problems robertson --lambdas 40");
+  EXPECT_EQ(robertson.exit_code, 0) << robertson.err;
+  EXPECT_TRUE(Has(robertson.out, "gradient check robertson T=40")) << robertson.out;
 }
 
 TEST(CheckGradientApps, BadInputIsOneLineError) {
