@@ -347,9 +347,9 @@ std::vector<Instance> MakeInstances(const StiffnessOptions& options, const Study
   }
   ParallelFor(instances.size(), options.threads, [&](std::size_t i) {
     Instance& instance = instances[i];
+    instance.study.name = results.problems[instance.problem].name;
     MakeInstance(*definitions[instance.problem], results.problems[instance.problem].capabilities,
                  options.check_gradients, instance);
-    instance.study.name = results.problems[instance.problem].name;
   });
   for (const Instance& instance : instances) {
     StudiedProblem& studied = results.problems[instance.problem];
