@@ -3,8 +3,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <system_error>
+#include <vector>
 
 #include "core/errors.hpp"
 
@@ -32,6 +34,64 @@ std::string ParseErrorDetail(const std::string& what) {
   const std::size_t colon = what.find(": ", column);
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
+
+// A parser callback that refuses an object with the same key twice (JSON allows it and the
+// parser would keep the last silently: {"A": 1, "A": 2} in a reaction). Tracks the path so the
+// error names the place.
+class DuplicateKeyCheck {
+ public:
+  explicit DuplicateKeyCheck(const JsonReader& reader) : reader_(&reader) {}
+
+  bool operator()(int, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start:
+      case Json::parse_event_t::array_start:
+        frames_.push_back(Frame{event == Json::parse_event_t::object_start, {}, {}, 0});
+        break;
+      case Json::parse_event_t::key: {
+        Frame& top = frames_.back();
+        top.key = parsed.get<std::string>();
+        if (!top.keys.insert(top.key).second) {
+          reader_->Fail(JsonPointer(Path(), top.key), "the key appears twice in this object");
+        }
+        break;
+      }
+      case Json::parse_event_t::object_end:
+      case Json::parse_event_t::array_end:
+        frames_.pop_back();
+        NextElement();
+        break;
+      case Json::parse_event_t::value:
+        NextElement();
+        break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;    // the current key (object)
+    std::size_t index;  // the current element (array)
+  };
+
+  void NextElement() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+  }
+  // The pointer of the innermost open object or array.
+  std::string Path() const {
+    std::string path;
+    for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
+      path = frames_[i].object ? JsonPointer(path, frames_[i].key)
+                               : JsonPointer(path, frames_[i].index);
+    }
+    return path;
+  }
+
+  const JsonReader* reader_;
+  std::vector<Frame> frames_;
+};
 
 }  // namespace
 
@@ -79,7 +139,7 @@ Json JsonReader::ReadFile(long long max_bytes) const {
   }
   Json json;
   try {
-    json = Json::parse(text);
+    json = Json::parse(text, DuplicateKeyCheck(*this));
   } catch (const Json::parse_error& e) {
     // e.byte is the 1-based position of the last character read.
     const std::size_t end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());

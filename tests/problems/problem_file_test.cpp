@@ -14,6 +14,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adjoint/gradient_method.hpp"
@@ -50,6 +51,23 @@ class ProblemFileTest : public ::testing::Test {
 
   std::filesystem::path dir_;
 };
+
+// A valid network; each case below breaks one thing.
+nlohmann::json BaseNetwork() {
+  return nlohmann::json::parse(R"({
+    "format": "snode-problem", "version": 1, "kind": "reaction_network", "name": "base",
+    "species": [{"name": "A", "initial": 1}, {"name": "B"}],
+    "reactions": [{"reactants": {"A": 1}, "products": {"B": 1}, "rate": {"lambda": 1}}],
+    "times": [0.5, 1], "loss": {"weights": {"B": 1}}, "stiffness": {"default": [1, 10]}
+  })");
+}
+
+nlohmann::json BaseLinear() {
+  return nlohmann::json::parse(R"({
+    "format": "snode-problem", "version": 1, "kind": "linear", "name": "base_linear",
+    "matrix": [[-1, 0], [1, -2]], "initial": [1, 0], "times": [1], "loss": {"weights": [1, 1]}
+  })");
+}
 
 GradientOptions Tight(const std::string& integrator) {
   GradientOptions options;
@@ -135,6 +153,39 @@ TEST(ProblemFile, ExampleFilesLoad) {
   EXPECT_TRUE(linear->Capabilities().exact_gradient);
   EXPECT_FALSE(linear->Capabilities().positive_states);
   EXPECT_EQ(linear->Make(100.0).ode.theta(3), -100.0);  // A(1,1) = −λ, column-major
+}
+
+TEST(ProblemFile, NetworkFieldFromAFileMatchesCentralDifferences) {
+  const ProblemSetup setup = LoadProblemFile(Example("fast_intermediate.json"))->Make(100.0);
+  Vector z(4);
+  z << 0.6, 0.01, 0.2, 0.1;
+  EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(*setup.ode.field, 0.0, z,
+                                                                setup.ode.theta, 1e-7));
+}
+
+TEST_F(ProblemFileTest, AFileWithoutLambdaDoesNotSweep) {
+  nlohmann::json json = BaseNetwork();
+  json["reactions"][0]["rate"] = 2.0;
+  json.erase("stiffness");
+  const auto definition = LoadProblemFile(Write("plain.json", json.dump()));
+  const ProblemCapabilities caps = definition->Capabilities();
+  EXPECT_FALSE(caps.sweeps);
+  EXPECT_EQ(caps.default_lambdas.size(), 1u);
+  const ProblemSetup setup = definition->Make(123.0);  // λ is ignored
+  EXPECT_EQ(setup.stiffness, 0.0);
+  EXPECT_EQ(setup.ode.theta(0), 2.0);
+}
+
+TEST(ProblemFile, MakeRunsConcurrentlyOnOneDefinition) {
+  const auto definition = LoadProblemFile(Example("linear_2x2.json"));
+  const Vector expected = *definition->Make(1e3).exact_gradient;
+  std::vector<Vector> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = *definition->Make(1e3).exact_gradient; });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const Vector& result : results) EXPECT_EQ(result, expected);
 }
 
 TEST(ProblemFile, RobertsonFileIsTheBuiltInRobertson) {
@@ -258,23 +309,6 @@ TEST_F(ProblemFileTest, RegisterUnderTheFileNameOnce) {
     EXPECT_NE(std::string(e.what()).find("'linear_2x2'"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("already registered"), std::string::npos) << e.what();
   }
-}
-
-// A valid network; each case below breaks one thing.
-nlohmann::json BaseNetwork() {
-  return nlohmann::json::parse(R"({
-    "format": "snode-problem", "version": 1, "kind": "reaction_network", "name": "base",
-    "species": [{"name": "A", "initial": 1}, {"name": "B"}],
-    "reactions": [{"reactants": {"A": 1}, "products": {"B": 1}, "rate": {"lambda": 1}}],
-    "times": [0.5, 1], "loss": {"weights": {"B": 1}}, "stiffness": {"default": [1, 10]}
-  })");
-}
-
-nlohmann::json BaseLinear() {
-  return nlohmann::json::parse(R"({
-    "format": "snode-problem", "version": 1, "kind": "linear", "name": "base_linear",
-    "matrix": [[-1, 0], [1, -2]], "initial": [1, 0], "times": [1], "loss": {"weights": [1, 1]}
-  })");
 }
 
 struct MalformedCase {
@@ -438,6 +472,16 @@ TEST_F(ProblemFileTest, UnreadableFilesAreRefusedWithTheReason) {
   text.replace(text.find("{\"lambda\":1}"), 12, "1e999");
   const std::string overflow = Write("overflow.json", text);
   EXPECT_EQ(LoadError(overflow), overflow + ": not valid JSON: number overflow parsing '1e999'");
+  // A key twice in one object (JSON parsers keep the last one silently).
+  text = BaseNetwork().dump();
+  text.replace(text.find("\"reactants\":{\"A\":1}"), 18, "\"reactants\":{\"A\":1,\"A\":2}");
+  const std::string twice = Write("twice.json", text);
+  EXPECT_EQ(LoadError(twice),
+            twice + ": /reactions/0/reactants/A: the key appears twice in this object");
+  text = BaseNetwork().dump();
+  text.replace(text.find("{\"name\":\"B\"}"), 12, "{\"name\":\"B\",\"name\":\"C\"}");
+  const std::string nested = Write("nested.json", text);
+  EXPECT_EQ(LoadError(nested), nested + ": /species/1/name: the key appears twice in this object");
 }
 
 }  // namespace
