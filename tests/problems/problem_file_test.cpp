@@ -88,6 +88,24 @@ bool HaveCvodes() {
          IntegratorRegistry().Contains("cvodes_bdf");
 }
 
+// Central differences of L over [θ; z0] through the tight CVODES forward solve, with steps
+// step·max(1, |x_i|). The default step of CentralDifferenceGradient (1e-6) lands in the solve's
+// noise (≈1e-11 in L, 5e-6 relative in the quotient); 1e-4 leaves a truncation error ≈1e-8.
+Vector LossDifferences(const ProblemSetup& setup, const GradientOptions& options, double step) {
+  const Index p = setup.ode.theta.size(), n = setup.ode.z0.size();
+  Vector x(p + n);
+  x << setup.ode.theta, setup.ode.z0;
+  const Matrix jacobian = test_util::CentralDifferenceJacobian(
+      [&](const Vector& y) {
+        ProblemSetup perturbed = setup;
+        perturbed.ode.theta = y.head(p);
+        perturbed.ode.z0 = y.tail(n);
+        return Vector::Constant(1, CvodesAdjoint(perturbed, options).loss);
+      },
+      x, step);
+  return jacobian.row(0).transpose();
+}
+
 TEST(ReactionNetworkField, DerivativeProductsMatchCentralDifferences) {
   // Orders up to 3, a source (∅ → A), a sink (C → ∅), autocatalysis (A + B → 2B) and a species
   // on both sides.
@@ -161,6 +179,26 @@ TEST(ProblemFile, NetworkFieldFromAFileMatchesCentralDifferences) {
   z << 0.6, 0.01, 0.2, 0.1;
   EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(*setup.ode.field, 0.0, z,
                                                                 setup.ode.theta, 1e-7));
+}
+
+TEST(ProblemFile, StiffExampleGradientMatchesCentralDifferences) {
+  if (!HaveCvodes()) GTEST_SKIP() << "no cvodes";
+  const auto definition = LoadProblemFile(Example("fast_intermediate.json"));
+  for (const double lambda : {10.0, 1e4}) {
+    const ProblemSetup setup = definition->Make(lambda);
+    GradientOptions options = Tight("cvodes_bdf");
+    options.integrator_options.atol = 1e-14;
+    const LossAndGradient result = CvodesAdjoint(setup, options);
+    // Stiff at λ = 1e4: the fast rate is the Jacobian's largest eigenvalue.
+    Matrix jacobian(4, 4);
+    setup.ode.field->DenseJacobian(0.0, setup.ode.z0, setup.ode.theta, jacobian);
+    EXPECT_GE(jacobian.cwiseAbs().maxCoeff(), lambda);
+    const Vector fd = LossDifferences(setup, options, 1e-4);
+    // dL/dθ only, as a study does for positive_states.
+    EXPECT_LE(test_util::MaxRelativeError(result.dtheta, fd.head(4)), 1e-6)
+        << "λ = " << lambda << "\nadjoint: " << result.dtheta.transpose()
+        << "\nfd:      " << fd.head(4).transpose();
+  }
 }
 
 TEST_F(ProblemFileTest, AFileWithoutLambdaDoesNotSweep) {
@@ -277,21 +315,9 @@ TEST_F(ProblemFileTest, DataLossGradientMatchesCentralDifferences) {
   GradientOptions options = Tight("cvodes_bdf");
   options.integrator_options.atol = 1e-14;
   const Vector adjoint = CvodesAdjoint(setup, options).Joined();
-  // Differences of the tight forward solve with the step 1e-4·max(1, |x_i|): the default 1e-6
-  // lands in the solve's noise (≈1e-11 in L, 5e-6 relative in the quotient), 1e-4 leaves a
-  // truncation error of ≈1e-8.
-  Vector x(5);
-  x << setup.ode.theta, setup.ode.z0;
-  const Matrix fd = test_util::CentralDifferenceJacobian(
-      [&](const Vector& y) {
-        ProblemSetup perturbed = setup;
-        perturbed.ode.theta = y.head(2);
-        perturbed.ode.z0 = y.tail(3);
-        return Vector::Constant(1, CvodesAdjoint(perturbed, options).loss);
-      },
-      x, 1e-4);
-  EXPECT_LE(test_util::MaxRelativeError(adjoint, fd.row(0).transpose()), 1e-6)
-      << "adjoint: " << adjoint.transpose() << "\nfd:      " << fd.row(0);
+  const Vector fd = LossDifferences(setup, options, 1e-4);
+  EXPECT_LE(test_util::MaxRelativeError(adjoint, fd), 1e-6)
+      << "adjoint: " << adjoint.transpose() << "\nfd:      " << fd.transpose();
 }
 
 TEST_F(ProblemFileTest, RegisterUnderTheFileNameOnce) {
