@@ -99,6 +99,7 @@ struct FileSpec {
   std::string name;
   bool linear = false;
   std::vector<std::string> state_names;
+  std::map<std::string, Index> state_index;  // name → position in state_names
   std::vector<Coefficient> initial;
   double t0 = 0.0;
   TimeSpec times;
@@ -175,8 +176,8 @@ ProblemSetup FileProblem::Make(double lambda) const {
   const Index n = static_cast<Index>(spec.state_names.size());
   if (spec.linear) {
     LinearSystem system;
-    system.a =
-        Eigen::Map<const Matrix>(Values(spec.matrix, lambda, spec, "matrix entry").data(), n, n);
+    const Vector entries = Values(spec.matrix, lambda, spec, "matrix entry");  // column-major
+    system.a = Eigen::Map<const Matrix>(entries.data(), n, n);
     system.b = Values(spec.offset, lambda, spec, "offset entry");
     system.z0 = setup.ode.z0;
     system.t0 = spec.t0;
@@ -203,11 +204,13 @@ ProblemSetup FileProblem::Make(double lambda) const {
 // The index of a state by name, or a failure naming the known ones.
 Index StateIndex(const JsonReader& reader, const FileSpec& spec, const std::string& name,
                  const std::string& pointer, const char* what) {
-  for (std::size_t i = 0; i < spec.state_names.size(); ++i) {
-    if (spec.state_names[i] == name) return static_cast<Index>(i);
-  }
+  const auto it = spec.state_index.find(name);
+  if (it != spec.state_index.end()) return it->second;
   std::string known;
-  for (const auto& s : spec.state_names) known += (known.empty() ? "" : ", ") + s;
+  for (std::size_t i = 0; i < spec.state_names.size() && i < 20; ++i) {
+    known += (i == 0 ? "" : ", ") + spec.state_names[i];
+  }
+  if (spec.state_names.size() > 20) known += ", …";
   reader.Fail(pointer, std::string("unknown ") + what + " '" + name + "' (known: " + known + ")");
 }
 
@@ -215,8 +218,9 @@ Index StateIndex(const JsonReader& reader, const FileSpec& spec, const std::stri
 void AddStateName(const JsonReader& reader, FileSpec& spec, const std::string& name,
                   const std::string& pointer) {
   if (name.empty()) reader.Fail(pointer, "a name must not be empty");
-  for (const auto& existing : spec.state_names) {
-    if (existing == name) reader.Fail(pointer, "duplicate name '" + name + "'");
+  const Index index = static_cast<Index>(spec.state_names.size());
+  if (!spec.state_index.emplace(name, index).second) {
+    reader.Fail(pointer, "duplicate name '" + name + "'");
   }
   spec.state_names.push_back(name);
 }
@@ -317,7 +321,9 @@ void ReadLinear(const JsonReader& reader, const Json& root, FileSpec& spec) {
       AddStateName(reader, spec, reader.String((*names)[i], at), at);
     }
   } else {
-    for (std::size_t i = 0; i < n; ++i) spec.state_names.push_back("x" + std::to_string(i + 1));
+    for (std::size_t i = 0; i < n; ++i) {
+      AddStateName(reader, spec, "x" + std::to_string(i + 1), "/states");
+    }
   }
   spec.matrix.resize(n * n);
   for (std::size_t i = 0; i < n; ++i) {
