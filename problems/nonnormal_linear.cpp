@@ -7,6 +7,7 @@
 #include "adjoint/loss.hpp"
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/linear_system.hpp"
 
 namespace snode::problems {
 
@@ -37,19 +38,7 @@ double NonNormalClosedFormLoss(const Matrix& a, double horizon) {
 }
 
 Vector NonNormalExactGradient(const Matrix& a, double horizon) {
-  const Index n = a.rows();
-  const Vector c = NonNormalWeights();
-  const Vector z0 = NonNormalInitialState();
-  Matrix block = Matrix::Zero(2 * n, 2 * n);
-  block.topLeftCorner(n, n) = a.transpose();
-  block.topRightCorner(n, n) = c * z0.transpose();
-  block.bottomRightCorner(n, n) = a.transpose();
-  const Matrix e = (block * horizon).exp();
-  const Matrix dl_da = e.topRightCorner(n, n);
-  Vector gradient(n * n + n);
-  gradient.head(n * n) = Eigen::Map<const Vector>(dl_da.data(), n * n);  // column-major, as θ
-  gradient.tail(n) = e.topLeftCorner(n, n) * c;                          // e^{AᵀT} c
-  return gradient;
+  return LinearFunctionalGradient(a, NonNormalInitialState(), NonNormalWeights(), horizon);
 }
 
 ProblemSetup NonNormalLinearProblem(double stiffness, double horizon) {
