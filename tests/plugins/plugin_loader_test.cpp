@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "problems/decay.hpp"
 #include "problems/problem_registry.hpp"
 #include "tests/apps/app_run_util.hpp"
+#include "tests/test_util/finite_difference_checks.hpp"
 #include "tests/test_util/temp_files.hpp"
 
 namespace snode {
@@ -107,6 +109,25 @@ TEST(PluginLoader, WorkingPluginsProblemIsUsableByName) {
               std::string::npos)
         << e.what();
   }
+}
+
+// examples/problem_plugin: Michaelis–Menten kinetics, stiff with an eigenvalue ≈ −(s + κ)λ.
+TEST(PluginLoader, ExampleProblemPluginsFieldIsRightAndStiff) {
+  LoadPlugin(SNODE_EXAMPLE_PROBLEM_PLUGIN);
+  const auto definition =
+      problems::ProblemRegistry().Create("michaelis_menten", problems::ProblemOptions());
+  EXPECT_TRUE(definition->Capabilities().positive_states);
+  EXPECT_FALSE(definition->Capabilities().exact_gradient);
+  const problems::ProblemSetup setup = definition->Make(1e3);
+  EXPECT_EQ(setup.ode.theta(2), 1e3);  // λ = 1/ε
+  const Vector z = (Vector(2) << 0.7, 0.3).finished();
+  auto field = setup.ode.field->Clone();
+  EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(*field, 0.1, z, setup.ode.theta));
+  Matrix jac(2, 2);
+  field->DenseJacobian(0.1, z, setup.ode.theta, jac);
+  const double fastest = jac.eigenvalues().real().minCoeff();
+  EXPECT_NEAR(fastest, -(0.7 + 1.0) * 1e3, 0.01 * 1.7e3);
+  EXPECT_THROW(definition->Make(5.0), ConfigError);  // below min_lambda = 10
 }
 
 TEST(PluginLoader, LoadingTheSameFileTwiceIsANoOp) {
