@@ -1,12 +1,15 @@
 #pragma once
-// Writing an snode plug-in: a shared library that adds integrators and gradient methods at run
-// time (`--plugin PATH.so` in every app, SNODE_PLUGIN_PATH, or snode::LoadPlugin()).
+// Writing an snode plug-in: a shared library that adds integrators, gradient methods and problems
+// at run time (`--plugin PATH.so` in every app, SNODE_PLUGIN_PATH, or snode::LoadPlugin()).
 //
 //   #include <snode/plugins/plugin.hpp>
 //
 //   SNODE_PLUGIN(registrar) {
 //     registrar.AddIntegrator("bs32", [](const snode::IntegratorOptions& o) {
 //       return std::make_unique<Bs32>(o);
+//     });
+//     registrar.AddProblem("brusselator", [](const snode::problems::ProblemOptions&) {
+//       return snode::problems::MakeProblemDefinition("brusselator", capabilities, MakeMine);
 //     });
 //   }
 //
@@ -16,18 +19,18 @@
 //                                                    exception's message goes back to the host
 //                                                    through PluginRegistrar::Fail()
 // The host (plugins/plugin_loader.hpp) checks the version, calls the entry point with its own
-// registrar and then commits what was staged into its IntegratorRegistry()/GradientRegistry() -
-// only when the body returned without error and every name is free, so a failing plug-in
-// registers nothing.
+// registrar and then commits what was staged into its IntegratorRegistry(), GradientRegistry()
+// and problems::ProblemRegistry() - only when the body returned without error and every name is
+// free, so a failing plug-in registers nothing.
 //
 // Why a registrar and not IntegratorRegistry().Add() from a static initialiser: a plug-in may be
 // linked against static snode libraries and then carries its own copy of the registries. Every
 // member of PluginRegistrar is inline and touches only the object the host passed in, so whatever
 // the plug-in stages lands in the host's registries whether snode is built static or shared.
 //
-// Build a plug-in as a MODULE library linked with snode::adjoint (or snode::integrators);
-// examples/bs32_plugin does. The factories and the objects they create live in the plug-in's
-// code, which is why the host never unloads a plug-in.
+// Build a plug-in as a MODULE library linked with snode::plugins (or snode::problems);
+// examples/bs32_plugin and examples/problem_plugin do. The factories and the objects they create
+// live in the plug-in's code, which is why the host never unloads a plug-in.
 
 #include <exception>
 #include <string>
@@ -36,13 +39,15 @@
 
 #include "adjoint/gradient_method.hpp"
 #include "integrators/integrator.hpp"
+#include "problems/problem_registry.hpp"
 
 namespace snode {
 
 // Bumped whenever a type a plug-in sees (PluginRegistrar, IntegratorOptions, Integrator,
-// GradientOptions, GradientMethod, ...) changes layout or virtual functions. The host rejects a
-// plug-in built with another version.
-constexpr int kPluginAbiVersion = 1;
+// GradientOptions, GradientMethod, ProblemDefinition, ProblemSetup, ...) changes layout or
+// virtual functions. The host rejects a plug-in built with another version.
+// 2: PluginRegistrar::AddProblem.
+constexpr int kPluginAbiVersion = 2;
 
 // The names of the two entry points SNODE_PLUGIN defines.
 constexpr const char* kPluginAbiVersionSymbol = "snode_plugin_abi_version";
@@ -63,12 +68,17 @@ class PluginRegistrar {
   void AddGradientMethod(const std::string& name, GradientRegistryType::Factory factory) {
     gradient_methods_.emplace_back(name, std::move(factory));
   }
+  // Stages a problem (problems/problem_registry.hpp), by the same rules.
+  void AddProblem(const std::string& name, problems::ProblemRegistryType::Factory factory) {
+    problems_.emplace_back(name, std::move(factory));
+  }
 
   // Host side. What the plug-in staged, in the order it staged it.
   const Entries<IntegratorRegistryType::Factory>& integrators() const { return integrators_; }
   const Entries<GradientRegistryType::Factory>& gradient_methods() const {
     return gradient_methods_;
   }
+  const Entries<problems::ProblemRegistryType::Factory>& problems() const { return problems_; }
 
   // Called by SNODE_PLUGIN's entry point when the body threw: the host turns it into a
   // ConfigError and registers nothing.
@@ -85,6 +95,7 @@ class PluginRegistrar {
  private:
   Entries<IntegratorRegistryType::Factory> integrators_;
   Entries<GradientRegistryType::Factory> gradient_methods_;
+  Entries<problems::ProblemRegistryType::Factory> problems_;
   bool failed_ = false;
   std::string error_;
 };

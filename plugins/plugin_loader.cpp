@@ -13,6 +13,7 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "plugins/plugin.hpp"
+#include "problems/problem_registry.hpp"
 
 namespace snode {
 
@@ -119,8 +120,10 @@ void LoadPlugin(const std::string& path) {
   RunEntryPoint(canonical, registrar);
   CheckNames(IntegratorRegistry(), registrar.integrators(), canonical);
   CheckNames(GradientRegistry(), registrar.gradient_methods(), canonical);
+  CheckNames(problems::ProblemRegistry(), registrar.problems(), canonical);
   Commit(IntegratorRegistry(), registrar.integrators());
   Commit(GradientRegistry(), registrar.gradient_methods());
+  Commit(problems::ProblemRegistry(), registrar.problems());
   state.loaded.push_back(canonical);
 }
 

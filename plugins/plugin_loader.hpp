@@ -1,6 +1,7 @@
 #pragma once
-// Loading plug-ins (plugins/plugin.hpp) into this process's IntegratorRegistry() and
-// GradientRegistry(). The apps call LoadPluginsFromEnvironment() and then LoadPlugin() for every
+// Loading plug-ins (plugins/plugin.hpp) into this process's IntegratorRegistry(),
+// GradientRegistry() and problems::ProblemRegistry(). The apps call LoadPluginsFromEnvironment()
+// and then LoadPlugin() for every
 // `--plugin PATH` right after parsing their flags, before any name is looked up.
 //
 // A plug-in is opened with dlopen(RTLD_NOW | RTLD_LOCAL) and never closed: the factories it

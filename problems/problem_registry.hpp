@@ -19,6 +19,7 @@
 // independent λ on a thread pool): keep definitions immutable after construction.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +34,8 @@ struct ProblemCapabilities {
   // The stiffness parameter: when sweeps is true, Make(λ) depends on λ and a study runs it over
   // a grid of λ; otherwise Make ignores λ and the problem is run once.
   bool sweeps = false;
-  std::string parameter = "λ";          // what the swept value is called in tables ("λ", "μ", "T")
-  std::string parameter_meaning;        // "the decay rate", "the end time T" (for the report)
+  std::string parameter = "λ";    // what the swept value is called in tables ("λ", "μ", "T")
+  std::string parameter_meaning;  // "the decay rate", "the end time T" (for the report)
   std::vector<double> default_lambdas;  // the default sweep (one value when not swept); sorted
   double min_lambda = 0.0;              // the smallest λ Make accepts (ConfigError below it)
   // The gradient: true when Make fills ProblemSetup::exact_gradient (closed form or an
@@ -71,14 +72,30 @@ class ProblemDefinition {
 
 using ProblemRegistryType = Registry<ProblemDefinition, ProblemOptions>;
 
-// The process-wide registry, with the built-ins registered on first use.
+// The process-wide registry, with the built-ins registered on first use (the first call is
+// thread-safe; Add() afterwards, like every registry's, must not race with other uses).
 ProblemRegistryType& ProblemRegistry();
+
+// Adds the built-in problems (problems/builtin_problems.cpp) to registry; ProblemRegistry() calls
+// it once. ConfigError if one of their names is taken there.
+void RegisterBuiltinProblems(ProblemRegistryType& registry);
 
 // A definition from two functions (what most built-ins and plug-ins need):
 //   ProblemRegistry().Add("mine", [](const ProblemOptions&) {
 //     return MakeProblemDefinition(capabilities, [](double lambda) { return MakeMine(lambda); });
 //   });
+// Make(λ) of the result checks λ before it calls make: for a problem that sweeps, λ must be
+// finite, positive and ≥ min_lambda (ConfigError naming the problem, λ and the valid range); for
+// one that does not, λ is ignored and make receives default_lambdas.front() (0 when empty).
+// ConfigError here when make is empty, or when a sweeping problem has no default λ or a default
+// below min_lambda.
 std::unique_ptr<ProblemDefinition> MakeProblemDefinition(
     ProblemCapabilities capabilities, std::function<ProblemSetup(double lambda)> make);
+// The same with the registry name: error messages name the problem, and Make sets
+// ProblemSetup::name to `name` (the factories' own names, "decay", "van_der_pol", ..., are
+// replaced by the key the problem is known by).
+std::unique_ptr<ProblemDefinition> MakeProblemDefinition(
+    std::string name, ProblemCapabilities capabilities,
+    std::function<ProblemSetup(double lambda)> make);
 
 }  // namespace snode::problems

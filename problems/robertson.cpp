@@ -1,14 +1,10 @@
 #include "problems/robertson.hpp"
 
-#include <Eigen/Eigenvalues>
 #include <cmath>
-#include <exception>
 #include <memory>
 
-#include "adjoint/finite_difference.hpp"
-#include "adjoint/gradient_method.hpp"
-#include "integrators/integrator.hpp"
 #include "models/analytic_fields.hpp"
+#include "problems/reference.hpp"
 
 namespace snode::problems {
 namespace {
@@ -17,35 +13,6 @@ Vector RobertsonWeights() {
   Vector weights(3);
   weights << 1.0, 1e4, 0.0;
   return weights;
-}
-
-GradientOptions TightOptions(const std::string& integrator) {
-  GradientOptions options;
-  options.integrator = integrator;
-  options.integrator_options.rtol = 1e-12;
-  options.integrator_options.atol = 1e-20;
-  options.integrator_options.max_steps = 1000000;
-  return options;
-}
-
-// The tight CVODES adjoint; sets ref.adjoint (when finite) or ref.adjoint_message and returns the
-// forward state at T (empty when it failed).
-Vector TightAdjoint(const ProblemSetup& problem, RobertsonReference& ref) {
-  if (!GradientRegistry().Contains("cvodes_adjoint") ||
-      !IntegratorRegistry().Contains("cvodes_bdf")) {
-    ref.adjoint_message = "cvodes_adjoint/cvodes_bdf is not registered";
-    return Vector();
-  }
-  try {
-    auto method = GradientRegistry().Create("cvodes_adjoint", TightOptions("cvodes_bdf"));
-    const LossAndGradient result = method->Compute(problem.ode, *problem.loss);
-    const Vector g = result.Joined();
-    if (std::isfinite(result.loss) && g.allFinite()) ref.adjoint = g;
-    return result.forward.states.empty() ? Vector() : result.forward.states.back();
-  } catch (const std::exception& e) {
-    ref.adjoint_message = e.what();
-    return Vector();
-  }
 }
 
 }  // namespace
@@ -80,25 +47,20 @@ ProblemSetup MakeRobertsonSum(double horizon) {
 }
 
 RobertsonReference ComputeRobertsonReference(const ProblemSetup& problem) {
+  // The generic reference's tolerances with Robertson's atol_scale: rtol 1e-12, atol 1e-20.
+  const ReferenceTolerances tolerances = ReferenceTolerancesFor(problem, 1e-6);
+  const TightGradient adjoint = TightCvodesAdjoint(problem, tolerances);
+  const TightGradient fd = TightCentralDifferences(problem, tolerances, 1e-6);
   RobertsonReference ref;
-  const Vector adjoint_final = TightAdjoint(problem, ref);
-  ref.fd_integrator = IntegratorRegistry().Contains("cvodes_bdf") ? "cvodes_bdf" : "sdirk";
-  Vector final_state;
-  try {
-    const LossAndGradient result =
-        CentralDifferenceGradient(problem.ode, *problem.loss, TightOptions(ref.fd_integrator));
-    ref.finite_difference = result.Joined();
-    final_state = result.forward.states.back();
-  } catch (const std::exception& e) {
-    ref.fd_message = e.what();
-  }
-  if (ref.adjoint.size() > 0 && adjoint_final.size() > 0) final_state = adjoint_final;
-  if (final_state.size() == 3) {
-    Matrix jac(3, 3);
-    problem.ode.field->DenseJacobian(problem.ode.output_times.back(), final_state,
-                                     problem.ode.theta, jac);
-    ref.spectral_radius = jac.eigenvalues().cwiseAbs().maxCoeff();
-  }
+  ref.adjoint = adjoint.gradient;
+  ref.adjoint_message = adjoint.message;
+  ref.finite_difference = fd.gradient;
+  ref.fd_integrator = fd.integrator;
+  ref.fd_message = fd.message;
+  const Vector& final_state = adjoint.gradient.size() > 0 && adjoint.final_state.size() > 0
+                                  ? adjoint.final_state
+                                  : fd.final_state;
+  ref.spectral_radius = SpectralRadiusAt(problem.ode, final_state);
   return ref;
 }
 

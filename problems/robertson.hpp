@@ -27,11 +27,12 @@ std::vector<double> RobertsonSumTimes(double horizon);
 
 // A tight reference gradient [dL/dk; dL/dy0] for a Robertson problem: the CVODES adjoint with
 // BDF at rtol = 1e-12, atol = 1e-20 (up to 1e6 steps), and as cross-check central differences
-// of a BDF solve (cvodes_bdf, or sdirk when it is not registered) at the same tolerances.
+// of a BDF solve (cvodes_bdf, or sdirk when it is not registered) at the same tolerances; the
+// parts of problems/reference.hpp's ComputeReference, kept separately for the Robertson bench.
 // Never throws: failures are kept as messages.
 struct RobertsonReference {
   Vector adjoint;                // empty when the adjoint failed, was unavailable or non-finite
-  std::string adjoint_message;   // why it is empty (empty for a non-finite result)
+  std::string adjoint_message;   // why it is empty
   Vector finite_difference;      // empty when the differences failed
   std::string fd_integrator;     // integrator of the differences
   std::string fd_message;        // why they failed

@@ -2,7 +2,8 @@
 # Builds every examples/*/ CMake project against an installed snode, as a user would: nothing but
 # find_package(snode) through CMAKE_PREFIX_PATH=PREFIX. Each project builds in BUILD_DIR/<name>/;
 # the libraries and programs all land in BUILD_DIR itself (so the bs32 plug-in is
-# BUILD_DIR/libbs32.so). A project that defines tests has them run (ctest).
+# BUILD_DIR/libbs32.so, the problem plug-in BUILD_DIR/libmichaelis_menten.so). A project that
+# defines tests has them run (ctest).
 # Usage: scripts/build_examples.sh PREFIX BUILD_DIR [--no-test]
 #   e.g. cmake --install build --prefix /tmp/snode-prefix
 #        bash scripts/build_examples.sh /tmp/snode-prefix build-examples

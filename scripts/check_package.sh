@@ -6,10 +6,12 @@
 #   2. find_package(snode 0.3) must fail (the version file);
 #   3. the same program compiled with `pkg-config --cflags --libs snode` (snode.pc);
 #   4. every examples/*/ project (scripts/build_examples.sh, which also runs their tests: the
-#      integrator contract on the bs32 plug-in and on the example tableaus);
+#      integrator contract on the bs32 plug-in and on the example tableaus, the gradient check
+#      of the problem plug-in);
 #   5. the installed stiffness_study with the bs32 plug-in (--plugin) under bptt,
 #      backsolve_adjoint and as cvodes_adjoint's backward integrator, and with a tableau file
-#      (--tableau); a tableau with a wrong coefficient must be refused.
+#      (--tableau); a tableau with a wrong coefficient must be refused;
+#   6. the installed stiffness_study on the problem plug-in's problem (--plugin, --problems).
 # Usage: scripts/check_package.sh [BUILD_DIR]. Exit 0 when all pass; the temporary prefix is removed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,5 +80,14 @@ if [ -f "$work/examples/libbs32.so" ]; then
     echo "check_package: the wrong tableau was not refused with its failed condition" >&2
     exit 1
   fi
+fi
+if [ -f "$work/examples/libmichaelis_menten.so" ]; then
+  echo "check_package: installed stiffness_study with the problem plug-in"
+  "$prefix/bin/stiffness_study" --plugin "$work/examples/libmichaelis_menten.so" \
+    --problems michaelis_menten --lambdas 10,1000 --no-plots --quiet --out "$work/problem_study" \
+    >"$work/problem_study.log" 2>&1 ||
+    { cat "$work/problem_study.log" >&2; echo "check_package: stiffness_study with the problem plug-in failed" >&2; exit 1; }
+  grep -rq michaelis_menten "$work/problem_study" "$work/problem_study.log" ||
+    { echo "check_package: stiffness_study ran no plug-in problem" >&2; exit 1; }
 fi
 echo "check_package: passed"

@@ -5,6 +5,7 @@
 
 #include "integrators/heun_integrator.hpp"
 #include "plugins/plugin.hpp"
+#include "problems/decay.hpp"
 
 #define SNODE_FAULT_WRONG_ABI 1        // built for another kPluginAbiVersion
 #define SNODE_FAULT_NO_ENTRY 2         // a shared object without the entry points
@@ -14,10 +15,19 @@
 #define SNODE_FAULT_BAD_NAME 6         // a name that is not snake_case
 #define SNODE_FAULT_UNRESOLVED 7       // needs a symbol nothing defines (dlopen fails)
 #define SNODE_FAULT_SAME_NAME_TWICE 8  // one name staged twice
+#define SNODE_FAULT_PROBLEM_TAKEN 9    // a free integrator and problem name, then the problem "w1"
 
 namespace {
 std::unique_ptr<snode::Integrator> MakeHeun(const snode::IntegratorOptions& o) {
   return std::make_unique<snode::HeunIntegrator>(o);
+}
+[[maybe_unused]] std::unique_ptr<snode::problems::ProblemDefinition> MakeDecayProblem(
+    const snode::problems::ProblemOptions&) {
+  snode::problems::ProblemCapabilities c;
+  c.description = "decay";
+  c.sweeps = true;
+  c.default_lambdas = {1.0};
+  return snode::problems::MakeProblemDefinition(c, snode::problems::MakeDecay);
 }
 }  // namespace
 
@@ -40,6 +50,7 @@ SNODE_PLUGIN(registrar) {
 SNODE_PLUGIN(registrar) {
 #if SNODE_FAULT == SNODE_FAULT_THROWS
   registrar.AddIntegrator("throwing_heun", MakeHeun);
+  registrar.AddProblem("throwing_problem", MakeDecayProblem);
   throw std::runtime_error("the plug-in's coefficient file is missing");
 #elif SNODE_FAULT == SNODE_FAULT_TAKEN
   registrar.AddIntegrator("dopri5", MakeHeun);
@@ -50,6 +61,10 @@ SNODE_PLUGIN(registrar) {
   });
 #elif SNODE_FAULT == SNODE_FAULT_BAD_NAME
   registrar.AddIntegrator("Bad-Name", MakeHeun);
+#elif SNODE_FAULT == SNODE_FAULT_PROBLEM_TAKEN
+  registrar.AddIntegrator("problem_taken_heun", MakeHeun);
+  registrar.AddProblem("problem_taken_decay", MakeDecayProblem);
+  registrar.AddProblem("w1", MakeDecayProblem);
 #elif SNODE_FAULT == SNODE_FAULT_SAME_NAME_TWICE
   registrar.AddIntegrator("twice_heun", MakeHeun);
   registrar.AddIntegrator("twice_heun", MakeHeun);

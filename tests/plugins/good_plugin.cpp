@@ -1,5 +1,6 @@
-// A working plug-in: integrator "plugin_heun" (Heun's method under its own name) and gradient
-// method "plugin_central_difference" (central differences behind the GradientMethod interface).
+// A working plug-in: integrator "plugin_heun" (Heun's method under its own name), gradient
+// method "plugin_central_difference" (central differences behind the GradientMethod interface)
+// and problem "plugin_two_rate_decay" (the two-rate decay with its exact gradient, λ ≥ 2).
 // Built a second time with SNODE_TEST_DIR_PLUGIN for the SNODE_PLUGIN_PATH directory test: then it
 // registers "dir_plugin_heun" alone.
 #include <memory>
@@ -9,6 +10,7 @@
 #include "adjoint/finite_difference.hpp"
 #include "integrators/heun_integrator.hpp"
 #include "plugins/plugin.hpp"
+#include "problems/decay.hpp"
 
 namespace {
 
@@ -41,6 +43,17 @@ class PluginCentralDifference final : public snode::GradientMethod {
   snode::GradientOptions options_;
 };
 
+[[maybe_unused]] snode::problems::ProblemCapabilities TwoRateDecayCapabilities() {
+  snode::problems::ProblemCapabilities c;
+  c.description = "two-rate decay from a plug-in";
+  c.sweeps = true;
+  c.parameter_meaning = "the fast decay rate";
+  c.default_lambdas = {10.0, 1e3};
+  c.min_lambda = 2.0;
+  c.exact_gradient = true;
+  return c;
+}
+
 }  // namespace
 
 #ifdef SNODE_TEST_DIR_PLUGIN
@@ -56,6 +69,11 @@ SNODE_PLUGIN(registrar) {
   });
   registrar.AddGradientMethod("plugin_central_difference", [](const snode::GradientOptions& o) {
     return std::make_unique<PluginCentralDifference>(o);
+  });
+  registrar.AddProblem("plugin_two_rate_decay", [](const snode::problems::ProblemOptions&) {
+    return snode::problems::MakeProblemDefinition(
+        "plugin_two_rate_decay", TwoRateDecayCapabilities(),
+        [](double lambda) { return snode::problems::MakeTwoRateDecay(lambda); });
   });
 }
 #endif

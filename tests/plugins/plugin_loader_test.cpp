@@ -1,13 +1,14 @@
 // LoadPlugin / LoadPluginsFromEnvironment (plugins/plugin_loader.hpp) with the plug-ins built in
-// tests/plugins/: a working one whose integrator and gradient method are then run and checked,
-// and one per fault, each of which must fail with a clear error and register nothing. ctest runs
-// every test in its own process; run together in one process they still hold, because each fault
-// has its own plug-in and loading the working one twice is a no-op.
+// tests/plugins/: a working one whose integrator, gradient method and problem are then run and
+// checked, and one per fault, each of which must fail with a clear error and register nothing.
+// ctest runs every test in its own process; run together in one process they still hold, because
+// each fault has its own plug-in and loading the working one twice is a no-op.
 #include "plugins/plugin_loader.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -19,7 +20,9 @@
 #include "integrators/integrator.hpp"
 #include "plugins/plugin.hpp"
 #include "problems/decay.hpp"
+#include "problems/problem_registry.hpp"
 #include "tests/apps/app_run_util.hpp"
+#include "tests/test_util/finite_difference_checks.hpp"
 #include "tests/test_util/temp_files.hpp"
 
 namespace snode {
@@ -73,6 +76,58 @@ TEST(PluginLoader, WorkingPluginsIntegratorMatchesHeunAndItsGradientIsRight) {
   const Vector exact = problems::DecayExactGradient(2.0);
   EXPECT_NEAR(result.dtheta(0), exact(0), 1e-6 * std::abs(exact(0)));
   EXPECT_NEAR(result.dz0(0), exact(1), 1e-6 * std::abs(exact(1)));
+}
+
+TEST(PluginLoader, WorkingPluginsProblemIsUsableByName) {
+  LoadPlugin(SNODE_GOOD_PLUGIN);
+  ASSERT_TRUE(problems::ProblemRegistry().Contains("plugin_two_rate_decay"));
+  // Next to the built-ins, which the first use of the registry put there.
+  EXPECT_TRUE(problems::ProblemRegistry().Contains("w1b"));
+  const auto definition =
+      problems::ProblemRegistry().Create("plugin_two_rate_decay", problems::ProblemOptions());
+  const problems::ProblemCapabilities c = definition->Capabilities();
+  EXPECT_EQ(c.description, "two-rate decay from a plug-in");
+  EXPECT_TRUE(c.sweeps && c.exact_gradient);
+  const problems::ProblemSetup setup = definition->Make(1e3);
+  EXPECT_EQ(setup.name, "plugin_two_rate_decay");
+  ASSERT_TRUE(setup.exact_gradient);
+  EXPECT_EQ(*setup.exact_gradient, problems::TwoRateDecayExactGradient(1e3));
+  // The plug-in's problem solves like the built-in: the loss through the host's integrator.
+  IntegratorOptions tight;
+  tight.rtol = 1e-10;
+  tight.atol = 1e-12;
+  auto integrator = IntegratorRegistry().Create("dopri5", tight);
+  const problems::ProblemSetup builtin = problems::MakeTwoRateDecay(1e3);
+  EXPECT_NEAR(EvaluateLoss(setup.ode, *setup.loss, *integrator),
+              EvaluateLoss(builtin.ode, *builtin.loss, *integrator), 1e-12);
+  // Its declared range is enforced by the host.
+  try {
+    definition->Make(1.0);
+    ADD_FAILURE() << "λ = 1 below min_lambda = 2 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("problem 'plugin_two_rate_decay': λ = 1 is out of range"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// examples/problem_plugin: Michaelis–Menten kinetics, stiff with an eigenvalue ≈ −(s + κ)λ.
+TEST(PluginLoader, ExampleProblemPluginsFieldIsRightAndStiff) {
+  LoadPlugin(SNODE_EXAMPLE_PROBLEM_PLUGIN);
+  const auto definition =
+      problems::ProblemRegistry().Create("michaelis_menten", problems::ProblemOptions());
+  EXPECT_TRUE(definition->Capabilities().positive_states);
+  EXPECT_FALSE(definition->Capabilities().exact_gradient);
+  const problems::ProblemSetup setup = definition->Make(1e3);
+  EXPECT_EQ(setup.ode.theta(2), 1e3);  // λ = 1/ε
+  const Vector z = (Vector(2) << 0.7, 0.3).finished();
+  auto field = setup.ode.field->Clone();
+  EXPECT_TRUE(test_util::FieldDerivativesMatchFiniteDifferences(*field, 0.1, z, setup.ode.theta));
+  Matrix jac(2, 2);
+  field->DenseJacobian(0.1, z, setup.ode.theta, jac);
+  const double fastest = jac.eigenvalues().real().minCoeff();
+  EXPECT_NEAR(fastest, -(0.7 + 1.0) * 1e3, 0.01 * 1.7e3);
+  EXPECT_THROW(definition->Make(5.0), ConfigError);  // below min_lambda = 10
 }
 
 TEST(PluginLoader, LoadingTheSameFileTwiceIsANoOp) {
@@ -137,6 +192,7 @@ TEST(PluginLoader, ExceptionDuringRegistrationIsReportedAndRegistersNothing) {
         << message;
   }
   EXPECT_FALSE(IntegratorRegistry().Contains("throwing_heun"));
+  EXPECT_FALSE(problems::ProblemRegistry().Contains("throwing_problem"));
   EXPECT_EQ(LoadedPlugins().size(), loaded_before);
 }
 
@@ -156,6 +212,18 @@ TEST(PluginLoader, SecondNameTakenRegistersNeitherName) {
             std::string::npos)
       << message;
   EXPECT_FALSE(IntegratorRegistry().Contains("second_taken_heun"));
+}
+
+TEST(PluginLoader, ProblemNameTakenRegistersNothing) {
+  const std::string message = LoadError<ConfigError>(SNODE_PROBLEM_TAKEN_PLUGIN);
+  EXPECT_NE(message.find("registers problem 'w1', which is already registered; nothing was "
+                         "registered"),
+            std::string::npos)
+      << message;
+  EXPECT_FALSE(IntegratorRegistry().Contains("problem_taken_heun"));
+  EXPECT_FALSE(problems::ProblemRegistry().Contains("problem_taken_decay"));
+  // The built-in is untouched.
+  EXPECT_EQ(problems::ProblemRegistry().Create("w1", {})->Make(2.0).name, "w1");
 }
 
 TEST(PluginLoader, NameThatIsNotSnakeCaseIsRejected) {
