@@ -100,12 +100,13 @@ void AddOscillatorsAndFits(ProblemRegistryType& registry) {
   AddBuiltin(registry, "lotka_volterra", lv, [](double, const ProblemOptions& options) {
     return MakeLotkaVolterraDiscovery(options);
   });
-  AddBuiltin(registry, "neural",
-             Swept("neural ODE (MLP 2-16-2) fitted to two-rate decay data with rates 1 and λ", "λ",
-                   "the fast rate of the data", {1e3}, false),
-             [](double lambda, const ProblemOptions& options) {
-               return MakeStiffNeural(lambda, options.seed);
-             });
+  ProblemCapabilities neural =
+      Swept("neural ODE (MLP 2-16-2) fitted to two-rate decay data with rates 1 and λ", "λ",
+            "the fast rate of the data", {1e3}, false);
+  neural.trainable = true;
+  AddBuiltin(registry, "neural", neural, [](double lambda, const ProblemOptions& options) {
+    return MakeStiffNeural(lambda, options.seed);
+  });
 }
 
 void AddLinearAndLayers(ProblemRegistryType& registry) {

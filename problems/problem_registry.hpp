@@ -54,6 +54,9 @@ struct ProblemCapabilities {
   // (reaction networks, Robertson): the reference's central-difference cross-check then compares
   // dL/dθ only.
   bool positive_states = false;
+  // A learning problem (θ are network weights fitted to data): the study's "full" preset also
+  // trains θ with Adam through every method and compares the training curves.
+  bool trainable = false;
 };
 
 struct ProblemOptions {
