@@ -31,10 +31,10 @@ bool HasReconstruction(const GradientStats& s) {
 
 std::string StatusCell(const GradientRecord& r) {
   std::string cell = r.status;
-  if (r.run.threw) return cell + ": " + Shorten(r.run.message, 70);
+  if (r.run.threw) return cell + ": " + r.run.message;
   const GradientStats& s = r.run.stats;
   if (s.flagged) {
-    cell += " (" + Shorten(s.diagnosis.empty() ? "flagged by the method" : s.diagnosis, 110) + ")";
+    cell += " (" + (s.diagnosis.empty() ? "flagged by the method" : s.diagnosis) + ")";
   } else if (s.reconstruction_failed) {
     cell += " (reconstruction flagged)";
   }
@@ -98,7 +98,7 @@ void PrintNeuralTable(const StiffnessOptions& options, const std::vector<NeuralR
                   any ? FormatScientific(n.losses.back(), 3) : "-", FormatScientific(n.rescored, 3),
                   std::to_string(n.forward_nfe), std::to_string(n.backward_nfe),
                   std::to_string(n.vjp), FormatSeconds(n.seconds),
-                  n.status + (n.message.empty() ? "" : ": " + Shorten(n.message, 60))});
+                  n.status + (n.message.empty() ? "" : ": " + n.message)});
   }
   table.Print(out);
 }

@@ -121,17 +121,16 @@ StudyReference DescribeReference(const problems::RobertsonReference& reference, 
       ref.description += "; central differences of cvodes_bdf (rtol=1e-12) agree on dL/dk to " +
                          FormatScientific(diff.rel, 1) + " relative";
     } else if (!reference.fd_message.empty()) {
-      ref.description +=
-          "; finite-difference cross-check failed: " + Shorten(reference.fd_message, 80);
+      ref.description += "; finite-difference cross-check failed: " + reference.fd_message;
     }
   } else if (fd.size() > 0) {
     ref.ok = true;
     ref.gradient = fd;
-    ref.description = "reference: central differences of " + reference.fd_integrator +
-                      " at rtol=1e-12,atol=1e-20 (cvodes_adjoint unavailable: " +
-                      Shorten(reference.adjoint_message, 60) + ")";
+    ref.description =
+        "reference: central differences of " + reference.fd_integrator +
+        " at rtol=1e-12,atol=1e-20 (cvodes_adjoint unavailable: " + reference.adjoint_message + ")";
   } else {
-    ref.description = "no reference gradient: " + Shorten(reference.fd_message, 100);
+    ref.description = "no reference gradient: " + reference.fd_message;
   }
   return ref;
 }
@@ -311,9 +310,8 @@ std::vector<MethodSpec> MethodsFor(const StiffnessOptions& options, const StudyP
   // Explicit settings (--rtol, --step) can make two recipes the same method: run it once.
   std::vector<MethodSpec> unique;
   for (MethodSpec& spec : specs) {
-    const bool seen = std::any_of(unique.begin(), unique.end(), [&](const MethodSpec& u) {
-      return u.Label() == spec.Label();
-    });
+    const bool seen = std::any_of(unique.begin(), unique.end(),
+                                  [&](const MethodSpec& u) { return u.Label() == spec.Label(); });
     if (!seen) unique.push_back(std::move(spec));
   }
   return SupportedOnly(unique, notes);
@@ -624,10 +622,9 @@ std::string PanelSummary(const BacksolvePanel& panel) {
   if (rec.complete) {
     line += "z_rec(0) = " + FormatScientific(rec.states.back()(0), 3) + " (exact 1)";
   } else if (!rec.times.empty()) {
-    line += "broke down before t = " + FormatNumber(rec.times.back(), 3) + " (" +
-            Shorten(rec.message, 70) + ")";
+    line += "broke down before t = " + FormatNumber(rec.times.back(), 3) + " (" + rec.message + ")";
   } else {
-    line += "no data (" + Shorten(rec.message, 70) + ")";
+    line += "no data (" + rec.message + ")";
   }
   return line;
 }
