@@ -23,6 +23,14 @@ void PrintStudyHeader(const StiffnessOptions& options, const StiffnessResults& r
 }
 
 namespace {
+// text on one line (table cells): line breaks become spaces; nothing is cut.
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
 // Whether the method measured a reconstruction of z(t0) (the backsolve adjoint does).
 bool HasReconstruction(const GradientStats& s) {
   return s.reconstruction_error != 0.0 || s.reconstruction_failed;
@@ -31,10 +39,10 @@ bool HasReconstruction(const GradientStats& s) {
 
 std::string StatusCell(const GradientRecord& r) {
   std::string cell = r.status;
-  if (r.run.threw) return cell + ": " + r.run.message;
+  if (r.run.threw) return cell + ": " + OneLine(r.run.message);
   const GradientStats& s = r.run.stats;
   if (s.flagged) {
-    cell += " (" + (s.diagnosis.empty() ? "flagged by the method" : s.diagnosis) + ")";
+    cell += " (" + OneLine(s.diagnosis.empty() ? "flagged by the method" : s.diagnosis) + ")";
   } else if (s.reconstruction_failed) {
     cell += " (reconstruction flagged)";
   }
