@@ -13,6 +13,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adjoint/finite_difference.hpp"
 #include "adjoint/gradient_method.hpp"
@@ -36,6 +37,25 @@ std::string ConfigErrorOf(const std::function<void()>& run) {
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// ctest runs each test in its own process, so here the registry's first use is concurrent: every
+// thread sees the one registry with every built-in registered once.
+TEST(ProblemRegistry, FirstUseFromSeveralThreadsSeesOneCompleteRegistry) {
+  std::vector<const ProblemRegistryType*> seen(4);
+  std::vector<std::size_t> sizes(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    threads.emplace_back([&, i] {
+      seen[i] = &ProblemRegistry();
+      sizes[i] = seen[i]->Names().size();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], &ProblemRegistry());
+    EXPECT_EQ(sizes[i], 11u);  // the built-ins of HasTheBuiltins
+  }
 }
 
 TEST(ProblemRegistry, HasTheBuiltins) {
