@@ -8,8 +8,8 @@
 //     registrar.AddIntegrator("bs32", [](const snode::IntegratorOptions& o) {
 //       return std::make_unique<Bs32>(o);
 //     });
-//     registrar.AddProblem("brusselator", [](const snode::problems::ProblemOptions&) {
-//       return snode::problems::MakeProblemDefinition("brusselator", capabilities, MakeMine);
+//     registrar.AddProblem("michaelis_menten", [](const snode::problems::ProblemOptions&) {
+//       return snode::problems::MakeProblemDefinition("michaelis_menten", capabilities, Make);
 //     });
 //   }
 //
@@ -28,9 +28,10 @@
 // member of PluginRegistrar is inline and touches only the object the host passed in, so whatever
 // the plug-in stages lands in the host's registries whether snode is built static or shared.
 //
-// Build a plug-in as a MODULE library linked with snode::plugins (or snode::problems);
-// examples/bs32_plugin and examples/problem_plugin do. The factories and the objects they create
-// live in the plug-in's code, which is why the host never unloads a plug-in.
+// Build a plug-in as a MODULE library linked with snode::plugins, as examples/problem_plugin does
+// (one that adds integrators only may link snode::integrators, as examples/bs32_plugin does). The
+// factories and the objects they create live in the plug-in's code, which is why the host never
+// unloads a plug-in.
 
 #include <exception>
 #include <string>

@@ -13,8 +13,10 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adjoint/finite_difference.hpp"
+#include "adjoint/gradient_method.hpp"
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "problems/decay.hpp"
@@ -35,6 +37,25 @@ std::string ConfigErrorOf(const std::function<void()>& run) {
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// ctest runs each test in its own process, so here the registry's first use is concurrent: every
+// thread sees the one registry with every built-in registered once.
+TEST(ProblemRegistry, FirstUseFromSeveralThreadsSeesOneCompleteRegistry) {
+  std::vector<const ProblemRegistryType*> seen(4);
+  std::vector<std::size_t> sizes(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    threads.emplace_back([&, i] {
+      seen[i] = &ProblemRegistry();
+      sizes[i] = seen[i]->Names().size();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], &ProblemRegistry());
+    EXPECT_EQ(sizes[i], 11u);  // the built-ins of HasTheBuiltins
+  }
 }
 
 TEST(ProblemRegistry, HasTheBuiltins) {
@@ -114,6 +135,28 @@ double DifferenceTolerance(const std::string& name) {
   if (name == "nonnormal") return 2e-3;
   if (name == "boundary_layer") return 3e-4;
   return 1e-5;
+}
+
+// What a study's first run does: cvodes_adjoint at rtol 1e-6 on every built-in at every default λ
+// (van der Pol up to μ = 1e5, Robertson to T = 1e5) returns a finite loss and gradient.
+TEST(ProblemRegistry, EveryBuiltinHasAFiniteCvodesAdjointGradient) {
+  if (!GradientRegistry().Contains("cvodes_adjoint")) GTEST_SKIP() << "no cvodes_adjoint";
+  for (const std::string& name : ProblemRegistry().Names()) {
+    const auto definition = ProblemRegistry().Create(name, ProblemOptions());
+    const ProblemCapabilities c = definition->Capabilities();
+    GradientOptions options;
+    options.integrator = "cvodes_bdf";
+    options.integrator_options.rtol = 1e-6;
+    options.integrator_options.atol = 1e-6 * c.atol_scale;
+    for (const double lambda : c.default_lambdas) {
+      const ProblemSetup setup = definition->Make(lambda);
+      const LossAndGradient result =
+          GradientRegistry().Create("cvodes_adjoint", options)->Compute(setup.ode, *setup.loss);
+      EXPECT_TRUE(std::isfinite(result.loss)) << name << " at " << lambda;
+      EXPECT_TRUE(result.Joined().allFinite()) << name << " at " << lambda;
+      EXPECT_EQ(result.Joined().size(), setup.ode.theta.size() + setup.ode.z0.size()) << name;
+    }
+  }
 }
 
 TEST(ProblemRegistry, ExactGradientsAgreeWithCentralDifferences) {
