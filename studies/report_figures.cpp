@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <sstream>
 
@@ -110,15 +111,22 @@ std::string LogAxes(const std::string& xlabel, const std::string& ylabel) {
          GnuplotQuote(xlabel) + "\nset ylabel " + GnuplotQuote(ylabel) + "\n";
 }
 
-std::string ParameterSymbol(const std::string& parameter) {
-  if (parameter == "λ") return "{/Symbol l}";
-  if (parameter == "μ") return "{/Symbol m}";
-  return GnuplotEscape(parameter);
+std::string ParameterSymbol(const std::string& parameter) { return GnuplotEscape(parameter); }
+
+// Rewrites the SVG files of a plot with SymbolFontToUnicode.
+void FixSvgFiles(const PlotResult& plot) {
+  for (const std::string& file : plot.files) {
+    if (file.size() > 4 && file.compare(file.size() - 4, 4, ".svg") == 0) {
+      AtomicWriteFile(file, SymbolFontToUnicode(ReadTextFile(file)));
+    }
+  }
 }
 
 ReportFigure Render(const std::string& report_dir, const std::string& name, const std::string& body,
                     int width, int height, ReportFigure figure) {
-  const PlotResult plot = RenderGnuplot(report_dir + "/figures", name, body, width, height);
+  const PlotResult plot =
+      RenderGnuplot(report_dir + "/figures", name, "set encoding utf8\n" + body, width, height);
+  FixSvgFiles(plot);
   const bool has_svg =
       std::any_of(plot.files.begin(), plot.files.end(), [](const std::string& file) {
         return file.size() > 4 && file.compare(file.size() - 4, 4, ".svg") == 0;
@@ -185,7 +193,7 @@ ReportFigure ErrorFigure(const std::string& report_dir, const StudyReportInput& 
        << "plot " << SeriesClauses(name + ".dat", series, "linespoints", true) << ", \\\n     '"
        << name << ".dat' index " << series.size()
        << " using 1:2 with lines lw 2 dt 2 lc rgb '#000000' title "
-       << GnuplotQuote(absolute ? "ok below: ok\\_tol{/Symbol \\327}|e| + {/Symbol t}"
+       << GnuplotQuote(absolute ? "ok below: ok\\_tol·|e| + τ"
                                 : "ok below: ok\\_tol = " + FormatCompact(judging.ok_tol));
   if (clamped) {
     body << ", \\\n     " << range.ceiling << " with lines lc rgb '#bbbbbb' dt 3 title "
@@ -333,6 +341,45 @@ ReportFigure ParetoFigure(const std::string& report_dir, const StudyReportInput&
 
 }  // namespace
 
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string SymbolFontToUnicode(const std::string& svg) {
+  static const char* const kLower[26] = {"α", "β", "χ", "δ", "ε", "φ", "γ", "η", "ι",
+                                         "ϕ", "κ", "λ", "μ", "ν", "ο", "π", "θ", "ρ",
+                                         "σ", "τ", "υ", "ϖ", "ω", "ξ", "ψ", "ζ"};
+  static const char* const kUpper[26] = {"Α", "Β", "Χ", "Δ", "Ε", "Φ", "Γ", "Η", "Ι",
+                                         "ϑ", "Κ", "Λ", "Μ", "Ν", "Ο", "Π", "Θ", "Ρ",
+                                         "Σ", "Τ", "Υ", "ς", "Ω", "Ξ", "Ψ", "Ζ"};
+  const std::string marker = "font-family=\"Symbol\"";
+  std::string out;
+  std::size_t done = 0;
+  for (std::size_t pos = svg.find(marker); pos != std::string::npos; pos = svg.find(marker, done)) {
+    const std::size_t open = svg.find('>', pos);
+    const std::size_t close = open == std::string::npos ? open : svg.find('<', open);
+    if (close == std::string::npos) break;
+    out += svg.substr(done, open + 1 - done);
+    for (std::size_t i = open + 1; i < close; ++i) {
+      const unsigned char c = static_cast<unsigned char>(svg[i]);
+      if (c >= 'a' && c <= 'z') {
+        out += kLower[c - 'a'];
+      } else if (c >= 'A' && c <= 'Z') {
+        out += kUpper[c - 'A'];
+      } else if (c == 0327) {
+        out += "·";
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    done = close;
+  }
+  return out + svg.substr(done);
+}
+
 std::vector<std::size_t> ParetoFront(const std::vector<CostPoint>& points) {
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < points.size(); ++i) {
@@ -389,6 +436,7 @@ ReportFigure ReconstructionFigure(const std::string& report_dir, const StudyRepo
   const int width = std::max(700, std::min(1400, 360 * static_cast<int>(panels.size())));
   const PlotResult plot = PlotReconstructionPanels(
       report_dir + "/figures", "backsolve_reconstruction", "", "|z(t)|", panels, width, 460);
+  FixSvgFiles(plot);
   ReportFigure figure;
   figure.title = input.panels_problem + ": the backsolve adjoint's reconstruction of z(t)";
   figure.caption =

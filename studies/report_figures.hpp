@@ -37,6 +37,15 @@ std::vector<std::size_t> ParetoFront(const std::vector<CostPoint>& points);
 // f + VJP + JVP evaluations of a run (forward and backward f), NaN when it threw.
 double EvaluationCost(const GradientRecord& record);
 
+// The whole text of a file ("" when it cannot be read).
+std::string ReadTextFile(const std::string& path);
+
+// gnuplot's enhanced text {/Symbol l} becomes <tspan font-family="Symbol">l</tspan> in SVG, which
+// a browser draws as a Latin l: the letters (and the Symbol font's dot, octal 327) of such spans
+// replaced by their Unicode Greek letters (λ, μ, τ, ·), so that the figures read the same
+// everywhere.
+std::string SymbolFontToUnicode(const std::string& svg);
+
 // The three figures of one problem (figures with no data are left out).
 std::vector<ReportFigure> ProblemFigures(const std::string& report_dir,
                                          const StudyReportInput& input, const ProblemInfo& problem);

@@ -88,10 +88,7 @@ RunInfo StartRunInfo(int argc, const char* const* argv) {
   info.snode_version = SNODE_VERSION_STRING;
   info.sundials_version = SUNDIALS_VERSION;
   info.compiler = CompilerName();
-  std::ifstream file("/proc/cpuinfo");
-  std::stringstream text;
-  text << file.rdbuf();
-  ParseCpuInfo(text.str(), &info.cpu_model, &info.cores);
+  ParseCpuInfo(ReadTextFile("/proc/cpuinfo"), &info.cpu_model, &info.cores);
   if (info.cores == 0) info.cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   info.start_utc = NowUtc();
   info.started = std::chrono::steady_clock::now();
@@ -510,17 +507,10 @@ std::string HtmlTable(const DocTable& table) {
   return html.str();
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 // One figure inline (its SVG read back), or a line saying why it is missing.
 std::string HtmlFigure(const std::string& dir, const ReportFigure& figure, int index) {
   const std::string svg = figure.svg.empty() ? std::string()
-                                             : InlineSvg(ReadText(dir + "/" + figure.svg),
+                                             : InlineSvg(ReadTextFile(dir + "/" + figure.svg),
                                                          "fig" + std::to_string(index) + "-");
   if (svg.empty()) {
     return "<p class=\"missing\">" + HtmlEscape(figure.title) + ": figure missing (" +
