@@ -91,6 +91,16 @@ std::string DataBlocks(const std::vector<FigureSeries>& series, const LogRange& 
   return data.str();
 }
 
+// Whether some value is finite and positive (gnuplot cannot draw a log axis otherwise).
+bool AnyPositive(const std::vector<FigureSeries>& series) {
+  for (const FigureSeries& s : series) {
+    for (const auto& point : s.points) {
+      if (std::isfinite(point.second) && point.second > 0.0) return true;
+    }
+  }
+  return false;
+}
+
 std::string Title(const std::string& text) { return GnuplotQuote(GnuplotEscape(text)); }
 
 // "plot" clauses of the series (data file blocks 0..n-1).
@@ -226,12 +236,12 @@ ReportFigure CostFigure(const std::string& report_dir, const StudyReportInput& i
   const auto seconds = SeriesOf(input, problem.name, [](const GradientRecord& r) {
     return r.run.threw ? kNaN : r.run.seconds;
   });
+  if (!AnyPositive(evaluations) || !AnyPositive(seconds)) return {};  // every run failed
   const std::string name = FileStem(problem.name) + "_cost";
   bool ignored = false;
   AtomicWriteFile(report_dir + "/figures/" + name + ".dat",
                   DataBlocks(evaluations, RangeOf(evaluations), false, &ignored) +
                       DataBlocks(seconds, RangeOf(seconds), false, &ignored));
-  std::vector<FigureSeries> shifted = seconds;  // the seconds are the blocks after the counts
   const std::string p = ParameterSymbol(problem.parameter);
   std::ostringstream left, right;
   left << LogAxes("stiffness " + p, "f + VJP + JVP evaluations") << "plot "
@@ -260,32 +270,37 @@ std::vector<std::string> MethodsOf(const StudyReportInput& input, const std::str
 }
 
 // The cost point of `method` on the problem at λ; false when it has none (no finite run).
+// (errors exactly 0 at zero_at, so that they stay on the log axis).
 bool PointOf(const StudyReportInput& input, const ProblemInfo& problem, double lambda,
-             const std::string& method, bool absolute, CostPoint* point) {
+             const std::string& method, bool absolute, double zero_at, CostPoint* point) {
   for (const GradientRecord& r : input.records) {
     if (r.problem != problem.name || r.lambda != lambda || !r.run.Finite() ||
         r.run.spec.Label() != method) {
       continue;
     }
-    *point = {EvaluationCost(r), absolute ? r.error.abs : r.error.rel};
-    return true;
+    const double error = absolute ? r.error.abs : r.error.rel;
+    *point = {EvaluationCost(r), error > 0.0 ? error : zero_at};
+    return std::isfinite(point->cost) && point->cost > 0.0 && std::isfinite(point->error);
   }
   return false;
 }
 
 // One panel of the Pareto figure: the front (a data block) and one block per method with a
 // point; with `key`, every method of the problem gets a key entry (NaN when it has no point).
+// Empty when no method has a point at λ.
 std::string ParetoPanel(const StudyReportInput& input, const ProblemInfo& problem, double lambda,
-                        bool key, const std::string& file, std::ostream& data, std::size_t* block) {
+                        bool key, double zero_at, const std::string& file, std::ostream& data,
+                        std::size_t* block) {
   const bool absolute = AbsoluteErrorPlot(input, problem);
   const std::vector<std::string> all = AllMethods(input.records);
   const std::vector<std::string> methods = MethodsOf(input, problem.name);
   std::vector<CostPoint> points(methods.size());
   std::vector<bool> has(methods.size());
   for (std::size_t m = 0; m < methods.size(); ++m) {
-    has[m] = PointOf(input, problem, lambda, methods[m], absolute, &points[m]);
+    has[m] = PointOf(input, problem, lambda, methods[m], absolute, zero_at, &points[m]);
     if (!has[m]) points[m] = {kNaN, kNaN};
   }
+  if (std::none_of(has.begin(), has.end(), [](bool b) { return b; })) return "";
   std::ostringstream panel;
   panel << LogAxes("f + VJP + JVP evaluations",
                    absolute ? "absolute gradient error" : "relative gradient error")
@@ -308,31 +323,48 @@ std::string ParetoPanel(const StudyReportInput& input, const ProblemInfo& proble
       continue;
     }
     data << "# " << methods[m] << "\n"
-         << FormatNumber(points[m].cost, 10) << " "
-         << FormatNumber(points[m].error > 0 ? points[m].error : kNaN, 10) << "\n\n\n";
+         << FormatNumber(points[m].cost, 10) << " " << FormatNumber(points[m].error, 10)
+         << "\n\n\n";
     panel << ", \\\n     '" << file << "' index " << (*block)++ << " using 1:2 with points "
           << GnuplotSeriesStyle(style) << " " << title;
   }
   return panel.str() + "\n";
 }
 
+// Where errors exactly 0 are drawn: a decade below the smallest positive error of the problem.
+double ZeroAt(const StudyReportInput& input, const ProblemInfo& problem, bool absolute) {
+  double smallest = std::numeric_limits<double>::infinity();
+  for (const GradientRecord& r : input.records) {
+    const double error = absolute ? r.error.abs : r.error.rel;
+    if (r.problem == problem.name && std::isfinite(error) && error > 0.0) {
+      smallest = std::min(smallest, error);
+    }
+  }
+  return std::isfinite(smallest) ? std::pow(10.0, std::floor(std::log10(smallest)) - 1.0) : 1e-16;
+}
+
 ReportFigure ParetoFigure(const std::string& report_dir, const StudyReportInput& input,
                           const ProblemInfo& problem, const std::vector<double>& lambdas) {
   const std::string name = FileStem(problem.name) + "_pareto";
+  const double zero_at = ZeroAt(input, problem, AbsoluteErrorPlot(input, problem));
   std::ostringstream data;
   std::vector<std::string> panels;
   std::size_t block = 0;
-  for (std::size_t k = 0; k < lambdas.size(); ++k) {
-    panels.push_back(ParetoPanel(input, problem, lambdas[k], k + 1 == lambdas.size(), name + ".dat",
-                                 data, &block));
+  for (std::size_t k = lambdas.size(); k-- > 0;) {  // the last panel (drawn first) has the key
+    const std::string panel = ParetoPanel(input, problem, lambdas[k], panels.empty(), zero_at,
+                                          name + ".dat", data, &block);
+    if (!panel.empty()) panels.insert(panels.begin(), panel);
   }
+  if (panels.empty()) return {};  // no run with a finite gradient
   AtomicWriteFile(report_dir + "/figures/" + name + ".dat", data.str());
   ReportFigure figure;
   figure.title = problem.name + ": accuracy vs cost";
   figure.caption =
       "Each point is one method's run (error against evaluations); the grey line "
       "joins the Pareto front: the runs no other run beats in both cost and "
-      "accuracy. Failed and non-finite runs, and errors exactly 0, are left out.";
+      "accuracy. Failed and non-finite runs are left out; errors exactly 0 are "
+      "drawn at " +
+      FormatCompact(zero_at) + ".";
   const std::string body = panels.size() == 1
                                ? "set key outside right top spacing 1.1 font ',9'\n" + panels[0]
                                : TwoPanels(panels[0], panels[1]);
@@ -416,11 +448,14 @@ std::vector<ReportFigure> ProblemFigures(const std::string& report_dir,
   }
   if (lambdas.empty()) return {};
   lambdas = SortedUnique(lambdas);
-  std::vector<ReportFigure> figures = {ErrorFigure(report_dir, input, problem),
-                                       CostFigure(report_dir, input, problem)};
   std::vector<double> ends = {lambdas.front()};
   if (lambdas.size() > 1) ends.push_back(lambdas.back());
-  figures.push_back(ParetoFigure(report_dir, input, problem, ends));
+  std::vector<ReportFigure> figures;
+  for (ReportFigure figure :
+       {ErrorFigure(report_dir, input, problem), CostFigure(report_dir, input, problem),
+        ParetoFigure(report_dir, input, problem, ends)}) {
+    if (!figure.title.empty()) figures.push_back(std::move(figure));
+  }
   return figures;
 }
 

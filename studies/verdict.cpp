@@ -349,7 +349,7 @@ std::vector<std::string> VerdictLegend() {
   return {
       "ok ≤X: ok at every value up to X · ≤a ✗b why: ok up to a, not ok at b · ✗b: not ok "
       "at the smallest · *: ok again later",
-      "why: nonfin = NaN/Inf · inacc = outside tolerance · flag = the method's own "
+      "why: nonfin = NaN/Inf · inacc = outside tolerance · flag = the method's "
       "diagnosis · fail = threw · work = step budget"};
 }
 
