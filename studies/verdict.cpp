@@ -305,15 +305,16 @@ std::vector<std::string> MatrixLayout(const VerdictGrid& grid) {
   return lines;
 }
 
-// Adds `token` to the wrapped lines (continuation lines indented by 4).
-void Wrap(const std::string& token, const std::string& separator, std::vector<std::string>& lines) {
+// Adds `token` to the wrapped lines (continuation lines start with indent).
+void Wrap(const std::string& token, const std::string& separator, std::vector<std::string>& lines,
+          const std::string& indent = "    ") {
   if (lines.empty()) {
     lines.push_back(CutToColumns(token, kVerdictMaxColumns));
   } else if (TextColumns(lines.back()) + TextColumns(separator) + TextColumns(token) <=
              kVerdictMaxColumns) {
     lines.back() += separator + token;
   } else {
-    lines.push_back(CutToColumns("    " + token, kVerdictMaxColumns));
+    lines.push_back(CutToColumns(indent + token, kVerdictMaxColumns));
   }
 }
 
@@ -321,7 +322,7 @@ void Wrap(const std::string& token, const std::string& separator, std::vector<st
 std::vector<std::string> GroupedLayout(const VerdictGrid& grid) {
   std::vector<std::string> lines, legend;
   for (std::size_t m = 0; m < grid.methods.size(); ++m) {
-    Wrap("[" + std::to_string(m + 1) + "] " + grid.methods[m], "   ", legend);
+    Wrap("[" + std::to_string(m + 1) + "] " + grid.methods[m], "   ", legend, "");
   }
   lines.push_back("methods:");
   lines.insert(lines.end(), legend.begin(), legend.end());
