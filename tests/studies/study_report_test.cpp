@@ -358,6 +358,22 @@ StudyReportInput SampleInput() {
     input.records.push_back(Record("W1b", "cvodes_adjoint", lambda, lambda < 100 ? "ok" : "failed",
                                    "CVode failed with CV_TOO_MUCH_WORK <at t=0.1> & more"));
   }
+  // A problem run at one value only, a backsolve panel and a neural training run.
+  input.records.push_back(Record("single", "bptt", 5.0, "inaccurate"));
+  BacksolvePanel panel;
+  panel.lambda = 100;
+  panel.method = "dopri5 tol=1e-6";
+  panel.reconstruction.times = {1.0, 0.5, 0.25};
+  panel.reconstruction.states = {Vec({1e-44}), Vec({1e-20}), Vec({std::nan("")})};
+  panel.reconstruction.message = "non-finite at t = 0.25";
+  input.panels.push_back(panel);
+  NeuralRecord neural;
+  neural.spec = MakeMethod("bptt", "dopri5", 1e-6, 1e-6);
+  neural.losses = {1.0, 0.5};
+  neural.rescored = 0.5;
+  neural.status = "failed";
+  neural.message = "an <unusual> message";
+  input.neural.push_back(neural);
   input.notes.push_back("a <b>note</b> & more");
   FinishRunInfo(input.run);
   return input;
@@ -392,14 +408,15 @@ TEST(StudyReportFiles, WritesASelfContainedPageAndMarkdown) {
   EXPECT_LT(verdict, figures);
   EXPECT_LT(figures, table);
   EXPECT_LT(table, notes);
-  // Every figure inline: 3 per problem; the count the self-check expects.
-  EXPECT_EQ(files.figures.size(), 6u) << files.figures_note;
+  EXPECT_NE(html.find("an &lt;unusual&gt; message"), std::string::npos);  // the neural table
+  // Every figure inline: 3 per problem and the reconstruction; the count the self-check expects.
+  EXPECT_EQ(files.figures.size(), 10u) << files.figures_note;
   std::size_t inline_svgs = 0;
   for (auto pos = html.find("<svg"); pos != std::string::npos; pos = html.find("<svg", pos + 1)) {
     ++inline_svgs;
   }
   EXPECT_EQ(inline_svgs, files.figures.size());
-  EXPECT_NE(html.find("data-figures=\"6\""), std::string::npos);
+  EXPECT_NE(html.find("data-figures=\"10\""), std::string::npos);
   for (const std::string& svg : files.figures) {
     EXPECT_TRUE(fs::exists(svg)) << svg;
     const std::string relative = "figures/" + fs::path(svg).filename().string();
