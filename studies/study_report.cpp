@@ -290,18 +290,18 @@ std::string RowClass(bool ok, const std::string& why) {
 }
 
 DocTable VerdictTable(const std::vector<Verdict>& verdicts) {
-  DocTable table{"verdict-table",
-                 {"problem", "method", "works up to", "breaks at", "why", "verdict", "details"},
-                 {},
-                 {}};
+  DocTable table{
+      "verdict-table", {"problem", "method", "works up to", "breaks at", "why", "details"}, {}, {}};
   for (const Verdict& v : verdicts) {
     const std::string p = v.parameter + " = ";
-    table.rows.push_back(
-        {v.problem, v.method,
-         v.all_ok ? "every " + v.parameter + " tested"
-                  : (std::isnan(v.works_up_to) ? "-" : p + FormatCompact(v.works_up_to)),
-         v.all_ok ? "-" : p + FormatCompact(v.breaks_at), v.all_ok ? "-" : v.why, VerdictText(v),
-         v.detail});
+    std::string works = std::isnan(v.works_up_to) ? "-" : p + FormatCompact(v.works_up_to);
+    if (v.all_ok) {
+      works = VerdictText(v);  // "works at every λ tested (1 … 1e4)"
+    }
+    std::string why = v.all_ok ? "-" : v.why;
+    if (v.recovers) why += " (ok again at a larger " + v.parameter + ")";
+    table.rows.push_back({v.problem, v.method, works,
+                          v.all_ok ? "-" : p + FormatCompact(v.breaks_at), why, v.detail});
     table.row_class.push_back(RowClass(v.all_ok, v.why));
   }
   return table;
@@ -627,7 +627,9 @@ std::string MarkdownPage(const StudyReportInput& input, const ReportContent& con
   std::ostringstream md;
   md << "# snode stiffness study\n\nWhere each gradient method breaks as the problem gets "
         "stiffer.\n\n## What was run\n\n";
-  for (const auto& [key, value] : content.run) md << "- **" << key << "**: " << value << "\n";
+  for (const auto& [key, value] : content.run) {
+    md << "- **" << key << "**: " << (key == "command" ? "`" + value + "`" : value) << "\n";
+  }
   md << "\n## Verdict\n\n" << MarkdownTable(content.verdict);
   if (!input.findings.empty()) {
     md << "### Findings\n\n";
