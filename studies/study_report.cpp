@@ -62,6 +62,19 @@ std::string Trimmed(const std::string& text) {
 
 }  // namespace
 
+ProblemInfo MakeProblemInfo(const std::string& name,
+                            const problems::ProblemCapabilities& capabilities,
+                            const std::string& reference_description) {
+  ProblemInfo info;
+  info.name = name;
+  info.description = capabilities.description;
+  info.parameter = capabilities.parameter;
+  info.parameter_meaning = capabilities.parameter_meaning;
+  info.reference = capabilities.exact_gradient ? "exact" : reference_description;
+  info.judge_absolute = capabilities.judge_absolute;
+  return info;
+}
+
 void ParseCpuInfo(const std::string& cpuinfo, std::string* model, int* cores) {
   *model = "unknown";
   *cores = 0;
@@ -289,7 +302,17 @@ std::string RowClass(bool ok, const std::string& why) {
   return why == "flagged" ? "warn" : "bad";
 }
 
-DocTable VerdictTable(const std::vector<Verdict>& verdicts) {
+// The error cell of the record a verdict breaks at ("" when there is none).
+std::string BreakingError(const StudyReportInput& input, const Verdict& v) {
+  for (const GradientRecord& r : input.records) {
+    if (r.problem == v.problem && r.lambda == v.breaks_at && r.run.spec.Label() == v.method) {
+      return "error " + ErrorCell(r, JudgingOf(input, r.problem));
+    }
+  }
+  return "";
+}
+
+DocTable VerdictTable(const StudyReportInput& input, const std::vector<Verdict>& verdicts) {
   DocTable table{
       "verdict-table", {"problem", "method", "works up to", "breaks at", "why", "details"}, {}, {}};
   for (const Verdict& v : verdicts) {
@@ -300,8 +323,10 @@ DocTable VerdictTable(const std::vector<Verdict>& verdicts) {
     }
     std::string why = v.all_ok ? "-" : v.why;
     if (v.recovers) why += " (ok again at a larger " + v.parameter + ")";
-    table.rows.push_back({v.problem, v.method, works,
-                          v.all_ok ? "-" : p + FormatCompact(v.breaks_at), why, v.detail});
+    const std::string detail =
+        v.detail.empty() && v.why == "inaccurate" ? BreakingError(input, v) : v.detail;
+    table.rows.push_back(
+        {v.problem, v.method, works, v.all_ok ? "-" : p + FormatCompact(v.breaks_at), why, detail});
     table.row_class.push_back(RowClass(v.all_ok, v.why));
   }
   return table;
@@ -396,7 +421,7 @@ std::vector<std::string> CriterionText(const RunInfo& run) {
 ReportContent BuildContent(const std::string& dir, const StudyReportInput& input) {
   ReportContent content;
   content.run = RunRows(input.run);
-  content.verdict = VerdictTable(ComputeVerdicts(input.records));
+  content.verdict = VerdictTable(input, ComputeVerdicts(input.records));
   const std::vector<ProblemInfo> problems = ProblemsOf(input);
   content.problems = ProblemTable(input, problems);
   if (!GnuplotAvailable()) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "problems/problem_registry.hpp"
 #include "studies/gradient_study.hpp"
 #include "studies/stiffness_study.hpp"
 #include "studies/verdict.hpp"
@@ -42,6 +43,13 @@ struct ProblemInfo {
   std::string reference = "exact";  // "exact" or how the reference gradient was computed
   bool judge_absolute = false;      // ProblemCapabilities::judge_absolute
 };
+
+// A registry problem as the report describes it: description, parameter, its meaning and
+// judge_absolute from the capabilities; reference "exact" when capabilities.exact_gradient,
+// otherwise reference_description (how the study computed its reference).
+ProblemInfo MakeProblemInfo(const std::string& name,
+                            const problems::ProblemCapabilities& capabilities,
+                            const std::string& reference_description);
 
 // What was run, where and how long it took.
 struct RunInfo {

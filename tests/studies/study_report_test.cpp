@@ -321,6 +321,21 @@ TEST(StudyReportText, SymbolFontLettersBecomeGreek) {
   EXPECT_EQ(SymbolFontToUnicode("<text>l</text>"), "<text>l</text>");
 }
 
+TEST(StudyReportText, DescribesARegistryProblem) {
+  problems::ProblemCapabilities caps;
+  caps.description = "van der Pol";
+  caps.parameter = "μ";
+  caps.parameter_meaning = "the damping";
+  caps.judge_absolute = true;
+  ProblemInfo info = MakeProblemInfo("vdp", caps, "cvodes_adjoint at rtol 1e-12");
+  EXPECT_EQ(info.name, "vdp");
+  EXPECT_EQ(info.parameter, "μ");
+  EXPECT_EQ(info.reference, "cvodes_adjoint at rtol 1e-12");
+  EXPECT_TRUE(info.judge_absolute);
+  caps.exact_gradient = true;
+  EXPECT_EQ(MakeProblemInfo("vdp", caps, "unused").reference, "exact");
+}
+
 TEST(StudyReportText, ParsesCpuInfo) {
   std::string model;
   int cores = 0;
@@ -399,7 +414,8 @@ TEST(StudyReportFiles, WritesASelfContainedPageAndMarkdown) {
   EXPECT_NE(html.find("decay &lt;fast&gt; &amp; &quot;stiff&quot;"), std::string::npos);
   EXPECT_NE(html.find("CV_TOO_MUCH_WORK &lt;at t=0.1&gt; &amp; more"), std::string::npos);
   EXPECT_NE(html.find("too much work"), std::string::npos);
-  EXPECT_NE(html.find("&#39;dir with space&#39;"), std::string::npos);  // the command line
+  EXPECT_NE(html.find("error rel 5.0e-01 &gt; 1e-3"), std::string::npos);  // why inaccurate
+  EXPECT_NE(html.find("&#39;dir with space&#39;"), std::string::npos);     // the command line
   // Sections in order: what was run, verdict, figures, full table, definitions.
   const auto run = html.find("id=\"run\""), verdict = html.find("id=\"verdict\""),
              figures = html.find("id=\"figures\""), table = html.find("id=\"full-table\""),
