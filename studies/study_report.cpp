@@ -491,6 +491,11 @@ const char* const kSelfCheck = R"js(
     return originalError.apply(console, arguments);
   };
   window.addEventListener('load', function () {
+    var refs = document.querySelectorAll('[src], [href]');
+    for (var r = 0; r < refs.length; ++r) {
+      var target = refs[r].getAttribute('src') || refs[r].getAttribute('href') || '';
+      if (target.charAt(0) !== '#') errors.push('external reference: ' + target);
+    }
     var svgs = document.querySelectorAll('figure svg');
     var empty = [];
     for (var i = 0; i < svgs.length; ++i) {

@@ -17,7 +17,8 @@
 // why.
 //
 // The page's self-check (for tests/studies/report_browser_test.sh): the first script records
-// window errors and console.error calls; on load it measures every figure's SVG
+// window errors, failed loads and console.error calls; on load it lists every src/href that
+// does not point into the page itself as an error, measures every figure's SVG
 // (getBoundingClientRect) and checks the verdict table, then writes a JSON verdict
 // {"errors": [...], "figures": N, "empty_figures": [...], "verdict_table": true, "ok": true}
 // into <pre id="self-check"> and logs "snode report self-check: <json>" to the console.
