@@ -224,7 +224,8 @@ ReportFigure ErrorFigure(const std::string& report_dir, const StudyReportInput& 
 
 // Two side-by-side log–log panels sharing one key at the right.
 std::string TwoPanels(const std::string& left, const std::string& right) {
-  return "set multiplot\nset key at screen 0.745, screen 0.93 left top spacing 1.1 font ',9'\n"
+  return "set multiplot\nset key at screen 0.72, screen 0.93 left top reverse Left spacing 1.1 "
+         "font ',9'\n"
          "set lmargin at screen 0.07\nset rmargin at screen 0.34\n" +
          left + "unset key\nset lmargin at screen 0.43\nset rmargin at screen 0.70\n" + right +
          "unset multiplot\n";
