@@ -222,12 +222,13 @@ ReportFigure ErrorFigure(const std::string& report_dir, const StudyReportInput& 
   return Render(report_dir, name, body.str(), 1100, 560, figure);
 }
 
-// Two side-by-side log–log panels sharing one key at the right.
+// Two side-by-side log–log panels sharing one key at the right: only one of them titles its
+// curves, and that one draws the key.
 std::string TwoPanels(const std::string& left, const std::string& right) {
   return "set multiplot\nset key at screen 0.72, screen 0.93 left top reverse Left spacing 1.1 "
          "font ',9'\n"
          "set lmargin at screen 0.07\nset rmargin at screen 0.34\n" +
-         left + "unset key\nset lmargin at screen 0.43\nset rmargin at screen 0.70\n" + right +
+         left + "set lmargin at screen 0.43\nset rmargin at screen 0.70\n" + right +
          "unset multiplot\n";
 }
 
@@ -305,6 +306,7 @@ std::string ParetoPanel(const StudyReportInput& input, const ProblemInfo& proble
   std::ostringstream panel;
   panel << LogAxes("f + VJP + JVP evaluations",
                    absolute ? "absolute gradient error" : "relative gradient error")
+        << "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
         << "set title "
         << GnuplotQuote(ParameterSymbol(problem.parameter) + " = " + FormatCompact(lambda)) << "\n";
   data << "# Pareto front at " << FormatNumber(lambda, 10) << "\n";
@@ -313,7 +315,7 @@ std::string ParetoPanel(const StudyReportInput& input, const ProblemInfo& proble
   }
   data << "\n\n";
   panel << "plot '" << file << "' index " << (*block)++
-        << " using 1:2 with lines lw 7 lc rgb '#cccccc' "
+        << " using 1:2 with linespoints lw 7 pt 7 ps 2.4 lc rgb '#cccccc' "
         << (key ? "title 'Pareto front'" : "notitle");
   for (std::size_t m = 0; m < methods.size(); ++m) {
     const auto style =
