@@ -340,8 +340,13 @@ DocTable ProblemTable(const StudyReportInput& input, const std::vector<ProblemIn
       {}};
   for (const ProblemInfo& p : problems) {
     std::vector<double> lambdas;
+    std::string reference = p.reference;  // plus what the records say where they differ
     for (const GradientRecord& r : input.records) {
-      if (r.problem == p.name) lambdas.push_back(r.lambda);
+      if (r.problem != p.name) continue;
+      lambdas.push_back(r.lambda);
+      if (r.reference != p.reference && reference.find(r.reference) == std::string::npos) {
+        reference += "; at " + r.parameter + " = " + FormatCompact(r.lambda) + ": " + r.reference;
+      }
     }
     std::string values;
     for (const double lambda : SortedUnique(lambdas)) {
@@ -350,7 +355,7 @@ DocTable ProblemTable(const StudyReportInput& input, const std::vector<ProblemIn
     table.rows.push_back(
         {p.name, p.description.empty() ? "-" : p.description,
          p.parameter + (p.parameter_meaning.empty() ? "" : ": " + p.parameter_meaning), values,
-         p.reference,
+         reference,
          p.judge_absolute ? "absolutely: every component ≤ ok_tol·|e_i| + τ"
                           : "relatively (absolute part τ only where e_i underflows)"});
     table.row_class.emplace_back();

@@ -373,6 +373,7 @@ StudyReportInput SampleInput() {
     input.records.push_back(Record("W1b", "cvodes_adjoint", lambda, lambda < 100 ? "ok" : "failed",
                                    "CVode failed with CV_TOO_MUCH_WORK <at t=0.1> & more"));
   }
+  input.records.back().reference = "tight cvodes_adjoint <rtol 1e-12>";
   // A problem run at one value only, a backsolve panel and a neural training run.
   input.records.push_back(Record("single", "bptt", 5.0, "inaccurate"));
   BacksolvePanel panel;
@@ -414,6 +415,8 @@ TEST(StudyReportFiles, WritesASelfContainedPageAndMarkdown) {
   EXPECT_NE(html.find("decay &lt;fast&gt; &amp; &quot;stiff&quot;"), std::string::npos);
   EXPECT_NE(html.find("CV_TOO_MUCH_WORK &lt;at t=0.1&gt; &amp; more"), std::string::npos);
   EXPECT_NE(html.find("too much work"), std::string::npos);
+  EXPECT_NE(html.find("exact; at λ = 1e4: tight cvodes_adjoint &lt;rtol 1e-12&gt;"),
+            std::string::npos);
   EXPECT_NE(html.find("error rel 5.0e-01 &gt; 1e-3"), std::string::npos);  // why inaccurate
   EXPECT_NE(html.find("&#39;dir with space&#39;"), std::string::npos);     // the command line
   // Sections in order: what was run, verdict, figures, full table, definitions.
