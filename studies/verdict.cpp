@@ -175,7 +175,8 @@ std::string VerdictText(const Verdict& v) {
     return "works at every " + p + " tested (" + FormatCompact(v.lambdas.front()) + " … " +
            FormatCompact(v.lambdas.back()) + ")";
   }
-  std::string text = std::isnan(v.works_up_to)
+  std::string text = v.lambdas.size() == 1 ? "not ok at " + p + " = " + FormatCompact(v.breaks_at)
+                     : std::isnan(v.works_up_to)
                          ? "breaks at the smallest " + p + " = " + FormatCompact(v.breaks_at)
                          : "works up to " + p + " = " + FormatCompact(v.works_up_to) +
                                "; breaks at " + p + " = " + FormatCompact(v.breaks_at);

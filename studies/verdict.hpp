@@ -104,7 +104,8 @@ struct Verdict {
 std::vector<Verdict> ComputeVerdicts(const std::vector<GradientRecord>& records);
 
 // "works at every λ tested (1 … 1e5)", "works up to λ = 100; breaks at λ = 1e3: inaccurate
-// (ok again at a larger λ)" or "breaks at the smallest λ = 1: failed".
+// (ok again at a larger λ)", "breaks at the smallest λ = 1: failed"; for a problem run at one
+// value "works (λ = 5)" or "not ok at λ = 5: flagged".
 std::string VerdictText(const Verdict& verdict);
 // The compact form: "ok ≤1e5", "≤100 ✗1e3 inacc", "✗1 fail", "*" appended when it recovers.
 std::string VerdictCell(const Verdict& verdict);

@@ -124,8 +124,13 @@ TEST(StudyReportVerdict, BreaksAtTheSmallestWithEachReason) {
   EXPECT_TRUE(std::isnan(v[0].works_up_to));
   EXPECT_EQ(v[0].why, "flagged");
   EXPECT_EQ(v[0].detail, "the backward reconstruction of z is off");
-  EXPECT_EQ(VerdictText(v[0]), "breaks at the smallest λ = 1: flagged");
+  EXPECT_EQ(VerdictText(v[0]), "not ok at λ = 1: flagged");  // run at one value
+  EXPECT_EQ(VerdictText(v[4]), "works up to λ = 1; breaks at λ = 10: too much work");
   EXPECT_EQ(VerdictCell(v[0]), "✗ flag");  // a single value: no value in the cell
+  const Verdict smallest =
+      ComputeVerdicts({Record("p", "g", 1, "failed"), Record("p", "g", 10, "ok")}).at(0);
+  EXPECT_EQ(VerdictText(smallest), "breaks at the smallest λ = 1: failed (ok again at a larger λ)");
+  EXPECT_EQ(VerdictCell(smallest), "✗1 fail*");
   EXPECT_EQ(v[1].why, "non-finite");
   EXPECT_EQ(v[2].why, "failed");
   EXPECT_EQ(v[3].why, "too much work");
