@@ -197,7 +197,7 @@ ReportFigure ErrorFigure(const std::string& report_dir, const StudyReportInput& 
   std::ostringstream body;
   body << LogAxes("stiffness " + p, absolute ? "absolute gradient error (max over components)"
                                              : "relative gradient error (max over components)")
-       << "set key outside right top spacing 1.1 font ',9'\n"
+       << "set key outside right top reverse Left spacing 1.1 font ',9'\n"
        << "set yrange [" << range.floor / 3.0 << ":" << range.ceiling * 3.0 << "]\n"
        << "set offsets graph 0.03, graph 0.03, 0, 0\n"
        << "plot " << SeriesClauses(name + ".dat", series, "linespoints", true) << ", \\\n     '"
@@ -368,9 +368,10 @@ ReportFigure ParetoFigure(const std::string& report_dir, const StudyReportInput&
       "accuracy. Failed and non-finite runs are left out; errors exactly 0 are "
       "drawn at " +
       FormatCompact(zero_at) + ".";
-  const std::string body = panels.size() == 1
-                               ? "set key outside right top spacing 1.1 font ',9'\n" + panels[0]
-                               : TwoPanels(panels[0], panels[1]);
+  const std::string body =
+      panels.size() == 1
+          ? "set key outside right top reverse Left spacing 1.1 font ',9'\n" + panels[0]
+          : TwoPanels(panels[0], panels[1]);
   return Render(report_dir, name, body, 1100, 520, figure);
 }
 

@@ -467,7 +467,10 @@ table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #d0d7de; padding: 0.25em 0.55em; text-align: left;
          vertical-align: top; }
 th { background: #f3f5f7; }
-td.details { max-width: 34em; overflow-wrap: anywhere; }
+#full-table td, #verdict-table td, #neural-table td { white-space: nowrap; }
+#full-table td.details, #verdict-table td.details, #neural-table td.details,
+td.details { white-space: normal; min-width: 18em; max-width: 40em; overflow-wrap: anywhere; }
+div.wide { overflow-x: auto; }
 tr.ok td { background: #eef8ee; }
 tr.bad td { background: #fcecea; }
 tr.warn td { background: #fdf6e0; }
@@ -525,8 +528,8 @@ const char* const kSelfCheck = R"js(
 
 std::string HtmlTable(const DocTable& table) {
   std::ostringstream html;
-  html << "<table" << (table.id.empty() ? "" : " id=\"" + HtmlEscape(table.id) + "\"")
-       << ">\n<thead><tr>";
+  html << "<div class=\"wide\"><table"
+       << (table.id.empty() ? "" : " id=\"" + HtmlEscape(table.id) + "\"") << ">\n<thead><tr>";
   for (const std::string& h : table.header) html << "<th>" << HtmlEscape(h) << "</th>";
   html << "</tr></thead>\n<tbody>\n";
   for (std::size_t i = 0; i < table.rows.size(); ++i) {
@@ -538,7 +541,7 @@ std::string HtmlTable(const DocTable& table) {
     }
     html << "</tr>\n";
   }
-  html << "</tbody>\n</table>\n";
+  html << "</tbody>\n</table></div>\n";
   return html.str();
 }
 
