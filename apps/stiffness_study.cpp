@@ -13,6 +13,7 @@
 
 #include "studies/stiffness_study.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -25,6 +26,7 @@
 #include "problems/problem_registry.hpp"
 #include "studies/bench_util.hpp"
 #include "studies/stiffness_report.hpp"
+#include "studies/study_report.hpp"
 #include "studies/thread_pool.hpp"
 
 namespace snode::app {
@@ -202,7 +204,51 @@ void ListProblems(std::ostream& out) {
   table.Print(out);
 }
 
+// How the reference gradients of a problem were obtained, in one line for the report.
+std::string ReferenceSummary(const StudiedProblem& problem) {
+  std::vector<std::string> distinct;
+  for (const std::string& reference : problem.references) {
+    if (std::find(distinct.begin(), distinct.end(), reference) == distinct.end()) {
+      distinct.push_back(reference);
+    }
+  }
+  if (distinct.size() == 1) return distinct.front();
+  std::string text;
+  for (std::size_t i = 0; i < problem.references.size() && i < problem.lambdas.size(); ++i) {
+    text += (text.empty() ? "" : "; ") + problem.capabilities.parameter + " = " +
+            FormatCompact(problem.lambdas[i]) + ": " + problem.references[i];
+  }
+  return text;
+}
+
+// report.html and report.md in the output directory, the verdict on the terminal.
+void Report(const StiffnessOptions& options, const StiffnessResults& results, RunInfo run) {
+  StudyReportInput input;
+  input.run = std::move(run);
+  input.run.preset = results.preset;
+  input.run.threads = results.threads;
+  input.run.ok_tol = options.ok_tol;
+  for (const StudiedProblem& problem : results.problems) {
+    input.problems.push_back(
+        MakeProblemInfo(problem.name, problem.capabilities, ReferenceSummary(problem)));
+  }
+  input.records = results.records;
+  input.panels = results.panels;
+  input.neural = results.neural;
+  input.findings = results.summary;
+  input.notes = results.notes;
+  input.figures = options.plots;
+  FinishRunInfo(input.run);
+  const StudyReportFiles files = WriteStudyReport(options.out_dir, input);
+  std::cout << "\n";
+  PrintVerdictTable(input.records, std::cout);
+  if (!files.figures_note.empty() && options.plots)
+    std::cout << "note: " << files.figures_note << "\n";
+  std::cout << "report: " << files.html << " (also " << files.markdown << ")\n";
+}
+
 int Run(int argc, char** argv) {
+  RunInfo run = StartRunInfo(argc, argv);
   po::options_description desc("Options");
   CommonDefaults defaults;
   defaults.out = "results/stiffness";
@@ -232,6 +278,7 @@ int Run(int argc, char** argv) {
     }
   }
   WriteStiffnessOutputs(options, results, start, std::cout);
+  Report(options, results, std::move(run));
   return 0;
 }
 

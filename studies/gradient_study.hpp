@@ -191,7 +191,8 @@ StudyProblem TwoRateStudyProblem(double lambda);
 struct GradientRecord {
   std::string problem;  // StudyProblem::name
   double lambda = 0.0;
-  std::string parameter = "λ";  // what lambda is called (ProblemCapabilities::parameter: "λ", "μ", "T")
+  std::string parameter =
+      "λ";  // what lambda is called (ProblemCapabilities::parameter: "λ", "μ", "T")
   GradientRun run;
   Vector exact;
   GradientError error;

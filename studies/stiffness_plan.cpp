@@ -251,9 +251,10 @@ std::vector<MethodSpec> InstantiateRecipes(const std::vector<MethodRecipe>& reci
     const bool fixed = NeedsFixedStep(recipe.integrator, step);
     const std::vector<double> tols = fixed ? std::vector<double>{1e-6} : tolerances;
     for (const double tol : tols) {
-      MethodSpec spec = fixed ? MakeMethod(recipe.gradient, recipe.integrator, 1e-6, 1e-8, step)
-                              : MakeMethod(recipe.gradient, recipe.integrator, tol,
-                                           tol * capabilities.atol_scale);
+      MethodSpec spec =
+          fixed ? MakeMethod(recipe.gradient, recipe.integrator, 1e-6, 1e-8, step)
+                : MakeMethod(recipe.gradient, recipe.integrator, tol, tol * capabilities.atol_scale,
+                             0.0, "tol=" + FormatCompact(tol));
       if (!recipe.backward.empty()) spec = WithBackward(spec, recipe.backward);
       if (max_steps > 0) spec.options.integrator_options.max_steps = max_steps;
       specs.push_back(std::move(spec));

@@ -6,7 +6,9 @@
 // A recipe becomes concrete only against a problem (problems/problem_registry.hpp): an adaptive
 // integrator gets rtol = tol and atol = tol · atol_scale for every tolerance of the study; a
 // fixed-step one (IntegratorCapabilities::needs_fixed_step) gets h = (t_end − t0) / fixed_steps,
-// once. Both scales come from the problem's declared capabilities, never from its name.
+// once. Both scales come from the problem's declared capabilities, never from its name. The
+// label says "tol=<rtol>" whatever the problem's atol, so one method has one label on every
+// problem (the records carry both tolerances).
 
 #include <string>
 #include <vector>

@@ -17,8 +17,8 @@ void PrintStudyHeader(const StiffnessOptions& options, const StiffnessResults& r
       << " problem" << (results.problems.size() == 1 ? "" : "s") << ", up to " << methods
       << " methods each, " << runs << " gradient runs on " << results.threads << " thread"
       << (results.threads == 1 ? "" : "s") << "\n"
-      << "a run is ok when every gradient component is within " << FormatCompact(options.ok_tol)
-      << " relative of the exact or reference value (see the report for the full rule)\n"
+      << "ok: every gradient component within " << FormatCompact(options.ok_tol)
+      << " relative of the exact or reference value (the report has the full rule)\n"
       << std::flush;
 }
 
@@ -121,15 +121,40 @@ void PrintSummary(const StiffnessResults& results, std::ostream& out) {
 // ---------------------------------------------------------------- files
 
 const std::vector<std::string>& StiffnessCsvHeader() {
-  static const std::vector<std::string> header = {
-      "schema_version", "problem",          "parameter",     "lambda",
-      "gradient",       "integrator",       "settings",      "loss",
-      "gradient_value", "reference_value",  "reference",     "rel_err",
-      "abs_err",        "exact_underflows", "recon_err",     "recon_flagged",
-      "nfe_forward",    "nfe_backward",     "vjp",           "jvp",
-      "steps_forward",  "steps_backward",   "checkpoints",   "stored_bytes",
-      "wall_seconds",   "status",           "message",       "flagged",
-      "diagnosis",      "amplification",    "error_estimate"};
+  static const std::vector<std::string> header = {"schema_version",
+                                                  "problem",
+                                                  "parameter",
+                                                  "lambda",
+                                                  "gradient",
+                                                  "integrator",
+                                                  "settings",
+                                                  "loss",
+                                                  "gradient_value",
+                                                  "reference_value",
+                                                  "reference",
+                                                  "rel_err",
+                                                  "abs_err",
+                                                  "exact_underflows",
+                                                  "recon_err",
+                                                  "recon_flagged",
+                                                  "nfe_forward",
+                                                  "nfe_backward",
+                                                  "vjp",
+                                                  "jvp",
+                                                  "steps_forward",
+                                                  "steps_backward",
+                                                  "checkpoints",
+                                                  "stored_bytes",
+                                                  "wall_seconds",
+                                                  "status",
+                                                  "message",
+                                                  "flagged",
+                                                  "diagnosis",
+                                                  "amplification",
+                                                  "error_estimate",
+                                                  "rtol",
+                                                  "atol",
+                                                  "fixed_step"};
   return header;
 }
 
@@ -166,7 +191,10 @@ std::vector<std::string> StiffnessCsvRow(const GradientRecord& r) {
           s.flagged ? "1" : "0",
           s.diagnosis,
           num(s.amplification),
-          std::isnan(s.error_estimate) ? "" : num(s.error_estimate)};
+          std::isnan(s.error_estimate) ? "" : num(s.error_estimate),
+          num(r.run.spec.options.integrator_options.rtol),
+          num(r.run.spec.options.integrator_options.atol),
+          num(r.run.spec.options.integrator_options.fixed_step)};
 }
 
 namespace {
@@ -235,116 +263,7 @@ nlohmann::json NeuralJson(const NeuralRecord& n) {
           {"message", n.message}};
 }
 
-// ---------------------------------------------------------------- plots
-
-PlotResult PlotSeries(const std::string& dir, const std::string& name, const std::string& title,
-                      const std::string& ylabel, const std::vector<Series>& series,
-                      bool clamp_note) {
-  double max_finite = 0.0, min_positive = std::numeric_limits<double>::infinity();
-  for (const Series& s : series) {
-    for (const auto& [x, y] : s.points) {
-      if (std::isfinite(y) && y > 0) {
-        max_finite = std::max(max_finite, y);
-        min_positive = std::min(min_positive, y);
-      }
-    }
-  }
-  if (max_finite == 0.0) max_finite = 1.0;
-  if (!std::isfinite(min_positive)) min_positive = 1.0;
-  const double ceiling = std::pow(10.0, std::ceil(std::log10(max_finite)) + 1.0);
-  const double floor = std::pow(10.0, std::floor(std::log10(min_positive)) - 1.0);
-  bool any_ceiling = false, any_floor = false;
-  std::ostringstream data;
-  data << "# lambda value (non-finite -> " << ceiling << ", zero -> " << floor << ")\n";
-  for (const Series& s : series) {
-    data << "# " << s.label << "\n";
-    for (const auto& [x, y] : s.points) {
-      double v = y;
-      if (!std::isfinite(v))
-        v = ceiling, any_ceiling = true;
-      else if (v <= 0.0)
-        v = floor, any_floor = true;
-      data << FormatNumber(x, 10) << " " << FormatNumber(v, 10) << "\n";
-    }
-    data << "\n\n";
-  }
-  AtomicWriteFile(dir + "/" + name + ".dat", data.str());
-  std::ostringstream body;
-  body << "set title " << GnuplotQuote(title) << "\n"
-       << "set logscale xy\nset grid\nset format x '10^{%L}'\nset format y '10^{%L}'\n"
-       << "set xlabel 'stiffness {/Symbol l}'\nset ylabel " << GnuplotQuote(ylabel) << "\n"
-       << "set key outside right top spacing 1.1 font ',9'\n"
-       << "set yrange [" << floor / 3.0 << ":" << ceiling * 3.0 << "]\n"
-       << "set offsets graph 0.03, graph 0.03, 0, 0\n";
-  body << "plot ";
-  for (std::size_t i = 0; i < series.size(); ++i) {
-    body << (i ? ", \\\n     " : "") << "'" << name << ".dat' index " << i
-         << " using 1:2 with linespoints " << GnuplotSeriesStyle(i) << " title "
-         << GnuplotQuote(GnuplotEscape(series[i].label));
-  }
-  if (clamp_note && any_ceiling) {
-    body << ", \\\n     " << ceiling << " with lines lc rgb '#bbbbbb' dt 2 title "
-         << GnuplotQuote("non-finite / failed: drawn at " + FormatNumber(ceiling, 2));
-  }
-  if (clamp_note && any_floor) {
-    body << ", \\\n     " << floor << " with lines lc rgb '#dddddd' dt 3 title "
-         << GnuplotQuote("error exactly 0: drawn at " + FormatNumber(floor, 2));
-  }
-  body << "\n";
-  return RenderGnuplot(dir, name, body.str(), 1100, 600);
-}
-
 namespace {
-
-PlotResult PlotBacksolvePanels(const std::string& dir, const std::vector<BacksolvePanel>& panels) {
-  std::vector<ReconstructionPanel> plotted;
-  for (const BacksolvePanel& p : panels) {
-    ReconstructionPanel panel = PanelOf(p.lambda, p.reconstruction);
-    std::ostringstream exact;
-    exact << "lambda = " << p.lambda << ": exact |z(t)| = e^{-lambda t}";
-    panel.exact_comment = exact.str();
-    panel.reconstructed_comment =
-        "reconstructed |z_rec(t)| (" + p.method + ")" +
-        (p.reconstruction.complete ? "" : ", stopped: " + p.reconstruction.message);
-    panel.label = "backsolve z_{rec}(t), " + GnuplotEscape(p.method);
-    plotted.push_back(std::move(panel));
-  }
-  return PlotReconstructionPanels(
-      dir, "backsolve_reconstruction",
-      "Backsolve adjoint: state reconstructed backward from the forward z(1), W1", "|z(t)|",
-      plotted, 1100, 480);
-}
-
-std::vector<PlotResult> StiffnessPlots(const std::string& dir, const StiffnessResults& results) {
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  const auto& records = results.records;
-  std::vector<PlotResult> plots;
-  for (const StudiedProblem& problem : results.problems) {
-    if (problem.lambdas.size() < 2) continue;
-    const bool absolute = problem.capabilities.judge_absolute;
-    const auto error = SeriesFor(records, problem.name, [&](const GradientRecord& r) {
-      return r.run.Finite() ? (absolute ? r.error.abs : r.error.rel) : nan;
-    });
-    if (error.empty()) continue;
-    const std::string kind = absolute ? "absolute" : "relative";
-    plots.push_back(PlotSeries(
-        dir, "gradient_error_" + problem.name,
-        problem.name + ": " + kind + " gradient error vs " + problem.capabilities.parameter,
-        kind + " gradient error", error, true));
-    const auto cost = SeriesFor(records, problem.name, [&](const GradientRecord& r) {
-      const GradientStats& s = r.run.stats;
-      return r.run.threw ? nan
-                         : static_cast<double>(s.forward_rhs_evals + s.backward_rhs_evals +
-                                               s.vjp_evals + s.jvp_evals);
-    });
-    plots.push_back(PlotSeries(
-        dir, "cost_" + problem.name,
-        problem.name + ": cost (f evaluations, VJPs and JVPs) vs " + problem.capabilities.parameter,
-        "evaluations of f, VJP, JVP", cost, true));
-  }
-  if (!results.panels.empty()) plots.push_back(PlotBacksolvePanels(dir, results.panels));
-  return plots;
-}
 
 void WriteNeuralCsv(const std::string& dir, const std::vector<NeuralRecord>& neural) {
   std::vector<std::vector<std::string>> rows;
@@ -372,13 +291,6 @@ void WriteStiffnessOutputs(const StiffnessOptions& options, const StiffnessResul
   WriteCsv(dir + "/stiffness_results.csv", StiffnessCsvHeader(), rows);
   for (const NeuralRecord& n : results.neural) neural.push_back(NeuralJson(n));
   if (!results.neural.empty()) WriteNeuralCsv(dir, results.neural);
-  std::vector<std::string> plot_files;
-  if (options.plots) {
-    for (const PlotResult& plot : StiffnessPlots(dir, results)) {
-      plot_files.insert(plot_files.end(), plot.files.begin(), plot.files.end());
-      if (!plot.note.empty()) out << "  note: " << plot.note << "\n";
-    }
-  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json problems = nlohmann::json::array();
@@ -402,12 +314,10 @@ void WriteStiffnessOutputs(const StiffnessOptions& options, const StiffnessResul
                                               {"neural", neural},
                                               {"summary", nlohmann::json(results.summary)},
                                               {"notes", nlohmann::json(results.notes)},
-                                              {"plots", nlohmann::json(plot_files)},
                                               {"wall_seconds", seconds}});
-  out << "\nwrote " << dir << "/stiffness_results.csv, stiffness_results.json"
-      << (results.neural.empty() ? "" : ", neural_training.csv");
-  for (const std::string& file : plot_files) out << ", " << file.substr(file.find_last_of('/') + 1);
-  out << "\ntotal time " << FormatSeconds(seconds) << "\n";
+  out << "wrote " << dir << "/stiffness_results.csv, stiffness_results.json"
+      << (results.neural.empty() ? "" : ", neural_training.csv") << " (total time "
+      << FormatSeconds(seconds) << ")\n";
 }
 
 // ---------------------------------------------------------------- bench

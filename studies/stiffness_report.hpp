@@ -3,7 +3,6 @@
 // neural training table, the summary, the files in the output directory
 //   stiffness_results.csv / .json  one row per gradient run (StiffnessCsvHeader, RecordJson)
 //   neural_training.csv            the training loss per method and iteration
-//   gradient_error, cost, gradient_error_w1, backsolve_reconstruction   gnuplot figures
 // and the bench's table, summary rows and bench.json (studies/bench_util.hpp).
 
 #include <algorithm>
@@ -53,35 +52,10 @@ std::vector<std::string> StiffnessCsvRow(const GradientRecord& r);
 nlohmann::json RecordJson(const GradientRecord& r);
 nlohmann::json NeuralJson(const NeuralRecord& n);
 
-// Writes the CSV/JSON files and (options.plots) the figures into options.out_dir; prints plot
-// notes, "wrote …" and the total time since start on out.
+// Writes the CSV/JSON files into options.out_dir (the report and its figures are
+// studies/study_report.hpp's); prints "wrote …" and the total time since start on out.
 void WriteStiffnessOutputs(const StiffnessOptions& options, const StiffnessResults& results,
                            std::chrono::steady_clock::time_point start, std::ostream& out);
-
-// (λ, value) series per method label of one problem, in record order.
-struct Series {
-  std::string label;
-  std::vector<std::pair<double, double>> points;  // value may be NaN/0
-};
-template <class Value>
-std::vector<Series> SeriesFor(const std::vector<GradientRecord>& records,
-                              const std::string& problem, Value value) {
-  std::vector<Series> series;
-  for (const GradientRecord& r : records) {
-    if (r.problem != problem) continue;
-    const std::string label = r.run.spec.Label();
-    auto it = std::find_if(series.begin(), series.end(),
-                           [&](const Series& s) { return s.label == label; });
-    if (it == series.end()) it = series.insert(series.end(), Series{label, {}});
-    it->points.emplace_back(r.lambda, value(r));
-  }
-  return series;
-}
-// A log–log line plot of the series vs λ; non-finite values are drawn at a ceiling, zeros at a
-// floor, and (clamp_note) the key says so.
-PlotResult PlotSeries(const std::string& dir, const std::string& name, const std::string& title,
-                      const std::string& ylabel, const std::vector<Series>& series,
-                      bool clamp_note);
 
 // The bench's table (spreads[i] belongs to bench.cells[i]), its reference lines and notes.
 void PrintRobertsonBenchTable(const RobertsonBench& bench, const std::vector<TimeSpread>& spreads,

@@ -429,7 +429,9 @@ ReportContent BuildContent(const std::string& dir, const StudyReportInput& input
   content.verdict = VerdictTable(input, ComputeVerdicts(input.records));
   const std::vector<ProblemInfo> problems = ProblemsOf(input);
   content.problems = ProblemTable(input, problems);
-  if (!GnuplotAvailable()) {
+  if (!input.figures) {
+    content.figures_note = "Figures were not drawn (--no-plots).";
+  } else if (!GnuplotAvailable()) {
     content.figures_note =
         "Figures are missing: gnuplot was not found on PATH (install gnuplot "
         "and run the study again).";

@@ -92,6 +92,7 @@ struct StudyReportInput {
   std::vector<NeuralRecord> neural;    // optional
   std::vector<std::string> findings;   // summary lines in words (optional)
   std::vector<std::string> notes;      // skipped pairs, missing plots, ...
+  bool figures = true;                 // false: no figures (stiffness_study --no-plots)
 };
 
 // The backsolve adjoint's backward reconstruction of the decay (DecayStudyProblem(lambda)) by

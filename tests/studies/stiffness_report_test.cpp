@@ -132,17 +132,6 @@ TEST(StiffnessReport, WritesFilesWithoutPlots) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(StiffnessReport, SeriesGroupByMethodInRecordOrder) {
-  std::vector<GradientRecord> records = {Record("W1b", 1.0, "ok"), Record("W1", 1.0, "ok"),
-                                         Record("W1b", 10.0, "ok")};
-  records[2].run.spec = MakeMethod("bptt", "rk4", 1e-6, 1e-8, 1e-3);
-  const std::vector<Series> series =
-      SeriesFor(records, "W1b", [](const GradientRecord& r) { return r.lambda * 2; });
-  ASSERT_EQ(series.size(), 2u);
-  EXPECT_EQ(series[0].label, "backsolve_adjoint/dopri5 tol=1e-6");
-  EXPECT_EQ(series[1].points, (std::vector<std::pair<double, double>>{{10.0, 20.0}}));
-}
-
 TEST(StiffnessReport, BenchRowsHoldTheTargetRungAgainstTenMilliseconds) {
   RobertsonBench bench;
   bench.problems.resize(2);
