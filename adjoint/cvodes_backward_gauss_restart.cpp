@@ -23,7 +23,6 @@ class GaussRestartBackward final : public CvodesRestartingBackward {
       : CvodesRestartingBackward(options, n, true, jump_layer, forward, ctx),
         controlled_(controlled_p > 0),
         rtol_(FlagTolerance(options)),
-        atol_(std::max(options.integrator_options.atol, options.EffectiveBackwardOptions().atol)),
         zero_(Vector::Zero(controlled_p)),
         cvodes_sum_(controlled_p),
         segment_sum_(controlled_p) {
@@ -67,24 +66,20 @@ class GaussRestartBackward final : public CvodesRestartingBackward {
     if (controlled_) cvodes_sum_.setZero();
   }
 
-  // error_estimate: max_i |q_i − g_i| / max(|g_i|, 1e-3·‖[g; a]‖_∞, atol) over the parameters,
-  // with g the Gauss dL/dθ and q CVODES' (both with the jump layers' share). The atol term: a
-  // gradient far below the absolute tolerance (the seed's decay, e^{−λ}) is not resolved by
-  // either quadrature, and their relative difference there says nothing.
+  // error_estimate: max_i |q_i − g_i| / max(|g_i|, 1e-3·‖[g; a]‖_∞) over the parameters, with g
+  // the Gauss dL/dθ and q CVODES' (both with the jump layers' share).
   void Diagnose(const BackwardPass& /*pass*/, const Vector& a, const Vector& grad,
                 const Vector& layer_grad, GradientStats& stats) override {
     if (!controlled_ || grad.size() == 0) return;
     segment_sum_ = cvodes_sum_ + layer_grad;
-    const double floor = std::max(
-        atol_,
-        1e-3 * std::max(grad.cwiseAbs().maxCoeff(), a.size() > 0 ? a.cwiseAbs().maxCoeff() : 0.0));
+    const double floor =
+        1e-3 * std::max(grad.cwiseAbs().maxCoeff(), a.size() > 0 ? a.cwiseAbs().maxCoeff() : 0.0);
     ReportErrorEstimate(BoundedDifference(segment_sum_, grad, floor), rtol_,
                         "the Gauss and the error-controlled CVODES quadratures of dL/dθ", stats);
   }
 
   const bool controlled_;
   const double rtol_;
-  const double atol_;
   const Vector zero_;
   Vector cvodes_sum_;   // CVODES' dL/dθ over the segments so far
   Vector segment_sum_;  // one segment's (and in Diagnose, the total with the layers)

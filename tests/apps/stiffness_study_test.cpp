@@ -82,12 +82,15 @@ TEST(StiffnessStudy, SmallSweepWritesOutputsAndFlagsBacksolveAtLambda1e4) {
   EXPECT_EQ(json["runs"].size(), rows.size());
   EXPECT_EQ(json["schema_version"], 2);
   EXPECT_FALSE(json["summary"].empty());
-  for (const std::string plot : {"gradient_error_w1b", "cost_w1b", "backsolve_reconstruction"}) {
-    EXPECT_TRUE(test_util::NonEmptyFile(dir / (plot + ".gp"))) << plot;
-    EXPECT_TRUE(test_util::NonEmptyFile(dir / (plot + ".dat"))) << plot;
-    if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
-      EXPECT_GT(fs::file_size(dir / (plot + ".png")), 5000u) << plot;
-      EXPECT_GT(fs::file_size(dir / (plot + ".svg")), 5000u) << plot;
+  // The report: one page with the verdict and inline figures, and its Markdown twin.
+  const std::string html = test_util::ReadFile(dir / "report.html");
+  EXPECT_NE(html.find("id=\"verdict-table\""), std::string::npos);
+  EXPECT_TRUE(test_util::NonEmptyFile(dir / "report.md"));
+  EXPECT_NE(result.out.find("report: "), std::string::npos) << result.out;
+  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
+    EXPECT_NE(html.find("<svg"), std::string::npos);
+    for (const std::string figure : {"w1b_error", "w1b_cost", "w1b_pareto"}) {
+      EXPECT_GT(fs::file_size(dir / "figures" / (figure + ".svg")), 5000u) << figure;
     }
   }
   fs::remove_all(dir);
@@ -123,9 +126,10 @@ TEST(StiffnessStudy, WithoutGnuplotKeepsDataAndSaysSo) {
                           "--out '" +
                           dir.string() + "'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_NE(result.out.find("gnuplot not found"), std::string::npos) << result.out;
-  EXPECT_TRUE(test_util::NonEmptyFile(dir / "gradient_error_w1.dat"));
-  EXPECT_FALSE(fs::exists(dir / "gradient_error_w1.png"));
+  EXPECT_NE(result.out.find("gnuplot was not found"), std::string::npos) << result.out;
+  EXPECT_NE(test_util::ReadFile(dir / "report.html").find("gnuplot was not found"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "figures" / "w1_error.svg"));
   const auto rows = test_util::ReadCsv(dir / "stiffness_results.csv");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].at("status"), "ok");
