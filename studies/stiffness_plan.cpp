@@ -245,14 +245,16 @@ std::vector<MethodSpec> InstantiateRecipes(const std::vector<MethodRecipe>& reci
                                            const problems::ProblemCapabilities& capabilities,
                                            const OdeProblem& problem, long max_steps) {
   const double span = problem.output_times.empty() ? 1.0 : problem.output_times.back() - problem.t0;
-  const double step = span / std::max(1, capabilities.fixed_steps);
+  const int steps = std::max(1, capabilities.fixed_steps);
+  const double step = span / steps;
   std::vector<MethodSpec> specs;
   for (const MethodRecipe& recipe : recipes) {
     const bool fixed = NeedsFixedStep(recipe.integrator, step);
     const std::vector<double> tols = fixed ? std::vector<double>{1e-6} : tolerances;
     for (const double tol : tols) {
       MethodSpec spec =
-          fixed ? MakeMethod(recipe.gradient, recipe.integrator, 1e-6, 1e-8, step)
+          fixed ? MakeMethod(recipe.gradient, recipe.integrator, 1e-6, 1e-8, step,
+                             "h=span/" + std::to_string(steps))
                 : MakeMethod(recipe.gradient, recipe.integrator, tol, tol * capabilities.atol_scale,
                              0.0, "tol=" + FormatCompact(tol));
       if (!recipe.backward.empty()) spec = WithBackward(spec, recipe.backward);

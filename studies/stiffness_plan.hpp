@@ -8,7 +8,8 @@
 // fixed-step one (IntegratorCapabilities::needs_fixed_step) gets h = (t_end − t0) / fixed_steps,
 // once. Both scales come from the problem's declared capabilities, never from its name. The
 // label says "tol=<rtol>" whatever the problem's atol, so one method has one label on every
-// problem (the records carry both tolerances).
+// problem (the records carry both tolerances); a fixed step is labelled "h=span/<steps>" (the
+// records carry h).
 
 #include <string>
 #include <vector>

@@ -365,21 +365,27 @@ std::vector<Instance> MakeInstances(const StiffnessOptions& options, const Study
 std::vector<Job> PlanJobs(const StiffnessOptions& options, const StudyPreset& preset,
                           const std::vector<Instance>& instances, StiffnessResults& results) {
   std::vector<Job> jobs;
-  std::vector<std::vector<MethodSpec>> methods(results.problems.size());
   std::vector<bool> planned(results.problems.size(), false);
   for (std::size_t i = 0; i < instances.size(); ++i) {
     const Instance& instance = instances[i];
     if (!instance.ok) continue;
     StudiedProblem& studied = results.problems[instance.problem];
+    // Instantiated per λ (a fixed step follows the span, Robertson's T); which methods the
+    // problem supports is decided at its first λ.
+    std::vector<std::string> notes;
+    const std::vector<MethodSpec> methods =
+        MethodsFor(options, preset, studied.capabilities, instance.study.setup.ode,
+                   planned[instance.problem] ? &notes : &results.notes);
     if (!planned[instance.problem]) {
-      methods[instance.problem] = MethodsFor(options, preset, studied.capabilities,
-                                             instance.study.setup.ode, &results.notes);
-      for (const MethodSpec& spec : methods[instance.problem]) {
-        studied.methods.push_back(spec.Label());
-      }
+      for (const MethodSpec& spec : methods) studied.methods.push_back(spec.Label());
       planned[instance.problem] = true;
     }
-    for (const MethodSpec& spec : methods[instance.problem]) jobs.push_back({i, spec});
+    for (const MethodSpec& spec : methods) {
+      const auto& labels = studied.methods;
+      if (std::find(labels.begin(), labels.end(), spec.Label()) != labels.end()) {
+        jobs.push_back({i, spec});
+      }
+    }
   }
   return jobs;
 }
