@@ -472,6 +472,7 @@ th { background: #f3f5f7; }
 #full-table td, #verdict-table td, #neural-table td { white-space: nowrap; }
 #full-table td.details, #verdict-table td.details, #neural-table td.details,
 td.details { white-space: normal; min-width: 18em; max-width: 40em; overflow-wrap: anywhere; }
+#verdict-table td.details { min-width: 14em; max-width: 24em; }
 div.wide { overflow-x: auto; }
 tr.ok td { background: #eef8ee; }
 tr.bad td { background: #fcecea; }
