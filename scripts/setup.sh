@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
 # Installs the Debian packages snode needs (toolchain included). Idempotent and quick when all is
 # present: it asks dpkg first and calls apt-get only for what is missing. Needs root (or sudo).
+#   scripts/setup.sh           what the stiffness study needs to build and run, gnuplot for its
+#                              report's figures included (README command 1)
+#   scripts/setup.sh --tests   that, plus what the test suite, the benchmarks and the MNIST app
+#                              need (README command 2): GoogleTest, Google Benchmark,
+#                              Fashion-MNIST, and chromium for the headless-browser test of the
+#                              study's report (ctest label "browser")
 set -euo pipefail
 
 packages=(
   g++ make cmake pkg-config git
   libsundials-dev libeigen3-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
-  googletest libgtest-dev libbenchmark-dev
-  liblbfgs-dev gnuplot-nox dataset-fashion-mnist
+  liblbfgs-dev gnuplot-nox
 )
+case "${1:-}" in
+  --tests)
+    packages+=(googletest libgtest-dev libbenchmark-dev dataset-fashion-mnist chromium)
+    ;;
+  "") ;;
+  *)
+    echo "scripts/setup.sh: unknown argument '$1' (usage: scripts/setup.sh [--tests])" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# README command 2: install what is missing, build, and run the whole test suite; then build it
-# again with AddressSanitizer + UndefinedBehaviorSanitizer (preset "asan", ./build-asan, -O1 with
-# assertions on) and run the whole suite under the sanitizers. SNODE_ASAN=0 skips the second part.
+# README command 2: install what is missing (the study's packages and the test packages: GoogleTest,
+# Google Benchmark, Fashion-MNIST, chromium), build everything in ./build (reusing what command 1
+# built there), and run the whole test suite; then build it again with AddressSanitizer +
+# UndefinedBehaviorSanitizer (preset "asan", ./build-asan, -O1 with assertions on, no benchmarks)
+# and run the suite under the sanitizers, less the long studies that only re-run code the unit
+# tests already cover (the asan test preset's filter; docs/decisions.md). SNODE_ASAN=0 skips the
+# second part. Each phase prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+phase_start=$(date +%s)
+phase() {  # phase NAME: the time since the previous phase
+  local now
+  now=$(date +%s)
+  echo "snode: $1 took $((now - phase_start)) s"
+  phase_start=$now
+}
+
 bash scripts/build.sh
+phase "setup + Release build"
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 900)
+phase "Release tests"
 
 if [ "${SNODE_ASAN:-1}" != "0" ]; then
-  echo "snode: ASan + UBSan build (build-asan) and the full test suite under it"
-  start=$(date +%s)
+  echo "snode: ASan + UBSan build (build-asan) and the test suite under it"
   cmake --preset asan >/dev/null
   cmake --build build-asan -j"$(nproc)"
-  built=$(date +%s)
+  phase "ASan + UBSan build"
   ctest --preset asan -j"$(nproc)" --timeout 1800
-  echo "snode: ASan + UBSan suite passed (build $((built - start)) s, tests $(( $(date +%s) - built )) s)"
+  phase "ASan + UBSan tests"
+  echo "snode: ASan + UBSan suite passed"
 fi
