@@ -6,7 +6,8 @@
 #   scripts/setup.sh --tests   that, plus what the test suite, the benchmarks and the MNIST app
 #                              need (README command 2): GoogleTest, Google Benchmark,
 #                              Fashion-MNIST, and chromium for the headless-browser test of the
-#                              study's report (ctest label "browser")
+#                              study's report (ctest label "browser"; fonts-dejavu-core: the
+#                              figures' "Sans" text, which chromium only recommends)
 set -euo pipefail
 
 packages=(
@@ -16,7 +17,8 @@ packages=(
 )
 case "${1:-}" in
   --tests)
-    packages+=(googletest libgtest-dev libbenchmark-dev dataset-fashion-mnist chromium)
+    packages+=(googletest libgtest-dev libbenchmark-dev dataset-fashion-mnist chromium
+      fonts-dejavu-core)
     ;;
   "") ;;
   *)
