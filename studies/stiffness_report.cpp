@@ -60,21 +60,12 @@ std::string EstimateCell(const GradientRecord& r) {
   return FormatScientific(estimate, 1);
 }
 
-std::string RelCell(const GradientRecord& r) {
-  if (r.run.threw || !r.run.Finite()) return "-";
-  if (r.error.underflow && r.error.rel == 0.0 && r.exact.size() > 0 &&
-      (r.exact.array().abs() < kUnderflow).all()) {
-    return "underflow";
-  }
-  return FormatScientific(r.error.rel, 1) + (r.error.underflow ? "*" : "");
-}
-
 void PrintProblemTable(const std::string& title, const std::vector<GradientRecord>& records,
-                       std::ostream& out) {
+                       const Judging& judging, std::ostream& out) {
   if (records.empty()) return;
   out << "\n== " << title << " ==\n";
-  Table table({"λ", "gradient", "integrator", "settings", "rel err", "abs err", "recon err",
-               "est err", "NFE fwd", "NFE bwd", "VJP", "JVP", "time", "stored", "status"});
+  Table table({"λ", "gradient", "integrator", "settings", "error", "recon err", "est err",
+               "NFE fwd", "NFE bwd", "VJP", "JVP", "time", "stored", "status"});
   double last_lambda = records.front().lambda;
   for (const GradientRecord& r : records) {
     if (r.lambda != last_lambda) table.AddSeparator();
@@ -82,9 +73,8 @@ void PrintProblemTable(const std::string& title, const std::vector<GradientRecor
     const GradientStats& s = r.run.stats;
     const bool has_stats = !r.run.threw;
     table.AddRow({FormatCompact(r.lambda), r.run.spec.gradient, r.run.spec.integrator,
-                  r.run.spec.settings, RelCell(r),
-                  r.run.Finite() ? FormatScientific(r.error.abs, 1) : "-", ReconCell(r),
-                  EstimateCell(r), has_stats ? std::to_string(s.forward_rhs_evals) : "-",
+                  r.run.spec.settings, ErrorCell(r, judging), ReconCell(r), EstimateCell(r),
+                  has_stats ? std::to_string(s.forward_rhs_evals) : "-",
                   has_stats ? std::to_string(s.backward_rhs_evals) : "-",
                   has_stats ? std::to_string(s.vjp_evals) : "-",
                   has_stats ? std::to_string(s.jvp_evals) : "-", FormatSeconds(r.run.seconds),
@@ -109,13 +99,6 @@ void PrintNeuralTable(const StiffnessOptions& options, const std::vector<NeuralR
                   n.status + (n.message.empty() ? "" : ": " + n.message)});
   }
   table.Print(out);
-}
-
-void PrintSummary(const StiffnessResults& results, std::ostream& out) {
-  out << "\n== Summary ==\n";
-  for (const std::string& line : results.summary) out << "- " << line << "\n";
-  for (const BacksolvePanel& panel : results.panels) out << PanelSummary(panel) << "\n";
-  for (const std::string& note : results.notes) out << "  note: " << note << "\n";
 }
 
 // ---------------------------------------------------------------- files

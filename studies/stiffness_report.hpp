@@ -15,6 +15,7 @@
 #include "studies/bench_util.hpp"
 #include "studies/report.hpp"
 #include "studies/stiffness_study.hpp"
+#include "studies/verdict.hpp"
 
 namespace snode {
 
@@ -27,21 +28,19 @@ inline constexpr int kStiffnessSchemaVersion = 2;
 void PrintStudyHeader(const StiffnessOptions& options, const StiffnessResults& results,
                       std::size_t runs, std::ostream& out);
 // "\n== title ==" and one row per record (a separator between λ values); nothing when empty.
+// The error column is ErrorCell's (studies/verdict.hpp): relative where the problem is judged
+// relatively, absolute with its allowance where it is judged absolutely.
 void PrintProblemTable(const std::string& title, const std::vector<GradientRecord>& records,
-                       std::ostream& out);
+                       const Judging& judging, std::ostream& out);
 // The training table.
 void PrintNeuralTable(const StiffnessOptions& options, const std::vector<NeuralRecord>& neural,
                       std::ostream& out);
-// "== Summary ==", the findings, the reconstruction lines and the notes.
-void PrintSummary(const StiffnessResults& results, std::ostream& out);
 
 // Table cells: status (+ message; + "(<diagnosis>)" when the method flagged its own gradient, or
-// "(reconstruction flagged)"), relative error ("underflow" when every exact component
-// underflows, "*" when some do), reconstruction error (methods that measure one), the method's
+// "(reconstruction flagged)"), reconstruction error (methods that measure one), the method's
 // own error estimate (GradientStats::error_estimate, "-" when it has none). No cell depends on
 // the method's name.
 std::string StatusCell(const GradientRecord& r);
-std::string RelCell(const GradientRecord& r);
 std::string ReconCell(const GradientRecord& r);
 std::string EstimateCell(const GradientRecord& r);
 

@@ -495,7 +495,8 @@ StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream
       for (const GradientRecord& r : results.records) {
         if (r.problem == studied.name) rows.push_back(r);
       }
-      PrintProblemTable(studied.name + ": " + studied.capabilities.description, rows, out);
+      const Judging judging{options.ok_tol, kGradientAbsTol, studied.capabilities.judge_absolute};
+      PrintProblemTable(studied.name + ": " + studied.capabilities.description, rows, judging, out);
     }
     if (!results.neural.empty()) PrintNeuralTable(options, results.neural, out);
   }

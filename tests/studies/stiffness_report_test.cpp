@@ -28,7 +28,6 @@ GradientRecord Record(const std::string& problem, double lambda, const std::stri
 
 TEST(StiffnessReport, Cells) {
   GradientRecord r = Record("W1", 1.0, "ok");
-  EXPECT_EQ(RelCell(r), "1.0e-07");
   EXPECT_EQ(ReconCell(r), "2.5e-01");
   EXPECT_EQ(StatusCell(r), "ok");
   EXPECT_EQ(EstimateCell(r), "-");  // no estimate (NaN)
@@ -37,7 +36,6 @@ TEST(StiffnessReport, Cells) {
   r.exact = Vector::Zero(2);
   r.error = CompareGradient(r.run.gradient, r.exact);
   r.error.rel = 0.0;
-  EXPECT_EQ(RelCell(r), "underflow");
   r.run.stats.reconstruction_failed = true;
   EXPECT_EQ(StatusCell(r), "ok (reconstruction flagged)");
   // Any method's own flag shows its diagnosis; no cell looks at the method's name.
@@ -51,18 +49,18 @@ TEST(StiffnessReport, Cells) {
   r.run.message = "solver\nfailed";
   r.status = "failed";
   EXPECT_EQ(StatusCell(r), "failed: solver failed");
-  EXPECT_EQ(RelCell(r), "-");
   EXPECT_EQ(ReconCell(r), "-");
 }
 
 TEST(StiffnessReport, ProblemTableSeparatesLambdas) {
   std::ostringstream out;
-  PrintProblemTable("title", {Record("W1", 1.0, "ok"), Record("W1", 10.0, "inaccurate")}, out);
+  PrintProblemTable("title", {Record("W1", 1.0, "ok"), Record("W1", 10.0, "inaccurate")}, Judging{},
+                    out);
   const std::string text = out.str();
   EXPECT_EQ(text.rfind("\n== title ==\nλ", 0), 0u);
   EXPECT_NE(text.find("inaccurate"), std::string::npos);
   std::ostringstream none;
-  PrintProblemTable("title", {}, none);
+  PrintProblemTable("title", {}, Judging{}, none);
   EXPECT_TRUE(none.str().empty());
 }
 
