@@ -89,6 +89,9 @@ std::vector<double> ReadLambdas(const po::variables_map& vm) {
     const double lambda_max = vm["lambda-max"].as<double>();
     Require(std::isfinite(lambda_max) && lambda_max >= 1.0,
             "--lambda-max must be a finite number >= 1 (λ > 0), got " + FormatNumber(lambda_max));
+    Require(lambda_max <= std::pow(10.0, static_cast<double>(kMaxLambdas - 1)),
+            "--lambda-max " + FormatCompact(lambda_max) + ": the decades 1, 10, … up to it are " +
+                "more than " + std::to_string(kMaxLambdas) + " values of λ");
     return ParseLambdaSpec("1:" + FormatNumber(lambda_max, 17), "--lambda-max");
   }
   if (!vm.count("lambdas")) return {};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "adjoint/gradient_method.hpp"
 #include "core/errors.hpp"
@@ -85,6 +86,10 @@ double ParseLambda(const std::string& text, const std::string& flag) {
   double value = 0.0;
   try {
     value = std::stod(text, &used);
+  } catch (const std::out_of_range&) {
+    // stod refuses what it can only round to zero, a subnormal or infinity.
+    throw ConfigError(flag + ": λ must lie between 2.2e-308 and 1.8e308 (a normal double), got '" +
+                      text + "'");
   } catch (const std::exception&) {
     used = 0;
   }

@@ -62,8 +62,7 @@ TEST(StiffnessStudy, SmallSweepWritesOutputsAndFlagsBacksolveAtLambda1e4) {
       EXPECT_LE(std::stod(row.at("rel_err")), 1e-6);
     }
     // BPTT through the adaptive implicit SDIRK integrator.
-    if (method == "bptt" && row.at("integrator") == "sdirk" &&
-        row.at("settings") == "tol=1e-10") {
+    if (method == "bptt" && row.at("integrator") == "sdirk" && row.at("settings") == "tol=1e-10") {
       ++bptt_implicit;
       EXPECT_EQ(status, "ok");
       EXPECT_LE(std::stod(row.at("rel_err")), 1e-6);
@@ -161,6 +160,10 @@ TEST(StiffnessStudy, NonPositiveLambdaIsOneLineError) {
   ExpectOneLineError(RunBinary("--lambdas 1,-5"), "λ must be positive");
   ExpectOneLineError(RunBinary("--lambdas 0"), "λ must be positive");
   ExpectOneLineError(RunBinary("--lambda-max 0"), "--lambda-max");
+  // A sweep too long to be meant, and values a double cannot hold: refused at once, by name.
+  ExpectOneLineError(RunBinary("--lambda-max 1e300"), "more than 61 values of λ");
+  ExpectOneLineError(RunBinary("--lambdas 1e-320"), "between 2.2e-308 and 1.8e308");
+  ExpectOneLineError(RunBinary("--lambdas 1:1e4:100"), "100 points is more than 61");
 }
 
 TEST(StiffnessStudy, UnreadableConfigIsOneLineError) {
