@@ -19,6 +19,7 @@
 #include "problems/stiff_neural.hpp"
 #include "studies/report.hpp"
 #include "studies/stiffness_report.hpp"
+#include "studies/study_report.hpp"
 #include "studies/thread_pool.hpp"
 
 namespace snode {
@@ -295,11 +296,13 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
 };
 
-// The methods of problem p: the recipes instantiated against its first instance, the command
-// line's overrides applied, unsupported combinations dropped (with a note).
+// The methods of one instance: the recipes instantiated against it, the command line's overrides
+// applied, and (check_support: the problem's first instance) unsupported combinations dropped
+// with a note; later instances keep the labels the first one kept.
 std::vector<MethodSpec> MethodsFor(const StiffnessOptions& options, const StudyPreset& preset,
                                    const problems::ProblemCapabilities& capabilities,
-                                   const OdeProblem& problem, std::vector<std::string>* notes) {
+                                   const OdeProblem& problem, std::vector<std::string>* notes,
+                                   bool check_support) {
   const std::vector<MethodRecipe>& recipes =
       options.methods.empty() ? preset.methods : options.methods;
   const std::vector<double>& tolerances =
@@ -314,7 +317,7 @@ std::vector<MethodSpec> MethodsFor(const StiffnessOptions& options, const StudyP
                                   [&](const MethodSpec& u) { return u.Label() == spec.Label(); });
     if (!seen) unique.push_back(std::move(spec));
   }
-  return SupportedOnly(unique, notes);
+  return check_support ? SupportedOnly(unique, notes) : unique;
 }
 
 // The problems and their instances (made in parallel).
@@ -372,10 +375,9 @@ std::vector<Job> PlanJobs(const StiffnessOptions& options, const StudyPreset& pr
     StudiedProblem& studied = results.problems[instance.problem];
     // Instantiated per λ (a fixed step follows the span, Robertson's T); which methods the
     // problem supports is decided at its first λ.
-    std::vector<std::string> notes;
     const std::vector<MethodSpec> methods =
-        MethodsFor(options, preset, studied.capabilities, instance.study.setup.ode,
-                   planned[instance.problem] ? &notes : &results.notes);
+        MethodsFor(options, preset, studied.capabilities, instance.study.setup.ode, &results.notes,
+                   !planned[instance.problem]);
     if (!planned[instance.problem]) {
       for (const MethodSpec& spec : methods) studied.methods.push_back(spec.Label());
       planned[instance.problem] = true;
@@ -441,21 +443,8 @@ void ReconstructPanels(StiffnessResults& results) {
     results.notes.push_back("no reconstruction plot: " + reason);
     return;
   }
-  for (const double lambda : {100.0, 1e4}) {
-    const StudyProblem problem = DecayStudyProblem(lambda);
-    BacksolvePanel panel;
-    panel.lambda = lambda;
-    panel.method = spec.integrator + " " + spec.settings;
-    auto integrator = IntegratorRegistry().Create(spec.integrator, spec.options.integrator_options);
-    try {
-      const Trajectory forward = integrator->Solve(problem.setup.ode);
-      panel.reconstruction =
-          ReconstructBacksolve(spec, problem.setup.ode, *problem.setup.loss, forward.states, 101);
-    } catch (const std::exception& e) {
-      panel.reconstruction.message = e.what();
-    }
-    results.panels.push_back(std::move(panel));
-  }
+  for (const double lambda : {100.0, 1e4})
+    results.panels.push_back(DecayBacksolvePanel(spec, lambda));
 }
 
 }  // namespace
@@ -634,100 +623,6 @@ std::string PanelSummary(const BacksolvePanel& panel) {
     line += "no data (" + rec.message + ")";
   }
   return line;
-}
-
-// ---------------------------------------------------------------- bench
-
-namespace {
-
-// The Robertson methods plus the ladder rungs they lack, BPTT first (stable by gradient name).
-std::vector<MethodSpec> BenchMethods(const MethodOverrides& overrides,
-                                     std::vector<std::string>* notes) {
-  std::vector<MethodSpec> specs = RobertsonMethods();
-  for (const MethodSpec& rung : RobertsonTargetLadder()) {
-    bool present = false;
-    for (const MethodSpec& spec : specs) present = present || spec.Label() == rung.Label();
-    if (!present) specs.push_back(rung);
-  }
-  std::stable_sort(specs.begin(), specs.end(), [](const MethodSpec& a, const MethodSpec& b) {
-    return a.gradient < b.gradient;
-  });
-  return SupportedOnly(SelectMethods(std::move(specs), overrides), notes);
-}
-
-// Both losses per horizon with their references (λ = T); problems without one are dropped.
-void AddBenchProblems(const std::vector<double>& horizons, RobertsonBench& bench) {
-  for (const double horizon : horizons) {
-    for (const bool sum : {false, true}) {
-      StudyProblem problem = RobertsonStudyProblem(horizon, sum);
-      if (!sum) problem.name += " final";
-      const StudyReference reference = ComputeStudyReference(problem);
-      bench.references.push_back(problem.name + ": " + reference.description);
-      if (!reference.ok) continue;
-      problem.exact = reference.gradient;
-      problem.lambda = horizon;
-      bench.problems.push_back(std::move(problem));
-    }
-  }
-}
-
-}  // namespace
-
-RobertsonBench RunRobertsonBench(const StiffnessOptions& options, int repetitions) {
-  RobertsonBench bench;
-  std::set<std::string> ladder;
-  for (const MethodSpec& rung : RobertsonTargetLadder()) ladder.insert(rung.Label());
-  const std::vector<MethodSpec> methods = BenchMethods(options.overrides, &bench.notes);
-  AddBenchProblems(options.robertson_horizons, bench);
-  for (std::size_t p = 0; p < bench.problems.size(); ++p) {
-    for (const MethodSpec& spec : methods) {
-      RobertsonBenchCell cell;
-      cell.problem = p;
-      cell.spec = spec;
-      // Timed as users get a gradient: without the tolerance check's second solve.
-      cell.spec.options.tolerance_check = false;
-      cell.ladder = ladder.count(spec.Label()) != 0;
-      bench.cells.push_back(std::move(cell));
-    }
-  }
-  for (int rep = 0; rep < repetitions; ++rep) {
-    for (RobertsonBenchCell& cell : bench.cells) {
-      const StudyProblem& problem = bench.problems[cell.problem];
-      cell.last = Evaluate(problem, cell.spec, options.ok_tol, kGradientAbsTol);
-      cell.seconds.push_back(cell.last.run.seconds);
-      if (cell.last.run.Finite()) {
-        const Index p = problem.setup.ode.theta.size();
-        cell.dk_rel = CompareGradient(cell.last.run.gradient.head(p), problem.exact.head(p)).rel;
-      }
-    }
-  }
-  return bench;
-}
-
-std::vector<std::size_t> TargetRungs(const RobertsonBench& bench,
-                                     const std::vector<double>& medians) {
-  const auto& cells = bench.cells;
-  std::vector<std::size_t> targets;
-  for (std::size_t first = 0; first < cells.size();) {
-    std::size_t last = first;
-    while (last < cells.size() && cells[last].problem == cells[first].problem) ++last;
-    if (bench.problems[cells[first].problem].lambda >= 1e5) {
-      std::size_t chosen = cells.size();
-      for (std::size_t i = first; i < last; ++i) {
-        if (!cells[i].ladder) continue;
-        const bool accurate = std::isfinite(cells[i].dk_rel) && cells[i].dk_rel <= 1e-6;
-        const bool chosen_accurate = chosen < cells.size() && cells[chosen].dk_rel <= 1e-6;
-        if (chosen == cells.size() ||
-            (accurate && (!chosen_accurate || medians[i] < medians[chosen])) ||
-            (!accurate && !chosen_accurate && cells[i].dk_rel < cells[chosen].dk_rel)) {
-          chosen = i;
-        }
-      }
-      if (chosen < cells.size()) targets.push_back(chosen);
-    }
-    first = last;
-  }
-  return targets;
 }
 
 }  // namespace snode
