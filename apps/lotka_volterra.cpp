@@ -66,11 +66,11 @@ void AddLotkaVolterraOptions(po::options_description& desc) {
 
 // A flag's value, or the mode's default when it was not given.
 template <typename T>
-T ValueOr(const po::variables_map& vm, const char* name, T fallback) {
+T ValueOr(const Flags& vm, const char* name, T fallback) {
   return vm.count(name) ? vm[name].as<T>() : fallback;
 }
 
-lv::DiscoverOptions DiscoverOptionsFrom(const po::variables_map& vm) {
+lv::DiscoverOptions DiscoverOptionsFrom(const Flags& vm) {
   lv::DiscoverOptions options;
   options.horizons_text = ValueOr<std::string>(vm, "horizons", "2,4,6,8,10");
   options.optimizer = vm["optimizer"].as<std::string>();
@@ -79,7 +79,7 @@ lv::DiscoverOptions DiscoverOptionsFrom(const po::variables_map& vm) {
   return options;
 }
 
-lv::NeuralOptions NeuralOptionsFrom(const po::variables_map& vm) {
+lv::NeuralOptions NeuralOptionsFrom(const Flags& vm) {
   lv::NeuralOptions options;
   options.iterations = PositiveIntOr(vm, "iterations", 300);
   options.lr = ValueOr(vm, "lr", 1e-2);
@@ -89,7 +89,7 @@ lv::NeuralOptions NeuralOptionsFrom(const po::variables_map& vm) {
   return options;
 }
 
-lv::UdeOptions UdeOptionsFrom(const po::variables_map& vm) {
+lv::UdeOptions UdeOptionsFrom(const Flags& vm) {
   lv::UdeOptions options;
   options.horizons_text = ValueOr<std::string>(vm, "horizons", "1,2,3,4,5,6,7,8,9,10");
   options.horizons = ParseDoubleList(options.horizons_text, "--horizons");
@@ -107,7 +107,7 @@ CommonOptions WithDiscoveryTolerances(CommonOptions common) {
   return common;
 }
 
-lv::Observations MakeObservations(const po::variables_map& vm, std::uint64_t seed) {
+lv::Observations MakeObservations(const Flags& vm, std::uint64_t seed) {
   const double t_end = vm["t-end"].as<double>();
   const int points = vm["points"].as<int>();
   const double noise = vm["noise"].as<double>();
@@ -127,7 +127,7 @@ lv::StudySettings StudySettingsFrom(const CommonOptions& c) {
 // The bench's configurations: the pair named by --gradient / --integrator, or the workload's
 // with outputs as --outputs says (auto and interpolate: interpolated, since all these integrators
 // have dense output).
-std::vector<lv::BenchConfig> BenchConfigsFrom(const po::variables_map& vm, const CommonOptions& c,
+std::vector<lv::BenchConfig> BenchConfigsFrom(const Flags& vm, const CommonOptions& c,
                                               bool neural) {
   if (c.gradient_set || c.integrator_set) {
     return {{c.gradient, c.integrator, c.integrator_options.interpolate_outputs,
@@ -138,7 +138,7 @@ std::vector<lv::BenchConfig> BenchConfigsFrom(const po::variables_map& vm, const
   return lv::WorkloadBenchConfigs(neural, interpolate);
 }
 
-int RunBench(const po::variables_map& vm, const CommonOptions& common, const std::string& mode,
+int RunBench(const Flags& vm, const CommonOptions& common, const std::string& mode,
              const lv::Observations& obs) {
   Require(mode == "neural" || mode == "discover", "--bench needs --mode neural or discover");
   const bool neural = mode == "neural";
@@ -158,7 +158,7 @@ int RunBench(const po::variables_map& vm, const CommonOptions& common, const std
 // discover at its start rates (1.0, 0.5, 0.5, 2.0) on the first horizon against the noisy data
 // (discovery tolerances), neural at its initial weights against the clean data. The UDE's hybrid
 // field is built inside the study and is not checked.
-void CheckLotkaVolterraGradients(const po::variables_map& vm, const CommonOptions& common,
+void CheckLotkaVolterraGradients(const Flags& vm, const CommonOptions& common,
                                  const std::string& mode, const lv::Observations& obs) {
   if (mode == "discover" || mode == "all") {
     const std::vector<double> horizons =
@@ -196,7 +196,7 @@ int Main(int argc, char** argv) {
   po::options_description desc("lotka_volterra options");
   AddCommonOptions(desc, defaults);
   AddLotkaVolterraOptions(desc);
-  const po::variables_map vm = ParseCommandLine(argc, argv, desc);
+  const Flags vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, "usage: lotka_volterra [options]", std::cout)) return 0;
   CommonOptions common = ReadCommonOptions(vm);
   const std::string mode = vm["mode"].as<std::string>();

@@ -133,7 +133,7 @@ int Main(int argc, char** argv) {
   AddCommonOptions(desc, defaults);
   mnist::Settings s;
   AddMnistOptions(desc, s);
-  const po::variables_map vm = ParseCommandLine(argc, argv, desc);
+  const Flags vm = ParseCommandLine(argc, argv, desc);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
   const CommonOptions common = ReadCommonOptions(vm);
   ApplyCommonOptions(common, s);

@@ -82,7 +82,7 @@ MethodOverrides Overrides(const CommonOptions& c) {
   return ToMethodOverrides(c);
 }
 
-std::vector<double> ReadLambdas(const po::variables_map& vm) {
+std::vector<double> ReadLambdas(const Flags& vm) {
   const bool max_set = vm.count("lambda-max") != 0;
   Require(!(vm.count("lambdas") && max_set), "give either --lambdas or --lambda-max, not both");
   if (max_set) {
@@ -98,7 +98,7 @@ std::vector<double> ReadLambdas(const po::variables_map& vm) {
   return ParseLambdaSpec(vm["lambdas"].as<std::string>(), "--lambdas");
 }
 
-std::vector<double> ReadTolerances(const po::variables_map& vm) {
+std::vector<double> ReadTolerances(const Flags& vm) {
   if (!vm.count("tolerances")) return {};
   const std::vector<double> tolerances =
       ParseDoubleList(vm["tolerances"].as<std::string>(), "--tolerances");
@@ -109,7 +109,7 @@ std::vector<double> ReadTolerances(const po::variables_map& vm) {
   return SortedUnique(tolerances);
 }
 
-void ReadTraining(const po::variables_map& vm, StiffnessOptions& options) {
+void ReadTraining(const Flags& vm, StiffnessOptions& options) {
   if (vm.count("train")) {
     const std::string train = vm["train"].as<std::string>();
     Require(train == "on" || train == "off", "--train must be on or off, got '" + train + "'");
@@ -122,7 +122,7 @@ void ReadTraining(const po::variables_map& vm, StiffnessOptions& options) {
           "--neural-lr must be positive");
 }
 
-StiffnessOptions ReadStudyOptions(const po::variables_map& vm, const CommonOptions& common) {
+StiffnessOptions ReadStudyOptions(const Flags& vm, const CommonOptions& common) {
   StiffnessOptions options;
   options.preset = FindPreset(vm["preset"].as<std::string>()).name;
   if (vm.count("problems")) {
@@ -185,7 +185,7 @@ void CheckStudyGradients(const StiffnessOptions& options, CommonOptions common) 
 }
 
 // --problem-file FILE...: registered before any problem name is looked up.
-void RegisterProblemFiles(const po::variables_map& vm) {
+void RegisterProblemFiles(const Flags& vm) {
   if (vm.count("problem-file") == 0) return;
   for (const std::string& path : vm["problem-file"].as<std::vector<std::string>>()) {
     problems::RegisterProblemFile(problems::ProblemRegistry(), path);
@@ -257,7 +257,7 @@ int Run(int argc, char** argv) {
   defaults.out = "results/stiffness";
   AddCommonOptions(desc, defaults);
   AddStudyOptions(desc);
-  const po::variables_map vm = ParseCommandLine(argc, argv, desc);
+  const Flags vm = ParseCommandLine(argc, argv, desc);
   RegisterProblemFiles(vm);
   if (HandleInfoOptions(vm, desc, kUsage, std::cout)) return 0;
   if (vm["list-problems"].as<bool>()) {

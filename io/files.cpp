@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -22,6 +23,25 @@ void EnsureDirectory(const std::string& dir) {
     throw InputError("cannot create output directory '" + dir +
                      "': " + (error ? error.message() : "not a directory"));
   }
+}
+
+void PrepareOutputDirectory(const std::string& dir, const std::string& flag) {
+  const auto fail = [&](const std::string& reason) {
+    throw InputError(flag + " '" + dir + "': cannot write there (" + reason + ")");
+  };
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) fail("creating it failed: " + error.message());
+  if (!fs::is_directory(dir, error)) fail("it is not a directory");
+  std::string probe = (fs::path(dir) / ".snode-write-probe.XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) fail(std::string("creating a file failed: ") + std::strerror(errno));
+  const char byte = '\n';
+  const bool written = ::write(fd, &byte, 1) == 1 && ::fsync(fd) == 0;
+  const int saved_errno = errno;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (!written) fail(std::string("writing a file failed: ") + std::strerror(saved_errno));
 }
 
 void AtomicWriteFile(const std::string& path, const std::string& content) {

@@ -11,6 +11,11 @@ namespace snode {
 
 // Creates dir (and parents). Throws InputError if that fails.
 void EnsureDirectory(const std::string& dir);
+// An app's output directory before any work: creates dir (and parents), then creates, writes,
+// fsyncs and removes a probe file in it, so a directory the run could not write its results to
+// (read-only, /proc/self, full) fails at once instead of after the work. Throws InputError
+// "<flag> '<dir>': cannot write there (<reason>)".
+void PrepareOutputDirectory(const std::string& dir, const std::string& flag = "--out");
 // Writes content to path atomically: path.tmp.<pid> in the same directory, flushed, renamed over
 // path. Throws InputError naming the path on failure.
 void AtomicWriteFile(const std::string& path, const std::string& content);

@@ -125,8 +125,7 @@ std::string ReadConfigFile(const std::string& path) {
 
 }  // namespace
 
-po::variables_map ParseCommandLine(int argc, const char* const argv[],
-                                   const po::options_description& desc) {
+Flags ParseCommandLine(int argc, const char* const argv[], const po::options_description& desc) {
   po::variables_map vm;
   const po::parsed_options parsed = po::command_line_parser(argc, argv).options(desc).run();
   // No positional arguments: a stray word (a typo, a missing "--") is an error, not ignored.
@@ -143,11 +142,13 @@ po::variables_map ParseCommandLine(int argc, const char* const argv[],
     po::store(po::parse_config_file(file, desc), vm);
   }
   po::notify(vm);
-  LoadPlugins(vm);
-  return vm;
+  const Flags flags(std::move(vm));
+  flags.MarkRead("config");  // read above
+  LoadPlugins(flags);
+  return flags;
 }
 
-void LoadPlugins(const po::variables_map& vm) {
+void LoadPlugins(const Flags& vm) {
   LoadPluginsFromEnvironment();
   if (vm.count("plugin") != 0) {
     for (const std::string& path : vm["plugin"].as<std::vector<std::string>>()) LoadPlugin(path);
@@ -162,8 +163,9 @@ void LoadPlugins(const po::variables_map& vm) {
 namespace {
 
 // True when the option was given on the command line or in the config file.
-bool IsSet(const po::variables_map& vm, const char* name) {
-  return vm.count(name) != 0 && !vm[name].defaulted();
+bool IsSet(const Flags& vm, const char* name) {
+  vm.MarkRead(name);
+  return vm.Given(name);
 }
 
 void CheckName(const std::string& name, const std::string& kind, bool known,
@@ -201,7 +203,7 @@ std::string Alternatives(const std::vector<std::string>& values) {
 
 // The method flags given explicitly and every --gradient-option, as the settings of `gradient`.
 // A method flag of another method, or one setting given twice, is a ConfigError.
-Settings ReadMethodSettings(const po::variables_map& vm, const std::string& gradient) {
+Settings ReadMethodSettings(const Flags& vm, const std::string& gradient) {
   Settings settings;
   for (const MethodFlag& f : MethodFlags()) {
     const std::string value = vm[f.flag].as<std::string>();
@@ -244,7 +246,7 @@ std::uint64_t ParseSeed(const std::string& text) {
 }
 }  // namespace
 
-CommonOptions ReadCommonOptions(const po::variables_map& vm) {
+CommonOptions ReadCommonOptions(const Flags& vm) {
   CommonOptions options;
   options.integrator = vm["integrator"].as<std::string>();
   options.gradient = vm["gradient"].as<std::string>();
@@ -265,10 +267,14 @@ CommonOptions ReadCommonOptions(const po::variables_map& vm) {
   io.max_steps = vm["max-steps"].as<long>();
   io.linear_solver = vm["linear-solver"].as<std::string>();
   // Name the flag, not the struct field, in the messages users see.
-  Require(std::isfinite(io.rtol) && io.rtol > 0.0,
-          "--rtol must be positive and finite, got " + FormatNumber(io.rtol, 6));
-  Require(std::isfinite(io.atol) && io.atol > 0.0,
-          "--atol must be positive and finite, got " + FormatNumber(io.atol, 6));
+  Require(std::isfinite(io.rtol) && io.rtol > 0.0, "--rtol must be positive and finite, got " +
+                                                       FormatNumber(io.rtol, 6) +
+                                                       UnrepresentableNote(io.rtol));
+  Require(io.rtol < 1.0,
+          "--rtol must be below 1 (a relative tolerance), got " + FormatNumber(io.rtol, 6));
+  Require(std::isfinite(io.atol) && io.atol > 0.0, "--atol must be positive and finite, got " +
+                                                       FormatNumber(io.atol, 6) +
+                                                       UnrepresentableNote(io.atol));
   Require(std::isfinite(io.fixed_step) && io.fixed_step >= 0.0,
           "--step must be positive (or 0 for adaptive), got " + FormatNumber(io.fixed_step, 6));
   Require(io.max_steps > 0, "--max-steps must be positive, got " + std::to_string(io.max_steps));
@@ -362,14 +368,14 @@ MethodOverrides ToMethodOverrides(const CommonOptions& options) {
   return overrides;
 }
 
-int PositiveIntOr(const po::variables_map& vm, const char* name, int fallback) {
+int PositiveIntOr(const Flags& vm, const char* name, int fallback) {
   if (vm.count(name) == 0) return fallback;
   const int value = vm[name].as<int>();
   Require(value >= 1, "--" + std::string(name) + " must be >= 1, got " + std::to_string(value));
   return value;
 }
 
-bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,
+bool HandleInfoOptions(const Flags& vm, const po::options_description& desc,
                        const std::string& usage, std::ostream& out) {
   bool handled = false;
   if (vm.count("help") && vm["help"].as<bool>()) {
@@ -449,6 +455,15 @@ std::string OneLine(std::string text) {
 }
 
 }  // namespace
+
+std::optional<Flags> StartCommandLine(int argc, const char* const argv[], const AppCommandLine& app,
+                                      std::ostream& out) {
+  po::options_description desc(app.name + " options");
+  app.add_options(desc);
+  Flags flags = ParseCommandLine(argc, argv, desc);
+  if (HandleInfoOptions(flags, desc, app.usage, out)) return std::nullopt;
+  return flags;
+}
 
 int RunApp(const std::function<int()>& main_fn) {
   try {

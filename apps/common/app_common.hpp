@@ -57,6 +57,7 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -64,6 +65,7 @@
 #include "adjoint/gradient_checker.hpp"
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/usable_gradient.hpp"
+#include "apps/common/flags.hpp"
 #include "integrators/integrator.hpp"
 #include "io/files.hpp"
 #include "studies/gradient_study.hpp"
@@ -118,15 +120,14 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
 // precedence), notifies and loads the plug-ins (LoadPlugins). Throws
 // boost::program_options::error for unknown or malformed flags, InputError when the config file
 // cannot be read, and the loader's errors for a plug-in.
-po::variables_map ParseCommandLine(int argc, const char* const argv[],
-                                   const po::options_description& desc);
+Flags ParseCommandLine(int argc, const char* const argv[], const po::options_description& desc);
 
 // Loads the plug-ins of SNODE_PLUGIN_PATH, then those given by --plugin, in order (loading one
 // file twice is a no-op), then registers the --tableau files.
-void LoadPlugins(const po::variables_map& vm);
+void LoadPlugins(const Flags& vm);
 
 // Reads and validates the common flags. Throws ConfigError (bad value, unknown name).
-CommonOptions ReadCommonOptions(const po::variables_map& vm);
+CommonOptions ReadCommonOptions(const Flags& vm);
 
 // For an app that runs its own matrix of methods and does not pass method options on
 // (stiffness_study, exponential_decay): ConfigError naming the app when any were given (method
@@ -140,11 +141,11 @@ MethodOverrides ToMethodOverrides(const CommonOptions& options);
 
 // The value of an int flag, or fallback when it was not given. Throws ConfigError
 // "--<name> must be >= 1, got N" for a value below 1 (a count of iterations, epochs, …).
-int PositiveIntOr(const po::variables_map& vm, const char* name, int fallback);
+int PositiveIntOr(const Flags& vm, const char* name, int fallback);
 
 // Answers --help (prints usage and desc), --list-integrators and --list-gradients (one name per
 // line) on out. Returns true when one of them was given (the app should then exit 0).
-bool HandleInfoOptions(const po::variables_map& vm, const po::options_description& desc,
+bool HandleInfoOptions(const Flags& vm, const po::options_description& desc,
                        const std::string& usage, std::ostream& out);
 
 // --check-gradient: CheckGradient(problem, loss, method, options, check) and its report on out:
@@ -161,6 +162,23 @@ GradientCheckResult RunGradientCheck(const std::string& label, const OdeProblem&
 GradientCheckResult RunGradientCheck(const std::string& label, const OdeProblem& problem,
                                      const Loss& loss, const CommonOptions& common,
                                      std::ostream& out);
+
+// An app's command line as a unit that tests and the CLI fuzzer (tests/fuzz/cli_fuzz.cpp) drive
+// without running the app: its options and the reading of every flag into its configuration.
+// read() validates every value (ranges, names, input files being regular files) and ends with
+// RejectUnusedFlags, so a read that returns means every given flag is honoured by the run; it
+// does no work and writes nothing (the output directory is prepared by the app after it).
+struct AppCommandLine {
+  std::string name;   // the executable, e.g. "exponential_decay"
+  std::string usage;  // --help's first lines
+  std::function<void(po::options_description&)> add_options;  // the common flags and its own
+  std::function<void(const Flags&)> read;
+};
+
+// Runs an app's start: parses argv (ParseCommandLine), answers the info flags (returns nullopt:
+// the app then exits 0) or returns the flags for the app's own reading.
+std::optional<Flags> StartCommandLine(int argc, const char* const argv[], const AppCommandLine& app,
+                                      std::ostream& out);
 
 // Runs main_fn and maps exceptions to `error: ...` on stderr; returns main_fn's exit code, 1 for a
 // snode::Error or an options error, 2 for any other exception.

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 using test_util::TempDir;
 
-po::variables_map Parse(std::vector<std::string> args, po::options_description* desc) {
+Flags Parse(std::vector<std::string> args, po::options_description* desc) {
   AddCommonOptions(*desc);
   std::vector<const char*> argv = {"app"};
   for (const std::string& arg : args) argv.push_back(arg.c_str());
@@ -31,7 +31,7 @@ po::variables_map Parse(std::vector<std::string> args, po::options_description* 
 
 TEST(AppCommon, ParsesCommonFlagsIntoOptions) {
   po::options_description desc;
-  const po::variables_map vm =
+  const Flags vm =
       Parse({"--integrator", "sdirk", "--gradient", "cvodes_adjoint", "--rtol", "1e-9", "--atol",
              "1e-11", "--step", "0.01", "--max-steps", "77", "--seed", "5", "--out", "x", "-q"},
             &desc);
@@ -72,7 +72,7 @@ TEST(AppCommon, MethodFlagsGivenExplicitlyBecomeTheMethodsSettings) {
 
 TEST(AppCommon, MethodFlagOfAnotherMethodIsConfigError) {
   po::options_description desc;
-  const po::variables_map vm = Parse({"--cvodes-observations", "restart"}, &desc);  // bptt
+  const Flags vm = Parse({"--cvodes-observations", "restart"}, &desc);  // bptt
   try {
     ReadCommonOptions(vm);
     FAIL() << "no exception";
@@ -155,14 +155,14 @@ TEST(AppCommon, RejectsBadValuesWithConfigError) {
                                                      {"--cvodes-observations", "sometimes"}};
   for (const auto& args : bad) {
     po::options_description desc;
-    const po::variables_map vm = Parse(args, &desc);
+    const Flags vm = Parse(args, &desc);
     EXPECT_THROW(ReadCommonOptions(vm), ConfigError) << args[0] << " " << args[1];
   }
 }
 
 TEST(AppCommon, UnknownIntegratorMessageListsKnownNames) {
   po::options_description desc;
-  const po::variables_map vm = Parse({"--integrator", "rk45"}, &desc);
+  const Flags vm = Parse({"--integrator", "rk45"}, &desc);
   try {
     ReadCommonOptions(vm);
     FAIL() << "no exception";
@@ -178,7 +178,7 @@ TEST(AppCommon, ConfigFileIsReadAndCommandLineWins) {
   const fs::path config = dir / "run.cfg";
   std::ofstream(config) << "# comment\nrtol = 1e-4\natol = 1e-5\nintegrator = sdirk\n";
   po::options_description desc;
-  const po::variables_map vm = Parse({"--config", config.string(), "--rtol", "1e-7"}, &desc);
+  const Flags vm = Parse({"--config", config.string(), "--rtol", "1e-7"}, &desc);
   const CommonOptions options = ReadCommonOptions(vm);
   EXPECT_DOUBLE_EQ(options.integrator_options.rtol, 1e-7);
   EXPECT_DOUBLE_EQ(options.integrator_options.atol, 1e-5);
@@ -237,12 +237,12 @@ TEST(AppCommon, RunAppMapsExceptionsToExitCodes) {
 
 TEST(AppCommon, HelpAndListsAreHandled) {
   po::options_description desc;
-  const po::variables_map vm = Parse({"--list-integrators"}, &desc);
+  const Flags vm = Parse({"--list-integrators"}, &desc);
   std::ostringstream out;
   EXPECT_TRUE(HandleInfoOptions(vm, desc, "usage", out));
   EXPECT_NE(out.str().find("dopri5\n"), std::string::npos);
   po::options_description desc2;
-  const po::variables_map vm2 = Parse({}, &desc2);
+  const Flags vm2 = Parse({}, &desc2);
   std::ostringstream out2;
   EXPECT_FALSE(HandleInfoOptions(vm2, desc2, "usage", out2));
 }
@@ -253,7 +253,7 @@ TEST(AppCommon, HelpAndListsAreHandled) {
 TEST(AppCommon, TableauFileIsRegisteredBeforeNamesAreChecked) {
   const std::string examples = SNODE_TABLEAU_EXAMPLES_DIR;
   po::options_description desc;
-  const po::variables_map vm = Parse({"--tableau", examples + "/bogacki_shampine.json",
+  const Flags vm = Parse({"--tableau", examples + "/bogacki_shampine.json",
                                       "--integrator", "bogacki_shampine", "--list-integrators"},
                                      &desc);
   EXPECT_EQ(ReadCommonOptions(vm).integrator, "bogacki_shampine");
