@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "core/input_file.hpp"
 #include "integrators/order_conditions.hpp"
 
 namespace snode {
@@ -240,22 +241,19 @@ ButcherTableau ParseTableau(const Json& json, const std::string& source, std::st
 
 ButcherTableau ReadTableauFile(const std::string& path, std::string* name) {
   const std::string source = "tableau file '" + path + "'";
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (error || !std::filesystem::exists(status)) {
-    throw InputError("cannot open " + source + ": no such file; check the path");
+  switch (KindOfInputFile(path)) {
+    case InputFileKind::kMissing:
+      throw InputError("cannot open " + source + ": no such file; check the path");
+    case InputFileKind::kDirectory:
+      throw InputError(source + " is a directory, not a JSON file");
+    case InputFileKind::kNotRegular:
+      throw InputError(source + " is not a regular file (a device or a pipe)");
+    case InputFileKind::kRegular:
+      break;
   }
-  if (std::filesystem::is_directory(status)) {
-    throw InputError(source + " is a directory, not a JSON file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open " + source + "; check the permissions");
-  // Read at most one byte more than the limit, so a device or pipe that never ends (/dev/zero)
-  // is refused instead of read forever; the size on disk is not trusted.
-  std::string text(static_cast<std::size_t>(kMaxTableauFileBytes) + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) throw InputError("cannot read " + source);
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  // The size on disk is not trusted: at most one byte more than the limit is read.
+  const std::string text =
+      ReadInputFilePrefix(path, static_cast<std::size_t>(kMaxTableauFileBytes), source);
   if (text.size() > static_cast<std::size_t>(kMaxTableauFileBytes)) {
     throw InputError(source + " is larger than the " + std::to_string(kMaxTableauFileBytes) +
                      " bytes a tableau file may have");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
+#include "core/input_file.hpp"
 
 namespace snode {
 namespace {
@@ -42,11 +43,24 @@ double ReadNumber(const Json& value, const std::string& where) {
 
 Vector LoadTorchMlpParams(const std::string& json_path, const MlpField& field) {
   const std::string file = "torch weights '" + json_path + "'";
-  std::ifstream in(json_path);
-  if (!in) throw InputError("cannot open " + file + "; check the path");
+  switch (KindOfInputFile(json_path)) {
+    case InputFileKind::kMissing:
+      throw InputError("cannot open " + file + ": no such file; check the path");
+    case InputFileKind::kDirectory:
+      throw InputError(file + " is a directory, not a JSON file");
+    case InputFileKind::kNotRegular:
+      throw InputError(file + " is not a regular file (a device or a pipe)");
+    case InputFileKind::kRegular:
+      break;
+  }
+  const std::string text = ReadInputFilePrefix(json_path, kMaxTorchWeightsBytes, file);
+  if (text.size() > kMaxTorchWeightsBytes) {
+    throw InputError(file + " is larger than the " + std::to_string(kMaxTorchWeightsBytes) +
+                     " bytes a weights file may have");
+  }
   Json root;
   try {
-    root = Json::parse(in);
+    root = Json::parse(text);
   } catch (const Json::exception& e) {
     throw InputError(file + " is not valid JSON: " + e.what());
   }

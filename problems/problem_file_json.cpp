@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "core/input_file.hpp"
 
 namespace snode::problems {
 namespace {
@@ -118,22 +119,23 @@ void JsonReader::Fail(const std::string& pointer, const std::string& message) co
 }
 
 Json JsonReader::ReadFile(long long max_bytes) const {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path_, ec);
-  if (!fs::exists(status)) throw InputError(path_ + ": problem file not found");
-  if (fs::is_directory(status)) throw InputError(path_ + ": is a directory, not a problem file");
-  const auto size = fs::file_size(path_, ec);
-  if (!ec && static_cast<long long>(size) > max_bytes) {
-    throw InputError(path_ + ": problem file of " + std::to_string(size) +
-                     " bytes is over the limit of " + std::to_string(max_bytes) + " bytes");
+  switch (KindOfInputFile(path_)) {
+    case InputFileKind::kMissing:
+      throw InputError(path_ + ": problem file not found");
+    case InputFileKind::kDirectory:
+      throw InputError(path_ + ": is a directory, not a problem file");
+    case InputFileKind::kNotRegular:
+      throw InputError(path_ + ": is not a regular file (a device or a pipe)");
+    case InputFileKind::kRegular:
+      break;
   }
-  std::ifstream in(path_, std::ios::binary);
-  if (!in.is_open()) throw InputError(path_ + ": problem file cannot be opened for reading");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw InputError(path_ + ": problem file cannot be read");
-  const std::string text = buffer.str();
+  // At most one byte over the limit is read: the size on disk is not trusted.
+  const std::string text =
+      ReadInputFilePrefix(path_, static_cast<std::size_t>(max_bytes), path_ + ": problem file");
+  if (text.size() > static_cast<std::size_t>(max_bytes)) {
+    throw InputError(path_ + ": problem file is over the limit of " + std::to_string(max_bytes) +
+                     " bytes");
+  }
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw InputError(path_ + ": problem file is empty");
   }

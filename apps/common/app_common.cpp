@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "core/input_file.hpp"
 #include "integrators/tableau_integrator.hpp"
 #include "plugins/plugin_loader.hpp"
 
@@ -100,22 +101,17 @@ namespace {
 constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
 
 std::string ReadConfigFile(const std::string& path) {
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (error || !std::filesystem::exists(status)) {
-    throw InputError("cannot read --config file '" + path + "': no such file");
+  switch (KindOfInputFile(path)) {
+    case InputFileKind::kMissing:
+      throw InputError("cannot read --config file '" + path + "': no such file");
+    case InputFileKind::kDirectory:
+      throw InputError("--config file '" + path + "' is a directory, not an options file");
+    case InputFileKind::kNotRegular:
+      throw InputError("--config file '" + path + "' is not a regular file (a device or a pipe)");
+    case InputFileKind::kRegular:
+      break;
   }
-  if (std::filesystem::is_directory(status)) {
-    throw InputError("--config file '" + path + "' is a directory, not an options file");
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    throw InputError("cannot read --config file '" + path + "': " + std::strerror(errno));
-  }
-  std::string text(kMaxConfigFileBytes + 1, '\0');
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (file.bad()) throw InputError("cannot read --config file '" + path + "'");
-  text.resize(static_cast<std::size_t>(file.gcount()));
+  std::string text = ReadInputFilePrefix(path, kMaxConfigFileBytes, "--config file '" + path + "'");
   if (text.size() > kMaxConfigFileBytes) {
     throw InputError("--config file '" + path + "' is larger than the " +
                      std::to_string(kMaxConfigFileBytes) + " bytes an options file may have");
@@ -495,8 +491,13 @@ std::vector<double> ParseDoubleList(const std::string& text, const std::string& 
     char* end = nullptr;
     errno = 0;
     const double value = std::strtod(item.c_str(), &end);
-    Require(end != item.c_str() && *end == '\0' && errno == 0 && std::isfinite(value),
-            flag + ": '" + item + "' is not a finite number");
+    const bool number = end != item.c_str() && *end == '\0';
+    Require(!(number && errno == ERANGE && std::fabs(value) < 1.0),
+            flag + ": '" + item + "' is too small for a double (nonzero values must be at " +
+                "least 2.2e-308 in size)");
+    Require(!(number && errno == ERANGE),
+            flag + ": '" + item + "' is too large for a double (at most 1.8e308 in size)");
+    Require(number && std::isfinite(value), flag + ": '" + item + "' is not a finite number");
     values.push_back(value);
   }
   Require(!values.empty(), flag + ": no values in '" + text + "'");

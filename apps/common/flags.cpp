@@ -64,9 +64,6 @@ std::string UnrepresentableNote(double value) {
   if (value == 0.0) {
     return " (a number below 2.2e-308 reads as 0)";
   }
-  if (std::isinf(value)) {
-    return " (a number beyond 1.8e308 reads as inf)";
-  }
   return "";
 }
 

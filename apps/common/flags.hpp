@@ -59,8 +59,9 @@ void RejectUnusedFlags(const Flags& flags, const std::string& context);
 double Number(const Flags& flags, const std::string& name, double low, double high,
               const std::string& unit = "");
 
-// " (a number below 2.2e-308 reads as 0)" for 0, " (a number beyond 1.8e308 reads as inf)" for
-// ±inf, else "": why a value the user typed as 1e-400 or 1e400 is reported as 0 or inf.
+// " (a number below 2.2e-308 reads as 0)" for 0, else "": why a value typed as 1e-400 is reported
+// as 0. (A number beyond 1.8e308 is refused by the parser: "the argument ('1e400') for option
+// '--lr' is invalid".)
 std::string UnrepresentableNote(double value);
 
 // An integer flag within [low, high], else ConfigError "--<name> must be between <low> and <high>

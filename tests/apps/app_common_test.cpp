@@ -204,7 +204,17 @@ TEST(AppCommon, ConfigThatIsNotARegularFileIsInputError) {
   };
   EXPECT_EQ(message("/tmp"), "--config file '/tmp' is a directory, not an options file");
   EXPECT_EQ(message("/dev/zero"),
-            "--config file '/dev/zero' is larger than the 1048576 bytes an options file may have");
+            "--config file '/dev/zero' is not a regular file (a device or a pipe)");
+  // A regular file over the limit is refused after reading at most one byte more than it.
+  const std::filesystem::path big = std::filesystem::temp_directory_path() / "snode_big.cfg";
+  {
+    std::ofstream out(big);
+    out << std::string((1 << 20) + 10, '#');
+  }
+  EXPECT_EQ(message(big.string()),
+            "--config file '" + big.string() +
+                "' is larger than the 1048576 bytes an options file may have");
+  std::filesystem::remove(big);
 }
 
 // A word that is not a flag (a typo, a missing "--") is an error, not silently ignored.
@@ -253,9 +263,9 @@ TEST(AppCommon, HelpAndListsAreHandled) {
 TEST(AppCommon, TableauFileIsRegisteredBeforeNamesAreChecked) {
   const std::string examples = SNODE_TABLEAU_EXAMPLES_DIR;
   po::options_description desc;
-  const Flags vm = Parse({"--tableau", examples + "/bogacki_shampine.json",
-                                      "--integrator", "bogacki_shampine", "--list-integrators"},
-                                     &desc);
+  const Flags vm = Parse({"--tableau", examples + "/bogacki_shampine.json", "--integrator",
+                          "bogacki_shampine", "--list-integrators"},
+                         &desc);
   EXPECT_EQ(ReadCommonOptions(vm).integrator, "bogacki_shampine");
   std::ostringstream out;
   EXPECT_TRUE(HandleInfoOptions(vm, desc, "usage", out));

@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   file.Write(data, size);
   const char* argv[] = {"options_file_fuzz", "--config", file.path().c_str()};
   try {
-    const Flags vm = snode::app::ParseCommandLine(3, argv, desc);
+    const snode::app::Flags vm = snode::app::ParseCommandLine(3, argv, desc);
     snode::app::ReadCommonOptions(vm);
     snode::app::ParseDoubleList(vm["times"].as<std::string>(), "--times");
   } catch (const po::error&) {

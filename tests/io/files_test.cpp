@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/errors.hpp"
@@ -30,6 +31,35 @@ TEST(Files, WritesCsvJsonAtomically) {
     EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
   }
   EXPECT_THROW(AtomicWriteFile("/proc/snode_cannot_write/x", "y"), InputError);
+  fs::remove_all(dir);
+}
+
+// --out is created and probed before any work: a directory the results could not be written to
+// fails at once, and the probe leaves nothing behind.
+TEST(Files, PrepareOutputDirectoryCreatesProbesAndNamesTheFlag) {
+  const fs::path dir = TempDir("prepare_out");
+  const fs::path out = dir / "a" / "b";
+  PrepareOutputDirectory(out.string());
+  EXPECT_TRUE(fs::is_directory(out));
+  EXPECT_TRUE(fs::is_empty(out));
+  try {
+    PrepareOutputDirectory("/proc/self");
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--out '/proc/self': cannot write there (creating a file failed: No such file or "
+              "directory)");
+  }
+  std::ofstream(dir / "file") << "x";
+  try {
+    PrepareOutputDirectory((dir / "file").string(), "--results");
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--results '" + (dir / "file").string() +
+                                         "': cannot write there"),
+              std::string::npos)
+        << e.what();
+  }
   fs::remove_all(dir);
 }
 
