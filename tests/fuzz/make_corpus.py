@@ -94,3 +94,42 @@ write("options_file", "unknown_integrator", b"integrator = nope\n")
 write("options_file", "missing_value", b"integrator\n=\n= x\n")
 write("options_file", "duplicate", b"seed = 1\nseed = 2\nhelp = yes\n")
 write("options_file", "bad_times", b"times = 1,,x\nlinear-solver = gmres\nstep = 0.1\n")
+
+# ---- command lines (tests/fuzz/cli_fuzz.cpp): byte 0 = app, argv words split at '\n',
+# after a NUL byte the --config file ----
+APPS = {"exponential_decay": 0, "lotka_volterra": 1, "mnist_classifier": 2, "stiffness_study": 3}
+
+
+def cli(app, words, config=None):
+    data = bytes([APPS[app]]) + "\n".join(words).encode()
+    if config is not None:
+        data += b"\0" + config.encode()
+    return data
+
+
+write("cli", "decay_default", cli("exponential_decay", []))
+write("cli", "decay_flags", cli("exponential_decay", ["--lambdas", "100,1e4", "--rtol", "1e-7",
+                                                      "--max-steps", "500", "--no-plots"]))
+write("cli", "decay_config", cli("exponential_decay", ["--bench", "3"], "ok-tol = 1e-4\nrtol = 1e-400\n"))
+write("cli", "decay_method_flag", cli("exponential_decay", ["--gradient", "backsolve_adjoint",
+                                                            "--seminorm", "off"]))
+write("cli", "lv_discover", cli("lotka_volterra", ["--mode", "discover", "--optimizer", "adam",
+                                                   "--lr", "0.05", "--horizons", "2,4"]))
+write("cli", "lv_neural", cli("lotka_volterra", ["--mode", "neural", "--iterations", "3",
+                                                 "--lr", "1e-2", "--t-end", "5", "--points", "51"]))
+write("cli", "lv_bad", cli("lotka_volterra", ["--mode", "discover", "--lr", "-1", "--noise", "1e300",
+                                              "--horizons", "1e-9"]))
+write("cli", "lv_ude", cli("lotka_volterra", ["--mode", "ude", "--ude-noisy", "true"],
+                           "iterations = 0\noptimizer = sgd\n"))
+write("cli", "mnist_train", cli("mnist_classifier", ["--epochs", "2", "--batch", "64", "--lr", "1e-3",
+                                                     "--hidden", "32", "--threads", "2"]))
+write("cli", "mnist_eval", cli("mnist_classifier", ["--evaluate", "model.snode", "--epochs", "3"]))
+write("cli", "mnist_resume", cli("mnist_classifier", ["--resume", "/dev/zero", "--lr-schedule",
+                                                      "cosine"]))
+write("cli", "study_quick", cli("stiffness_study", ["--preset", "quick", "--problems", "w1,vdp",
+                                                    "--lambdas", "1e1:1e5"]))
+write("cli", "study_methods", cli("stiffness_study", ["--methods", "bptt/sdirk,cvodes_adjoint/cvodes_bdf",
+                                                      "--tolerances", "1e-6,1e-8", "--threads", "2"]))
+write("cli", "study_bad", cli("stiffness_study", ["--lambda-max", "1e300", "--train", "maybe",
+                                                  "--neural-lr", "0"], "ok-tol = 0\n"))
+write("cli", "help", cli("stiffness_study", ["--help", "--list-integrators"]))
