@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 
@@ -30,19 +30,36 @@ void RequireOptimizer(const std::string& optimizer) {
           "--optimizer must be 'lbfgs' or 'adam', got '" + optimizer + "'");
 }
 
+// A fit cannot go on from a loss that is not finite (the data, the rates or the solve are out of
+// range); L-BFGS backs off from such a value, so only the value it ends on is checked.
+void RequireFiniteLoss(double loss, const std::string& fit, double horizon) {
+  if (std::isfinite(loss)) return;
+  throw NumericalError(fit + ": the loss is " + FormatNumber(loss) + " on the fit horizon " +
+                       FormatCompact(horizon, 6) +
+                       ", not a finite number; the fit cannot go on (are the data in range: "
+                       "--noise, --t-end?)");
+}
+
 // One horizon of the discovery: L-BFGS or `iterations` Adam steps from phi.
-void MinimizeOnHorizon(const Objective& objective, Vector& phi, const DiscoverOptions& options) {
+void MinimizeOnHorizon(const Objective& objective, Vector& phi, const DiscoverOptions& options,
+                       double horizon) {
   if (options.optimizer == "lbfgs") {
     LbfgsOptions lbfgs;
     lbfgs.max_iterations = options.iterations;
     lbfgs.gradient_tol = 1e-9;
-    MinimizeLbfgs(objective, phi, lbfgs);
+    RequireFiniteLoss(MinimizeLbfgs(objective, phi, lbfgs).value, "discover", horizon);
     return;
   }
   TrainingOptions training;
   training.iterations = std::max(options.iterations, 0);
   training.adam.lr = options.lr;
-  RunTraining(objective, phi, training);
+  // Adam steps from every value it sees: a non-finite one ends the fit.
+  const Objective checked = [&](const Vector& x, Vector& grad) {
+    const double loss = objective(x, grad);
+    RequireFiniteLoss(loss, "discover", horizon);
+    return loss;
+  };
+  RunTraining(checked, phi, training);
 }
 
 }  // namespace
@@ -82,7 +99,7 @@ DiscoverResult Discover(const Observations& obs, const DiscoverOptions& options,
       progress.Update(evaluation, lg.loss, nfe);
       return lg.loss;
     };
-    MinimizeOnHorizon(objective, phi, options);
+    MinimizeOnHorizon(objective, phi, options, horizon);
   }
   progress.Finish();
   result.rates = phi.array().exp().matrix();
@@ -203,8 +220,15 @@ NeuralProblem MakeNeuralProblem(const NeuralOptions& options, std::uint64_t seed
   const std::string& weights = options.weights;
   Vector theta;
   n.init = "W2 initial weights " + weights;
-  if (!weights.empty() && std::ifstream(weights).good()) {
-    theta = LoadTorchMlpParams(weights, *n.mlp);
+  std::error_code error;
+  if (!weights.empty() && std::filesystem::is_regular_file(weights, error)) {
+    try {
+      theta = LoadTorchMlpParams(weights, *n.mlp);
+    } catch (const Error&) {
+      throw;                             // names the file
+    } catch (const std::exception& e) {  // a stream failure, which does not
+      throw InputError("--weights '" + weights + "': cannot read it: " + e.what());
+    }
   } else {
     Require(options.weights_defaulted, "cannot read --weights " + weights);
     theta = n.mlp->InitialParams(static_cast<unsigned>(seed));
@@ -293,7 +317,8 @@ UdeFit MakeUdeField(std::uint64_t seed) {
 }
 
 // L-BFGS on the network weights (a few hundred parameters, a smooth loss) for `iterations`.
-TrainResult FitWindowLbfgs(GradientMethod& method, problems::FitWindow& window, int iterations) {
+TrainResult FitWindowLbfgs(GradientMethod& method, problems::FitWindow& window, int iterations,
+                           double horizon) {
   TrainResult part;
   auto objective = [&](const Vector& x, Vector& grad) {
     const auto start = Clock::now();
@@ -318,6 +343,7 @@ TrainResult FitWindowLbfgs(GradientMethod& method, problems::FitWindow& window, 
   while (budget > 0) {
     options.max_iterations = budget;
     const LbfgsResult r = MinimizeLbfgs(objective, x, options);
+    RequireFiniteLoss(r.value, "ude", horizon);
     budget -= std::max(r.iterations, 1);
     if (!r.line_search_stalled || !(r.value < best * (1.0 - 1e-6))) break;
     best = r.value;
@@ -340,7 +366,7 @@ UdeFit FitUde(const Observations& obs, const UdeOptions& options, const StudySet
         options.optimizer == "adam"
             ? TrainAdam(*method, window.problem, *window.loss, options.iterations, options.lr,
                         settings.quiet, "ude", false, settings.check_gradient)
-            : FitWindowLbfgs(*method, window, options.iterations);
+            : FitWindowLbfgs(*method, window, options.iterations, horizon);
     fit.theta = window.problem.theta;
     TrainResult& all = fit.train;
     all.losses.insert(all.losses.end(), part.losses.begin(), part.losses.end());

@@ -81,7 +81,8 @@ struct DiscoverResult {
 };
 
 // The discovery fit on obs.noisy. Throws ConfigError for a non-positive horizon or an unknown
-// optimizer.
+// optimizer, NumericalError when a horizon's fit ends on a loss that is not finite (L-BFGS) or
+// sees one (Adam): never a "recovered" starting guess from an inf loss.
 DiscoverResult Discover(const Observations& obs, const DiscoverOptions& options,
                         const StudySettings& settings);
 // Discover, its table on out, and (write_files) discover_curve.{csv,dat} and its plot. Returns
@@ -128,7 +129,9 @@ struct NeuralProblem {
   OdeProblem problem;
   std::string init;  // how θ was initialised
 };
-// Throws ConfigError when an explicitly given weights file cannot be read.
+// The weights file is used when it is a regular file; otherwise an explicitly given one
+// (weights_defaulted false) is a ConfigError and the default falls back to a seeded
+// initialisation. A file that cannot be read or parsed is an InputError naming it.
 NeuralProblem MakeNeuralProblem(const NeuralOptions& options, std::uint64_t seed,
                                 const std::vector<double>& times);
 
@@ -164,7 +167,8 @@ struct UdeFit {
   Vector theta;       // the learned network's parameters
   TrainResult train;  // losses and seconds over all horizons
 };
-// Throws ConfigError for an unknown optimizer.
+// Throws ConfigError for an unknown optimizer, NumericalError when a horizon's fit ends on (L-BFGS)
+// or sees (Adam) a loss that is not finite.
 UdeFit FitUde(const Observations& obs, const UdeOptions& options, const StudySettings& settings);
 
 // Least-squares coefficients of the learned terms against xy over `states`: g_x ≈ −β̂ xy,

@@ -69,7 +69,12 @@ TEST(LotkaVolterraApp, NeuralFitRunsFromSeededInitWithoutWeightsFile) {
   const RunResult run =
       RunApp("--mode neural --quiet --iterations 5 --weights /nonexistent/w.json --out " + dir);
   EXPECT_EQ(run.exit_code, 1) << run.output;  // an explicit missing file is an error
-  EXPECT_NE(run.output.find("cannot read --weights"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("--weights '/nonexistent/w.json': no such file"), std::string::npos)
+      << run.output;
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "failed before any work";
+  // Without --weights the default path may be absent: a seeded initialisation.
+  const RunResult seeded = RunApp("--mode neural --quiet --iterations 2 --out " + dir);
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.output;
 }
 
 TEST(LotkaVolterraApp, BadInputGivesOneLineErrorAndExitOne) {
@@ -85,9 +90,19 @@ TEST(LotkaVolterraApp, BadInputGivesOneLineErrorAndExitOne) {
       {"--mode discover --horizons 2,x", "--horizons"},
       {"--config /nonexistent/options.cfg", "/nonexistent/options.cfg"},
       // A budget below 1 used to crash the UDE fit (an empty loss history) and stop "all" half way.
-      {"--mode ude --iterations 0", "--iterations must be >= 1, got 0"},
-      {"--iterations -3", "--iterations must be >= 1, got -3"},
+      {"--mode ude --iterations 0", "--iterations must be between 1 and 100000"},
+      {"--iterations -3",
+       "--iterations must be between 1 and 100000 (optimiser iterations), "
+       "got -3"},
       {"--mode discover stray", "stray"},
+      // Issue 19: flags that did not apply were ignored; numbers out of range ran.
+      {"--mode discover --lr -1", "--lr does not apply to --mode discover --optimizer lbfgs"},
+      {"--mode neural --optimizer sgd", "--optimizer does not apply to --mode neural"},
+      {"--mode discover --noise 1e300", "--noise must be between 0 and 10"},
+      {"--mode discover --horizons 1e-9", "holds 0 observation time(s) after t = 0"},
+      {"--mode discover --t-end 1e-300", "--t-end must be between 0.001 and 1000 (time units)"},
+      {"--mode discover --t-end 5e-324", "--t-end must be between 0.001 and 1000 (time units)"},
+      {"--mode neural --weights /tmp", "--weights '/tmp': is a directory, not a file"},
   };
   for (const auto& c : cases) {
     const RunResult run = RunApp(std::string(c[0]) + " --quiet --out " + TempDir("bad"));
@@ -97,6 +112,26 @@ TEST(LotkaVolterraApp, BadInputGivesOneLineErrorAndExitOne) {
     EXPECT_LE(std::count(run.output.begin(), run.output.end(), '\n'), 1)
         << c[0] << ": " << run.output;
   }
+}
+
+// Issue 19 case 7: a budget of 0 in mode all fails before anything is written (it wrote half its
+// outputs before).
+TEST(LotkaVolterraApp, ZeroIterationsFailBeforeWritingAnything) {
+  const std::string dir = TempDir("zero_iterations");
+  const RunResult run = RunApp("--iterations 0 --quiet --out " + dir);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("--iterations must be between 1 and 100000"), std::string::npos)
+      << run.output;
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "nothing may be written";
+}
+
+// Issue 19 case 8: an unwritable --out fails before any work (it failed after the fit before).
+TEST(LotkaVolterraApp, UnwritableOutFailsBeforeAnyWork) {
+  const RunResult run = RunApp("--mode discover --quiet --out /proc/self");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("error: --out '/proc/self': cannot write there"), std::string::npos)
+      << run.output;
+  EXPECT_EQ(run.output.find("parameter discovery"), std::string::npos) << "no work before";
 }
 
 }  // namespace

@@ -188,4 +188,29 @@ TEST(StiffnessStudy, ConfigFileSetsOptions) {
   fs::remove_all(dir);
 }
 
+// Issue 19 case 8: an unwritable --out fails before any work (it failed after the study before).
+TEST(StiffnessStudy, UnwritableOutFailsBeforeAnyWork) {
+  const AppResult result = RunBinary("--problems w1 --lambdas 10 --quiet --out /proc/self");
+  ExpectOneLineError(result, "--out '/proc/self': cannot write there");
+  EXPECT_EQ(result.out.find("stiffness study"), std::string::npos) << result.out;
+}
+
+// Issue 19 case 9: flags the run would not use were ignored with exit code 0; now each is an
+// error naming it, before any work (no output directory).
+TEST(StiffnessStudy, FlagsThatDoNotApplyAreOneLineErrors) {
+  const fs::path dir = OutDir("unused");
+  ExpectOneLineError(RunBinary("--problems w1 --neural-iterations 5 --out '" + dir.string() + "'"),
+                     "--neural-iterations applies only when the study trains");
+  ExpectOneLineError(RunBinary("--problems w1 --neural-lr 0.5 --out '" + dir.string() + "'"),
+                     "--neural-lr applies only when the study trains");
+  ExpectOneLineError(RunBinary("--problems w1 --robertson-horizons 7 --out '" + dir.string() + "'"),
+                     "--robertson-horizons does not apply to stiffness_study without --bench");
+  ExpectOneLineError(RunBinary("--bench 1 --methods bptt/dopri5 --out '" + dir.string() + "'"),
+                     "--methods does not apply to stiffness_study --bench");
+  ExpectOneLineError(RunBinary("--threads 0"), "--threads must be between 1 and 256");
+  ExpectOneLineError(RunBinary("--ok-tol 1e300"), "--ok-tol must be between 1e-16 and 1");
+  ExpectOneLineError(RunBinary("--problem-file /tmp"), "--problem-file '/tmp': is a directory");
+  EXPECT_FALSE(fs::exists(dir));
+}
+
 }  // namespace

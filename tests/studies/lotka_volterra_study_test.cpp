@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "core/errors.hpp"
@@ -80,6 +81,38 @@ TEST(LotkaVolterraStudy, DiscoveryRejectsBadOptions) {
   options = DefaultDiscovery();
   options.horizons = {2, -1};
   EXPECT_THROW(Discover(Data(), options, Settings()), ConfigError);
+}
+
+// Data whose loss overflows (noise 1e300, issue 19): every fit ends with a NumericalError naming
+// the loss, never a "recovered" starting guess with success.
+Observations OverflowingData() {
+  return problems::MakeLotkaVolterraObservations(problems::EquallySpacedTimes(10.0, 101), 1e300, 0);
+}
+
+TEST(LotkaVolterraStudy, DiscoveryOnANonFiniteLossIsANumericalError) {
+  const Observations obs = OverflowingData();
+  for (const std::string optimizer : {"lbfgs", "adam"}) {
+    DiscoverOptions options = DefaultDiscovery();
+    options.optimizer = optimizer;
+    options.iterations = 3;
+    try {
+      Discover(obs, options, Settings());
+      ADD_FAILURE() << optimizer << ": no error";
+    } catch (const NumericalError& e) {
+      EXPECT_NE(std::string(e.what()).find("discover: the loss is inf on the fit horizon 2"),
+                std::string::npos)
+          << optimizer << ": " << e.what();
+    }
+  }
+}
+
+TEST(LotkaVolterraStudy, UdeOnANonFiniteLossIsANumericalError) {
+  UdeOptions options;
+  options.horizons = {1, 2};
+  options.optimizer = "lbfgs";
+  options.iterations = 3;
+  options.noisy = true;
+  EXPECT_THROW(FitUde(OverflowingData(), options, Settings()), NumericalError);
 }
 
 TEST(LotkaVolterraStudy, DiscoverySummaryAndFiles) {
@@ -162,6 +195,37 @@ TEST(LotkaVolterraStudy, NeuralProblemFallsBackToASeededInitOnlyForTheDefaultWei
   EXPECT_NE(seeded.init.find("seeded initialisation (seed 3"), std::string::npos);
   options.weights_defaulted = false;
   EXPECT_THROW(MakeNeuralProblem(options, 3, Data().times), ConfigError);
+}
+
+// A directory in place of the weights file: the default path falls back to the seeded init, an
+// explicit one is an error naming the path (it was a bare "basic_filebuf::underflow" before).
+TEST(LotkaVolterraStudy, NeuralProblemWithADirectoryForWeights) {
+  NeuralOptions options;
+  options.weights = std::filesystem::temp_directory_path().string();
+  const NeuralProblem seeded = MakeNeuralProblem(options, 3, Data().times);
+  EXPECT_EQ(seeded.problem.theta, seeded.mlp->InitialParams(3));
+  options.weights_defaulted = false;
+  try {
+    MakeNeuralProblem(options, 3, Data().times);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(options.weights), std::string::npos) << e.what();
+  }
+}
+
+// A weights file the JSON reader cannot take is an InputError naming the file.
+TEST(LotkaVolterraStudy, NeuralProblemWithUnreadableWeightsNamesTheFile) {
+  const std::string path = TempDir("bad_weights") + "/w.json";
+  std::ofstream(path) << "{\"params\": [";
+  NeuralOptions options;
+  options.weights = path;
+  options.weights_defaulted = false;
+  try {
+    MakeNeuralProblem(options, 3, Data().times);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
 }
 
 TEST(LotkaVolterraStudy, NeuralFitTrainsAndSolves) {
