@@ -30,9 +30,8 @@ AppResult Decay(const std::string& args) {
                            "--no-plots --quiet --out " + OutDir("decay") + " " + args);
 }
 AppResult LotkaVolterra(const std::string& args) {
-  return test_util::RunApp(
-      SNODE_LOTKA_VOLTERRA_BINARY,
-      "--quiet --iterations 1 --horizons 2 --out " + OutDir("lv") + " " + args);
+  return test_util::RunApp(SNODE_LOTKA_VOLTERRA_BINARY,
+                           "--quiet --iterations 1 --out " + OutDir("lv") + " " + args);
 }
 AppResult Stiffness(const std::string& args) {
   return test_util::RunApp(SNODE_STIFFNESS_STUDY_BINARY,
@@ -71,7 +70,7 @@ TEST(CheckGradientApps, ExponentialDecayChecksEveryLambdaBeforeTheStudy) {
 }
 
 TEST(CheckGradientApps, LotkaVolterraChecksDiscoverAndNeural) {
-  const AppResult r = LotkaVolterra("--check-gradient --mode discover");
+  const AppResult r = LotkaVolterra("--check-gradient --mode discover --horizons 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Has(r.out, "gradient check discover (start rates, horizon 2): bptt/dopri5 vs"))
       << r.out;
@@ -82,8 +81,8 @@ TEST(CheckGradientApps, LotkaVolterraChecksDiscoverAndNeural) {
 }
 
 TEST(CheckGradientApps, CatchesAWrongVjpInTheField) {
-  const AppResult r =
-      LotkaVolterra(kPlugin + " --gradient wrong_vjp_bptt --check-gradient --mode discover");
+  const AppResult r = LotkaVolterra(
+      kPlugin + " --gradient wrong_vjp_bptt --check-gradient --mode discover --horizons 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;  // the verdict is a report; the fit still runs
   EXPECT_TRUE(Has(r.out, "gradient check discover (start rates, horizon 2): FAIL")) << r.out;
   EXPECT_TRUE(Has(r.out, "wrong_vjp_bptt/dopri5")) << r.out;
