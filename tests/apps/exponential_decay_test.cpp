@@ -152,4 +152,23 @@ TEST(ExponentialDecay, UnreadableConfigIsOneLineError) {
   ExpectOneLineError(RunBinary("--config /nonexistent/decay.cfg"), "/nonexistent/decay.cfg");
 }
 
+// The shared tolerance and step-budget flags reach every method of the matrix they apply to
+// (they were once ignored): the adaptive rows run at --rtol, and --max-steps 10 makes them fail
+// with the solver's "too much work" instead of reporting ok.
+TEST(ExponentialDecay, ToleranceAndStepBudgetFlagsAreHonoured) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("snode_decay_flags_" + std::to_string(::getpid()));
+  const AppResult loose =
+      RunBinary("--quiet --no-plots --lambdas 100 --rtol 0.1 --out '" + dir.string() + "'");
+  ASSERT_EQ(loose.exit_code, 0) << loose.err;
+  EXPECT_NE(loose.out.find("tol=0.1/"), std::string::npos) << loose.out;
+  EXPECT_EQ(loose.out.find("tol=1e-8/"), std::string::npos) << loose.out;
+  const AppResult budget =
+      RunBinary("--quiet --no-plots --lambdas 100 --max-steps 10 --out '" + dir.string() + "'");
+  ASSERT_EQ(budget.exit_code, 0) << budget.err;
+  EXPECT_NE(budget.out.find("TOO_MUCH_WORK"), std::string::npos) << budget.out;
+  EXPECT_NE(budget.out.find("Correct at λ = 100: none"), std::string::npos) << budget.out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
