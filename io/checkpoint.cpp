@@ -389,10 +389,30 @@ Checkpoint LoadCheckpoint(const std::string& path, const std::string& expected_a
     throw InputError("checkpoint '" + path + "': cannot open: " + std::strerror(errno));
   }
   if (S_ISDIR(info.st_mode)) throw InputError("checkpoint '" + path + "': is a directory");
+  // A device or pipe (/dev/zero) could be read for ever.
+  if (!S_ISREG(info.st_mode)) {
+    throw InputError("checkpoint '" + path + "': is not a regular file");
+  }
+  const auto too_large = [&](std::uint64_t bytes) {
+    return InputError("checkpoint '" + path + "': " + std::to_string(bytes) +
+                      " bytes, more than the limit of " + std::to_string(kMaxCheckpointBytes));
+  };
+  if (static_cast<std::uint64_t>(info.st_size) > kMaxCheckpointBytes) throw too_large(info.st_size);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("checkpoint '" + path + "': cannot open for reading");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // At most one byte beyond the limit, in case the file grew since stat().
+  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
   if (in.bad()) throw InputError("checkpoint '" + path + "': read error");
+  if (in) {
+    char more[4096];
+    while (in.read(more, sizeof more) || in.gcount() > 0) {
+      bytes.append(more, static_cast<std::size_t>(in.gcount()));
+      if (bytes.size() > kMaxCheckpointBytes) throw too_large(bytes.size());
+    }
+    if (in.bad()) throw InputError("checkpoint '" + path + "': read error");
+  }
   return ParseCheckpoint(bytes, path, expected_architecture);
 }
 

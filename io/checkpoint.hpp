@@ -82,7 +82,12 @@ Checkpoint ParseCheckpoint(const std::string& bytes, const std::string& source,
 // Writes atomically (see file comment). Throws InputError on any I/O failure.
 void SaveCheckpoint(const Checkpoint& checkpoint, const std::string& path);
 
-// Reads and validates (see file comment).
+// Largest file LoadCheckpoint reads: 2^31 bytes, 268 million doubles (a model of 90 million
+// parameters with Adam's two moments).
+inline constexpr std::uint64_t kMaxCheckpointBytes = std::uint64_t{1} << 31;
+
+// Reads and validates (see file comment); the file must be a regular file of at most
+// kMaxCheckpointBytes (InputError naming it otherwise).
 Checkpoint LoadCheckpoint(const std::string& path, const std::string& expected_architecture = "");
 
 // The training-position metadata of a checkpoint saved inside an epoch (the MNIST trainer's):
