@@ -122,8 +122,7 @@ fi
 # flags. --checkpoint-batches 1 saves <out>/checkpoint.snode after every batch.
 # --evaluate takes the data flags but no training flag (--epochs, --lr, ... are errors there).
 train_flags=("${data_flags[@]}" --epochs "$epochs" --lr 0.01 --integrator rk4 --step 0.5
-  --gradient bptt
-  --threads 1 --seed 3 --quiet --checkpoint-batches 1)
+  --gradient bptt --threads 1 --seed 3 --quiet --checkpoint-batches 1)
 eval_flags=("${data_flags[@]}" --integrator rk4 --step 0.5 --threads 1 --quiet)
 
 now() { date +%s.%N; }
