@@ -27,9 +27,10 @@ namespace snode::mnist {
 // (those of a resumed checkpoint included). A resume already at (or past) s.epochs trains nothing,
 // says so ("nothing left to train: ... nothing written") and writes no file. Images too large for
 // kMaxClassifierBytes are an InputError before the model is allocated (CheckMemoryFits); an error
-// of the test-set pass after an epoch begins "evaluating the test set after epoch N: ". The run's report (settings, the per-epoch table,
-// the files written) goes to out; warnings and notes go to err. s.stop_after_batches > 0 ends
-// the process with std::_Exit(3) after that many batches, as abruptly as a kill (a testing aid).
+// of the test-set pass after an epoch begins "evaluating the test set after epoch N: ". The run's
+// report (settings, the per-epoch table, the files written) goes to out; warnings and notes go to
+// err. s.stop_after_batches > 0 ends the process with std::_Exit(3) after that many batches, as
+// abruptly as a kill (a testing aid).
 std::vector<EpochRecord> RunTraining(const Settings& s, std::ostream& out, std::ostream& err);
 
 // Evaluates the model file s.evaluate (checked by ValidateTrainingCheckpoint, as
