@@ -240,24 +240,26 @@ std::vector<EpochRecord> Trainer::Run() {
   Table table(EpochTableHeader());
   for (const EpochRecord& r : state_.history) table.AddRow(EpochTableRow(r));
   if (!table.empty()) table.Print(out_);
-  if (state_.epoch >= s_.epochs) {
-    // Nothing to do is not a run: no file is written (not even a copy of the checkpoint).
+  // A resume at (or past) its target trains nothing and writes no checkpoint; it still writes the
+  // final outputs, which a run killed after its last checkpoint had not written yet.
+  const bool trains = state_.epoch < s_.epochs;
+  if (!trains) {
     out_ << "nothing left to train: " << s_.resume << " is at epoch " << state_.epoch
-         << " and --epochs is " << s_.epochs << "; nothing written (raise --epochs to continue)\n";
-    return state_.history;
+         << " and --epochs is " << s_.epochs << " (raise --epochs to continue)\n";
   }
   EnsureDirectory(s_.out_dir);
   while (state_.epoch < s_.epochs) RunEpoch();
 
   // The final model: the same format (optimiser state included, so it can also be resumed).
   Save(s_.out_dir + "/model.snode");
-  nlohmann::json extra = {{"checkpoint", checkpoint_path_}, {"model", s_.out_dir + "/model.snode"}};
+  nlohmann::json extra = {{"checkpoint", trains ? checkpoint_path_ : s_.resume},
+                          {"model", s_.out_dir + "/model.snode"}};
   if (!state_.history.empty()) {
     extra["final_test_accuracy"] = state_.history.back().test_accuracy;
   }
   WriteOutputs(s_, model_, data_, state_.history, extra, out_);
   out_ << "\nwrote " << s_.out_dir << "/{mnist_epochs.csv, mnist_results.json, "
-       << "checkpoint.snode, model.snode}\n";
+       << (trains ? "checkpoint.snode, " : "") << "model.snode}\n";
   return state_.history;
 }
 

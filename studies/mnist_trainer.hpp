@@ -25,7 +25,9 @@ namespace snode::mnist {
 
 // Trains as s says (from s.resume when set) up to s.epochs and returns every epoch's record
 // (those of a resumed checkpoint included). A resume already at (or past) s.epochs trains nothing,
-// says so ("nothing left to train: ... nothing written") and writes no file. Images too large for
+// says so ("nothing left to train: ..."), writes no checkpoint.snode and only the final outputs
+// (model.snode, mnist_epochs.csv, mnist_results.json: a run killed after its last checkpoint had
+// not written them). Images too large for
 // kMaxClassifierBytes are an InputError before the model is allocated (CheckMemoryFits); an error
 // of the test-set pass after an epoch begins "evaluating the test set after epoch N: ". The run's
 // report (settings, the per-epoch table, the files written) goes to out; warnings and notes go to

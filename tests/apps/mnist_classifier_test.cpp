@@ -716,20 +716,25 @@ TEST_F(MnistClassifierTest, EvaluationFailureSaysSo) {
   EXPECT_EQ(lr.err.rfind("error: evaluating the test set after epoch 1: ", 0), 0u) << lr.err;
 }
 
-// Case 6: a resume already at its target epoch printed a false "wrote …checkpoint.snode".
-TEST_F(MnistClassifierTest, ResumeAtTargetEpochWritesNothing) {
+// Case 6: a resume already at its target epoch printed a false "wrote …checkpoint.snode": it
+// trains nothing, writes no checkpoint and names only what it wrote (the final outputs, which a
+// run killed after its last checkpoint has not written yet).
+TEST_F(MnistClassifierTest, ResumeAtTargetEpochTrainsNothingAndSaysWhatItWrote) {
   ASSERT_EQ(Run(Train("--epochs 2 --out " + dir_ + "/c")).status, 0);
   const std::string checkpoint = dir_ + "/c/checkpoint.snode";
   const RunResult r = Run(Train("--epochs 2 --resume " + checkpoint + " --out " + dir_ + "/r"));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("nothing left to train: " + checkpoint +
-                       " is at epoch 2 and --epochs is 2; nothing written"),
+                       " is at epoch 2 and --epochs is 2 (raise --epochs to continue)"),
             std::string::npos)
       << r.out;
-  EXPECT_EQ(r.out.find("wrote"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wrote " + dir_ + "/r/{mnist_epochs.csv, mnist_results.json, model.snode}"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("checkpoint.snode,"), std::string::npos) << r.out;
   struct stat info {};
-  EXPECT_NE(stat((dir_ + "/r/model.snode").c_str(), &info), 0);
-  EXPECT_NE(stat((dir_ + "/r/mnist_results.json").c_str(), &info), 0);
+  EXPECT_NE(stat((dir_ + "/r/checkpoint.snode").c_str(), &info), 0);
+  ExpectSameParameters(dir_ + "/c/model.snode", dir_ + "/r/model.snode");
 }
 
 // Case 7: one 4096x4096 image per file (16 KB gzipped) ended in std::bad_alloc (exit 2) under a
