@@ -7,16 +7,20 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "io/rng_text.hpp"
 
 namespace snode {
 namespace {
@@ -161,6 +165,15 @@ const NamedBlock& FindBlock(const std::vector<NamedBlock>& blocks, const std::st
   throw InputError(std::string("checkpoint has no ") + kind + " block '" + name + "'");
 }
 
+// A counter above its documented bound (io/checkpoint.hpp) is a corrupt or hostile file: a run
+// resumed from it would count for ever or from a negative position.
+void CheckBound(std::uint64_t value, std::uint64_t bound, const char* field, const char* why,
+                const std::string& source) {
+  if (value <= bound) return;
+  throw InputError("checkpoint '" + source + "': " + field + " " + std::to_string(value) +
+                   " exceeds the bound " + std::to_string(bound) + " (" + why + ")");
+}
+
 [[noreturn]] void IoFail(const std::string& what, const std::string& path, int error) {
   throw InputError("cannot write checkpoint '" + path + "': " + what +
                    " failed: " + std::strerror(error));
@@ -291,7 +304,10 @@ Checkpoint ParseCheckpoint(const std::string& bytes, const std::string& source,
                      "' but the model is '" + expected_architecture + "'");
   }
   checkpoint.epoch = body.U64("the epoch");
+  CheckBound(checkpoint.epoch, kMaxCheckpointEpoch, "the epoch", "completed epochs", source);
   checkpoint.iteration = body.U64("the iteration");
+  CheckBound(checkpoint.iteration, kMaxCheckpointIteration, "the iteration",
+             "completed batches of an epoch, at most one per sample", source);
   checkpoint.rng_state = body.Str("the RNG state");
   const std::uint32_t num_metadata = body.U32("the metadata count");
   for (std::uint32_t k = 0; k < num_metadata; ++k) {
@@ -305,6 +321,8 @@ Checkpoint ParseCheckpoint(const std::string& bytes, const std::string& source,
   }
   checkpoint.optimizer = body.Str("the optimiser name");
   checkpoint.optimizer_step = body.U64("the optimiser step");
+  CheckBound(checkpoint.optimizer_step, kMaxCheckpointOptimizerStep, "the optimiser step",
+             "2^53, the largest count a double holds exactly", source);
   const std::uint32_t num_state = body.U32("the optimiser block count");
   for (std::uint32_t k = 0; k < num_state; ++k) {
     checkpoint.optimizer_state.push_back(body.Block("optimiser state"));
@@ -371,11 +389,145 @@ Checkpoint LoadCheckpoint(const std::string& path, const std::string& expected_a
     throw InputError("checkpoint '" + path + "': cannot open: " + std::strerror(errno));
   }
   if (S_ISDIR(info.st_mode)) throw InputError("checkpoint '" + path + "': is a directory");
+  // A device or pipe (/dev/zero) could be read for ever.
+  if (!S_ISREG(info.st_mode)) {
+    throw InputError("checkpoint '" + path + "': is not a regular file");
+  }
+  const auto too_large = [&](std::uint64_t bytes) {
+    return InputError("checkpoint '" + path + "': " + std::to_string(bytes) +
+                      " bytes, more than the limit of " + std::to_string(kMaxCheckpointBytes));
+  };
+  if (static_cast<std::uint64_t>(info.st_size) > kMaxCheckpointBytes) throw too_large(info.st_size);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("checkpoint '" + path + "': cannot open for reading");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // At most one byte beyond the limit, in case the file grew since stat().
+  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
   if (in.bad()) throw InputError("checkpoint '" + path + "': read error");
+  if (in) {
+    char more[4096];
+    while (in.read(more, sizeof more) || in.gcount() > 0) {
+      bytes.append(more, static_cast<std::size_t>(in.gcount()));
+      if (bytes.size() > kMaxCheckpointBytes) throw too_large(bytes.size());
+    }
+    if (in.bad()) throw InputError("checkpoint '" + path + "': read error");
+  }
   return ParseCheckpoint(bytes, path, expected_architecture);
+}
+
+namespace {
+
+[[noreturn]] void Invalid(const std::string& source, const std::string& what) {
+  throw InputError("checkpoint '" + source + "': " + what);
+}
+
+// Adam keeps one "m.<name>" and one "v.<name>" block per parameter block, of its length, and its
+// second moments v are averages of squares: never negative.
+void ValidateAdamState(const Checkpoint& c, const std::string& source) {
+  if (c.rng_state.empty())
+    Invalid(source, "a training checkpoint (optimiser adam) has no RNG state");
+  if (c.optimizer_state.size() != 2 * c.parameters.size()) {
+    Invalid(source, "optimiser adam has " + std::to_string(c.optimizer_state.size()) +
+                        " state blocks; expected 2 per parameter block (" +
+                        std::to_string(2 * c.parameters.size()) + ")");
+  }
+  for (const NamedBlock& parameter : c.parameters) {
+    for (const char* moment : {"m.", "v."}) {
+      const std::string name = moment + parameter.name;
+      const auto found = std::find_if(c.optimizer_state.begin(), c.optimizer_state.end(),
+                                      [&](const NamedBlock& b) { return b.name == name; });
+      if (found == c.optimizer_state.end()) {
+        Invalid(source, "optimiser adam has no state block '" + name + "'");
+      }
+      if (found->values.size() != parameter.values.size()) {
+        Invalid(source, "optimiser state block '" + name + "' has " +
+                            std::to_string(found->values.size()) + " values but parameter block '" +
+                            parameter.name + "' has " + std::to_string(parameter.values.size()));
+      }
+      if (moment[0] == 'v' && found->values.size() > 0 && found->values.minCoeff() < 0) {
+        Index k = 0;
+        found->values.minCoeff(&k);
+        Invalid(source, "Adam second moment '" + name + "' is negative at index " +
+                            std::to_string(k) + " (" + std::to_string(found->values[k]) +
+                            "); v must be >= 0");
+      }
+    }
+  }
+}
+
+// The running sums of the current epoch: finite and non-negative (losses, counts, seconds).
+void ValidateEpochSums(const Checkpoint& c, const std::string& source) {
+  for (const auto& [key, value] : c.metadata) {
+    const bool sum = key.size() > 10 && key.compare(0, 6, "epoch_") == 0 &&
+                     key.compare(key.size() - 4, 4, "_sum") == 0;
+    if (!sum && key != "epoch_seconds") continue;
+    char* end = nullptr;
+    const double x = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !std::isfinite(x) || x < 0) {
+      Invalid(source,
+              "metadata " + key + " = '" + value.substr(0, 40) + "' is not a finite number >= 0");
+    }
+  }
+}
+
+// The finished epochs' records: a JSON array of at most `epoch` objects, each for an epoch in
+// 1..epoch (the trainer reads them back into its history).
+void ValidateHistory(const Checkpoint& c, const std::string& source) {
+  const std::string text = c.Metadata("history", "[]");
+  const nlohmann::json history = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!history.is_array()) Invalid(source, "metadata history is not a JSON array");
+  if (history.size() > c.epoch) {
+    Invalid(source, "metadata history holds " + std::to_string(history.size()) +
+                        " epochs, more than the " + std::to_string(c.epoch) + " completed");
+  }
+  for (const nlohmann::json& entry : history) {
+    const bool ok =
+        entry.is_object() && entry.contains("epoch") && entry["epoch"].is_number_integer() &&
+        entry["epoch"].get<std::int64_t>() >= 1 &&
+        entry["epoch"].get<std::int64_t>() <= static_cast<std::int64_t>(c.epoch) &&
+        (!entry.contains("skipped_batches") || entry["skipped_batches"].is_number_integer());
+    if (!ok) {
+      Invalid(source,
+              "metadata history has a malformed record (each needs an integer epoch in 1.." +
+                  std::to_string(c.epoch) + ")");
+    }
+  }
+}
+
+}  // namespace
+
+std::uint64_t MetadataCounter(const Checkpoint& checkpoint, const std::string& key,
+                              std::uint64_t bound, const std::string& source) {
+  const std::string text = checkpoint.Metadata(key, "0");
+  const bool digits = !text.empty() && text.size() <= 19 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const std::uint64_t value = digits ? std::stoull(text) : 0;
+  if (!digits || value > bound) {
+    Invalid(source, "metadata " + key + " = '" + text.substr(0, 40) + "' is not a counter in 0.." +
+                        std::to_string(bound));
+  }
+  return value;
+}
+
+void ValidateTrainingCheckpoint(const Checkpoint& checkpoint, const std::string& source) {
+  const Checkpoint& c = checkpoint;
+  if (c.optimizer == "adam") {
+    ValidateAdamState(c, source);
+  } else if (c.optimizer.empty() && (!c.optimizer_state.empty() || c.optimizer_step != 0)) {
+    Invalid(source, "optimiser state without an optimiser name");
+  }
+  if (!c.rng_state.empty()) RngFromText(c.rng_state, source);
+  // Saved inside an epoch: every completed batch either updated the parameters or was skipped.
+  const std::uint64_t done = MetadataCounter(c, kBatchesDoneKey, c.iteration, source);
+  const std::uint64_t skipped = MetadataCounter(c, kSkippedKey, c.iteration, source);
+  if (done + skipped > c.iteration) {
+    Invalid(source, std::string("metadata ") + kBatchesDoneKey + " (" + std::to_string(done) +
+                        ") + " + kSkippedKey + " (" + std::to_string(skipped) +
+                        ") exceed the iteration " + std::to_string(c.iteration));
+  }
+  ValidateEpochSums(c, source);
+  ValidateHistory(c, source);
 }
 
 }  // namespace snode

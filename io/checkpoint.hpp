@@ -16,7 +16,13 @@
 //
 // LoadCheckpoint validates everything and throws InputError naming the file and the problem:
 // missing file, wrong magic, unsupported version, truncated or over-long file, checksum
-// mismatch, malformed contents, architecture mismatch, NaN/Inf in any block.
+// mismatch, malformed contents, architecture mismatch, NaN/Inf in any block, a counter (epoch,
+// iteration, optimiser step) above its bound below.
+//
+// ValidateTrainingCheckpoint checks what a loaded file holds against what a training run needs
+// (RNG state, Adam moments, the position inside an epoch). It is the one validation shared by
+// `checkpoint_tool check`, `mnist_classifier --resume` and `--evaluate`, so the checker is never
+// weaker than the reader.
 
 #include <cstdint>
 #include <string>
@@ -29,6 +35,16 @@ namespace snode {
 
 inline constexpr char kCheckpointMagic[8] = {'S', 'N', 'O', 'D', 'E', 'C', 'K', 'P'};
 inline constexpr std::uint32_t kCheckpointVersion = 1;
+
+// Bounds on the counters of a checkpoint; a file beyond one is rejected by ParseCheckpoint with
+// InputError "checkpoint '<file>': <field> <value> exceeds the bound <bound> (<why>)".
+inline constexpr std::uint64_t kMaxCheckpointEpoch =
+    1000000;  // completed epochs (= --epochs bound)
+// Completed batches of the current epoch: at most one per sample, and an IDX file holds at most
+// kMaxIdxCount (io/idx_reader.hpp) samples.
+inline constexpr std::uint64_t kMaxCheckpointIteration = 100000000;
+// Optimiser steps: a count a double holds exactly (Adam's bias correction uses it as one).
+inline constexpr std::uint64_t kMaxCheckpointOptimizerStep = std::uint64_t{1} << 53;
 
 struct NamedBlock {
   std::string name;
@@ -66,7 +82,33 @@ Checkpoint ParseCheckpoint(const std::string& bytes, const std::string& source,
 // Writes atomically (see file comment). Throws InputError on any I/O failure.
 void SaveCheckpoint(const Checkpoint& checkpoint, const std::string& path);
 
-// Reads and validates (see file comment).
+// Largest file LoadCheckpoint reads: 2^31 bytes, 268 million doubles (a model of 90 million
+// parameters with Adam's two moments).
+inline constexpr std::uint64_t kMaxCheckpointBytes = std::uint64_t{1} << 31;
+
+// Reads and validates (see file comment); the file must be a regular file of at most
+// kMaxCheckpointBytes (InputError naming it otherwise).
 Checkpoint LoadCheckpoint(const std::string& path, const std::string& expected_architecture = "");
+
+// The training-position metadata of a checkpoint saved inside an epoch (the MNIST trainer's):
+// completed batches that updated the parameters and skipped ones; each at most the iteration.
+inline constexpr char kBatchesDoneKey[] = "epoch_batches_done";
+inline constexpr char kSkippedKey[] = "epoch_skipped";
+
+// The metadata value for key as a counter in 0..bound (0 when absent); InputError naming source,
+// the key and the bound for anything else (not a decimal integer, or out of range).
+std::uint64_t MetadataCounter(const Checkpoint& checkpoint, const std::string& key,
+                              std::uint64_t bound, const std::string& source);
+
+// The validation shared by `checkpoint_tool check`, --resume and --evaluate (see the file comment);
+// source names the file in messages. Throws InputError for:
+//  * optimiser "adam": a missing or unreadable RNG state (io/rng_text.hpp); optimiser blocks other
+//    than one "m.<name>" and one "v.<name>" of the same length per parameter block; a negative v;
+//  * any optimiser: a non-empty RNG state that does not read; optimiser blocks without an
+//    optimiser name, or a step without one;
+//  * metadata: epoch_batches_done or epoch_skipped not a counter, or together above the iteration;
+//    the running sums (epoch_*_sum, epoch_seconds) not finite numbers >= 0; a history that is not
+//    a JSON array of at most `epoch` objects with "epoch" in 1..epoch.
+void ValidateTrainingCheckpoint(const Checkpoint& checkpoint, const std::string& source);
 
 }  // namespace snode

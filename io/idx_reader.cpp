@@ -107,6 +107,12 @@ IdxImages ReadIdxImages(const std::string& path) {
                    std::to_string(kMaxIdxCount) + ")");
   }
   const std::size_t image_bytes = std::size_t{rows} * cols;
+  if (image_bytes * count > static_cast<std::size_t>(kMaxIdxPixels)) {
+    Fail(path, "header claims " + std::to_string(count) + " images of " + std::to_string(rows) +
+                   "x" + std::to_string(cols) + " = " + std::to_string(image_bytes * count) +
+                   " pixels, more than the reader's limit of " + std::to_string(kMaxIdxPixels) +
+                   " (1 GiB as doubles)");
+  }
   const std::size_t expected = kHeader + image_bytes * count;
   // One byte more than expected, to detect trailing data.
   const std::vector<unsigned char> bytes = ReadAtMost(path, expected + 1);

@@ -12,7 +12,9 @@
 //
 // Everything is validated before it is returned; each failure is an InputError naming the file
 // and the problem: missing or unreadable file, corrupt gzip stream, wrong magic, a header shorter
-// than its fixed size, absurd dimensions (rows or cols 0 or > kMaxIdxSide, count > kMaxIdxCount),
+// than its fixed size, absurd dimensions (rows or cols 0 or > kMaxIdxSide, count > kMaxIdxCount,
+// count·rows·cols > kMaxIdxPixels: checked on the header, before anything is allocated for the
+// data),
 // fewer bytes than the header claims (truncated, or a header claiming more items than the file
 // holds), trailing bytes after the data, a label outside 0..num_classes−1, and (for a data set)
 // image and label counts that differ.
@@ -28,6 +30,9 @@ inline constexpr unsigned kIdxImagesMagic = 0x00000803;  // unsigned byte, 3 dim
 inline constexpr unsigned kIdxLabelsMagic = 0x00000801;  // unsigned byte, 1 dimension
 inline constexpr long kMaxIdxSide = 4096;                // largest accepted rows or cols
 inline constexpr long kMaxIdxCount = 100000000;          // largest accepted item count
+// Largest accepted pixel total of an image file: 2^27 pixels are 1 GiB as doubles (the returned
+// matrix) plus 128 MiB of file bytes; MNIST's 60 000 28×28 training images are 47 million.
+inline constexpr long kMaxIdxPixels = 1L << 27;
 
 struct IdxImages {
   Index rows = 0;

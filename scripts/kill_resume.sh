@@ -105,20 +105,24 @@ EOF
 shared="${KILL_SHARED_DATA:-$root/../shared/data/mnist}"
 if [ "$tiny" -eq 1 ]; then
   make_data "$work/data" 8 300 100
-  data_flags=(--data "$work/data" --batch 32 --epochs 2)
+  data_flags=(--data "$work/data" --batch 32)
+  epochs=2
   data_note="generated 8x8 images, 300 train / 100 test, batch 32, 2 epochs"
 elif [ -f "$shared/t10k-images-idx3-ubyte.gz" ] || [ -f "$shared/t10k-images-idx3-ubyte" ]; then
-  data_flags=(--data "$shared" --split 5000 --limit-test 500 --batch 50 --hidden 32 --epochs 2)
+  data_flags=(--data "$shared" --split 5000 --limit-test 500 --batch 50 --hidden 32)
+  epochs=2
   data_note="$shared t10k, --split 5000 (5000 train), 500 test, batch 50, width 32, 2 epochs"
 else
   make_data "$work/data" 16 8000 500
-  data_flags=(--data "$work/data" --batch 50 --hidden 32 --epochs 3)
+  data_flags=(--data "$work/data" --batch 50 --hidden 32)
+  epochs=3
   data_note="generated 16x16 images, 8000 train / 500 test, batch 50, width 32, 3 epochs"
 fi
 # Fixed-step rk4 + bptt, one thread, a fixed seed: the run is a deterministic function of the
 # flags. --checkpoint-batches 1 saves <out>/checkpoint.snode after every batch.
-train_flags=("${data_flags[@]}" --lr 0.01 --integrator rk4 --step 0.5 --gradient bptt
-  --threads 1 --seed 3 --quiet --checkpoint-batches 1)
+# --evaluate takes the data flags but no training flag (--epochs, --lr, ... are errors there).
+train_flags=("${data_flags[@]}" --epochs "$epochs" --lr 0.01 --integrator rk4 --step 0.5
+  --gradient bptt --threads 1 --seed 3 --quiet --checkpoint-batches 1)
 eval_flags=("${data_flags[@]}" --integrator rk4 --step 0.5 --threads 1 --quiet)
 
 now() { date +%s.%N; }

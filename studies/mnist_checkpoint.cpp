@@ -21,6 +21,22 @@ std::string ExactText(double x) {
 
 double ParseExact(const std::string& text) { return std::strtod(text.c_str(), nullptr); }
 
+// A stored setting as a user reads it: a hex float (ExactText) in the shortest decimal that
+// names the same double (0x1.47ae147ae147bp-7 -> 0.01); any other text as it is.
+std::string Readable(const std::string& stored) {
+  char* end = nullptr;
+  const double x = std::strtod(stored.c_str(), &end);
+  if (stored.find("0x") == std::string::npos || end == stored.c_str() || *end != '\0') {
+    return stored;
+  }
+  char buffer[64];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, x);
+    if (std::strtod(buffer, nullptr) == x) break;
+  }
+  return buffer;
+}
+
 // The settings whose change makes a resumed run differ from an uninterrupted one.
 std::vector<std::pair<std::string, std::string>> RunIdentity(const Settings& s) {
   return {{"integrator", s.solver.integrator},
@@ -35,14 +51,15 @@ std::vector<std::pair<std::string, std::string>> RunIdentity(const Settings& s) 
           {"threads", std::to_string(s.threads)}};
 }
 
-void RestoreEpochSums(const Checkpoint& c, TrainingState& state) {
+void RestoreEpochSums(const Checkpoint& c, const std::string& path, TrainingState& state) {
   state.loss_sum = ParseExact(c.Metadata("epoch_loss_sum", "0"));
   state.nfe_forward_sum = ParseExact(c.Metadata("epoch_nfe_forward_sum", "0"));
   state.nfe_backward_sum = ParseExact(c.Metadata("epoch_nfe_backward_sum", "0"));
   state.vjp_sum = ParseExact(c.Metadata("epoch_vjp_sum", "0"));
   state.seconds = ParseExact(c.Metadata("epoch_seconds", "0"));
-  state.batches_done = std::atol(c.Metadata("epoch_batches_done", "0").c_str());
-  state.skipped = std::atol(c.Metadata("epoch_skipped", "0").c_str());
+  // Validated by ValidateTrainingCheckpoint: counters up to the iteration.
+  state.batches_done = static_cast<long>(MetadataCounter(c, kBatchesDoneKey, c.iteration, path));
+  state.skipped = static_cast<long>(MetadataCounter(c, kSkippedKey, c.iteration, path));
   const nlohmann::json history = nlohmann::json::parse(c.Metadata("history", "[]"), nullptr,
                                                        /*allow_exceptions=*/false);
   if (history.is_array()) {
@@ -58,8 +75,9 @@ void NoteChangedSettings(const Checkpoint& c, const Settings& s, std::ostream& n
   for (const auto& [key, value] : RunIdentity(s)) {
     const std::string stored = c.Metadata(key);
     if (!stored.empty() && stored != value) {
-      notes << "note: resuming with " << key << " = " << value << "; the checkpoint was made "
-            << "with " << stored << " (the run will not repeat an uninterrupted one)\n";
+      notes << "note: resuming with " << key << " = " << Readable(value)
+            << "; the checkpoint was made with " << Readable(stored)
+            << " (the run will not repeat an uninterrupted one)\n";
     }
   }
   // The cosine schedule spans all epochs, so a longer run changes the rates already used.
@@ -134,8 +152,8 @@ Checkpoint MakeCheckpoint(const Model& model, const Settings& s, const TrainingS
                      {"epoch_nfe_backward_sum", ExactText(state.nfe_backward_sum)},
                      {"epoch_vjp_sum", ExactText(state.vjp_sum)},
                      {"epoch_seconds", ExactText(state.seconds)},
-                     {"epoch_batches_done", std::to_string(state.batches_done)},
-                     {"epoch_skipped", std::to_string(state.skipped)},
+                     {kBatchesDoneKey, std::to_string(state.batches_done)},
+                     {kSkippedKey, std::to_string(state.skipped)},
                      {"history", history.dump()}});
   return c;
 }
@@ -143,6 +161,7 @@ Checkpoint MakeCheckpoint(const Model& model, const Settings& s, const TrainingS
 void RestoreCheckpoint(const Model& model, const Settings& s, const std::string& path,
                        TrainingState& state, std::ostream& notes) {
   const Checkpoint c = LoadCheckpoint(path, model.Architecture());
+  ValidateTrainingCheckpoint(c, path);  // what `checkpoint_tool check` runs
   state.params = model.FromBlocks(c.parameters, "", path);
   if (c.optimizer != "adam") {
     throw InputError("checkpoint '" + path + "' holds no Adam state (optimiser '" + c.optimizer +
@@ -154,7 +173,7 @@ void RestoreCheckpoint(const Model& model, const Settings& s, const std::string&
   state.rng = RngFromText(c.rng_state, path);
   state.epoch = static_cast<long>(c.epoch);
   state.batch = static_cast<long>(c.iteration);
-  RestoreEpochSums(c, state);
+  RestoreEpochSums(c, path, state);
   NoteChangedSettings(c, s, notes);
   if (state.batch > 0 && c.Metadata("batch") != std::to_string(s.batch)) {
     throw ConfigError("checkpoint '" + path + "' was saved inside an epoch with --batch " +

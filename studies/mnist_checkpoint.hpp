@@ -59,7 +59,9 @@ struct TrainingState {
 Checkpoint MakeCheckpoint(const Model& model, const Settings& s, const TrainingState& state);
 
 // Loads the checkpoint at path into state (whose adam must be sized for the model). Throws
-// InputError for an unreadable file, another architecture or a model file without Adam state,
+// InputError for an unreadable file, one ValidateTrainingCheckpoint refuses (io/checkpoint.hpp:
+// the validation `checkpoint_tool check` runs), another architecture or a model file without Adam
+// state,
 // and ConfigError when the file was saved inside an epoch with another batch size. Settings that
 // differ from the stored ones (so the run will not repeat an uninterrupted one) are reported on
 // notes, one "note: ..." line each.

@@ -32,4 +32,30 @@ void ValidateSettings(const Settings& s) {
           "--test-images and --test-labels go together");
 }
 
+double EstimatedBytes(const Settings& s, Index rows, Index cols, bool training) {
+  const double pixels = static_cast<double>(rows) * static_cast<double>(cols);
+  const double params =
+      static_cast<double>(Model(!s.no_ode, static_cast<Index>(pixels), s.hidden).num_params());
+  const double vectors = static_cast<double>(training ? 7 + s.threads : 2 + s.threads);
+  // A batch's images (gathered, shifted), and its ODE states: a few dozen stages of batch × H.
+  const double batch = static_cast<double>(s.batch) * (2 * pixels + 64.0 * s.hidden);
+  return 8.0 * (vectors * params + batch);
+}
+
+void CheckMemoryFits(const Settings& s, Index rows, Index cols, bool training) {
+  const double bytes = EstimatedBytes(s, rows, cols, training);
+  if (bytes <= kMaxClassifierBytes) return;
+  const Index params = Model(!s.no_ode, rows * cols, s.hidden).num_params();
+  const double gib = 1 << 30;
+  throw InputError("images of " + std::to_string(rows) + "x" + std::to_string(cols) +
+                   " pixels need a model of " + std::to_string(params) +
+                   " parameters: an estimated " + FormatNumber(bytes / gib, 3) + " GiB (" +
+                   (training ? "parameters, gradients, Adam state" : "parameters, gradients") +
+                   " and a batch of " + std::to_string(s.batch) + " with --hidden " +
+                   std::to_string(s.hidden) + " and --threads " + std::to_string(s.threads) +
+                   "), more than the classifier's limit of " +
+                   FormatNumber(kMaxClassifierBytes / gib, 3) +
+                   " GiB; use smaller images, a smaller --hidden, --batch or --threads");
+}
+
 }  // namespace snode::mnist

@@ -39,4 +39,20 @@ struct Settings {
 // exclude each other or go together (--resume/--evaluate, image and label files).
 void ValidateSettings(const Settings& s);
 
+// The memory a run on rows × cols images may take, so an input layer sized by a hostile or
+// mistaken image file (one 4096×4096 image: a billion parameters) is refused before it is
+// allocated instead of ending in std::bad_alloc.
+inline constexpr double kMaxClassifierBytes = 2.0 * (1 << 30);  // 2 GiB
+
+// Bytes a run allocates that grow with the image size, the width and the batch: the parameter
+// vector, the gradient, one gradient per thread, and when training Adam's m and v and the
+// update's temporaries (7 + threads parameter-sized vectors; 2 + threads when evaluating), plus
+// the batch's images (twice: gathered and shifted) and ODE states.
+double EstimatedBytes(const Settings& s, Index rows, Index cols, bool training);
+
+// InputError when EstimatedBytes exceeds kMaxClassifierBytes: "images of RxC pixels need a model
+// of N parameters: an estimated X GiB (...), more than the classifier's limit of 2 GiB; use smaller
+// images, a smaller --hidden, --batch or --threads".
+void CheckMemoryFits(const Settings& s, Index rows, Index cols, bool training);
+
 }  // namespace snode::mnist

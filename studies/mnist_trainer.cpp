@@ -126,10 +126,23 @@ void CheckGradients(const Settings& s, const Model& model, const Data& data, Wor
 }
 
 // Loads the data, raising first a gradient method's ConfigError for the integrator (before the
-// data is read).
+// data is read), then the memory limit's InputError for images too large to train on (before the
+// model is allocated).
 Data CheckSolverAndLoad(const Settings& s) {
   if (!s.no_ode) GradientRegistry().Create(s.solver.gradient, s.solver.gradient_options);
-  return LoadData(s.data);
+  Data data = LoadData(s.data);
+  CheckMemoryFits(s, data.train.images.rows, data.train.images.cols, /*training=*/true);
+  return data;
+}
+
+// The same error with what was being done in front: "<context>: <message>". The type is kept
+// where it decides the exit code or a catch (ConfigError, InputError); numerical failures of any
+// kind (NumericalError, SundialsError) become a NumericalError.
+[[noreturn]] void RethrowWithContext(const Error& error, const std::string& context) {
+  const std::string message = context + ": " + error.what();
+  if (dynamic_cast<const ConfigError*>(&error) != nullptr) throw ConfigError(message);
+  if (dynamic_cast<const InputError*>(&error) != nullptr) throw InputError(message);
+  throw NumericalError(message);
 }
 
 class Trainer {
@@ -227,18 +240,26 @@ std::vector<EpochRecord> Trainer::Run() {
   Table table(EpochTableHeader());
   for (const EpochRecord& r : state_.history) table.AddRow(EpochTableRow(r));
   if (!table.empty()) table.Print(out_);
+  // A resume at (or past) its target trains nothing and writes no checkpoint; it still writes the
+  // final outputs, which a run killed after its last checkpoint had not written yet.
+  const bool trains = state_.epoch < s_.epochs;
+  if (!trains) {
+    out_ << "nothing left to train: " << s_.resume << " is at epoch " << state_.epoch
+         << " and --epochs is " << s_.epochs << " (raise --epochs to continue)\n";
+  }
   EnsureDirectory(s_.out_dir);
   while (state_.epoch < s_.epochs) RunEpoch();
 
   // The final model: the same format (optimiser state included, so it can also be resumed).
   Save(s_.out_dir + "/model.snode");
-  nlohmann::json extra = {{"checkpoint", checkpoint_path_}, {"model", s_.out_dir + "/model.snode"}};
+  nlohmann::json extra = {{"checkpoint", trains ? checkpoint_path_ : s_.resume},
+                          {"model", s_.out_dir + "/model.snode"}};
   if (!state_.history.empty()) {
     extra["final_test_accuracy"] = state_.history.back().test_accuracy;
   }
   WriteOutputs(s_, model_, data_, state_.history, extra, out_);
   out_ << "\nwrote " << s_.out_dir << "/{mnist_epochs.csv, mnist_results.json, "
-       << "checkpoint.snode, model.snode}\n";
+       << (trains ? "checkpoint.snode, " : "") << "model.snode}\n";
   return state_.history;
 }
 
@@ -312,7 +333,13 @@ void Trainer::Step(const Matrix& x, const std::vector<int>& labels) {
 }
 
 void Trainer::FinishEpoch() {
-  const Evaluation e = Evaluate(pool_, workers_, state_.params, data_.test, s_.batch);
+  Evaluation e;
+  try {
+    e = Evaluate(pool_, workers_, state_.params, data_.test, s_.batch);
+  } catch (const Error& error) {
+    RethrowWithContext(error,
+                       "evaluating the test set after epoch " + std::to_string(state_.epoch + 1));
+  }
   const double done = static_cast<double>(state_.batches_done);
   EpochRecord record;
   record.epoch = state_.epoch + 1;
@@ -396,7 +423,9 @@ std::vector<EpochRecord> RunTraining(const Settings& s, std::ostream& out, std::
 
 Evaluation RunEvaluate(const Settings& s, std::ostream& out) {
   const Checkpoint c = LoadCheckpoint(s.evaluate);
+  ValidateTrainingCheckpoint(c, s.evaluate);  // what `checkpoint_tool check` runs
   const Data data = LoadData(s.data, /*need_training=*/false);
+  CheckMemoryFits(s, data.test.images.rows, data.test.images.cols, /*training=*/false);
   const Index pixels = data.test.images.pixels.rows();
   const Model ode(true, pixels, s.hidden), ablation(false, pixels, s.hidden);
   const Model& model = ModelOf(c, s.evaluate, ode, ablation);

@@ -24,12 +24,19 @@
 namespace snode::mnist {
 
 // Trains as s says (from s.resume when set) up to s.epochs and returns every epoch's record
-// (those of a resumed checkpoint included). The run's report (settings, the per-epoch table,
-// the files written) goes to out; warnings and notes go to err. s.stop_after_batches > 0 ends
-// the process with std::_Exit(3) after that many batches, as abruptly as a kill (a testing aid).
+// (those of a resumed checkpoint included). A resume already at (or past) s.epochs trains nothing,
+// says so ("nothing left to train: ..."), writes no checkpoint.snode and only the final outputs
+// (model.snode, mnist_epochs.csv, mnist_results.json: a run killed after its last checkpoint had
+// not written them). Images too large for
+// kMaxClassifierBytes are an InputError before the model is allocated (CheckMemoryFits); an error
+// of the test-set pass after an epoch begins "evaluating the test set after epoch N: ". The run's
+// report (settings, the per-epoch table, the files written) goes to out; warnings and notes go to
+// err. s.stop_after_batches > 0 ends the process with std::_Exit(3) after that many batches, as
+// abruptly as a kill (a testing aid).
 std::vector<EpochRecord> RunTraining(const Settings& s, std::ostream& out, std::ostream& err);
 
-// Evaluates the model file s.evaluate on the test data (its stored architecture decides between
+// Evaluates the model file s.evaluate (checked by ValidateTrainingCheckpoint, as
+// `checkpoint_tool check` does) on the test data (its stored architecture decides between
 // the ODE-Net and the ablation), prints the accuracy on out and writes
 // <s.out_dir>/mnist_evaluation.json.
 Evaluation RunEvaluate(const Settings& s, std::ostream& out);

@@ -1,14 +1,18 @@
 // checkpoint_tool: validates snode checkpoints and compares two of them bit for bit.
 //
 //   checkpoint_tool check FILE        loads FILE with LoadCheckpoint (magic, version, checksum,
-//                                     sizes, finite values) and prints one line: epoch,
-//                                     iteration, optimiser step, blocks and values.
+//                                     sizes, finite values, counter bounds) and runs
+//                                     ValidateTrainingCheckpoint, the validation mnist_classifier
+//                                     --resume and --evaluate run (RNG state, Adam moments,
+//                                     position); prints one line: epoch, iteration, optimiser
+//                                     step, blocks and values.
 //   checkpoint_tool compare A B       loads both and compares what determines the rest of a
 //                                     training run: the architecture, every parameter block and
 //                                     optimiser-state block (names, sizes and the bytes of every
 //                                     double), the optimiser name and step, the RNG state, epoch
 //                                     and iteration. Metadata (which holds wall times) is ignored.
 //
+// compare validates both files as check does before comparing them.
 // Exit status: 0 valid / identical, 1 the two checkpoints differ, 2 a file does not load or the
 // command line is wrong (one line "error: ..." on stderr). Used by scripts/kill_resume.sh.
 
@@ -34,8 +38,15 @@ long TotalValues(const std::vector<NamedBlock>& blocks) {
   return total;
 }
 
+// What --resume and --evaluate accept: the file's format and its contents.
+Checkpoint LoadValid(const std::string& path) {
+  Checkpoint c = LoadCheckpoint(path);
+  ValidateTrainingCheckpoint(c, path);
+  return c;
+}
+
 int Check(const std::string& path) {
-  const Checkpoint c = LoadCheckpoint(path);
+  const Checkpoint c = LoadValid(path);
   std::cout << "ok " << path << ": epoch " << c.epoch << ", iteration " << c.iteration
             << ", optimiser step " << c.optimizer_step << ", " << c.parameters.size()
             << " parameter blocks (" << TotalValues(c.parameters) << " values), "
@@ -82,8 +93,8 @@ void CompareBlocks(const std::string& kind, const std::vector<NamedBlock>& a,
 }
 
 int Compare(const std::string& a_path, const std::string& b_path) {
-  const Checkpoint a = LoadCheckpoint(a_path);
-  const Checkpoint b = LoadCheckpoint(b_path);
+  const Checkpoint a = LoadValid(a_path);
+  const Checkpoint b = LoadValid(b_path);
   std::vector<std::string> differences;
   if (a.architecture != b.architecture) {
     differences.push_back("architecture: '" + a.architecture + "' vs '" + b.architecture + "'");

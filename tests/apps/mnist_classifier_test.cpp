@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -99,10 +100,11 @@ class MnistClassifierTest : public ::testing::Test {
   }
   void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
 
-  RunResult Run(const std::string& args) const {
+  // shell_prefix runs in the same shell before the binary (e.g. "ulimit -v 4000000;").
+  RunResult Run(const std::string& args, const std::string& shell_prefix = "") const {
     const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
     const std::string command =
-        std::string(MNIST_CLASSIFIER_PATH) + " " + args + " > " + out + " 2> " + err;
+        shell_prefix + std::string(MNIST_CLASSIFIER_PATH) + " " + args + " > " + out + " 2> " + err;
     const int raw = std::system(command.c_str());
     RunResult result;
     result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -117,9 +119,16 @@ class MnistClassifierTest : public ::testing::Test {
            " --lr 0.01 --integrator rk4 --step 0.5 " + extra;
   }
 
+  // The flags of an --evaluate run on this data (training flags do not apply there).
+  std::string Evaluate(const std::string& model, const std::string& extra = "") const {
+    return "--data " + data_ + " --batch 32 --integrator rk4 --step 0.5 --evaluate " + model + " " +
+           extra;
+  }
+
   // Exit code 1 and exactly one line on stderr, "error: ..." containing fragment.
-  void ExpectBadInput(const std::string& args, const std::string& fragment) const {
-    const RunResult r = Run(args);
+  void ExpectBadInput(const std::string& args, const std::string& fragment,
+                      const std::string& shell_prefix = "") const {
+    const RunResult r = Run(args, shell_prefix);
     EXPECT_EQ(r.status, 1) << args << "\n" << r.err;
     ASSERT_FALSE(r.err.empty()) << args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
@@ -527,10 +536,11 @@ TEST_F(MnistClassifierTest, BadCheckpointsAreOneLineErrors) {
   auto write = [&](const std::string& bytes) {
     std::ofstream(bad, std::ios::binary).write(bytes.data(), bytes.size());
   };
-  const std::string evaluate = Train("--out " + dir_ + "/e --evaluate " + bad);
+  const std::string evaluate = Evaluate(bad, "--out " + dir_ + "/e");
   const std::string resume = Train("--epochs 2 --out " + dir_ + "/e --resume " + bad);
 
-  ExpectBadInput(Train("--out " + dir_ + "/e --evaluate " + dir_ + "/none.snode"), "No such file");
+  ExpectBadInput(Evaluate(dir_ + "/none.snode", "--out " + dir_ + "/e"),
+                 "--evaluate '" + dir_ + "/none.snode': no such file");
   std::string bytes = good;
   bytes[bytes.size() / 2] ^= 1;
   write(bytes);
@@ -584,6 +594,175 @@ TEST_F(MnistClassifierTest, ConfigFileSetsOptions) {
   EXPECT_NE(r.out.find("ablation"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("batch 25"), std::string::npos) << r.out;
   ExpectBadInput("--config " + dir_ + "/missing.cfg", "cannot read --config file");
+}
+
+// ---- issue 19: reliability, round 2 ----
+
+// A trained checkpoint at dir_/c/checkpoint.snode (2 epochs), rewritten after spoil() with a
+// valid checksum, as dir_/<name>.
+std::string SpoiledCheckpoint(const std::string& dir, const std::string& name,
+                              const std::function<void(Checkpoint&)>& spoil) {
+  Checkpoint c = LoadCheckpoint(dir + "/c/checkpoint.snode");
+  spoil(c);
+  const std::string path = dir + "/" + name;
+  std::ofstream(path, std::ios::binary) << SerializeCheckpoint(c);
+  return path;
+}
+
+// Case 1: the epoch 2^63 + 5 resumed "at epoch -9223372036854775803" and trained for ever;
+// --evaluate accepted it. Case 5: --resume refuses what `checkpoint_tool check` refuses, in the
+// same words (one validation).
+TEST_F(MnistClassifierTest, ResumeAndEvaluateRefuseCheckpointsOutOfBounds) {
+  ASSERT_EQ(Run(Train("--epochs 2 --out " + dir_ + "/c")).status, 0);
+  const std::string epoch = SpoiledCheckpoint(
+      dir_, "epoch.snode", [](Checkpoint& c) { c.epoch = (std::uint64_t{1} << 63) + 5; });
+  const std::string bound =
+      "the epoch 9223372036854775813 exceeds the bound 1000000 (completed "
+      "epochs)";
+  ExpectBadInput(Train("--epochs 3 --resume " + epoch + " --out " + dir_ + "/r"), bound);
+  ExpectBadInput(Evaluate(epoch, "--out " + dir_ + "/e"), bound);
+  const std::string v = SpoiledCheckpoint(dir_, "v.snode", [](Checkpoint& c) {
+    for (NamedBlock& b : c.optimizer_state) {
+      if (b.name == "v.readout.bias") b.values[0] = -1;
+    }
+  });
+  ExpectBadInput(Train("--epochs 3 --resume " + v + " --out " + dir_ + "/r"),
+                 "checkpoint '" + v +
+                     "': Adam second moment 'v.readout.bias' is negative at index "
+                     "0 (-1.000000); v must be >= 0");
+  const std::string rng =
+      SpoiledCheckpoint(dir_, "rng.snode", [](Checkpoint& c) { c.rng_state = "garbage"; });
+  ExpectBadInput(Train("--epochs 3 --resume " + rng + " --out " + dir_ + "/r"),
+                 "checkpoint '" + rng + "': unreadable RNG state");
+  ExpectBadInput(Evaluate(rng, "--out " + dir_ + "/e"), "unreadable RNG state");
+}
+
+// Case 3: an unwritable --out was found only after the first epoch's work.
+TEST_F(MnistClassifierTest, UnwritableOutIsFoundBeforeAnyWork) {
+  const RunResult r = Run(Train("--epochs 2 --out /proc/self"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "") << "work was done before --out was probed";
+  EXPECT_EQ(r.err.rfind("error: --out '/proc/self': cannot write there", 0), 0u) << r.err;
+}
+
+// Case 3: a flag of another mode is an error naming both; numbers are range-checked.
+TEST_F(MnistClassifierTest, FlagOfAnotherModeOrOutOfRangeIsAnError) {
+  ASSERT_EQ(Run(Train("--epochs 1 --out " + dir_ + "/c")).status, 0);
+  const std::string model = dir_ + "/c/model.snode";
+  ExpectBadInput(Evaluate(model, "--lr 0.1 --out " + dir_ + "/e"),
+                 "--lr does not apply to mnist_classifier --evaluate (a model file is only "
+                 "evaluated); leave it out");
+  ExpectBadInput(Evaluate(model, "--seed 3 --out " + dir_ + "/e"),
+                 "--seed does not apply to mnist_classifier --evaluate");
+  ExpectBadInput(Evaluate(model, "--no-ode --out " + dir_ + "/e"),
+                 "--no-ode does not apply to mnist_classifier --evaluate");
+  ExpectBadInput("--data " + data_ + " --bench 3 --threads 2 --out " + dir_ + "/b",
+                 "--threads does not apply to mnist_classifier --bench");
+  ExpectBadInput("--data " + data_ + " --bench 3 --rtol 1e-4 --out " + dir_ + "/b",
+                 "--rtol does not apply to mnist_classifier --bench");
+  ExpectBadInput(Train("--epochs 2000000 --out " + dir_ + "/o"),
+                 "--epochs must be between 1 and 1000000 epochs, got 2000000");
+  ExpectBadInput("--data " + data_ + " --lr 1e301 --out " + dir_ + "/o",
+                 "--lr must be between 1e-300 and 1e+300 (Adam's learning rate), got 1e+301");
+  ExpectBadInput(Train("--split -1 --out " + dir_ + "/o"), "--split must be between 0 and");
+  ExpectBadInput(Train("--checkpoint-batches -2 --out " + dir_ + "/o"),
+                 "--checkpoint-batches must be between 0 and 100000000");
+}
+
+// Case 3: every input path is a regular file, checked before anything is read.
+TEST_F(MnistClassifierTest, InputPathsMustBeRegularFiles) {
+  ExpectBadInput(Train("--resume " + dir_ + " --out " + dir_ + "/o"),
+                 "--resume '" + dir_ + "': is a directory, not a file");
+  ExpectBadInput(Train("--resume /dev/zero --out " + dir_ + "/o"),
+                 "--resume '/dev/zero': is not a regular file");
+  ExpectBadInput(Evaluate("/dev/null", "--out " + dir_ + "/o"),
+                 "--evaluate '/dev/null': is not a regular file");
+  ExpectBadInput(Train("--train-images " + data_ + " --train-labels " + data_ +
+                       "/train-labels-idx1-ubyte --out " + dir_ + "/o"),
+                 "--train-images '" + data_ + "': is a directory, not a file");
+  const std::string odd = dir_ + "/odd";
+  mkdir(odd.c_str(), 0755);
+  mkdir((odd + "/t10k-images-idx3-ubyte").c_str(), 0755);
+  ExpectBadInput("--data " + odd + " --out " + dir_ + "/o",
+                 "--data '" + odd + "/t10k-images-idx3-ubyte': is a directory, not a file");
+}
+
+// Case 4: a changed setting on resume was printed as a hex float (0x1.89374bc6a7efap-9).
+TEST_F(MnistClassifierTest, ChangedSettingsOnResumeArePrintedAsDecimals) {
+  ASSERT_EQ(Run(Train("--epochs 1 --out " + dir_ + "/c")).status, 0);
+  const RunResult r =
+      Run("--data " + data_ + " --batch 32 --lr 0.003 --integrator rk4 " +
+          "--step 0.5 --epochs 2 --resume " + dir_ + "/c/checkpoint.snode --out " + dir_ + "/r");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("note: resuming with lr = 0.003; the checkpoint was made with 0.01 "),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("0x"), std::string::npos) << r.err;
+}
+
+// Case 5: an error of the test-set evaluation said nothing of where it came from.
+TEST_F(MnistClassifierTest, EvaluationFailureSaysSo) {
+  // One step is too few for dopri5: the training batch is skipped, the evaluation fails.
+  const RunResult r = Run("--data " + data_ + " --batch 300 --max-steps 1 --skip-bad-batches " +
+                          "--epochs 1 --quiet --out " + dir_ + "/o");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("\nerror: evaluating the test set after epoch 1: ERKStepEvolve failed"),
+            std::string::npos)
+      << r.err;
+  // The issue's case: --lr 1e200 blows the parameters up in the one training step of the epoch.
+  const RunResult lr = Run("--data " + data_ + " --batch 300 --lr 1e200 --integrator rk4 " +
+                           "--step 0.5 --epochs 1 --quiet --out " + dir_ + "/l");
+  EXPECT_EQ(lr.status, 1);
+  EXPECT_EQ(lr.err.rfind("error: evaluating the test set after epoch 1: ", 0), 0u) << lr.err;
+}
+
+// Case 6: a resume already at its target epoch printed a false "wrote …checkpoint.snode": it
+// trains nothing, writes no checkpoint and names only what it wrote (the final outputs, which a
+// run killed after its last checkpoint has not written yet).
+TEST_F(MnistClassifierTest, ResumeAtTargetEpochTrainsNothingAndSaysWhatItWrote) {
+  ASSERT_EQ(Run(Train("--epochs 2 --out " + dir_ + "/c")).status, 0);
+  const std::string checkpoint = dir_ + "/c/checkpoint.snode";
+  const RunResult r = Run(Train("--epochs 2 --resume " + checkpoint + " --out " + dir_ + "/r"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("nothing left to train: " + checkpoint +
+                       " is at epoch 2 and --epochs is 2 (raise --epochs to continue)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("wrote " + dir_ + "/r/{mnist_epochs.csv, mnist_results.json, model.snode}"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("checkpoint.snode,"), std::string::npos) << r.out;
+  struct stat info {};
+  EXPECT_NE(stat((dir_ + "/r/checkpoint.snode").c_str(), &info), 0);
+  ExpectSameParameters(dir_ + "/c/model.snode", dir_ + "/r/model.snode");
+}
+
+// Case 7: one 4096x4096 image per file (16 KB gzipped) ended in std::bad_alloc (exit 2) under a
+// 4 GB address-space limit, and wanted more than 34 GB without one. The memory estimate refuses
+// it before the model is allocated, under the same limit.
+TEST_F(MnistClassifierTest, HugeImagesAreRefusedBeforeAllocation) {
+  const std::string big = dir_ + "/big";
+  mkdir(big.c_str(), 0755);
+  Bytes images;
+  PutU32(images, 0x803);
+  PutU32(images, 1);
+  PutU32(images, 4096);
+  PutU32(images, 4096);
+  images.resize(images.size() + 4096 * 4096, 0);
+  Bytes labels;
+  PutU32(labels, 0x801);
+  PutU32(labels, 1);
+  labels.push_back(3);
+  for (const char* set : {"train", "t10k"}) {
+    WriteFile(big + "/" + set + "-images-idx3-ubyte.gz", images, true);
+    WriteFile(big + "/" + set + "-labels-idx1-ubyte.gz", labels, true);
+  }
+  const std::string message =
+      "images of 4096x4096 pixels need a model of 1073750922 parameters: an estimated 96 GiB "
+      "(parameters, gradients, Adam state and a batch of 128 with --hidden 64 and --threads 1), "
+      "more than the classifier's limit of 2 GiB";
+  ExpectBadInput("--data " + big + " --epochs 1 --out " + dir_ + "/o", message,
+                 "ulimit -v 4000000; ");
 }
 
 }  // namespace

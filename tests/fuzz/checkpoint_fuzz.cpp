@@ -5,7 +5,8 @@
 // version, length, checksum checks); odd — the rest is a body, wrapped in a valid header and
 // checksum before parsing, so the mutations reach the body parser. An InputError is the expected
 // answer to a bad image; any other exception, crash, leak or sanitizer report is a bug. A
-// successful parse must serialise again to the same image (round trip) and re-parse.
+// successful parse must serialise again to the same image (round trip) and re-parse, and its
+// ValidateTrainingCheckpoint may only throw InputError.
 
 #include <zlib.h>
 
@@ -53,6 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
     }
     snode::ParseCheckpoint(again, "fuzz", parsed.architecture);
+    // The validation shared by checkpoint_tool check, --resume and --evaluate: InputError only.
+    snode::ValidateTrainingCheckpoint(parsed, "fuzz");
   } catch (const snode::InputError&) {
   }
   try {

@@ -35,6 +35,8 @@ write("idx_reader", "images_truncated", idx_images(5, 3, 2)[:30])
 write("idx_reader", "images_trailing", idx_images(1, 2, 2, extra=3))
 write("idx_reader", "images_zero_side", idx_images(1, 0, 2))
 write("idx_reader", "images_huge_count", struct.pack(">IIII", 0x803, 0xFFFFFFFF, 28, 28))
+write("idx_reader", "images_huge_pixels.gz",
+      gzip.compress(struct.pack(">IIII", 0x803, 9, 4096, 4096), mtime=0))
 write("idx_reader", "labels_valid", idx_labels([0, 1, 2, 9, 5]))
 write("idx_reader", "labels_valid.gz", gzip.compress(idx_labels([3, 1, 4, 1, 5, 9]), mtime=0))
 write("idx_reader", "labels_out_of_range", idx_labels([1, 200]))
@@ -54,8 +56,9 @@ def block(name, values):
 
 
 def body(architecture="mlp 2-3-1", params=((("w"), [0.5, -1.0, 2.0]), ("b", [0.0])),
-         optimizer="adam", state=(("m", [0.1]), ("v", [0.2])), metadata=(("seed", "1"),)):
-    out = s(architecture) + struct.pack("<QQ", 3, 7) + s("12 34 56")
+         optimizer="adam", state=(("m", [0.1]), ("v", [0.2])), metadata=(("seed", "1"),),
+         rng="12 34 56"):
+    out = s(architecture) + struct.pack("<QQ", 3, 7) + s(rng)
     out += struct.pack("<I", len(metadata)) + b"".join(s(k) + s(v) for k, v in metadata)
     out += struct.pack("<I", len(params)) + b"".join(block(n, v) for n, v in params)
     out += s(optimizer) + struct.pack("<Q", 42)
@@ -82,6 +85,15 @@ write("checkpoint", "body_nan", b"\x01" + body(params=(("w", [float("nan")]),)))
 write("checkpoint", "body_huge_block", b"\x01" + s("a") + struct.pack("<QQ", 0, 0) + s("") +
       struct.pack("<II", 0, 1) + s("w") + struct.pack("<Q", 1 << 60))
 write("checkpoint", "body_trailing", b"\x01" + body() + b"\x00\x00")
+# A training checkpoint as the MNIST trainer writes one (m./v. blocks per parameter block, an
+# mt19937_64 state, the position metadata), so mutations reach ValidateTrainingCheckpoint.
+RNG = " ".join(str(k * 7919) for k in range(1, 313)) + " 312"
+TRAINING = dict(params=(("w", [0.5, -1.0]), ("b", [0.25])),
+                state=(("m.w", [0.1, 0.2]), ("m.b", [0.0]), ("v.w", [0.01, 0.04]), ("v.b", [0.0])),
+                metadata=(("epoch_batches_done", "5"), ("epoch_skipped", "1"),
+                          ("epoch_loss_sum", "0x1.8p+1"), ("epoch_seconds", "0.5"),
+                          ("history", '[{"epoch":1},{"epoch":2},{"epoch":3,"skipped_batches":0}]')))
+write("checkpoint", "body_training", b"\x01" + body(rng=RNG, **TRAINING))
 
 # ---- options file (Boost program_options config syntax) ----
 write("options_file", "valid", b"integrator = dopri5\ngradient = bptt\nrtol = 1e-6\n"

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -280,6 +281,100 @@ TEST(Checkpoint, BlockClaimingHugeLengthIsInputError) {
   bytes[at + 7] = 0x7F;
   FixChecksum(bytes);
   ExpectInputError([&] { ParseCheckpoint(bytes, "h"); }, "malformed");
+}
+
+// A counter beyond its bound (here the epoch 2^63 + 5, which a resume read as
+// -9223372036854775803 and then trained for ever) is refused, naming the field and the bound.
+TEST(Checkpoint, CounterAboveItsBoundIsInputError) {
+  Checkpoint epoch = Example();
+  epoch.epoch = (std::uint64_t{1} << 63) + 5;
+  ExpectInputError([&] { ParseCheckpoint(SerializeCheckpoint(epoch), "e"); },
+                   "checkpoint 'e': the epoch 9223372036854775813 exceeds the bound 1000000 "
+                   "(completed epochs)");
+  Checkpoint iteration = Example();
+  iteration.iteration = 1000000000000ULL;
+  ExpectInputError([&] { ParseCheckpoint(SerializeCheckpoint(iteration), "i"); },
+                   "the iteration 1000000000000 exceeds the bound 100000000");
+  Checkpoint step = Example();
+  step.optimizer_step = (std::uint64_t{1} << 53) + 1;
+  ExpectInputError([&] { ParseCheckpoint(SerializeCheckpoint(step), "s"); },
+                   "the optimiser step 9007199254740993 exceeds the bound 9007199254740992");
+  Checkpoint at_bounds = Example();
+  at_bounds.epoch = kMaxCheckpointEpoch;
+  at_bounds.iteration = kMaxCheckpointIteration;
+  at_bounds.optimizer_step = kMaxCheckpointOptimizerStep;
+  EXPECT_NO_THROW(ParseCheckpoint(SerializeCheckpoint(at_bounds), "b"));
+}
+
+// A training checkpoint as the MNIST trainer writes one: m./v. blocks per parameter block, an
+// RNG state and the position metadata.
+Checkpoint TrainingExample() {
+  Checkpoint c = Example();
+  c.parameters.pop_back();  // no empty block
+  c.optimizer_state.clear();
+  for (const char* moment : {"m.", "v."}) {
+    for (const NamedBlock& p : c.parameters) {
+      c.optimizer_state.push_back({moment + p.name, p.values.cwiseAbs()});
+    }
+  }
+  c.optimizer_step = 40;
+  c.metadata = {{"epoch_batches_done", "15"},
+                {"epoch_skipped", "2"},
+                {"epoch_loss_sum", "0x1.8p+3"},
+                {"epoch_seconds", "1.5"},
+                {"history", R"([{"epoch":1},{"epoch":2,"skipped_batches":0}])"}};
+  return c;
+}
+
+TEST(Checkpoint, ValidTrainingCheckpointPassesValidation) {
+  EXPECT_NO_THROW(ValidateTrainingCheckpoint(TrainingExample(), "t"));
+  Checkpoint model_file = TrainingExample();  // no optimiser: a model file
+  model_file.optimizer.clear();
+  model_file.optimizer_state.clear();
+  model_file.optimizer_step = 0;
+  model_file.rng_state.clear();
+  EXPECT_NO_THROW(ValidateTrainingCheckpoint(model_file, "t"));
+}
+
+// What --resume refused and `checkpoint_tool check` accepted: one validation now rejects each.
+TEST(Checkpoint, ValidationRejectsWhatAResumeCannotUse) {
+  auto expect = [](const std::function<void(Checkpoint&)>& spoil, const std::string& fragment) {
+    Checkpoint c = TrainingExample();
+    spoil(c);
+    // Through the file image too: nothing the format keeps makes it valid again.
+    const Checkpoint parsed = ParseCheckpoint(SerializeCheckpoint(c), "t");
+    ExpectInputError([&] { ValidateTrainingCheckpoint(parsed, "t"); }, fragment);
+  };
+  expect([](Checkpoint& c) { c.optimizer_state[3].values[1] = -1; },
+         "checkpoint 't': Adam second moment 'v.input.bias' is negative at index 1 (-1.000000); "
+         "v must be >= 0");
+  expect([](Checkpoint& c) { c.rng_state = "garbage"; }, "checkpoint 't': unreadable RNG state");
+  expect([](Checkpoint& c) { c.rng_state.clear(); }, "has no RNG state");
+  expect([](Checkpoint& c) { c.optimizer_state.pop_back(); }, "expected 2 per parameter block");
+  expect([](Checkpoint& c) { c.optimizer_state[0].name = "m.other"; },
+         "no state block 'm.input.weight'");
+  expect([](Checkpoint& c) { c.optimizer_state[1].values = Vector::Ones(5); },
+         "'m.input.bias' has 5 values but parameter block 'input.bias' has 2");
+  expect([](Checkpoint& c) { c.metadata[0].second = "-3"; },
+         "metadata epoch_batches_done = '-3' is not a counter in 0..17");
+  expect([](Checkpoint& c) { c.metadata[1].second = "18"; },
+         "metadata epoch_skipped = '18' is not a counter in 0..17");
+  expect([](Checkpoint& c) { c.metadata[1].second = "3"; },
+         "epoch_batches_done (15) + epoch_skipped (3) exceed the iteration 17");
+  expect([](Checkpoint& c) { c.metadata[2].second = "nan"; },
+         "metadata epoch_loss_sum = 'nan' is not a finite number >= 0");
+  expect([](Checkpoint& c) { c.metadata[3].second = "-1"; }, "epoch_seconds = '-1'");
+  expect([](Checkpoint& c) { c.metadata[4].second = "{}"; }, "history is not a JSON array");
+  expect([](Checkpoint& c) { c.metadata[4].second = R"([{"epoch":"1"}])"; },
+         "history has a malformed record");
+  expect([](Checkpoint& c) { c.metadata[4].second = "[{},{},{},{}]"; },
+         "history holds 4 epochs, more than the 3 completed");
+  expect(
+      [](Checkpoint& c) {
+        c.optimizer.clear();
+        c.optimizer_step = 0;
+      },
+      "optimiser state without an optimiser name");
 }
 
 TEST(Checkpoint, WriteIntoMissingDirectoryFailsCleanly) {

@@ -166,9 +166,27 @@ TEST(IdxReader, HeaderClaimingMoreImagesThanFileHoldsIsInputError) {
   TempDir dir;
   ExpectInputError([&] { ReadIdxImages(dir.Write("m", ImageFile(1000, 3))); },
                    "header claims 1000 images");
-  // A huge claim must fail on the data, not on allocation.
-  ExpectInputError([&] { ReadIdxImages(dir.Write("h", ImageFile(90000000, 3, 28, 28))); },
+  // A large claim within the pixel limit must fail on the data, not on allocation.
+  ExpectInputError([&] { ReadIdxImages(dir.Write("h", ImageFile(150000, 3, 28, 28))); },
                    "3 complete images");
+}
+
+// A header whose pixel total exceeds kMaxIdxPixels is refused from the header alone: a gzip file
+// of a few KB can otherwise expand to gigabytes of zeros (nine 4096x4096 images: 151 million
+// pixels, 1.2 GB as doubles).
+TEST(IdxReader, PixelTotalAboveLimitIsRefusedFromTheHeader) {
+  TempDir dir;
+  const std::string expected =
+      "9 images of 4096x4096 = 150994944 pixels, more than the "
+      "reader's limit of 134217728";
+  ExpectInputError([&] { ReadIdxImages(dir.Write("p", ImageFile(9, 0, 4096, 4096))); }, expected);
+  ExpectInputError([&] { ReadIdxImages(dir.Write("p.gz", ImageFile(9, 0, 4096, 4096), true)); },
+                   expected);
+  ExpectInputError([&] { ReadIdxImages(dir.Write("q", ImageFile(90000000, 3, 28, 28))); },
+                   "more than the reader's limit");
+  // At the limit it is the data that is missing.
+  ExpectInputError([&] { ReadIdxImages(dir.Write("r", ImageFile(8, 0, 4096, 4096))); },
+                   "truncated");
 }
 
 TEST(IdxReader, HeaderClaimingMoreLabelsThanFileHoldsIsInputError) {
