@@ -52,7 +52,7 @@ int Run(int argc, char** argv) {
   if (common.check_gradient) CheckDecayGradients(options.lambdas, common);
   if (line.bench_repetitions) {
     if (!line.lambdas_given) options.lambdas = {1.0, 10.0, 100.0, 1e3, 1e4};
-    const int repetitions = static_cast<int>(*line.bench_repetitions);
+    const int repetitions = bench::CheckRepetitions(*line.bench_repetitions);  // and its note
     ReportDecayBench(options, RunDecayBench(options.lambdas, options.ok_tol, repetitions),
                      repetitions);
     return 0;

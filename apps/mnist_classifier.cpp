@@ -65,7 +65,7 @@ int Main(int argc, char** argv) {
   PrepareOutputDirectory(s.out_dir);
   if (line.common.check_gradient) CheckFirstBatch(s, line.common.gradient_check);
   if (line.bench_repetitions) {
-    mnist::RunBench(s, line.bench_epochs, static_cast<int>(*line.bench_repetitions));
+    mnist::RunBench(s, line.bench_epochs, bench::CheckRepetitions(*line.bench_repetitions));
     return 0;
   }
   if (!s.evaluate.empty()) {

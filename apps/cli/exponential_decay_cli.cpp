@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "core/errors.hpp"
-#include "studies/bench_util.hpp"
 
 namespace snode::app {
 namespace {
@@ -52,7 +51,7 @@ DecayCommandLine ReadDecayCommandLine(const Flags& flags) {
   options.overrides = ToMethodOverrides(c);
   options.out_dir = c.out_dir;
   if (flags.count("bench")) {
-    line.bench_repetitions = bench::CheckRepetitions(flags["bench"].as<long>());
+    line.bench_repetitions = Count(flags, "bench", 1, 1000, "(repetitions)");
   }
   RejectUnusedFlags(flags, "exponential_decay");
   return line;

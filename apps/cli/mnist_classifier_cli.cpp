@@ -6,7 +6,6 @@
 #include "core/errors.hpp"
 #include "io/checkpoint.hpp"
 #include "io/idx_reader.hpp"
-#include "studies/bench_util.hpp"
 
 namespace snode::app {
 namespace {
@@ -171,7 +170,7 @@ MnistCommandLine ReadMnistCommandLine(const Flags& flags) {
   } else if (bench) {
     context = "mnist_classifier --bench (it sets the ODE block, threads and checkpoints itself)";
     RejectGiven(flags, {"integrator", "rtol", "atol", "step", "resume"}, context);
-    line.bench_repetitions = bench::CheckRepetitions(flags["bench"].as<long>());
+    line.bench_repetitions = Count(flags, "bench", 1, 1000, "(repetitions)");
   }
   ReadDataFlags(flags, !evaluate, s.data);
   s.batch = Count(flags, "batch", 1, static_cast<long>(kMaxIdxCount), "samples");

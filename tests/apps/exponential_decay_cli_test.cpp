@@ -65,7 +65,7 @@ TEST(ExponentialDecayCli, BadValuesAreErrorsInTheUsersUnits) {
   EXPECT_EQ(ErrorOf({"--lambdas", "-1"}), "--lambdas: λ must be positive, got -1");
   EXPECT_EQ(ErrorOf({"--seminorm", "off"}),
             "--seminorm is an option of --gradient backsolve_adjoint, not of 'bptt'");
-  EXPECT_EQ(ErrorOf({"--bench", "0"}), "--bench N: N must be in 1..1000, got 0");
+  EXPECT_EQ(ErrorOf({"--bench", "0"}), "--bench must be between 1 and 1000 (repetitions), got 0");
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 
 #include "apps/cli/exponential_decay_cli.hpp"
 #include "apps/cli/lotka_volterra_cli.hpp"
+#include "apps/cli/mnist_classifier_cli.hpp"
 #include "apps/cli/stiffness_study_cli.hpp"
 #include "apps/common/app_common.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
@@ -37,8 +38,10 @@ using snode::app::Flags;
 
 const std::vector<AppCommandLine>& Apps() {
   static const std::vector<AppCommandLine> apps = {
-      snode::app::ExponentialDecayCommandLine(), snode::app::LotkaVolterraAppCommandLine(),
-      snode::app::StiffnessStudyCommandLine(),  // mnist_classifier's comes third
+      snode::app::ExponentialDecayCommandLine(),
+      snode::app::LotkaVolterraAppCommandLine(),
+      snode::app::MnistClassifierCommandLine(),
+      snode::app::StiffnessStudyCommandLine(),
   };
   return apps;
 }
