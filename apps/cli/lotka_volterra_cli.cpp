@@ -93,9 +93,12 @@ void CheckHorizons(const std::vector<double>& horizons, const LotkaVolterraComma
                          UnrepresentableNote(h));
     Require(h <= line.t_end, "--horizons: " + FormatCompact(h, 6) + " lies beyond --t-end " +
                                  FormatCompact(line.t_end, 6) + " (time units)");
-    Require(i == 0 || h > horizons[i - 1],
-            "--horizons must increase (the fit's schedule): " + FormatCompact(h, 6) + " follows " +
-                FormatCompact(horizons[i - 1], 6));
+    // The message reads horizons[i - 1]: build it only for i > 0.
+    if (i > 0) {
+      Require(h > horizons[i - 1],
+              "--horizons must increase (the fit's schedule): " + FormatCompact(h, 6) +
+                  " follows " + FormatCompact(horizons[i - 1], 6));
+    }
     int observed = 0;  // as problems::MakeFitWindow selects them
     for (std::size_t k = 1; k < times.size(); ++k) observed += times[k] <= h * (1.0 + 1e-12);
     Require(observed >= kMinObservationsPerHorizon,

@@ -144,4 +144,8 @@ write("cli", "study_methods", cli("stiffness_study", ["--methods", "bptt/sdirk,c
                                                       "--tolerances", "1e-6,1e-8", "--threads", "2"]))
 write("cli", "study_bad", cli("stiffness_study", ["--lambda-max", "1e300", "--train", "maybe",
                                                   "--neural-lr", "0"], "ok-tol = 0\n"))
+# Found by the CLI fuzzer: one --horizons entry made the "must increase" message read
+# horizons[-1] (undefined behaviour under UBSan).
+write("cli", "lv_single_horizon_regression", cli("lotka_volterra", ["--mode", "discover", "--lr", "-1",
+                                                                    "--noise", "1e300", "--horizons", "1e-9"]))
 write("cli", "help", cli("stiffness_study", ["--help", "--list-integrators"]))
