@@ -461,6 +461,34 @@ std::optional<Flags> StartCommandLine(int argc, const char* const argv[], const 
   return flags;
 }
 
+namespace {
+
+// Boost's option errors fill placeholders such as %original_token% and %value% into their message
+// with a loop that never ends when the substituted text (the user's word) contains the placeholder
+// itself: `--x%original_token%` hung an app. The copy below gets the user's text with each '%'
+// shown as the full-width '％', so the loop ends and the message still shows what was typed.
+class DefusedOptionError : public po::error_with_option_name {
+ public:
+  explicit DefusedOptionError(const po::error_with_option_name& error)
+      : po::error_with_option_name(error) {
+    for (auto& substitution : m_substitutions) {
+      std::string defused;
+      for (const char c : substitution.second)
+        defused += c == '%' ? std::string("％") : std::string(1, c);
+      substitution.second = defused;
+    }
+  }
+};
+
+std::string OptionsErrorMessage(const po::error& error) {
+  if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&error)) {
+    return DefusedOptionError(*named).what();
+  }
+  return error.what();
+}
+
+}  // namespace
+
 int RunApp(const std::function<int()>& main_fn) {
   try {
     return main_fn();
@@ -470,7 +498,7 @@ int RunApp(const std::function<int()>& main_fn) {
     return 1;
   } catch (const po::error& e) {
     std::cout.flush();
-    std::cerr << "error: " << OneLine(e.what()) << " (see --help)" << std::endl;
+    std::cerr << "error: " << OneLine(OptionsErrorMessage(e)) << " (see --help)" << std::endl;
     return 1;
   } catch (const std::exception& e) {
     std::cout.flush();

@@ -245,6 +245,28 @@ TEST(AppCommon, RunAppMapsExceptionsToExitCodes) {
   EXPECT_NE(err.find("error: boom"), std::string::npos) << err;
 }
 
+// Boost fills the user's word into its message; a word holding the placeholder itself
+// ("%original_token%", "%value%") made that loop endless (found by the CLI fuzzer). RunApp prints
+// the word with a full-width percent sign instead, and returns.
+TEST(AppCommon, OptionErrorsWithPlaceholderTextInTheUsersWordsEnd) {
+  const auto run = [](std::vector<std::string> args) {
+    testing::internal::CaptureStderr();
+    const int status = RunApp([&] {
+      po::options_description desc;  // Parse adds the common flags (--rtol among them)
+      Parse(args, &desc);
+      return 0;
+    });
+    return std::make_pair(status, testing::internal::GetCapturedStderr());
+  };
+  const auto [unknown_status, unknown] = run({"--lambda-max%original_token%", "1"});
+  EXPECT_EQ(unknown_status, 1);
+  EXPECT_EQ(unknown, "error: unrecognised option '--lambda-max％original_token％' (see --help)\n");
+  const auto [value_status, value] = run({"--rtol", "%value%"});
+  EXPECT_EQ(value_status, 1);
+  EXPECT_EQ(value,
+            "error: the argument ('％value％') for option '--rtol' is invalid (see --help)\n");
+}
+
 TEST(AppCommon, HelpAndListsAreHandled) {
   po::options_description desc;
   const Flags vm = Parse({"--list-integrators"}, &desc);

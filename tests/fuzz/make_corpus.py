@@ -148,4 +148,7 @@ write("cli", "study_bad", cli("stiffness_study", ["--lambda-max", "1e300", "--tr
 # horizons[-1] (undefined behaviour under UBSan).
 write("cli", "lv_single_horizon_regression", cli("lotka_volterra", ["--mode", "discover", "--lr", "-1",
                                                                     "--noise", "1e300", "--horizons", "1e-9"]))
+# Found by the CLI fuzzer: Boost's message loop never ended on a word holding its own placeholder.
+write("cli", "placeholder_regression", cli("stiffness_study", ["--lambda-max%original_token%", "1e300",
+                                                               "--rtol", "%value%"]))
 write("cli", "help", cli("stiffness_study", ["--help", "--list-integrators"]))
