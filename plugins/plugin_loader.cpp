@@ -109,6 +109,11 @@ void LoadPlugin(const std::string& path) {
   if (!fs::exists(path, error)) {
     throw InputError("plug-in file '" + path + "' does not exist");
   }
+  // dlopen would block on a FIFO and read a device: only regular files are loaded.
+  if (!fs::is_regular_file(path, error)) {
+    throw InputError("plug-in file '" + path +
+                     "' is not a regular file (a directory, device or pipe)");
+  }
   const std::string canonical = fs::canonical(path, error).string();
   if (error) throw InputError("plug-in file '" + path + "': " + error.message());
 

@@ -148,6 +148,13 @@ TEST(PluginLoader, MissingFileIsAnInputErrorNamingIt) {
       << message;
 }
 
+// A directory, a device or a FIFO is refused before dlopen (which would block on a FIFO).
+TEST(PluginLoader, PathThatIsNotARegularFileIsAnInputErrorNamingIt) {
+  EXPECT_NE(LoadError<InputError>("/dev/zero").find("'/dev/zero' is not a regular file"),
+            std::string::npos);
+  EXPECT_NE(LoadError<InputError>("/tmp").find("'/tmp' is not a regular file"), std::string::npos);
+}
+
 TEST(PluginLoader, FileThatIsNotASharedObjectIsAnInputErrorWithDlerrorsText) {
   const fs::path dir = test_util::TempDir("plugin_text");
   const fs::path path = dir / "notes.so";
