@@ -78,7 +78,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Synthetic IDX data: class k is a bright stripe at a class-dependent place plus noise (the same
-# kind of data as tests/apps/mnist_classifier_test.cpp), so training learns something.
+# kind of data as tests/apps/mnist_classifier_fixture.hpp), so training learns something.
 make_data() {  # dir side train_count test_count
   python3 - "$@" <<'EOF'
 import os, random, struct, sys

@@ -4,33 +4,21 @@
 
 #include <gtest/gtest.h>
 
-#include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/errors.hpp"
+#include "tests/apps/cli_test_util.hpp"
 
 namespace snode::app {
 namespace {
 
-DecayCommandLine Read(std::vector<std::string> args) {
-  std::vector<const char*> argv = {"exponential_decay"};
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  std::ostringstream info;
-  const std::optional<Flags> flags = StartCommandLine(static_cast<int>(argv.size()), argv.data(),
-                                                      ExponentialDecayCommandLine(), info);
-  if (!flags) throw std::runtime_error("info flag");
-  return ReadDecayCommandLine(*flags);
+DecayCommandLine Read(const std::vector<std::string>& args) {
+  return ReadDecayCommandLine(test_util::ParseArgs(ExponentialDecayCommandLine(), args));
 }
 
-std::string ErrorOf(std::vector<std::string> args) {
-  try {
-    Read(std::move(args));
-  } catch (const snode::Error& e) {
-    return e.what();
-  }
-  return "no error";
+std::string ErrorOf(const std::vector<std::string>& args) {
+  return test_util::ReadError(ExponentialDecayCommandLine(), args);
 }
 
 TEST(ExponentialDecayCli, ReadsEveryFlagIntoTheStudyOptions) {
