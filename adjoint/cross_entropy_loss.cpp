@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/dense_kernels.hpp"
 #include "core/errors.hpp"
 
 namespace snode {
@@ -66,7 +67,8 @@ Matrix CrossEntropyReadoutLoss::Logits(ConstVectorRef z) const {
   const Eigen::Map<const Matrix> w(phi_.data(), classes_, width_);
   const Eigen::Map<const Vector> b(phi_.data() + classes_ * width_, classes_);
   const Eigen::Map<const Matrix> states(z.data(), width_, batch());
-  Matrix logits = w * states;
+  Matrix logits(classes_, batch());
+  DenseProduct(w, DenseOp::kNone, states, DenseOp::kNone, logits);
   logits.colwise() += b;
   return logits;
 }
@@ -100,8 +102,10 @@ double CrossEntropyReadoutLoss::Term(std::size_t i, double /*t*/, ConstVectorRef
   const double loss = SoftmaxCrossEntropy(logits, labels_, normaliser_, &delta);
   const Eigen::Map<const Matrix> w(phi_.data(), classes_, width_);
   const Eigen::Map<const Matrix> states(z.data(), width_, batch());
-  Eigen::Map<Matrix>(dl_dz.data(), width_, batch()).noalias() = w.transpose() * delta;
-  Eigen::Map<Matrix>(readout_grad.data(), classes_, width_).noalias() += delta * states.transpose();
+  DenseProduct(w, DenseOp::kTranspose, delta, DenseOp::kNone,
+               Eigen::Map<Matrix>(dl_dz.data(), width_, batch()));
+  DenseProduct(delta, DenseOp::kNone, states, DenseOp::kTranspose,
+               Eigen::Map<Matrix>(readout_grad.data(), classes_, width_), 1.0);
   readout_grad.tail(classes_) += delta.rowwise().sum();
   return loss;
 }

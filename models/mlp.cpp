@@ -7,6 +7,7 @@
 #include <random>
 #include <utility>
 
+#include "core/dense_kernels.hpp"
 #include "core/errors.hpp"
 
 namespace snode {
@@ -162,14 +163,35 @@ void ApplyActivation(Activation activation, const double* h, double* out, Index 
 
 // dst = lhs·rhs for rhs and dst with `cols` columns (contiguous, column-major). One column goes
 // straight to Eigen's matrix–vector kernel, chosen at compile time: for the batch-1 fields the
-// run-time GEMM/GEMV dispatch of a dynamic matrix product is a noticeable part of a call.
+// run-time GEMM/GEMV dispatch of a dynamic matrix product is a noticeable part of a call. Batches
+// go to the dense kernels compiled for the processor's instruction set (core/dense_kernels.hpp).
+// lhs is a weight matrix, its transpose or a block of either: a direct-access expression.
 template <typename Lhs>
 void Product(const Lhs& lhs, const double* rhs, Index cols, double* dst) {
   if (cols == 1) {
     Eigen::Map<Vector>(dst, lhs.rows()).noalias() = lhs * Eigen::Map<const Vector>(rhs, lhs.cols());
   } else {
-    Eigen::Map<Matrix>(dst, lhs.rows(), cols).noalias() =
-        lhs * Eigen::Map<const Matrix>(rhs, lhs.cols(), cols);
+    static_assert(Lhs::InnerStrideAtCompileTime == 1, "lhs must have unit inner stride");
+    // A row-major r × c matrix is the column-major c × r matrix of the same memory, transposed.
+    constexpr bool row_major = (Lhs::Flags & Eigen::RowMajorBit) != 0;
+    DenseGemm(row_major ? DenseOp::kTranspose : DenseOp::kNone, DenseOp::kNone, lhs.rows(), cols,
+              lhs.cols(), 1.0, lhs.data(), lhs.outerStride(), rhs, lhs.cols(), 0.0, dst,
+              lhs.rows());
+  }
+}
+
+// grad_w += delta · xᵀ for the row-major out × (leading columns of) in weight gradient at
+// grad_w (row stride `stride`), delta out × B and x in × B column-major: in the column-major
+// view of grad_w (its transpose) that is grad_wᵀ += x · deltaᵀ.
+void AccumulateOuterProducts(Index out, Index in, Index batch, const double* delta, const double* x,
+                             double* grad_w, Index stride) {
+  if (batch == 1) {
+    Eigen::Map<Matrix, 0, Eigen::OuterStride<>>(grad_w, in, out, Eigen::OuterStride<>(stride))
+        .noalias() +=
+        Eigen::Map<const Vector>(x, in) * Eigen::Map<const Vector>(delta, out).transpose();
+  } else {
+    DenseGemm(DenseOp::kNone, DenseOp::kTranspose, in, out, batch, 1.0, x, in, delta, out, 1.0,
+              grad_w, stride);
   }
 }
 
@@ -489,19 +511,9 @@ void MlpField::Backward(double t, const double* z, const double* theta, const do
       Eigen::Map<RowMatrix> grad_w(grad + weight_offsets_[l], rows, cols);
       Eigen::Map<Vector> grad_b(grad + weight_offsets_[l] + rows * cols, rows);
       if (l == 0) {
-        const ConstMatrixMap z_mat(z, width_, batch_);
-        if (batch_ == 1) {
-          grad_w.leftCols(width_).noalias() += delta.col(0) * z_mat.col(0).transpose();
-        } else {
-          grad_w.leftCols(width_).noalias() += delta * z_mat.transpose();
-        }
+        AccumulateOuterProducts(rows, width_, batch_, current, z, grad_w.data(), cols);
       } else {
-        const ConstMatrixMap x(post_at_[l - 1], outputs_[l - 1], batch_);
-        if (batch_ == 1) {
-          grad_w.noalias() += delta.col(0) * x.col(0).transpose();
-        } else {
-          grad_w.noalias() += delta * x.transpose();
-        }
+        AccumulateOuterProducts(rows, cols, batch_, current, post_at_[l - 1], grad_w.data(), cols);
       }
       column_.head(rows) = delta.rowwise().sum();
       grad_b += column_.head(rows);

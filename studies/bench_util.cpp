@@ -9,6 +9,7 @@
 #include <iostream>
 #include <limits>
 
+#include "core/dense_kernels.hpp"
 #include "core/errors.hpp"
 #include "io/files.hpp"
 #include "studies/report.hpp"
@@ -43,6 +44,15 @@ std::string Trim(const std::string& text) {
   if (begin == std::string::npos) return "";
   const auto end = text.find_last_not_of(" \t\r\n");
   return text.substr(begin, end - begin + 1);
+}
+
+// MachineInfo never throws: a bad SNODE_DENSE_ISA shows in the report instead.
+std::string DenseKernelVariantOrError() {
+  try {
+    return DenseKernelVariant();
+  } catch (const Error& e) {
+    return std::string("unavailable: ") + e.what();
+  }
 }
 
 std::string CpuModel() {
@@ -105,6 +115,18 @@ nlohmann::json SpreadJson(const Spread& spread) {
           {"count", spread.count}};
 }
 
+double ProcessCpuSeconds() {
+  timespec now{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) != 0) return std::nan("");
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+double ThreadCpuSeconds() {
+  timespec now{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return std::nan("");
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
 nlohmann::json MachineInfo() {
   char date[32] = "unknown";
   const std::time_t now = std::time(nullptr);
@@ -116,6 +138,7 @@ nlohmann::json MachineInfo() {
           {"commit", Commit()},
           {"build_type", SNODE_BUILD_TYPE},
           {"native", SNODE_NATIVE_BUILD != 0},
+          {"dense_kernels", DenseKernelVariantOrError()},
           {"date", date},
           {"load_average", JsonNumber(LoadAverage())}};
 }
@@ -123,8 +146,8 @@ nlohmann::json MachineInfo() {
 std::string MachineLine(const nlohmann::json& m) {
   return m.value("cpu_model", "unknown") + ", nproc " + std::to_string(m.value("nproc", 0L)) +
          ", commit " + m.value("commit", "unknown") + ", " + m.value("build_type", "unknown") +
-         ", native " + (m.value("native", false) ? "on" : "off") + ", " +
-         m.value("date", "unknown") +
+         ", native " + (m.value("native", false) ? "on" : "off") + ", dense kernels " +
+         m.value("dense_kernels", "unknown") + ", " + m.value("date", "unknown") +
          (m.contains("load_average") && m["load_average"].is_number()
               ? ", load " + FormatNumber(m["load_average"].get<double>(), 3)
               : std::string());
@@ -153,7 +176,15 @@ nlohmann::json RowJson(const BenchRow& row) {
           {"target", row.has_target ? JsonNumber(row.target) : nlohmann::json()},
           {"target_text", row.target_text},
           {"met", met < 0 ? nlohmann::json() : nlohmann::json(met == 1)},
-          {"note", row.note}};
+          {"note", row.note},
+          {"cpu_median", row.has_cpu ? JsonNumber(row.cpu.median) : nlohmann::json()},
+          {"cpu_min", row.has_cpu ? JsonNumber(row.cpu.min) : nlohmann::json()},
+          {"cpu_max", row.has_cpu ? JsonNumber(row.cpu.max) : nlohmann::json()}};
+}
+
+void SetCpu(BenchRow& row, const Spread& cpu) {
+  row.has_cpu = true;
+  row.cpu = cpu;
 }
 
 BenchRow MakeRow(const std::string& workload, const std::string& configuration,
@@ -195,14 +226,15 @@ void WriteBenchReport(const std::string& out_dir, const std::string& app,
             << app << " --bench " << repetitions << " (" << workloads << "): medians of "
             << repetitions << " repetition" << (repetitions == 1 ? "" : "s") << " [min, max]\n"
             << "machine: " << MachineLine(machine) << "\n";
-  Table table(
-      {"workload", "configuration", "metric", "median", "min", "max", "target", "met", "note"});
+  Table table({"workload", "configuration", "metric", "median", "min", "max", "cpu", "target",
+               "met", "note"});
   nlohmann::json summary = nlohmann::json::array();
   for (const BenchRow& row : rows) {
     const int met = row.Met();
     table.AddRow({row.workload, row.configuration, row.metric,
                   FormatValue(row.spread.median, row.unit), FormatValue(row.spread.min, row.unit),
                   FormatValue(row.spread.max, row.unit),
+                  row.has_cpu ? FormatValue(row.cpu.median, "s") : "-",
                   row.target_text.empty() ? "-" : row.target_text,
                   met < 0 ? "-" : (met ? "yes" : "NO"), row.note});
     summary.push_back(RowJson(row));

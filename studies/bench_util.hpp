@@ -9,7 +9,8 @@
 //    "summary": [BenchRow...], "details": {...app specific...}}
 // A BenchRow is {"workload", "configuration", "metric", "unit", "median", "min", "max",
 //   "target" (number or null), "target_text", "met" (true/false, or null without a target),
-//   "note"}. scripts/bench.sh gathers the "summary" rows of every app into
+//   "note", "cpu_median", "cpu_min", "cpu_max" (CPU seconds of the same runs for time rows,
+//   null otherwise)}. scripts/bench.sh gathers the "summary" rows of every app into
 // results/bench/summary.json.
 
 #include <chrono>
@@ -39,10 +40,12 @@ nlohmann::json SpreadJson(const Spread& spread);
 // The machine and build: {"cpu_model" (lscpu "Model name"), "nproc", "commit" (git rev-parse
 // --short HEAD of the source tree at run time, "+dirty" appended when the tree has local
 // changes, "unknown" without git), "build_type" (CMAKE_BUILD_TYPE at configure time), "native"
-// (SNODE_NATIVE: -march=native), "date" (UTC, ISO 8601), "load_average" (1-minute, from
+// (SNODE_NATIVE: -march=native), "dense_kernels" (the instruction set the dense products run
+// with, core/dense_kernels.hpp), "date" (UTC, ISO 8601), "load_average" (1-minute, from
 // /proc/loadavg; wall times on a shared machine scale with it)}. Never throws.
 nlohmann::json MachineInfo();
-// "AMD EPYC, nproc 2, commit 4d698c4, Release, native off, 2026-11-27T22:00:00Z, load 2.1"
+// "AMD EPYC, nproc 2, commit 4d698c4, Release, native off, dense kernels avx512,
+// 2026-11-27T22:00:00Z, load 2.1"
 std::string MachineLine(const nlohmann::json& machine);
 
 // Seconds of wall time since construction (steady clock).
@@ -55,6 +58,24 @@ class Stopwatch {
 
  private:
   std::chrono::steady_clock::time_point start_;
+};
+
+// CPU seconds this process has used so far, all its threads together (CLOCK_PROCESS_CPUTIME_ID).
+// Beside wall time because on a shared machine a short run's wall time depends on the scheduler.
+double ProcessCpuSeconds();
+
+// CPU seconds the calling thread has used so far (CLOCK_THREAD_CPUTIME_ID): the cost of one
+// computation while other threads run others.
+double ThreadCpuSeconds();
+
+// CPU seconds of this process since construction.
+class CpuStopwatch {
+ public:
+  CpuStopwatch() : start_(ProcessCpuSeconds()) {}
+  double Seconds() const { return ProcessCpuSeconds() - start_; }
+
+ private:
+  double start_;
 };
 
 // Discards everything written to std::cout while alive (the repeated runs of a bench print
@@ -91,6 +112,8 @@ struct BenchRow {
   std::string target_text;  // e.g. "<= 0.66 ms"; a non-numeric target sets met_override
   int met_override = -1;    // -1: decided by target; 0/1: given (e.g. "every λ finishes")
   std::string note;
+  bool has_cpu = false;  // for time rows: the CPU time of the same runs (SetCpu)
+  Spread cpu;
 
   // true/false when there is a target, -1 when there is none.
   int Met() const;
@@ -101,6 +124,8 @@ BenchRow MakeRow(const std::string& workload, const std::string& configuration,
                  const std::string& metric, const std::string& unit, const Spread& spread);
 // Gives the row a numeric target (upper_bound: met when median <= target).
 void SetTarget(BenchRow& row, double target, const std::string& text, bool upper_bound = true);
+// Adds the CPU time (seconds, same repetitions) to a time row.
+void SetCpu(BenchRow& row, const Spread& cpu);
 // Marks the row not met, its note "failed: <what>".
 void MarkFailed(BenchRow& row, const std::string& what);
 

@@ -11,6 +11,7 @@
 #include "core/errors.hpp"
 #include "models/analytic_fields.hpp"
 #include "problems/decay.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/report.hpp"
 
 namespace snode {
@@ -50,6 +51,7 @@ GradientRun RunGradient(const MethodSpec& spec, const OdeProblem& problem, const
   GradientRun run;
   run.spec = spec;
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = bench::ThreadCpuSeconds();
   try {
     auto method = CreateGradientMethod(spec.gradient, spec.options);
     LossAndGradient result = method->Compute(problem, loss);
@@ -66,6 +68,7 @@ GradientRun RunGradient(const MethodSpec& spec, const OdeProblem& problem, const
     run.forward_states.clear();
   }
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.cpu_seconds = bench::ThreadCpuSeconds() - cpu_start;
   return run;
 }
 

@@ -68,7 +68,8 @@ struct GradientRun {
   Vector gradient;                     // [dθ; dz0], empty when threw
   std::vector<Vector> forward_states;  // forward z at the output times (empty when threw)
   GradientStats stats;
-  double seconds = 0.0;  // wall time of create + Compute
+  double seconds = 0.0;      // wall time of create + Compute
+  double cpu_seconds = 0.0;  // CPU time of the same, of the calling thread
 
   bool Finite() const;  // loss and every gradient entry finite (false when threw)
 };

@@ -33,6 +33,9 @@ Settings BenchSettings(const Settings& base, const BenchConfig& config, long epo
 // test accuracy (%) and train loss.
 struct BenchSamples {
   std::vector<std::vector<double>> epoch_seconds;
+  // Per repetition and epoch: CPU seconds of the training, wall and CPU seconds of the training
+  // plus the test-set evaluation.
+  std::vector<std::vector<double>> epoch_cpu_seconds, with_eval_seconds, with_eval_cpu_seconds;
   std::vector<double> nfe_forward, nfe_backward, accuracy_percent, train_loss;
 };
 

@@ -33,6 +33,10 @@ struct EpochRecord {
   double epoch_seconds = 0;
   double eval_seconds = 0;
   long skipped_batches = 0;
+  // CPU seconds of the process (all threads) in the same spans, for the benchmark; not written to
+  // the CSV, the JSON or checkpoints (a resumed epoch counts only this run's part).
+  double epoch_cpu_seconds = 0;
+  double eval_cpu_seconds = 0;
 };
 
 // {"epoch", "train_loss", "test_loss", "test_accuracy", "nfe_forward_per_batch",
@@ -51,6 +55,7 @@ struct TrainingState {
   long batch = 0;         // completed batches of the current epoch
   // Running sums of the current epoch (so a resumed epoch reports the whole epoch).
   double loss_sum = 0, nfe_forward_sum = 0, nfe_backward_sum = 0, vjp_sum = 0, seconds = 0;
+  double cpu_seconds = 0;  // this run's part of the epoch only (not in checkpoints)
   long batches_done = 0, skipped = 0;
   std::vector<EpochRecord> history;
 };

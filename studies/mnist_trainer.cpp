@@ -11,6 +11,7 @@
 #include "io/files.hpp"
 #include "io/rng_text.hpp"
 #include "optim/lr_schedule.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/report.hpp"
 
 namespace snode::mnist {
@@ -189,6 +190,7 @@ class Trainer {
   const std::string checkpoint_path_;
   long batches_this_run_ = 0;
   std::chrono::steady_clock::time_point batch_clock_;
+  double batch_cpu_clock_ = 0;
 };
 
 TrainingState Trainer::StartState() const {
@@ -272,6 +274,7 @@ void Trainer::RunEpoch() {
       "epoch " + std::to_string(state_.epoch + 1) + "/" + std::to_string(s_.epochs), num_batches_,
       s_.quiet);
   batch_clock_ = std::chrono::steady_clock::now();
+  batch_cpu_clock_ = bench::ProcessCpuSeconds();
   while (state_.batch < num_batches_) RunBatch(order, progress);
   progress.Finish();
   FinishEpoch();
@@ -301,6 +304,9 @@ void Trainer::RunBatch(const std::vector<Index>& order, ProgressLine& progress) 
   const auto now = std::chrono::steady_clock::now();
   state_.seconds += std::chrono::duration<double>(now - batch_clock_).count();
   batch_clock_ = now;
+  const double cpu_now = bench::ProcessCpuSeconds();
+  state_.cpu_seconds += cpu_now - batch_cpu_clock_;
+  batch_cpu_clock_ = cpu_now;
   progress.Update(state_.batch,
                   state_.batches_done > 0 ? state_.loss_sum / state_.batches_done : 0.0,
                   static_cast<long>(state_.nfe_forward_sum + state_.nfe_backward_sum));
@@ -351,6 +357,8 @@ void Trainer::FinishEpoch() {
   record.vjp = state_.batches_done > 0 ? state_.vjp_sum / done : 0;
   record.epoch_seconds = state_.seconds;
   record.eval_seconds = e.seconds;
+  record.epoch_cpu_seconds = state_.cpu_seconds;
+  record.eval_cpu_seconds = e.cpu_seconds;
   record.skipped_batches = state_.skipped;
   state_.history.push_back(record);
   PrintEpochRow();
@@ -359,7 +367,7 @@ void Trainer::FinishEpoch() {
   state_.batch = 0;
   state_.epoch_rng = RngText(state_.rng);
   state_.loss_sum = state_.nfe_forward_sum = state_.nfe_backward_sum = state_.vjp_sum = 0;
-  state_.seconds = 0;
+  state_.seconds = state_.cpu_seconds = 0;
   state_.batches_done = state_.skipped = 0;
   if ((s_.checkpoint_every > 0 && state_.epoch % s_.checkpoint_every == 0) ||
       state_.epoch == s_.epochs) {

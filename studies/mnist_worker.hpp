@@ -118,6 +118,7 @@ struct Evaluation {
   Index correct = 0;
   Index total = 0;
   double seconds = 0;
+  double cpu_seconds = 0;  // of the process, all threads
 };
 
 // Loss and accuracy of p on the test set, in batches of `batch` dealt round-robin to the workers.

@@ -66,6 +66,7 @@ RobertsonBench RunRobertsonBench(const StiffnessOptions& options, int repetition
       const StudyProblem& problem = bench.problems[cell.problem];
       cell.last = Evaluate(problem, cell.spec, options.ok_tol, kGradientAbsTol);
       cell.seconds.push_back(cell.last.run.seconds);
+      cell.cpu_seconds.push_back(cell.last.run.cpu_seconds);
       if (cell.last.run.Finite()) {
         const Index p = problem.setup.ode.theta.size();
         cell.dk_rel = CompareGradient(cell.last.run.gradient.head(p), problem.exact.head(p)).rel;

@@ -364,6 +364,7 @@ std::vector<bench::BenchRow> RobertsonBenchRows(const RobertsonBench& result) {
         result.problems[cell.problem].name.substr(3) + ": " + cell.spec.Label();
     rows.push_back(bench::MakeRow("W5", configuration, "time per gradient", "s",
                                   bench::Summarize(cell.seconds)));
+    bench::SetCpu(rows.back(), bench::Summarize(cell.cpu_seconds));
     rows.back().note = RobertsonBenchNote(cell);
     medians.push_back(rows.back().spread.median);
   }

@@ -171,6 +171,7 @@ struct RobertsonBenchCell {
   MethodSpec spec;
   bool ladder = false;                                       // a rung of RobertsonTargetLadder()
   std::vector<double> seconds;                               // per repetition
+  std::vector<double> cpu_seconds;                           // per repetition
   GradientRecord last;                                       // the last repetition
   double dk_rel = std::numeric_limits<double>::quiet_NaN();  // max_i |dk_i − ref_i| / |ref_i|
 };

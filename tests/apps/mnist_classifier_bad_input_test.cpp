@@ -252,7 +252,7 @@ TEST_F(MnistClassifierTest, EvaluationFailureSaysSo) {
   // The case: --lr 1e200 blows the parameters up in the one training step of the epoch.
   const RunResult lr = Run("--data " + data_ + " --batch 300 --lr 1e200 --integrator rk4 " +
                            "--step 0.5 --epochs 1 --quiet --out " + dir_ + "/l");
-  EXPECT_EQ(lr.status, 1);
+  EXPECT_EQ(lr.status, 1) << lr.err << lr.out;
   EXPECT_EQ(lr.err.rfind("error: evaluating the test set after epoch 1: ", 0), 0u) << lr.err;
 }
 
