@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The benchmark command: builds snode (Release), runs the Google Benchmark micro benchmarks in
-# <build>/apps/bench and the apps' --bench modes for workloads W1–W5 (described in docs/performance.md),
+# The benchmark command: builds snode (Release, the portable build users get), runs the Google
+# Benchmark micro benchmarks in <build>/apps/bench and the apps' --bench modes for workloads W1–W5
+# (described in docs/performance.md),
 # then prints one summary table (workload, configuration, median, target, met?), writes
 # results/bench/summary.json and appends it to results/bench/history.jsonl (medians over
-# repetitions; every JSON names the machine, the commit, the build type and -march=native).
+# repetitions; every JSON names the machine, its load, the commit, the build type, -march=native and
+# the instruction set the dense kernels chose). Time rows show CPU time (all threads) beside wall
+# time: on a loaded machine the wall time of a short run depends on the scheduler.
 #
 #   scripts/bench.sh                       # everything, 3 repetitions (tens of minutes)
 #   scripts/bench.sh --only W2,W5          # some workloads (W1 also runs W1b; "micro" = the
@@ -11,8 +14,9 @@
 #   scripts/bench.sh --quick               # smoke run: fewer repetitions/iterations, < 2 min
 #   scripts/bench.sh --build-dir build-x   # configure/build only the needed targets in build-x
 #   scripts/bench.sh --no-build            # use the binaries already in the build directory
-#   scripts/bench.sh --portable            # measure the portable build (build/) instead of the
-#                                          # default build-native/ (-DSNODE_NATIVE=ON, -march=native)
+#   scripts/bench.sh --native              # measure build-native/ (-DSNODE_NATIVE=ON, -march=native)
+#                                          # instead of the portable build/ (the default; --portable
+#                                          # says so explicitly)
 # Other options: --repetitions N (default 3), --out DIR (default results/bench),
 # --mnist DIR (default ../shared/data/mnist, the W4 data).
 set -euo pipefail
@@ -21,16 +25,16 @@ root=$(pwd)
 
 quick=0
 only="micro,W1,W2,W3,W4,W5"
-# Benchmarks measure this machine, and the binary never leaves it: build for it (docs/decisions.md,
-# "Benchmarks build for the host"). --portable measures the portable default build instead.
-native=1
+# The build users get from the README is the one measured (docs/decisions.md, "Dense kernels chosen
+# at run time"); --native measures a build for this machine only.
+native=0
 build_dir=""
 do_build=1
 reps=3
 out=results/bench
 mnist="$root/../shared/data/mnist"
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir="$2"; shift ;;
     --no-build) do_build=0 ;;
     --portable) native=0 ;;
+    --native) native=1 ;;
     --repetitions) reps="$2"; shift ;;
     --out) out="$2"; shift ;;
     --mnist) mnist="$2"; shift ;;
@@ -80,6 +85,7 @@ fi
 mkdir -p "$out"
 apps="$build_dir/apps"
 start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 log() { echo; echo "=== $* ==="; }
 
 if [ "$quick" -eq 1 ]; then
@@ -130,10 +136,12 @@ if wants W5; then
 fi
 
 log "summary"
-python3 - "$out" "$only" "$(( $(date +%s) - start ))" "$quick" <<'PY'
+load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+python3 - "$out" "$only" "$(( $(date +%s) - start ))" "$quick" "$load_start" "$load_end" <<'PY'
 import json, os, sys
 
 out, only, seconds, quick = sys.argv[1], sys.argv[2].upper().split(","), int(sys.argv[3]), sys.argv[4] == "1"
+load = {"start": sys.argv[5], "end": sys.argv[6]}
 
 def fmt(value, unit):
     if value is None:
@@ -175,18 +183,24 @@ for name in sorted(os.listdir(out)):
                       "real_time": b.get("real_time"), "cpu_time": b.get("cpu_time"),
                       "time_unit": b.get("time_unit", "ns")})
 
-header = ["workload", "configuration", "metric", "median", "min", "max", "target", "met?"]
+header = ["workload", "configuration", "metric", "median", "min", "max", "cpu median", "target",
+          "met?"]
 table = []
 for r in rows:
     met = r.get("met")
     table.append([r["workload"], r["configuration"], r["metric"], fmt(r["median"], r["unit"]),
-                  fmt(r["min"], r["unit"]), fmt(r["max"], r["unit"]), r.get("target_text") or "-",
+                  fmt(r["min"], r["unit"]), fmt(r["max"], r["unit"]),
+                  fmt(r.get("cpu_median"), "s") if r.get("cpu_median") is not None else "-",
+                  r.get("target_text") or "-",
                   "-" if met is None else ("yes" if met else "NO")])
 widths = [max(len(str(x)) for x in col) for col in zip(header, *table)] if table else []
 if machine:
-    print("machine: %s, nproc %s, commit %s, %s, native %s, %s" % (
+    print("machine: %s, nproc %s, commit %s, %s, native %s, dense kernels %s, %s" % (
         machine["cpu_model"], machine["nproc"], machine["commit"], machine["build_type"],
-        "on" if machine["native"] else "off", machine["date"]))
+        "on" if machine["native"] else "off", machine.get("dense_kernels", "unknown"),
+        machine["date"]))
+    print("load average (1, 5, 15 min): %s at the start, %s at the end; wall times of short runs"
+          " scale with it, CPU times much less" % (load["start"], load["end"]))
 if earlier:
     print("also included, from earlier runs in %s: %s" % (out, ", ".join(earlier)))
 if table:
@@ -204,7 +218,7 @@ if micro:
 met = [r["met"] for r in rows if r.get("met") is not None]
 print("\n%d of %d targets met; %d s in total%s" % (sum(met), len(met), seconds,
       " (--quick: not the workloads' full definitions)" if quick else ""))
-summary = {"machine": machine, "quick": quick, "seconds": seconds, "apps": apps, "rows": rows,
+summary = {"machine": machine, "load_average": load, "quick": quick, "seconds": seconds, "apps": apps, "rows": rows,
            "micro": micro}
 tmp = os.path.join(out, "summary.json.tmp.%d" % os.getpid())
 with open(tmp, "w") as f:
@@ -214,7 +228,7 @@ print("wrote %s" % os.path.join(out, "summary.json"))
 # The history of runs: one JSON line per run (date, commit and machine of this run, its table),
 # appended, so docs/performance.md can state the present while the past stays in results/.
 history = {"date": machine and machine.get("date"), "commit": machine and machine.get("commit"),
-           "machine": machine, "quick": quick, "only": only, "seconds": seconds,
+           "machine": machine, "load_average": load, "quick": quick, "only": only, "seconds": seconds,
            "targets_met": sum(met), "targets": len(met), "rows": rows}
 with open(os.path.join(out, "history.jsonl"), "a") as f:
     f.write(json.dumps(history) + "\n")
