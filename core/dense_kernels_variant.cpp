@@ -53,7 +53,8 @@ class Buffer {
 // 128 KiB it takes them from the heap on every product, and with the AVX-512 block sizes glibc
 // then returns the top of the heap to the system after each product and faults the pages back in
 // on the next: a 64 × 784 · 784 × 128 product ran 7× slower than with AVX2. The packing buffers
-// therefore live in per-thread storage that only grows (at most the largest product's blocks).
+// that large therefore live in per-thread storage that only grows (at most the largest product's
+// blocks).
 class ReusedBlocking : public Eigen::internal::level3_blocking<double, double> {
  public:
   ReusedBlocking(Index rows, Index cols, Index depth) {
@@ -61,9 +62,13 @@ class ReusedBlocking : public Eigen::internal::level3_blocking<double, double> {
     m_nc = cols;
     m_kc = depth;
     Eigen::internal::computeProductBlockingSizes<double, double, 1>(m_kc, m_mc, m_nc, Index(1));
+    // Blocks within Eigen's stack limit stay on the stack (Eigen's own choice when the pointer
+    // is null): a layer of a batched network then allocates nothing, not even on its first call.
     thread_local Buffer buffer_a, buffer_b;
-    m_blockA = buffer_a.Aligned(static_cast<std::size_t>(m_kc * std::min(rows, m_mc)));
-    m_blockB = buffer_b.Aligned(static_cast<std::size_t>(m_kc * std::min(cols, m_nc)));
+    const auto size_a = static_cast<std::size_t>(m_kc * std::min(rows, m_mc));
+    const auto size_b = static_cast<std::size_t>(m_kc * std::min(cols, m_nc));
+    if (size_a * sizeof(double) > EIGEN_STACK_ALLOCATION_LIMIT) m_blockA = buffer_a.Aligned(size_a);
+    if (size_b * sizeof(double) > EIGEN_STACK_ALLOCATION_LIMIT) m_blockB = buffer_b.Aligned(size_b);
   }
 };
 

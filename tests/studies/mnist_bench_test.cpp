@@ -62,7 +62,10 @@ TEST(MnistBench, MeasuresEveryRepetition) {
 
 BenchSamples HandMadeSamples() {
   BenchSamples samples;
-  samples.epoch_seconds = {{0.30, 0.10, 0.20}, {0.15}, {0.40, 0.20}};  // medians 0.2, 0.15, 0.3
+  samples.epoch_seconds = {{0.30, 0.10, 0.20}, {0.15}, {0.40, 0.20}};      // medians 0.2, 0.15, 0.3
+  samples.epoch_cpu_seconds = {{0.25, 0.10, 0.20}, {0.12}, {0.30, 0.20}};  // median 0.2
+  samples.with_eval_seconds = {{0.35}, {0.20}, {0.50}};                    // median 0.35
+  samples.with_eval_cpu_seconds = {{0.30}, {0.15}, {0.40}};                // median 0.3
   samples.nfe_forward = {26, 32, 26};
   samples.nfe_backward = {0, 0, 0};
   samples.accuracy_percent = {91.0, 92.0, 93.0};
@@ -88,7 +91,7 @@ Report ReportOf(std::size_t index, long epochs) {
 TEST(MnistBench, RowsOfTheOdeNetAfterOneEpoch) {
   const Report report = ReportOf(0, 1);  // dopri5, 1 thread
   const std::vector<bench::BenchRow>& rows = report.rows;
-  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].workload, "W4");
   EXPECT_EQ(rows[0].configuration, BenchConfigs()[0].label);
   EXPECT_EQ(rows[0].metric, "time per epoch");
@@ -96,23 +99,29 @@ TEST(MnistBench, RowsOfTheOdeNetAfterOneEpoch) {
   EXPECT_EQ(rows[0].target, 0.18);
   EXPECT_EQ(rows[0].Met(), 0);
   EXPECT_EQ(rows[0].note, "NFE/batch fwd 26, bwd 0, test acc after 1 epoch 92%");
-  EXPECT_EQ(rows[1].metric, "test accuracy, epoch 1");
-  EXPECT_EQ(rows[1].unit, "%");
-  EXPECT_FALSE(rows[1].upper_bound);
-  EXPECT_EQ(rows[1].Met(), 1);  // 92% >= 91.1%
+  EXPECT_TRUE(rows[0].has_cpu);
+  EXPECT_EQ(rows[0].cpu.median, 0.2);
+  EXPECT_EQ(rows[1].metric, "epoch + test evaluation");
+  EXPECT_EQ(rows[1].spread.median, 0.35);
+  EXPECT_EQ(rows[1].cpu.median, 0.3);
+  EXPECT_EQ(rows[1].Met(), -1);  // reported, no target
+  EXPECT_EQ(rows[2].metric, "test accuracy, epoch 1");
+  EXPECT_EQ(rows[2].unit, "%");
+  EXPECT_FALSE(rows[2].upper_bound);
+  EXPECT_EQ(rows[2].Met(), 1);  // 92% >= 91.1%
   EXPECT_EQ(report.detail["integrator"], "dopri5");
   EXPECT_EQ(report.detail["gradient"], "bptt");
   EXPECT_EQ(report.detail["seconds_per_epoch"]["median"], 0.2);
   EXPECT_EQ(report.detail["train_loss"]["median"], 0.4);
 }
 
-TEST(MnistBench, AblationAndLongerRunsHaveOnlyTheTimeRow) {
+TEST(MnistBench, AblationAndLongerRunsHaveOnlyTheTimeRows) {
   const Report ablation = ReportOf(4, 1);
-  ASSERT_EQ(ablation.rows.size(), 1u);
+  ASSERT_EQ(ablation.rows.size(), 2u);    // the epoch, and the epoch with the evaluation
   EXPECT_EQ(ablation.rows[0].Met(), -1);  // no target without the ODE block
   EXPECT_EQ(ablation.detail["integrator"], "none");
   const Report two_epochs = ReportOf(2, 2);  // rk4
-  ASSERT_EQ(two_epochs.rows.size(), 1u);
+  ASSERT_EQ(two_epochs.rows.size(), 2u);     // no accuracy row after two epochs
   EXPECT_NE(two_epochs.rows[0].note.find("after 2 epochs"), std::string::npos);
 }
 
