@@ -419,9 +419,9 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
   }
 }
 
-// A forward solve of at most Nd steps is not recomputed by the backward pass (the default Nd =
-// 500 covers the W2 fit's forward solves); a smaller Nd recomputes all but the last interval. The
-// gradient is the same and matches central differences at loose and tight tolerances.
+// A forward solve of at most Nd steps is not recomputed by the backward pass (Nd = 500 covers the
+// W2 fit's forward solves); a smaller Nd recomputes all but the last interval. The gradient is
+// the same and matches central differences at loose and tight tolerances.
 TEST(CvodesAdjoint, CheckpointIntervalAboveTheStepsAvoidsRecomputation) {
   const OdeProblem problem = LotkaVolterraProblem();
   const MseLoss loss = LotkaVolterraLoss(problem.output_times.size());
@@ -430,10 +430,11 @@ TEST(CvodesAdjoint, CheckpointIntervalAboveTheStepsAvoidsRecomputation) {
     double rtol, atol, bound;
   };
   for (const Tolerance tol : {Tolerance{1e-6, 1e-8, 1e-3}, Tolerance{1e-10, 1e-12, 1e-6}}) {
-    CvodesAdjointOptions small;
+    CvodesAdjointOptions small, large;
     small.checkpoint_interval = 20;
+    large.checkpoint_interval = 500;
     const LossAndGradient by_default =
-        CvodesAdjoint(Options("cvodes_adams", tol.rtol, tol.atol)).Compute(problem, loss);
+        CvodesAdjoint(Options("cvodes_adams", tol.rtol, tol.atol), large).Compute(problem, loss);
     const LossAndGradient recomputed =
         CvodesAdjoint(Options("cvodes_adams", tol.rtol, tol.atol), small).Compute(problem, loss);
     const long steps = by_default.stats.forward_steps;

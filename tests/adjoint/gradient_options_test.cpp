@@ -125,7 +125,7 @@ TEST(BacksolveOptions, SeminormOnlyOnTheAugmentedPathWithoutGmres) {
 TEST(CvodesAdjointOptions, FromSettingsReadsEveryOption) {
   using O = CvodesAdjointOptions;
   const O defaults = O::FromSettings({});
-  EXPECT_EQ(defaults.checkpoint_interval, 500);
+  EXPECT_EQ(defaults.checkpoint_interval, 100);
   EXPECT_EQ(defaults.interpolation, O::Interpolation::kHermite);
   EXPECT_EQ(defaults.quadrature, O::Quadrature::kAuto);
   EXPECT_EQ(defaults.jump_layer, O::JumpLayer::kAuto);
