@@ -10,6 +10,12 @@ void CvodesAdjointOptions::Validate() const {
   Require(checkpoint_interval > 0,
           "gradient 'cvodes_adjoint' option checkpoint_interval must be positive, got " +
               std::to_string(checkpoint_interval));
+  Require(fundamental_condition > 1.0,
+          "gradient 'cvodes_adjoint' option fundamental_condition must be greater than 1, got " +
+              std::to_string(fundamental_condition));
+  Require(fundamental_growth >= 1.0,
+          "gradient 'cvodes_adjoint' option fundamental_growth must be at least 1, got " +
+              std::to_string(fundamental_growth));
 }
 
 CvodesAdjointOptions CvodesAdjointOptions::FromSettings(const Settings& settings) {
@@ -31,6 +37,8 @@ CvodesAdjointOptions CvodesAdjointOptions::FromSettings(const Settings& settings
                     {{"auto", O::Observations::kAuto},
                      {"restart", O::Observations::kRestart},
                      {"fundamental", O::Observations::kFundamental}});
+  reader.Read("fundamental_condition", options.fundamental_condition);
+  reader.Read("fundamental_growth", options.fundamental_growth);
   reader.Finish();
   options.Validate();
   return options;

@@ -7,6 +7,8 @@
 //   quadrature            auto|gauss|cvodes
 //   jump_layer            auto|on|off
 //   observations          auto|restart|fundamental
+//   fundamental_condition a number > 1
+//   fundamental_growth    a number >= 1
 // The "auto" choices are decided per problem by the rules documented at each field, implemented
 // (and unit-tested) by UseGaussQuadrature, UseJumpLayer and UseFundamentalMatrix in
 // adjoint/cvodes_strategy_choice.hpp.
@@ -21,7 +23,11 @@ struct CvodesAdjointOptions {
   enum class JumpLayer { kAuto, kOn, kOff };
   enum class Observations { kAuto, kRestart, kFundamental };
 
-  // Forward steps between CVODES checkpoints (Nd of CVodeAdjInit).
+  // Forward steps between CVODES checkpoints (Nd of CVodeAdjInit). The backward pass replays
+  // every interval but the last once, so a forward solve of at most Nd steps is never replayed;
+  // the interpolation buffer holds Nd + 1 points (2n values each with Hermite). The W2 fit's
+  // Adams forward passes 100 steps late in training: Nd = 500 saves 10% of its backward f, but
+  // made the Robertson problem's (T = 1e5) backward BDF fail, so the default stays 100.
   long checkpoint_interval = 100;
   // How CVODES interpolates the forward solution between checkpoints (CV_HERMITE stores y and
   // y', CV_POLYNOMIAL y only).
@@ -52,6 +58,18 @@ struct CvodesAdjointOptions {
   // layer: ConfigError otherwise). kAuto: kFundamental with the Gauss quadrature, no jump layer,
   // n ≤ 8 and at least n output times strictly inside (t0, T); kRestart otherwise.
   Observations observations = Observations::kAuto;
+  // With the fundamental matrix (kFundamental): where the backward solve restarts (U ← I at an
+  // observation t_i, carrying a(t_i) into c). a = U c inherits U's relative error amplified by up
+  // to cond(U), and U's absolute error times ‖c‖∞. So U is solved at atol / max(1, ‖c‖∞) of c
+  // at the last (re)start, and the solve restarts at t_i where
+  //   - the 1-norm condition number of U(t_i) exceeds fundamental_condition, or
+  //   - folding the jump would make ‖c‖∞ more than fundamental_growth times its value at the
+  //     last (re)start (where U has decayed: without this, a trained MLP 2-32-32-2 on 101
+  //     Lotka–Volterra observations got dL/dθ wrong by 10× its norm at rtol 1e-6; with it the
+  //     error is 3e-5, as with a restart at every observation; docs/decisions.md).
+  // Smaller values: more restarts (each begins at order 1 with a small step), more accurate.
+  double fundamental_condition = 1e3;
+  double fundamental_growth = 1e3;
 
   // Throws ConfigError naming the offending option.
   void Validate() const;

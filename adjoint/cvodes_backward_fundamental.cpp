@@ -18,12 +18,6 @@ namespace snode {
 
 namespace {
 
-// The backward restarts (U ← I) at an observation where the 1-norm condition number of U(t_i)
-// exceeds this: c = U(t_i)⁻¹ ∂ℓ_i/∂z amplifies U's relative error by up to cond(U). For
-// non-stiff fields U stays well-conditioned over many observations; under stiff decay its
-// columns align within one segment and the solve restarts at each observation.
-constexpr double kMaxFundamentalCondition = 1e3;
-
 class FundamentalBackward final : public BackwardStrategy {
  public:
   // columns: n, or n + 1 with a running cost (its particular solution v).
@@ -35,7 +29,9 @@ class FundamentalBackward final : public BackwardStrategy {
         combination_(n),
         u_factors_(n),
         u_inverse_(n, n),
-        a_value_(n) {}
+        a_value_(n),
+        max_condition_(forward.cvodes_options().fundamental_condition),
+        max_growth_(forward.cvodes_options().fundamental_growth) {}
 
   bool UsesCheckpoints() const override { return true; }
   ForwardStepRecorder* PrepareRecorder() override { return &polynomials_; }
@@ -73,7 +69,10 @@ class FundamentalBackward final : public BackwardStrategy {
     values.setZero();
     values.leftCols(n_).setIdentity();
     solver_.Restart(t);
+    ScaleTolerances();
   }
+  // At a (re)start: U's absolute tolerance from c (CvodesAdjointOptions::fundamental_growth).
+  void ScaleTolerances();
 
   const Index n_;
   const Index columns_;  // n, or n + 1 with a running cost
@@ -85,6 +84,9 @@ class FundamentalBackward final : public BackwardStrategy {
   Eigen::PartialPivLU<Matrix> u_factors_;
   Matrix u_inverse_;
   Vector a_value_;
+  const double max_condition_;  // CvodesAdjointOptions::fundamental_condition
+  const double max_growth_;     // CvodesAdjointOptions::fundamental_growth
+  double restart_c_ = 1.0;      // max(1, ‖c‖∞) at the last (re)start
 };
 
 }  // namespace
@@ -145,16 +147,29 @@ bool FundamentalBackward::FoldJump(double t_obs, const Vector& jump) {
   u_inverse_ = u_factors_.solve(Matrix::Identity(n_, n_));
   const double condition = values.leftCols(n_).cwiseAbs().colwise().sum().maxCoeff() *
                            u_inverse_.cwiseAbs().colwise().sum().maxCoeff();
-  if (std::isfinite(condition) && condition <= kMaxFundamentalCondition) {
+  if (std::isfinite(condition) && condition <= max_condition_) {
     a_value_.noalias() = u_inverse_ * jump;
-    combination_ += a_value_;
-    return true;
+    // U ran at atol / restart_c_: beyond max_growth_ · restart_c_, its absolute error would
+    // weigh more than max_growth_ · atol in a.
+    if ((combination_ + a_value_).cwiseAbs().maxCoeff() <= max_growth_ * restart_c_) {
+      combination_ += a_value_;
+      return true;
+    }
   }
-  // U(t_obs) too ill-conditioned to carry the jump: restart from a(t_obs⁻) with U = I.
+  // U(t_obs) too ill-conditioned (or c grown too far) to carry the jump: restart from a(t_obs⁻)
+  // with U = I.
   AdjointAt(t_obs, a_value_);
   combination_ = a_value_ + jump;
   Restart(t_obs);
   return false;
+}
+
+void FundamentalBackward::ScaleTolerances() {
+  // a = U c + v: an absolute error δ in U's entries is an error of up to δ‖c‖∞ in a's, so the
+  // backward runs at atol / ‖c‖∞ (never looser than atol). CVODES takes new tolerances only
+  // before the first step after a (re)start (it binds the error weights there).
+  restart_c_ = std::max(1.0, combination_.cwiseAbs().maxCoeff());
+  solver_.ScaleAbsoluteTolerance(1.0 / restart_c_);
 }
 
 }  // namespace snode

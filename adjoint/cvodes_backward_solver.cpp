@@ -260,6 +260,12 @@ void CvodesBackwardSolver::QuadratureAt(double t, Vector& out) {
   out = AsEigen(qB_.get());
 }
 
+void CvodesBackwardSolver::ScaleAbsoluteTolerance(double scale) {
+  const IntegratorOptions& bo = forward_.options().EffectiveBackwardOptions();
+  CheckCvodesCall(CVodeSStolerancesB(forward_.memory(), which_, bo.rtol, bo.atol * scale),
+                  "CVodeSStolerancesB");
+}
+
 long CvodesBackwardSolver::StepsSinceRestart() {
   long steps = 0;
   CheckCvodesCall(CVodeGetNumSteps(mem_, &steps), "CVodeGetNumSteps");

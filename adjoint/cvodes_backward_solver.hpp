@@ -71,6 +71,9 @@ class CvodesBackwardSolver {
   int Step(double t_out, double& t_current);
   // yB at t within the last step (dense output).
   N_Vector DenseAt(double t);
+  // The backward absolute tolerance times scale (CVodeSStolerancesB; the relative tolerance
+  // unchanged), from the next step on.
+  void ScaleAbsoluteTolerance(double scale);
   // Steps since the last Restart (CVODES' counters restart there).
   long StepsSinceRestart();
 

@@ -78,6 +78,7 @@ class CvodesForward {
 
   void* memory() const { return mem_.get(); }
   const GradientOptions& options() const { return options_; }
+  const CvodesAdjointOptions& cvodes_options() const { return cvodes_options_; }
   CvodesMethod method() const { return method_; }
   CvodesMethod backward_method() const { return backward_method_; }
   const ForwardData& data() const { return data_; }

@@ -1,10 +1,12 @@
 #include "studies/lotka_volterra_bench.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <limits>
 
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
+#include "core/errors.hpp"
 #include "studies/report.hpp"
 
 namespace snode::lotka_volterra {
@@ -38,6 +40,72 @@ std::vector<BenchConfig> WorkloadBenchConfigs(bool neural, bool interpolate) {
 }
 
 // ---------------------------------------------------------------- neural fit (rows "W2")
+std::vector<BlockMeans> IterationBlockMeans(const TrainResult& train, long block) {
+  Require(block > 0, "IterationBlockMeans: the block length must be positive");
+  std::vector<BlockMeans> blocks;
+  const long n = static_cast<long>(train.iteration_seconds.size());
+  for (long first = 0; first < n; first += block) {
+    BlockMeans b;
+    b.first = first;
+    b.last = std::min(n, first + block) - 1;
+    const double w = 1.0 / static_cast<double>(b.last - first + 1);
+    for (long i = first; i <= b.last; ++i) {
+      b.seconds += w * train.iteration_seconds[i];
+      if (i < static_cast<long>(train.iteration_cpu_seconds.size())) {
+        b.cpu_seconds += w * train.iteration_cpu_seconds[i];
+      }
+      if (i >= static_cast<long>(train.iteration_counts.size())) continue;
+      const IterationCounts& c = train.iteration_counts[i];
+      b.forward_nfe += w * static_cast<double>(c.forward_nfe);
+      b.backward_nfe += w * static_cast<double>(c.backward_nfe);
+      b.forward_steps += w * static_cast<double>(c.forward_steps);
+      b.backward_steps += w * static_cast<double>(c.backward_steps);
+      b.checkpoints += w * static_cast<double>(c.checkpoints);
+      b.backward_restarts += w * static_cast<double>(c.backward_restarts);
+    }
+    blocks.push_back(b);
+  }
+  return blocks;
+}
+
+namespace {
+
+// The mean over all iterations of `field` of BlockMeans.
+double WholeRunMean(const TrainResult& train, double BlockMeans::*field) {
+  const std::vector<BlockMeans> all =
+      IterationBlockMeans(train, std::max<long>(1, static_cast<long>(train.losses.size())));
+  return all.empty() ? 0.0 : all.front().*field;
+}
+
+// Per block: {"first", "last", and the medians over the repetitions of the BlockMeans fields}.
+nlohmann::json BlocksJson(const std::vector<std::vector<BlockMeans>>& reps) {
+  static const std::vector<std::pair<const char*, double BlockMeans::*>> fields = {
+      {"seconds_per_iteration", &BlockMeans::seconds},
+      {"cpu_seconds_per_iteration", &BlockMeans::cpu_seconds},
+      {"forward_nfe", &BlockMeans::forward_nfe},
+      {"backward_nfe", &BlockMeans::backward_nfe},
+      {"forward_steps", &BlockMeans::forward_steps},
+      {"backward_steps", &BlockMeans::backward_steps},
+      {"checkpoints", &BlockMeans::checkpoints},
+      {"backward_restarts", &BlockMeans::backward_restarts}};
+  nlohmann::json blocks = nlohmann::json::array();
+  if (reps.empty()) return blocks;
+  for (std::size_t k = 0; k < reps.front().size(); ++k) {
+    nlohmann::json b = {{"first", reps.front()[k].first}, {"last", reps.front()[k].last}};
+    for (const auto& [name, field] : fields) {
+      std::vector<double> values;
+      for (const auto& rep : reps) {
+        if (k < rep.size()) values.push_back(rep[k].*field);
+      }
+      b[name] = bench::Median(values);
+    }
+    blocks.push_back(b);
+  }
+  return blocks;
+}
+
+}  // namespace
+
 NeuralRuns RunNeuralConfig(const NeuralOptions& options, const StudySettings& settings,
                            const Observations& obs, int repetitions) {
   const MseLoss loss(obs.clean);
@@ -51,6 +119,9 @@ NeuralRuns RunNeuralConfig(const NeuralOptions& options, const StudySettings& se
           TrainAdam(*method, neural.problem, loss, options.iterations, options.lr, true, "neural",
                     options.skip_bad_steps, settings.check_gradient);
       runs.medians.push_back(bench::Median(train.iteration_seconds));
+      runs.means.push_back(WholeRunMean(train, &BlockMeans::seconds));
+      runs.cpu_means.push_back(WholeRunMean(train, &BlockMeans::cpu_seconds));
+      runs.blocks.push_back(IterationBlockMeans(train, 50));
       runs.forward_nfe.push_back(train.mean_forward_nfe);
       runs.backward_nfe.push_back(train.mean_backward_nfe);
       runs.final_losses.push_back(train.losses.back());
@@ -81,6 +152,20 @@ bench::BenchRow NeuralRow(const BenchConfig& config, const NeuralRuns& runs) {
   return row;
 }
 
+bench::BenchRow NeuralMeanCpuRow(const BenchConfig& config, const NeuralRuns& runs) {
+  bench::BenchRow row =
+      bench::MakeRow("W2", config.Label(), "mean CPU time per iteration (all iterations)", "s",
+                     bench::Summarize(runs.cpu_means));
+  if (config.gradient == "backsolve_adjoint") bench::SetTarget(row, 1.5e-3, "<= 1.5 ms");
+  if (config.gradient == "cvodes_adjoint") bench::SetTarget(row, 1e-3, "<= 1.0 ms");
+  if (!runs.failure.empty()) {
+    bench::MarkFailed(row, runs.failure);
+  } else {
+    row.note = "mean wall time " + FormatSeconds(bench::Median(runs.means));
+  }
+  return row;
+}
+
 nlohmann::json NeuralDetails(const BenchConfig& config, const NeuralRuns& runs, int iterations) {
   nlohmann::json curve_json = nlohmann::json::array();
   if (!runs.curves.empty()) {
@@ -101,8 +186,45 @@ nlohmann::json NeuralDetails(const BenchConfig& config, const NeuralRuns& runs, 
       {"mean_forward_nfe_per_iteration", bench::SpreadJson(bench::Summarize(runs.forward_nfe))},
       {"mean_backward_nfe_per_iteration", bench::SpreadJson(bench::Summarize(runs.backward_nfe))},
       {"loss_every_50", curve_json},
+      {"mean_seconds_per_iteration", bench::SpreadJson(bench::Summarize(runs.means))},
+      {"mean_cpu_seconds_per_iteration", bench::SpreadJson(bench::Summarize(runs.cpu_means))},
+      {"blocks", BlocksJson(runs.blocks)},
       {"error", runs.failure}};
 }
+
+namespace {
+
+// Per configuration and block of iterations: mean wall and CPU time and the work counts.
+void PrintNeuralBlockTable(const nlohmann::json& details, std::ostream& out) {
+  Table table({"configuration", "iterations", "wall/it", "CPU/it", "NFE fwd", "NFE bwd",
+               "steps fwd", "steps bwd", "checkpts", "restarts"});
+  const auto number = [](const nlohmann::json& x) {
+    return x.is_number() ? FormatNumber(x.get<double>(), 4) : std::string("-");
+  };
+  const auto seconds = [](const nlohmann::json& x) {
+    return x.is_number() ? FormatSeconds(x.get<double>()) : std::string("-");
+  };
+  for (const nlohmann::json& d : details) {
+    if (!table.empty()) table.AddSeparator();
+    table.AddRow({d["configuration"].get<std::string>(), "all",
+                  seconds(d["mean_seconds_per_iteration"]["median"]),
+                  seconds(d["mean_cpu_seconds_per_iteration"]["median"]),
+                  number(d["mean_forward_nfe_per_iteration"]["median"]),
+                  number(d["mean_backward_nfe_per_iteration"]["median"]), "", "", "", ""});
+    for (const nlohmann::json& b : d["blocks"]) {
+      table.AddRow(
+          {"", std::to_string(b["first"].get<long>()) + "-" + std::to_string(b["last"].get<long>()),
+           seconds(b["seconds_per_iteration"]), seconds(b["cpu_seconds_per_iteration"]),
+           number(b["forward_nfe"]), number(b["backward_nfe"]), number(b["forward_steps"]),
+           number(b["backward_steps"]), number(b["checkpoints"]), number(b["backward_restarts"])});
+    }
+  }
+  out << "means per iteration over all iterations and per block of 50 (medians over "
+         "repetitions; CPU: process CPU time)\n";
+  table.Print(out);
+}
+
+}  // namespace
 
 void PrintNeuralBenchTable(const nlohmann::json& details, std::ostream& out) {
   Table table({"configuration", "time/it", "min", "max", "NFE fwd/it", "NFE bwd/it", "loss 0", "50",
@@ -130,6 +252,7 @@ void PrintNeuralBenchTable(const nlohmann::json& details, std::ostream& out) {
     table.AddRow(cells);
   }
   table.Print(out);
+  PrintNeuralBlockTable(details, out);
 }
 
 void RunNeuralBench(const NeuralOptions& options, const Observations& obs,
@@ -142,6 +265,7 @@ void RunNeuralBench(const NeuralOptions& options, const Observations& obs,
         RunNeuralConfig(options, config.Apply(settings.study), obs, settings.repetitions);
     init = runs.init;
     rows.push_back(NeuralRow(config, runs));
+    rows.push_back(NeuralMeanCpuRow(config, runs));
     details.push_back(NeuralDetails(config, runs, options.iterations));
   }
   const IntegratorOptions& tolerances = settings.study.integrator_options;

@@ -4,7 +4,9 @@
 // of a list of configurations (gradient method, integrator, outputs).
 //   neural: the median over the iterations of each repetition of the time per training iteration
 //       (forward + gradient + Adam update), then the median (min, max) over repetitions; mean
-//       forward/backward NFE per iteration; the loss every 50 iterations.
+//       forward/backward NFE per iteration; the loss every 50 iterations. Also the mean wall and
+//       CPU time per iteration over all iterations, and per block of 50 iterations (0-49,
+//       50-99, ...) the mean times and work counts, so a cost that changes over training shows.
 //   discover: time and loss+gradient evaluations until the parameter error is below 1%.
 // A configuration that throws stops its repetitions and is reported as failed. Output: a table
 // on stdout and <out_dir>/bench.json (studies/bench_util.hpp).
@@ -53,9 +55,22 @@ struct BenchSettings {
 };
 
 // ---------------------------------------------------------------- neural fit (rows "W2")
+// Means over the iterations [first, last] of one training run.
+struct BlockMeans {
+  long first = 0, last = 0;
+  double seconds = 0, cpu_seconds = 0;  // wall and process CPU time per iteration
+  double forward_nfe = 0, backward_nfe = 0, forward_steps = 0, backward_steps = 0;
+  double checkpoints = 0, backward_restarts = 0;
+};
+// The means over consecutive blocks of `block` iterations (the last block may be shorter) and,
+// with block >= the iteration count, over the whole run. ConfigError unless block > 0.
+std::vector<BlockMeans> IterationBlockMeans(const TrainResult& train, long block);
+
 // The repetitions of one neural-fit configuration.
 struct NeuralRuns {
-  std::vector<double> medians;  // median seconds per iteration, per repetition
+  std::vector<double> medians;           // median seconds per iteration, per repetition
+  std::vector<double> means, cpu_means;  // mean wall / CPU seconds per iteration, per repetition
+  std::vector<std::vector<BlockMeans>> blocks;  // IterationBlockMeans(train, 50), per repetition
   std::vector<double> forward_nfe, backward_nfe, final_losses;
   std::vector<std::vector<double>> curves;  // loss every 50 iterations and the last, per repetition
   std::string failure;                      // what the failed repetition threw ("" = none)
@@ -65,9 +80,15 @@ NeuralRuns RunNeuralConfig(const NeuralOptions& options, const StudySettings& se
                            const Observations& obs, int repetitions);
 // The summary row: time per iteration against the target (bptt 0.66 ms, the others 2 ms).
 bench::BenchRow NeuralRow(const BenchConfig& config, const NeuralRuns& runs);
-// The configuration's entry of bench.json's "runs" (iterations: per repetition).
+// The second summary row: the CPU time per iteration averaged over all iterations, against the
+// adjoints' targets (backsolve_adjoint 1.5 ms, cvodes_adjoint 1.0 ms; none for bptt).
+bench::BenchRow NeuralMeanCpuRow(const BenchConfig& config, const NeuralRuns& runs);
+// The configuration's entry of bench.json's "runs" (iterations: per repetition). Besides the
+// median fields: "mean_seconds_per_iteration", "mean_cpu_seconds_per_iteration" (spreads over
+// the repetitions) and "blocks" (per block of 50 iterations, the medians over the repetitions of
+// the BlockMeans fields).
 nlohmann::json NeuralDetails(const BenchConfig& config, const NeuralRuns& runs, int iterations);
-// The table of the NeuralDetails entries.
+// The table of the NeuralDetails entries, then the per-block table.
 void PrintNeuralBenchTable(const nlohmann::json& details, std::ostream& out);
 // Every configuration; the header line and table on stdout, then WriteBenchReport.
 void RunNeuralBench(const NeuralOptions& options, const Observations& obs,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -23,6 +24,18 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU seconds used by the process so far.
+double ProcessCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+IterationCounts CountsOf(const GradientStats& stats) {
+  return {stats.forward_rhs_evals, stats.backward_rhs_evals, stats.forward_steps,
+          stats.backward_steps,    stats.checkpoints,        stats.backward_restarts};
 }
 
 void RequireOptimizer(const std::string& optimizer) {
@@ -169,10 +182,12 @@ TrainResult TrainAdam(GradientMethod& method, OdeProblem& problem, const Loss& l
   long nfe = 0;
   long iteration = 0;
   Clock::time_point start;
+  double cpu_start = 0;
   GradientStats stats;
   // The loop updates problem.theta itself, so every Compute sees the latest parameters.
   const Objective objective = [&](const Vector&, Vector& gradient) {
     start = Clock::now();
+    cpu_start = ProcessCpuSeconds();
     LossAndGradient lg =
         ComputeForStep(method, problem, loss, iteration, label, skip_bad_steps, check, result);
     gradient = std::move(lg.dtheta);
@@ -182,12 +197,15 @@ TrainResult TrainAdam(GradientMethod& method, OdeProblem& problem, const Loss& l
   const TrainingCallback record = [&](const IterationInfo& info) {
     ++iteration;
     result.iteration_seconds.push_back(SecondsSince(start));
+    result.iteration_cpu_seconds.push_back(ProcessCpuSeconds() - cpu_start);
     result.losses.push_back(info.loss);
     if (info.skipped) {
       result.reconstruction_errors.push_back(NAN);
+      result.iteration_counts.emplace_back();
       return true;
     }
     result.reconstruction_errors.push_back(stats.reconstruction_error);
+    result.iteration_counts.push_back(CountsOf(stats));
     result.mean_forward_nfe += static_cast<double>(stats.forward_rhs_evals) / iterations;
     result.mean_backward_nfe += static_cast<double>(stats.backward_rhs_evals) / iterations;
     nfe += stats.forward_rhs_evals + stats.backward_rhs_evals;

@@ -93,9 +93,22 @@ nlohmann::json RunDiscoverStudy(const Observations& obs, const DiscoverOptions& 
                                 bool write_files = true);
 
 // ---------------------------------------------------------------- Adam training
+// The work counts of one training iteration (GradientStats of its gradient; all 0 for a skipped
+// iteration). checkpoints / backward_restarts are 0 for the methods that have none.
+struct IterationCounts {
+  long forward_nfe = 0, backward_nfe = 0;
+  long forward_steps = 0, backward_steps = 0;
+  long checkpoints = 0, backward_restarts = 0;
+};
+
 struct TrainResult {
   std::vector<double> losses;  // per iteration (before the update)
+  // Per iteration (loss, gradient and update): wall time (steady clock) and the CPU time of the
+  // process (clock_gettime(CLOCK_PROCESS_CPUTIME_ID)): under load, wall times of sub-millisecond
+  // iterations are not comparable; CPU times are.
   std::vector<double> iteration_seconds;
+  std::vector<double> iteration_cpu_seconds;
+  std::vector<IterationCounts> iteration_counts;  // per iteration
   double mean_forward_nfe = 0, mean_backward_nfe = 0;
   long skipped_steps = 0;  // skip_bad_steps: iterations whose gradient was refused
   // GradientStats::reconstruction_error per iteration (backsolve_adjoint; 0 for the others, NaN

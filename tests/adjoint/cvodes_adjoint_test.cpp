@@ -419,6 +419,45 @@ TEST(CvodesAdjoint, StoredBytesGrowWithCheckpointsOnly) {
   }
 }
 
+// A forward solve of at most Nd steps is not recomputed by the backward pass (Nd = 500 covers the
+// W2 fit's forward solves); a smaller Nd recomputes all but the last interval. The gradient is
+// the same and matches central differences at loose and tight tolerances.
+TEST(CvodesAdjoint, CheckpointIntervalAboveTheStepsAvoidsRecomputation) {
+  const OdeProblem problem = LotkaVolterraProblem();
+  const MseLoss loss = LotkaVolterraLoss(problem.output_times.size());
+  const FiniteDifferenceGradients fd = ReferenceGradients(problem, loss);
+  struct Tolerance {
+    double rtol, atol, bound;
+  };
+  for (const Tolerance tol : {Tolerance{1e-6, 1e-8, 1e-3}, Tolerance{1e-10, 1e-12, 1e-6}}) {
+    CvodesAdjointOptions small, large;
+    small.checkpoint_interval = 20;
+    large.checkpoint_interval = 500;
+    const LossAndGradient by_default =
+        CvodesAdjoint(Options("cvodes_adams", tol.rtol, tol.atol), large).Compute(problem, loss);
+    const LossAndGradient recomputed =
+        CvodesAdjoint(Options("cvodes_adams", tol.rtol, tol.atol), small).Compute(problem, loss);
+    const long steps = by_default.stats.forward_steps;
+    std::printf(
+        "rtol %.0e: %ld forward steps; backward f %ld (Nd 500, %ld checkpoints) vs %ld (Nd 20, "
+        "%ld checkpoints); dL/dθ vs FD %.2e\n",
+        tol.rtol, steps, by_default.stats.backward_rhs_evals, by_default.stats.checkpoints,
+        recomputed.stats.backward_rhs_evals, recomputed.stats.checkpoints,
+        ::test_util::MaxRelativeError(by_default.dtheta, fd.dtheta));
+    ASSERT_GT(steps, 40);
+    ASSERT_LE(steps, 500);
+    EXPECT_EQ(by_default.stats.checkpoints, 0);
+    EXPECT_EQ(recomputed.stats.checkpoints, steps / 20);
+    // Nd = 20 replays every interval but the last: at least one f per replayed step.
+    EXPECT_GE(recomputed.stats.backward_rhs_evals - by_default.stats.backward_rhs_evals,
+              20 * (steps / 20) - 20);
+    EXPECT_LT(::test_util::MaxRelativeError(by_default.dtheta, fd.dtheta), tol.bound);
+    EXPECT_LT(::test_util::MaxRelativeError(by_default.dz0, fd.dz0), tol.bound);
+    EXPECT_LT(::test_util::MaxRelativeError(by_default.dtheta, recomputed.dtheta),
+              1e-3 * tol.bound);
+  }
+}
+
 // Output times at t0 only: no solve; the term enters dL/dz0 directly.
 TEST(CvodesAdjoint, OutputAtInitialTimeOnly) {
   CvodesAdjoint method(Options());

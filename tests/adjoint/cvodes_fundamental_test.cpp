@@ -203,6 +203,41 @@ TEST(CvodesFundamental, RestartsWhereTheMatrixIsIllConditioned) {
   EXPECT_EQ(result.stats.backward_restarts, 4);
 }
 
+// Equal decay rates z' = −θ z (θ = (2, 2)), 101 observations on [0, 10]: U(t) = e^{−2(T − t)} I
+// stays perfectly conditioned but falls to e^{−20} ≈ 2e-9, below atol, while c = U⁻¹ · (jumps)
+// grows to 1e9. Solving U at atol / ‖c‖∞ and restarting where ‖c‖∞ grew by fundamental_growth
+// keeps dL/dθ, dL/dz0 at the central differences' accuracy, at loose and tight tolerances
+// (without the growth restarts, fundamental_growth = 1e300: 1.5e-1 / 9.5e-1 at rtol 1e-6,
+// 2.1e-5 / 3.2e-5 at rtol 1e-10).
+TEST(CvodesFundamental, RestartsWhereCoefficientsGrowUnderDecay) {
+  std::vector<double> times;
+  for (int i = 0; i <= 100; ++i) times.push_back(0.1 * i);
+  const OdeProblem problem =
+      MakeProblem(std::make_shared<DecayField>(2), Vector{{1.0, 2.0}}, Vector{{2.0, 2.0}}, times);
+  const MseLoss loss(Targets(times.size(), 2));
+  const Differences fd = CentralDifferences(problem, loss);
+  struct Tolerance {
+    double rtol, atol, bound;
+  };
+  for (const Tolerance tol : {Tolerance{1e-6, 1e-8, 1e-4}, Tolerance{1e-10, 1e-12, 1e-6}}) {
+    for (const std::string growth : {"1e3", "1e300"}) {
+      CvodesAdjointOptions own = Own("fundamental");
+      own.fundamental_growth = std::stod(growth);
+      const LossAndGradient result =
+          CvodesAdjoint(Options("cvodes_adams", tol.rtol, tol.atol), own).Compute(problem, loss);
+      const double theta_error = ::test_util::MaxRelativeError(result.dtheta, fd.dtheta);
+      const double z0_error = ::test_util::MaxRelativeError(result.dz0, fd.dz0);
+      std::printf(
+          "rtol %.0e fundamental_growth %-5s: dL/dθ %.2e, dL/dz0 %.2e; %ld backward solves\n",
+          tol.rtol, growth.c_str(), theta_error, z0_error, result.stats.backward_restarts);
+      if (growth != "1e3") continue;
+      EXPECT_LT(theta_error, tol.bound) << tol.rtol;
+      EXPECT_LT(z0_error, tol.bound) << tol.rtol;
+      EXPECT_GT(result.stats.backward_restarts, 1) << tol.rtol;
+    }
+  }
+}
+
 // The backward BDF's linear systems: the dense block-diagonal Jacobian and SPGMR with the
 // column-wise VJP agree.
 TEST(CvodesFundamental, DenseAndKrylovBackwardAgree) {

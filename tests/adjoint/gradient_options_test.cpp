@@ -130,11 +130,17 @@ TEST(CvodesAdjointOptions, FromSettingsReadsEveryOption) {
   EXPECT_EQ(defaults.quadrature, O::Quadrature::kAuto);
   EXPECT_EQ(defaults.jump_layer, O::JumpLayer::kAuto);
   EXPECT_EQ(defaults.observations, O::Observations::kAuto);
+  EXPECT_EQ(defaults.fundamental_condition, 1e3);
+  EXPECT_EQ(defaults.fundamental_growth, 1e3);
   const O read = O::FromSettings({{"checkpoint_interval", "20"},
                                   {"interpolation", "polynomial"},
                                   {"quadrature", "gauss"},
                                   {"jump_layer", "off"},
-                                  {"observations", "fundamental"}});
+                                  {"observations", "fundamental"},
+                                  {"fundamental_condition", "50"},
+                                  {"fundamental_growth", "1"}});
+  EXPECT_EQ(read.fundamental_condition, 50.0);
+  EXPECT_EQ(read.fundamental_growth, 1.0);
   EXPECT_EQ(read.checkpoint_interval, 20);
   EXPECT_EQ(read.interpolation, O::Interpolation::kPolynomial);
   EXPECT_EQ(read.quadrature, O::Quadrature::kGauss);
@@ -145,6 +151,15 @@ TEST(CvodesAdjointOptions, FromSettingsReadsEveryOption) {
             std::string::npos)
       << bad;
   EXPECT_THROW(O::FromSettings({{"checkpoint_interval", "0"}}), ConfigError);
+  const std::string condition = ConfigErrorOf([] {
+    O::FromSettings({{"fundamental_condition", "1"}});
+  });
+  EXPECT_NE(condition.find("fundamental_condition must be greater than 1"), std::string::npos)
+      << condition;
+  const std::string growth = ConfigErrorOf([] {
+    O::FromSettings({{"fundamental_growth", "0.5"}});
+  });
+  EXPECT_NE(growth.find("fundamental_growth must be at least 1"), std::string::npos) << growth;
   EXPECT_THROW(O::FromSettings({{"cvodes_quadrature", "gauss"}}), ConfigError);
 }
 

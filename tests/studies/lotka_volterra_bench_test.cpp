@@ -117,6 +117,84 @@ TEST(LotkaVolterraBench, NeuralDetailsAndTable) {
   EXPECT_NE(out.str().find("2.0 ms  1.0 ms  3.0 ms"), std::string::npos) << out.str();
 }
 
+TrainResult HandMadeTraining(int iterations) {
+  TrainResult train;
+  for (int i = 0; i < iterations; ++i) {
+    train.losses.push_back(1.0);
+    train.iteration_seconds.push_back(1e-3 * (i + 1));
+    train.iteration_cpu_seconds.push_back(2e-3 * (i + 1));
+    IterationCounts c;
+    c.forward_nfe = 10 * i;
+    c.backward_nfe = 20 * i;
+    c.forward_steps = i;
+    c.backward_steps = 2 * i;
+    c.checkpoints = 1;
+    c.backward_restarts = i % 2;
+    train.iteration_counts.push_back(c);
+  }
+  return train;
+}
+
+TEST(LotkaVolterraBench, BlockMeansAverageEachBlockAndTheWholeRun) {
+  const TrainResult train = HandMadeTraining(120);
+  const std::vector<BlockMeans> blocks = IterationBlockMeans(train, 50);
+  ASSERT_EQ(blocks.size(), 3u);
+  EXPECT_EQ(blocks[1].first, 50);
+  EXPECT_EQ(blocks[1].last, 99);
+  EXPECT_EQ(blocks[2].last, 119);  // the short last block
+  EXPECT_NEAR(blocks[0].seconds, 1e-3 * 25.5, 1e-15);
+  EXPECT_NEAR(blocks[1].cpu_seconds, 2e-3 * 75.5, 1e-14);
+  EXPECT_NEAR(blocks[2].forward_nfe, 10 * 109.5, 1e-10);
+  EXPECT_NEAR(blocks[2].backward_nfe, 20 * 109.5, 1e-10);
+  EXPECT_NEAR(blocks[0].backward_steps, 49.0, 1e-12);
+  EXPECT_NEAR(blocks[0].checkpoints, 1.0, 1e-12);
+  EXPECT_NEAR(blocks[0].backward_restarts, 0.5, 1e-12);
+  const std::vector<BlockMeans> all = IterationBlockMeans(train, 1000);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_NEAR(all[0].seconds, 1e-3 * 60.5, 1e-14);
+  EXPECT_THROW(IterationBlockMeans(train, 0), ConfigError);
+  EXPECT_TRUE(IterationBlockMeans(TrainResult(), 50).empty());
+}
+
+TEST(LotkaVolterraBench, MeanCpuRowHoldsTheAdjointTargets) {
+  NeuralRuns runs = HandMadeNeuralRuns();
+  runs.means = {1e-3, 2e-3, 3e-3};
+  runs.cpu_means = {0.9e-3, 1.2e-3, 1.4e-3};
+  const bench::BenchRow backsolve =
+      NeuralMeanCpuRow({"backsolve_adjoint", "dopri5", true, ""}, runs);
+  EXPECT_EQ(backsolve.spread.median, 1.2e-3);
+  EXPECT_EQ(backsolve.target, 1.5e-3);
+  EXPECT_EQ(backsolve.Met(), 1);
+  EXPECT_EQ(backsolve.note, "mean wall time 2.0 ms");
+  const bench::BenchRow cvodes =
+      NeuralMeanCpuRow({"cvodes_adjoint", "cvodes_adams", true, ""}, runs);
+  EXPECT_EQ(cvodes.Met(), 0);  // 1.2 ms > 1.0 ms
+  EXPECT_EQ(NeuralMeanCpuRow({"bptt", "dopri5", true, ""}, runs).Met(), -1);
+}
+
+TEST(LotkaVolterraBench, NeuralDetailsHoldTheBlockMediansAndTheTablePrintsThem) {
+  NeuralRuns runs = HandMadeNeuralRuns();
+  runs.means = {1e-3, 2e-3, 3e-3};
+  runs.cpu_means = {1e-3, 2e-3, 3e-3};
+  for (int rep = 1; rep <= 3; ++rep) {
+    TrainResult train = HandMadeTraining(100);
+    for (double& t : train.iteration_cpu_seconds) t *= rep;
+    runs.blocks.push_back(IterationBlockMeans(train, 50));
+  }
+  const nlohmann::json details =
+      NeuralDetails({"cvodes_adjoint", "cvodes_adams", true, ""}, runs, 100);
+  EXPECT_EQ(details["mean_cpu_seconds_per_iteration"]["median"], 2e-3);
+  ASSERT_EQ(details["blocks"].size(), 2u);
+  EXPECT_EQ(details["blocks"][1]["first"], 50);
+  EXPECT_NEAR(details["blocks"][1]["cpu_seconds_per_iteration"].get<double>(), 2 * 2e-3 * 75.5,
+              1e-14);  // the median repetition
+  EXPECT_NEAR(details["blocks"][0]["backward_nfe"].get<double>(), 20 * 24.5, 1e-10);
+  std::ostringstream out;
+  PrintNeuralBenchTable(nlohmann::json::array({details}), out);
+  EXPECT_NE(out.str().find("50-99"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("302.0 ms"), std::string::npos) << out.str();  // 2 x 2 ms x 75.5
+}
+
 TEST(LotkaVolterraBench, DiscoverRowNeedsEveryRepetitionBelowOnePercent) {
   const BenchConfig config{"bptt", "dopri5", false, ""};
   DiscoverRuns runs;
@@ -176,8 +254,14 @@ TEST(LotkaVolterraBench, NeuralBenchWritesItsReport) {
   const nlohmann::json report = nlohmann::json::parse(file);
   EXPECT_EQ(report["app"], "lotka_volterra");
   EXPECT_EQ(report["repetitions"], 2);
-  ASSERT_EQ(report["summary"].size(), 1u);
+  ASSERT_EQ(report["summary"].size(), 2u);  // the median and the mean CPU time rows
   EXPECT_EQ(report["summary"][0]["count"], 2);
+  EXPECT_EQ(report["summary"][1]["count"], 2);
+  const nlohmann::json& run = report["details"]["runs"][0];
+  EXPECT_GT(run["mean_cpu_seconds_per_iteration"]["median"].get<double>(), 0.0);
+  ASSERT_EQ(run["blocks"].size(), 1u);  // 3 iterations: one block
+  EXPECT_EQ(run["blocks"][0]["last"], 2);
+  EXPECT_GT(run["blocks"][0]["forward_nfe"].get<double>(), 0.0);
   EXPECT_EQ(report["details"]["runs"][0]["error"], "");
   EXPECT_EQ(report["details"]["iterations"], 3);
   std::filesystem::remove_all(dir);

@@ -146,7 +146,18 @@ TEST(LotkaVolterraStudy, TrainAdamRecordsEveryIteration) {
   const TrainResult train = TrainAdam(*fit.method, fit.problem, fit.loss, 20, 1e-2, true, "test");
   EXPECT_EQ(train.losses.size(), 20u);
   EXPECT_EQ(train.iteration_seconds.size(), 20u);
+  ASSERT_EQ(train.iteration_cpu_seconds.size(), 20u);
+  ASSERT_EQ(train.iteration_counts.size(), 20u);
   EXPECT_EQ(train.reconstruction_errors.size(), 20u);
+  double forward_nfe = 0;
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_GE(train.iteration_cpu_seconds[i], 0.0);
+    EXPECT_GT(train.iteration_counts[i].forward_nfe, 0);
+    EXPECT_GT(train.iteration_counts[i].forward_steps, 0);
+    EXPECT_GT(train.iteration_counts[i].backward_steps, 0);  // bptt: the reverse steps
+    forward_nfe += static_cast<double>(train.iteration_counts[i].forward_nfe) / 20;
+  }
+  EXPECT_NEAR(forward_nfe, train.mean_forward_nfe, 1e-9 * forward_nfe);
   EXPECT_EQ(train.skipped_steps, 0);
   EXPECT_LT(train.losses.back(), train.losses.front());
   EXPECT_GT(train.mean_forward_nfe, 0.0);
