@@ -157,7 +157,11 @@ bench::BenchRow NeuralMeanCpuRow(const BenchConfig& config, const NeuralRuns& ru
       bench::MakeRow("W2", config.Label(), "mean CPU time per iteration (all iterations)", "s",
                      bench::Summarize(runs.cpu_means));
   if (config.gradient == "backsolve_adjoint") bench::SetTarget(row, 1.5e-3, "<= 1.5 ms");
-  if (config.gradient == "cvodes_adjoint") bench::SetTarget(row, 1e-3, "<= 1.0 ms");
+  // The adjoint W2 trains with by default: Adams forward, CVODES' own backward.
+  if (config.gradient == "cvodes_adjoint" && config.integrator == "cvodes_adams" &&
+      config.backward.empty()) {
+    bench::SetTarget(row, 1e-3, "<= 1.0 ms");
+  }
   if (!runs.failure.empty()) {
     bench::MarkFailed(row, runs.failure);
   } else {
