@@ -176,8 +176,9 @@ double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
   if (!(span > 0.0)) return 0.0;
   const Index n = problem.z0.size();
   const Index size = problem.error_test_size > 0 ? problem.error_test_size : n;
-  // The embedded estimate is O(h^(p̂+1)): HairerStartingStep's exponent 1/(order + 1) with p̂.
-  const int order = std::max(1, tableau_.embedded_order);
+  // "i": the embedded estimate is O(h^(p̂+1)), so HairerStartingStep's exponent 1/(order + 1)
+  // takes p̂; "arkode" keeps the method order (exponent 1/(q + 1)) it always had.
+  const int order = i_controller_ ? std::max(1, tableau_.embedded_order) : tableau_.order;
   start_f_.resize(n);
   start_y_.resize(n);
   start_f_next_.resize(n);

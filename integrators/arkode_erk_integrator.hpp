@@ -19,14 +19,14 @@
 // order); the f(t0, z0) of that estimate is handed to ERKStep as its first stage (FirstStageRhs),
 // so it is evaluated once.
 //
-// Step control (IntegratorOptions::step_controller, adaptive only): "i" (default) sets ERKStep's
-// I controller with exponent 1/q (ARK_ADAPT_I on the method order q), safety 0.9, error bias 1,
-// growth ≤ 10 (the first step too), reduction ≥ 0.2 after a rejection and none after an accepted
-// step (fixed-step bounds [0, 1]: ARKODE's no-change band [1, 1.5] exists to keep an implicit
-// method's Jacobian, which an explicit one has not), and for dopri5 the tableau with Shampine's
-// embedded weights (detail::ShampineDopri5Embedding). "arkode" leaves ERKStep's defaults and
-// ARKODE's table. The first-step estimate aims its local error at the tolerance with exponent
-// 1/(p̂ + 1), p̂ the embedding order (as Hairer's DOPRI5 code, scipy and torchdiffeq).
+// Step control (IntegratorOptions::step_controller, adaptive only): "arkode" (default) leaves
+// ERKStep's defaults and ARKODE's table. "i" sets ERKStep's I controller with exponent 1/q
+// (ARK_ADAPT_I on the method order q), safety 0.9, error bias 1, growth ≤ 10 (the first step
+// too), reduction ≥ 0.2 after a rejection and none after an accepted step (fixed-step bounds
+// [0, 1]; ARKODE's no-change band [1, 1.5] exists to keep an implicit method's Jacobian), for
+// dopri5 the tableau with Shampine's embedded weights (detail::ShampineDopri5Embedding), and a
+// first-step estimate with exponent 1/(p̂ + 1), p̂ the embedding order (as Hairer's DOPRI5 code,
+// scipy and torchdiffeq): torchdiffeq's dopri5 step control.
 //
 // Throws ConfigError (bad options or problem; a method without embedding and no fixed_step; a
 // tableau that is not explicit or fails ValidateTableau), NumericalError

@@ -1,7 +1,8 @@
-// Step control of the adaptive ERKStep integrators (IntegratorOptions::step_controller): the
-// dopri5 default ("i", Shampine's embedding) reaches a stated accuracy on a problem with a known
-// solution within a stated number of f evaluations, its error stays proportional to the
-// tolerance, and the embedding it estimates the error with is a 4th-order one.
+// Step control of the adaptive ERKStep integrators (IntegratorOptions::step_controller): dopri5
+// with "i" (torchdiffeq's control, Shampine's embedding) reaches a stated accuracy on a problem
+// with a known solution within a stated number of f evaluations and fewer than the default
+// "arkode", its error stays proportional to the tolerance, the embedding it estimates the error
+// with is a 4th-order one, and its first step takes the embedding's exponent.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -110,7 +111,7 @@ TEST(ErkStepController, ShampineEmbeddingIsFourthOrder) {
 // rtol 1e-6, atol 1e-8, 200 interpolated outputs. Measured: "i" 3.84e-5 in 308 f (51 steps, none
 // rejected), "arkode" (ERKStep's defaults) 2.75e-5 in 488 f. The bounds leave 1.5x on the error
 // and two steps on the cost.
-TEST(ErkStepController, Dopri5DefaultReachesStatedAccuracyWithinBudget) {
+TEST(ErkStepController, IControlReachesStatedAccuracyWithinBudget) {
   const OdeProblem problem = Oscillator();
   const Trajectory fast = SolveOscillator(1e-6, "i");
   const Trajectory arkode = SolveOscillator(1e-6, "arkode");
@@ -129,7 +130,7 @@ TEST(ErkStepController, Dopri5DefaultReachesStatedAccuracyWithinBudget) {
 // Error against tolerance, measured over six decades. At the steps (4 stop times) the error is
 // proportional to rtol (slope ≈ 1); the 200 interpolated outputs add the cubic Hermite's O(h⁴)
 // error with h ∝ rtol^(1/5), slope ≈ 4/5. "i" keeps both slopes of ERKStep's own control.
-TEST(ErkStepController, Dopri5ErrorIsProportionalToTolerance) {
+TEST(ErkStepController, IControlErrorIsProportionalToTolerance) {
   // Measured: stops "i" slope 0.996, error/rtol 9.5–12; "arkode" 1.063, 1.3–4.8. Interpolated:
   // "i" 0.807, "arkode" 0.858.
   const Convergence stops = MeasureConvergence("i", false);
@@ -146,6 +147,28 @@ TEST(ErkStepController, Dopri5ErrorIsProportionalToTolerance) {
   EXPECT_LT(dense.slope, 0.9);
   EXPECT_LT(std::abs(stops.slope - stops_arkode.slope), 0.15);
   EXPECT_LT(std::abs(dense.slope - dense_arkode.slope), 0.15);
+}
+
+// z' = -2z, z0 = 1, rtol = atol = 1e-3 (worked by hand in
+// ArkodeErkIntegrator.Dopri5FirstStepFollowsHairerWanner): d1 = 1000, d2 = 2000, h0 = 0.005. "i"
+// takes h1 = (0.01/2000)^(1/(p̂+1)) with p̂ = 4 ≈ 0.0871; "arkode" keeps 1/(q+1) = 1/6 ≈ 0.1308.
+TEST(ErkStepController, IControlFirstStepUsesTheEmbeddingOrder) {
+  OdeProblem problem;
+  problem.field = std::make_shared<DecayField>(1);
+  problem.theta = Vector::Constant(1, 2.0);
+  problem.z0 = Vector::Ones(1);
+  problem.output_times = {0.5, 1.0};
+  for (const std::string controller : {"i", "arkode"}) {
+    IntegratorOptions options;
+    options.rtol = 1e-3;
+    options.atol = 1e-3;
+    options.step_controller = controller;
+    ArkodeErkIntegrator dopri5("dopri5", options);
+    const double expected = std::pow(0.01 / 2000.0, controller == "i" ? 0.2 : 1.0 / 6.0);
+    const Trajectory trajectory = dopri5.Solve(problem);
+    EXPECT_NEAR(trajectory.stats.first_step, expected, 1e-12 * expected) << controller;
+    EXPECT_NEAR(trajectory.states[1][0], std::exp(-2.0), 5e-3) << controller;
+  }
 }
 
 TEST(ErkStepController, UnknownControllerIsRejected) {
