@@ -40,6 +40,13 @@ int FirstStageRhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data) {
   return RhsTrampoline(t, y, ydot, user_data);
 }
 
+Vector ShampineDopri5Embedding() {
+  Vector weights(7);
+  weights << 1951.0 / 21600, 0.0, 22642.0 / 50085, 451.0 / 720, -12231.0 / 42400, 649.0 / 6300,
+      1.0 / 60;
+  return weights;
+}
+
 }  // namespace detail
 
 namespace {
@@ -144,8 +151,9 @@ ArkodeErkIntegrator::ArkodeErkIntegrator(const std::string& name, ButcherTableau
     return "integrator '" + name + "' has no error estimator and needs options.fixed_step > 0";
   });
   const IntegratorOptions& o = this->options();
-  hairer_first_step_ = tableau_.HasEmbedding() && o.fixed_step == 0.0 && o.initial_step == 0.0 &&
-                       o.initial_step_estimate == "hairer";
+  const bool adaptive = tableau_.HasEmbedding() && o.fixed_step == 0.0;
+  hairer_first_step_ = adaptive && o.initial_step == 0.0 && o.initial_step_estimate == "hairer";
+  i_controller_ = adaptive && o.step_controller == "i";
 }
 
 IntegratorCapabilities ArkodeErkIntegrator::Capabilities() const {
@@ -168,7 +176,9 @@ double ArkodeErkIntegrator::EstimateInitialStep(const OdeProblem& problem) {
   if (!(span > 0.0)) return 0.0;
   const Index n = problem.z0.size();
   const Index size = problem.error_test_size > 0 ? problem.error_test_size : n;
-  const int order = tableau_.order;
+  // "i": the embedded estimate is O(h^(p̂+1)), so HairerStartingStep's exponent 1/(order + 1)
+  // takes p̂; "arkode" keeps the method order (exponent 1/(q + 1)) it always had.
+  const int order = i_controller_ ? std::max(1, tableau_.embedded_order) : tableau_.order;
   start_f_.resize(n);
   start_y_.resize(n);
   start_f_next_.resize(n);
@@ -197,16 +207,45 @@ void* ArkodeErkIntegrator::NewMemory(const OdeProblem& problem, N_Vector y) {
   return mem;
 }
 
-void ArkodeErkIntegrator::ConfigureMethod(const OdeProblem& /*problem*/, N_Vector /*y*/) {
+void ArkodeErkIntegrator::SetTable() {
   void* mem = memory();
-  if (arkode_table_id_ >= 0) {
+  const bool dormand_prince = arkode_table_id_ == static_cast<int>(ARKODE_DORMAND_PRINCE_7_4_5);
+  if (dormand_prince && i_controller_) {
+    // ARKODE's own coefficients (bit for bit what bptt replays) with Shampine's embedding.
+    const detail::ArkodeTablePtr table(ARKodeButcherTable_LoadERK(ARKODE_DORMAND_PRINCE_7_4_5));
+    detail::CheckNotNull(table.get(), "ARKodeButcherTable_LoadERK", where());
+    const Vector embedding = detail::ShampineDopri5Embedding();
+    for (Index i = 0; i < embedding.size(); ++i) table->d[i] = embedding[i];
+    Check(ERKStepSetTable(mem, table.get()), "ERKStepSetTable");  // copies the table
+  } else if (arkode_table_id_ >= 0) {
     Check(ERKStepSetTableNum(mem, static_cast<ARKODE_ERKTableID>(arkode_table_id_)),
           "ERKStepSetTableNum");
   } else {
-    // ERKStepSetTable copies the table.
     const detail::ArkodeTablePtr table = detail::MakeArkodeTable(FsalSafe(tableau_));
     Check(ERKStepSetTable(mem, table.get()), "ERKStepSetTable");
   }
+}
+
+void ArkodeErkIntegrator::SetIController() {
+  void* mem = memory();
+  // ARKODE scales the error by the bias, then takes h·err^(−k1/q) (pq = 1: the method order).
+  sunrealtype parameters[3] = {1.0, 0.0, 0.0};
+  Check(ERKStepSetAdaptivityMethod(mem, ARK_ADAPT_I, 0, 1, parameters),
+        "ERKStepSetAdaptivityMethod");
+  Check(ERKStepSetErrorBias(mem, 1.0), "ERKStepSetErrorBias");
+  Check(ERKStepSetSafetyFactor(mem, 0.9), "ERKStepSetSafetyFactor");
+  Check(ERKStepSetMaxGrowth(mem, 10.0), "ERKStepSetMaxGrowth");
+  Check(ERKStepSetMaxFirstGrowth(mem, 10.0), "ERKStepSetMaxFirstGrowth");
+  Check(ERKStepSetMinReduction(mem, 0.2), "ERKStepSetMinReduction");
+  // No extra cut to 0.3 after repeated failures; [0, 1]: an accepted step never shrinks the next.
+  Check(ERKStepSetMaxEFailGrowth(mem, 1.0), "ERKStepSetMaxEFailGrowth");
+  Check(ERKStepSetFixedStepBounds(mem, 0.0, 1.0), "ERKStepSetFixedStepBounds");
+}
+
+void ArkodeErkIntegrator::ConfigureMethod(const OdeProblem& /*problem*/, N_Vector /*y*/) {
+  void* mem = memory();
+  SetTable();
+  if (i_controller_) SetIController();
   if (tableau_.order == 1) {
     // 6.4.1 caps the Hermite interpolant at degree q-1 = 0 (the average of the last two states),
     // which would be returned at stop times; Lagrange degree 0 returns y_n exactly.

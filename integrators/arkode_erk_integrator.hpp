@@ -19,6 +19,15 @@
 // order); the f(t0, z0) of that estimate is handed to ERKStep as its first stage (FirstStageRhs),
 // so it is evaluated once.
 //
+// Step control (IntegratorOptions::step_controller, adaptive only): "arkode" (default) leaves
+// ERKStep's defaults and ARKODE's table. "i" sets ERKStep's I controller with exponent 1/q
+// (ARK_ADAPT_I on the method order q), safety 0.9, error bias 1, growth ≤ 10 (the first step
+// too), reduction ≥ 0.2 after a rejection and none after an accepted step (fixed-step bounds
+// [0, 1]; ARKODE's no-change band [1, 1.5] exists to keep an implicit method's Jacobian), for
+// dopri5 the tableau with Shampine's embedded weights (detail::ShampineDopri5Embedding), and a
+// first-step estimate with exponent 1/(p̂ + 1), p̂ the embedding order (as Hairer's DOPRI5 code,
+// scipy and torchdiffeq): torchdiffeq's dopri5 step control.
+//
 // Throws ConfigError (bad options or problem; a method without embedding and no fixed_step; a
 // tableau that is not explicit or fails ValidateTableau), NumericalError
 // (NaN/Inf in f or in the state), SundialsError (flag, t, remedy), or what the field threw.
@@ -46,6 +55,11 @@ struct FirstStageRhsData : CallbackData {
   void Remember(double t, const Vector& z, const Vector& f);
   void Forget() { known_f = nullptr; }
 };
+
+// Shampine's 4th-order embedded weights for the Dormand–Prince 5(4) stages ("Some practical
+// Runge–Kutta formulas", Math. Comp. 46, 1986; torchdiffeq's dopri5 error estimate), 7 entries
+// with the FSAL stage: b̂ = (1951/21600, 0, 22642/50085, 451/720, −12231/42400, 649/6300, 1/60).
+Vector ShampineDopri5Embedding();
 
 // RhsTrampoline for FirstStageRhsData: the remembered f, neither evaluated nor counted, when the
 // call matches it; otherwise RhsTrampoline. Either way the remembered f is forgotten.
@@ -79,6 +93,10 @@ class ArkodeErkIntegrator final : public SundialsStepper {
   void ReInitMemory(const OdeProblem& problem, N_Vector y) override;
   void BeforeOutputLoop(const OdeProblem& problem) override;
   void ReadMethodStats(IntegratorStats& stats) override;
+  // The table ERKStep runs (ARKODE's by number, or the coefficients handed over).
+  void SetTable();
+  // step_controller "i" (see the file comment).
+  void SetIController();
   // Signed first step by IntegratorOptions::initial_step_estimate "hairer" (two f evaluations,
   // counted in the stats); 0 (ARKODE's estimate) if the span is empty or f is not finite.
   double EstimateInitialStep(const OdeProblem& problem);
@@ -86,6 +104,7 @@ class ArkodeErkIntegrator final : public SundialsStepper {
   ButcherTableau tableau_;          // the method, as declared
   int arkode_table_id_ = -1;        // ARKODE's number of the same table, or -1
   bool hairer_first_step_ = false;  // adaptive, no initial_step, estimate "hairer"
+  bool i_controller_ = false;       // adaptive with step_controller "i"
   detail::FirstStageRhsData rhs_data_;
   Vector start_f_, start_y_, start_f_next_;  // EstimateInitialStep's workspace (reused)
 };

@@ -29,6 +29,10 @@ void IntegratorOptions::Validate() const {
     return "integrator option initial_step_estimate must be 'hairer' or 'sundials', got '" +
            initial_step_estimate + "'";
   });
+  Require(step_controller == "i" || step_controller == "arkode", [&] {
+    return "integrator option step_controller must be 'i' or 'arkode', got '" + step_controller +
+           "'";
+  });
   Require(max_steps > 0, [&] {
     return "integrator option max_steps must be positive, got " + std::to_string(max_steps);
   });

@@ -36,8 +36,9 @@ std::vector<std::string> SplitList(const std::string& text) {
 constexpr const char* kUsage =
     "usage: snode_integrator_contract --integrator NAME[,NAME...] [--setting KEY=VALUE]...\n"
     "       [--plugin PATH]... [--tableau FILE]... [GoogleTest flags, e.g. --gtest_filter=...]\n"
-    "settings: rtol, atol, fixed_step, initial_step, initial_step_estimate, max_step, max_steps,\n"
-    "          linear_solver, max_nonlinear_iters, krylov_max_dim, tolerance\n";
+    "settings: rtol, atol, fixed_step, initial_step, initial_step_estimate, step_controller,\n"
+    "          max_step, max_steps, linear_solver, max_nonlinear_iters, krylov_max_dim, "
+    "tolerance\n";
 
 // What the command line asked for.
 struct RunnerArguments {
@@ -108,6 +109,7 @@ void ApplyContractSetting(const std::string& key_equals_value, ContractSubject& 
   reader.Read("fixed_step", o.fixed_step);
   reader.Read("initial_step", o.initial_step);
   reader.Read("initial_step_estimate", o.initial_step_estimate);
+  reader.Read("step_controller", o.step_controller);
   reader.Read("max_step", o.max_step);
   reader.Read("max_steps", o.max_steps);
   reader.Read("linear_solver", o.linear_solver);
