@@ -16,6 +16,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/dense_kernels.hpp"
 #include "core/errors.hpp"
 #include "core/input_file.hpp"
 #include "integrators/tableau_integrator.hpp"
@@ -491,6 +492,8 @@ std::string OptionsErrorMessage(const po::error& error) {
 
 int RunApp(const std::function<int()>& main_fn) {
   try {
+    // A bad SNODE_DENSE_ISA is an error before any work, also in runs without dense products.
+    DenseKernelVariant();
     return main_fn();
   } catch (const Error& e) {
     std::cout.flush();
