@@ -19,7 +19,6 @@ namespace {
 
 using Index = Eigen::Index;
 using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic>;
-using ConstMap = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
 using MutableMap = Eigen::Map<Matrix, 0, Eigen::OuterStride<>>;
 
 // A grow-only buffer of doubles. Not std::vector: its member functions would be instantiated here
@@ -84,11 +83,24 @@ void Blocked(Index m, Index n, Index k, double alpha, const double* a, Index lda
                                                                                  alpha, blocking);
 }
 
-// c += alpha · lhs · rhs for the products too small for blocking (Eigen picks a matrix–vector or
-// coefficient-wise kernel there).
-template <typename Lhs, typename Rhs>
-void Small(const Lhs& lhs, const Rhs& rhs, double alpha, MutableMap& c) {
-  c.noalias() += alpha * (lhs * rhs);
+// c += alpha · op(A) · op(B) for the products too small for blocking, and for a single row or
+// column. A plain loop, not Eigen's coefficient-based product: that one peels to the destination's
+// alignment, so the same product at another address could round differently (two fields of one
+// shape would disagree in the last bit). Here each c(i, j) sums its k terms in order.
+void Small(bool transpose_a, bool transpose_b, Index m, Index n, Index k, double alpha,
+           const double* a, Index lda, const double* b, Index ldb, double* c, Index ldc) {
+  for (Index j = 0; j < n; ++j) {
+    double* c_col = c + j * ldc;
+    for (Index l = 0; l < k; ++l) {
+      const double b_lj = alpha * (transpose_b ? b[j + l * ldb] : b[l + j * ldb]);
+      if (transpose_a) {
+        for (Index i = 0; i < m; ++i) c_col[i] += a[l + i * lda] * b_lj;
+      } else {
+        const double* a_col = a + l * lda;
+        for (Index i = 0; i < m; ++i) c_col[i] += a_col[i] * b_lj;
+      }
+    }
+  }
 }
 
 // Eigen's own rule for a coefficient-based product: m + n + k < 20.
@@ -109,19 +121,7 @@ void Gemm(bool transpose_a, bool transpose_b, std::ptrdiff_t m, std::ptrdiff_t n
   }
   if (k <= 0 || alpha == 0.0) return;
   if (m == 1 || n == 1 || m + n + k < kCoefficientBasedBelow) {
-    const ConstMap a_map(a, transpose_a ? k : m, transpose_a ? m : k, Eigen::OuterStride<>(lda));
-    const ConstMap b_map(b, transpose_b ? n : k, transpose_b ? k : n, Eigen::OuterStride<>(ldb));
-    if (transpose_a) {
-      if (transpose_b) {
-        Small(a_map.transpose(), b_map.transpose(), alpha, c_map);
-      } else {
-        Small(a_map.transpose(), b_map, alpha, c_map);
-      }
-    } else if (transpose_b) {
-      Small(a_map, b_map.transpose(), alpha, c_map);
-    } else {
-      Small(a_map, b_map, alpha, c_map);
-    }
+    Small(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, c, ldc);
     return;
   }
   constexpr int kCol = Eigen::ColMajor, kRow = Eigen::RowMajor;
