@@ -115,17 +115,16 @@ nlohmann::json SpreadJson(const Spread& spread) {
           {"count", spread.count}};
 }
 
-double ProcessCpuSeconds() {
+namespace {
+double ClockSeconds(clockid_t clock) {
   timespec now{};
-  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) != 0) return std::nan("");
+  if (clock_gettime(clock, &now) != 0) return std::nan("");
   return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
+}  // namespace
 
-double ThreadCpuSeconds() {
-  timespec now{};
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return std::nan("");
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
+double ProcessCpuSeconds() { return ClockSeconds(CLOCK_PROCESS_CPUTIME_ID); }
+double ThreadCpuSeconds() { return ClockSeconds(CLOCK_THREAD_CPUTIME_ID); }
 
 nlohmann::json MachineInfo() {
   char date[32] = "unknown";

@@ -14,6 +14,7 @@
 #include "models/analytic_fields.hpp"
 #include "optim/lbfgs_minimizer.hpp"
 #include "optim/training_loop.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/lotka_volterra_report.hpp"
 #include "studies/report.hpp"
 
@@ -26,12 +27,7 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// CPU seconds used by the process so far.
-double ProcessCpuSeconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
+using bench::ProcessCpuSeconds;
 
 IterationCounts CountsOf(const GradientStats& stats) {
   return {stats.forward_rhs_evals, stats.backward_rhs_evals, stats.forward_steps,

@@ -13,6 +13,7 @@
 
 #include "integrators/integrator.hpp"
 #include "io/files.hpp"
+#include "studies/bench_util.hpp"
 #include "studies/report.hpp"
 #include "studies/report_figures.hpp"
 
@@ -89,11 +90,7 @@ void ParseCpuInfo(const std::string& cpuinfo, std::string* model, int* cores) {
   }
 }
 
-double ProcessCpuSeconds() {
-  timespec t{};
-  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) != 0) return std::nan("");
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
+double ProcessCpuSeconds() { return bench::ProcessCpuSeconds(); }
 
 RunInfo StartRunInfo(int argc, const char* const* argv) {
   RunInfo info;

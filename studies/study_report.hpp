@@ -77,7 +77,7 @@ struct RunInfo {
 RunInfo StartRunInfo(int argc, const char* const* argv);
 // Sets wall_seconds and cpu_seconds since StartRunInfo.
 void FinishRunInfo(RunInfo& info);
-// The process's CPU seconds so far (user + system, every thread).
+// The process's CPU seconds so far (user + system, every thread); bench::ProcessCpuSeconds.
 double ProcessCpuSeconds();
 // CPU model and logical processor count from a /proc/cpuinfo text ("unknown", 0 when absent).
 void ParseCpuInfo(const std::string& cpuinfo, std::string* model, int* cores);
