@@ -52,6 +52,10 @@ class ForwardingField : public VectorField {
   void DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac) override {
     inner_->DenseJacobian(t, z, theta, jac);
   }
+  std::unique_ptr<Preconditioner> MakePreconditioner(PreconditionerSide side) override {
+    return inner_->MakePreconditioner(side);
+  }
+  Index JacobianHalfBandwidth() const override { return inner_->JacobianHalfBandwidth(); }
   bool IsAutonomous() const override { return inner_->IsAutonomous(); }
   void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
     inner_->TimeDerivative(t, z, theta, out);

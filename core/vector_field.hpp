@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "core/preconditioner.hpp"
 #include "core/types.hpp"
 
 namespace snode {
@@ -62,6 +63,18 @@ class VectorField {
   // jac = ∂f/∂z (state_size() × state_size()). The default assembles it column by column from
   // Jvp, so it is always available, but costs state_size() JVPs.
   virtual void DenseJacobian(double t, ConstVectorRef z, ConstVectorRef theta, MatrixRef jac);
+
+  // A preconditioner for the Krylov solves of implicit steps (core/preconditioner.hpp): M ≈ I − γ
+  // ∂f/∂z (kForward) or its transpose (kTransposed). nullptr (the default) when the field offers
+  // none; solvers then run their Krylov method unpreconditioned. The object may refer to this
+  // field.
+  virtual std::unique_ptr<Preconditioner> MakePreconditioner(PreconditionerSide side) {
+    (void)side;
+    return nullptr;
+  }
+  // Half-bandwidth of ∂f/∂z when it is banded up to a few entries (a periodic stencil's corners),
+  // for SUNDIALS' banded difference-quotient preconditioner; -1 (the default) when not declared.
+  virtual Index JacobianHalfBandwidth() const { return -1; }
 
   // False when f depends on t explicitly (e.g. an MLP with time input).
   virtual bool IsAutonomous() const { return true; }
