@@ -54,13 +54,14 @@ TEST(ProblemRegistry, FirstUseFromSeveralThreadsSeesOneCompleteRegistry) {
   for (std::thread& thread : threads) thread.join();
   for (std::size_t i = 0; i < seen.size(); ++i) {
     EXPECT_EQ(seen[i], &ProblemRegistry());
-    EXPECT_EQ(sizes[i], 11u);  // the built-ins of HasTheBuiltins
+    EXPECT_EQ(sizes[i], 12u);  // the built-ins of HasTheBuiltins
   }
 }
 
 TEST(ProblemRegistry, HasTheBuiltins) {
-  for (const char* name : {"w1", "w1b", "robertson", "robertson_sum", "vdp", "lotka_volterra",
-                           "nonnormal", "neural", "oregonator", "boundary_layer", "stiff_mlp"}) {
+  for (const char* name :
+       {"w1", "w1b", "robertson", "robertson_sum", "vdp", "lotka_volterra", "nonnormal", "neural",
+        "oregonator", "boundary_layer", "stiff_mlp", "reaction_diffusion"}) {
     EXPECT_TRUE(ProblemRegistry().Contains(name)) << name;
   }
 }
