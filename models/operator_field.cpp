@@ -222,6 +222,8 @@ class PeriodicTridiagonalPreconditioner final : public PointBlockPreconditioner 
         pinv_(static_cast<std::size_t>(points_ * species_ * species_)),
         q_(static_cast<std::size_t>(points_ * species_ * species_)),
         z_(static_cast<std::size_t>(2 * species_ * field.state_size())),
+        z_begin_(static_cast<std::size_t>(2 * species_)),
+        z_end_(static_cast<std::size_t>(2 * species_)),
         capacitance_(static_cast<std::size_t>(4 * species_ * species_)),
         capacitance_inv_(static_cast<std::size_t>(4 * species_ * species_)),
         capacitance_work_(static_cast<std::size_t>(8 * species_ * species_)),
@@ -266,7 +268,8 @@ class PeriodicTridiagonalPreconditioner final : public PointBlockPreconditioner 
     for (Index col = 0; col < 2 * s; ++col) {
       const double* zc = z_.data() + col * n;
       const double ck = c[col];
-      for (Index j = 0; j < n; ++j) x[j] -= ck * zc[j];
+      const Index end = z_end_[static_cast<std::size_t>(col)];
+      for (Index j = z_begin_[static_cast<std::size_t>(col)]; j < end; ++j) x[j] -= ck * zc[j];
     }
   }
 
@@ -293,9 +296,12 @@ class PeriodicTridiagonalPreconditioner final : public PointBlockPreconditioner 
     }
   }
 
-  // x = T⁻¹ r (T: M without its corner blocks) by the factors of FactorBlocks.
-  template <int kS>
-  void Thomas(const double* r, double* x) const {
+  // x = T⁻¹ r (T: M without its corner blocks) by the factors of FactorBlocks. With kFlush, a
+  // block whose entries all lie below `tiny` is set to zero: the columns of T⁻¹W decay
+  // geometrically away from the ends, and would otherwise run through subnormal numbers (a
+  // hundred times slower arithmetic) on long grids.
+  template <int kS, bool kFlush = false>
+  void Thomas(const double* r, double* x, double tiny = 0.0) const {
     const Index s = BlockSize<kS>(species_);
     const Index bb = s * s;
     double previous[kS > 0 ? kS : 1];
@@ -305,10 +311,19 @@ class PeriodicTridiagonalPreconditioner final : public PointBlockPreconditioner 
         residual[k] = r[i * s + k] - (i > 0 ? sub_[k] * x[(i - 1) * s + k] : 0.0);
       }
       BlockTimes<kS>(s, pinv_.data() + i * bb, residual, x + i * s, false);
+      if (kFlush) FlushBlock(s, x + i * s, tiny);
     }
     for (Index i = points_ - 2; i >= 0; --i) {
       BlockTimes<kS>(s, q_.data() + i * bb, x + (i + 1) * s, x + i * s, true);
+      if (kFlush) FlushBlock(s, x + i * s, tiny);
     }
+  }
+
+  static void FlushBlock(Index s, double* x, double tiny) {
+    for (Index k = 0; k < s; ++k) {
+      if (!(std::abs(x[k]) < tiny)) return;
+    }
+    for (Index k = 0; k < s; ++k) x[k] = 0.0;
   }
 
   // Z = T⁻¹ W and K = I + Vᵀ Z inverted (NumericalError when K is singular: then M is).
@@ -322,11 +337,19 @@ class PeriodicTridiagonalPreconditioner final : public PointBlockPreconditioner 
         rhs_[static_cast<std::size_t>((points_ - 1) * s + col - s)] = super_[col - s];
       }
       double* zc = z_.data() + col * n;
+      // Far below rounding relative to the column's source (|W| entries), still a normal number.
+      const double tiny = 1e-200 * std::abs(col < s ? sub_[col] : super_[col - s]);
       if (s == 2) {
-        Thomas<2>(rhs_.data(), zc);
+        Thomas<2, true>(rhs_.data(), zc, tiny);
       } else {
-        Thomas<0>(rhs_.data(), zc);
+        Thomas<0, true>(rhs_.data(), zc, tiny);
       }
+      // The non-zero range of the column, for Solve's x −= Z K⁻¹ Vᵀ y.
+      Index begin = 0, end = n;
+      while (begin < n && zc[begin] == 0.0) ++begin;
+      while (end > begin && zc[end - 1] == 0.0) --end;
+      z_begin_[static_cast<std::size_t>(col)] = begin;
+      z_end_[static_cast<std::size_t>(col)] = end;
       for (Index row = 0; row < s; ++row) {
         capacitance_[col * m + row] = zc[(points_ - 1) * s + row] + (row == col ? 1.0 : 0.0);
         capacitance_[col * m + s + row] = zc[row] + (s + row == col ? 1.0 : 0.0);
@@ -341,9 +364,10 @@ class PeriodicTridiagonalPreconditioner final : public PointBlockPreconditioner 
   }
 
   Vector lower_, centre_, upper_;
-  std::vector<double> sub_, super_;  // −γ times the stencil's coefficients, by side
-  std::vector<double> pinv_, q_;     // P_i⁻¹ and P_i⁻¹·super per point
-  std::vector<double> z_;            // T⁻¹ W, n × 2S column-major
+  std::vector<double> sub_, super_;     // −γ times the stencil's coefficients, by side
+  std::vector<double> pinv_, q_;        // P_i⁻¹ and P_i⁻¹·super per point
+  std::vector<double> z_;               // T⁻¹ W, n × 2S column-major
+  std::vector<Index> z_begin_, z_end_;  // the non-zero range of each column of z_
   std::vector<double> capacitance_, capacitance_inv_, capacitance_work_;
   std::vector<double> block_, rhs_;
   mutable std::vector<double> small_;  // 4S: Thomas' run-time residual, then w and K⁻¹w
