@@ -21,10 +21,13 @@
 //    (keeping P_i⁻¹ and P_i⁻¹(−γU)), forms Z = T⁻¹ W (2·species solves with T) and the
 //    capacitance matrix K = I + Vᵀ Z; Solve is Sherman–Morrison–Woodbury:
 //    x = y − Z K⁻¹ Vᵀ y with y = T⁻¹ r. Exact up to rounding: one Krylov iteration per Newton
-//    iteration. Cost O(N·species³) per Setup, O(N·species²) per Solve; memory (4·species² +
-//    2·species)·N doubles. No pivoting across blocks (within a block: partial pivoting): T must
-//    be block-factorable, true when M is block diagonally dominant (γ ≥ 0 with the diffusion
-//    stencil and moderate R_i) and otherwise not guaranteed (γ < 0 with a large γ·D/dx²).
+//    iteration. Cost per Setup: `species` JVPs of g plus O(N·species³); per Solve O(N·species²);
+//    memory (5·species² + 3·species)·N doubles (26·N for two species). The columns of Z decay
+//    geometrically away from the two ends; blocks of Z below 1e-200·|W| are set to zero (no
+//    subnormal arithmetic) and Solve applies each column over its non-zero range. No pivoting
+//    across blocks (within a block: partial pivoting): T must be block-factorable, true when M is
+//    block diagonally dominant (γ ≥ 0 with the diffusion stencil and moderate R_i) and otherwise
+//    not guaranteed (γ < 0 with a large γ·D/dx²).
 //  * Any other operator: block Jacobi, M̃ = blockdiag(I − γ(diag(A)_i + R_i)), diag(A)_i the
 //    diagonal entries of A at point i (LinearOperator::Diagonal); only the point-local part of the
 //    Newton matrix, so the Krylov solver has to do the coupling.
