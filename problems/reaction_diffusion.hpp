@@ -48,7 +48,7 @@ std::unique_ptr<OperatorPlusPointwiseField> MakeBrusselatorDiffusionField(Index 
 std::unique_ptr<OperatorPlusPointwiseField> MakeNeuralReactionDiffusionField(
     const ReactionDiffusionOptions& options);
 // The MLP's PyTorch-default initial weights, U(±1/√fan_in), from options.seed
-// (MlpField::InitialParams).
+// (MlpField::InitialParams, which takes the seed as unsigned, like the other problems).
 Vector ReactionDiffusionInitialWeights(const ReactionDiffusionOptions& options);
 // The observation times k·observation_spacing, k = 1…observations.
 std::vector<double> ReactionDiffusionTimes(const ReactionDiffusionOptions& options);

@@ -323,13 +323,17 @@ TEST(OperatorPlusPointwiseField, CostRecorderCountsEveryComponentAndIsShared) {
   field.F(0.0, z, theta, out);
   field.Jvp(0.0, z, theta, z, out);
   auto clone = field.Clone();
+  Vector clone_f(12), f(12);
+  clone->F(0.0, z, theta, clone_f);
+  field.F(0.0, z, theta, f);
+  EXPECT_EQ(clone_f, f);
   clone->VjpState(0.0, z, theta, z, out);
   auto p = clone->MakePreconditioner(PreconditionerSide::kForward);
   p->Setup(0.0, z, theta, 0.1);
   p->Solve(z, out);
   p->Solve(z, out);
-  EXPECT_EQ(costs->operator_calls, 3);
-  EXPECT_EQ(costs->pointwise_calls, 3);  // Setup's JVPs count as setup
+  EXPECT_EQ(costs->operator_calls, 5);
+  EXPECT_EQ(costs->pointwise_calls, 5);  // Setup's JVPs count as setup
   EXPECT_EQ(costs->setups, 1);
   EXPECT_EQ(costs->solves, 2);
   EXPECT_GE(costs->operator_seconds, 0.0);
