@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark command: builds snode (Release, the portable build users get), runs the Google
-# Benchmark micro benchmarks in <build>/apps/bench and the apps' --bench modes for workloads W1–W5
-# (described in docs/performance.md),
+# Benchmark micro benchmarks in <build>/apps/bench and the apps' --bench modes for workloads W1–W6
+# (described in docs/performance.md; W6, the reaction–diffusion scaling, in
+# docs/performance-scaling.md),
 # then prints one summary table (workload, configuration, median, target, met?), writes
 # results/bench/summary.json and appends it to results/bench/history.jsonl (medians over
 # repetitions; every JSON names the machine, its load, the commit, the build type, -march=native and
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 quick=0
-only="micro,W1,W2,W3,W4,W5"
+only="micro,W1,W2,W3,W4,W5,W6"
 # The build users get from the README is the one measured (docs/decisions.md, "Dense kernels chosen
 # at run time"); --native measures a build for this machine only.
 native=0
@@ -71,6 +72,7 @@ wants W1 && targets+=(exponential_decay)
 { wants W2 || wants W3; } && targets+=(lotka_volterra)
 wants W4 && targets+=(mnist_classifier)
 wants W5 && targets+=(stiffness_study)
+wants W6 && targets+=(reaction_diffusion)
 
 if [ "$do_build" -eq 1 ]; then
   if [ "$build_dir" = "$root/build" ] && [ "$native" -eq 0 ]; then
@@ -94,6 +96,7 @@ if [ "$quick" -eq 1 ]; then
   w3_args=(--bench 1 --gradient bptt --integrator dopri5)
   w4_args=(--bench 1 --limit-train 1024 --limit-test 512)
   w5_args=(--bench "$reps" --robertson-horizons 40 --gradient cvodes_adjoint)
+  w6_args=(--bench 1 --sizes 100,1000)
   micro_args=(--benchmark_repetitions=1 --benchmark_min_time=0.01)
 else
   decay_args=(--bench "$reps")
@@ -101,6 +104,7 @@ else
   w3_args=(--bench "$reps")
   w4_args=(--bench "$reps")
   w5_args=(--bench "$reps")
+  w6_args=(--bench "$reps")
   micro_args=(--benchmark_repetitions="$reps")
 fi
 
@@ -134,6 +138,10 @@ if wants W5; then
   log "W5: stiffness_study ${w5_args[*]}"
   "$apps/stiffness_study" "${w5_args[@]}" --quiet --no-plots --out "$out/w5"
 fi
+if wants W6; then
+  log "W6: reaction_diffusion ${w6_args[*]}"
+  "$apps/reaction_diffusion" "${w6_args[@]}" --out "$out/w6"
+fi
 
 log "summary"
 load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
@@ -155,7 +163,7 @@ def fmt(value, unit):
 # The workloads run now, then any other report already in DIR (a partial re-run keeps the rest;
 # those are listed with their own date).
 rows, machine, apps, earlier = [], None, {}, []
-for workload in ("w1", "w2", "w3", "w4", "w5"):
+for workload in ("w1", "w2", "w3", "w4", "w5", "w6"):
     path = os.path.join(out, workload, "bench.json")
     if not os.path.exists(path):
         continue

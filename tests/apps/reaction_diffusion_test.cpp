@@ -1,0 +1,75 @@
+// Runs the built reaction_diffusion binary on small grids: one gradient against its tight
+// reference, the scaling benchmark's files and rows, and bad input.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "app_run_util.hpp"
+
+#ifndef SNODE_REACTION_DIFFUSION_BINARY
+#error "SNODE_REACTION_DIFFUSION_BINARY must name the reaction_diffusion executable"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using test_util::AppResult;
+
+AppResult RunBinary(const std::string& args) {
+  return test_util::RunApp(SNODE_REACTION_DIFFUSION_BINARY, args);
+}
+
+fs::path TempDir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+TEST(ReactionDiffusionApp, OneGradientMatchesItsTightReference) {
+  const fs::path dir = TempDir("snode_rd_run");
+  const AppResult result = RunBinary("--points 24 --reference --out '" + dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("48 states, 354 parameters"), std::string::npos) << result.out;
+  const std::size_t at = result.out.find("‖Δ‖₂/‖g_ref‖₂ = ");
+  ASSERT_NE(at, std::string::npos) << result.out;
+  const double error = std::stod(result.out.substr(at + std::string("‖Δ‖₂/‖g_ref‖₂ = ").size()));
+  EXPECT_LT(error, 1e-4) << result.out;  // the workload's tolerance at rtol 1e-6
+  EXPECT_EQ(test_util::ReadCsv(dir / "gradient.csv").size(), 354u);
+}
+
+TEST(ReactionDiffusionApp, BenchWritesItsReportAndMeetsTheErrorTarget) {
+  const fs::path dir = TempDir("snode_rd_bench");
+  const AppResult result =
+      RunBinary("--bench 1 --sizes 16,24 --no-plots --quiet --out '" + dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("time(10N)/time(N)"), std::string::npos) << result.out;
+  std::ifstream in(dir / "bench.json");
+  const nlohmann::json report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["app"], "reaction_diffusion");
+  int error_rows = 0;
+  for (const auto& row : report["summary"]) {
+    if (row["metric"] != "dL/dθ error vs reference") continue;
+    ++error_rows;
+    EXPECT_EQ(row["met"], true) << row.dump();
+  }
+  EXPECT_EQ(error_rows, 2);
+  const auto rows = test_util::ReadCsv(dir / "w6_scaling.csv");
+  ASSERT_FALSE(rows.empty());
+  for (const auto& row : rows) {
+    // Every method runs at these sizes and none fails.
+    EXPECT_EQ(row.at("status"), "ok") << row.at("method") << " at N = " << row.at("points");
+  }
+}
+
+TEST(ReactionDiffusionApp, BadInputIsOneLineAndNothingRuns) {
+  const AppResult result = RunBinary("--points 1");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err, "error: --points must be between 3 and 10000000 (grid points), got 1\n");
+}
+
+}  // namespace
