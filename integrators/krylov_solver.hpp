@@ -1,0 +1,50 @@
+#pragma once
+// The Krylov linear solvers of the SUNDIALS integrators and of cvodes_adjoint's forward and
+// backward passes, and how they are preconditioned (IntegratorOptions::linear_solver,
+// IntegratorOptions::preconditioner). Shared so that every implicit solve resolves the options
+// the same way and names the same errors.
+//
+// linear_solver "gmres" is SPGMR with left preconditioning: SUNDIALS then stops the Krylov
+// iteration on the weighted norm of M⁻¹ r, which for M ≈ I − γJ measures the error of the Newton
+// correction in the norm of the Newton test itself. "fgmres" is SPFGMR, which supports right
+// preconditioning only (SUNDIALS turns LEFT into RIGHT), for preconditioners that are not a fixed
+// linear map.
+
+#include <sundials/sundials_context.h>
+#include <sundials/sundials_linearsolver.h>
+#include <sundials/sundials_nvector.h>
+
+#include <memory>
+#include <string>
+
+#include "core/preconditioner.hpp"
+#include "core/vector_field.hpp"
+#include "integrators/integrator.hpp"
+
+namespace snode {
+namespace detail {
+
+// How one solve is preconditioned.
+struct PreconditionerPlan {
+  enum class Kind { kNone, kField, kBand };
+  Kind kind = Kind::kNone;
+  Index half_bandwidth = -1;                    // kBand: the field's JacobianHalfBandwidth()
+  std::unique_ptr<Preconditioner> field_owned;  // kField: the field's, for `side`
+};
+
+// Resolves options.preconditioner for a field (options.DenseLinearSolver(): kNone). Throws
+// ConfigError naming the option and `where` for "field" when the field offers none, and for
+// "band" when the field declares no half-bandwidth.
+PreconditionerPlan PlanPreconditioner(const IntegratorOptions& options, VectorField& field,
+                                      PreconditionerSide side, const std::string& where);
+
+// SPGMR or SPFGMR (options.linear_solver) of dimension options.krylov_max_dim for vectors like
+// y, created preconditioned (left; SPFGMR right) unless options.preconditioner is "none", so a
+// solve can switch the preconditioner on and off (SetKrylovPreconditioned). Null on failure.
+SUNLinearSolver NewKrylovSolver(const IntegratorOptions& options, N_Vector y, SUNContext ctx);
+// Turns the preconditioning of a NewKrylovSolver solver on (left/right) or off; returns the
+// SUNDIALS flag.
+int SetKrylovPreconditioned(SUNLinearSolver solver, const IntegratorOptions& options, bool on);
+
+}  // namespace detail
+}  // namespace snode
