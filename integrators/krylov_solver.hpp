@@ -46,5 +46,25 @@ SUNLinearSolver NewKrylovSolver(const IntegratorOptions& options, N_Vector y, SU
 // SUNDIALS flag.
 int SetKrylovPreconditioned(SUNLinearSolver solver, const IntegratorOptions& options, bool on);
 
+// Applies a plan to a Krylov solver attached to a SUNDIALS memory: preconditioning on or off,
+// then init_band(half_bandwidth) when the band preconditioner is needed and not yet set up for
+// that half-bandwidth (*band records what is), or attach_field() for the field's (which replaces
+// the band preconditioner's functions). check(flag, call) throws for a failed call.
+template <class Check, class InitBand, class AttachField>
+void ApplyPreconditionerPlan(const PreconditionerPlan& plan, SUNLinearSolver solver,
+                             const IntegratorOptions& options, Index* band, Check&& check,
+                             InitBand&& init_band, AttachField&& attach_field) {
+  using Kind = PreconditionerPlan::Kind;
+  check(SetKrylovPreconditioned(solver, options, plan.kind != Kind::kNone),
+        "SUNLinSol_SPGMRSetPrecType");
+  if (plan.kind == Kind::kBand && *band != plan.half_bandwidth) {
+    init_band(plan.half_bandwidth);
+    *band = plan.half_bandwidth;
+  } else if (plan.kind == Kind::kField) {
+    attach_field();
+    *band = -1;
+  }
+}
+
 }  // namespace detail
 }  // namespace snode

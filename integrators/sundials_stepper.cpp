@@ -206,22 +206,21 @@ void SundialsStepper::SolveInto(const OdeProblem& problem, Trajectory& trajector
 
 void SundialsStepper::AttachPreconditioner(detail::PreconditionerPlan plan) {
   if (!linear_solver_ || options_.DenseLinearSolver()) return;
-  using Kind = detail::PreconditionerPlan::Kind;
   void* mem = memory_.get();
-  Check(detail::SetKrylovPreconditioned(linear_solver_.get(), options_, plan.kind != Kind::kNone),
-        "SUNLinSol_SPGMRSetPrecType");
-  if (plan.kind == Kind::kBand && band_ != plan.half_bandwidth) {
-    const sunindextype n = N_VGetLength(y_.get());
-    Check(api_.band_prec_init.function(mem, n, plan.half_bandwidth, plan.half_bandwidth),
-          api_.band_prec_init.name);
-    band_ = plan.half_bandwidth;
-  } else if (plan.kind == Kind::kField) {
-    preconditioner_ = std::move(plan.field_owned);
-    callback_data().preconditioner = preconditioner_.get();
-    Check(api_.set_preconditioner.function(mem, PrecSetupTrampoline, PrecSolveTrampoline),
-          api_.set_preconditioner.name);
-    band_ = -1;  // the band preconditioner's functions are replaced
-  }
+  detail::ApplyPreconditionerPlan(
+      plan, linear_solver_.get(), options_, &band_,
+      [this](int flag, const char* call) { Check(flag, call); },
+      [&](Index half_bandwidth) {
+        Check(api_.band_prec_init.function(mem, N_VGetLength(y_.get()), half_bandwidth,
+                                           half_bandwidth),
+              api_.band_prec_init.name);
+      },
+      [&] {
+        preconditioner_ = std::move(plan.field_owned);
+        callback_data().preconditioner = preconditioner_.get();
+        Check(api_.set_preconditioner.function(mem, PrecSetupTrampoline, PrecSolveTrampoline),
+              api_.set_preconditioner.name);
+      });
 }
 
 void SundialsStepper::ReadStats(IntegratorStats& stats) {
