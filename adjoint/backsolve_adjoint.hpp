@@ -126,6 +126,11 @@ class BacksolveAugmentedField final : public VectorField {
   void DenseJacobian(double s, ConstVectorRef y, ConstVectorRef theta, MatrixRef jac) override;
   bool IsAutonomous() const override;
   std::unique_ptr<VectorField> Clone() const override;
+  // kForward, when f offers both sides: the block-diagonal (block-Jacobi) preconditioner of
+  // I − γ ∂F̃/∂y, dropping the second-derivative blocks H_a, H_G and (∂f/∂θ)ᵀ: the z block
+  // I + γ ∂f/∂z is f's forward side with γ_f = −γ, the a block I − γ(∂f/∂z)ᵀ its transposed side
+  // with γ_f = +γ, both at t = −s; identity on G. Null for kTransposed or when f offers none.
+  std::unique_ptr<Preconditioner> MakePreconditioner(PreconditionerSide side) override;
 
   long rhs_evals() const { return rhs_evals_; }  // f evaluations
   long vjp_evals() const { return vjp_evals_; }  // VJPs of f (state, params or fused)
