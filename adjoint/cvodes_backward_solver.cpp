@@ -144,6 +144,10 @@ int AdjointPrecSetup(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*
                      sunbooleantype /*jokB*/, sunbooleantype* jcurPtrB, sunrealtype gammaB,
                      void* user_data) {
   auto& data = *static_cast<BackwardData*>(user_data);
+  if (data.preconditioner == nullptr) {  // attached, but no preconditioner this pass
+    *jcurPtrB = SUNFALSE;
+    return 0;
+  }
   try {
     ++data.preconditioner_setups;
     data.preconditioner->Setup(t, AsConstEigen(y), *data.theta, -gammaB);
@@ -159,11 +163,15 @@ int AdjointPrecSolve(sunrealtype /*t*/, N_Vector y, N_Vector /*yB*/, N_Vector /*
                      N_Vector zB, sunrealtype /*gammaB*/, sunrealtype /*deltaB*/, int /*lrB*/,
                      void* user_data) {
   auto& data = *static_cast<BackwardData*>(user_data);
+  const auto in = AsConstEigen(rB);
+  auto out = AsEigen(zB);
+  if (data.preconditioner == nullptr) {
+    out = in;
+    return 0;
+  }
   try {
     ++data.preconditioner_solves;
     const Index n = NV_LENGTH_S(y);
-    const auto in = AsConstEigen(rB);
-    auto out = AsEigen(zB);
     for (Index column = 0; column < data.columns; ++column) {
       data.preconditioner->Solve(in.segment(column * n, n), out.segment(column * n, n));
     }
@@ -266,11 +274,11 @@ void CvodesBackwardSolver::AttachPreconditioner(const BackwardPass& pass) {
             "CVBandPrecInitB");
       },
       [&] {
-        preconditioner_ = std::move(plan.field_owned);
-        data_.preconditioner = preconditioner_.get();
         CheckCvodesCall(CVodeSetPreconditionerB(m, which_, AdjointPrecSetup, AdjointPrecSolve),
                         "CVodeSetPreconditionerB");
       });
+  preconditioner_ = std::move(plan.field_owned);
+  data_.preconditioner = preconditioner_.get();
 }
 
 void CvodesBackwardSolver::AccumulateIterations() {
@@ -282,7 +290,7 @@ void CvodesBackwardSolver::AccumulateIterations() {
   long count = 0;
   CheckCvodesCall(CVodeGetNumLinIters(mem_, &count), "CVodeGetNumLinIters");
   linear_iters_ += count;
-  if (forward_.options().EffectiveBackwardOptions().DenseLinearSolver()) return;
+  if (band_ < 0) return;  // the field's calls are counted in data_
   CheckCvodesCall(CVodeGetNumPrecEvals(mem_, &count), "CVodeGetNumPrecEvals");
   prec_setups_ += count;
   CheckCvodesCall(CVodeGetNumPrecSolves(mem_, &count), "CVodeGetNumPrecSolves");
@@ -364,8 +372,8 @@ void CvodesBackwardSolver::FillStats(const BackwardPass& pass, long backward_ste
   restarts_ = 0;  // counted: a second FillStats adds nothing
   stats.backward_nonlinear_iters = nonlinear_iters_;
   stats.backward_linear_iters = linear_iters_;
-  stats.backward_preconditioner_setups = prec_setups_;
-  stats.backward_preconditioner_solves = prec_solves_;
+  stats.backward_preconditioner_setups = prec_setups_ + data_.preconditioner_setups;
+  stats.backward_preconditioner_solves = prec_solves_ + data_.preconditioner_solves;
   const double t_final = pass.problem.output_times.back();
   double bytes =
       t_final > pass.problem.t0 ? forward_.CheckpointBytes(pass.forward.checkpoints) : 0.0;

@@ -102,7 +102,7 @@ class CvodesBackwardSolver {
   // Newton and Krylov iterations and preconditioner calls of this pass, over its restarts.
   long nonlinear_iters_ = 0, linear_iters_ = 0, prec_setups_ = 0, prec_solves_ = 0;
   std::unique_ptr<Preconditioner> preconditioner_;
-  Index band_ = -1;
+  Index band_ = -1;  // ApplyPreconditionerPlan: half-bandwidth of the band one, −2 trampolines
 
   CvodesForward& forward_;
   const Index columns_;

@@ -135,11 +135,11 @@ void CvodesForward::Bind(const OdeProblem& problem, const Loss& loss) {
         CheckCvodesCall(CVBandPrecInit(m, n_, half_bandwidth, half_bandwidth), "CVBandPrecInit");
       },
       [&] {
-        preconditioner_ = std::move(plan.field_owned);
-        data_.preconditioner = preconditioner_.get();
         CheckCvodesCall(CVodeSetPreconditioner(m, PrecSetupTrampoline, PrecSolveTrampoline),
                         "CVodeSetPreconditioner");
       });
+  preconditioner_ = std::move(plan.field_owned);
+  data_.preconditioner = preconditioner_.get();
 }
 
 void CvodesForward::ReadIterations(ForwardOutcome& outcome) {
@@ -149,7 +149,10 @@ void CvodesForward::ReadIterations(ForwardOutcome& outcome) {
                   "CVodeGetNonlinSolvStats");
   if (solver_ == nullptr) return;
   CheckCvodesCall(CVodeGetNumLinIters(m, &outcome.linear_iters), "CVodeGetNumLinIters");
-  if (options_.integrator_options.DenseLinearSolver()) return;
+  outcome.preconditioner_setups = data_.preconditioner_setups;
+  outcome.preconditioner_solves = data_.preconditioner_solves;
+  if (band_ < 0) return;
+  // The band preconditioner's calls, counted by CVODES.
   CheckCvodesCall(CVodeGetNumPrecEvals(m, &outcome.preconditioner_setups), "CVodeGetNumPrecEvals");
   CheckCvodesCall(CVodeGetNumPrecSolves(m, &outcome.preconditioner_solves),
                   "CVodeGetNumPrecSolves");

@@ -109,7 +109,7 @@ class CvodesForward {
   SunLinearSolverPtr solver_;
   SunNonlinearSolverPtr nonlinear_;
   std::unique_ptr<Preconditioner> preconditioner_;  // the bound field's, kForward
-  Index band_ = -1;                                 // band preconditioner set up, −1 none
+  Index band_ = -1;  // ApplyPreconditionerPlan: half-bandwidth of the band one, −2 trampolines
   detail::CvodeMemPtr mem_;  // freed first: it also frees the backward memory
 };
 

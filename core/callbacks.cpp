@@ -119,6 +119,10 @@ int PreconditionerFailure(std::exception_ptr& pending) {
 int PrecSetupTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, sunbooleantype /*jok*/,
                         sunbooleantype* jcurPtr, sunrealtype gamma, void* user_data) {
   auto& data = *static_cast<CallbackData*>(user_data);
+  if (data.preconditioner == nullptr) {  // attached, but no preconditioner this solve
+    *jcurPtr = SUNFALSE;
+    return 0;
+  }
   try {
     ++data.preconditioner_setups;
     // J̃ = time_sign·J, so I − γ J̃ = I − (time_sign·γ) J.
@@ -134,9 +138,13 @@ int PrecSetupTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, sunbooleanty
 int PrecSolveTrampoline(sunrealtype /*t*/, N_Vector /*y*/, N_Vector /*fy*/, N_Vector r, N_Vector z,
                         sunrealtype /*gamma*/, sunrealtype /*delta*/, int /*lr*/, void* user_data) {
   auto& data = *static_cast<CallbackData*>(user_data);
+  auto out = AsEigen(z);
+  if (data.preconditioner == nullptr) {
+    out = AsConstEigen(r);
+    return 0;
+  }
   try {
     ++data.preconditioner_solves;
-    auto out = AsEigen(z);
     data.preconditioner->Solve(AsConstEigen(r), out);
     return AllFinite(out) ? 0 : 1;
   } catch (...) {

@@ -75,6 +75,8 @@ int DenseJacobianTrampoline(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix J,
 // f̃(s, z) = time_sign·f(time_sign·s, z): since J̃ = time_sign·J, the field's forward-side
 // preconditioner gets Setup(time_sign·t, y, θ, time_sign·γ). Always recomputes (*jcurPtr = true).
 // A NumericalError is recoverable (+1), anything else unrecoverable (−1, stored in pending).
+// Without a bound preconditioner (data.preconditioner null) the set-up does nothing and the solve
+// copies r.
 int PrecSetupTrampoline(sunrealtype t, N_Vector y, N_Vector fy, sunbooleantype jok,
                         sunbooleantype* jcurPtr, sunrealtype gamma, void* user_data);
 // z = M⁻¹ r with M from the last set-up (left or right alike: there is one M).

@@ -48,22 +48,27 @@ int SetKrylovPreconditioned(SUNLinearSolver solver, const IntegratorOptions& opt
 
 // Applies a plan to a Krylov solver attached to a SUNDIALS memory: preconditioning on or off,
 // then init_band(half_bandwidth) when the band preconditioner is needed and not yet set up for
-// that half-bandwidth (*band records what is), or attach_field() for the field's (which replaces
-// the band preconditioner's functions). check(flag, call) throws for a failed call.
-template <class Check, class InitBand, class AttachField>
+// that half-bandwidth (*band records what is: its half-bandwidth, −2 for the trampolines, −1
+// nothing), otherwise attach(), which sets the solver's set-up and solve functions to the
+// trampolines (they do nothing while no field preconditioner is bound). The functions are never
+// cleared: CVODES and ARKODE drop their linear set-up for good once a solve starts without a set-up
+// function, and a later solve with one would then call Solve before any Setup. check(flag, call)
+// throws for a failed call.
+template <class Check, class InitBand, class Attach>
 void ApplyPreconditionerPlan(const PreconditionerPlan& plan, SUNLinearSolver solver,
                              const IntegratorOptions& options, Index* band, Check&& check,
-                             InitBand&& init_band, AttachField&& attach_field) {
+                             InitBand&& init_band, Attach&& attach) {
   using Kind = PreconditionerPlan::Kind;
+  if (options.preconditioner == "none") return;  // created unpreconditioned, nothing attached
   check(SetKrylovPreconditioned(solver, options, plan.kind != Kind::kNone),
         "SUNLinSol_SPGMRSetPrecType");
-  if (plan.kind == Kind::kBand && *band != plan.half_bandwidth) {
-    init_band(plan.half_bandwidth);
+  if (plan.kind == Kind::kBand) {
+    if (*band != plan.half_bandwidth) init_band(plan.half_bandwidth);
     *band = plan.half_bandwidth;
-  } else if (plan.kind == Kind::kField) {
-    attach_field();
-    *band = -1;
+    return;
   }
+  if (*band != -2) attach();
+  *band = -2;  // the trampolines are attached
 }
 
 }  // namespace detail

@@ -216,11 +216,11 @@ void SundialsStepper::AttachPreconditioner(detail::PreconditionerPlan plan) {
               api_.band_prec_init.name);
       },
       [&] {
-        preconditioner_ = std::move(plan.field_owned);
-        callback_data().preconditioner = preconditioner_.get();
         Check(api_.set_preconditioner.function(mem, PrecSetupTrampoline, PrecSolveTrampoline),
               api_.set_preconditioner.name);
       });
+  preconditioner_ = std::move(plan.field_owned);
+  callback_data().preconditioner = preconditioner_.get();
 }
 
 void SundialsStepper::ReadStats(IntegratorStats& stats) {
@@ -228,13 +228,16 @@ void SundialsStepper::ReadStats(IntegratorStats& stats) {
   Check(api_.get_num_steps.function(mem, &stats.steps), api_.get_num_steps.name);
   Check(api_.get_actual_init_step.function(mem, &stats.first_step), api_.get_actual_init_step.name);
   ReadMethodStats(stats);
-  stats.preconditioner_setups = stats.preconditioner_solves = 0;
-  if (linear_solver_ && !options_.DenseLinearSolver()) {
-    // SUNDIALS' counters cover the field's preconditioner and the band one alike.
+  const CallbackData& counted = callback_data();
+  if (band_ >= 0) {
+    // The band preconditioner's calls, counted by SUNDIALS.
     Check(api_.get_num_prec_evals.function(mem, &stats.preconditioner_setups),
           api_.get_num_prec_evals.name);
     Check(api_.get_num_prec_solves.function(mem, &stats.preconditioner_solves),
           api_.get_num_prec_solves.name);
+  } else {
+    stats.preconditioner_setups = counted.preconditioner_setups;
+    stats.preconditioner_solves = counted.preconditioner_solves;
   }
   const CallbackData& data = callback_data();
   stats.rhs_evals = data.rhs_evals;

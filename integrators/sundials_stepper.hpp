@@ -169,7 +169,7 @@ class SundialsStepper : public Integrator {
   detail::EvolveHooks hooks_;
   Index state_size_ = 0;
   Index error_test_size_ = 0;  // the problem's error_test_size the tolerances are set for
-  Index band_ = -1;            // half-bandwidth of the band preconditioner set up, −1 none
+  Index band_ = -1;  // ApplyPreconditionerPlan: half-bandwidth of the band one, −2 trampolines
   std::unique_ptr<Preconditioner> preconditioner_;  // the field's, for this solve
   // Declared in creation order: destroyed solver memory first, context last.
   std::unique_ptr<Context> context_;
