@@ -239,26 +239,37 @@ void BacksolveAugmentedField::ParamDirectional(double t, ConstVectorRef z, Const
 
 namespace {
 
-// The preconditioner of BacksolveAugmentedField::MakePreconditioner.
+// The preconditioner of BacksolveAugmentedField::MakePreconditioner: block forward substitution
+// through the z, a and G rows of M = I − γ ∂F̃/∂y without the second-derivative blocks.
 class AugmentedPreconditioner final : public Preconditioner {
  public:
-  AugmentedPreconditioner(std::unique_ptr<Preconditioner> z_block,
+  AugmentedPreconditioner(VectorField& field, std::unique_ptr<Preconditioner> z_block,
                           std::unique_ptr<Preconditioner> a_block, Index n)
-      : z_block_(std::move(z_block)), a_block_(std::move(a_block)), n_(n) {}
+      : field_(field), z_block_(std::move(z_block)), a_block_(std::move(a_block)), n_(n) {}
   void Setup(double s, ConstVectorRef y, ConstVectorRef theta, double gamma) override {
+    t_ = -s;
+    z_ = y.head(n_);
+    theta_ = theta;
+    gamma_ = gamma;
     // ∂(−f(−s, z))/∂z = −J and ∂((∂f/∂z)ᵀa)/∂a = +Jᵀ at t = −s.
-    z_block_->Setup(-s, y.head(n_), theta, -gamma);
-    a_block_->Setup(-s, y.head(n_), theta, gamma);
+    z_block_->Setup(t_, z_, theta_, -gamma);
+    a_block_->Setup(t_, z_, theta_, gamma);
   }
   void Solve(ConstVectorRef r, VectorRef x) override {
     z_block_->Solve(r.head(n_), x.head(n_));
     a_block_->Solve(r.segment(n_, n_), x.segment(n_, n_));
-    x.tail(r.size() - 2 * n_) = r.tail(r.size() - 2 * n_);
+    // G row: x_G − γ (∂f/∂θ)ᵀ x_a = r_G.
+    grad_.setZero(theta_.size());
+    field_.VjpParams(t_, z_, theta_, x.segment(n_, n_), grad_);
+    x.tail(theta_.size()) = r.tail(theta_.size()) + gamma_ * grad_;
   }
 
  private:
+  VectorField& field_;
   std::unique_ptr<Preconditioner> z_block_, a_block_;
   Index n_;
+  double t_ = 0.0, gamma_ = 0.0;
+  Vector z_, theta_, grad_;
 };
 
 }  // namespace
@@ -271,7 +282,8 @@ std::unique_ptr<Preconditioner> BacksolveAugmentedField::MakePreconditioner(
   std::unique_ptr<Preconditioner> a_block =
       field_->MakePreconditioner(PreconditionerSide::kTransposed);
   if (!z_block || !a_block) return nullptr;
-  return std::make_unique<AugmentedPreconditioner>(std::move(z_block), std::move(a_block), n_);
+  return std::make_unique<AugmentedPreconditioner>(*field_, std::move(z_block), std::move(a_block),
+                                                   n_);
 }
 
 void BacksolveAugmentedField::F(double s, ConstVectorRef y, ConstVectorRef theta, VectorRef out) {

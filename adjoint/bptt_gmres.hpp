@@ -59,7 +59,10 @@ class BpttGmres {
   template <class Apply, class Precondition>
   double SolvePreconditioned(Apply&& apply, Precondition&& precondition, const Vector& b, Vector& x,
                              double rtol, int max_dim, long* applies) {
-    if (z_.size() != b.size()) z_.resize(b.size());
+    if (z_.size() != b.size()) {
+      z_.resize(b.size());
+      u_.resize(b.size());
+    }
     auto right = [&](ConstVectorRef v, VectorRef out) {
       precondition(v, z_);
       apply(z_, out);
