@@ -108,6 +108,8 @@ class BacksolveBackwardPass {
  private:
   void SolveWithJumps(Integrator& backward, GradientStats& stats);
   void SolvePerInterval(Integrator& backward, GradientStats& stats);
+  // Adds one backward solve's steps and iteration counters to stats.
+  static void AddBackwardSolve(const IntegratorStats& solve, GradientStats& stats);
   // At an observation time t_i < t_N: compares the reconstructed z with the stored forward state
   // and replaces it. The largest relative mismatch is the reconstruction error of the interval
   // that ends there; a non-finite one is remembered separately (max() drops NaN).
@@ -235,6 +237,55 @@ void BacksolveAugmentedField::ParamDirectional(double t, ConstVectorRef z, Const
   out = (f_plus_ - f_minus_) / (2.0 * eps);
 }
 
+namespace {
+
+// The preconditioner of BacksolveAugmentedField::MakePreconditioner: block forward substitution
+// through the z, a and G rows of M = I − γ ∂F̃/∂y without the second-derivative blocks.
+class AugmentedPreconditioner final : public Preconditioner {
+ public:
+  AugmentedPreconditioner(VectorField& field, std::unique_ptr<Preconditioner> z_block,
+                          std::unique_ptr<Preconditioner> a_block, Index n)
+      : field_(field), z_block_(std::move(z_block)), a_block_(std::move(a_block)), n_(n) {}
+  void Setup(double s, ConstVectorRef y, ConstVectorRef theta, double gamma) override {
+    t_ = -s;
+    z_ = y.head(n_);
+    theta_ = theta;
+    gamma_ = gamma;
+    // ∂(−f(−s, z))/∂z = −J and ∂((∂f/∂z)ᵀa)/∂a = +Jᵀ at t = −s.
+    z_block_->Setup(t_, z_, theta_, -gamma);
+    a_block_->Setup(t_, z_, theta_, gamma);
+  }
+  void Solve(ConstVectorRef r, VectorRef x) override {
+    z_block_->Solve(r.head(n_), x.head(n_));
+    a_block_->Solve(r.segment(n_, n_), x.segment(n_, n_));
+    // G row: x_G − γ (∂f/∂θ)ᵀ x_a = r_G.
+    grad_.setZero(theta_.size());
+    field_.VjpParams(t_, z_, theta_, x.segment(n_, n_), grad_);
+    x.tail(theta_.size()) = r.tail(theta_.size()) + gamma_ * grad_;
+  }
+
+ private:
+  VectorField& field_;
+  std::unique_ptr<Preconditioner> z_block_, a_block_;
+  Index n_;
+  double t_ = 0.0, gamma_ = 0.0;
+  Vector z_, theta_, grad_;
+};
+
+}  // namespace
+
+std::unique_ptr<Preconditioner> BacksolveAugmentedField::MakePreconditioner(
+    PreconditionerSide side) {
+  if (side != PreconditionerSide::kForward) return nullptr;
+  std::unique_ptr<Preconditioner> z_block =
+      field_->MakePreconditioner(PreconditionerSide::kForward);
+  std::unique_ptr<Preconditioner> a_block =
+      field_->MakePreconditioner(PreconditionerSide::kTransposed);
+  if (!z_block || !a_block) return nullptr;
+  return std::make_unique<AugmentedPreconditioner>(*field_, std::move(z_block), std::move(a_block),
+                                                   n_);
+}
+
 void BacksolveAugmentedField::F(double s, ConstVectorRef y, ConstVectorRef theta, VectorRef out) {
   CheckSizes("F", y.size(), theta.size());
   CheckState("F", "out", out.size());
@@ -358,6 +409,10 @@ LossAndGradient ForwardSolve(const OdeProblem& problem, const Loss& loss, Integr
   stats.forward_rhs_evals = result.forward.stats.rhs_evals;
   stats.forward_steps = result.forward.stats.steps;
   stats.jvp_evals = result.forward.stats.jvp_evals;
+  stats.forward_nonlinear_iters = result.forward.stats.nonlinear_iters;
+  stats.forward_linear_iters = result.forward.stats.linear_iters;
+  stats.forward_preconditioner_setups = result.forward.stats.preconditioner_setups;
+  stats.forward_preconditioner_solves = result.forward.stats.preconditioner_solves;
   // Only the observation-time states are kept for the backward pass.
   stats.stored_bytes = static_cast<double>(problem.output_times.size()) *
                        static_cast<double>(problem.z0.size()) * sizeof(double);
@@ -461,9 +516,17 @@ void BacksolveBackwardPass::SolveWithJumps(Integrator& backward, GradientStats& 
   segment_.store_all_states = false;  // only y(t0) is read; the jumps see the others
   if (segment_.output_times.empty()) return;
   Trajectory solution = backward.Solve(segment_);
-  stats.backward_steps += solution.stats.steps;
+  AddBackwardSolve(solution.stats, stats);
   y_ = solution.states.back();
   if (!y_.allFinite()) solver_failed_ = true;
+}
+
+void BacksolveBackwardPass::AddBackwardSolve(const IntegratorStats& solve, GradientStats& stats) {
+  stats.backward_steps += solve.steps;
+  stats.backward_nonlinear_iters += solve.nonlinear_iters;
+  stats.backward_linear_iters += solve.linear_iters;
+  stats.backward_preconditioner_setups += solve.preconditioner_setups;
+  stats.backward_preconditioner_solves += solve.preconditioner_solves;
 }
 
 void BacksolveBackwardPass::SolvePerInterval(Integrator& backward, GradientStats& stats) {
@@ -477,7 +540,7 @@ void BacksolveBackwardPass::SolvePerInterval(Integrator& backward, GradientStats
         segment_.t0 = -t_high;
         segment_.output_times[0] = -t_low;
         Trajectory piece = backward.Solve(segment_);
-        stats.backward_steps += piece.stats.steps;
+        AddBackwardSolve(piece.stats, stats);
         y_ = piece.states.back();
         if (!y_.allFinite()) solver_failed_ = true;
         return !solver_failed_;

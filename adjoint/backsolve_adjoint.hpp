@@ -126,6 +126,12 @@ class BacksolveAugmentedField final : public VectorField {
   void DenseJacobian(double s, ConstVectorRef y, ConstVectorRef theta, MatrixRef jac) override;
   bool IsAutonomous() const override;
   std::unique_ptr<VectorField> Clone() const override;
+  // kForward, when f offers both sides: block forward substitution with M = I − γ ∂F̃/∂y
+  // without the second-derivative blocks H_a, H_G: x_z from the z block I + γ ∂f/∂z (f's
+  // forward side with γ_f = −γ), x_a from the a block I − γ(∂f/∂z)ᵀ (its transposed side with
+  // γ_f = +γ), both at t = −s, then x_G = r_G + γ (∂f/∂θ)ᵀ x_a (one VjpParams of f per solve,
+  // not in the counters below). Null for kTransposed or when f offers none.
+  std::unique_ptr<Preconditioner> MakePreconditioner(PreconditionerSide side) override;
 
   long rhs_evals() const { return rhs_evals_; }  // f evaluations
   long vjp_evals() const { return vjp_evals_; }  // VJPs of f (state, params or fused)

@@ -268,6 +268,14 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
   stats.jvp_evals = tape.jvp_evals;
   stats.forward_steps = static_cast<long>(num_steps);
   stats.backward_steps = static_cast<long>(num_steps);
+  stats.forward_nonlinear_iters = tape.forward_krylov.solves;
+  stats.forward_linear_iters = tape.forward_krylov.iterations;
+  stats.forward_preconditioner_setups = tape.forward_krylov.setups;
+  stats.forward_preconditioner_solves = tape.forward_krylov.preconditioner_solves;
+  stats.backward_nonlinear_iters = tape.backward_krylov.solves;
+  stats.backward_linear_iters = tape.backward_krylov.iterations;
+  stats.backward_preconditioner_setups = tape.backward_krylov.setups;
+  stats.backward_preconditioner_solves = tape.backward_krylov.preconditioner_solves;
   Diagnose(ReverseAmplification(tape), num_steps, stats);
   // The trajectory, and the saved forward passes and recorded f calls held for the reverse pass.
   stats.stored_bytes = scheme_->EstimateBytes(num_steps, tape.n) +

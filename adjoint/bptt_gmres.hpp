@@ -2,6 +2,10 @@
 // Restarted GMRES(m) of bptt's implicit stages (Newton corrections and the transposed adjoint
 // solves): modified Gram–Schmidt (two passes) and Givens rotations. The workspace is kept between
 // calls so the step loops do not allocate once it has its size. Not thread-safe.
+//
+// Preconditioned solves (SolvePreconditioned) are right-preconditioned, A M⁻¹ u = b, x = M⁻¹ u:
+// the stopping test stays on the true residual ‖b − A x‖ ≤ rtol‖b‖, which the transposed stage
+// solves need (their residual goes straight into the gradient).
 
 #include <algorithm>
 #include <cmath>
@@ -50,6 +54,27 @@ class BpttGmres {
     return r_.norm() / b_norm;
   }
 
+  // The same for A M⁻¹ u = b, then x = M⁻¹ u; precondition(v, out) writes M⁻¹ v. Returns the
+  // relative residual of A x = b; *applies counts products with A.
+  template <class Apply, class Precondition>
+  double SolvePreconditioned(Apply&& apply, Precondition&& precondition, const Vector& b, Vector& x,
+                             double rtol, int max_dim, long* applies) {
+    if (z_.size() != b.size()) {
+      z_.resize(b.size());
+      u_.resize(b.size());
+    }
+    auto right = [&](ConstVectorRef v, VectorRef out) {
+      precondition(v, z_);
+      apply(z_, out);
+    };
+    const double relative = Solve(right, b, u_, rtol, max_dim, applies);
+    precondition(u_, x);
+    return relative;
+  }
+
+  // Arnoldi iterations (Krylov iterations) since construction.
+  long iterations() const { return iterations_; }
+
  private:
   static constexpr int kMaxRestarts = 50;
 
@@ -74,6 +99,7 @@ class BpttGmres {
     for (int j = 0; j < m; ++j) {
       apply(v_.col(j), w_);
       ++*applies;
+      ++iterations_;
       for (int pass = 0; pass < 2; ++pass) {
         for (int i = 0; i <= j; ++i) {
           const double hij = v_.col(i).dot(w_);
@@ -103,6 +129,8 @@ class BpttGmres {
 
   Matrix v_, h_;
   Vector cs_, sn_, g_, y_, w_, r_;
+  Vector u_, z_;  // SolvePreconditioned: the preconditioned unknown and M⁻¹ v
+  long iterations_ = 0;
 };
 
 }  // namespace detail

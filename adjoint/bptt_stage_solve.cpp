@@ -20,10 +20,19 @@ void FactorStageMatrix(BpttTape& tape, double t, double gamma, ConstVectorRef y)
   w.lu.compute(w.m);
 }
 
+// out = M⁻¹ v with the preconditioner, counted.
+auto CountedSolve(Preconditioner& preconditioner, KrylovCounters& counters) {
+  return [&preconditioner, &counters](ConstVectorRef v, VectorRef out) {
+    ++counters.preconditioner_solves;
+    preconditioner.Solve(v, out);
+  };
+}
+
 }  // namespace
 
 void SolveStageCorrection(BpttTape& tape, double t, double gamma, ConstVectorRef y) {
   BpttWorkspace& w = tape.w;
+  ++tape.forward_krylov.solves;
   if (tape.dense_solver) {
     FactorStageMatrix(tape, t, gamma, y);
     w.delta = w.lu.solve(w.residual);
@@ -33,13 +42,25 @@ void SolveStageCorrection(BpttTape& tape, double t, double gamma, ConstVectorRef
     tape.field.Jvp(t, y, tape.theta, v, out);
     out = v - gamma * out;
   };
-  w.gmres.Solve(apply, w.residual, w.delta, kGmresNewtonRtol,
-                tape.options.integrator_options.krylov_max_dim, &tape.jvp_evals);
+  const long before = w.gmres.iterations();
+  Preconditioner* preconditioner = tape.forward_preconditioner.get();
+  if (preconditioner == nullptr) {
+    w.gmres.Solve(apply, w.residual, w.delta, kGmresNewtonRtol,
+                  tape.options.integrator_options.krylov_max_dim, &tape.jvp_evals);
+  } else {
+    preconditioner->Setup(t, y, tape.theta, gamma);  // M = I − γJ, as the Newton matrix
+    ++tape.forward_krylov.setups;
+    w.gmres.SolvePreconditioned(apply, CountedSolve(*preconditioner, tape.forward_krylov),
+                                w.residual, w.delta, kGmresNewtonRtol,
+                                tape.options.integrator_options.krylov_max_dim, &tape.jvp_evals);
+  }
+  tape.forward_krylov.iterations += w.gmres.iterations() - before;
 }
 
 void SolveTransposedStage(BpttTape& tape, double t, double gamma, ConstVectorRef y,
                           const Vector& rhs) {
   BpttWorkspace& w = tape.w;
+  ++tape.backward_krylov.solves;
   if (tape.dense_solver) {
     FactorStageMatrix(tape, t, gamma, y);
     w.x = w.lu.transpose().solve(rhs);
@@ -50,8 +71,20 @@ void SolveTransposedStage(BpttTape& tape, double t, double gamma, ConstVectorRef
     out = v - gamma * out;
   };
   long applies = 0;
-  const double residual = w.gmres.Solve(apply, rhs, w.x, kGmresAdjointRtol,
-                                        tape.options.integrator_options.krylov_max_dim, &applies);
+  const long before = w.gmres.iterations();
+  const int max_dim = tape.options.integrator_options.krylov_max_dim;
+  Preconditioner* preconditioner = tape.transposed_preconditioner.get();
+  double residual = 0.0;
+  if (preconditioner == nullptr) {
+    residual = w.gmres.Solve(apply, rhs, w.x, kGmresAdjointRtol, max_dim, &applies);
+  } else {
+    preconditioner->Setup(t, y, tape.theta, gamma);  // M = I − γJᵀ = (I − γJ)ᵀ
+    ++tape.backward_krylov.setups;
+    residual =
+        w.gmres.SolvePreconditioned(apply, CountedSolve(*preconditioner, tape.backward_krylov), rhs,
+                                    w.x, kGmresAdjointRtol, max_dim, &applies);
+  }
+  tape.backward_krylov.iterations += w.gmres.iterations() - before;
   tape.vjp_evals += applies;
   if (!(residual <= 1e-8)) {
     throw NumericalError("gradient 'bptt': GMRES for the transposed stage system of integrator '" +

@@ -1,7 +1,12 @@
 #pragma once
 // The linear systems of bptt's implicit stages, I − γ J(t, y) with J = ∂f/∂z and γ = h a_ii:
 // by dense LU of the assembled matrix (linear_solver "dense") or by matrix-free GMRES with the
-// field's Jacobian products ("gmres"). Products and Jacobians are counted in the tape.
+// field's Jacobian products ("gmres", "fgmres"), right-preconditioned by the field's
+// preconditioners when the tape has them (BpttTape::forward_preconditioner: the forward side with
+// Setup(t, y, θ, γ), since the Newton matrix is I − γJ; transposed_preconditioner: the transposed
+// side with the same γ, since (I − γJ)ᵀ = I − γJᵀ), set up at every solve (the Newton iterate
+// moves). Products, Jacobians, Krylov iterations and preconditioner calls are counted in the
+// tape.
 
 #include "adjoint/bptt_tape.hpp"
 

@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "core/vector_field.hpp"
+#include "integrators/krylov_solver.hpp"
 
 namespace snode {
 namespace detail {
@@ -98,8 +99,8 @@ void BpttWorkspace::Resize(Index size, int num_stages) {
                     &extra_zn, &f, &residual, &delta, &x}) {
     v->resize(n);
   }
-  jac.resize(n, n);
-  m.resize(n, n);
+  // jac and m (n × n) are sized by the first dense stage solve (BpttTape::DenseJacobian), so an
+  // explicit or Krylov replay of a large state never allocates them.
 }
 
 BpttTape::BpttTape(const BpttScheme& scheme_in, const GradientOptions& options_in,
@@ -123,6 +124,19 @@ BpttTape::BpttTape(const BpttScheme& scheme_in, const GradientOptions& options_i
       s(scheme_in.tableau.stages),
       running_cost(loss_in.HasRunningCost()),
       dense_solver(options_in.integrator_options.DenseLinearSolver()) {}
+
+void BpttTape::MakePreconditioners() {
+  const IntegratorOptions& io = options.integrator_options;
+  Require(io.preconditioner != "band", [&] {
+    return "gradient 'bptt': integrator option preconditioner 'band' is SUNDIALS' and does not "
+           "reach bptt's own stage solves; use 'auto', 'field' or 'none'";
+  });
+  const std::string where = "gradient 'bptt'";
+  forward_preconditioner =
+      detail::PlanPreconditioner(io, field, PreconditionerSide::kForward, where).field_owned;
+  transposed_preconditioner =
+      detail::PlanPreconditioner(io, field, PreconditionerSide::kTransposed, where).field_owned;
+}
 
 void BpttTape::MapOutputs() {
   num_steps = times.size() - 1;
@@ -166,6 +180,8 @@ double BpttTape::StageSaveBytes() const {
 }
 
 void BpttTape::Begin(bool use_recorded_slopes) {
+  if (scheme.implicit && dense_solver) CheckDenseNewtonSize(n, "gradient 'bptt'");
+  if (scheme.implicit && !dense_solver) MakePreconditioners();
   use_recorded = use_recorded_slopes;
   result.dreadout = Vector::Zero(loss.num_readout_params());
   result.dtheta = Vector::Zero(theta.size());
@@ -254,6 +270,7 @@ void BpttTape::EndStep(std::size_t step) {
 }
 
 void BpttTape::DenseJacobian(double t, ConstVectorRef z) {
+  if (w.jac.rows() != n) w.jac.resize(n, n);
   field.DenseJacobian(t, z, theta, w.jac);
   if (!field.HasDenseJacobian()) jvp_evals += n;
 }

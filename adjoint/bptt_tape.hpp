@@ -17,6 +17,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "core/ode_problem.hpp"
+#include "core/preconditioner.hpp"
 #include "integrators/butcher_tableau.hpp"
 #include "integrators/integrator.hpp"
 
@@ -90,6 +91,14 @@ struct StageWeights {
   double operator[](int j) const { return data[static_cast<Index>(j) * stride]; }
 };
 
+// Krylov work of one pass of bptt's implicit stages.
+struct KrylovCounters {
+  long solves = 0;      // linear solves (one per Newton iteration, or per transposed stage)
+  long iterations = 0;  // GMRES (Arnoldi) iterations
+  long setups = 0;      // preconditioner set-ups
+  long preconditioner_solves = 0;
+};
+
 // One Compute(): the context both passes share and the tape the forward pass records. Holds
 // references only; everything it refers to must outlive it.
 struct BpttTape {
@@ -104,6 +113,9 @@ struct BpttTape {
   // slopes may come from the recording solve; the replay keeps its own saved forward passes when
   // there is none and they fit in bptt_options.max_trajectory_bytes.
   void Begin(bool use_recorded);
+  // The field's preconditioners of the GMRES stage solves, as options.preconditioner says
+  // (ConfigError for "band", or "field" when the field offers none).
+  void MakePreconditioners();
   // Bytes of the replay's own saved forward passes (held when save_stages).
   double StageSaveBytes() const;
 
@@ -170,6 +182,10 @@ struct BpttTape {
   double loss_value = 0.0;
   double max_adjoint = 0.0;  // max over step boundaries of ‖λ_n‖∞ (the reverse pass)
   long rhs_evals = 0, vjp_evals = 0, jvp_evals = 0;
+  // Implicit stages with GMRES: the field's preconditioners (null: none; options.preconditioner,
+  // made by Begin) and the Krylov work of the Newton corrections and of the transposed solves.
+  std::unique_ptr<Preconditioner> forward_preconditioner, transposed_preconditioner;
+  KrylovCounters forward_krylov, backward_krylov;
 
  private:
   void OutputTerm(std::size_t k);

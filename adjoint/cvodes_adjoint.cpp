@@ -93,6 +93,12 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
   fwd.stats.rhs_evals = outcome.rhs_evals;
   fwd.stats.jvp_evals = data.jvp_evals;
   fwd.stats.jacobian_evals = data.jacobian_evals;
+  stats.forward_nonlinear_iters = fwd.stats.nonlinear_iters = outcome.nonlinear_iters;
+  stats.forward_linear_iters = fwd.stats.linear_iters = outcome.linear_iters;
+  stats.forward_preconditioner_setups = fwd.stats.preconditioner_setups =
+      outcome.preconditioner_setups;
+  stats.forward_preconditioner_solves = fwd.stats.preconditioner_solves =
+      outcome.preconditioner_solves;
   stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 }
 

@@ -1,6 +1,7 @@
 #include "adjoint/cvodes_backward_solver.hpp"
 
 #include <cvodes/cvodes.h>
+#include <cvodes/cvodes_bandpre.h>
 #include <cvodes/cvodes_ls.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunlinsol/sunlinsol_spgmr.h>
@@ -11,13 +12,14 @@
 #include <sstream>
 
 #include "adjoint/cvodes_calls.hpp"
+#include "integrators/krylov_solver.hpp"
 
 namespace snode {
 
 void BackwardData::Reset() {
   pending = nullptr;
   nonfinite_message.clear();
-  rhs_evals = vjp_evals = jacobian_evals = 0;
+  rhs_evals = vjp_evals = jacobian_evals = preconditioner_setups = preconditioner_solves = 0;
   saved_valid = false;  // θ (or the field) may have changed since the last call
   const Index size = field != nullptr ? field->ForwardSaveSize() : 0;
   if (saved_pass.size() != size) saved_pass.resize(size);
@@ -136,6 +138,49 @@ int AdjointJacTimes(N_Vector vB, N_Vector JvB, sunrealtype t, N_Vector y, N_Vect
   }
 }
 
+// The backward Newton matrix is I − γB ∂fB/∂a = I + γB Jᵀ (fB = −Jᵀ a), i.e. the field's
+// transposed side I − γ̂ Jᵀ with γ̂ = −γB, at the true time t and the forward state y.
+int AdjointPrecSetup(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*/,
+                     sunbooleantype /*jokB*/, sunbooleantype* jcurPtrB, sunrealtype gammaB,
+                     void* user_data) {
+  auto& data = *static_cast<BackwardData*>(user_data);
+  if (data.preconditioner == nullptr) {  // attached, but no preconditioner this pass
+    *jcurPtrB = SUNFALSE;
+    return 0;
+  }
+  try {
+    ++data.preconditioner_setups;
+    data.preconditioner->Setup(t, AsConstEigen(y), *data.theta, -gammaB);
+    *jcurPtrB = SUNTRUE;
+    return 0;
+  } catch (...) {
+    return PreconditionerFailure(data.pending);
+  }
+}
+
+// zB = M⁻¹ rB column by column (the Newton matrix is block diagonal over the columns).
+int AdjointPrecSolve(sunrealtype /*t*/, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*/, N_Vector rB,
+                     N_Vector zB, sunrealtype /*gammaB*/, sunrealtype /*deltaB*/, int /*lrB*/,
+                     void* user_data) {
+  auto& data = *static_cast<BackwardData*>(user_data);
+  const auto in = AsConstEigen(rB);
+  auto out = AsEigen(zB);
+  if (data.preconditioner == nullptr) {
+    out = in;
+    return 0;
+  }
+  try {
+    ++data.preconditioner_solves;
+    const Index n = NV_LENGTH_S(y);
+    for (Index column = 0; column < data.columns; ++column) {
+      data.preconditioner->Solve(in.segment(column * n, n), out.segment(column * n, n));
+    }
+    return out.allFinite() ? 0 : 1;
+  } catch (...) {
+    return PreconditionerFailure(data.pending);
+  }
+}
+
 }  // namespace
 
 CvodesBackwardSolver::CvodesBackwardSolver(const GradientOptions& options, Index n, Index columns,
@@ -174,14 +219,14 @@ void CvodesBackwardSolver::AttachSolvers(const GradientOptions& options, SUNCont
   }
   if (bo.DenseLinearSolver()) {
     const sunindextype size = NV_LENGTH_S(yB_.get());
+    CheckDenseNewtonSize(size, "gradient 'cvodes_adjoint' (backward)");
     matrix_.reset(CheckCreated(SUNDenseMatrix(size, size, ctx), "SUNDenseMatrix"));
     solver_.reset(CheckCreated(SUNLinSol_Dense(yB_.get(), matrix_.get(), ctx), "SUNLinSol_Dense"));
     CheckCvodesCall(CVodeSetLinearSolverB(m, which_, solver_.get(), matrix_.get()),
                     "CVodeSetLinearSolverB");
     CheckCvodesCall(CVodeSetJacFnB(m, which_, AdjointJacobian), "CVodeSetJacFnB");
   } else {
-    solver_.reset(CheckCreated(SUNLinSol_SPGMR(yB_.get(), SUN_PREC_NONE, bo.krylov_max_dim, ctx),
-                               "SUNLinSol_SPGMR"));
+    solver_.reset(CheckCreated(detail::NewKrylovSolver(bo, yB_.get(), ctx), "SUNLinSol_SPGMR"));
     CheckCvodesCall(CVodeSetLinearSolverB(m, which_, solver_.get(), nullptr),
                     "CVodeSetLinearSolverB");
     CheckCvodesCall(CVodeSetJacTimesB(m, which_, nullptr, AdjointJacTimes), "CVodeSetJacTimesB");
@@ -208,9 +253,52 @@ void CvodesBackwardSolver::Bind(const BackwardPass& pass, Index running_cost_col
   data_.columns = columns_;
   data_.running_cost_column = running_cost_column;
   restarts_ = 0;
+  nonlinear_iters_ = linear_iters_ = prec_setups_ = prec_solves_ = 0;
+  AttachPreconditioner(pass);
+}
+
+void CvodesBackwardSolver::AttachPreconditioner(const BackwardPass& pass) {
+  data_.preconditioner = nullptr;
+  preconditioner_.reset();
+  const IntegratorOptions& bo = forward_.options().EffectiveBackwardOptions();
+  if (forward_.backward_method() != CvodesMethod::kBdf || bo.DenseLinearSolver()) return;
+  detail::PreconditionerPlan plan =
+      detail::PlanPreconditioner(bo, *pass.problem.field, PreconditionerSide::kTransposed,
+                                 "gradient 'cvodes_adjoint' (backward)");
+  void* m = forward_.memory();
+  detail::ApplyPreconditionerPlan(
+      plan, solver_.get(), bo, &band_, CheckCvodesCall,
+      [&](Index half_bandwidth) {
+        CheckCvodesCall(
+            CVBandPrecInitB(m, which_, NV_LENGTH_S(yB_.get()), half_bandwidth, half_bandwidth),
+            "CVBandPrecInitB");
+      },
+      [&] {
+        CheckCvodesCall(CVodeSetPreconditionerB(m, which_, AdjointPrecSetup, AdjointPrecSolve),
+                        "CVodeSetPreconditionerB");
+      });
+  preconditioner_ = std::move(plan.field_owned);
+  data_.preconditioner = preconditioner_.get();
+}
+
+void CvodesBackwardSolver::AccumulateIterations() {
+  if (restarts_ == 0) return;  // the memory still holds another pass's counters
+  long nonlinear = 0, failures = 0;
+  CheckCvodesCall(CVodeGetNonlinSolvStats(mem_, &nonlinear, &failures), "CVodeGetNonlinSolvStats");
+  nonlinear_iters_ += nonlinear;
+  if (solver_ == nullptr) return;
+  long count = 0;
+  CheckCvodesCall(CVodeGetNumLinIters(mem_, &count), "CVodeGetNumLinIters");
+  linear_iters_ += count;
+  if (band_ < 0) return;  // the field's calls are counted in data_
+  CheckCvodesCall(CVodeGetNumPrecEvals(mem_, &count), "CVodeGetNumPrecEvals");
+  prec_setups_ += count;
+  CheckCvodesCall(CVodeGetNumPrecSolves(mem_, &count), "CVodeGetNumPrecSolves");
+  prec_solves_ += count;
 }
 
 void CvodesBackwardSolver::Restart(double t) {
+  AccumulateIterations();  // CVodeReInitB restarts CVODES' counters
   CheckCvodesCall(CVodeReInitB(forward_.memory(), which_, t, yB_.get()), "CVodeReInitB");
   ++restarts_;
 }
@@ -280,6 +368,12 @@ void CvodesBackwardSolver::FillStats(const BackwardPass& pass, long backward_ste
   // fB calls plus the forward recomputation from checkpoints during CVodeB.
   stats.backward_rhs_evals = data_.rhs_evals + (forward_.data().rhs_evals - pass.forward.rhs_evals);
   stats.vjp_evals = data_.vjp_evals + quadrature_vjps;
+  AccumulateIterations();
+  restarts_ = 0;  // counted: a second FillStats adds nothing
+  stats.backward_nonlinear_iters = nonlinear_iters_;
+  stats.backward_linear_iters = linear_iters_;
+  stats.backward_preconditioner_setups = prec_setups_ + data_.preconditioner_setups;
+  stats.backward_preconditioner_solves = prec_solves_ + data_.preconditioner_solves;
   const double t_final = pass.problem.output_times.back();
   double bytes =
       t_final > pass.problem.t0 ? forward_.CheckpointBytes(pass.forward.checkpoints) : 0.0;

@@ -3,12 +3,15 @@
 // (internal to snode_adjoint). yB holds `columns` adjoint vectors of length n side by side (1: a
 // itself; n or n + 1: the fundamental matrix U and the running cost's particular solution v),
 // each solving da/dt = −(∂f/∂z)ᵀ a, the running cost's −(∂g/∂z)ᵀ added in one column only.
-// BDF uses the dense block-diagonal Jacobian or SPGMR with the VJP, Adams fixed-point
-// iteration. Optionally CVODES' own quadrature dq/dt = −(∂f/∂θ)ᵀ a under error control.
+// BDF uses the dense block-diagonal Jacobian or SPGMR/SPFGMR with the VJP, preconditioned by the
+// field's transposed side column by column (M = I − γ̂ Jᵀ with γ̂ = −γB: CVODES' Newton matrix
+// is I − γB ∂fB/∂a = I + γB Jᵀ), Adams fixed-point iteration. Optionally CVODES' own quadrature
+// dq/dt = −(∂f/∂θ)ᵀ a under error control.
 
 #include <sundials/sundials_context.h>
 #include <sundials/sundials_nvector.h>
 
+#include <memory>
 #include <string>
 
 #include "adjoint/cvodes_backward.hpp"
@@ -27,6 +30,10 @@ struct BackwardData : CallbackFailure {
   long rhs_evals = 0;
   long vjp_evals = 0;
   long jacobian_evals = 0;
+  // The field's transposed-side preconditioner of this pass (not owned; null: none).
+  Preconditioner* preconditioner = nullptr;
+  long preconditioner_setups = 0;
+  long preconditioner_solves = 0;
   Index columns = 1;               // adjoint vectors in yB
   Index running_cost_column = -1;  // the column that gets −(∂g/∂z)ᵀ (−1: none)
   // The field's forward pass at the (t, z) of the last fB call (VectorField::FSaving): CVODES'
@@ -54,7 +61,9 @@ class CvodesBackwardSolver {
 
   // Adds CVODES' quadrature of dq/dt = −(∂f/∂θ)ᵀ a (p > 0), q(t0) = dL/dθ.
   void InitQuadrature(Index p, SUNContext ctx);
-  // Binds one backward pass and clears its counters.
+  // Binds one backward pass, clears its counters and attaches the field's transposed-side
+  // preconditioner (BDF with a Krylov solver, as the backward options' preconditioner says;
+  // ConfigError when the field cannot give the one asked for).
   void Bind(const BackwardPass& pass, Index running_cost_column);
 
   // yB (columns × n values); Restart starts the backward solve at t from it (CVodeReInitB).
@@ -86,6 +95,14 @@ class CvodesBackwardSolver {
   // Throws for a failed CVodeB, at the backward's current time (t if that is unavailable).
   [[noreturn]] void Fail(const char* call, int flag, double t);
   void AttachSolvers(const GradientOptions& options, SUNContext ctx);
+  void AttachPreconditioner(const BackwardPass& pass);
+  // Adds the counters of the backward memory since the last restart to the pass's totals.
+  void AccumulateIterations();
+
+  // Newton and Krylov iterations and preconditioner calls of this pass, over its restarts.
+  long nonlinear_iters_ = 0, linear_iters_ = 0, prec_setups_ = 0, prec_solves_ = 0;
+  std::unique_ptr<Preconditioner> preconditioner_;
+  Index band_ = -1;  // ApplyPreconditionerPlan: half-bandwidth of the band one, −2 trampolines
 
   CvodesForward& forward_;
   const Index columns_;

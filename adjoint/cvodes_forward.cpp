@@ -1,6 +1,7 @@
 #include "adjoint/cvodes_forward.hpp"
 
 #include <cvodes/cvodes.h>
+#include <cvodes/cvodes_bandpre.h>
 #include <cvodes/cvodes_ls.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunlinsol/sunlinsol_spgmr.h>
@@ -14,6 +15,7 @@
 
 #include "adjoint/cvodes_calls.hpp"
 #include "core/errors.hpp"
+#include "integrators/krylov_solver.hpp"
 
 namespace snode {
 
@@ -102,13 +104,13 @@ void CvodesForward::AttachSolvers(SUNContext ctx) {
     return;
   }
   if (fo.DenseLinearSolver()) {
+    CheckDenseNewtonSize(n_, "gradient 'cvodes_adjoint' (forward)");
     matrix_.reset(CheckCreated(SUNDenseMatrix(n_, n_, ctx), "SUNDenseMatrix"));
     solver_.reset(CheckCreated(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx), "SUNLinSol_Dense"));
     CheckCvodesCall(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
     CheckCvodesCall(CVodeSetJacFn(m, DenseJacobianTrampoline), "CVodeSetJacFn");
   } else {
-    solver_.reset(CheckCreated(SUNLinSol_SPGMR(y_.get(), SUN_PREC_NONE, fo.krylov_max_dim, ctx),
-                               "SUNLinSol_SPGMR"));
+    solver_.reset(CheckCreated(detail::NewKrylovSolver(fo, y_.get(), ctx), "SUNLinSol_SPGMR"));
     CheckCvodesCall(CVodeSetLinearSolver(m, solver_.get(), nullptr), "CVodeSetLinearSolver");
     CheckCvodesCall(CVodeSetJacTimes(m, nullptr, JacTimesTrampoline), "CVodeSetJacTimes");
   }
@@ -120,6 +122,40 @@ void CvodesForward::Bind(const OdeProblem& problem, const Loss& loss) {
   data_.loss = &loss;
   data_.ResetCounters();
   errors_.Clear();
+  data_.preconditioner = nullptr;
+  preconditioner_.reset();
+  const IntegratorOptions& fo = options_.integrator_options;
+  if (method_ != CvodesMethod::kBdf || fo.DenseLinearSolver()) return;
+  detail::PreconditionerPlan plan = detail::PlanPreconditioner(
+      fo, *problem.field, PreconditionerSide::kForward, "gradient 'cvodes_adjoint' (forward)");
+  void* m = mem_.get();
+  detail::ApplyPreconditionerPlan(
+      plan, solver_.get(), fo, &band_, CheckCvodesCall,
+      [&](Index half_bandwidth) {
+        CheckCvodesCall(CVBandPrecInit(m, n_, half_bandwidth, half_bandwidth), "CVBandPrecInit");
+      },
+      [&] {
+        CheckCvodesCall(CVodeSetPreconditioner(m, PrecSetupTrampoline, PrecSolveTrampoline),
+                        "CVodeSetPreconditioner");
+      });
+  preconditioner_ = std::move(plan.field_owned);
+  data_.preconditioner = preconditioner_.get();
+}
+
+void CvodesForward::ReadIterations(ForwardOutcome& outcome) {
+  void* m = mem_.get();
+  long failures = 0;
+  CheckCvodesCall(CVodeGetNonlinSolvStats(m, &outcome.nonlinear_iters, &failures),
+                  "CVodeGetNonlinSolvStats");
+  if (solver_ == nullptr) return;
+  CheckCvodesCall(CVodeGetNumLinIters(m, &outcome.linear_iters), "CVodeGetNumLinIters");
+  outcome.preconditioner_setups = data_.preconditioner_setups;
+  outcome.preconditioner_solves = data_.preconditioner_solves;
+  if (band_ < 0) return;
+  // The band preconditioner's calls, counted by CVODES.
+  CheckCvodesCall(CVodeGetNumPrecEvals(m, &outcome.preconditioner_setups), "CVodeGetNumPrecEvals");
+  CheckCvodesCall(CVodeGetNumPrecSolves(m, &outcome.preconditioner_solves),
+                  "CVodeGetNumPrecSolves");
 }
 
 ForwardOutcome CvodesForward::Run(const OdeProblem& problem, bool checkpoints,
@@ -155,6 +191,7 @@ ForwardOutcome CvodesForward::Run(const OdeProblem& problem, bool checkpoints,
     // last step exactly on the stop time, but guard against a last step short of T by rounding.
     outcome.t_reached = std::min(t_final, static_cast<double>(t_current));
     CheckCvodesCall(CVodeGetNumSteps(m, &outcome.steps), "CVodeGetNumSteps");
+    ReadIterations(outcome);
   }
   outcome.rhs_evals = data_.rhs_evals;
   return outcome;

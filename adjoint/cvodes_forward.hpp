@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "adjoint/cvodes_adjoint_options.hpp"
@@ -46,7 +47,11 @@ struct ForwardOutcome {
   double t_reached = 0.0;  // where the forward really ended (the backward's start), t0 if unsolved
   int checkpoints = 0;     // CVodeF's ncheck
   long steps = 0;
-  long rhs_evals = 0;  // f calls of the forward pass alone
+  long rhs_evals = 0;        // f calls of the forward pass alone
+  long nonlinear_iters = 0;  // Newton (or fixed-point) iterations of the forward pass
+  long linear_iters = 0;     // Krylov iterations
+  long preconditioner_setups = 0;
+  long preconditioner_solves = 0;
 };
 
 class CvodesForward {
@@ -59,7 +64,9 @@ class CvodesForward {
   CvodesForward(const CvodesForward&) = delete;
   CvodesForward& operator=(const CvodesForward&) = delete;
 
-  // Points the callbacks at the problem and the loss and clears the counters and errors.
+  // Points the callbacks at the problem and the loss, clears the counters and errors, and
+  // attaches the problem field's preconditioner (BDF with a Krylov solver; options.preconditioner).
+  // Throws ConfigError for a preconditioner the field cannot give.
   void Bind(const OdeProblem& problem, const Loss& loss);
   // Solves from t0 to T, filling forward.states (forward.times and the states' count are set by
   // the caller). recorder may be null.
@@ -85,6 +92,8 @@ class CvodesForward {
 
  private:
   void AttachSolvers(SUNContext ctx);
+  // The iteration and preconditioner counters of the last Run, into outcome.
+  void ReadIterations(ForwardOutcome& outcome);
   // Steps from t0 to T, output `next` being the first after t0; returns the checkpoints.
   int StepToEnd(const OdeProblem& problem, std::size_t next, bool checkpoints,
                 ForwardStepRecorder* recorder, Trajectory& forward);
@@ -99,6 +108,8 @@ class CvodesForward {
   SunMatrixPtr matrix_;
   SunLinearSolverPtr solver_;
   SunNonlinearSolverPtr nonlinear_;
+  std::unique_ptr<Preconditioner> preconditioner_;  // the bound field's, kForward
+  Index band_ = -1;  // ApplyPreconditionerPlan: half-bandwidth of the band one, −2 trampolines
   detail::CvodeMemPtr mem_;  // freed first: it also frees the backward memory
 };
 

@@ -158,6 +158,7 @@ class SensitivitySolver {
     Check(CVodeSStolerances(m, rtol, atol), "CVodeSStolerances");
     Check(CVodeSetUserData(m, static_cast<CallbackData*>(&data_)), "CVodeSetUserData");
     Check(CVodeSetMaxNumSteps(m, max_steps), "CVodeSetMaxNumSteps");
+    CheckDenseNewtonSize(n_, "ForwardSensitivityGradient");
     matrix_.reset(Created(SUNDenseMatrix(n_, n_, context_), "SUNDenseMatrix"));
     solver_.reset(Created(SUNLinSol_Dense(y_.get(), matrix_.get(), context_), "SUNLinSol_Dense"));
     Check(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");

@@ -95,6 +95,20 @@ struct GradientStats {
   // segment between observations with "restart", 1 + the ill-conditioned observations with the
   // fundamental matrix (CvodesAdjointOptions::observations).
   long backward_restarts = 0;
+  // Implicit solves (0 where a pass has none): Newton iterations, Krylov iterations of the
+  // linear solves inside them, and preconditioner set-ups and solves, per pass. cvodes_adjoint
+  // (CVODES forward; CVODES backward over all its restarts), bptt (implicit stages: forward
+  // Newton corrections, backward transposed stage solves, one "Newton iteration" each) and
+  // backsolve_adjoint (its backward integrator). Krylov iterations per Newton iteration =
+  // *_linear_iters / *_nonlinear_iters.
+  long forward_nonlinear_iters = 0;
+  long backward_nonlinear_iters = 0;
+  long forward_linear_iters = 0;
+  long backward_linear_iters = 0;
+  long forward_preconditioner_setups = 0;
+  long forward_preconditioner_solves = 0;
+  long backward_preconditioner_setups = 0;
+  long backward_preconditioner_solves = 0;
   double stored_bytes = 0;  // trajectory memory held for the backward pass
   double wall_seconds = 0;
   // backsolve_adjoint: ‖z_rec(t0) − z0‖ / max(‖z0‖, tiny) (NaN if non-finite), and the flag.

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "core/errors.hpp"
 #include "core/nvector.hpp"
 
 namespace snode {
@@ -101,6 +102,53 @@ int DenseJacobianTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, SUNMatri
   } catch (...) {
     data.pending = std::current_exception();
     return -1;
+  }
+}
+
+int PreconditionerFailure(std::exception_ptr& pending) {
+  try {
+    throw;
+  } catch (const NumericalError&) {
+    return 1;
+  } catch (...) {
+    pending = std::current_exception();
+    return -1;
+  }
+}
+
+int PrecSetupTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, sunbooleantype /*jok*/,
+                        sunbooleantype* jcurPtr, sunrealtype gamma, void* user_data) {
+  auto& data = *static_cast<CallbackData*>(user_data);
+  if (data.preconditioner == nullptr) {  // attached, but no preconditioner this solve
+    *jcurPtr = SUNFALSE;
+    return 0;
+  }
+  try {
+    ++data.preconditioner_setups;
+    // J̃ = time_sign·J, so I − γ J̃ = I − (time_sign·γ) J.
+    data.preconditioner->Setup(data.time_sign * t, AsConstEigen(y), *data.theta,
+                               data.time_sign * gamma);
+    *jcurPtr = SUNTRUE;  // the field recomputes its Jacobian blocks on every set-up
+    return 0;
+  } catch (...) {
+    return PreconditionerFailure(data.pending);
+  }
+}
+
+int PrecSolveTrampoline(sunrealtype /*t*/, N_Vector /*y*/, N_Vector /*fy*/, N_Vector r, N_Vector z,
+                        sunrealtype /*gamma*/, sunrealtype /*delta*/, int /*lr*/, void* user_data) {
+  auto& data = *static_cast<CallbackData*>(user_data);
+  auto out = AsEigen(z);
+  if (data.preconditioner == nullptr) {
+    out = AsConstEigen(r);
+    return 0;
+  }
+  try {
+    ++data.preconditioner_solves;
+    data.preconditioner->Solve(AsConstEigen(r), out);
+    return AllFinite(out) ? 0 : 1;
+  } catch (...) {
+    return PreconditionerFailure(data.pending);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 // clang-format off
+#include <arkode/arkode_bandpre.h>
 #include <arkode/arkode_arkstep.h>
 #include <arkode/arkode_butcher_dirk.h>
 #include <arkode/arkode_butcher_erk.h>
@@ -54,6 +55,10 @@ const StepperApi kArkStepApi = {
     SNODE_NAMED_CALL(ARKStepSetLinearSolver),
     SNODE_NAMED_CALL(ARKStepSetJacFn),
     SNODE_NAMED_CALL(ARKStepSetJacTimes),
+    SNODE_NAMED_CALL(ARKStepSetPreconditioner),
+    SNODE_NAMED_CALL(ARKBandPrecInit),
+    SNODE_NAMED_CALL(ARKStepGetNumPrecEvals),
+    SNODE_NAMED_CALL(ARKStepGetNumPrecSolves),
 };
 
 }  // namespace
@@ -130,7 +135,7 @@ void ArkodeDirkIntegrator::ConfigureMethod(const OdeProblem& /*problem*/, N_Vect
           "ARKStepSetInterpolantDegree");
   }
   AttachLinearSolver();
-  if (options().linear_solver == "dense") {
+  if (options().DenseLinearSolver()) {
     // Refresh J and I − γJ every step. With ARKODE 6.4.1's default (every 20 steps, or when γ
     // moves by 20%) the dense Newton path of the adaptive ESDIRK stalls at a wrong stage value:
     // on z' = Az (3×3) at rtol 1e-10 the error was 5e-6 (1e-8: 3e-5) while GMRES, which always

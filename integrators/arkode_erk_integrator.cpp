@@ -122,6 +122,10 @@ const StepperApi kErkStepApi = {
     {},  // no linear solver
     {},
     {},
+    {},
+    {},
+    {},
+    {},
 };
 
 }  // namespace

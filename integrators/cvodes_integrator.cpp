@@ -1,6 +1,7 @@
 #include "integrators/cvodes_integrator.hpp"
 
 // clang-format off
+#include <cvodes/cvodes_bandpre.h>
 #include <cvodes/cvodes.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunlinsol/sunlinsol_spgmr.h>
@@ -38,6 +39,10 @@ const StepperApi kCvodeApi = {
     SNODE_NAMED_CALL(CVodeSetLinearSolver),
     SNODE_NAMED_CALL(CVodeSetJacFn),
     SNODE_NAMED_CALL(CVodeSetJacTimes),
+    SNODE_NAMED_CALL(CVodeSetPreconditioner),
+    SNODE_NAMED_CALL(CVBandPrecInit),
+    SNODE_NAMED_CALL(CVodeGetNumPrecEvals),
+    SNODE_NAMED_CALL(CVodeGetNumPrecSolves),
 };
 
 }  // namespace

@@ -36,15 +36,33 @@ void IntegratorOptions::Validate() const {
   Require(max_steps > 0, [&] {
     return "integrator option max_steps must be positive, got " + std::to_string(max_steps);
   });
-  Require(linear_solver == "dense" || linear_solver == "gmres", [&] {
-    return "integrator option linear_solver must be 'dense' or 'gmres', got '" + linear_solver +
-           "'";
+  Require(linear_solver == "dense" || linear_solver == "gmres" || linear_solver == "fgmres", [&] {
+    return "integrator option linear_solver must be 'dense', 'gmres' or 'fgmres', got '" +
+           linear_solver + "'";
   });
+  Require(preconditioner == "auto" || preconditioner == "none" || preconditioner == "field" ||
+              preconditioner == "band",
+          [&] {
+            return "integrator option preconditioner must be 'auto', 'none', 'field' or 'band', "
+                   "got '" +
+                   preconditioner + "'";
+          });
   Require(max_nonlinear_iters > 0, "integrator option max_nonlinear_iters must be positive");
   Require(krylov_max_dim > 0, "integrator option krylov_max_dim must be positive");
   Require(!(interpolate_outputs && fixed_step > 0.0),
           "integrator option interpolate_outputs needs adaptive steps (fixed_step = 0); fixed "
           "steps are shortened to land on every output time instead");
+}
+
+void CheckDenseNewtonSize(Index n, const std::string& where) {
+  Require(n <= kMaxDenseNewtonStates, [&] {
+    const double mib = static_cast<double>(n) * static_cast<double>(n) * 8.0 / (1024.0 * 1024.0);
+    return where + ": linear_solver 'dense' refuses " + std::to_string(n) + " states (limit " +
+           std::to_string(kMaxDenseNewtonStates) + "; the Newton matrix alone " + "would take " +
+           std::to_string(static_cast<long>(mib)) +
+           " MiB); use linear_solver 'gmres' or 'fgmres' with a preconditioner (option " +
+           "preconditioner: auto, field or band)";
+  });
 }
 
 IntegratorStats& IntegratorStats::operator+=(const IntegratorStats& other) {
@@ -61,6 +79,8 @@ IntegratorStats& IntegratorStats::operator+=(const IntegratorStats& other) {
   jacobian_evals += other.jacobian_evals;
   linear_iters += other.linear_iters;
   nonlinear_iters += other.nonlinear_iters;
+  preconditioner_setups += other.preconditioner_setups;
+  preconditioner_solves += other.preconditioner_solves;
   krylov_dim_max = std::max(krylov_dim_max, other.krylov_dim_max);
   wall_seconds += other.wall_seconds;
   if (first_step == 0.0) first_step = other.first_step;

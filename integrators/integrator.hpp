@@ -179,12 +179,21 @@ struct IntegratorOptions {
   // 1/(p̂ + 1); ~25% fewer f at the same tolerance, less accurate per tolerance, and not for
   // bptt near the stability limit (docs/methods/explicit.md). Other integrators ignore it.
   std::string step_controller = "arkode";
-  double max_step = 0.0;                // 0: unlimited
-  long max_steps = 100000;              // per output interval; exceeding it throws SundialsError
-  std::string linear_solver = "dense";  // implicit methods: "dense" (Jacobian) or "gmres" (JVPs)
-  int max_nonlinear_iters = 10;         // Newton iterations per stage (implicit methods)
-  int krylov_max_dim = 40;              // GMRES max Krylov dimension; epi2 Arnoldi max dimension
-  bool record_steps = false;            // fill Trajectory::step_times (used by BPTT replay)
+  double max_step = 0.0;    // 0: unlimited
+  long max_steps = 100000;  // per output interval; exceeding it throws SundialsError
+  // Implicit methods: "dense" (Jacobian, direct LU; at most kMaxDenseNewtonStates states),
+  // "gmres" (SPGMR with JVPs) or "fgmres" (flexible GMRES, SPFGMR, for preconditioners that vary
+  // between Krylov iterations).
+  std::string linear_solver = "dense";
+  // Preconditioner of the Krylov linear solvers (ignored with "dense"), M ≈ I − γ ∂f/∂z:
+  // "auto" — the field's (VectorField::MakePreconditioner) when it offers one, else none;
+  // "none"; "field" — the field's, ConfigError when it offers none; "band" — SUNDIALS' banded
+  // difference-quotient preconditioner with the field's JacobianHalfBandwidth() (ConfigError
+  // when the field declares none). Left preconditioning (docs/methods/implicit.md).
+  std::string preconditioner = "auto";
+  int max_nonlinear_iters = 10;  // Newton iterations per stage (implicit methods)
+  int krylov_max_dim = 40;       // GMRES max Krylov dimension; epi2 Arnoldi max dimension
+  bool record_steps = false;     // fill Trajectory::step_times (used by BPTT replay)
   // Adaptive SUNDIALS integrators only (dopri5, sdirk, cvodes_*): outputs before the last one are
   // interpolated instead of being stop times (see the file comment). ConfigError with
   // fixed_step > 0 or on an integrator without dense output.
@@ -192,22 +201,31 @@ struct IntegratorOptions {
 
   // Throws ConfigError naming the offending field (non-positive or NaN tolerances or step, ...).
   void Validate() const;
-  // linear_solver is "dense" (otherwise "gmres", once validated).
+  // linear_solver is "dense" (otherwise "gmres" or "fgmres", once validated).
   bool DenseLinearSolver() const { return linear_solver == "dense"; }
 };
 
+// The largest state a dense Newton solve accepts: an n × n matrix of 4096² doubles is 128 MiB.
+constexpr Index kMaxDenseNewtonStates = 4096;
+// Throws ConfigError naming `where`, the size n, the limit and the remedy (linear_solver gmres
+// or fgmres with a preconditioner) when a dense Newton matrix of n × n would exceed
+// kMaxDenseNewtonStates states. Every dense Newton path calls it before allocating.
+void CheckDenseNewtonSize(Index n, const std::string& where);
+
 struct IntegratorStats {
-  long steps = 0;              // accepted steps
-  long rejected_steps = 0;     // error-test and convergence failures
-  long rhs_evals = 0;          // f evaluations
-  long jvp_evals = 0;          // Jacobian-vector products
-  long jacobian_evals = 0;     // dense Jacobian evaluations
-  long linear_iters = 0;       // Krylov (GMRES/Arnoldi) iterations
-  long nonlinear_iters = 0;    // Newton iterations
-  long krylov_dim_max = 0;     // epi2: largest Krylov dimension used
-  double krylov_dim_mean = 0;  // epi2: mean Krylov dimension per φ-evaluation
-  double wall_seconds = 0;     // time spent in Solve
-  double first_step = 0;       // first step attempted (adaptive SUNDIALS integrators; signed)
+  long steps = 0;                  // accepted steps
+  long rejected_steps = 0;         // error-test and convergence failures
+  long rhs_evals = 0;              // f evaluations
+  long jvp_evals = 0;              // Jacobian-vector products
+  long jacobian_evals = 0;         // dense Jacobian evaluations
+  long linear_iters = 0;           // Krylov (GMRES/Arnoldi) iterations
+  long nonlinear_iters = 0;        // Newton iterations
+  long preconditioner_setups = 0;  // Preconditioner::Setup calls (or the band preconditioner's)
+  long preconditioner_solves = 0;  // Preconditioner::Solve calls (or the band preconditioner's)
+  long krylov_dim_max = 0;         // epi2: largest Krylov dimension used
+  double krylov_dim_mean = 0;      // epi2: mean Krylov dimension per φ-evaluation
+  double wall_seconds = 0;         // time spent in Solve
+  double first_step = 0;           // first step attempted (adaptive SUNDIALS integrators; signed)
 
   IntegratorStats& operator+=(const IntegratorStats& other);
 };

@@ -68,6 +68,7 @@ void SundialsStepper::Create(const OdeProblem& problem) {
   SetCommonOptions();
   BuildHooks();
   error_test_size_ = 0;  // scalar tolerances were just set
+  band_ = -1;
   state_size_ = problem.z0.size();
 }
 
@@ -131,6 +132,7 @@ void SundialsStepper::AttachLinearSolver() {
   void* mem = memory_.get();
   if (options_.DenseLinearSolver()) {
     const sunindextype n = N_VGetLength(y_.get());
+    CheckDenseNewtonSize(n, "integrator '" + name_ + "'");
     matrix_.reset(SUNDenseMatrix(n, n, *context_));
     detail::CheckNotNull(matrix_.get(), "SUNDenseMatrix", where_);
     linear_solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), *context_));
@@ -140,8 +142,7 @@ void SundialsStepper::AttachLinearSolver() {
     // The solver forms I − γJ itself; the callback fills ∂f/∂z.
     Check(api_.set_jac_fn.function(mem, DenseJacobianTrampoline), api_.set_jac_fn.name);
   } else {
-    linear_solver_.reset(
-        SUNLinSol_SPGMR(y_.get(), SUN_PREC_NONE, options_.krylov_max_dim, *context_));
+    linear_solver_.reset(detail::NewKrylovSolver(options_, y_.get(), *context_));
     detail::CheckNotNull(linear_solver_.get(), "SUNLinSol_SPGMR", where_);
     Check(api_.set_linear_solver.function(mem, linear_solver_.get(), nullptr),
           api_.set_linear_solver.name);
@@ -181,13 +182,19 @@ void SundialsStepper::SolveInto(const OdeProblem& problem, Trajectory& trajector
   problem.Validate();
   CallbackData& data = callback_data();
   data.Bind(problem.field.get(), &problem.theta);
+  data.preconditioner = nullptr;
+  preconditioner_.reset();
   error_record_.Clear();
+  // Resolved before any work, so a bad preconditioner option fails first.
+  detail::PreconditionerPlan plan = detail::PlanPreconditioner(
+      options_, *problem.field, PreconditionerSide::kForward, "integrator '" + name_ + "'");
   if (!memory_ || state_size_ != problem.z0.size()) {
     Create(problem);
   } else {
     AsEigen(y_.get()) = problem.z0;
     ReInitMemory(problem, y_.get());
   }
+  AttachPreconditioner(std::move(plan));
   SetTolerancesFor(problem);
   BeforeOutputLoop(problem);
   detail::RunOutputLoop(problem, options_, name_, y_.get(), hooks_, data, error_record_,
@@ -197,11 +204,41 @@ void SundialsStepper::SolveInto(const OdeProblem& problem, Trajectory& trajector
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+void SundialsStepper::AttachPreconditioner(detail::PreconditionerPlan plan) {
+  if (!linear_solver_ || options_.DenseLinearSolver()) return;
+  void* mem = memory_.get();
+  detail::ApplyPreconditionerPlan(
+      plan, linear_solver_.get(), options_, &band_,
+      [this](int flag, const char* call) { Check(flag, call); },
+      [&](Index half_bandwidth) {
+        Check(api_.band_prec_init.function(mem, N_VGetLength(y_.get()), half_bandwidth,
+                                           half_bandwidth),
+              api_.band_prec_init.name);
+      },
+      [&] {
+        Check(api_.set_preconditioner.function(mem, PrecSetupTrampoline, PrecSolveTrampoline),
+              api_.set_preconditioner.name);
+      });
+  preconditioner_ = std::move(plan.field_owned);
+  callback_data().preconditioner = preconditioner_.get();
+}
+
 void SundialsStepper::ReadStats(IntegratorStats& stats) {
   void* mem = memory_.get();
   Check(api_.get_num_steps.function(mem, &stats.steps), api_.get_num_steps.name);
   Check(api_.get_actual_init_step.function(mem, &stats.first_step), api_.get_actual_init_step.name);
   ReadMethodStats(stats);
+  const CallbackData& counted = callback_data();
+  if (band_ >= 0) {
+    // The band preconditioner's calls, counted by SUNDIALS.
+    Check(api_.get_num_prec_evals.function(mem, &stats.preconditioner_setups),
+          api_.get_num_prec_evals.name);
+    Check(api_.get_num_prec_solves.function(mem, &stats.preconditioner_solves),
+          api_.get_num_prec_solves.name);
+  } else {
+    stats.preconditioner_setups = counted.preconditioner_setups;
+    stats.preconditioner_solves = counted.preconditioner_solves;
+  }
   const CallbackData& data = callback_data();
   stats.rhs_evals = data.rhs_evals;
   stats.jvp_evals = data.jvp_evals;

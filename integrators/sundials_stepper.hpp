@@ -32,6 +32,7 @@
 #include "core/nvector.hpp"
 #include "core/sundials_context.hpp"
 #include "integrators/integrator.hpp"
+#include "integrators/krylov_solver.hpp"
 #include "integrators/sundials_check.hpp"
 
 namespace snode {
@@ -57,6 +58,10 @@ struct StepperApi {
   using JacTimesSetupFn = int (*)(sunrealtype, N_Vector, N_Vector, void*);
   using JacTimesVecFn = int (*)(N_Vector, N_Vector, sunrealtype, N_Vector, N_Vector, void*,
                                 N_Vector);
+  using PrecSetupFn = int (*)(sunrealtype, N_Vector, N_Vector, sunbooleantype, sunbooleantype*,
+                              sunrealtype, void*);
+  using PrecSolveFn = int (*)(sunrealtype, N_Vector, N_Vector, N_Vector, N_Vector, sunrealtype,
+                              sunrealtype, int, void*);
 
   detail::SolverFamily family = detail::SolverFamily::kArkode;
   int one_step_task = 0;  // ARK_ONE_STEP / CV_ONE_STEP
@@ -79,6 +84,10 @@ struct StepperApi {
   NamedCall<int (*)(void*, SUNLinearSolver, SUNMatrix)> set_linear_solver;
   NamedCall<int (*)(void*, JacFn)> set_jac_fn;
   NamedCall<int (*)(void*, JacTimesSetupFn, JacTimesVecFn)> set_jac_times;
+  NamedCall<int (*)(void*, PrecSetupFn, PrecSolveFn)> set_preconditioner;
+  NamedCall<int (*)(void*, sunindextype, sunindextype, sunindextype)> band_prec_init;
+  NamedCall<int (*)(void*, long*)> get_num_prec_evals;
+  NamedCall<int (*)(void*, long*)> get_num_prec_solves;
 };
 
 class SundialsStepper : public Integrator {
@@ -128,8 +137,10 @@ class SundialsStepper : public Integrator {
   void* memory() const { return memory_.get(); }
   SUNContext context() const { return *context_; }
   // options.linear_solver "dense": a dense matrix and direct solver with the field's
-  // DenseJacobian; "gmres": matrix-free SPGMR (Krylov dimension options.krylov_max_dim) with its
-  // Jvp. Call from ConfigureMethod.
+  // DenseJacobian (ConfigError above kMaxDenseNewtonStates states, before allocating); "gmres" /
+  // "fgmres": matrix-free SPGMR / SPFGMR (Krylov dimension options.krylov_max_dim) with its Jvp,
+  // preconditioned per solve as options.preconditioner says (integrators/krylov_solver.hpp).
+  // Call from ConfigureMethod.
   void AttachLinearSolver();
   bool HasLinearSolver() const { return linear_solver_ != nullptr; }
   // Takes ownership of a nonlinear solver (freed after the solver memory); throws if null.
@@ -147,6 +158,8 @@ class SundialsStepper : public Integrator {
   // Sets the tolerances when the problem's error_test_size differs from the last solve's.
   void SetTolerancesFor(const OdeProblem& problem);
   void ReadStats(IntegratorStats& stats);
+  // Attaches the preconditioner of this solve's field (after Create or ReInit).
+  void AttachPreconditioner(detail::PreconditionerPlan plan);
 
   std::string name_;
   std::string where_;
@@ -156,6 +169,8 @@ class SundialsStepper : public Integrator {
   detail::EvolveHooks hooks_;
   Index state_size_ = 0;
   Index error_test_size_ = 0;  // the problem's error_test_size the tolerances are set for
+  Index band_ = -1;  // ApplyPreconditionerPlan: half-bandwidth of the band one, −2 trampolines
+  std::unique_ptr<Preconditioner> preconditioner_;  // the field's, for this solve
   // Declared in creation order: destroyed solver memory first, context last.
   std::unique_ptr<Context> context_;
   NVectorPtr y_;
