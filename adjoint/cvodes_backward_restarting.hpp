@@ -46,6 +46,9 @@ class CvodesRestartingBackward : public BackwardStrategy {
   long quadrature_vjps_ = 0;    // their count in this pass
 
  private:
+  // atol × min(1, ‖a‖∞) for the segment that starts from a (see the definition).
+  void ScaleToleranceToAdjoint(const Vector& a);
+
   const bool record_;
   const bool jump_layer_;
   JumpLayer layer_;

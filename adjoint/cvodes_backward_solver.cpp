@@ -38,6 +38,22 @@ int BackwardData::Finite(const char* what, double t, const Eigen::Ref<const Eige
 
 namespace {
 
+// The field's saved forward pass at (t, z) (FSaving), computed when the last one was at another
+// (t, z); nullptr when the field keeps none. fB, its Krylov products and fQB at one step all take
+// their VJPs at the same z, so the network's forward pass runs once per point, not per product.
+const double* SavedForwardPass(BackwardData& data, sunrealtype t, ConstVectorRef z) {
+  if (data.saved_pass.size() == 0) return nullptr;
+  if (!data.saved_valid || t != data.saved_t || z != data.saved_z) {
+    data.saved_valid = false;  // stays false if FSaving throws
+    data.saved_z = z;
+    data.saved_f.resize(z.size());
+    data.field->FSaving(t, z, *data.theta, data.saved_f, data.saved_pass.data());
+    data.saved_t = t;
+    data.saved_valid = true;
+  }
+  return data.saved_pass.data();
+}
+
 // adjoint ODE (SUNDIALS' fB is the literal time derivative, integrated toward decreasing t):
 // da/dt = −(∂f/∂z)ᵀ a − (∂g/∂z)ᵀ, for each column of yB (the running cost in one column only).
 int AdjointRhs(sunrealtype t, N_Vector y, N_Vector yB, N_Vector yB_dot, void* user_data) {
@@ -47,22 +63,14 @@ int AdjointRhs(sunrealtype t, N_Vector y, N_Vector yB, N_Vector yB_dot, void* us
     data.vjp_evals += data.columns;
     const auto z = AsConstEigen(y);
     const Index n = z.size();
-    const bool saved = data.saved_pass.size() > 0;
-    if (saved && (!data.saved_valid || t != data.saved_t || z != data.saved_z)) {
-      data.saved_z = z;
-      data.saved_f.resize(n);
-      data.field->FSaving(t, z, *data.theta, data.saved_f, data.saved_pass.data());
-      data.saved_t = t;
-      data.saved_valid = true;
-    }
+    const double* saved = SavedForwardPass(data, t, z);
     auto all_in = AsConstEigen(yB);
     auto all_out = AsEigen(yB_dot);
     for (Index column = 0; column < data.columns; ++column) {
       const auto in = all_in.segment(column * n, n);
       auto out = all_out.segment(column * n, n);
       if (saved) {
-        data.field->VjpSaved(t, z, *data.theta, data.saved_pass.data(), in, out,
-                             VectorRef(data.saved_f.head(0)));
+        data.field->VjpSaved(t, z, *data.theta, saved, in, out, VectorRef(data.saved_f.head(0)));
       } else {
         data.field->VjpState(t, z, *data.theta, in, out);
       }
@@ -86,7 +94,14 @@ int AdjointQuadRhs(sunrealtype t, N_Vector y, N_Vector yB, N_Vector qB_dot, void
     ++data.vjp_evals;
     auto out = AsEigen(qB_dot);
     out.setZero();
-    data.field->VjpParams(t, AsConstEigen(y), *data.theta, AsConstEigen(yB), out);
+    const auto z = AsConstEigen(y);
+    if (const double* saved = SavedForwardPass(data, t, z)) {
+      data.saved_state_product.resize(z.size());
+      data.field->VjpSaved(t, z, *data.theta, saved, AsConstEigen(yB), data.saved_state_product,
+                           out);
+    } else {
+      data.field->VjpParams(t, z, *data.theta, AsConstEigen(yB), out);
+    }
     out = -out;
     return data.Finite("fQB", t, out);
   } catch (...) {
@@ -126,9 +141,15 @@ int AdjointJacTimes(N_Vector vB, N_Vector JvB, sunrealtype t, N_Vector y, N_Vect
     const Index n = z.size();
     auto all_in = AsConstEigen(vB);
     auto all_out = AsEigen(JvB);
+    const double* saved = SavedForwardPass(data, t, z);
     for (Index column = 0; column < data.columns; ++column) {
       auto out = all_out.segment(column * n, n);
-      data.field->VjpState(t, z, *data.theta, all_in.segment(column * n, n), out);
+      if (saved) {
+        data.field->VjpSaved(t, z, *data.theta, saved, all_in.segment(column * n, n), out,
+                             VectorRef(data.saved_f.head(0)));
+      } else {
+        data.field->VjpState(t, z, *data.theta, all_in.segment(column * n, n), out);
+      }
       out = -out;
     }
     return data.Finite("jtimesB", t, all_out);

@@ -42,7 +42,8 @@ struct BackwardData : CallbackFailure {
   // distinct times per gradient).
   Vector saved_pass;
   Vector saved_z;
-  Vector saved_f;  // FSaving's f, unused
+  Vector saved_f;              // FSaving's f, unused
+  Vector saved_state_product;  // fQB's discarded state product (VjpSaved computes both)
   double saved_t = 0.0;
   bool saved_valid = false;
 

@@ -14,6 +14,8 @@
 //
 // --bench R: the scaling benchmark (studies/reaction_diffusion_bench.hpp) over --sizes.
 
+#include "problems/reaction_diffusion.hpp"
+
 #include <iostream>
 #include <optional>
 #include <string>
@@ -21,7 +23,6 @@
 
 #include "apps/cli/reaction_diffusion_cli.hpp"
 #include "apps/common/app_common.hpp"
-#include "problems/reaction_diffusion.hpp"
 #include "studies/bench_util.hpp"
 #include "studies/reaction_diffusion_bench.hpp"
 
@@ -34,19 +35,19 @@ void PrintRun(const GradientRun& run, std::ostream& out) {
   table.AddRow({"method", run.spec.Label()});
   table.AddRow({"loss", FormatScientific(run.loss, 10)});
   table.AddRow({"‖dL/dθ‖₂", FormatScientific(run.gradient.norm(), 6)});
-  table.AddRow({"time (wall / CPU)", FormatSeconds(run.seconds) + " / " +
-                                          FormatSeconds(run.cpu_seconds)});
+  table.AddRow(
+      {"time (wall / CPU)", FormatSeconds(run.seconds) + " / " + FormatSeconds(run.cpu_seconds)});
   table.AddRow({"steps forward / backward",
                 std::to_string(s.forward_steps) + " / " + std::to_string(s.backward_steps)});
   table.AddRow({"f forward / backward", std::to_string(s.forward_rhs_evals) + " / " +
                                             std::to_string(s.backward_rhs_evals)});
   table.AddRow({"JVP / VJP", std::to_string(s.jvp_evals) + " / " + std::to_string(s.vjp_evals)});
-  table.AddRow({"Newton iterations forward / backward",
-                std::to_string(s.forward_nonlinear_iters) + " / " +
-                    std::to_string(s.backward_nonlinear_iters)});
-  table.AddRow({"Krylov iterations forward / backward",
-                std::to_string(s.forward_linear_iters) + " / " +
-                    std::to_string(s.backward_linear_iters)});
+  table.AddRow(
+      {"Newton iterations forward / backward", std::to_string(s.forward_nonlinear_iters) + " / " +
+                                                   std::to_string(s.backward_nonlinear_iters)});
+  table.AddRow(
+      {"Krylov iterations forward / backward",
+       std::to_string(s.forward_linear_iters) + " / " + std::to_string(s.backward_linear_iters)});
   table.AddRow({"preconditioner setups forward / backward",
                 std::to_string(s.forward_preconditioner_setups) + " / " +
                     std::to_string(s.backward_preconditioner_setups)});
@@ -69,8 +70,8 @@ int RunGradientAt(const ReactionDiffusionCommandLine& line) {
             << setup.ode.theta.size() << " parameters): Brusselator data in "
             << FormatSeconds(data_clock.Seconds()) << "\n";
   if (common.check_gradient) {
-    RunGradientCheck("reaction-diffusion N=" + std::to_string(line.points), setup.ode,
-                     *setup.loss, common, std::cout);
+    RunGradientCheck("reaction-diffusion N=" + std::to_string(line.points), setup.ode, *setup.loss,
+                     common, std::cout);
   }
   MethodSpec spec{common.gradient, common.integrator, "", common.gradient_options};
   const GradientRun run = RunGradient(spec, setup.ode, *setup.loss);
@@ -101,7 +102,7 @@ int RunGradientAt(const ReactionDiffusionCommandLine& line) {
 
 int Run(int argc, char** argv) {
   const std::optional<Flags> flags =
-      StartCommandLine(argc, argv, ReactionDiffusionCommandLine(), std::cout);
+      StartCommandLine(argc, argv, ReactionDiffusionAppCommandLine(), std::cout);
   if (!flags) return 0;
   const ReactionDiffusionCommandLine line = ReadReactionDiffusionCommandLine(*flags);
   PrepareOutputDirectory(line.common.out_dir);

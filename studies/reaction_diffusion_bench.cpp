@@ -45,12 +45,12 @@ std::string SkipLargeTape(Index points, const ReactionDiffusionBenchOptions& opt
                           const std::vector<ScalingRun>& earlier) {
   for (auto it = earlier.rbegin(); it != earlier.rend(); ++it) {
     if (!it->ran || it->last.threw) continue;
-    const double predicted = it->last.stats.stored_bytes * static_cast<double>(points) /
-                             static_cast<double>(it->points);
+    const double predicted =
+        it->last.stats.stored_bytes * static_cast<double>(points) / static_cast<double>(it->points);
     if (predicted > options.tape_limit_bytes) {
-      return "tape ~" + FormatBytes(predicted) + " (from " + FormatBytes(it->last.stats.stored_bytes) +
-             " at N = " + std::to_string(it->points) + ") exceeds the " +
-             FormatBytes(options.tape_limit_bytes) + " limit";
+      return "tape ~" + FormatBytes(predicted) + " (from " +
+             FormatBytes(it->last.stats.stored_bytes) + " at N = " + std::to_string(it->points) +
+             ") exceeds the " + FormatBytes(options.tape_limit_bytes) + " limit";
     }
     return "";
   }
@@ -59,7 +59,8 @@ std::string SkipLargeTape(Index points, const ReactionDiffusionBenchOptions& opt
 
 std::vector<ScalingMethod> ScalingMethods() {
   std::vector<ScalingMethod> methods;
-  methods.push_back({MainScalingMethod(), "cvodes_adjoint", "cvodes_bdf", "gmres", "field", NoSkip});
+  methods.push_back(
+      {MainScalingMethod(), "cvodes_adjoint", "cvodes_bdf", "gmres", "field", NoSkip});
   methods.push_back({"cvodes_adjoint/cvodes_bdf gmres+band", "cvodes_adjoint", "cvodes_bdf",
                      "gmres", "band", NoSkip});
   methods.push_back({"cvodes_adjoint/cvodes_bdf gmres", "cvodes_adjoint", "cvodes_bdf", "gmres",
@@ -69,10 +70,9 @@ std::vector<ScalingMethod> ScalingMethods() {
                        if (points <= o.unpreconditioned_max_points) return "";
                        return "unpreconditioned Krylov iterations grow with the stiffness ∝ N²";
                      }});
-  methods.push_back({"backsolve_adjoint/cvodes_bdf gmres+field", "backsolve_adjoint",
-                     "cvodes_bdf", "gmres", "field", NoSkip});
-  methods.push_back(
-      {"bptt/sdirk gmres+field", "bptt", "sdirk", "gmres", "field", SkipLargeTape});
+  methods.push_back({"backsolve_adjoint/cvodes_bdf gmres+field", "backsolve_adjoint", "cvodes_bdf",
+                     "gmres", "field", NoSkip});
+  methods.push_back({"bptt/sdirk gmres+field", "bptt", "sdirk", "gmres", "field", SkipLargeTape});
   methods.push_back({"bptt/dopri5 (explicit)", "bptt", "dopri5", "dense", "none",
                      [](Index points, const ReactionDiffusionBenchOptions& o,
                         const std::vector<ScalingRun>&) -> std::string {
@@ -134,7 +134,8 @@ void RunRepetitions(const ScalingMethod& method, const problems::ProblemSetup& s
     if (progress != nullptr) {
       *progress << "  N = " << run.points << "  " << run.label << "  " << (r + 1) << "/"
                 << options.repetitions << "  "
-                << (run.last.threw ? "failed: " + run.last.message : FormatSeconds(run.last.seconds))
+                << (run.last.threw ? "failed: " + run.last.message
+                                   : FormatSeconds(run.last.seconds))
                 << std::endl;
     }
     if (run.last.threw) break;  // a failure repeats; one message is enough
@@ -154,9 +155,8 @@ void DifferenceCheck(const problems::ProblemSetup& setup,
   const double scale = size.reference.cwiseAbs().maxCoeff();
   double worst = 0.0;
   for (int k = 0; k < options.difference_entries; ++k) {
-    const Index i = options.difference_entries == 1
-                        ? 0
-                        : (params - 1) * k / (options.difference_entries - 1);
+    const Index i =
+        options.difference_entries == 1 ? 0 : (params - 1) * k / (options.difference_entries - 1);
     const double x = map.base()(i);
     const double h = 1e-3 * std::max(1.0, std::abs(x));
     auto quotient = [&](double step) {
@@ -183,9 +183,9 @@ ScalingSize RunSize(Index points, const ReactionDiffusionBenchOptions& options,
   if (progress != nullptr) {
     *progress << "N = " << points << ": data in " << FormatSeconds(size.data_seconds) << std::endl;
   }
-  const GradientRun reference = RunGradient(
-      SpecFor(ScalingMethods().front(), options.reference_rtol, options.reference_atol), setup.ode,
-      *setup.loss);
+  const GradientRun reference =
+      RunGradient(SpecFor(ScalingMethods().front(), options.reference_rtol, options.reference_atol),
+                  setup.ode, *setup.loss);
   size.reference_seconds = reference.seconds;
   if (reference.threw) {
     size.reference_failure = reference.message;

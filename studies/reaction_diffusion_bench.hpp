@@ -52,16 +52,15 @@ struct ScalingRun {
   std::string label;  // "cvodes_adjoint/cvodes_bdf gmres+field"
   Index points = 0;
   bool ran = false;
-  std::string skipped;         // why it did not run (empty when it ran)
-  GradientRun last;            // the last repetition
+  std::string skipped;          // why it did not run (empty when it ran)
+  GradientRun last;             // the last repetition
   std::vector<double> seconds;  // wall time per repetition
   std::vector<double> cpu_seconds;
   double peak_rss_bytes = 0.0;  // high-water mark of the process during the first repetition
-  double error = 0.0;           // ‖g − g_ref‖₂ / ‖g_ref‖₂ over dL/dθ (NaN without a reference)
+  double error = 0.0;  // ‖g − g_ref‖₂ / ‖g_ref‖₂ over dL/dθ (NaN without a reference)
   double max_component_error = 0.0;  // max_i |g_i − g_ref,i| / ‖g_ref‖∞ over dL/dθ
   // Field costs of the first repetition (the main method only; zero otherwise).
-  double operator_seconds = 0.0, pointwise_seconds = 0.0, setup_seconds = 0.0,
-         solve_seconds = 0.0;
+  double operator_seconds = 0.0, pointwise_seconds = 0.0, setup_seconds = 0.0, solve_seconds = 0.0;
   long operator_calls = 0, pointwise_calls = 0;
 };
 

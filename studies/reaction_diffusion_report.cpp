@@ -17,10 +17,10 @@ namespace snode {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kTimeTarget = 1.5;       // s per gradient at N = 10 000
-constexpr double kErrorTarget = 1e-4;     // relative to the tight reference
-constexpr double kRatioTarget = 12.0;     // time(10N)/time(N) from N = 1 000 on
-constexpr double kMemoryTarget = 2.0e9;   // bytes at N = 100 000
+constexpr double kTimeTarget = 1.5;      // s per gradient at N = 10 000
+constexpr double kErrorTarget = 1e-4;    // relative to the tight reference
+constexpr double kRatioTarget = 12.0;    // time(10N)/time(N) from N = 1 000 on
+constexpr double kMemoryTarget = 2.0e9;  // bytes at N = 100 000
 
 // Newton and Krylov iterations and preconditioner work of a gradient, forward and backward.
 struct SolverCounts {
@@ -104,31 +104,31 @@ std::vector<Ratio> Ratios(const std::vector<ScalingSize>& sizes) {
       const ScalingRun& small = sizes[k - 1].runs[m];
       const ScalingRun& large = sizes[k].runs[m];
       if (!Succeeded(small) || !Succeeded(large)) continue;
-      ratios.push_back({large.label, small.points, large.points,
-                        MedianSeconds(large) / MedianSeconds(small)});
+      ratios.push_back(
+          {large.label, small.points, large.points, MedianSeconds(large) / MedianSeconds(small)});
     }
   }
   return ratios;
 }
 
 void PrintBreakdown(const std::vector<ScalingSize>& sizes, std::ostream& out) {
-  Table table({"N", "time/grad", "network", "operator", "P setup", "P solve",
-               "SUNDIALS + vectors", "network calls", "network per call"});
+  Table table({"N", "time/grad", "network", "operator", "P setup", "P solve", "SUNDIALS + vectors",
+               "network calls", "network per call"});
   for (const ScalingSize& size : sizes) {
     const ScalingRun& run = size.runs.front();
     if (!Succeeded(run)) continue;
     const double total = run.last.seconds > 0 ? run.seconds.front() : kNaN;
-    const double rest = total - run.pointwise_seconds - run.operator_seconds -
-                        run.setup_seconds - run.solve_seconds;
+    const double rest = total - run.pointwise_seconds - run.operator_seconds - run.setup_seconds -
+                        run.solve_seconds;
     auto share = [&](double s) {
       return FormatSeconds(s) + " (" + FormatNumber(100.0 * s / total, 2) + "%)";
     };
-    table.AddRow({std::to_string(size.points), FormatSeconds(total), share(run.pointwise_seconds),
-                  share(run.operator_seconds), share(run.setup_seconds),
-                  share(run.solve_seconds), share(rest), std::to_string(run.pointwise_calls),
-                  FormatSeconds(run.pointwise_calls > 0
-                                    ? run.pointwise_seconds / double(run.pointwise_calls)
-                                    : kNaN)});
+    table.AddRow(
+        {std::to_string(size.points), FormatSeconds(total), share(run.pointwise_seconds),
+         share(run.operator_seconds), share(run.setup_seconds), share(run.solve_seconds),
+         share(rest), std::to_string(run.pointwise_calls),
+         FormatSeconds(run.pointwise_calls > 0 ? run.pointwise_seconds / double(run.pointwise_calls)
+                                               : kNaN)});
   }
   out << "\ncost breakdown of " << MainScalingMethod()
       << " (first repetition; the network's share is the floor of any method that evaluates it "
@@ -149,9 +149,8 @@ void WriteScalingCsv(const std::string& path, const std::vector<ScalingSize>& si
                       number(double(s.forward_steps)), number(double(s.backward_steps)),
                       number(double(s.forward_rhs_evals + s.backward_rhs_evals)),
                       number(double(s.jvp_evals)), number(double(s.vjp_evals)),
-                      number(double(c.setups)), number(double(c.solves)),
-                      number(double(c.newton)), number(double(c.krylov)),
-                      number(run.peak_rss_bytes), number(run.error),
+                      number(double(c.setups)), number(double(c.solves)), number(double(c.newton)),
+                      number(double(c.krylov)), number(run.peak_rss_bytes), number(run.error),
                       ok && s.flagged ? "1" : "0"});
     }
   }
@@ -164,15 +163,16 @@ void WriteScalingCsv(const std::string& path, const std::vector<ScalingSize>& si
 
 void PlotTimes(const std::string& dir, const std::vector<ScalingSize>& sizes, std::ostream& out) {
   std::string data;
-  std::string plot = "set logscale xy\nset xlabel 'grid points N'\nset ylabel 'seconds per "
-                     "gradient'\nset key top left\nset grid\nplot ";
+  std::string plot =
+      "set logscale xy\nset xlabel 'grid points N'\nset ylabel 'seconds per "
+      "gradient'\nset key top left\nset grid\nplot ";
   const std::size_t methods = sizes.front().runs.size();
   for (std::size_t m = 0; m < methods; ++m) {
     data += "# " + sizes.front().runs[m].label + "\n";
     for (const ScalingSize& size : sizes) {
       const ScalingRun& run = size.runs[m];
-      if (Succeeded(run)) data += std::to_string(size.points) + " " +
-                                  FormatNumber(MedianSeconds(run), 6) + "\n";
+      if (Succeeded(run))
+        data += std::to_string(size.points) + " " + FormatNumber(MedianSeconds(run), 6) + "\n";
     }
     data += "\n\n";
     plot += std::string(m ? ", " : "") + "'w6_time_vs_n.dat' index " + std::to_string(m) +
@@ -191,15 +191,16 @@ std::vector<bench::BenchRow> SummaryRows(const std::vector<ScalingSize>& sizes) 
   for (const ScalingSize& size : sizes) {
     const ScalingRun& run = size.runs.front();
     const std::string config = main + " N=" + std::to_string(size.points);
-    bench::BenchRow time = bench::MakeRow("W6", config, "time per gradient", "s",
-                                          bench::Summarize(run.seconds));
+    bench::BenchRow time =
+        bench::MakeRow("W6", config, "time per gradient", "s", bench::Summarize(run.seconds));
     bench::SetCpu(time, bench::Summarize(run.cpu_seconds));
     if (size.points == 10000) bench::SetTarget(time, kTimeTarget, "<= 1.5 s");
-    bench::BenchRow error = bench::MakeRow("W6", config, "dL/dθ error vs reference", "",
-                                           bench::Summarize({run.error}));
+    bench::BenchRow error =
+        bench::MakeRow("W6", config, "dL/dθ error vs reference", "", bench::Summarize({run.error}));
     bench::SetTarget(error, kErrorTarget, "<= 1e-4");
-    bench::BenchRow krylov = bench::MakeRow("W6", config, "Krylov per Newton iteration", "",
-                                            bench::Summarize({Counts(run.last.stats).KrylovPerNewton()}));
+    bench::BenchRow krylov =
+        bench::MakeRow("W6", config, "Krylov per Newton iteration", "",
+                       bench::Summarize({Counts(run.last.stats).KrylovPerNewton()}));
     bench::BenchRow memory = bench::MakeRow("W6", config, "peak RSS", "GB",
                                             bench::Summarize({run.peak_rss_bytes / 1e9}));
     if (size.points == 100000) bench::SetTarget(memory, kMemoryTarget / 1e9, "<= 2 GB");
@@ -227,12 +228,13 @@ nlohmann::json Details(const std::vector<ScalingSize>& sizes) {
                             {"reference_seconds", JsonNumber(size.reference_seconds)},
                             {"difference_error", JsonNumber(size.difference_error)}};
     for (const ScalingRun& run : size.runs) {
-      entry["runs"].push_back({{"method", run.label},
-                               {"status", Status(run)},
-                               {"seconds", bench::SpreadJson(bench::Summarize(run.seconds))},
-                               {"cpu_seconds", bench::SpreadJson(bench::Summarize(run.cpu_seconds))},
-                               {"peak_rss_bytes", JsonNumber(run.peak_rss_bytes)},
-                               {"error", JsonNumber(run.error)}});
+      entry["runs"].push_back(
+          {{"method", run.label},
+           {"status", Status(run)},
+           {"seconds", bench::SpreadJson(bench::Summarize(run.seconds))},
+           {"cpu_seconds", bench::SpreadJson(bench::Summarize(run.cpu_seconds))},
+           {"peak_rss_bytes", JsonNumber(run.peak_rss_bytes)},
+           {"error", JsonNumber(run.error)}});
     }
     details.push_back(entry);
   }
@@ -254,8 +256,8 @@ void ReportReactionDiffusionBench(const ReactionDiffusionBenchOptions& options,
   out << "\ntime(10N)/time(N):\n";
   Table ratios({"method", "N", "ratio"});
   for (const Ratio& r : Ratios(sizes)) {
-    ratios.AddRow({r.label, std::to_string(r.from) + " → " + std::to_string(r.to),
-                   FormatNumber(r.ratio, 3)});
+    ratios.AddRow(
+        {r.label, std::to_string(r.from) + " → " + std::to_string(r.to), FormatNumber(r.ratio, 3)});
   }
   ratios.Print(out);
   PrintBreakdown(sizes, out);

@@ -43,9 +43,9 @@ void ReadBenchFlags(const Flags& flags, ReactionDiffusionCommandLine& line) {
   if (flags.count("sizes")) {
     bench.sizes.clear();
     for (const double n : ParseDoubleList(flags["sizes"].as<std::string>(), "--sizes")) {
-      Require(n >= 3 && n <= kMaxPoints && std::floor(n) == n,
-              "--sizes: a grid size must be a whole number between 3 and 1e7, got " +
-                  FormatNumber(n));
+      Require(
+          n >= 3 && n <= kMaxPoints && std::floor(n) == n,
+          "--sizes: a grid size must be a whole number between 3 and 1e7, got " + FormatNumber(n));
       bench.sizes.push_back(static_cast<Index>(n));
     }
   }
@@ -78,7 +78,7 @@ ReactionDiffusionCommandLine ReadReactionDiffusionCommandLine(const Flags& flags
   return line;
 }
 
-AppCommandLine ReactionDiffusionCommandLine() {
+AppCommandLine ReactionDiffusionAppCommandLine() {
   return {"reaction_diffusion", kUsage, AddReactionDiffusionOptions,
           [](const Flags& flags) { ReadReactionDiffusionCommandLine(flags); }};
 }

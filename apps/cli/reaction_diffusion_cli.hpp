@@ -19,7 +19,7 @@ struct ReactionDiffusionCommandLine {
   ReactionDiffusionBenchOptions bench;    // --sizes, --no-plots, --seed, --out (with --bench)
 };
 
-AppCommandLine ReactionDiffusionCommandLine();
+AppCommandLine ReactionDiffusionAppCommandLine();
 // Reads and validates every flag; a given flag the run does not use is a ConfigError.
 ReactionDiffusionCommandLine ReadReactionDiffusionCommandLine(const Flags& flags);
 

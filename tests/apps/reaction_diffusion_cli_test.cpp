@@ -15,11 +15,11 @@ namespace {
 
 ReactionDiffusionCommandLine Read(const std::vector<std::string>& args) {
   return ReadReactionDiffusionCommandLine(
-      test_util::ParseArgs(ReactionDiffusionCommandLine(), args));
+      test_util::ParseArgs(ReactionDiffusionAppCommandLine(), args));
 }
 
 std::string ErrorOf(const std::vector<std::string>& args) {
-  return test_util::ReadError(ReactionDiffusionCommandLine(), args);
+  return test_util::ReadError(ReactionDiffusionAppCommandLine(), args);
 }
 
 TEST(ReactionDiffusionCli, DefaultsAreTheStiffKrylovPath) {
