@@ -284,6 +284,10 @@ LossAndGradient Bptt::Run(const OdeProblem& problem, const Loss& loss,
   result.forward.stats.steps = static_cast<long>(num_steps);
   result.forward.stats.rhs_evals = stats.forward_rhs_evals;
   result.forward.stats.jvp_evals = tape.jvp_evals;
+  result.forward.stats.nonlinear_iters = stats.forward_nonlinear_iters;
+  result.forward.stats.linear_iters = stats.forward_linear_iters;
+  result.forward.stats.preconditioner_setups = stats.forward_preconditioner_setups;
+  result.forward.stats.preconditioner_solves = stats.forward_preconditioner_solves;
   return result;
 }
 

@@ -73,7 +73,10 @@
 //
 // Supported integrators: every one that declares its tableau (Capabilities().tableau): explicit
 // (euler, rk4, dopri5) or, when the kind is kDiagonallyImplicit, implicit stages (backward_euler,
-// sdirk) with linear solver "dense" or "gmres". One without a tableau (epi2, cvodes_*) →
+// sdirk) with linear solver "dense" or "gmres"/"fgmres" (bptt's own right-preconditioned GMRES;
+// options.preconditioner "auto"/"field"/"none": the field's kForward side for the Newton
+// corrections and its kTransposed side for the reverse stage solves, both with γ = h a_ii;
+// "band" is a ConfigError). One without a tableau (epi2, cvodes_*) →
 // ConfigError "gradient 'bptt' needs an integrator that declares its Butcher tableau; 'X' does
 // not".
 //

@@ -131,7 +131,7 @@ void BpttTape::MakePreconditioners() {
     return "gradient 'bptt': integrator option preconditioner 'band' is SUNDIALS' and does not "
            "reach bptt's own stage solves; use 'auto', 'field' or 'none'";
   });
-  const std::string where = "gradient 'bptt'";
+  static const std::string where = "gradient 'bptt'";
   forward_preconditioner =
       detail::PlanPreconditioner(io, field, PreconditionerSide::kForward, where).field_owned;
   transposed_preconditioner =

@@ -14,12 +14,13 @@
 //
 // Forward: GradientOptions::integrator must be a CVODES integrator, i.e. declare a
 // cvodes_method (IntegratorCapabilities; the CVODES memory is created with that method): BDF +
-// Newton ("cvodes_bdf"; linear_solver "dense" uses the field's DenseJacobian, "gmres" uses SPGMR
-// with Jvp) or Adams + fixed-point iteration ("cvodes_adams", no Jacobian). The stop time is the
-// last output time T, so the forward ends exactly at T; intermediate output times are read from
-// CVODES' dense output (CVodeGetDky) of the step that contains them (see docs/gradients.md for
-// why they are not stop times).
-// Checkpoints every CvodesAdjointOptions::checkpoint_interval steps, Hermite or polynomial
+// Newton ("cvodes_bdf"; linear_solver "dense" uses the field's DenseJacobian, "gmres"/"fgmres"
+// SPGMR/SPFGMR with Jvp, preconditioned as options.preconditioner says: the field's kForward side
+// forward, its kTransposed side with γ = −γB backward; docs/methods/cvodes-adjoint.md) or Adams +
+// fixed-point iteration ("cvodes_adams", no Jacobian). The stop time is the last output time T, so
+// the forward ends exactly at T; intermediate output times are read from CVODES' dense output
+// (CVodeGetDky) of the step that contains them (see docs/gradients.md for why they are not stop
+// times). Checkpoints every CvodesAdjointOptions::checkpoint_interval steps, Hermite or polynomial
 // interpolation (CvodesAdjointOptions::interpolation).
 //
 // Backward: backward_integrator "" (the forward's) or any registered integrator, chosen by what

@@ -60,8 +60,33 @@ class ReversedStateAdjointField final : public ReversedAdjointFieldBase {
   std::unique_ptr<VectorField> Clone() const override {
     return std::make_unique<ReversedStateAdjointField>(field_, theta_, loss_, forward_);
   }
+  // The integrator's Newton matrix I − γ (∂f/∂z)ᵀ(z(t)) at t = −s is the original field's
+  // transposed side with the same γ, at the recorded z(t) and the original θ.
+  std::unique_ptr<Preconditioner> MakePreconditioner(PreconditionerSide side) override {
+    if (side != PreconditionerSide::kForward) return nullptr;
+    std::unique_ptr<Preconditioner> inner =
+        field_->MakePreconditioner(PreconditionerSide::kTransposed);
+    if (!inner) return nullptr;
+    return std::make_unique<Reversed>(std::move(inner), *this);
+  }
 
  private:
+  class Reversed final : public Preconditioner {
+   public:
+    Reversed(std::unique_ptr<Preconditioner> inner, ReversedStateAdjointField& owner)
+        : inner_(std::move(inner)), owner_(owner), z_(owner.n_) {}
+    void Setup(double s, ConstVectorRef /*a*/, ConstVectorRef /*theta*/, double gamma) override {
+      owner_.forward_->Evaluate(-s, z_);
+      inner_->Setup(-s, z_, *owner_.theta_, gamma);
+    }
+    void Solve(ConstVectorRef r, VectorRef x) override { inner_->Solve(r, x); }
+
+   private:
+    std::unique_ptr<Preconditioner> inner_;
+    ReversedStateAdjointField& owner_;
+    Vector z_;
+  };
+
   VectorField* field_;
   const Vector* theta_;
   const Loss* loss_;
@@ -85,7 +110,12 @@ class RegistryBackward final : public BackwardStrategy {
   void Run(const BackwardPass& pass, Vector& a, Vector& grad, GradientStats& stats) override {
     quadrature_vjps_ = 0;
     quadrature_.Reset(n_);
+    solves_ = IntegratorStats();
     stats.backward_steps = Solve(pass, a, grad);
+    stats.backward_nonlinear_iters = solves_.nonlinear_iters;
+    stats.backward_linear_iters = solves_.linear_iters;
+    stats.backward_preconditioner_setups = solves_.preconditioner_setups;
+    stats.backward_preconditioner_solves = solves_.preconditioner_solves;
     quadrature_.Flush(*pass.problem.field, pass.problem.theta, grad);
     stats.backward_restarts = 0;
     stats.backward_rhs_evals = reversed_ ? reversed_->rhs_evals : 0;
@@ -108,6 +138,7 @@ class RegistryBackward final : public BackwardStrategy {
   StepPolynomials polynomials_;
   std::unique_ptr<Integrator> solver_;
   const bool output_jumps_;  // the solver declares output jumps
+  IntegratorStats solves_;   // the backward solves of the current Run, summed
   std::shared_ptr<ReversedStateAdjointField> reversed_;
   OdeProblem problem_;  // the reversed problem, kept across calls
   QuadratureBatch quadrature_;
@@ -172,6 +203,7 @@ long RegistryBackward::Solve(const BackwardPass& pass, Vector& a, Vector& grad) 
     const Trajectory solution = solver_->Solve(problem_);
     a = solution.states.back();
     steps = solution.stats.steps;
+    solves_ += solution.stats;
   } else {
     steps = SolveSegments(pass, a);
   }
@@ -196,6 +228,7 @@ long RegistryBackward::SolveSegments(const BackwardPass& pass, Vector& a) {
                        problem_.output_times.assign(1, -t_low);
                        const Trajectory segment = solver_->Solve(problem_);
                        a_high = segment.states.back();
+                       solves_ += segment.stats;
                        return segment.stats.steps;
                      });
 }

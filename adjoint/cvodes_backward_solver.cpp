@@ -283,9 +283,9 @@ void CvodesBackwardSolver::AttachPreconditioner(const BackwardPass& pass) {
   preconditioner_.reset();
   const IntegratorOptions& bo = forward_.options().EffectiveBackwardOptions();
   if (forward_.backward_method() != CvodesMethod::kBdf || bo.DenseLinearSolver()) return;
+  static const std::string kLabel = "gradient 'cvodes_adjoint' (backward)";
   detail::PreconditionerPlan plan =
-      detail::PlanPreconditioner(bo, *pass.problem.field, PreconditionerSide::kTransposed,
-                                 "gradient 'cvodes_adjoint' (backward)");
+      detail::PlanPreconditioner(bo, *pass.problem.field, PreconditionerSide::kTransposed, kLabel);
   void* m = forward_.memory();
   detail::ApplyPreconditionerPlan(
       plan, solver_.get(), bo, &band_, CheckCvodesCall,

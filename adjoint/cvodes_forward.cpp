@@ -126,8 +126,9 @@ void CvodesForward::Bind(const OdeProblem& problem, const Loss& loss) {
   preconditioner_.reset();
   const IntegratorOptions& fo = options_.integrator_options;
   if (method_ != CvodesMethod::kBdf || fo.DenseLinearSolver()) return;
-  detail::PreconditionerPlan plan = detail::PlanPreconditioner(
-      fo, *problem.field, PreconditionerSide::kForward, "gradient 'cvodes_adjoint' (forward)");
+  static const std::string kLabel = "gradient 'cvodes_adjoint' (forward)";
+  detail::PreconditionerPlan plan =
+      detail::PlanPreconditioner(fo, *problem.field, PreconditionerSide::kForward, kLabel);
   void* m = mem_.get();
   detail::ApplyPreconditionerPlan(
       plan, solver_.get(), fo, &band_, CheckCvodesCall,

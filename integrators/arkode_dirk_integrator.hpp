@@ -16,8 +16,9 @@
 //
 // Each stage is solved by Newton's method (at most options.max_nonlinear_iters iterations) with
 // either a dense direct solver on J = ∂f/∂z from VectorField::DenseJacobian
-// (options.linear_solver = "dense") or matrix-free GMRES using VectorField::Jvp ("gmres", Krylov
-// dimension ≤ options.krylov_max_dim).
+// (options.linear_solver = "dense") or matrix-free GMRES using VectorField::Jvp ("gmres" or
+// "fgmres", Krylov dimension ≤ options.krylov_max_dim, preconditioned as
+// options.preconditioner says; integrators/krylov_solver.hpp).
 //
 // Solve(problem) integrates z' = f(t, z; θ) from problem.t0 through problem.output_times as the
 // Integrator contract says (integrators/integrator.hpp); creation, re-initialisation, the output

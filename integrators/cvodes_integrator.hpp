@@ -2,7 +2,8 @@
 // Linear multistep integrators on CVODES (variable order, variable step, adaptive only):
 //   "cvodes_bdf"   BDF orders 1–5 with Newton iteration; linear systems by a dense direct solver
 //                  on J = ∂f/∂z (options.linear_solver = "dense", VectorField::DenseJacobian) or by
-//                  matrix-free GMRES on VectorField::Jvp ("gmres"). For stiff problems.
+//                  matrix-free GMRES on VectorField::Jvp ("gmres", "fgmres"; preconditioned as
+//                  options.preconditioner says). For stiff problems.
 //   "cvodes_adams" Adams–Moulton orders 1–12 with fixed-point (functional) iteration: no Jacobian
 //                  and no JVP at all, the usual choice for non-stiff problems (on a stiff problem
 //                  the fixed-point iteration forces tiny steps; use cvodes_bdf there).

@@ -32,6 +32,7 @@ SundialsStepper::SundialsStepper(std::string name, IntegratorOptions options, co
                                  const char* kind, std::initializer_list<const char*> methods)
     : name_(std::move(name)),
       where_("(integrator '" + name_ + "')"),
+      label_("integrator '" + name_ + "'"),
       options_(std::move(options)),
       api_(api),
       memory_(nullptr, MemoryDeleter{api.free_memory}) {
@@ -132,7 +133,7 @@ void SundialsStepper::AttachLinearSolver() {
   void* mem = memory_.get();
   if (options_.DenseLinearSolver()) {
     const sunindextype n = N_VGetLength(y_.get());
-    CheckDenseNewtonSize(n, "integrator '" + name_ + "'");
+    CheckDenseNewtonSize(n, label_);
     matrix_.reset(SUNDenseMatrix(n, n, *context_));
     detail::CheckNotNull(matrix_.get(), "SUNDenseMatrix", where_);
     linear_solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), *context_));
@@ -186,8 +187,8 @@ void SundialsStepper::SolveInto(const OdeProblem& problem, Trajectory& trajector
   preconditioner_.reset();
   error_record_.Clear();
   // Resolved before any work, so a bad preconditioner option fails first.
-  detail::PreconditionerPlan plan = detail::PlanPreconditioner(
-      options_, *problem.field, PreconditionerSide::kForward, "integrator '" + name_ + "'");
+  detail::PreconditionerPlan plan =
+      detail::PlanPreconditioner(options_, *problem.field, PreconditionerSide::kForward, label_);
   if (!memory_ || state_size_ != problem.z0.size()) {
     Create(problem);
   } else {

@@ -163,6 +163,7 @@ class SundialsStepper : public Integrator {
 
   std::string name_;
   std::string where_;
+  std::string label_;  // "integrator 'NAME'", built once (a solve allocates no message)
   IntegratorOptions options_;
   const StepperApi& api_;
   detail::ErrorRecord error_record_;

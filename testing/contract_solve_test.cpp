@@ -24,7 +24,7 @@ namespace {
 class ContractSolve : public IntegratorContract {};
 
 TEST_P(ContractSolve, SolvesLogisticToExpectedAccuracy) {
-  for (const char* linear_solver : {"dense", "gmres"}) {
+  for (const char* linear_solver : {"dense", "gmres", "fgmres"}) {
     IntegratorOptions options = subject().settings;
     options.linear_solver = linear_solver;
     const OdeProblem problem = LogisticProblem();

@@ -37,8 +37,8 @@ constexpr const char* kUsage =
     "usage: snode_integrator_contract --integrator NAME[,NAME...] [--setting KEY=VALUE]...\n"
     "       [--plugin PATH]... [--tableau FILE]... [GoogleTest flags, e.g. --gtest_filter=...]\n"
     "settings: rtol, atol, fixed_step, initial_step, initial_step_estimate, step_controller,\n"
-    "          max_step, max_steps, linear_solver, max_nonlinear_iters, krylov_max_dim, "
-    "tolerance\n";
+    "          max_step, max_steps, linear_solver, preconditioner, max_nonlinear_iters,\n"
+    "          krylov_max_dim, tolerance\n";
 
 // What the command line asked for.
 struct RunnerArguments {
@@ -113,6 +113,7 @@ void ApplyContractSetting(const std::string& key_equals_value, ContractSubject& 
   reader.Read("max_step", o.max_step);
   reader.Read("max_steps", o.max_steps);
   reader.Read("linear_solver", o.linear_solver);
+  reader.Read("preconditioner", o.preconditioner);
   reader.Read("max_nonlinear_iters", o.max_nonlinear_iters);
   reader.Read("krylov_max_dim", o.krylov_max_dim);
   reader.Read("tolerance", subject.tolerance);
