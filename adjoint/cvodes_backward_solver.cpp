@@ -162,7 +162,7 @@ int AdjointJacTimes(N_Vector vB, N_Vector JvB, sunrealtype t, N_Vector y, N_Vect
 // The backward Newton matrix is I − γB ∂fB/∂a = I + γB Jᵀ (fB = −Jᵀ a), i.e. the field's
 // transposed side I − γ̂ Jᵀ with γ̂ = −γB, at the true time t and the forward state y.
 int AdjointPrecSetup(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*/,
-                     sunbooleantype /*jokB*/, sunbooleantype* jcurPtrB, sunrealtype gammaB,
+                     sunbooleantype jokB, sunbooleantype* jcurPtrB, sunrealtype gammaB,
                      void* user_data) {
   auto& data = *static_cast<BackwardData*>(user_data);
   if (data.preconditioner == nullptr) {  // attached, but no preconditioner this pass
@@ -171,8 +171,9 @@ int AdjointPrecSetup(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*
   }
   try {
     ++data.preconditioner_setups;
-    data.preconditioner->Setup(t, AsConstEigen(y), *data.theta, -gammaB);
-    *jcurPtrB = SUNTRUE;
+    const bool recomputed = SetupOrUpdateGamma(*data.preconditioner, jokB == SUNTRUE, t,
+                                               AsConstEigen(y), *data.theta, -gammaB);
+    *jcurPtrB = recomputed ? SUNTRUE : SUNFALSE;
     return 0;
   } catch (...) {
     return PreconditionerFailure(data.pending);

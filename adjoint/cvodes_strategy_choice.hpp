@@ -45,8 +45,9 @@ IntegratorOptions CvodesBackwardOptions(const GradientOptions& options);
 // (backward = its declared cvodes_method, kNone otherwise); kGauss, or kAuto once P > 8·n.
 bool UseGaussQuadrature(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
                         Index p);
-// quadrature kAuto with a CVODES backward and P ≤ 8·n: the Gauss–Legendre value on the steps of
-// CVODES' error-controlled quadrature (kControlledGauss).
+// quadrature kAuto with a CVODES backward and P ≤ 8·n ≤ 64·P: the Gauss–Legendre value on the
+// steps of CVODES' error-controlled quadrature (kControlledGauss); above 64·P (n > 8·P) the CVODES
+// quadrature alone (kCvodesQuadrature).
 bool UseControlledGauss(const CvodesAdjointOptions& options, CvodesMethod backward, Index n,
                         Index p);
 

@@ -116,7 +116,7 @@ int PreconditionerFailure(std::exception_ptr& pending) {
   }
 }
 
-int PrecSetupTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, sunbooleantype /*jok*/,
+int PrecSetupTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, sunbooleantype jok,
                         sunbooleantype* jcurPtr, sunrealtype gamma, void* user_data) {
   auto& data = *static_cast<CallbackData*>(user_data);
   if (data.preconditioner == nullptr) {  // attached, but no preconditioner this solve
@@ -126,9 +126,10 @@ int PrecSetupTrampoline(sunrealtype t, N_Vector y, N_Vector /*fy*/, sunbooleanty
   try {
     ++data.preconditioner_setups;
     // J̃ = time_sign·J, so I − γ J̃ = I − (time_sign·γ) J.
-    data.preconditioner->Setup(data.time_sign * t, AsConstEigen(y), *data.theta,
-                               data.time_sign * gamma);
-    *jcurPtr = SUNTRUE;  // the field recomputes its Jacobian blocks on every set-up
+    const bool recomputed =
+        SetupOrUpdateGamma(*data.preconditioner, jok == SUNTRUE, data.time_sign * t,
+                           AsConstEigen(y), *data.theta, data.time_sign * gamma);
+    *jcurPtr = recomputed ? SUNTRUE : SUNFALSE;
     return 0;
   } catch (...) {
     return PreconditionerFailure(data.pending);

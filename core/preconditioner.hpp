@@ -36,6 +36,25 @@ class Preconditioner {
   virtual void Setup(double t, ConstVectorRef z, ConstVectorRef theta, double gamma) = 0;
   // x = M⁻¹ r with M from the last Setup. r and x have length state_size() and do not alias.
   virtual void Solve(ConstVectorRef r, VectorRef x) = 0;
+  // Re-forms M for a new γ from the Jacobian data of the last Setup, when the solver says those
+  // are still good (SUNDIALS' jok: only γ changed since). Returns false (the default) when the
+  // preconditioner keeps no such data or has not been set up; the solver then calls Setup. An
+  // implicit solve restarted at every observation changes γ at almost every step, so a field
+  // whose Jacobian data cost more than their factorisation should override it.
+  virtual bool UpdateGamma(double gamma) {
+    (void)gamma;
+    return false;
+  }
 };
+
+// What a SUNDIALS preconditioner set-up does with its jok flag: re-forms M for the new γ from the
+// last Setup's Jacobian data when jok is true and the preconditioner can (UpdateGamma), otherwise
+// calls Setup. Returns true when the Jacobian data were recomputed (SUNDIALS' *jcurPtr).
+inline bool SetupOrUpdateGamma(Preconditioner& preconditioner, bool jacobian_ok, double t,
+                               ConstVectorRef z, ConstVectorRef theta, double gamma) {
+  if (jacobian_ok && preconditioner.UpdateGamma(gamma)) return false;
+  preconditioner.Setup(t, z, theta, gamma);
+  return true;
+}
 
 }  // namespace snode

@@ -140,6 +140,18 @@ class PointBlockPreconditioner : public Preconditioner {
                           &OperatorFieldCosts::setups);
     PointwiseBlocks(t, z, theta);
     Factor(gamma);
+    has_blocks_ = true;
+  }
+
+  // The blocks R_i of the last Setup, factorised with the new γ (no network products).
+  bool UpdateGamma(double gamma) final {
+    if (!has_blocks_ || !std::isfinite(gamma)) return false;
+    const ScopedCost cost(field_.cost_recorder().get(), &OperatorFieldCosts::setup_seconds,
+                          &OperatorFieldCosts::setups);
+    has_blocks_ = false;  // stays false if Factor throws
+    Factor(gamma);
+    has_blocks_ = true;
+    return true;
   }
 
   void Solve(ConstVectorRef r, VectorRef x) final {
@@ -203,6 +215,7 @@ class PointBlockPreconditioner : public Preconditioner {
 
   Vector comb_, column_;
   std::vector<double> jacobian_;
+  bool has_blocks_ = false;  // jacobian_ holds a complete Setup's blocks
 
  protected:
   std::vector<double> inverse_work_;

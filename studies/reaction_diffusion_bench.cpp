@@ -12,6 +12,7 @@
 
 #include "adjoint/finite_difference.hpp"
 #include "core/errors.hpp"
+#include "integrators/integrator.hpp"
 #include "io/files.hpp"
 #include "models/operator_field.hpp"
 #include "problems/reaction_diffusion.hpp"
@@ -57,6 +58,34 @@ std::string SkipLargeTape(Index points, const ReactionDiffusionBenchOptions& opt
   return "";
 }
 
+// backsolve_adjoint reconstructs z backward in time, where diffusion is unstable: its cost
+// explodes with N. It runs at a size only while every smaller size took under 10 s.
+std::string SkipAfterCostlyRun(Index, const ReactionDiffusionBenchOptions&,
+                               const std::vector<ScalingRun>& earlier) {
+  for (const ScalingRun& run : earlier) {
+    if (!run.ran) return "skipped at N = " + std::to_string(run.points) + " already";
+    if (!run.seconds.empty() && run.seconds.front() > 10.0) {
+      return "took " + FormatSeconds(run.seconds.front()) +
+             " at N = " + std::to_string(run.points) +
+             (run.last.stats.flagged ? " and was flagged" : std::string()) +
+             " (z reconstructed backward through diffusion)";
+    }
+  }
+  return "";
+}
+
+// Dense Newton: n JVPs per Jacobian and O(n³) per factorisation, so only the smallest size; above
+// kMaxDenseNewtonStates states the library refuses it.
+std::string SkipDense(Index points, const ReactionDiffusionBenchOptions&,
+                      const std::vector<ScalingRun>&) {
+  if (2 * points > kMaxDenseNewtonStates) {
+    return "refused by the library above " + std::to_string(kMaxDenseNewtonStates) +
+           " states (an n × n matrix)";
+  }
+  if (points > 100) return "n JVPs per Jacobian and O(n³) per factorisation";
+  return "";
+}
+
 std::vector<ScalingMethod> ScalingMethods() {
   std::vector<ScalingMethod> methods;
   methods.push_back(
@@ -70,8 +99,10 @@ std::vector<ScalingMethod> ScalingMethods() {
                        if (points <= o.unpreconditioned_max_points) return "";
                        return "unpreconditioned Krylov iterations grow with the stiffness ∝ N²";
                      }});
+  methods.push_back({"cvodes_adjoint/cvodes_bdf dense", "cvodes_adjoint", "cvodes_bdf", "dense",
+                     "none", SkipDense});
   methods.push_back({"backsolve_adjoint/cvodes_bdf gmres+field", "backsolve_adjoint", "cvodes_bdf",
-                     "gmres", "field", NoSkip});
+                     "gmres", "field", SkipAfterCostlyRun});
   methods.push_back({"bptt/sdirk gmres+field", "bptt", "sdirk", "gmres", "field", SkipLargeTape});
   methods.push_back({"bptt/dopri5 (explicit)", "bptt", "dopri5", "dense", "none",
                      [](Index points, const ReactionDiffusionBenchOptions& o,

@@ -43,7 +43,11 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("max-steps", po::value<long>()->default_value(defaults.max_steps),
        "maximum steps per output interval (> 0)")
       ("linear-solver", po::value<std::string>()->default_value(defaults.linear_solver),
-       "implicit methods: dense (Jacobian) or gmres (Jacobian-vector products)")
+       "implicit methods: dense (Jacobian, up to 4096 states), gmres or fgmres (Krylov, "
+       "Jacobian-vector products)")
+      ("preconditioner", po::value<std::string>()->default_value("auto"),
+       "gmres/fgmres: auto (the field's preconditioner when it offers one), none, field or band "
+       "(SUNDIALS' banded difference quotients)")
       ("outputs", po::value<std::string>()->default_value(defaults.outputs),
        "output times: stop (each one a stop time), interpolate (dense output between steps, as "
        "torchdiffeq; adaptive dopri5, sdirk, cvodes_bdf, cvodes_adams) or auto (interpolate "
@@ -254,6 +258,7 @@ CommonOptions ReadCommonOptions(const Flags& vm) {
   options.step_set = IsSet(vm, "step");
   options.max_steps_set = IsSet(vm, "max-steps");
   options.linear_solver_set = IsSet(vm, "linear-solver");
+  options.preconditioner_set = IsSet(vm, "preconditioner");
   options.outputs_set = IsSet(vm, "outputs");
   options.backward_integrator_set = IsSet(vm, "backward-integrator");
 
@@ -263,6 +268,7 @@ CommonOptions ReadCommonOptions(const Flags& vm) {
   io.fixed_step = vm["step"].as<double>();
   io.max_steps = vm["max-steps"].as<long>();
   io.linear_solver = vm["linear-solver"].as<std::string>();
+  io.preconditioner = vm["preconditioner"].as<std::string>();
   // Name the flag, not the struct field, in the messages users see.
   Require(std::isfinite(io.rtol) && io.rtol > 0.0, "--rtol must be positive and finite, got " +
                                                        FormatNumber(io.rtol, 6) +
@@ -275,8 +281,13 @@ CommonOptions ReadCommonOptions(const Flags& vm) {
   Require(std::isfinite(io.fixed_step) && io.fixed_step >= 0.0,
           "--step must be positive (or 0 for adaptive), got " + FormatNumber(io.fixed_step, 6));
   Require(io.max_steps > 0, "--max-steps must be positive, got " + std::to_string(io.max_steps));
-  Require(io.linear_solver == "dense" || io.linear_solver == "gmres",
-          "--linear-solver must be 'dense' or 'gmres', got '" + io.linear_solver + "'");
+  Require(
+      io.linear_solver == "dense" || io.linear_solver == "gmres" || io.linear_solver == "fgmres",
+      "--linear-solver must be 'dense', 'gmres' or 'fgmres', got '" + io.linear_solver + "'");
+  Require(io.preconditioner == "auto" || io.preconditioner == "none" ||
+              io.preconditioner == "field" || io.preconditioner == "band",
+          "--preconditioner must be 'auto', 'none', 'field' or 'band', got '" + io.preconditioner +
+              "'");
   const std::string outputs = vm["outputs"].as<std::string>();
   options.outputs = outputs;
   Require(outputs == "stop" || outputs == "interpolate" || outputs == "auto",
@@ -357,6 +368,7 @@ MethodOverrides ToMethodOverrides(const CommonOptions& options) {
   overrides.step_set = options.step_set;
   overrides.max_steps_set = options.max_steps_set;
   overrides.linear_solver_set = options.linear_solver_set;
+  overrides.preconditioner_set = options.preconditioner_set;
   overrides.outputs_set = options.outputs_set;
   overrides.backward_integrator_set = options.backward_integrator_set;
   overrides.given = options.integrator_options;

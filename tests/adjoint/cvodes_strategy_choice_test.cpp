@@ -43,7 +43,8 @@ TEST(CvodesStrategyChoice, CvodesIntegratorsDeclareBdfAndAdams) {
 }
 
 // quadrature: "gauss" or "auto" with P > 8·n, and only with a CVODES backward; "auto" with
-// P ≤ 8·n: the Gauss value on the steps of the error-controlled CVODES quadrature.
+// P ≤ 8·n ≤ 64·P: the Gauss value on the steps of the error-controlled CVODES quadrature; "auto"
+// with n > 8·P: the CVODES quadrature alone.
 TEST(CvodesStrategyChoice, GaussQuadratureAboveEightParametersPerState) {
   Own options;
   EXPECT_EQ(options.quadrature, Quadrature::kAuto);
@@ -52,6 +53,10 @@ TEST(CvodesStrategyChoice, GaussQuadratureAboveEightParametersPerState) {
   EXPECT_TRUE(UseGaussQuadrature(options, Method("cvodes_bdf"), 2, 17));
   EXPECT_FALSE(UseControlledGauss(options, Method("cvodes_bdf"), 2, 17));
   EXPECT_FALSE(UseControlledGauss(options, Method("epi2"), 2, 1));
+  // A state more than 8 times longer than θ: the CVODES quadrature alone.
+  EXPECT_TRUE(UseControlledGauss(options, Method("cvodes_bdf"), 16, 2));
+  EXPECT_FALSE(UseControlledGauss(options, Method("cvodes_bdf"), 17, 2));
+  EXPECT_FALSE(UseGaussQuadrature(options, Method("cvodes_bdf"), 17, 2));
   options.quadrature = Quadrature::kGauss;
   EXPECT_TRUE(UseGaussQuadrature(options, Method("cvodes_adams"), 2, 1));
   for (const std::string backward : {"epi2", "dopri5"}) {
