@@ -211,7 +211,6 @@ CvodesBackwardSolver::CvodesBackwardSolver(const GradientOptions& options, Index
   const IntegratorOptions& bo = options.EffectiveBackwardOptions();
   void* m = forward.memory();
   data_.work.resize(n);
-  data_.jacobian.resize(n, n);
   CheckCvodesCall(CVodeCreateB(m, CvodesMethodFor(forward.backward_method()), &which_),
                   "CVodeCreateB");
   yB_ = MakeNVector(n * columns, ctx);
@@ -242,6 +241,8 @@ void CvodesBackwardSolver::AttachSolvers(const GradientOptions& options, SUNCont
   if (bo.DenseLinearSolver()) {
     const sunindextype size = NV_LENGTH_S(yB_.get());
     CheckDenseNewtonSize(size, "gradient 'cvodes_adjoint' (backward)");
+    const Index n = size / columns_;
+    data_.jacobian.resize(n, n);  // ∂f/∂z, only for the dense Newton matrix
     matrix_.reset(CheckCreated(SUNDenseMatrix(size, size, ctx), "SUNDenseMatrix"));
     solver_.reset(CheckCreated(SUNLinSol_Dense(yB_.get(), matrix_.get(), ctx), "SUNLinSol_Dense"));
     CheckCvodesCall(CVodeSetLinearSolverB(m, which_, solver_.get(), matrix_.get()),

@@ -68,6 +68,7 @@ void StepContext::SolveImplicitStage(double t, double gamma_h, const Vector& bas
   const OdeProblem& problem = *o.problem_;
   VectorField& field = *problem.field;
   const Index n = size();
+  CheckDenseNewtonSize(n, o.name());
   o.newton_matrix_.resize(n, n);
   field.DenseJacobian(t, guess, problem.theta, o.newton_matrix_);
   if (field.HasDenseJacobian()) {
