@@ -8,6 +8,7 @@
 #include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "models/brusselator.hpp"
+#include "models/chunked_pointwise_field.hpp"
 #include "models/mlp.hpp"
 
 namespace snode::problems {
@@ -36,6 +37,7 @@ void ReactionDiffusionOptions::Validate() const {
   Require(std::isfinite(diffusion) && diffusion >= 0.0,
           "reaction_diffusion: diffusion must be finite and ≥ 0");
   Require(hidden >= 1, "reaction_diffusion: hidden must be at least 1");
+  Require(chunk_points >= 1, "reaction_diffusion: chunk_points must be at least 1");
   Require(observations >= 1, "reaction_diffusion: observations must be at least 1");
   Require(std::isfinite(observation_spacing) && observation_spacing > 0.0,
           "reaction_diffusion: observation_spacing must be positive and finite");
@@ -65,9 +67,21 @@ std::unique_ptr<OperatorPlusPointwiseField> MakeBrusselatorDiffusionField(Index 
 std::unique_ptr<OperatorPlusPointwiseField> MakeNeuralReactionDiffusionField(
     const ReactionDiffusionOptions& options) {
   options.Validate();
-  return std::make_unique<OperatorPlusPointwiseField>(
-      Diffusion(options.points, options.diffusion),
-      std::make_unique<MlpField>(NetworkOptions(options)), 2);
+  std::unique_ptr<VectorField> network;
+  if (options.points <= options.chunk_points) {
+    network = std::make_unique<MlpField>(NetworkOptions(options));
+  } else {
+    const MlpOptions base = NetworkOptions(options);
+    network = std::make_unique<ChunkedPointwiseField>(
+        [base](Index points) {
+          MlpOptions chunk = base;
+          chunk.batch = points;
+          return std::make_unique<MlpField>(chunk);
+        },
+        options.points, 2, options.chunk_points);
+  }
+  return std::make_unique<OperatorPlusPointwiseField>(Diffusion(options.points, options.diffusion),
+                                                      std::move(network), 2);
 }
 
 Vector ReactionDiffusionInitialWeights(const ReactionDiffusionOptions& options) {

@@ -35,6 +35,10 @@ struct ReactionDiffusionOptions {
   double observation_spacing = 0.1;
   double data_rtol = 1e-10;
   double data_atol = 1e-12;
+  // The network runs over the grid in chunks of this many points
+  // (models/chunked_pointwise_field.hpp: each chunk's layers stay in cache); one batch when points
+  // ≤ chunk_points.
+  Index chunk_points = 1024;
   // ConfigError naming the offending field.
   void Validate() const;
 };
