@@ -38,6 +38,7 @@ struct ReactionDiffusionBenchOptions {
   int difference_entries = 3;
   Index explicit_max_points = 1000;          // bptt/dopri5 (steps ∝ N²) up to this N
   Index unpreconditioned_max_points = 1000;  // cvodes_adjoint with plain GMRES up to this N
+  Index band_max_points = 10000;             // cvodes_adjoint with the band preconditioner
   double tape_limit_bytes = 2e9;             // bptt/sdirk while its tape estimate stays below
   std::uint64_t seed = 0;
   std::string out_dir = "results/reaction_diffusion";
