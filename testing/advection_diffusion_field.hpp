@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "core/ode_problem.hpp"
 #include "core/preconditioner.hpp"
 #include "core/vector_field.hpp"
 
@@ -177,5 +178,20 @@ class LinearDecayField final : public VectorField {
  private:
   Index n_;
 };
+
+// The field with θ = (1, 0.5, 1), z0 = sin 2πx + 0.5 cos 4πx on the grid and outputs at t = 0.25,
+// 0.5, 0.75, 1 (the preconditioned-solve tests' problem).
+inline OdeProblem AdvectionDiffusionProblem(const AdvectionDiffusionField::Config& config) {
+  OdeProblem problem;
+  problem.field = std::make_shared<AdvectionDiffusionField>(config);
+  problem.theta = (Vector(3) << 1.0, 0.5, 1.0).finished();
+  problem.z0.resize(config.n);
+  for (Index i = 0; i < config.n; ++i) {
+    const double x = static_cast<double>(i) / static_cast<double>(config.n);
+    problem.z0[i] = std::sin(2.0 * M_PI * x) + 0.5 * std::cos(4.0 * M_PI * x);
+  }
+  problem.output_times = {0.25, 0.5, 0.75, 1.0};
+  return problem;
+}
 
 }  // namespace snode::testfields

@@ -38,16 +38,7 @@ AdvectionDiffusionField::Config Config(double gamma_sign = 1.0) {
 }
 
 OdeProblem Problem(const AdvectionDiffusionField::Config& config) {
-  OdeProblem problem;
-  problem.field = std::make_shared<AdvectionDiffusionField>(config);
-  problem.theta = (Vector(3) << 1.0, 0.5, 1.0).finished();
-  problem.z0.resize(config.n);
-  for (Index i = 0; i < config.n; ++i) {
-    const double x = static_cast<double>(i) / static_cast<double>(config.n);
-    problem.z0[i] = std::sin(2.0 * M_PI * x) + 0.5 * std::cos(4.0 * M_PI * x);
-  }
-  problem.output_times = {0.25, 0.5, 0.75, 1.0};
-  return problem;
+  return testfields::AdvectionDiffusionProblem(config);
 }
 
 LinearFunctionalLoss Loss(Index n) {
