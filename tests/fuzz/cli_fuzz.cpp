@@ -27,6 +27,7 @@
 #include "apps/cli/exponential_decay_cli.hpp"
 #include "apps/cli/lotka_volterra_cli.hpp"
 #include "apps/cli/mnist_classifier_cli.hpp"
+#include "apps/cli/reaction_diffusion_cli.hpp"
 #include "apps/cli/stiffness_study_cli.hpp"
 #include "apps/common/app_common.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
@@ -42,6 +43,7 @@ const std::vector<AppCommandLine>& Apps() {
       snode::app::LotkaVolterraAppCommandLine(),
       snode::app::MnistClassifierCommandLine(),
       snode::app::StiffnessStudyCommandLine(),
+      snode::app::ReactionDiffusionAppCommandLine(),
   };
   return apps;
 }
