@@ -60,9 +60,9 @@ ContractSubject DefaultContractSubject(const std::string& integrator);
 
 // Applies one "key=value": the IntegratorOptions fields rtol, atol, fixed_step, initial_step,
 // initial_step_estimate, step_controller, max_step, max_steps, linear_solver, preconditioner,
-// max_nonlinear_iters, krylov_max_dim, and tolerance (the accuracy the subject must reach). record_steps and
-// interpolate_outputs are the contract's to set. Throws ConfigError for a malformed text, an
-// unknown key (listing the known ones) or a value that does not convert.
+// max_nonlinear_iters, krylov_max_dim, and tolerance (the accuracy the subject must reach).
+// record_steps and interpolate_outputs are the contract's to set. Throws ConfigError for a
+// malformed text, an unknown key (listing the known ones) or a value that does not convert.
 void ApplyContractSetting(const std::string& key_equals_value, ContractSubject& subject);
 
 // The subjects the suites are instantiated with. Set them before ::testing::InitGoogleTest

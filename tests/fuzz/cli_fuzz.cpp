@@ -39,10 +39,8 @@ using snode::app::Flags;
 
 const std::vector<AppCommandLine>& Apps() {
   static const std::vector<AppCommandLine> apps = {
-      snode::app::ExponentialDecayCommandLine(),
-      snode::app::LotkaVolterraAppCommandLine(),
-      snode::app::MnistClassifierCommandLine(),
-      snode::app::StiffnessStudyCommandLine(),
+      snode::app::ExponentialDecayCommandLine(),     snode::app::LotkaVolterraAppCommandLine(),
+      snode::app::MnistClassifierCommandLine(),      snode::app::StiffnessStudyCommandLine(),
       snode::app::ReactionDiffusionAppCommandLine(),
   };
   return apps;
