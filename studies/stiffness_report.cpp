@@ -386,4 +386,41 @@ void ReportRobertsonBench(const RobertsonBench& result, int repetitions,
       {{"runs", times.details}, {"references", result.references}, {"notes", result.notes}});
 }
 
+std::string ReferenceSummary(const StudiedProblem& problem) {
+  std::vector<std::string> distinct;
+  for (const std::string& reference : problem.references) {
+    if (std::find(distinct.begin(), distinct.end(), reference) == distinct.end()) {
+      distinct.push_back(reference);
+    }
+  }
+  if (distinct.size() == 1) return distinct.front();
+  std::string text;
+  for (std::size_t i = 0; i < problem.references.size() && i < problem.lambdas.size(); ++i) {
+    text += (text.empty() ? "" : "; ") + problem.capabilities.parameter + " = " +
+            FormatCompact(problem.lambdas[i]) + ": " + problem.references[i];
+  }
+  return text;
+}
+
+StudyReportFiles WriteStiffnessReport(const StiffnessOptions& options,
+                                      const StiffnessResults& results, RunInfo run) {
+  StudyReportInput input;
+  input.run = std::move(run);
+  input.run.preset = results.preset;
+  input.run.threads = results.threads;
+  input.run.ok_tol = options.ok_tol;
+  for (const StudiedProblem& problem : results.problems) {
+    input.problems.push_back(
+        MakeProblemInfo(problem.name, problem.capabilities, ReferenceSummary(problem)));
+  }
+  input.records = results.records;
+  input.panels = results.panels;
+  input.neural = results.neural;
+  input.findings = results.summary;
+  input.notes = results.notes;
+  input.figures = options.plots;
+  FinishRunInfo(input.run);
+  return WriteStudyReport(options.out_dir, input);
+}
+
 }  // namespace snode

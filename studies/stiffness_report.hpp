@@ -15,6 +15,7 @@
 #include "studies/bench_util.hpp"
 #include "studies/report.hpp"
 #include "studies/stiffness_study.hpp"
+#include "studies/study_report.hpp"
 #include "studies/verdict.hpp"
 
 namespace snode {
@@ -55,6 +56,13 @@ nlohmann::json NeuralJson(const NeuralRecord& n);
 // studies/study_report.hpp's); prints "wrote …" and the total time since start on out.
 void WriteStiffnessOutputs(const StiffnessOptions& options, const StiffnessResults& results,
                            std::chrono::steady_clock::time_point start, std::ostream& out);
+
+// How the reference gradients of a problem were obtained, in one line for the report.
+std::string ReferenceSummary(const StudiedProblem& problem);
+// report.html and report.md (studies/study_report.hpp) of a finished study in options.out_dir;
+// run comes from StartRunInfo, and its preset, threads, ok_tol and times are filled in here.
+StudyReportFiles WriteStiffnessReport(const StiffnessOptions& options,
+                                      const StiffnessResults& results, RunInfo run);
 
 // The bench's table (spreads[i] belongs to bench.cells[i]), its reference lines and notes.
 void PrintRobertsonBenchTable(const RobertsonBench& bench, const std::vector<TimeSpread>& spreads,
