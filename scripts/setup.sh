@@ -7,7 +7,9 @@
 #                              need (README command 2): GoogleTest, Google Benchmark,
 #                              Fashion-MNIST, and chromium for the headless-browser test of the
 #                              study's report (ctest label "browser"; fonts-dejavu-core: the
-#                              figures' "Sans" text, which chromium only recommends)
+#                              figures' "Sans" text, which chromium only recommends), and the
+#                              Python module's: pybind11, Python's headers, numpy, pytest and
+#                              PyTorch (the snode.torch bridge and its tests)
 set -euo pipefail
 
 packages=(
@@ -18,7 +20,7 @@ packages=(
 case "${1:-}" in
   --tests)
     packages+=(googletest libgtest-dev libbenchmark-dev dataset-fashion-mnist chromium
-      fonts-dejavu-core)
+      fonts-dejavu-core pybind11-dev python3-dev python3-numpy python3-pytest python3-torch)
     ;;
   "") ;;
   *)

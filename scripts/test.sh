@@ -5,7 +5,8 @@
 # UndefinedBehaviorSanitizer (preset "asan", ./build-asan, -O1 with assertions on, no benchmarks)
 # and run the suite under the sanitizers, less the long studies that only re-run code the unit
 # tests already cover (the asan test preset's filter; docs/decisions.md). SNODE_ASAN=0 skips the
-# second part. Each phase prints its wall time.
+# second part. The Release phase includes the Python module's pytest suite, and as root the module
+# is then installed for python3 (scripts/install_python.sh). Each phase prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 phase_start=$(date +%s)
@@ -20,6 +21,11 @@ bash scripts/build.sh
 phase "setup + Release build"
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 900)
 phase "Release tests"
+# The Python module (pytest ran above as the ctest "python_tests"): importable from any directory
+# afterwards when run as root; otherwise PYTHONPATH=build/python (docs/python.md).
+if [ "$(id -u)" -eq 0 ] && ls build/python/snode/_snode*.so >/dev/null 2>&1; then
+  bash scripts/install_python.sh
+fi
 
 if [ "${SNODE_ASAN:-1}" != "0" ]; then
   echo "snode: ASan + UBSan build (build-asan) and the test suite under it"
