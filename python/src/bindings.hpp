@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ struct PyProblem {
   std::optional<Vector> exact_gradient;
 };
 
+// A loss built from Python rows (MseLoss, LinearLoss) knows how many output times it expects:
+// ConfigError naming both counts when the problem has another number. Other losses pass.
+void CheckLossRows(const Loss& loss, std::size_t output_times);
+
 // ---------------------------------------------------------------- interrupts (interrupt.cpp)
 // While alive on the thread that imported the module, SIGINT sets a flag instead of Python's
 // handler; fields wrapped by Interruptible() then throw Interrupted at their next evaluation,
@@ -73,6 +78,21 @@ struct Interrupted : std::exception {
 OdeProblem Interruptible(const OdeProblem& problem);
 // Records the module's thread (called at import).
 void RecordMainThread();
+
+// ---------------------------------------------------------------- field locks (field_lock.cpp)
+// A field's workspace is not thread-safe, and solves release the GIL, so two Python threads could
+// evaluate one field at once. FieldLock serialises every use of one field object from the bindings
+// (solves, gradients, Field.f/jvp/vjp); different fields run in parallel. Construct without the
+// GIL (a PythonField's callbacks take it while their solve holds the lock). Recursive: a
+// PythonField's callback may evaluate its own field again on the same thread.
+class FieldLock {
+ public:
+  explicit FieldLock(const VectorField* field);
+
+ private:
+  std::shared_ptr<std::recursive_mutex> mutex_;
+  std::unique_lock<std::recursive_mutex> lock_;
+};
 
 // ---------------------------------------------------------------- binders
 void BindErrors(py::module_& m);

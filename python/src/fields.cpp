@@ -12,8 +12,16 @@
 namespace snode::python {
 namespace {
 
-// f, jvp and vjp from Python. Every call takes the GIL and passes fresh arrays (a callback may keep
-// them); results are copied out after their size is checked.
+// A fresh read-only copy for a callback: it may keep the array, and writing to it would change
+// nothing in the solver.
+py::array_t<double> CallbackArray(ConstVectorRef values) {
+  py::array_t<double> array = ToNumpy(values);
+  py::detail::array_proxy(array.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return array;
+}
+
+// f, jvp and vjp from Python. Every call takes the GIL and passes fresh read-only arrays (a
+// callback may keep them); results are copied out after their size is checked.
 class PythonCallableField final : public VectorField {
  public:
   PythonCallableField(Index state_size, Index num_params, py::function f, py::function jvp,
@@ -41,13 +49,14 @@ class PythonCallableField final : public VectorField {
   void F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override {
     CheckState("F", "z", z.size());
     py::gil_scoped_acquire gil;
-    CopyResult(f_(t, ToNumpy(z), ToNumpy(theta)), out, "PythonField f");
+    CopyResult(f_(t, CallbackArray(z), CallbackArray(theta)), out, "PythonField f");
   }
   void Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef v,
            VectorRef out) override {
     CheckState("Jvp", "v", v.size());
     py::gil_scoped_acquire gil;
-    CopyResult(jvp_(t, ToNumpy(z), ToNumpy(theta), ToNumpy(v)), out, "PythonField jvp");
+    CopyResult(jvp_(t, CallbackArray(z), CallbackArray(theta), CallbackArray(v)), out,
+               "PythonField jvp");
   }
   void VjpState(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a,
                 VectorRef out) override {
@@ -75,7 +84,7 @@ class PythonCallableField final : public VectorField {
     CheckState("Vjp", "a", a.size());
     CheckParams("Vjp", grad.size());
     py::gil_scoped_acquire gil;
-    const py::object result = vjp_(t, ToNumpy(z), ToNumpy(theta), ToNumpy(a));
+    const py::object result = vjp_(t, CallbackArray(z), CallbackArray(theta), CallbackArray(a));
     Require(py::isinstance<py::tuple>(result) && py::len(result) == 2,
             "PythonField vjp must return a tuple (vjp_z, vjp_theta)");
     const auto pair = py::reinterpret_borrow<py::tuple>(result);
@@ -98,7 +107,11 @@ py::array_t<double> EvaluateF(VectorField& field, double t, const py::handle& z,
   const auto zv = ReadVector(z, "z", keep_z, field.state_size());
   const auto th = ReadVector(theta, "theta", keep_theta, field.num_params());
   Vector out(field.state_size());
-  field.F(t, zv, th, out);
+  {
+    py::gil_scoped_release release;  // a PythonField takes it back in its callbacks
+    const FieldLock lock(&field);
+    field.F(t, zv, th, out);
+  }
   return ToNumpy(out);
 }
 
@@ -109,7 +122,11 @@ py::array_t<double> EvaluateJvp(VectorField& field, double t, const py::handle& 
   const auto th = ReadVector(theta, "theta", keep_theta, field.num_params());
   const auto vv = ReadVector(v, "v", keep_v, field.state_size());
   Vector out(field.state_size());
-  field.Jvp(t, zv, th, vv, out);
+  {
+    py::gil_scoped_release release;  // a PythonField takes it back in its callbacks
+    const FieldLock lock(&field);
+    field.Jvp(t, zv, th, vv, out);
+  }
   return ToNumpy(out);
 }
 
@@ -121,7 +138,11 @@ py::tuple EvaluateVjp(VectorField& field, double t, const py::handle& z, const p
   const auto av = ReadVector(a, "a", keep_a, field.state_size());
   Vector a_state(field.state_size());
   Vector grad = Vector::Zero(field.num_params());
-  field.Vjp(t, zv, th, av, a_state, grad);
+  {
+    py::gil_scoped_release release;  // a PythonField takes it back in its callbacks
+    const FieldLock lock(&field);
+    field.Vjp(t, zv, th, av, a_state, grad);
+  }
   return py::make_tuple(ToNumpy(a_state), ToNumpy(grad));
 }
 
@@ -133,7 +154,11 @@ py::array_t<double> EvaluateJacobian(VectorField& field, double t, const py::han
   const Index n = field.state_size();
   Require(n <= 4096, "dense_jacobian refuses more than 4096 states (an n × n matrix)");
   Matrix jac(n, n);
-  field.DenseJacobian(t, zv, th, jac);
+  {
+    py::gil_scoped_release release;  // a PythonField takes it back in its callbacks
+    const FieldLock lock(&field);
+    field.DenseJacobian(t, zv, th, jac);
+  }
   py::array_t<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(n)});
   Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
       out.mutable_data(), n, n) = jac;

@@ -37,6 +37,55 @@ class PythonLoss final : public Loss {
   py::function term_;
 };
 
+// A loss built from rows given in Python: the library's loss, and how many output times the rows
+// were meant for (so a mismatch is an error, not rows silently ignored).
+class RowsLoss : public Loss {
+ public:
+  RowsLoss(std::unique_ptr<Loss> inner, std::size_t rows, std::string kind)
+      : inner_(std::move(inner)), rows_(rows), kind_(std::move(kind)) {}
+  double Term(std::size_t i, double t, ConstVectorRef z, VectorRef dl_dz,
+              VectorRef readout_grad) const override {
+    return inner_->Term(i, t, z, dl_dz, readout_grad);
+  }
+  Index num_readout_params() const override { return inner_->num_readout_params(); }
+  bool HasRunningCost() const override { return inner_->HasRunningCost(); }
+  double RunningCost(double t, ConstVectorRef z) const override {
+    return inner_->RunningCost(t, z);
+  }
+  void RunningCostGradient(double t, ConstVectorRef z, VectorRef out) const override {
+    inner_->RunningCostGradient(t, z, out);
+  }
+  std::size_t rows() const { return rows_; }
+  const std::string& kind() const { return kind_; }
+
+ private:
+  std::unique_ptr<Loss> inner_;
+  std::size_t rows_;
+  std::string kind_;
+};
+
+class PyMseLoss final : public RowsLoss {
+ public:
+  PyMseLoss(const py::handle& targets, double scale)
+      : PyMseLoss(ToRows(targets, "targets"), scale) {}
+
+ private:
+  PyMseLoss(std::vector<Vector> rows, double scale)
+      : RowsLoss(std::make_unique<MseLoss>(rows, scale), rows.size(), "MseLoss targets") {}
+};
+
+class PyLinearLoss final : public RowsLoss {
+ public:
+  PyLinearLoss(const py::handle& weights, const py::object& running)
+      : PyLinearLoss(ToRows(weights, "weights"),
+                     running.is_none() ? Vector() : ToVector(running, "running")) {}
+
+ private:
+  PyLinearLoss(std::vector<Vector> rows, Vector running)
+      : RowsLoss(std::make_unique<LinearFunctionalLoss>(rows, std::move(running)), rows.size(),
+                 "LinearLoss weights") {}
+};
+
 PyProblem MakeUserProblem(std::shared_ptr<VectorField> field, const py::handle& z0,
                           const py::handle& theta, const py::handle& times, double t0) {
   Require(field != nullptr, "Problem needs a field");
@@ -126,26 +175,32 @@ void BindProblemClass(py::module_& m) {
 void BindLosses(py::module_& m) {
   py::class_<Loss, std::shared_ptr<Loss>>(m, "Loss", "L = Σ_i ℓ_i(z(t_i)) (+ a running cost).")
       .def_property_readonly("num_readout_params", &Loss::num_readout_params);
-  py::class_<MseLoss, Loss, std::shared_ptr<MseLoss>>(
-      m, "MseLoss", "ℓ_i = scale·‖z(t_i) − targets[i]‖²; scale ≤ 0: the mean over all values.")
-      .def(py::init([](const py::handle& targets, double scale) {
-             return std::make_shared<MseLoss>(ToRows(targets, "targets"), scale);
-           }),
-           py::arg("targets"), py::arg("scale") = 0.0);
-  py::class_<LinearFunctionalLoss, Loss, std::shared_ptr<LinearFunctionalLoss>>(
-      m, "LinearLoss", "ℓ_i = weights[i]·z(t_i), plus ∫ running·z dt when running is given.")
-      .def(py::init([](const py::handle& weights, const py::object& running) {
-             return std::make_shared<LinearFunctionalLoss>(
-                 ToRows(weights, "weights"),
-                 running.is_none() ? Vector() : ToVector(running, "running"));
-           }),
-           py::arg("weights"), py::arg("running") = py::none());
+  py::class_<PyMseLoss, Loss, std::shared_ptr<PyMseLoss>>(
+      m, "MseLoss",
+      "ℓ_i = scale·‖z(t_i) − targets[i]‖², targets of shape (len(times), n); scale ≤ 0: the mean "
+      "over all values.")
+      .def(py::init<const py::handle&, double>(), py::arg("targets"), py::arg("scale") = 0.0);
+  py::class_<PyLinearLoss, Loss, std::shared_ptr<PyLinearLoss>>(
+      m, "LinearLoss",
+      "ℓ_i = weights[i]·z(t_i), weights of shape (len(times), n), plus ∫ running·z dt when "
+      "running is given.")
+      .def(py::init<const py::handle&, const py::object&>(), py::arg("weights"),
+           py::arg("running") = py::none());
   py::class_<PythonLoss, Loss, std::shared_ptr<PythonLoss>>(
       m, "PythonLoss", "ℓ_i from term(i, t, z) -> (value, dvalue_dz), called with the GIL held.")
       .def(py::init<py::function>(), py::arg("term"));
 }
 
 }  // namespace
+
+void CheckLossRows(const Loss& loss, std::size_t output_times) {
+  const auto* rows = dynamic_cast<const RowsLoss*>(&loss);
+  if (rows == nullptr) return;
+  Require(rows->rows() == output_times, [&] {
+    return rows->kind() + " have " + std::to_string(rows->rows()) + " rows but the problem has " +
+           std::to_string(output_times) + " output times";
+  });
+}
 
 void BindProblems(py::module_& m) {
   BindLosses(m);

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "adjoint/gradient_method.hpp"
+#include "core/errors.hpp"
 #include "integrators/integrator.hpp"
 #include "plugins/plugin_loader.hpp"
 #include "problems/problem_registry.hpp"
@@ -38,9 +39,23 @@ const char* CvodesMethodName(CvodesMethod method) {
   return "none";
 }
 
+// An integrator that needs a fixed step refuses the default options; its capabilities do not
+// depend on the step.
+IntegratorCapabilities CapabilitiesOf(const std::string& name) {
+  Require(IntegratorRegistry().Contains(name), [&] {
+    return "unknown integrator '" + name + "'; known: " + IntegratorRegistry().KnownNames();
+  });
+  try {
+    return IntegratorRegistry().Create(name, IntegratorOptions{})->Capabilities();
+  } catch (const ConfigError&) {
+    IntegratorOptions fixed;
+    fixed.fixed_step = 1.0;
+    return IntegratorRegistry().Create(name, fixed)->Capabilities();
+  }
+}
+
 py::dict Capabilities(const std::string& name) {
-  const IntegratorCapabilities c =
-      IntegratorRegistry().Create(name, IntegratorOptions{})->Capabilities();
+  const IntegratorCapabilities c = CapabilitiesOf(name);
   py::dict d;
   d["kind"] = KindName(c.kind);
   d["order"] = c.order;
@@ -71,7 +86,11 @@ void BindRegistries(py::module_& m) {
   m.def("integrator_capabilities", &Capabilities, py::arg("name"),
         "What the integrator declares it is and can do (IntegratorCapabilities) as a dict.");
   m.def(
-      "load_plugin", [](const std::string& path) { LoadPlugin(path); }, py::arg("path"),
+      "load_plugin",
+      [](const py::object& path) {
+        LoadPlugin(py::module_::import("os").attr("fspath")(path).cast<std::string>());
+      },
+      py::arg("path"),
       "Loads an snode plug-in (a shared object built with SNODE_PLUGIN) into the registries.");
   m.def(
       "loaded_plugins", [] { return LoadedPlugins(); },

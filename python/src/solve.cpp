@@ -50,6 +50,7 @@ const std::map<std::string, OptionSetter>& OptionSetters() {
       {"max_nonlinear_iters", Member(&IntegratorOptions::max_nonlinear_iters, "an integer")},
       {"krylov_max_dim", Member(&IntegratorOptions::krylov_max_dim, "an integer")},
       {"interpolate_outputs", Member(&IntegratorOptions::interpolate_outputs, "a bool")},
+      {"record_steps", Member(&IntegratorOptions::record_steps, "a bool")},
   };
   return setters;
 }
@@ -120,12 +121,15 @@ py::dict GradientStatsDict(const GradientStats& s) {
   return d;
 }
 
-// Runs work() with the GIL released and Ctrl-C armed; KeyboardInterrupt when SIGINT came.
+// Runs work() with the GIL released, the solver object and the field locked (FieldLock), and
+// Ctrl-C armed; KeyboardInterrupt when SIGINT came.
 template <typename Work>
-auto RunSolverWork(Work&& work) {
+auto RunSolverWork(std::mutex& object, const VectorField* field, Work&& work) {
   InterruptScope scope;
   auto result = [&] {
     py::gil_scoped_release release;
+    const std::lock_guard<std::mutex> object_lock(object);
+    const FieldLock field_lock(field);
     return work();
   }();
   if (scope.interrupted()) throw Interrupted();
@@ -145,7 +149,8 @@ class PyIntegrator {
 
   Solution Solve(const PyProblem& problem) {
     const OdeProblem ode = Interruptible(problem.ode);
-    const Trajectory trajectory = RunSolverWork([&] { return integrator_->Solve(ode); });
+    const Trajectory trajectory =
+        RunSolverWork(*mutex_, problem.ode.field.get(), [&] { return integrator_->Solve(ode); });
     Solution solution;
     solution.times = ToNumpy(trajectory.times);
     solution.states = ToNumpy(trajectory.states);
@@ -157,6 +162,7 @@ class PyIntegrator {
 
  private:
   std::unique_ptr<Integrator> integrator_;
+  std::unique_ptr<std::mutex> mutex_ = std::make_unique<std::mutex>();  // one solve at a time
 };
 
 // The result of snode.gradient.
@@ -198,7 +204,10 @@ GradientOptions MakeGradientOptions(const std::string& integrator, double rtol, 
 }
 
 const Loss& ChooseLoss(const PyProblem& problem, const std::shared_ptr<Loss>& loss) {
-  if (loss) return *loss;
+  if (loss) {
+    CheckLossRows(*loss, problem.ode.output_times.size());
+    return *loss;
+  }
   Require(problem.loss != nullptr,
           "this problem has no loss: pass loss= (snode.MseLoss, snode.LinearLoss, "
           "snode.PythonLoss)");
@@ -213,7 +222,8 @@ class PyGradientMethod {
   GradientResult Compute(const PyProblem& problem, const std::shared_ptr<Loss>& loss_override) {
     const Loss& loss = ChooseLoss(problem, loss_override);
     const OdeProblem ode = Interruptible(problem.ode);
-    const LossAndGradient r = RunSolverWork([&] { return method_->Compute(ode, loss); });
+    const LossAndGradient r = RunSolverWork(*mutex_, problem.ode.field.get(),
+                                            [&] { return method_->Compute(ode, loss); });
     GradientResult result;
     result.loss = r.loss;
     result.dtheta = ToNumpy(r.dtheta);
@@ -229,6 +239,7 @@ class PyGradientMethod {
 
  private:
   std::unique_ptr<GradientMethod> method_;
+  std::unique_ptr<std::mutex> mutex_ = std::make_unique<std::mutex>();  // one gradient at a time
 };
 
 PyGradientMethod MakeGradientMethod(const std::string& method, const std::string& integrator,
@@ -258,7 +269,9 @@ GradientCheckResult CheckGradientPy(const PyProblem& problem, const std::shared_
   check.Validate();
   const Loss& chosen = ChooseLoss(problem, loss);
   const OdeProblem ode = Interruptible(problem.ode);
-  return RunSolverWork([&] { return CheckGradient(ode, chosen, method, options, check); });
+  std::mutex unshared;  // the checker's methods are its own
+  return RunSolverWork(unshared, problem.ode.field.get(),
+                       [&] { return CheckGradient(ode, chosen, method, options, check); });
 }
 
 #define SNODE_GRADIENT_ARGS                                                                    \
@@ -356,8 +369,8 @@ void BindChecker(py::module_& m) {
       .def_readonly("reference_flagged", &GradientCheckResult::reference_flagged)
       .def_readonly("reference_diagnosis", &GradientCheckResult::reference_diagnosis);
   m.def("check_gradient", &CheckGradientPy, py::arg("problem"),
-        py::arg("loss") = std::shared_ptr<Loss>(), py::arg("method") = "cvodes_adjoint",
-        py::arg("integrator") = "cvodes_bdf", py::arg("rtol") = 1e-6, py::arg("atol") = 1e-8,
+        py::arg("loss") = std::shared_ptr<Loss>(), py::arg("method") = "bptt",
+        py::arg("integrator") = "dopri5", py::arg("rtol") = 1e-6, py::arg("atol") = 1e-8,
         py::arg("reference") = "finite_difference", py::arg("relative_tolerance") = 0.0,
         py::arg("max_components") = 32, py::arg("directions") = 3, py::arg("seed") = 0,
         "Compares the method's [dL/dθ; dL/dz0] with central differences (or another method) and "
