@@ -81,7 +81,10 @@ Vector SumOverRanks(GradientReducer& reducer, Index n, const std::function<Vecto
   // The lowest failing rank tells the others what went wrong.
   char kind = 'N';
   std::string text;
-  if (reducer.rank() == failed) text = Describe(error, kind) + kind;
+  if (reducer.rank() == failed) {
+    text = Describe(error, kind);
+    text += kind;  // the kind travels as the last character
+  }
   reducer.Broadcast(text, failed);
   if (reducer.rank() == failed) std::rethrow_exception(error);
   kind = text.empty() ? 'N' : text.back();
