@@ -7,7 +7,9 @@
 #                              need (README command 2): GoogleTest, Google Benchmark,
 #                              Fashion-MNIST, and chromium for the headless-browser test of the
 #                              study's report (ctest label "browser"; fonts-dejavu-core: the
-#                              figures' "Sans" text, which chromium only recommends)
+#                              figures' "Sans" text, which chromium only recommends), and
+#                              OpenMPI for the data-parallel build and its tests (ctest label
+#                              "mpi"; CMake finds it and turns SNODE_MPI on)
 set -euo pipefail
 
 packages=(
@@ -18,7 +20,7 @@ packages=(
 case "${1:-}" in
   --tests)
     packages+=(googletest libgtest-dev libbenchmark-dev dataset-fashion-mnist chromium
-      fonts-dejavu-core)
+      fonts-dejavu-core libopenmpi-dev openmpi-bin)
     ;;
   "") ;;
   *)
