@@ -297,7 +297,8 @@ std::vector<EpochRecord> Trainer::Run() {
   // The final model: the same format (optimiser state included, so it can also be resumed).
   Save(s_.out_dir + "/model.snode");
   nlohmann::json extra = {{"checkpoint", trains ? checkpoint_path_ : s_.resume},
-                          {"model", s_.out_dir + "/model.snode"}};
+                          {"model", s_.out_dir + "/model.snode"},
+                          {"ranks", ranks_.size()}};
   if (!state_.history.empty()) {
     extra["final_test_accuracy"] = state_.history.back().test_accuracy;
   }
@@ -373,7 +374,7 @@ void Trainer::Step(const Matrix& x, const std::vector<int>& labels) {
                                            s_.epochs * num_batches_));
   }
   state_.adam->Step(state_.params, r.grad);
-  if (s_.check_parameters || kDebugBuild) {
+  if (ranks_.size() > 1 && (s_.check_parameters || kDebugBuild)) {
     CheckRanksAgree("after epoch " + std::to_string(state_.epoch + 1) + ", batch " +
                     std::to_string(state_.batch + 1));
   }
