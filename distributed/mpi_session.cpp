@@ -75,17 +75,19 @@ void MpiSession::Abort(int code) const {
 int RunOnRanks(int& argc, char**& argv, const std::function<int(GradientReducer&)>& main_fn) {
   if (!StartedByMpiLauncher()) return main_fn(SerialReduction());
   std::unique_ptr<MpiSession> session;
+  std::unique_ptr<MpiReducer> reducer;
   try {
     session = std::make_unique<MpiSession>(argc, argv);
+    reducer = std::make_unique<MpiReducer>(session->comm());
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << std::endl;
+    if (session) session->Abort(1);
     return 1;
   }
-  MpiReducer reducer(session->comm());
   NullBuffer null;
   std::streambuf* const cout_buffer = std::cout.rdbuf();
   if (session->rank() != 0) std::cout.rdbuf(&null);
-  const int code = main_fn(reducer);
+  const int code = main_fn(*reducer);
   std::cout.rdbuf(cout_buffer);
   if (code != 0 && session->size() > 1) session->Abort(code);
   return code;
