@@ -27,6 +27,15 @@ void BroadcastText(MPI_Comm comm, std::string& text, int root) {
   CheckMpi(MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, root, comm), "MPI_Bcast");
 }
 
+void BroadcastVector(MPI_Comm comm, Vector& v, int root) {
+  long long length = v.size();
+  CheckMpi(MPI_Bcast(&length, 1, MPI_LONG_LONG, root, comm), "MPI_Bcast");
+  Require(length >= 0 && length <= INT_MAX,
+          "BroadcastVector: a vector of " + std::to_string(length) + " values");
+  v.resize(static_cast<Index>(length));
+  CheckMpi(MPI_Bcast(v.data(), static_cast<int>(length), MPI_DOUBLE, root, comm), "MPI_Bcast");
+}
+
 void AllreduceMinMax(MPI_Comm comm, std::uint64_t x, std::uint64_t& min, std::uint64_t& max) {
   std::uint64_t values[2] = {x, ~x};  // max of ~x is ~min of x
   CheckMpi(MPI_Allreduce(MPI_IN_PLACE, values, 2, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");

@@ -18,6 +18,8 @@ namespace snode {
 void AllreduceSum(MPI_Comm comm, double* data, Index count);
 // text ← root's text (its length, then its bytes).
 void BroadcastText(MPI_Comm comm, std::string& text, int root);
+// v ← root's v (its length, then its values), e.g. parameters read by one rank.
+void BroadcastVector(MPI_Comm comm, Vector& v, int root);
 // The smallest and largest value over the ranks, with one MPI_Allreduce (MPI_MAX of {x, ~x}).
 void AllreduceMinMax(MPI_Comm comm, std::uint64_t x, std::uint64_t& min, std::uint64_t& max);
 

@@ -37,6 +37,12 @@ TEST(MpiReducer, BroadcastsTextFromAnyRoot) {
   EXPECT_EQ(text, std::string("from the last rank\0!", 20));
 }
 
+TEST(MpiReducer, BroadcastsAVector) {
+  Vector v = Vector::Constant(session->rank() == 0 ? 5 : 2, session->rank() == 0 ? 2.5 : -1.0);
+  BroadcastVector(session->comm(), v, 0);
+  EXPECT_EQ(v, Vector::Constant(5, 2.5));
+}
+
 TEST(MpiReducer, AcceptsTheSameParametersAndNamesTheStepWhereTheyDiffer) {
   MpiReducer ranks(session->comm());
   Vector theta = Vector::LinSpaced(100, -1.0, 1.0);
