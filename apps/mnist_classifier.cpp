@@ -3,6 +3,8 @@
 // (model, threads, checkpoints: studies/mnist_*.hpp); the flags are read in
 // apps/cli/mnist_classifier_cli.hpp; this file prepares --out and runs the chosen mode.
 // --check-gradient: CheckFirstBatch below, before training.
+// Built with SNODE_MPI and started by mpirun, training and evaluation are data-parallel over the
+// ranks (distributed/mpi_session.hpp, RunOnRanks; docs/distributed.md); otherwise serial.
 
 #include <malloc.h>
 
@@ -16,6 +18,10 @@
 #include "apps/cli/mnist_classifier_cli.hpp"
 #include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
+#include "core/gradient_reducer.hpp"
+#ifdef SNODE_MPI
+#include "distributed/mpi_session.hpp"
+#endif
 #include "studies/bench_util.hpp"
 #include "studies/mnist_bench.hpp"
 #include "studies/mnist_data.hpp"
@@ -55,23 +61,27 @@ void CheckFirstBatch(const mnist::Settings& s, const GradientCheckOptions& check
                    problem, loss, s.solver.gradient, s.solver.gradient_options, check, std::cout);
 }
 
-int Main(int argc, char** argv) {
+int Main(int argc, char** argv, GradientReducer& ranks) {
   const std::optional<Flags> flags =
       StartCommandLine(argc, argv, MnistClassifierCommandLine(), std::cout);
   if (!flags) return 0;
   const MnistCommandLine line = ReadMnistCommandLine(*flags);
   const mnist::Settings& s = line.settings;
   // Before any work (loading data included): an unwritable --out is found now, not after training.
-  PrepareOutputDirectory(s.out_dir);
-  if (line.common.check_gradient) CheckFirstBatch(s, line.common.gradient_check);
+  // Rank 0 alone writes there.
+  if (ranks.rank() == 0) PrepareOutputDirectory(s.out_dir);
+  if (line.common.check_gradient && ranks.rank() == 0) {
+    CheckFirstBatch(s, line.common.gradient_check);
+  }
   if (line.bench_repetitions) {
+    Require(ranks.size() == 1, "--bench measures one process; run it without mpirun");
     mnist::RunBench(s, line.bench_epochs, bench::CheckRepetitions(*line.bench_repetitions));
     return 0;
   }
   if (!s.evaluate.empty()) {
-    mnist::RunEvaluate(s, std::cout);
+    mnist::RunEvaluate(s, std::cout, ranks);
   } else {
-    mnist::RunTraining(s, std::cout, std::cerr);
+    mnist::RunTraining(s, std::cout, std::cerr, ranks);
   }
   return 0;
 }
@@ -85,5 +95,12 @@ int main(int argc, char** argv) {
   // time of the later ones) until its adaptive threshold grew. Keep them on an untrimmed heap.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  return snode::app::RunApp([&] { return snode::app::Main(argc, argv); });
+  auto run = [&](snode::GradientReducer& ranks) {
+    return snode::app::RunApp([&] { return snode::app::Main(argc, argv, ranks); });
+  };
+#ifdef SNODE_MPI
+  return snode::RunOnRanks(argc, argv, run);
+#else
+  return run(snode::SerialReduction());
+#endif
 }

@@ -10,7 +10,7 @@ shift || true
 folders=("$@")
 if [ ${#folders[@]} -eq 0 ]; then
   folders=()
-  for d in core models io optim problems integrators adjoint plugins testing studies apps; do
+  for d in core models io optim problems integrators adjoint plugins distributed testing studies apps; do
     [ -d "$d" ] && folders+=("$d")
   done
 fi

@@ -7,9 +7,11 @@
 #                              need (README command 2): GoogleTest, Google Benchmark,
 #                              Fashion-MNIST, and chromium for the headless-browser test of the
 #                              study's report (ctest label "browser"; fonts-dejavu-core: the
-#                              figures' "Sans" text, which chromium only recommends), and the
+#                              figures' "Sans" text, which chromium only recommends), the
 #                              Python module's: pybind11, Python's headers, numpy, pytest and
-#                              PyTorch (the snode.torch bridge and its tests)
+#                              PyTorch (the snode.torch bridge and its tests), and OpenMPI for the
+#                              data-parallel build and its tests (ctest label "mpi"; CMake finds it
+#                              and turns SNODE_MPI on)
 set -euo pipefail
 
 packages=(
@@ -20,7 +22,8 @@ packages=(
 case "${1:-}" in
   --tests)
     packages+=(googletest libgtest-dev libbenchmark-dev dataset-fashion-mnist chromium
-      fonts-dejavu-core pybind11-dev python3-dev python3-numpy python3-pytest python3-torch)
+      fonts-dejavu-core pybind11-dev python3-dev python3-numpy python3-pytest python3-torch
+      libopenmpi-dev openmpi-bin)
     ;;
   "") ;;
   *)

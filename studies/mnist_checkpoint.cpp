@@ -37,7 +37,9 @@ std::string Readable(const std::string& stored) {
   return buffer;
 }
 
-// The settings whose change makes a resumed run differ from an uninterrupted one.
+// The settings whose change makes a resumed run differ from an uninterrupted one. The parts of a
+// batch, not the threads or ranks that run them, decide the computation: s.batch_parts is the
+// trainer's resolved count (never 0 here). Files from before it stored "threads" instead.
 std::vector<std::pair<std::string, std::string>> RunIdentity(const Settings& s) {
   return {{"integrator", s.solver.integrator},
           {"gradient", s.solver.gradient},
@@ -48,7 +50,7 @@ std::vector<std::pair<std::string, std::string>> RunIdentity(const Settings& s) 
           {"lr_schedule", s.lr_schedule},
           {"augment", std::to_string(s.augment)},
           {"batch", std::to_string(s.batch)},
-          {"threads", std::to_string(s.threads)}};
+          {"batch_parts", std::to_string(s.batch_parts)}};
 }
 
 void RestoreEpochSums(const Checkpoint& c, const std::string& path, TrainingState& state) {

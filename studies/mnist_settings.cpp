@@ -1,5 +1,6 @@
 #include "studies/mnist_settings.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/errors.hpp"
@@ -19,6 +20,9 @@ void ValidateSettings(const Settings& s) {
           "--augment must be in 0..8 pixels, got " + std::to_string(s.augment));
   Require(s.threads >= 1 && s.threads <= 64,
           "--threads must be in 1..64, got " + std::to_string(s.threads));
+  Require(
+      s.batch_parts >= 0 && s.batch_parts <= 4096,
+      "--batch-parts must be in 0..4096 (0: the default), got " + std::to_string(s.batch_parts));
   Require(s.data.split >= 0, "--split must be positive (or 0 for separate files)");
   Require(s.data.limit_train >= 0 && s.data.limit_test >= 0,
           "--limit-train/--limit-test must be >= 0");
@@ -36,7 +40,8 @@ double EstimatedBytes(const Settings& s, Index rows, Index cols, bool training) 
   const double pixels = static_cast<double>(rows) * static_cast<double>(cols);
   const double params =
       static_cast<double>(Model(!s.no_ode, static_cast<Index>(pixels), s.hidden).num_params());
-  const double vectors = static_cast<double>(training ? 7 + s.threads : 2 + s.threads);
+  const long gradients = training ? std::max(s.threads, s.batch_parts) : s.threads;
+  const double vectors = static_cast<double>(training ? 7 + gradients : 2 + gradients);
   // A batch's images (gathered, shifted), and its ODE states: a few dozen stages of batch × H.
   const double batch = static_cast<double>(s.batch) * (2 * pixels + 64.0 * s.hidden);
   return 8.0 * (vectors * params + batch);

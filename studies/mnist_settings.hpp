@@ -25,13 +25,18 @@ struct Settings {
   long hidden = kDefaultHidden;           // --hidden: width of z
   long augment = 0;                       // --augment: max random shift of training images (px)
   long threads = 1;                       // --threads
-  bool no_ode = false;                    // --no-ode: the ablation
-  std::string resume;                     // --resume: checkpoint to continue from
-  std::string evaluate;                   // --evaluate: model file to evaluate
-  long checkpoint_every = 1;              // --checkpoint-every: epochs (0: only at the end)
-  long checkpoint_batches = 0;            // --checkpoint-batches: batches (0: off)
-  bool skip_bad_batches = false;          // --skip-bad-batches
-  long stop_after_batches = 0;  // --stop-after-batches: testing aid, _Exit(3) after N batches
+  // --batch-parts: the parts a batch is cut into (0: PartsFor(threads, batch) × the ranks); they
+  // decide the computation (studies/mnist_worker.hpp), the threads and ranks only who runs them.
+  long batch_parts = 0;
+  bool check_parameters = false;  // --check-parameters: same θ on every rank after every step
+  bool step_losses = false;       // --step-losses: append every batch's loss to mnist_steps.csv
+  bool no_ode = false;            // --no-ode: the ablation
+  std::string resume;             // --resume: checkpoint to continue from
+  std::string evaluate;           // --evaluate: model file to evaluate
+  long checkpoint_every = 1;      // --checkpoint-every: epochs (0: only at the end)
+  long checkpoint_batches = 0;    // --checkpoint-batches: batches (0: off)
+  bool skip_bad_batches = false;  // --skip-bad-batches
+  long stop_after_batches = 0;    // --stop-after-batches: testing aid, _Exit(3) after N batches
 };
 
 // Throws ConfigError naming the flag of the first value out of range (epochs, batch, lr,
@@ -46,7 +51,8 @@ inline constexpr double kMaxClassifierBytes = 2.0 * (1 << 30);  // 2 GiB
 
 // Bytes a run allocates that grow with the image size, the width and the batch: the parameter
 // vector, the gradient, one gradient per thread, and when training Adam's m and v and the
-// update's temporaries (7 + threads parameter-sized vectors; 2 + threads when evaluating), plus
+// update's temporaries (7 + max(threads, batch_parts) parameter-sized vectors; 2 + threads when
+// evaluating), plus
 // the batch's images (twice: gathered and shifted) and ODE states.
 double EstimatedBytes(const Settings& s, Index rows, Index cols, bool training);
 

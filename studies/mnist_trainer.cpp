@@ -79,6 +79,7 @@ void WriteOutputs(const Settings& s, const Model& model, const Data& data,
                          {"augment", s.augment},
                          {"batch", s.batch},
                          {"threads", s.threads},
+                         {"batch_parts", s.batch_parts},
                          {"seed", s.seed},
                          {"epochs", epochs}};
   json.update(extra);
@@ -146,21 +147,46 @@ Data CheckSolverAndLoad(const Settings& s) {
   throw NumericalError(message);
 }
 
+// Where ranks other than 0 write: nowhere (a stream without a buffer drops what it is given).
+std::ostream& Silent() {
+  static std::ostream silent(nullptr);
+  return silent;
+}
+
+// The settings with --batch-parts resolved: PartsFor(threads, batch) × the ranks when 0.
+Settings Resolved(const Settings& s, const GradientReducer& ranks) {
+  Settings resolved = s;
+  if (resolved.batch_parts == 0) {
+    resolved.batch_parts = static_cast<long>(PartsFor(s.threads, s.batch)) * ranks.size();
+  }
+  return resolved;
+}
+
+#ifdef NDEBUG
+constexpr bool kDebugBuild = false;
+#else
+constexpr bool kDebugBuild = true;
+#endif
+
+// Rank 0 trains and reports; every other rank trains the same model on its parts of each batch
+// and writes nothing (docs/distributed.md).
 class Trainer {
  public:
-  Trainer(const Settings& s, std::ostream& out, std::ostream& err)
-      : s_(s),
-        out_(out),
-        err_(err),
-        data_(CheckSolverAndLoad(s)),
-        model_(!s.no_ode, data_.train.images.pixels.rows(), s.hidden),
+  Trainer(const Settings& s, std::ostream& out, std::ostream& err, GradientReducer& ranks)
+      : s_(Resolved(s, ranks)),
+        ranks_(ranks),
+        root_(ranks.rank() == 0),
+        out_(root_ ? out : Silent()),
+        err_(root_ ? err : Silent()),
+        data_(CheckSolverAndLoad(s_)),
+        model_(!s_.no_ode, data_.train.images.pixels.rows(), s_.hidden),
         n_(data_.train.size()),
-        num_batches_((n_ + s.batch - 1) / s.batch),
-        parts_(PartsFor(s.threads, s.batch)),
+        num_batches_((n_ + s_.batch - 1) / s_.batch),
+        parts_(static_cast<std::size_t>(s_.batch_parts)),
         state_(StartState()),
-        workers_(MakeWorkers(model_, s.solver, s.threads)),
+        workers_(MakeWorkers(model_, s_.solver, s_.threads)),
         pool_(workers_.size()),
-        checkpoint_path_(s.out_dir + "/checkpoint.snode") {}
+        checkpoint_path_(s_.out_dir + "/checkpoint.snode") {}
 
   std::vector<EpochRecord> Run();
 
@@ -172,11 +198,18 @@ class Trainer {
   void Step(const Matrix& x, const std::vector<int>& labels);
   void FinishEpoch();
   void PrintEpochRow() const;
+  // Rank 0 alone writes (atomically: io/checkpoint.hpp).
   void Save(const std::string& path) const {
-    SaveCheckpoint(MakeCheckpoint(model_, s_, state_), path);
+    if (root_) SaveCheckpoint(MakeCheckpoint(model_, s_, state_), path);
   }
+  void CheckRanksAgree(const std::string& where) const {
+    ranks_.CheckSameParameters(state_.params, where);
+  }
+  void LogStep(double loss);
 
-  const Settings& s_;
+  const Settings s_;
+  GradientReducer& ranks_;
+  const bool root_;
   std::ostream& out_;
   std::ostream& err_;
   const Data data_;
@@ -228,7 +261,10 @@ void Trainer::PrintHeader() const {
   if (s_.hidden != kDefaultHidden) out_ << ", width " << s_.hidden;
   out_ << ", batch " << s_.batch << " (" << num_batches_ << " per epoch, last "
        << (n_ - (num_batches_ - 1) * s_.batch) << "), seed " << s_.seed << ", " << parts_
-       << (parts_ == 1 ? " thread" : " threads per batch") << "\n";
+       << (parts_ == 1 ? " part" : " parts per batch");
+  if (ranks_.size() > 1) out_ << " over " << ranks_.size() << " ranks";
+  out_ << " (" << s_.threads << (s_.threads == 1 ? " thread" : " threads")
+       << (ranks_.size() > 1 ? " each)\n" : ")\n");
   if (!s_.resume.empty()) {
     out_ << "resumed     " << s_.resume << " at epoch " << state_.epoch << ", batch "
          << state_.batch << "\n";
@@ -238,7 +274,11 @@ void Trainer::PrintHeader() const {
 
 std::vector<EpochRecord> Trainer::Run() {
   PrintHeader();
-  if (s_.check_gradients) CheckGradients(s_, model_, data_, workers_[0], state_.params, out_);
+  CheckRanksAgree("at the start (after " + (s_.resume.empty() ? "the initialisation" : s_.resume) +
+                  ")");
+  if (s_.check_gradients && root_) {
+    CheckGradients(s_, model_, data_, workers_[0], state_.params, out_);
+  }
   Table table(EpochTableHeader());
   for (const EpochRecord& r : state_.history) table.AddRow(EpochTableRow(r));
   if (!table.empty()) table.Print(out_);
@@ -249,13 +289,16 @@ std::vector<EpochRecord> Trainer::Run() {
     out_ << "nothing left to train: " << s_.resume << " is at epoch " << state_.epoch
          << " and --epochs is " << s_.epochs << " (raise --epochs to continue)\n";
   }
-  EnsureDirectory(s_.out_dir);
+  if (root_) EnsureDirectory(s_.out_dir);
   while (state_.epoch < s_.epochs) RunEpoch();
+  CheckRanksAgree("at the end of training");
+  if (!root_) return state_.history;
 
   // The final model: the same format (optimiser state included, so it can also be resumed).
   Save(s_.out_dir + "/model.snode");
   nlohmann::json extra = {{"checkpoint", trains ? checkpoint_path_ : s_.resume},
-                          {"model", s_.out_dir + "/model.snode"}};
+                          {"model", s_.out_dir + "/model.snode"},
+                          {"ranks", ranks_.size()}};
   if (!state_.history.empty()) {
     extra["final_test_accuracy"] = state_.history.back().test_accuracy;
   }
@@ -272,7 +315,7 @@ void Trainer::RunEpoch() {
   const std::vector<Index> order = Permutation(n_, state_.rng);
   ProgressLine progress(
       "epoch " + std::to_string(state_.epoch + 1) + "/" + std::to_string(s_.epochs), num_batches_,
-      s_.quiet);
+      s_.quiet || !root_);
   batch_clock_ = std::chrono::steady_clock::now();
   batch_cpu_clock_ = bench::ProcessCpuSeconds();
   while (state_.batch < num_batches_) RunBatch(order, progress);
@@ -321,7 +364,7 @@ void Trainer::RunBatch(const std::vector<Index>& order, ProgressLine& progress) 
 }
 
 void Trainer::Step(const Matrix& x, const std::vector<int>& labels) {
-  const BatchResult r = TrainBatch(pool_, workers_, parts_, state_.params, x, labels);
+  const BatchResult r = TrainBatch(pool_, workers_, parts_, state_.params, x, labels, ranks_);
   if (!std::isfinite(r.loss)) {
     throw NumericalError("non-finite training loss at epoch " + std::to_string(state_.epoch + 1) +
                          ", batch " + std::to_string(state_.batch + 1));
@@ -331,6 +374,11 @@ void Trainer::Step(const Matrix& x, const std::vector<int>& labels) {
                                            s_.epochs * num_batches_));
   }
   state_.adam->Step(state_.params, r.grad);
+  if (ranks_.size() > 1 && (s_.check_parameters || kDebugBuild)) {
+    CheckRanksAgree("after epoch " + std::to_string(state_.epoch + 1) + ", batch " +
+                    std::to_string(state_.batch + 1));
+  }
+  if (s_.step_losses && root_) LogStep(r.loss);
   state_.loss_sum += r.loss;
   state_.nfe_forward_sum += r.nfe_forward;
   state_.nfe_backward_sum += r.nfe_backward;
@@ -341,7 +389,7 @@ void Trainer::Step(const Matrix& x, const std::vector<int>& labels) {
 void Trainer::FinishEpoch() {
   Evaluation e;
   try {
-    e = Evaluate(pool_, workers_, state_.params, data_.test, s_.batch);
+    e = Evaluate(pool_, workers_, state_.params, data_.test, s_.batch, ranks_);
   } catch (const Error& error) {
     RethrowWithContext(error,
                        "evaluating the test set after epoch " + std::to_string(state_.epoch + 1));
@@ -357,8 +405,12 @@ void Trainer::FinishEpoch() {
   record.vjp = state_.batches_done > 0 ? state_.vjp_sum / done : 0;
   record.epoch_seconds = state_.seconds;
   record.eval_seconds = e.seconds;
-  record.epoch_cpu_seconds = state_.cpu_seconds;
-  record.eval_cpu_seconds = e.cpu_seconds;
+  // CPU time of all ranks (one sum; wall times are rank 0's).
+  Vector cpu(2);
+  cpu << state_.cpu_seconds, e.cpu_seconds;
+  ranks_.SumInPlace(cpu);
+  record.epoch_cpu_seconds = cpu[0];
+  record.eval_cpu_seconds = cpu[1];
   record.skipped_batches = state_.skipped;
   state_.history.push_back(record);
   PrintEpochRow();
@@ -373,6 +425,19 @@ void Trainer::FinishEpoch() {
       state_.epoch == s_.epochs) {
     Save(checkpoint_path_);
   }
+}
+
+// <out>/mnist_steps.csv: "epoch,batch,loss" per update, the loss to 17 digits, appended (a
+// resumed run continues the file; a batch redone after a resume appears again, the later row
+// counts).
+void Trainer::LogStep(double loss) {
+  const std::string path = s_.out_dir + "/mnist_steps.csv";
+  std::FILE* file = std::fopen(path.c_str(), "a");
+  if (file == nullptr) throw InputError("cannot append to '" + path + "'");
+  if (std::ftell(file) == 0) std::fputs("epoch,batch,loss\n", file);
+  std::fprintf(file, "%ld,%ld,%.17g\n", state_.epoch + 1, state_.batch + 1, loss);
+  const bool failed = std::fclose(file) != 0;
+  if (failed) throw InputError("cannot write '" + path + "'");
 }
 
 // The header once, then one line per epoch as it finishes.
@@ -425,11 +490,12 @@ std::vector<std::string> EpochTableRow(const EpochRecord& r) {
           FormatSeconds(r.eval_seconds)};
 }
 
-std::vector<EpochRecord> RunTraining(const Settings& s, std::ostream& out, std::ostream& err) {
-  return Trainer(s, out, err).Run();
+std::vector<EpochRecord> RunTraining(const Settings& s, std::ostream& out, std::ostream& err,
+                                     GradientReducer& ranks) {
+  return Trainer(s, out, err, ranks).Run();
 }
 
-Evaluation RunEvaluate(const Settings& s, std::ostream& out) {
+Evaluation RunEvaluate(const Settings& s, std::ostream& out, GradientReducer& ranks) {
   const Checkpoint c = LoadCheckpoint(s.evaluate);
   ValidateTrainingCheckpoint(c, s.evaluate);  // what `checkpoint_tool check` runs
   const Data data = LoadData(s.data, /*need_training=*/false);
@@ -440,7 +506,8 @@ Evaluation RunEvaluate(const Settings& s, std::ostream& out) {
   const Vector params = model.FromBlocks(c.parameters, "", s.evaluate);
   std::vector<Worker> workers = MakeWorkers(model, s.solver, s.threads);
   PartPool pool(workers.size());
-  const Evaluation e = Evaluate(pool, workers, params, data.test, s.batch);
+  const Evaluation e = Evaluate(pool, workers, params, data.test, s.batch, ranks);
+  if (ranks.rank() != 0) return e;
   out << "model       " << s.evaluate << " (epoch " << c.epoch << ")\n"
       << "architecture " << c.architecture << "\n"
       << "test data   " << data.description << "\n";

@@ -33,13 +33,26 @@ namespace snode::mnist {
 // report (settings, the per-epoch table, the files written) goes to out; warnings and notes go to
 // err. s.stop_after_batches > 0 ends the process with std::_Exit(3) after that many batches, as
 // abruptly as a kill (a testing aid).
-std::vector<EpochRecord> RunTraining(const Settings& s, std::ostream& out, std::ostream& err);
+//
+// Data-parallel (ranks.size() > 1, docs/distributed.md): every rank runs this with the same
+// settings; each batch's K = s.batch_parts parts (0: PartsFor(s.threads, s.batch) × the ranks) are
+// dealt to the ranks in contiguous blocks and summed with one SumOverRanks per step, so every rank
+// makes the same update, and the run equals a serial one with the same K up to the order of the
+// sums. Rank 0 alone writes out, err, checkpoints and output files; the others return their
+// history and print nothing (their errors are exceptions). The parameters are compared across
+// ranks (GradientReducer::CheckSameParameters) at the start and the end, and after every step in
+// Debug builds or with s.check_parameters. s.step_losses: rank 0 appends every update's loss to
+// <out>/mnist_steps.csv ("epoch,batch,loss", 17 digits).
+std::vector<EpochRecord> RunTraining(const Settings& s, std::ostream& out, std::ostream& err,
+                                     GradientReducer& ranks = SerialReduction());
 
 // Evaluates the model file s.evaluate (checked by ValidateTrainingCheckpoint, as
 // `checkpoint_tool check` does) on the test data (its stored architecture decides between
 // the ODE-Net and the ablation), prints the accuracy on out and writes
-// <s.out_dir>/mnist_evaluation.json.
-Evaluation RunEvaluate(const Settings& s, std::ostream& out);
+// <s.out_dir>/mnist_evaluation.json. With ranks, the test batches are split over them (Evaluate);
+// rank 0 alone prints and writes.
+Evaluation RunEvaluate(const Settings& s, std::ostream& out,
+                       GradientReducer& ranks = SerialReduction());
 
 // The per-epoch table's header, and the row of one record.
 const std::vector<std::string>& EpochTableHeader();

@@ -132,55 +132,102 @@ std::size_t PartsFor(long threads, Index batch) {
   return (threads >= 2 && batch >= kMinSplitBatch) ? static_cast<std::size_t>(threads) : 1;
 }
 
-BatchResult TrainBatch(PartPool& pool, std::vector<Worker>& workers, std::size_t parts,
-                       const Vector& p, const Matrix& x, const std::vector<int>& labels) {
+std::size_t PartsUsed(std::size_t parts, Index count) {
+  return count >= kMinSplitBatch ? std::min(parts, static_cast<std::size_t>(count)) : 1;
+}
+
+std::pair<std::size_t, std::size_t> RankParts(std::size_t parts, int rank, int ranks) {
+  const auto r = static_cast<std::size_t>(rank), p = static_cast<std::size_t>(ranks);
+  return {parts * r / p, parts * (r + 1) / p};
+}
+
+namespace {
+
+// This rank's parts [first, last) of a batch cut into `used` parts, on the pool (worker w takes
+// parts first + w, first + w + W, ...), packed for the sum over ranks: the gradient, then the
+// loss and the NFE/VJP sums, each added in part order.
+Vector TrainRankParts(PartPool& pool, std::vector<Worker>& workers, std::size_t used,
+                      std::size_t first, std::size_t last, const Vector& p, const Matrix& x,
+                      const std::vector<int>& labels, Index num_params) {
   const Index count = x.cols();
-  const std::size_t used = count >= kMinSplitBatch ? parts : 1;
-  std::vector<PartResult> results(used);
-  pool.Run(used, [&](std::size_t k) {
-    const Index part_begin = count * static_cast<Index>(k) / static_cast<Index>(used);
-    const Index part_end = count * static_cast<Index>(k + 1) / static_cast<Index>(used);
-    const std::vector<int> part_labels(labels.begin() + part_begin, labels.begin() + part_end);
-    results[k] = workers[k].Train(p, x.middleCols(part_begin, part_end - part_begin), part_labels,
-                                  static_cast<double>(count));
+  const std::size_t mine = last - first;
+  const std::size_t threads = std::min(mine, workers.size());
+  std::vector<PartResult> results(mine);
+  pool.Run(threads, [&](std::size_t w) {
+    for (std::size_t k = first + w; k < last; k += threads) {
+      const Index part_begin = count * static_cast<Index>(k) / static_cast<Index>(used);
+      const Index part_end = count * static_cast<Index>(k + 1) / static_cast<Index>(used);
+      const std::vector<int> part_labels(labels.begin() + part_begin, labels.begin() + part_end);
+      results[k - first] = workers[w].Train(p, x.middleCols(part_begin, part_end - part_begin),
+                                            part_labels, static_cast<double>(count));
+    }
   });
-  BatchResult batch;
-  batch.grad = results[0].grad;
-  for (std::size_t k = 0; k < used; ++k) batch.loss += results[k].loss;
-  for (std::size_t k = 1; k < used; ++k) batch.grad += results[k].grad;
+  Vector packed = Vector::Zero(num_params + 4);
+  if (mine > 0) packed.head(num_params) = results[0].grad;
+  for (std::size_t k = 1; k < mine; ++k) packed.head(num_params) += results[k].grad;
   for (const PartResult& r : results) {
-    batch.nfe_forward += static_cast<double>(r.nfe_forward) / static_cast<double>(used);
-    batch.nfe_backward += static_cast<double>(r.nfe_backward) / static_cast<double>(used);
-    batch.vjp += static_cast<double>(r.vjp) / static_cast<double>(used);
+    packed[num_params] += r.loss;
+    packed[num_params + 1] += static_cast<double>(r.nfe_forward);
+    packed[num_params + 2] += static_cast<double>(r.nfe_backward);
+    packed[num_params + 3] += static_cast<double>(r.vjp);
   }
+  return packed;
+}
+
+}  // namespace
+
+BatchResult TrainBatch(PartPool& pool, std::vector<Worker>& workers, std::size_t parts,
+                       const Vector& p, const Matrix& x, const std::vector<int>& labels,
+                       GradientReducer& ranks) {
+  const std::size_t used = PartsUsed(parts, x.cols());
+  const std::pair<std::size_t, std::size_t> mine = RankParts(used, ranks.rank(), ranks.size());
+  const Index n = p.size();
+  const Vector sums = SumOverRanks(ranks, n + 4, [&] {
+    return TrainRankParts(pool, workers, used, mine.first, mine.second, p, x, labels, n);
+  });
+  const double parts_used = static_cast<double>(used);
+  BatchResult batch;
+  batch.grad = sums.head(n);
+  batch.loss = sums[n];
+  batch.nfe_forward = sums[n + 1] / parts_used;
+  batch.nfe_backward = sums[n + 2] / parts_used;
+  batch.vjp = sums[n + 3] / parts_used;
   return batch;
 }
 
 Evaluation Evaluate(PartPool& pool, std::vector<Worker>& workers, const Vector& p,
-                    const IdxDataset& test, Index batch) {
+                    const IdxDataset& test, Index batch, GradientReducer& ranks) {
   const auto start = std::chrono::steady_clock::now();
   const bench::CpuStopwatch cpu;
   const Index n = test.size();
   const Index num_batches = (n + batch - 1) / batch;
   const std::vector<Index> order = Identity(n);
-  std::vector<double> losses(num_batches);
-  std::vector<Index> correct(num_batches);
-  // Whole batches per thread (round-robin), so the result does not depend on the thread count.
-  pool.Run(workers.size(), [&](std::size_t w) {
-    for (Index b = static_cast<Index>(w); b < num_batches; b += workers.size()) {
-      const Index begin = b * batch;
-      const Index count = std::min(batch, n - begin);
-      const PartResult r =
-          workers[w].Evaluate(p, GatherColumns(test.images.pixels, order, begin, count),
-                              GatherLabels(test.labels, order, begin, count));
-      losses[b] = r.loss * static_cast<double>(count);
-      correct[b] = r.correct;
-    }
+  const std::pair<std::size_t, std::size_t> mine =
+      RankParts(static_cast<std::size_t>(num_batches), ranks.rank(), ranks.size());
+  // Per batch its loss × count and its correct count (zero for the other ranks' batches, so the
+  // sum over ranks is exact), added in batch order below.
+  const Vector sums = SumOverRanks(ranks, 2 * num_batches, [&] {
+    const std::size_t first = mine.first, last = mine.second;
+    Vector values = Vector::Zero(2 * num_batches);
+    const std::size_t threads = std::min(last - first, workers.size());
+    // Whole batches per thread (round-robin), so the result does not depend on the thread count.
+    pool.Run(threads, [&](std::size_t w) {
+      for (std::size_t b = first + w; b < last; b += threads) {
+        const Index begin = static_cast<Index>(b) * batch;
+        const Index count = std::min(batch, n - begin);
+        const PartResult r =
+            workers[w].Evaluate(p, GatherColumns(test.images.pixels, order, begin, count),
+                                GatherLabels(test.labels, order, begin, count));
+        values[static_cast<Index>(b)] = r.loss * static_cast<double>(count);
+        values[num_batches + static_cast<Index>(b)] = static_cast<double>(r.correct);
+      }
+    });
+    return values;
   });
   Evaluation e;
   for (Index b = 0; b < num_batches; ++b) {
-    e.loss += losses[b];
-    e.correct += correct[b];
+    e.loss += sums[b];
+    e.correct += static_cast<Index>(sums[num_batches + b]);
   }
   e.total = n;
   e.loss /= static_cast<double>(n);

@@ -3,14 +3,20 @@
 // over a PartPool.
 //
 // Threads: a training batch of at least kMinSplitBatch samples is cut into `parts` contiguous
-// parts, each solved by its own Worker (MlpField, integrator, gradient method) on a thread of the
-// pool; the parts' losses are normalised by the full batch size, so their gradients add up to
-// the batch gradient. With a fixed-step integrator (rk4) every sample's ODE is independent, so
-// this is the same computation as one thread (up to summation order). With an adaptive
-// integrator (dopri5) the samples of a part share one step sequence, so splitting changes the
-// steps (each part takes the steps its own samples need): a different, equally valid,
-// deterministic run. Evaluation splits whole batches over the threads, so the test accuracy does
-// not depend on the thread count.
+// parts, solved by the Workers (MlpField, integrator, gradient method) on the threads of the
+// pool (worker w takes parts w, w + W, ...); the parts' losses are normalised by the full batch
+// size, so their gradients add up to the batch gradient. With a fixed-step integrator (rk4) every
+// sample's ODE is independent, so this is the same computation as one thread (up to summation
+// order). With an adaptive integrator (dopri5) the samples of a part share one step sequence, so
+// splitting changes the steps (each part takes the steps its own samples need): a different,
+// equally valid, deterministic run. So the number of parts, not the number of threads or ranks,
+// decides the computation.
+//
+// Ranks (data-parallel runs, docs/distributed.md): rank r of P takes the contiguous block of
+// parts [K·r/P, K·(r+1)/P) of the K parts and runs it on its own threads; one SumOverRanks
+// (core/gradient_reducer.hpp) adds the gradients, losses and NFE counts of all ranks. With the
+// same K, every rank count gives the serial result up to the order of the sums. Evaluation splits
+// whole batches over the threads, so the test accuracy does not depend on the thread count.
 //
 // The ODE block's gradients come from the selected gradient method (bptt, backsolve_adjoint,
 // cvodes_adjoint); the input layer's from dL/dz0: dL/dW_in = Σ_j (dL/dz0_j) x_jᵀ.
@@ -23,6 +29,7 @@
 #include <vector>
 
 #include "adjoint/gradient_method.hpp"
+#include "core/gradient_reducer.hpp"
 #include "core/types.hpp"
 #include "integrators/integrator.hpp"
 #include "io/idx_reader.hpp"
@@ -98,19 +105,29 @@ class Worker {
 // `threads` workers of the model.
 std::vector<Worker> MakeWorkers(const Model& model, const SolverOptions& solver, long threads);
 
-// The number of parts a batch of `batch` samples is split into with `threads` threads.
+// The number of parts a batch of `batch` samples is split into with `threads` threads (the
+// default of --batch-parts is this times the number of ranks).
 std::size_t PartsFor(long threads, Index batch);
 
+// The parts a batch of `count` samples is cut into when `parts` are asked for: min(parts, count)
+// for a batch of at least kMinSplitBatch samples, else 1.
+std::size_t PartsUsed(std::size_t parts, Index count);
+
+// The parts [first, last) of rank `rank` of `ranks` when a batch is cut into `parts` parts.
+std::pair<std::size_t, std::size_t> RankParts(std::size_t parts, int rank, int ranks);
+
 // One training batch: the loss averaged over the batch, its gradient, and the NFE/VJP counts
-// averaged over the parts it was split into (`parts` when x has ≥ kMinSplitBatch columns, else
-// 1; parts ≤ workers.size() ≤ pool.size()). Rethrows the first part's error.
+// averaged over the parts it was split into (PartsUsed(parts, x.cols())), with this rank's block
+// of the parts (RankParts) on the pool's threads and one SumOverRanks over the ranks (serial: all
+// parts here). workers.size() ≤ pool.size(). Rethrows the first part's error (on every rank).
 struct BatchResult {
   double loss = 0;
   Vector grad;
   double nfe_forward = 0, nfe_backward = 0, vjp = 0;
 };
 BatchResult TrainBatch(PartPool& pool, std::vector<Worker>& workers, std::size_t parts,
-                       const Vector& p, const Matrix& x, const std::vector<int>& labels);
+                       const Vector& p, const Matrix& x, const std::vector<int>& labels,
+                       GradientReducer& ranks = SerialReduction());
 
 struct Evaluation {
   double loss = 0;
@@ -121,8 +138,12 @@ struct Evaluation {
   double cpu_seconds = 0;  // of the process, all threads
 };
 
-// Loss and accuracy of p on the test set, in batches of `batch` dealt round-robin to the workers.
+// Loss and accuracy of p on the test set, in batches of `batch`: rank r of P takes the contiguous
+// block of batches [B·r/P, B·(r+1)/P) and deals it round-robin to its workers; one SumOverRanks
+// of the per-batch losses and counts, added in batch order, so the result is the same bit for bit
+// for every thread and rank count. seconds and cpu_seconds are this rank's.
 Evaluation Evaluate(PartPool& pool, std::vector<Worker>& workers, const Vector& p,
-                    const IdxDataset& test, Index batch);
+                    const IdxDataset& test, Index batch,
+                    GradientReducer& ranks = SerialReduction());
 
 }  // namespace snode::mnist

@@ -18,6 +18,7 @@ const char* const kUsage =
     "  mnist_classifier                                   # Fashion-MNIST 60k/10k, dopri5, bptt\n"
     "  mnist_classifier --data /work/shared/data/mnist --split 8000 --epochs 5\n"
     "  mnist_classifier --integrator rk4 --step 0.25 --threads 2\n"
+    "  mpirun -np 2 mnist_classifier --data /work/shared/data/mnist --split 8000 --batch-parts 2\n"
     "  mnist_classifier --data /work/shared/data/mnist --split 8000 --integrator rk4 --lr 3e-3 \\\n"
     "      --lr-schedule cosine --augment 1 --epochs 30     # best digits setting, docs/apps.md\n"
     "  mnist_classifier --resume results/mnist/checkpoint.snode --epochs 10\n"
@@ -55,6 +56,13 @@ void AddMnistOptions(po::options_description& desc) {
        "shift each training image by a random (dx, dy) in [-N, N] pixels (0: off)")
       ("threads", po::value<long>()->default_value(1),
        "threads per batch (split when the batch has >= 64 samples) and for evaluation")
+      ("batch-parts", po::value<long>()->default_value(0),
+       "cut each batch of >= 64 samples into K parts, dealt to the ranks and their threads; the "
+       "parts decide the result (0: --threads x the MPI ranks; docs/distributed.md)")
+      ("check-parameters", po::bool_switch(),
+       "compare the parameters of all MPI ranks (a hash) after every step (always in Debug builds)")
+      ("step-losses", po::bool_switch(),
+       "append every update's loss to <out>/mnist_steps.csv (epoch, batch, loss to 17 digits)")
       ("no-ode", po::bool_switch(), "ablation: 784 -> 64 -> tanh -> 64 -> 10, no ODE block")
       ("resume", po::value<std::string>(), "continue training from this checkpoint")
       ("evaluate", po::value<std::string>(), "only print the test accuracy of this model file")
@@ -139,6 +147,9 @@ void ReadTrainingFlags(const Flags& flags, bool bench, mnist::Settings& s) {
       Count(flags, "checkpoint-batches", 0, static_cast<long>(kMaxIdxCount), "batches (0: off)");
   s.stop_after_batches =
       Count(flags, "stop-after-batches", 0, static_cast<long>(kMaxIdxCount), "batches (0: off)");
+  s.batch_parts = Count(flags, "batch-parts", 0, 4096, "parts (0: --threads x the ranks)");
+  s.check_parameters = flags["check-parameters"].as<bool>();
+  s.step_losses = flags["step-losses"].as<bool>();
   if (flags.count("resume")) {
     s.resume = flags["resume"].as<std::string>();
     RequireRegularFile(s.resume, "--resume");

@@ -36,6 +36,8 @@ TEST_F(MnistClassifierTest, BadNumbersAreOneLineErrors) {
   ExpectBadInput("--data " + data_ + " --augment -1", "--augment");
   ExpectBadInput("--data " + data_ + " --augment 9", "--augment");
   ExpectBadInput("--data " + data_ + " --lr-schedule linear", "--lr-schedule");
+  ExpectBadInput("--data " + data_ + " --batch-parts -1", "--batch-parts");
+  ExpectBadInput("--data " + data_ + " --batch-parts 4097", "--batch-parts");
 }
 
 TEST_F(MnistClassifierTest, IncompatibleGradientAndIntegratorIsOneLineError) {
@@ -196,6 +198,10 @@ TEST_F(MnistClassifierTest, FlagOfAnotherModeOrOutOfRangeIsAnError) {
                  "--seed does not apply to mnist_classifier --evaluate");
   ExpectBadInput(Evaluate(model, "--no-ode --out " + dir_ + "/e"),
                  "--no-ode does not apply to mnist_classifier --evaluate");
+  ExpectBadInput(Evaluate(model, "--batch-parts 2 --out " + dir_ + "/e"),
+                 "--batch-parts does not apply to mnist_classifier --evaluate");
+  ExpectBadInput(Evaluate(model, "--step-losses --out " + dir_ + "/e"),
+                 "--step-losses does not apply to mnist_classifier --evaluate");
   ExpectBadInput("--data " + data_ + " --bench 3 --threads 2 --out " + dir_ + "/b",
                  "--threads does not apply to mnist_classifier --bench");
   ExpectBadInput("--data " + data_ + " --bench 3 --rtol 1e-4 --out " + dir_ + "/b",

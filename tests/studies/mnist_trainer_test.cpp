@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "tests/studies/mnist_test_data.hpp"
@@ -92,6 +94,33 @@ TEST(MnistTrainer, ResumedRunEndsWhereAnUninterruptedOneDoes) {
     ASSERT_EQ(x.size(), y.size());
     EXPECT_EQ(std::memcmp(x.data(), y.data(), sizeof(double) * x.size()), 0)
         << a.parameters[k].name;
+  }
+}
+
+TEST(MnistTrainer, StepLossesAreTheCurveTheEpochLossAverages) {
+  test_mnist::TempDir dir;
+  test_mnist::WriteMnistSet(dir.path(), "t10k", 200, 3);
+  Settings s = TinySettings(dir, "steps");
+  s.step_losses = true;
+  std::ostringstream out, err;
+  const std::vector<EpochRecord> history = RunTraining(s, out, err);
+  std::ifstream file(s.out_dir + "/mnist_steps.csv");
+  std::string line;
+  std::getline(file, line);
+  EXPECT_EQ(line, "epoch,batch,loss");
+  std::vector<double> sums(2, 0.0);
+  int rows = 0;
+  long epoch = 0, batch = 0;
+  double loss = 0;
+  while (std::getline(file, line)) {
+    ASSERT_EQ(std::sscanf(line.c_str(), "%ld,%ld,%lf", &epoch, &batch, &loss), 3) << line;
+    EXPECT_EQ(batch, rows % 5 + 1);
+    sums[static_cast<std::size_t>(epoch - 1)] += loss;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 10);  // 2 epochs of 5 batches
+  for (std::size_t e = 0; e < 2; ++e) {
+    EXPECT_NEAR(sums[e] / 5, history[e].train_loss, 1e-14 * history[e].train_loss);
   }
 }
 

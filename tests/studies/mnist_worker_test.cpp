@@ -55,6 +55,36 @@ TEST(MnistWorker, SplittingABatchOverThreadsGivesTheOneThreadGradientWithRk4) {
   EXPECT_EQ(PartsFor(1, 128), 1u);
 }
 
+// dopri5: the samples of a part share its steps, so the parts decide the computation; how many
+// threads run them (here 1, 2 and 4 workers for 4 parts) does not change a bit.
+TEST(MnistWorker, ThePartsNotTheThreadsDecideTheResult) {
+  const Model model(true, 12, 6);
+  const Vector p = model.InitialParams(5);
+  const Batch batch = RandomBatch(12, 128, 4);
+  SolverOptions dopri5;
+  dopri5.integrator_options.rtol = dopri5.integrator_options.atol = 1e-3;
+  dopri5.gradient_options.integrator_options = dopri5.integrator_options;
+  std::vector<BatchResult> results;
+  for (const long threads : {1, 2, 4}) {
+    std::vector<Worker> workers = MakeWorkers(model, dopri5, threads);
+    PartPool pool(workers.size());
+    results.push_back(TrainBatch(pool, workers, 4, p, batch.x, batch.labels));
+  }
+  for (std::size_t k = 1; k < results.size(); ++k) {
+    EXPECT_EQ(results[k].loss, results[0].loss);
+    EXPECT_EQ(results[k].grad, results[0].grad);
+    EXPECT_EQ(results[k].nfe_forward, results[0].nfe_forward);
+  }
+  EXPECT_EQ(PartsUsed(4, 128), 4u);
+  EXPECT_EQ(PartsUsed(4, kMinSplitBatch - 1), 1u);
+  EXPECT_EQ(PartsUsed(100, 70), 70u);
+  // Contiguous blocks of parts per rank; a rank may have none when there are fewer parts.
+  EXPECT_EQ(RankParts(4, 0, 2), std::make_pair(std::size_t{0}, std::size_t{2}));
+  EXPECT_EQ(RankParts(4, 1, 2), std::make_pair(std::size_t{2}, std::size_t{4}));
+  EXPECT_EQ(RankParts(5, 2, 4), std::make_pair(std::size_t{2}, std::size_t{3}));
+  EXPECT_EQ(RankParts(2, 2, 4), std::make_pair(std::size_t{1}, std::size_t{1}));
+}
+
 TEST(MnistWorker, BatchesBelowTheSplitSizeStayOnOneThread) {
   const Model model(false, 12, 6);
   const Vector p = model.InitialParams(4);
