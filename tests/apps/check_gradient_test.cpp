@@ -3,6 +3,7 @@
 // method whose field has a deliberately wrong VjpParams is caught (FAIL); bad input is a
 // one-line error. mnist_classifier's cases are in mnist_classifier_test.cpp (they need its data).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -19,8 +20,12 @@ namespace {
 namespace fs = std::filesystem;
 using test_util::AppResult;
 
+// One directory per test and process: ctest runs the tests of this file in parallel, and two of
+// them writing (and clearing) one directory made each other fail.
 std::string OutDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("snode_check_gradient_" + name);
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const fs::path dir = fs::temp_directory_path() / ("snode_check_gradient_" + name + "_" + test +
+                                                    "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   return "'" + dir.string() + "'";
 }
