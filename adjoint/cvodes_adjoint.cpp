@@ -8,6 +8,7 @@
 #include "adjoint/cvodes_forward.hpp"
 #include "adjoint/cvodes_strategy_choice.hpp"
 #include "core/errors.hpp"
+#include "core/state_distribution.hpp"
 #include "core/sundials_context.hpp"
 
 namespace snode {
@@ -19,17 +20,30 @@ namespace snode {
 struct CvodesAdjoint::Impl {
   // integrators: what the forward and backward integrators declare; running_cost: the loss has
   // one; many_observations: ManyObservations(problem) (for "auto").
+  // distribution: the problem's (null: the whole state here); the strategy is chosen for the
+  // whole state's size.
   Impl(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options,
        const CvodesAdjointIntegrators& integrators, Index state_size, Index param_count,
-       bool with_running_cost, bool with_many_observations)
+       bool with_running_cost, bool with_many_observations,
+       const StateDistribution* state_distribution)
       : n(state_size),
         p(param_count),
         running_cost(with_running_cost),
         many_observations(with_many_observations),
-        choice(ChooseCvodesBackward(cvodes_options, integrators.backward, state_size, param_count,
-                                    with_many_observations)),
-        forward(options, cvodes_options, integrators.forward.cvodes_method,
-                integrators.backward.cvodes_method, state_size, ctx) {
+        distribution(state_distribution),
+        method_options(cvodes_options),
+        choice(ChooseCvodesBackward(
+            method_options, integrators.backward,
+            distribution != nullptr ? distribution->global_size() : state_size, param_count,
+            with_many_observations)),
+        forward(options, method_options, integrators.forward.cvodes_method,
+                integrators.backward.cvodes_method, state_size, ctx, distribution) {
+    if (distribution != nullptr && choice.kind != CvodesBackwardKind::kCvodesQuadrature) {
+      throw ConfigError(
+          "gradient 'cvodes_adjoint': a state distributed over ranks needs a CVODES backward "
+          "integrator (cvodes_bdf or cvodes_adams), got backward integrator '" +
+          options.EffectiveBackwardIntegrator() + "'");
+    }
     backward = MakeBackwardStrategy(choice, options, n, p, running_cost, forward, ctx);
   }
 
@@ -43,6 +57,8 @@ struct CvodesAdjoint::Impl {
   const Index p;                 // parameter count
   const bool running_cost;       // the loss the objects were created for has a running cost
   const bool many_observations;  // ManyObservations() of the problem they were created for
+  const StateDistribution* const distribution;  // the problem's, when they were created
+  const CvodesAdjointOptions method_options;     // as used (DistributedStateOptions)
   const CvodesBackwardChoice choice;
   Context ctx;
   std::unique_ptr<BackwardStrategy> backward;
@@ -66,6 +82,7 @@ void CvodesAdjoint::Impl::Run(const OdeProblem& problem, const Loss& loss,
                               LossAndGradient& result) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
+  const DistributedSolveScope distributed(distribution);
   forward.Bind(problem, loss);
   Trajectory& fwd = result.forward;
   fwd.times = problem.output_times;
@@ -112,21 +129,56 @@ CvodesAdjoint::CvodesAdjoint(const GradientOptions& options, CvodesAdjointOption
 
 CvodesAdjoint::~CvodesAdjoint() = default;
 
+// A distributed state (core/state_distribution.hpp) takes the strategy whose every step is
+// vector work SUNDIALS does over the ranks: the CVODES quadrature, a restart at each observation,
+// no jump layer (its dense exponentials need the whole state), Krylov solves, no band
+// preconditioner, no running cost. "auto" options resolve to those; anything else is a
+// ConfigError, as is a running cost.
+namespace {
+
+CvodesAdjointOptions DistributedStateOptions(CvodesAdjointOptions options,
+                                             const GradientOptions& gradient, const Loss& loss) {
+  using Options = CvodesAdjointOptions;
+  const auto refuse = [](const std::string& what) {
+    throw ConfigError("gradient 'cvodes_adjoint': " + what +
+                      " is not supported with a state distributed over ranks");
+  };
+  if (options.quadrature == Options::Quadrature::kGauss) refuse("quadrature=gauss");
+  if (options.jump_layer == Options::JumpLayer::kOn) refuse("jump_layer=on");
+  if (options.observations == Options::Observations::kFundamental) refuse("observations=fundamental");
+  if (loss.HasRunningCost()) refuse("a loss with a running cost");
+  for (const IntegratorOptions* io :
+       {&gradient.integrator_options, &gradient.EffectiveBackwardOptions()}) {
+    if (io->DenseLinearSolver()) refuse("linear_solver=dense (use gmres or fgmres)");
+    if (io->preconditioner == "band") refuse("preconditioner=band");
+  }
+  options.quadrature = Options::Quadrature::kCvodes;
+  options.jump_layer = Options::JumpLayer::kOff;
+  options.observations = Options::Observations::kRestart;
+  return options;
+}
+
+}  // namespace
+
 LossAndGradient CvodesAdjoint::Compute(const OdeProblem& problem, const Loss& loss) {
   problem.Validate();
   const Index n = problem.field->state_size();
   const Index p = problem.field->num_params();
+  const StateDistribution* distribution = problem.distribution.get();
   // The backward problem's size depends on the running cost (one more column) and, with "auto",
   // on the number of observations (fundamental matrix or not).
   const bool many = ManyObservations(problem);
   if (!impl_ || impl_->n != n || impl_->p != p || impl_->running_cost != loss.HasRunningCost() ||
+      impl_->distribution != distribution ||
       (cvodes_options_.observations == CvodesAdjointOptions::Observations::kAuto &&
        impl_->many_observations != many)) {
     impl_.reset();  // free the old SUNDIALS objects before creating new ones
     impl_ = std::make_unique<Impl>(
-        options_, cvodes_options_,
+        options_,
+        distribution != nullptr ? DistributedStateOptions(cvodes_options_, options_, loss)
+                                : cvodes_options_,
         CvodesAdjointIntegrators{forward_capabilities_, backward_capabilities_}, n, p,
-        loss.HasRunningCost(), many);
+        loss.HasRunningCost(), many, distribution);
   }
   LossAndGradient result;
   impl_->Run(problem, loss, result);

@@ -17,7 +17,11 @@ CvodesRestartingBackward::CvodesRestartingBackward(const GradientOptions& option
 // looser than atol, as with the fundamental matrix; the solve restarts after this, so CVODES
 // binds the new error weights at its first step.
 void CvodesRestartingBackward::ScaleToleranceToAdjoint(const Vector& a) {
-  const double size = a.size() > 0 ? a.cwiseAbs().maxCoeff() : 0.0;
+  double size = a.size() > 0 ? a.cwiseAbs().maxCoeff() : 0.0;
+  // Every rank of a distributed state must set the same tolerance (they take the same steps).
+  if (const StateDistribution* distribution = solver_.distribution()) {
+    size = distribution->Max(size);
+  }
   solver_.ScaleAbsoluteTolerance(size > 0.0 && std::isfinite(size) ? std::min(1.0, size) : 1.0);
 }
 

@@ -181,7 +181,7 @@ int AdjointPrecSetup(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*
 }
 
 // zB = M⁻¹ rB column by column (the Newton matrix is block diagonal over the columns).
-int AdjointPrecSolve(sunrealtype /*t*/, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*/, N_Vector rB,
+int AdjointPrecSolve(sunrealtype /*t*/, N_Vector /*y*/, N_Vector /*yB*/, N_Vector /*fyB*/, N_Vector rB,
                      N_Vector zB, sunrealtype /*gammaB*/, sunrealtype /*deltaB*/, int /*lrB*/,
                      void* user_data) {
   auto& data = *static_cast<BackwardData*>(user_data);
@@ -193,7 +193,7 @@ int AdjointPrecSolve(sunrealtype /*t*/, N_Vector y, N_Vector /*yB*/, N_Vector /*
   }
   try {
     ++data.preconditioner_solves;
-    const Index n = NV_LENGTH_S(y);
+    const Index n = in.size() / data.columns;
     for (Index column = 0; column < data.columns; ++column) {
       data.preconditioner->Solve(in.segment(column * n, n), out.segment(column * n, n));
     }
@@ -213,7 +213,9 @@ CvodesBackwardSolver::CvodesBackwardSolver(const GradientOptions& options, Index
   data_.work.resize(n);
   CheckCvodesCall(CVodeCreateB(m, CvodesMethodFor(forward.backward_method()), &which_),
                   "CVodeCreateB");
-  yB_ = MakeNVector(n * columns, ctx);
+  // A distributed state has one column (the CVODES quadrature strategy, no running cost column).
+  const StateDistribution* distribution = columns == 1 ? forward.distribution() : nullptr;
+  yB_ = MakeStateVector(n * columns, ctx, distribution);
   AsEigen(yB_.get()).setZero();
   CheckCvodesCall(CVodeInitB(m, which_, AdjointRhs, 0.0, yB_.get()), "CVodeInitB");
   CheckCvodesCall(CVodeSStolerancesB(m, which_, bo.rtol, bo.atol), "CVodeSStolerancesB");
@@ -225,7 +227,7 @@ CvodesBackwardSolver::CvodesBackwardSolver(const GradientOptions& options, Index
   AttachSolvers(options, ctx);
   mem_ = CheckCreated(CVodeGetAdjCVodeBmem(m, which_), "CVodeGetAdjCVodeBmem");
   CheckCvodesCall(CVodeSetMaxNonlinIters(mem_, bo.max_nonlinear_iters), "CVodeSetMaxNonlinIters");
-  dense_ = MakeNVector(n * columns, ctx);
+  dense_ = MakeStateVector(n * columns, ctx, distribution);
 }
 
 void CvodesBackwardSolver::AttachSolvers(const GradientOptions& options, SUNContext ctx) {
@@ -239,7 +241,7 @@ void CvodesBackwardSolver::AttachSolvers(const GradientOptions& options, SUNCont
     return;
   }
   if (bo.DenseLinearSolver()) {
-    const sunindextype size = NV_LENGTH_S(yB_.get());
+    const sunindextype size = NVectorLocalLength(yB_.get());
     CheckDenseNewtonSize(size, "gradient 'cvodes_adjoint' (backward)");
     const Index n = size / columns_;
     data_.jacobian.resize(n, n);  // ∂f/∂z, only for the dense Newton matrix

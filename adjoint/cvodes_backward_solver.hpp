@@ -84,6 +84,8 @@ class CvodesBackwardSolver {
   // The backward absolute tolerance times scale (CVodeSStolerancesB; the relative tolerance
   // unchanged), from the next step on.
   void ScaleAbsoluteTolerance(double scale);
+  // The forward's state distribution (null: the whole state is here).
+  const StateDistribution* distribution() const { return forward_.distribution(); }
   // Steps since the last Restart (CVODES' counters restart there).
   long StepsSinceRestart();
 

@@ -57,16 +57,18 @@ int CvodesMethodFor(CvodesMethod method) {
 
 CvodesForward::CvodesForward(const GradientOptions& options,
                              const CvodesAdjointOptions& cvodes_options, CvodesMethod method,
-                             CvodesMethod backward_method, Index n, SUNContext ctx)
+                             CvodesMethod backward_method, Index n, SUNContext ctx,
+                             const StateDistribution* distribution)
     : options_(options),
       cvodes_options_(cvodes_options),
       method_(method),
       backward_method_(backward_method),
-      n_(n) {
+      n_(n),
+      distribution_(distribution) {
   const IntegratorOptions& fo = options.integrator_options;
-  y_ = MakeNVector(n, ctx);
+  y_ = MakeStateVector(n, ctx, distribution);
   AsEigen(y_.get()).setZero();
-  y_work_ = MakeNVector(n, ctx);
+  y_work_ = MakeStateVector(n, ctx, distribution);
   q_ = MakeNVector(1, ctx);
   AsEigen(q_.get()).setZero();
 

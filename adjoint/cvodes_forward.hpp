@@ -23,6 +23,7 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "core/callbacks.hpp"
+#include "core/state_distribution.hpp"
 #include "core/nvector.hpp"
 #include "integrators/sundials_check.hpp"
 
@@ -58,9 +59,11 @@ class CvodesForward {
  public:
   // The CVODES memory for states of length n, created with the forward integrator's declared
   // method (not kNone); backward_method: the backward integrator's (kNone when it is not CVODES),
-  // for the CVODES backward strategies. Both options must outlive this object.
+  // for the CVODES backward strategies. Both options must outlive this object, and so must
+  // distribution: when it is set, the state vectors are its parts (core/state_distribution.hpp).
   CvodesForward(const GradientOptions& options, const CvodesAdjointOptions& cvodes_options,
-                CvodesMethod method, CvodesMethod backward_method, Index n, SUNContext ctx);
+                CvodesMethod method, CvodesMethod backward_method, Index n, SUNContext ctx,
+                const StateDistribution* distribution = nullptr);
   CvodesForward(const CvodesForward&) = delete;
   CvodesForward& operator=(const CvodesForward&) = delete;
 
@@ -89,6 +92,7 @@ class CvodesForward {
   CvodesMethod method() const { return method_; }
   CvodesMethod backward_method() const { return backward_method_; }
   const ForwardData& data() const { return data_; }
+  const StateDistribution* distribution() const { return distribution_; }
 
  private:
   void AttachSolvers(SUNContext ctx);
@@ -102,6 +106,7 @@ class CvodesForward {
   const CvodesAdjointOptions& cvodes_options_;  // checkpoint_interval, interpolation
   const CvodesMethod method_, backward_method_;
   const Index n_;
+  const StateDistribution* distribution_;
   detail::ErrorRecord errors_;
   ForwardData data_;
   NVectorPtr y_, y_work_, q_;

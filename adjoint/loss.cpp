@@ -1,6 +1,9 @@
 #include "adjoint/loss.hpp"
 
 #include "core/errors.hpp"
+#include "core/state_distribution.hpp"
+
+#include <utility>
 
 namespace snode {
 
@@ -71,6 +74,21 @@ void LinearFunctionalLoss::RunningCostGradient(double /*t*/, ConstVectorRef z,
   Require(running_weights_.size() == z.size(),
           "LinearFunctionalLoss: running weight length does not match state length");
   out = running_weights_;
+}
+
+RankSummedLoss::RankSummedLoss(std::shared_ptr<const Loss> local,
+                               std::shared_ptr<const StateDistribution> distribution)
+    : local_(std::move(local)), distribution_(std::move(distribution)) {
+  Require(local_ != nullptr && distribution_ != nullptr,
+          "RankSummedLoss: the local loss and the distribution must not be null");
+  Require(local_->num_readout_params() == 0 && !local_->HasRunningCost(),
+          "RankSummedLoss: a loss with read-out parameters or a running cost cannot be summed "
+          "over ranks");
+}
+
+double RankSummedLoss::Term(std::size_t i, double t, ConstVectorRef z, VectorRef dl_dz,
+                            VectorRef readout_grad) const {
+  return distribution_->Sum(local_->Term(i, t, z, dl_dz, readout_grad));
 }
 
 }  // namespace snode

@@ -14,6 +14,8 @@
 
 namespace snode {
 
+class StateDistribution;
+
 class Loss {
  public:
   virtual ~Loss() = default;
@@ -47,6 +49,23 @@ class MseLoss final : public Loss {
  private:
   std::vector<Vector> targets_;
   double scale_;
+};
+
+// The loss of a state distributed over ranks (core/state_distribution.hpp): `local` is this rank's
+// part of a loss that sums over the state (e.g. MseLoss of this rank's data with the scale of the
+// whole state), and each Term is added over the ranks, so every rank has the same L; ∂ℓ_i/∂z is
+// this rank's part. Every Term call is collective. ConfigError for a null argument, read-out
+// parameters or a running cost (their sums over ranks are not defined here).
+class RankSummedLoss final : public Loss {
+ public:
+  RankSummedLoss(std::shared_ptr<const Loss> local,
+                 std::shared_ptr<const StateDistribution> distribution);
+  double Term(std::size_t i, double t, ConstVectorRef z, VectorRef dl_dz,
+              VectorRef readout_grad) const override;
+
+ private:
+  std::shared_ptr<const Loss> local_;
+  std::shared_ptr<const StateDistribution> distribution_;
 };
 
 // ℓ_i = w_iᵀ z(t_i), optionally with running cost g = cᵀ z. Covers L = y(1) (decay), L = Σ_t

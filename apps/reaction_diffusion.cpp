@@ -13,28 +13,72 @@
 // writes <out>/gradient.csv.
 //
 // --bench R: the scaling benchmark (studies/reaction_diffusion_bench.hpp) over --sizes.
+//
+// Built with SNODE_MPI and started by mpirun, the gradient run splits the grid over the ranks
+// (problems/reaction_diffusion.hpp, MakeDistributedReactionDiffusionProblem; docs/distributed.md):
+// every rank holds a run of points, and rank 0 prints and writes gradient.csv. --bench and
+// --check-gradient measure or difference one process and are refused under mpirun.
 
 #include "problems/reaction_diffusion.hpp"
 
+#include <functional>
 #include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/cli/reaction_diffusion_cli.hpp"
 #include "apps/common/app_common.hpp"
+#include "core/errors.hpp"
+#include "core/gradient_reducer.hpp"
+#include "io/files.hpp"
+#include "models/distributed_grid_field.hpp"
+#ifdef SNODE_MPI
+#include "distributed/mpi_session.hpp"
+#include "distributed/mpi_state_distribution.hpp"
+#endif
 #include "studies/bench_util.hpp"
 #include "studies/reaction_diffusion_bench.hpp"
 
 namespace snode::app {
 namespace {
 
-void PrintRun(const GradientRun& run, std::ostream& out) {
+// The grid's split over the ranks when started by mpirun (distribution null otherwise), and what
+// this rank has spent communicating so far.
+struct GridSplit {
+  std::shared_ptr<const StateDistribution> distribution;
+  std::function<nlohmann::json()> communication;
+};
+
+GridSplit SplitOverRanks([[maybe_unused]] GradientReducer& ranks, [[maybe_unused]] Index points) {
+#ifdef SNODE_MPI
+  if (StartedByMpiLauncher()) {
+    const std::shared_ptr<const MpiGridDistribution> mpi = GridDistributionOver(ranks, points, 2);
+    return {mpi, [mpi] {
+              const MpiCommunicationCosts costs = mpi->Costs();
+              nlohmann::json json;
+              for (const auto& [name, cost] :
+                   {std::pair{"halo", costs.halo}, std::pair{"reduce", costs.reduce},
+                    std::pair{"gather", costs.gather},
+                    std::pair{"vector_reductions", costs.vector_reductions}}) {
+                json[name] = {
+                    {"seconds", cost.seconds}, {"calls", cost.calls}, {"doubles", cost.doubles}};
+              }
+              return json;
+            }};
+  }
+#endif
+  return {};
+}
+
+void PrintRun(const GradientRun& run, Index params, std::ostream& out) {
   const GradientStats& s = run.stats;
   Table table({"quantity", "value"});
   table.AddRow({"method", run.spec.Label()});
   table.AddRow({"loss", FormatScientific(run.loss, 10)});
-  table.AddRow({"‖dL/dθ‖₂", FormatScientific(run.gradient.norm(), 6)});
+  table.AddRow({"‖dL/dθ‖₂", FormatScientific(run.gradient.head(params).norm(), 6)});
   table.AddRow(
       {"time (wall / CPU)", FormatSeconds(run.seconds) + " / " + FormatSeconds(run.cpu_seconds)});
   table.AddRow({"steps forward / backward",
@@ -59,16 +103,61 @@ void PrintRun(const GradientRun& run, std::ostream& out) {
   table.Print(out);
 }
 
-int RunGradientAt(const ReactionDiffusionCommandLine& line) {
+// gradient_run.json: the run's size, time and counts, and with a split grid rank 0's
+// communication and replicated-preconditioner costs (scripts/distributed_scaling.sh reads it).
+nlohmann::json RunJson(const GradientRun& run, Index points, const problems::ProblemSetup& setup,
+                       const GridSplit& split) {
+  const GradientStats& s = run.stats;
+  nlohmann::json json = {{"points", points},
+          {"method", run.spec.Label()},
+          {"loss", run.loss},
+          {"wall_seconds", run.seconds},
+          {"cpu_seconds", run.cpu_seconds},
+          {"forward_steps", s.forward_steps},
+          {"backward_steps", s.backward_steps},
+          {"forward_rhs_evals", s.forward_rhs_evals},
+          {"backward_rhs_evals", s.backward_rhs_evals},
+          {"jvp_evals", s.jvp_evals},
+          {"vjp_evals", s.vjp_evals},
+          {"forward_nonlinear_iters", s.forward_nonlinear_iters},
+          {"backward_nonlinear_iters", s.backward_nonlinear_iters},
+          {"forward_linear_iters", s.forward_linear_iters},
+          {"backward_linear_iters", s.backward_linear_iters},
+          {"forward_preconditioner_setups", s.forward_preconditioner_setups},
+          {"backward_preconditioner_setups", s.backward_preconditioner_setups},
+          {"forward_preconditioner_solves", s.forward_preconditioner_solves},
+          {"backward_preconditioner_solves", s.backward_preconditioner_solves}};
+  json["ranks"] = split.distribution ? split.distribution->size() : 1;
+  if (split.communication) json["communication"] = split.communication();
+  if (const auto* field = dynamic_cast<const DistributedGridField*>(setup.ode.field.get())) {
+    const ReplicatedPreconditionerCosts& costs = *field->preconditioner_costs();
+    json["replicated_preconditioner"] = {{"seconds", costs.seconds},
+                                         {"local_jvp_seconds", costs.local_jvp_seconds},
+                                         {"calls", costs.calls}};
+  }
+  return json;
+}
+
+int RunGradientAt(const ReactionDiffusionCommandLine& line, GradientReducer& ranks) {
   const CommonOptions& common = line.common;
   problems::ReactionDiffusionOptions options;
   options.points = line.points;
   options.seed = common.seed;
+  const GridSplit split = SplitOverRanks(ranks, line.points);
+  const std::shared_ptr<const StateDistribution>& distribution = split.distribution;
+  Require(distribution == nullptr || !common.check_gradient,
+          "--check-gradient differences one process; run it without mpirun");
   const bench::Stopwatch data_clock;
-  const problems::ProblemSetup setup = problems::MakeReactionDiffusionProblem(options);
+  const problems::ProblemSetup setup =
+      distribution ? problems::MakeDistributedReactionDiffusionProblem(options, distribution)
+                   : problems::MakeReactionDiffusionProblem(options);
   std::cout << "N = " << line.points << " (" << 2 * line.points << " states, "
             << setup.ode.theta.size() << " parameters): Brusselator data in "
             << FormatSeconds(data_clock.Seconds()) << "\n";
+  if (distribution) {
+    std::cout << "state split over " << distribution->size() << " MPI ranks (rank 0: points 0 to "
+              << distribution->offset_of(1) / 2 - 1 << ")\n";
+  }
   if (common.check_gradient) {
     RunGradientCheck("reaction-diffusion N=" + std::to_string(line.points), setup.ode, *setup.loss,
                      common, std::cout);
@@ -76,8 +165,9 @@ int RunGradientAt(const ReactionDiffusionCommandLine& line) {
   MethodSpec spec{common.gradient, common.integrator, "", common.gradient_options};
   const GradientRun run = RunGradient(spec, setup.ode, *setup.loss);
   if (run.threw) throw NumericalError(run.message);
-  PrintRun(run, std::cout);
+  const nlohmann::json run_json = RunJson(run, line.points, setup, split);
   const Index params = setup.ode.theta.size();
+  PrintRun(run, params, std::cout);
   if (line.reference) {
     MethodSpec tight = spec;
     tight.options.integrator_options.rtol = 1e-10;
@@ -95,18 +185,22 @@ int RunGradientAt(const ReactionDiffusionCommandLine& line) {
   for (Index i = 0; i < params; ++i) {
     rows.push_back({std::to_string(i), FormatScientific(run.gradient(i), 16)});
   }
-  WriteCsv(common.out_dir + "/gradient.csv", {"parameter", "dL_dtheta"}, rows);
-  std::cout << "wrote " << common.out_dir << "/gradient.csv\n";
+  if (ranks.rank() == 0) {
+    WriteCsv(common.out_dir + "/gradient.csv", {"parameter", "dL_dtheta"}, rows);
+    WriteJson(common.out_dir + "/gradient_run.json", run_json);
+    std::cout << "wrote " << common.out_dir << "/gradient.csv and gradient_run.json\n";
+  }
   return 0;
 }
 
-int Run(int argc, char** argv) {
+int Run(int argc, char** argv, GradientReducer& ranks) {
   const std::optional<Flags> flags =
       StartCommandLine(argc, argv, ReactionDiffusionAppCommandLine(), std::cout);
   if (!flags) return 0;
   const ReactionDiffusionCommandLine line = ReadReactionDiffusionCommandLine(*flags);
-  PrepareOutputDirectory(line.common.out_dir);
-  if (!line.bench_repetitions) return RunGradientAt(line);
+  if (ranks.rank() == 0) PrepareOutputDirectory(line.common.out_dir);  // rank 0 alone writes
+  if (!line.bench_repetitions) return RunGradientAt(line, ranks);
+  Require(ranks.size() == 1, "--bench measures one process; run it without mpirun");
   bench::CheckRepetitions(*line.bench_repetitions);
   const std::vector<ScalingSize> sizes =
       RunReactionDiffusionBench(line.bench, line.common.quiet ? nullptr : &std::cerr);
@@ -118,5 +212,12 @@ int Run(int argc, char** argv) {
 }  // namespace snode::app
 
 int main(int argc, char** argv) {
-  return snode::app::RunApp([&] { return snode::app::Run(argc, argv); });
+  auto run = [&](snode::GradientReducer& ranks) {
+    return snode::app::RunApp([&] { return snode::app::Run(argc, argv, ranks); });
+  };
+#ifdef SNODE_MPI
+  return snode::RunOnRanks(argc, argv, run);
+#else
+  return run(snode::SerialReduction());
+#endif
 }

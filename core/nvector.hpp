@@ -6,7 +6,6 @@
 #include <sundials/sundials_matrix.h>
 #include <sundials/sundials_nonlinearsolver.h>
 
-#include <cassert>
 #include <memory>
 #include <type_traits>
 
@@ -44,17 +43,22 @@ NVectorPtr MakeNVector(const Vector& values, SUNContext ctx);
 // The caller keeps data alive and unmoved while the wrapper exists.
 NVectorPtr WrapNVector(double* data, Index n, SUNContext ctx);
 
-// Zero-copy views of a serial N_Vector's data (every N_Vector snode creates is serial, and the
-// solvers' internal vectors are clones of ours). The serial content is read directly: the generic
-// N_VGetArrayPointer/N_VGetLength are out-of-line calls through the ops table, and these views are
-// taken in every right-hand-side call.
+// Zero-copy views of an N_Vector's data: this process's part of it (all of it for a serial
+// vector; the local part of SUNDIALS' MPI vector for a distributed state, core/state_distribution.hpp).
+// The serial content is read directly: the generic N_VGetArrayPointer and the local length are
+// out-of-line calls through the ops table, and these views are taken in every right-hand-side call.
+inline bool IsSerialNVector(N_Vector v) { return v->ops->nvgetvectorid == N_VGetVectorID_Serial; }
+inline double* NVectorData(N_Vector v) {
+  return IsSerialNVector(v) ? NV_DATA_S(v) : N_VGetArrayPointer(v);
+}
+inline Index NVectorLocalLength(N_Vector v) {
+  return IsSerialNVector(v) ? NV_LENGTH_S(v) : v->ops->nvgetlocallength(v);
+}
 inline Eigen::Map<Eigen::VectorXd> AsEigen(N_Vector v) {
-  assert(N_VGetVectorID(v) == SUNDIALS_NVEC_SERIAL);
-  return Eigen::Map<Eigen::VectorXd>(NV_DATA_S(v), NV_LENGTH_S(v));
+  return Eigen::Map<Eigen::VectorXd>(NVectorData(v), NVectorLocalLength(v));
 }
 inline Eigen::Map<const Eigen::VectorXd> AsConstEigen(N_Vector v) {
-  assert(N_VGetVectorID(v) == SUNDIALS_NVEC_SERIAL);
-  return Eigen::Map<const Eigen::VectorXd>(NV_DATA_S(v), NV_LENGTH_S(v));
+  return Eigen::Map<const Eigen::VectorXd>(NVectorData(v), NVectorLocalLength(v));
 }
 
 }  // namespace snode

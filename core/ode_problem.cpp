@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/errors.hpp"
+#include "core/state_distribution.hpp"
 
 namespace snode {
 
@@ -17,6 +18,10 @@ void OdeProblem::Validate() const {
   Require(theta.size() == field->num_params(), [&] {
     return "OdeProblem: theta has length " + std::to_string(theta.size()) + ", field '" +
            field->name() + "' has " + std::to_string(field->num_params()) + " parameters";
+  });
+  Require(distribution == nullptr || distribution->local_size() == z0.size(), [&] {
+    return "OdeProblem: z0 has length " + std::to_string(z0.size()) +
+           ", the distribution's local part " + std::to_string(distribution->local_size());
   });
   Require(AllFinite(z0), "OdeProblem: z0 contains NaN or Inf");
   Require(AllFinite(theta), "OdeProblem: theta contains NaN or Inf");

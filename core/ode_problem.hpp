@@ -13,6 +13,8 @@
 
 namespace snode {
 
+class StateDistribution;
+
 // The solver's dense output over its last accepted step (see OdeProblem::after_step).
 class DenseOutput {
  public:
@@ -47,6 +49,10 @@ struct OdeProblem {
   // false: Trajectory::states keeps only the state at the last output time (callers that see
   // the others through at_output, and do not want a copy of each).
   bool store_all_states = true;
+  // Optional: the state is distributed over processes (core/state_distribution.hpp) and field,
+  // z0 and the loss are this rank's parts. Only solvers that accept distributed states take such
+  // a problem (cvodes_adjoint); the others fail at the field's first evaluation.
+  std::shared_ptr<const StateDistribution> distribution;
 
   // Throws ConfigError naming the offending member (null field, sizes, times, NaN/Inf).
   void Validate() const;

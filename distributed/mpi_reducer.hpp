@@ -33,6 +33,7 @@ class MpiReducer final : public GradientReducer {
   void Broadcast(std::string& text, int root) override;
   // ParameterHash on every rank; min ≠ max over the ranks: NumericalError on all of them.
   void CheckSameParameters(const Vector& params, const std::string& where) override;
+  MPI_Comm comm() const { return comm_; }
 
  private:
   MPI_Comm comm_;

@@ -47,8 +47,8 @@ namespace snode {
 // Bumped whenever a type a plug-in sees (PluginRegistrar, IntegratorOptions, Integrator,
 // GradientOptions, GradientMethod, ProblemDefinition, ProblemSetup, ...) changes layout or
 // virtual functions. The host rejects a plug-in built with another version.
-// 2: PluginRegistrar::AddProblem.
-constexpr int kPluginAbiVersion = 2;
+// 2: PluginRegistrar::AddProblem. 3: OdeProblem::distribution.
+constexpr int kPluginAbiVersion = 3;
 
 // The names of the two entry points SNODE_PLUGIN defines.
 constexpr const char* kPluginAbiVersionSymbol = "snode_plugin_abi_version";

@@ -9,6 +9,7 @@
 #include "integrators/integrator.hpp"
 #include "models/brusselator.hpp"
 #include "models/chunked_pointwise_field.hpp"
+#include "models/distributed_grid_field.hpp"
 #include "models/mlp.hpp"
 
 namespace snode::problems {
@@ -64,24 +65,26 @@ std::unique_ptr<OperatorPlusPointwiseField> MakeBrusselatorDiffusionField(Index 
       Diffusion(points, diffusion), std::make_unique<BrusselatorField>(points), 2);
 }
 
+// The network over `points` grid points, in chunks of options.chunk_points.
+std::unique_ptr<VectorField> PointwiseNetwork(const ReactionDiffusionOptions& options,
+                                              Index points) {
+  MlpOptions base = NetworkOptions(options);
+  base.batch = points;
+  if (points <= options.chunk_points) return std::make_unique<MlpField>(base);
+  return std::make_unique<ChunkedPointwiseField>(
+      [base](Index chunk_points) {
+        MlpOptions chunk = base;
+        chunk.batch = chunk_points;
+        return std::make_unique<MlpField>(chunk);
+      },
+      points, 2, options.chunk_points);
+}
+
 std::unique_ptr<OperatorPlusPointwiseField> MakeNeuralReactionDiffusionField(
     const ReactionDiffusionOptions& options) {
   options.Validate();
-  std::unique_ptr<VectorField> network;
-  if (options.points <= options.chunk_points) {
-    network = std::make_unique<MlpField>(NetworkOptions(options));
-  } else {
-    const MlpOptions base = NetworkOptions(options);
-    network = std::make_unique<ChunkedPointwiseField>(
-        [base](Index points) {
-          MlpOptions chunk = base;
-          chunk.batch = points;
-          return std::make_unique<MlpField>(chunk);
-        },
-        options.points, 2, options.chunk_points);
-  }
   return std::make_unique<OperatorPlusPointwiseField>(Diffusion(options.points, options.diffusion),
-                                                      std::move(network), 2);
+                                                      PointwiseNetwork(options, options.points), 2);
 }
 
 Vector ReactionDiffusionInitialWeights(const ReactionDiffusionOptions& options) {
@@ -124,6 +127,32 @@ ProblemSetup MakeReactionDiffusionProblem(const ReactionDiffusionOptions& option
   setup.ode.z0 = ReactionDiffusionInitialState(options.points);
   setup.ode.output_times = ReactionDiffusionTimes(options);
   setup.loss = std::make_shared<MseLoss>(BrusselatorData(options));
+  return setup;
+}
+
+ProblemSetup MakeDistributedReactionDiffusionProblem(
+    const ReactionDiffusionOptions& options, std::shared_ptr<const StateDistribution> distribution) {
+  options.Validate();
+  Require(distribution != nullptr, "reaction_diffusion: the distribution must not be null");
+  const Index offset = distribution->local_offset(), n = distribution->local_size();
+  ProblemSetup setup;
+  setup.name = "reaction_diffusion";
+  setup.stiffness = static_cast<double>(options.points);
+  // DistributedGridField checks that the distribution splits this grid by whole points.
+  setup.ode.field = std::make_shared<DistributedGridField>(
+      distribution, options.points, std::vector<double>{options.diffusion, options.diffusion},
+      PointwiseNetwork(options, n / 2));
+  setup.ode.theta = ReactionDiffusionInitialWeights(options);
+  setup.ode.z0 = ReactionDiffusionInitialState(options.points).segment(offset, n);
+  setup.ode.output_times = ReactionDiffusionTimes(options);
+  setup.ode.distribution = distribution;
+  std::vector<Vector> local_data;
+  for (const Vector& state : BrusselatorData(options)) local_data.push_back(state.segment(offset, n));
+  // The mean over the whole grid: 1 / (observations · 2N) on every rank.
+  const double scale = 1.0 / (static_cast<double>(local_data.size()) *
+                              static_cast<double>(distribution->global_size()));
+  setup.loss = std::make_shared<RankSummedLoss>(
+      std::make_shared<MseLoss>(std::move(local_data), scale), distribution);
   return setup;
 }
 

@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/state_distribution.hpp"
 #include "core/types.hpp"
 #include "models/operator_field.hpp"
 #include "problems/problem.hpp"
@@ -61,5 +62,12 @@ std::vector<Vector> BrusselatorData(const ReactionDiffusionOptions& options);
 // name "reaction_diffusion", stiffness = N; the neural field, its initial weights, z0, the
 // observation times and the mean squared error to BrusselatorData(options).
 ProblemSetup MakeReactionDiffusionProblem(const ReactionDiffusionOptions& options);
+// The same problem with the grid split over ranks (core/state_distribution.hpp; the distribution
+// covers options.points points of 2 values): this rank's part of the field
+// (DistributedGridField), of z0 and of the data, the loss a RankSummedLoss of the mean squared
+// error with the whole grid's scale, ode.distribution set. Every rank computes the Brusselator data
+// of the whole grid (BrusselatorData) and keeps its part. Only cvodes_adjoint solves it.
+ProblemSetup MakeDistributedReactionDiffusionProblem(
+    const ReactionDiffusionOptions& options, std::shared_ptr<const StateDistribution> distribution);
 
 }  // namespace snode::problems
