@@ -71,7 +71,7 @@ nlohmann::json Runs(const fs::path& dir) {
 
 // The verdict table: stdout from its first line to the line before "report: ".
 std::string Verdict(const std::string& out) {
-  const std::size_t start = out.find("\nverdict");
+  const std::size_t start = out.find("\nVerdict per problem");
   const std::size_t end = out.find("\nreport: ");
   if (start == std::string::npos || end == std::string::npos || end < start) return "";
   return out.substr(start, end - start);
