@@ -1,8 +1,10 @@
 #include "distributed/mpi_reducer.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdio>
+#include <thread>
 
 #include "core/errors.hpp"
 #include "distributed/mpi_session.hpp"
@@ -36,15 +38,26 @@ void BroadcastVector(MPI_Comm comm, Vector& v, int root) {
   CheckMpi(MPI_Bcast(v.data(), static_cast<int>(length), MPI_DOUBLE, root, comm), "MPI_Bcast");
 }
 
+void WaitIdly(MPI_Request& request, const char* call) {
+  for (;;) {
+    int done = 0;
+    CheckMpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), call);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 std::vector<std::string> GatherTexts(MPI_Comm comm, const std::string& mine, int root) {
   int rank = 0, size = 1;
   CheckMpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
   CheckMpi(MPI_Comm_size(comm, &size), "MPI_Comm_size");
   unsigned long long length = mine.size();
   std::vector<unsigned long long> lengths(rank == root ? size : 0);
-  CheckMpi(MPI_Gather(&length, 1, MPI_UNSIGNED_LONG_LONG, lengths.data(), 1, MPI_UNSIGNED_LONG_LONG,
-                      root, comm),
-           "MPI_Gather");
+  MPI_Request request = MPI_REQUEST_NULL;
+  CheckMpi(MPI_Igather(&length, 1, MPI_UNSIGNED_LONG_LONG, lengths.data(), 1,
+                       MPI_UNSIGNED_LONG_LONG, root, comm, &request),
+           "MPI_Igather");
+  WaitIdly(request, "MPI_Igather");
   // Every rank checks its own length; the root, the total (MPI's displacements are int). A
   // check that fails throws on that rank alone, and RunOnRanks' abort ends the others.
   Require(length <= INT_MAX, "GatherTexts: a text of " + std::to_string(length) + " bytes");
@@ -58,9 +71,10 @@ std::vector<std::string> GatherTexts(MPI_Comm comm, const std::string& mine, int
     total += lengths[r];
   }
   std::string all(static_cast<std::size_t>(total), '\0');
-  CheckMpi(MPI_Gatherv(mine.data(), static_cast<int>(length), MPI_CHAR, all.data(), counts.data(),
-                       displacements.data(), MPI_CHAR, root, comm),
-           "MPI_Gatherv");
+  CheckMpi(MPI_Igatherv(mine.data(), static_cast<int>(length), MPI_CHAR, all.data(), counts.data(),
+                        displacements.data(), MPI_CHAR, root, comm, &request),
+           "MPI_Igatherv");
+  WaitIdly(request, "MPI_Igatherv");
   std::vector<std::string> texts;
   for (std::size_t r = 0; r < lengths.size(); ++r) {
     texts.push_back(all.substr(displacements[r], counts[r]));

@@ -21,8 +21,13 @@ void AllreduceSum(MPI_Comm comm, double* data, Index count);
 void BroadcastText(MPI_Comm comm, std::string& text, int root);
 // v ← root's v (its length, then its values), e.g. parameters read by one rank.
 void BroadcastVector(MPI_Comm comm, Vector& v, int root);
-// Every rank's text on root, in rank order (MPI_Gather of the lengths, MPI_Gatherv of the
-// bytes); other ranks get an empty vector. The texts together must fit an int count of bytes.
+// Completes a non-blocking operation without spinning: MPI_Test, then 1 ms sleeps between tests.
+// For collectives where ranks arrive far apart (a rank done with its share of a study waits for
+// the slowest): OpenMPI's blocking calls poll and would take the CPU from the ranks still working.
+void WaitIdly(MPI_Request& request, const char* call);
+// Every rank's text on root, in rank order (MPI_Igather of the lengths, MPI_Igatherv of the
+// bytes, each completed by WaitIdly); other ranks get an empty vector. The texts together must fit
+// an int count of bytes.
 std::vector<std::string> GatherTexts(MPI_Comm comm, const std::string& mine, int root);
 // The smallest and largest value over the ranks, with one MPI_Allreduce (MPI_MAX of {x, ~x}).
 void AllreduceMinMax(MPI_Comm comm, std::uint64_t x, std::uint64_t& min, std::uint64_t& max);
