@@ -381,16 +381,19 @@ void WriteInstance(ByteWriter& out, std::size_t index, const Instance& instance)
   out.Text(instance.note);
 }
 
-// Reads the instances another rank made into `instances`; returns their indices.
-std::vector<std::size_t> ReadInstances(const std::string& bytes, std::vector<Instance>& instances) {
+// Reads the instances another rank made into `instances`, marks them in `made` and returns their
+// indices. An index out of range or made twice is an InputError.
+std::vector<std::size_t> ReadInstances(const std::string& bytes, std::vector<Instance>& instances,
+                                       std::vector<bool>& made) {
   ByteReader in(bytes, "a rank's problem instances");
   std::vector<std::size_t> read;
   while (!in.AtEnd()) {
     const std::int64_t index = in.Integer();
-    if (index < 0 || static_cast<std::size_t>(index) >= instances.size()) {
+    if (index < 0 || static_cast<std::size_t>(index) >= instances.size() || made[index]) {
       throw InputError("a rank sent instance " + std::to_string(index) + " of " +
-                       std::to_string(instances.size()));
+                       std::to_string(instances.size()) + " (out of range or twice)");
     }
+    made[index] = true;
     Instance& instance = instances[static_cast<std::size_t>(index)];
     instance.ok = in.Bool();
     instance.failure = in.Text();
@@ -409,17 +412,21 @@ void ShareInstances(const std::vector<std::size_t>& mine, const StiffnessOptions
                     const std::vector<std::unique_ptr<problems::ProblemDefinition>>& definitions,
                     GradientReducer& ranks, std::vector<Instance>& instances) {
   ByteWriter out;
-  for (const std::size_t i : mine) WriteInstance(out, i, instances[i]);
+  std::vector<bool> made(instances.size(), false);
+  for (const std::size_t i : mine) {
+    WriteInstance(out, i, instances[i]);
+    made[i] = true;
+  }
   const std::vector<std::string> shares = GatherToAll(ranks, out.bytes());
   std::vector<std::size_t> theirs;
   for (int r = 0; r < ranks.size(); ++r) {
     if (r == ranks.rank()) continue;
-    const std::vector<std::size_t> read = ReadInstances(shares[r], instances);
+    const std::vector<std::size_t> read = ReadInstances(shares[r], instances, made);
     theirs.insert(theirs.end(), read.begin(), read.end());
   }
-  Require(theirs.size() + mine.size() == instances.size(),
-          "the ranks made " + std::to_string(theirs.size() + mine.size()) + " of " +
-              std::to_string(instances.size()) + " problem instances");
+  const auto missing = std::count(made.begin(), made.end(), false);
+  if (missing > 0)
+    throw InputError(std::to_string(missing) + " problem instances came from no rank");
   ParallelFor(theirs.size(), options.threads, [&](std::size_t k) {
     Instance& instance = instances[theirs[k]];
     if (!instance.ok) return;
