@@ -12,6 +12,10 @@
 // reference, as a table and <out>/bench.json.
 //
 // The flags, which of them apply where, and their ranges: apps/cli/stiffness_study_cli.hpp.
+//
+// Built with SNODE_MPI and started by mpirun, the study's runs are spread over the ranks
+// (distributed/mpi_session.hpp, RunOnRanks; docs/distributed.md) and rank 0 writes the same
+// results as the serial program; otherwise serial.
 
 #include "studies/stiffness_study.hpp"
 
@@ -26,6 +30,10 @@
 #include "apps/cli/stiffness_study_cli.hpp"
 #include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
+#include "core/gradient_reducer.hpp"
+#ifdef SNODE_MPI
+#include "distributed/mpi_session.hpp"
+#endif
 #include "problems/problem_file.hpp"
 #include "problems/problem_registry.hpp"
 #include "studies/bench_util.hpp"
@@ -90,7 +98,7 @@ void Report(const StiffnessOptions& options, const StiffnessResults& results, Ru
   std::cout << "report: " << files.html << " (also " << files.markdown << ")\n";
 }
 
-int Run(int argc, char** argv) {
+int Run(int argc, char** argv, GradientReducer& ranks) {
   RunInfo run = StartRunInfo(argc, argv);
   const std::optional<Flags> flags =
       StartCommandLine(argc, argv, StiffnessStudyCommandLine(), std::cout);
@@ -104,15 +112,20 @@ int Run(int argc, char** argv) {
   const CommonOptions& common = line.common;
   const StiffnessOptions& options = line.study;
   if (!line.problem_files.empty()) CheckProblemNames(options);
-  PrepareOutputDirectory(options.out_dir);
+  Require(!line.bench_repetitions || ranks.size() == 1,
+          "--bench measures one process; run it without mpirun");
+  // Rank 0 alone writes: an unwritable --out is found before any work.
+  const bool root = ranks.rank() == 0;
+  if (root) PrepareOutputDirectory(options.out_dir);
   const auto start = std::chrono::steady_clock::now();
-  if (common.check_gradient) CheckStudyGradients(options, common);
+  if (common.check_gradient && root) CheckStudyGradients(options, common);
   if (line.bench_repetitions) {
     const int repetitions = bench::CheckRepetitions(*line.bench_repetitions);  // and its note
     ReportRobertsonBench(RunRobertsonBench(options, repetitions), repetitions, options.out_dir);
     return 0;
   }
-  const StiffnessResults results = RunStiffnessStudy(options, std::cout);
+  const StiffnessResults results = RunStiffnessStudy(options, std::cout, ranks);
+  if (!root) return 0;
   if (options.check_gradients) {
     for (const std::string& note : results.notes) {
       if (note.rfind("check-gradients", 0) == 0) std::cout << "note: " << note << "\n";
@@ -127,5 +140,12 @@ int Run(int argc, char** argv) {
 }  // namespace snode::app
 
 int main(int argc, char** argv) {
-  return snode::app::RunApp([&] { return snode::app::Run(argc, argv); });
+  auto run = [&](snode::GradientReducer& ranks) {
+    return snode::app::RunApp([&] { return snode::app::Run(argc, argv, ranks); });
+  };
+#ifdef SNODE_MPI
+  return snode::RunOnRanks(argc, argv, run);
+#else
+  return run(snode::SerialReduction());
+#endif
 }

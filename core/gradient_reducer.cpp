@@ -41,6 +41,32 @@ double GradientReducer::Sum(double x) {
   return v[0];
 }
 
+std::vector<std::string> GatherToAll(GradientReducer& reducer, const std::string& mine) {
+  if (reducer.size() == 1) return {mine};
+  // Rank 0 packs the texts as (8-byte length, bytes) for the one broadcast.
+  std::string packed;
+  for (const std::string& text : reducer.Gather(mine, 0)) {
+    const std::uint64_t length = text.size();
+    packed.append(reinterpret_cast<const char*>(&length), sizeof length);
+    packed += text;
+  }
+  reducer.Broadcast(packed, 0);
+  std::vector<std::string> texts;
+  for (std::size_t at = 0; at < packed.size();) {
+    std::uint64_t length = 0;
+    Require(packed.size() - at >= sizeof length, "GatherToAll: truncated lengths");
+    std::memcpy(&length, packed.data() + at, sizeof length);
+    at += sizeof length;
+    Require(packed.size() - at >= length, "GatherToAll: truncated text");
+    texts.push_back(packed.substr(at, length));
+    at += length;
+  }
+  Require(static_cast<int>(texts.size()) == reducer.size(),
+          "GatherToAll: " + std::to_string(texts.size()) + " texts from " +
+              std::to_string(reducer.size()) + " ranks");
+  return texts;
+}
+
 GradientReducer& SerialReduction() {
   static SerialReducer serial;
   return serial;

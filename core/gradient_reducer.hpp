@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/types.hpp"
 
@@ -32,6 +33,9 @@ class GradientReducer {
   // Throws NumericalError on every rank when the parameters differ between ranks (compared by
   // ParameterHash, so bit for bit), naming `where` (e.g. "after epoch 1, batch 3").
   virtual void CheckSameParameters(const Vector& params, const std::string& where) = 0;
+  // Every rank's bytes, in rank order, on root (e.g. a rank's serialised share of a study);
+  // the other ranks get an empty vector.
+  virtual std::vector<std::string> Gather(const std::string& mine, int root) = 0;
 
   // x summed over the ranks (one SumInPlace).
   double Sum(double x);
@@ -45,10 +49,14 @@ class SerialReducer final : public GradientReducer {
   void SumInPlace(Vector&) override {}
   void Broadcast(std::string&, int) override {}
   void CheckSameParameters(const Vector&, const std::string&) override {}
+  std::vector<std::string> Gather(const std::string& mine, int) override { return {mine}; }
 };
 
 // A process-wide SerialReducer (it has no state), the default wherever a reducer is optional.
 GradientReducer& SerialReduction();
+
+// Every rank's bytes, in rank order, on every rank: Gather to rank 0, then one Broadcast.
+std::vector<std::string> GatherToAll(GradientReducer& reducer, const std::string& mine);
 
 // 64-bit FNV-1a of the bytes of v (its doubles as stored: −0.0 and 0.0 differ, and so do two
 // NaNs with different payloads), for comparing parameters across ranks.

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/gradient_reducer.hpp"
 #include "core/types.hpp"
@@ -20,6 +21,14 @@ void AllreduceSum(MPI_Comm comm, double* data, Index count);
 void BroadcastText(MPI_Comm comm, std::string& text, int root);
 // v ← root's v (its length, then its values), e.g. parameters read by one rank.
 void BroadcastVector(MPI_Comm comm, Vector& v, int root);
+// Completes a non-blocking operation without spinning: MPI_Test, then 1 ms sleeps between tests.
+// For collectives where ranks arrive far apart (a rank done with its share of a study waits for
+// the slowest): OpenMPI's blocking calls poll and would take the CPU from the ranks still working.
+void WaitIdly(MPI_Request& request, const char* call);
+// Every rank's text on root, in rank order (MPI_Igather of the lengths, MPI_Igatherv of the
+// bytes, each completed by WaitIdly); other ranks get an empty vector. The texts together must fit
+// an int count of bytes.
+std::vector<std::string> GatherTexts(MPI_Comm comm, const std::string& mine, int root);
 // The smallest and largest value over the ranks, with one MPI_Allreduce (MPI_MAX of {x, ~x}).
 void AllreduceMinMax(MPI_Comm comm, std::uint64_t x, std::uint64_t& min, std::uint64_t& max);
 
@@ -33,6 +42,7 @@ class MpiReducer final : public GradientReducer {
   void Broadcast(std::string& text, int root) override;
   // ParameterHash on every rank; min ≠ max over the ranks: NumericalError on all of them.
   void CheckSameParameters(const Vector& params, const std::string& where) override;
+  std::vector<std::string> Gather(const std::string& mine, int root) override;
   MPI_Comm comm() const { return comm_; }
 
  private:

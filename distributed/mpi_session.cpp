@@ -90,6 +90,16 @@ int RunOnRanks(int& argc, char**& argv, const std::function<int(GradientReducer&
   const int code = main_fn(*reducer);
   std::cout.rdbuf(cout_buffer);
   if (code != 0 && session->size() > 1) session->Abort(code);
+  // Ranks done early (the stiffness study's ranks while rank 0 reports) wait here without
+  // spinning; MPI_Finalize's own wait would poll and take the CPU from the ranks still working.
+  try {
+    MPI_Request request = MPI_REQUEST_NULL;
+    CheckMpi(MPI_Ibarrier(session->comm(), &request), "MPI_Ibarrier");
+    WaitIdly(request, "MPI_Ibarrier");
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    session->Abort(1);
+  }
   return code;
 }
 

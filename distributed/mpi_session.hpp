@@ -58,7 +58,8 @@ class MpiSession {
 // Runs a program's main as one rank of a data-parallel job. Not under an MPI launcher:
 // main_fn(SerialReduction()), MPI untouched. Under one: an MpiSession and an MpiReducer over its
 // communicator; ranks other than 0 write nothing to std::cout (errors on std::cerr stay); a
-// non-zero code from any rank ends the whole job through MPI_Abort, so no rank is left waiting.
+// non-zero code from any rank ends the whole job through MPI_Abort, so no rank is left waiting;
+// ranks that end with 0 wait for each other idly (MPI_Ibarrier, WaitIdly) before MPI_Finalize.
 // An MPI error while starting is printed as "error: ..." and returns 1.
 int RunOnRanks(int& argc, char**& argv, const std::function<int(GradientReducer&)>& main_fn);
 

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <random>
 #include <utility>
 
 #include "adjoint/finite_difference.hpp"
@@ -17,6 +18,7 @@
 #include "problems/reference.hpp"
 #include "problems/robertson.hpp"
 #include "problems/stiff_neural.hpp"
+#include "studies/record_transfer.hpp"
 #include "studies/report.hpp"
 #include "studies/stiffness_report.hpp"
 #include "studies/study_report.hpp"
@@ -320,10 +322,28 @@ std::vector<MethodSpec> MethodsFor(const StiffnessOptions& options, const StudyP
   return check_support ? SupportedOnly(unique, notes) : unique;
 }
 
-// The problems and their instances (made in parallel).
-std::vector<Instance> MakeInstances(const StiffnessOptions& options, const StudyPreset& preset,
-                                    StiffnessResults& results) {
-  std::vector<std::unique_ptr<problems::ProblemDefinition>> definitions;
+// A fixed shuffle of 0..count−1 dealt to the ranks: rank r gets the positions ≡ r modulo the
+// rank count, ascending. Runs differ a lot in cost and neighbours in the plan are alike (one
+// problem, λ ascending), so dealing the plan in order would load the ranks unevenly. One rank:
+// everything, in order. The shuffle is mt19937_64's (a standard sequence), the same on every rank.
+std::vector<std::size_t> DealToRank(std::size_t count, const GradientReducer& ranks) {
+  std::vector<std::size_t> order(count);
+  for (std::size_t i = 0; i < count; ++i) order[i] = i;
+  if (ranks.size() == 1) return order;
+  std::mt19937_64 random(22);  // a fixed seed: every rank deals the same way
+  for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[random() % i]);
+  std::vector<std::size_t> mine;
+  for (std::size_t p = static_cast<std::size_t>(ranks.rank()); p < count; p += ranks.size()) {
+    mine.push_back(order[p]);
+  }
+  std::sort(mine.begin(), mine.end());
+  return mine;
+}
+
+// The problems of the study and one (not yet made) instance per problem and λ.
+std::vector<Instance> DefineInstances(
+    const StiffnessOptions& options, const StudyPreset& preset, StiffnessResults& results,
+    std::vector<std::unique_ptr<problems::ProblemDefinition>>& definitions) {
   std::vector<Instance> instances;
   problems::ProblemOptions problem_options;
   problem_options.seed = options.seed;
@@ -342,16 +362,94 @@ std::vector<Instance> MakeInstances(const StiffnessOptions& options, const Study
       Instance instance;
       instance.problem = results.problems.size();
       instance.lambda = lambda;
+      instance.study.name = name;
       instances.push_back(std::move(instance));
     }
     results.problems.push_back(std::move(studied));
   }
-  ParallelFor(instances.size(), options.threads, [&](std::size_t i) {
-    Instance& instance = instances[i];
-    instance.study.name = results.problems[instance.problem].name;
+  return instances;
+}
+
+// What the other ranks need of an instance this rank made: the outcome, the reference and its
+// description, the note; the problem itself each rank makes again (cheap and deterministic).
+void WriteInstance(ByteWriter& out, std::size_t index, const Instance& instance) {
+  out.Integer(static_cast<std::int64_t>(index));
+  out.Bool(instance.ok);
+  out.Text(instance.failure);
+  out.Text(instance.reference);
+  out.Numbers(instance.study.exact);
+  out.Text(instance.note);
+}
+
+// Reads the instances another rank made into `instances`, marks them in `made` and returns their
+// indices. An index out of range or made twice is an InputError.
+std::vector<std::size_t> ReadInstances(const std::string& bytes, std::vector<Instance>& instances,
+                                       std::vector<bool>& made) {
+  ByteReader in(bytes, "a rank's problem instances");
+  std::vector<std::size_t> read;
+  while (!in.AtEnd()) {
+    const std::int64_t index = in.Integer();
+    if (index < 0 || static_cast<std::size_t>(index) >= instances.size() || made[index]) {
+      throw InputError("a rank sent instance " + std::to_string(index) + " of " +
+                       std::to_string(instances.size()) + " (out of range or twice)");
+    }
+    made[index] = true;
+    Instance& instance = instances[static_cast<std::size_t>(index)];
+    instance.ok = in.Bool();
+    instance.failure = in.Text();
+    instance.reference = in.Text();
+    instance.study.exact = in.Numbers();
+    instance.note = in.Text();
+    read.push_back(static_cast<std::size_t>(index));
+  }
+  return read;
+}
+
+// Over ranks: every rank makes its deal of the instances (the references are the expensive part),
+// then all share the outcomes and make the problems of the others' instances again.
+void ShareInstances(const std::vector<std::size_t>& mine, const StiffnessOptions& options,
+                    const StiffnessResults& results,
+                    const std::vector<std::unique_ptr<problems::ProblemDefinition>>& definitions,
+                    GradientReducer& ranks, std::vector<Instance>& instances) {
+  ByteWriter out;
+  std::vector<bool> made(instances.size(), false);
+  for (const std::size_t i : mine) {
+    WriteInstance(out, i, instances[i]);
+    made[i] = true;
+  }
+  const std::vector<std::string> shares = GatherToAll(ranks, out.bytes());
+  std::vector<std::size_t> theirs;
+  for (int r = 0; r < ranks.size(); ++r) {
+    if (r == ranks.rank()) continue;
+    const std::vector<std::size_t> read = ReadInstances(shares[r], instances, made);
+    theirs.insert(theirs.end(), read.begin(), read.end());
+  }
+  const auto missing = std::count(made.begin(), made.end(), false);
+  if (missing > 0)
+    throw InputError(std::to_string(missing) + " problem instances came from no rank");
+  ParallelFor(theirs.size(), options.threads, [&](std::size_t k) {
+    Instance& instance = instances[theirs[k]];
+    if (!instance.ok) return;
+    const problems::ProblemCapabilities& capabilities =
+        results.problems[instance.problem].capabilities;
+    instance.study.setup = definitions[instance.problem]->Make(instance.lambda);
+    instance.study.lambda = instance.lambda;
+    instance.study.abs_for_all = capabilities.judge_absolute;
+  });
+}
+
+// The problems and their instances (made in parallel, and over the ranks).
+std::vector<Instance> MakeInstances(const StiffnessOptions& options, const StudyPreset& preset,
+                                    StiffnessResults& results, GradientReducer& ranks) {
+  std::vector<std::unique_ptr<problems::ProblemDefinition>> definitions;
+  std::vector<Instance> instances = DefineInstances(options, preset, results, definitions);
+  const std::vector<std::size_t> mine = DealToRank(instances.size(), ranks);
+  ParallelFor(mine.size(), options.threads, [&](std::size_t k) {
+    Instance& instance = instances[mine[k]];
     MakeInstance(*definitions[instance.problem], results.problems[instance.problem].capabilities,
                  options.check_gradients, instance);
   });
+  if (ranks.size() > 1) ShareInstances(mine, options, results, definitions, ranks, instances);
   for (const Instance& instance : instances) {
     StudiedProblem& studied = results.problems[instance.problem];
     studied.references.push_back(instance.ok ? instance.reference : "none: " + instance.failure);
@@ -392,26 +490,62 @@ std::vector<Job> PlanJobs(const StiffnessOptions& options, const StudyPreset& pr
   return jobs;
 }
 
-// Runs the jobs on the pool: each on its own copy of the field (fields keep workspaces).
+// Rank 0: every rank's records put at their job's index; other ranks: nothing. A share that
+// does not read back, or a job missing or sent twice, is an InputError.
+std::vector<GradientRecord> GatherRecords(const std::vector<std::size_t>& mine,
+                                          std::vector<GradientRecord>& records,
+                                          std::size_t job_count, GradientReducer& ranks) {
+  ByteWriter out;
+  for (std::size_t k = 0; k < mine.size(); ++k) {
+    out.Integer(static_cast<std::int64_t>(mine[k]));
+    WriteRecord(out, records[k]);
+  }
+  const std::vector<std::string> shares = ranks.Gather(out.bytes(), 0);
+  if (ranks.rank() != 0) return {};
+  std::vector<GradientRecord> all(job_count);
+  std::vector<bool> placed(job_count, false);
+  for (const std::string& share : shares) {
+    ByteReader in(share, "a rank's gradient records");
+    while (!in.AtEnd()) {
+      const std::int64_t j = in.Integer();
+      if (j < 0 || static_cast<std::size_t>(j) >= job_count || placed[j]) {
+        throw InputError("a rank sent the record of run " + std::to_string(j) + " of " +
+                         std::to_string(job_count) + " (out of range or twice)");
+      }
+      all[j] = ReadRecord(in);
+      placed[j] = true;
+    }
+  }
+  const auto missing = std::count(placed.begin(), placed.end(), false);
+  if (missing > 0) throw InputError(std::to_string(missing) + " runs came back from no rank");
+  return all;
+}
+
+// Runs this rank's deal of the jobs on the pool, each on its own copy of the field (fields keep
+// workspaces). Rank 0 returns the records of all jobs in job order, the other ranks nothing.
 std::vector<GradientRecord> RunJobs(const StiffnessOptions& options,
                                     const std::vector<Instance>& instances,
-                                    const std::vector<Job>& jobs, const StiffnessResults& results) {
-  std::vector<GradientRecord> records(jobs.size());
-  ProgressBar progress(jobs.size(), options.quiet);
+                                    const std::vector<Job>& jobs, const StiffnessResults& results,
+                                    GradientReducer& ranks) {
+  const std::vector<std::size_t> mine = DealToRank(jobs.size(), ranks);
+  std::vector<GradientRecord> records(mine.size());
+  ProgressBar progress(mine.size(), options.quiet || ranks.rank() != 0);
   ParallelFor(
-      jobs.size(), options.threads,
-      [&](std::size_t j) {
-        const Instance& instance = instances[jobs[j].instance];
+      mine.size(), options.threads,
+      [&](std::size_t k) {
+        const Job& job = jobs[mine[k]];
+        const Instance& instance = instances[job.instance];
         StudyProblem problem = instance.study;
         problem.setup.ode.field = problem.setup.ode.field->Clone();
-        GradientRecord record = Evaluate(problem, jobs[j].spec, options.ok_tol, kGradientAbsTol);
+        GradientRecord record = Evaluate(problem, job.spec, options.ok_tol, kGradientAbsTol);
         record.parameter = results.problems[instance.problem].capabilities.parameter;
         record.reference = instance.reference;
-        records[j] = std::move(record);
+        records[k] = std::move(record);
       },
       [&](std::size_t done) { progress.Update(done); });
   progress.Finish();
-  return records;
+  if (ranks.size() == 1) return records;
+  return GatherRecords(mine, records, jobs.size(), ranks);
 }
 
 // The neural training table: every trainable problem at its first λ, with the problem's
@@ -461,15 +595,21 @@ std::vector<std::string> SelectedProblems(const StiffnessOptions& options) {
   return names;
 }
 
-StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream& out) {
+StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream& out,
+                                   GradientReducer& ranks) {
   const StudyPreset& preset = FindPreset(options.preset);
   StiffnessResults results;
   results.preset = preset.name;
   results.threads = std::max(1, options.threads);
-  const std::vector<Instance> instances = MakeInstances(options, preset, results);
+  const std::vector<Instance> instances = MakeInstances(options, preset, results, ranks);
   const std::vector<Job> jobs = PlanJobs(options, preset, instances, results);
-  PrintStudyHeader(options, results, jobs.size(), out);
-  results.records = RunJobs(options, instances, jobs, results);
+  if (ranks.rank() == 0) {
+    PrintStudyHeader(options, results, jobs.size(), out);
+    if (ranks.size() > 1) out << "the runs spread over " << ranks.size() << " ranks\n";
+  }
+  results.records = RunJobs(options, instances, jobs, results, ranks);
+  // The training table and the panels are rank 0's, as is everything reported.
+  if (ranks.rank() != 0) return results;
   const bool train = options.train_neural < 0 ? preset.train_neural : options.train_neural == 1;
   if (train) TrainProblems(options, instances, jobs, results);
   // The reconstruction panel shows what the methods that measure a reconstruction did.

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "core/gradient_reducer.hpp"
 #include "problems/problem_registry.hpp"
 #include "problems/robertson.hpp"
 #include "studies/gradient_study.hpp"
@@ -145,7 +146,16 @@ struct StiffnessResults {
 
 // Runs the study: a header line on out, a progress bar on stderr (a terminal only, not quiet),
 // and with options.tables every problem's full table; the verdict is the caller's to print.
-StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream& out);
+//
+// Over ranks (collective: every rank calls it with the same options): the problem instances
+// (their reference gradients) and the runs are dealt to the ranks in a fixed shuffled order,
+// each rank runs its deal on options.threads threads, and rank 0 gathers the records
+// (studies/record_transfer.hpp) into job order. Rank 0 then trains, reconstructs, prints and
+// returns the results of the serial study, timings aside; the other ranks print nothing and
+// return the problems and notes without records. An error on one rank ends the job through the
+// caller (RunOnRanks' abort), not through the others.
+StiffnessResults RunStiffnessStudy(const StiffnessOptions& options, std::ostream& out,
+                                   GradientReducer& ranks = SerialReduction());
 
 // The problems a study runs (options.problems or the preset's; the preset "full": every
 // registered one), checked against the registry (ConfigError naming an unknown one).

@@ -4,6 +4,8 @@
 
 #include <limits>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 
@@ -63,6 +65,11 @@ class TwoRanks : public GradientReducer {
     if (root != rank_) text = other_text_;
   }
   void CheckSameParameters(const Vector&, const std::string&) override {}
+  std::vector<std::string> Gather(const std::string& mine, int root) override {
+    if (root != rank_) return {};
+    return rank_ == 0 ? std::vector<std::string>{mine, other_text_}
+                      : std::vector<std::string>{other_text_, mine};
+  }
   std::vector<int> broadcasts;
 
  private:
@@ -111,6 +118,19 @@ TEST(GradientReducer, TheFailingRankRethrowsItsOwnErrorAfterTheSum) {
   // A share of the wrong length is an error of that rank, carried like any other.
   TwoRanks wrong(1, Vector::Zero(4), "");
   EXPECT_THROW(SumOverRanks(wrong, 2, [] { return Vector::Zero(3); }), ConfigError);
+}
+
+TEST(GradientReducer, SerialGatherIsTheRanksOwnText) {
+  const std::string bytes("a\0b", 3);
+  EXPECT_EQ(SerialReduction().Gather(bytes, 0), std::vector<std::string>{bytes});
+  EXPECT_EQ(GatherToAll(SerialReduction(), bytes), std::vector<std::string>{bytes});
+}
+
+TEST(GradientReducer, GatherToAllGivesEveryRanksTextInRankOrder) {
+  TwoRanks ranks(0, Vector::Zero(1), std::string("second\0", 7));
+  const std::vector<std::string> texts = GatherToAll(ranks, "");
+  EXPECT_EQ(texts, (std::vector<std::string>{"", std::string("second\0", 7)}));
+  EXPECT_EQ(ranks.broadcasts, std::vector<int>{0});
 }
 
 }  // namespace

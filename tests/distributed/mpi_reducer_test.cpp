@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "distributed/mpi_session.hpp"
@@ -35,6 +37,25 @@ TEST(MpiReducer, BroadcastsTextFromAnyRoot) {
   std::string text = ranks.rank() == root ? std::string("from the last rank\0!", 20) : "x";
   ranks.Broadcast(text, root);
   EXPECT_EQ(text, std::string("from the last rank\0!", 20));
+}
+
+TEST(MpiReducer, GathersTextsOfDifferentLengthsOnTheRoot) {
+  MpiReducer ranks(session->comm());
+  const int root = ranks.size() - 1;
+  // Rank r sends r bytes of value r (rank 0: an empty text).
+  const std::string mine(static_cast<std::size_t>(ranks.rank()), static_cast<char>(ranks.rank()));
+  const std::vector<std::string> texts = ranks.Gather(mine, root);
+  if (ranks.rank() != root) {
+    EXPECT_TRUE(texts.empty());
+  } else {
+    ASSERT_EQ(static_cast<int>(texts.size()), ranks.size());
+    for (int r = 0; r < ranks.size(); ++r) {
+      EXPECT_EQ(texts[r], std::string(static_cast<std::size_t>(r), static_cast<char>(r)));
+    }
+  }
+  const std::vector<std::string> everywhere = GatherToAll(ranks, mine);
+  ASSERT_EQ(static_cast<int>(everywhere.size()), ranks.size());
+  EXPECT_EQ(everywhere[ranks.rank()], mine);
 }
 
 TEST(MpiReducer, BroadcastsAVector) {

@@ -1,10 +1,16 @@
 // studies/stiffness_study (unit level; tests/apps/stiffness_study_test.cpp runs the binary):
 // the summary in words and the bench's target choice on hand-made records, the method
-// selection, and the Robertson reference's description.
+// selection, the Robertson reference's description, and the study over ranks simulated by
+// threads (the MPI runs are tests/distributed/stiffness_mpi_test.cpp).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <limits>
+#include <mutex>
+#include <sstream>
+#include <thread>
 
+#include "studies/record_transfer.hpp"
 #include "studies/stiffness_study.hpp"
 
 namespace snode {
@@ -168,6 +174,114 @@ TEST(StiffnessReference, DescriptionSaysWhatTheReferenceIs) {
   described = DescribeReference(ref, 3);
   EXPECT_FALSE(described.ok);
   EXPECT_EQ(described.description, "no reference gradient: too much work");
+}
+
+// Ranks as threads of one process: Gather and Broadcast through shared slots between barriers.
+class ThreadRanks {
+ public:
+  explicit ThreadRanks(int size) : size_(size), slots_(size) {}
+  int size() const { return size_; }
+
+  void Barrier() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const long generation = generation_;
+    if (++waiting_ == size_) {
+      waiting_ = 0;
+      ++generation_;
+      changed_.notify_all();
+    } else {
+      changed_.wait(lock, [&] { return generation_ != generation; });
+    }
+  }
+  std::vector<std::string> Gather(int rank, const std::string& mine, int root) {
+    slots_[rank] = mine;
+    Barrier();
+    std::vector<std::string> all;
+    if (rank == root) all = slots_;
+    Barrier();
+    return all;
+  }
+  void Broadcast(int rank, std::string& text, int root) {
+    if (rank == root) slots_[root] = text;
+    Barrier();
+    if (rank != root) text = slots_[root];
+    Barrier();
+  }
+
+ private:
+  int size_;
+  std::vector<std::string> slots_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int waiting_ = 0;
+  long generation_ = 0;
+};
+
+class ThreadRank final : public GradientReducer {
+ public:
+  ThreadRank(ThreadRanks& ranks, int rank) : ranks_(ranks), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return ranks_.size(); }
+  void SumInPlace(Vector&) override { FAIL() << "the study sums nothing"; }
+  void Broadcast(std::string& text, int root) override { ranks_.Broadcast(rank_, text, root); }
+  void CheckSameParameters(const Vector&, const std::string&) override {}
+  std::vector<std::string> Gather(const std::string& mine, int root) override {
+    return ranks_.Gather(rank_, mine, root);
+  }
+
+ private:
+  ThreadRanks& ranks_;
+  int rank_;
+};
+
+// A record's bytes without its times.
+std::string Untimed(GradientRecord record) {
+  record.run.seconds = record.run.cpu_seconds = record.run.stats.wall_seconds = 0;
+  return Serialise(record);
+}
+
+TEST(StiffnessStudyOverRanks, RankZeroGetsTheSerialRecords) {
+  StiffnessOptions options;
+  options.preset = "quick";
+  options.problems = {"w1b", "robertson"};  // robertson: a computed reference, dealt to a rank
+  options.lambdas = {100, 1e4};
+  options.quiet = true;
+  options.plots = false;
+  std::ostringstream serial_out;
+  const StiffnessResults serial = RunStiffnessStudy(options, serial_out);
+  ASSERT_GT(serial.records.size(), 10u);
+  for (const int size : {2, 3}) {
+    ThreadRanks ranks(size);
+    std::vector<StiffnessResults> results(size);
+    std::vector<std::ostringstream> outs(size);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < size; ++r) {
+      threads.emplace_back([&, r] {
+        ThreadRank rank(ranks, r);
+        results[r] = RunStiffnessStudy(options, outs[r], rank);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    const StiffnessResults& root = results[0];
+    ASSERT_EQ(root.records.size(), serial.records.size()) << size << " ranks";
+    for (std::size_t j = 0; j < serial.records.size(); ++j) {
+      EXPECT_EQ(Untimed(root.records[j]), Untimed(serial.records[j]))
+          << size << " ranks, run " << j << ": " << serial.records[j].run.spec.Label();
+    }
+    EXPECT_EQ(root.summary, serial.summary);
+    EXPECT_EQ(root.notes, serial.notes);
+    ASSERT_EQ(root.problems.size(), serial.problems.size());
+    for (std::size_t p = 0; p < serial.problems.size(); ++p) {
+      EXPECT_EQ(root.problems[p].references, serial.problems[p].references);
+      EXPECT_EQ(root.problems[p].methods, serial.problems[p].methods);
+    }
+    EXPECT_NE(outs[0].str().find("the runs spread over " + std::to_string(size) + " ranks"),
+              std::string::npos);
+    for (int r = 1; r < size; ++r) {
+      EXPECT_TRUE(results[r].records.empty());
+      EXPECT_TRUE(outs[r].str().empty()) << outs[r].str();
+    }
+  }
 }
 
 }  // namespace
