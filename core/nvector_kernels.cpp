@@ -2,6 +2,8 @@
 
 #include <sundials/sundials_nvector.h>
 
+#include "core/nvector.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -15,8 +17,9 @@ namespace {
 // serial kernels compute — the same special cases, the same operation order, sequential sums — so
 // results are bit for bit those of N_Vector_Serial (without -march=native); only the speed differs.
 
-double* Data(N_Vector v) { return NV_DATA_S(v); }
-sunindextype Length(N_Vector v) { return NV_LENGTH_S(v); }
+// This process's data: all of a serial vector, the local part of SUNDIALS' MPI vector.
+double* Data(N_Vector v) { return NVectorData(v); }
+sunindextype Length(N_Vector v) { return NVectorLocalLength(v); }
 
 // y <- a x + y
 void Axpy(double a, const double* x, double* y, sunindextype n) {
@@ -224,6 +227,23 @@ int DotProdMulti(int nvec, N_Vector x, N_Vector* Y, double* dotprods) {
 }
 
 }  // namespace
+
+void InstallFastElementwiseKernels(N_Vector v) {
+  N_Vector_Ops ops = v->ops;
+  ops->nvlinearsum = LinearSum;
+  ops->nvconst = Const;
+  ops->nvprod = Prod;
+  ops->nvdiv = Div;
+  ops->nvscale = Scale;
+  ops->nvabs = Abs;
+  ops->nvinv = Inv;
+  ops->nvaddconst = AddConst;
+  ops->nvlinearcombination = LinearCombination;
+  ops->nvscaleaddmulti = ScaleAddMulti;
+}
+
+double LocalDotProd(N_Vector x, N_Vector y) { return DotProd(x, y); }
+double LocalWSqrSum(N_Vector x, N_Vector w) { return WSqrSumLocal(x, w); }
 
 void InstallFastKernels(N_Vector v) {
   N_Vector_Ops ops = v->ops;

@@ -10,5 +10,12 @@ namespace snode::detail {
 // Points v's operation table (shared by its clones, which copy it) at the compiled kernels.
 // v must be a serial N_Vector.
 void InstallFastKernels(N_Vector v);
+// The element-wise ones alone (everything but the reductions), for any N_Vector whose local data
+// AsEigen sees (core/nvector.hpp): the local part of SUNDIALS' MPI vector, whose reductions stay
+// its own (they need communication).
+void InstallFastElementwiseKernels(N_Vector v);
+// This process's part of x·y and of Σ (x_i w_i)², by the same kernels (sequential sums).
+double LocalDotProd(N_Vector x, N_Vector y);
+double LocalWSqrSum(N_Vector x, N_Vector w);
 
 }  // namespace snode::detail

@@ -3,10 +3,12 @@
 #include <nvector/nvector_parallel.h>
 
 #include <chrono>
+#include <cmath>
 #include <climits>
 #include <string>
 
 #include "core/errors.hpp"
+#include "core/nvector_kernels.hpp"
 #include "distributed/mpi_reducer.hpp"
 #include "distributed/mpi_session.hpp"
 
@@ -36,9 +38,17 @@ class Charge {
 // behind a Charge (one MPI_Allreduce each; the fused ones one for all their vectors).
 CommunicationCost vector_reductions;
 
+// The local parts by snode's compiled kernels (the packaged ones are unoptimised), then one
+// MPI_Allreduce on the vector's communicator, as N_VDotProd_Parallel and N_VWrmsNorm_Parallel do.
+double SumOverVectorRanks(N_Vector x, double local) {
+  CheckMpi(MPI_Allreduce(MPI_IN_PLACE, &local, 1, MPI_DOUBLE, MPI_SUM, NV_COMM_P(x)),
+           "MPI_Allreduce");
+  return local;
+}
+
 sunrealtype DotProd(N_Vector x, N_Vector y) {
   const Charge charge(vector_reductions, 1);
-  return N_VDotProd_Parallel(x, y);
+  return SumOverVectorRanks(x, detail::LocalDotProd(x, y));
 }
 sunrealtype MaxNorm(N_Vector x) {
   const Charge charge(vector_reductions, 1);
@@ -46,7 +56,8 @@ sunrealtype MaxNorm(N_Vector x) {
 }
 sunrealtype WrmsNorm(N_Vector x, N_Vector w) {
   const Charge charge(vector_reductions, 1);
-  return N_VWrmsNorm_Parallel(x, w);
+  return std::sqrt(SumOverVectorRanks(x, detail::LocalWSqrSum(x, w)) /
+                   static_cast<double>(NV_GLOBLENGTH_P(x)));
 }
 sunrealtype WrmsNormMask(N_Vector x, N_Vector w, N_Vector id) {
   const Charge charge(vector_reductions, 1);
@@ -78,7 +89,10 @@ sunrealtype MinQuotient(N_Vector num, N_Vector denom) {
 }
 int DotProdMulti(int count, N_Vector x, N_Vector* y, sunrealtype* dots) {
   const Charge charge(vector_reductions, count);
-  return N_VDotProdMulti_Parallel(count, x, y, dots);
+  for (int v = 0; v < count; ++v) dots[v] = detail::LocalDotProd(x, y[v]);
+  CheckMpi(MPI_Allreduce(MPI_IN_PLACE, dots, count, MPI_DOUBLE, MPI_SUM, NV_COMM_P(x)),
+           "MPI_Allreduce");
+  return 0;
 }
 int WrmsNormVectorArray(int count, N_Vector* x, N_Vector* w, sunrealtype* norms) {
   const Charge charge(vector_reductions, count);
@@ -147,6 +161,7 @@ NVectorPtr MpiGridDistribution::MakeVector(SUNContext ctx) const {
   if (!v) throw SundialsError("N_VNew_Parallel", -1, "allocation failure");
   // Fused operations: one reduction for several dot products (GMRES' orthogonalisation).
   N_VEnableFusedOps_Parallel(v.get(), SUNTRUE);
+  detail::InstallFastElementwiseKernels(v.get());
   CountReductions(v.get());
   return v;
 }

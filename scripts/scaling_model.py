@@ -66,7 +66,9 @@ class W6Model:
         self.comm_seconds = sum(comm[k]["seconds"] for k in comm)
         # The whole-grid arithmetic: the preconditioner's time without its gathers and its own JVPs.
         self.replicated = max(0.0, prec["seconds"] - prec["local_jvp_seconds"] - comm["gather"]["seconds"])
-        self.local = self.total - self.replicated - self.comm_seconds
+        # At P = 1 a "collective" is its local arithmetic (the norms' sums, the gathers' copies),
+        # which divides by P like the rest: everything but the replicated part.
+        self.local = self.total - self.replicated
 
     def communication(self, ranks, points, latency, bandwidth):
         if ranks == 1:
@@ -104,8 +106,8 @@ def w6_report(directory):
         return
     model = W6Model(base)
     print("W6 (reaction-diffusion gradient), N0 = %d, P = 1 under mpirun: %.3f s" % (model.n0, model.total))
-    print("  split at P = 1: own work L = %.3f s, replicated preconditioner R = %.3f s, "
-          "communication %.3f s" % (model.local, model.replicated, model.comm_seconds))
+    print("  split at P = 1: own work L = %.3f s (of which %.3f s in the local parts of collectives), "
+          "replicated preconditioner R = %.3f s" % (model.local, model.comm_seconds, model.replicated))
     print("  calls per gradient: halo %d, small sums %d, vector reductions %d, allgathers %d"
           % (model.counts["halo"], model.counts["reduce"], model.counts["vector_reductions"],
              model.counts["gather"]))
