@@ -36,6 +36,9 @@ import sys
 CLUSTER_LATENCY = 2e-6  # s per message (assumed)
 CLUSTER_BANDWIDTH = 10e9  # bytes per s (assumed)
 MEMORY_PER_RANK = 4e9  # bytes
+# Peak RSS per grid point of one process: 473 MB at N = 1e5 (reaction_diffusion --bench,
+# docs/performance-scaling.md); a rank holds its N/P points' share of it.
+MEMORY_PER_POINT = 473e6 / 1e5
 CORES = os.cpu_count() or 1
 
 
@@ -69,6 +72,10 @@ class W6Model:
         # At P = 1 a "collective" is its local arithmetic (the norms' sums, the gathers' copies),
         # which divides by P like the rest: everything but the replicated part.
         self.local = self.total - self.replicated
+        # The Krylov iterations' share of the field products (one JVP each).
+        products = base["forward_rhs_evals"] + base["backward_rhs_evals"] + base["jvp_evals"] + base["vjp_evals"]
+        krylov = base["forward_linear_iters"] + base["backward_linear_iters"]
+        self.krylov_share = krylov / max(products, 1)
 
     def communication(self, ranks, points, latency, bandwidth):
         if ranks == 1:
@@ -84,6 +91,17 @@ class W6Model:
         crowding = max(1.0, ranks / cores) if cores else 1.0
         compute = (self.local * scale / ranks + self.replicated * scale) * crowding
         return compute + self.communication(ranks, points, latency, bandwidth)
+
+    def without_replication(self, ranks, points, latency, bandwidth, krylov_factor):
+        """Per-rank blocks: the replicated work and the gathers gone; Krylov iterations (one
+        network JVP, one preconditioner solve and their reductions each) multiplied."""
+        scale = points / self.n0
+        hops = math.ceil(math.log2(ranks))
+        extra = (krylov_factor - 1) * self.krylov_share
+        c = self.counts
+        comm = (c["halo"] * 2 * (latency + 16 / bandwidth) * (1 + extra)
+                + (c["reduce"] + c["vector_reductions"] * (1 + extra)) * hops * latency)
+        return self.local * scale / ranks * (1 + extra) + comm
 
     @staticmethod
     def replicated_bytes(points):
@@ -135,58 +153,70 @@ def w6_report(directory):
                   % (run["ranks"], run["points"], run["wall_seconds"], predicted,
                      run["forward_steps"], run["backward_steps"]))
     print()
-    print("  predicted time per gradient on a cluster (one core per rank, latency %.0f us, %.0f GB/s):"
+    print("  predicted time per gradient on a cluster (one core per rank, latency %.0f us, %.0f GB/s),"
           % (CLUSTER_LATENCY * 1e6, CLUSTER_BANDWIDTH / 1e9))
-    header = "    N \\ P    " + "".join("%14d" % p for p in (16, 64, 256, 1024))
-    print(header)
-    for points in (10**6, 10**7, 10**8):
-        cells = []
-        for ranks in (16, 64, 256, 1024):
-            if model.replicated_bytes(points) > MEMORY_PER_RANK:
-                cells.append("%14s" % "no fit")
-                continue
-            cells.append("%12.2f s" % model.time(ranks, points, CLUSTER_LATENCY, CLUSTER_BANDWIDTH))
-        print("    %-8.0e " % points + "".join(cells))
+    print("  (a) as built, the exact preconditioner replicated on every rank:")
+    print_table(lambda p, n: model.time(p, n, CLUSTER_LATENCY, CLUSTER_BANDWIDTH)
+                if model.replicated_bytes(n) + MEMORY_PER_POINT * n / p <= MEMORY_PER_RANK else None)
     limit = MEMORY_PER_RANK / (2 * (26 + 6) * 8.0)
-    print("  'no fit': the replicated preconditioner alone needs %.1f GB per rank at N = 1e8; it "
-          "fits up to N = %.1e in %.0f GB." % (model.replicated_bytes(1e8) / 1e9, limit, MEMORY_PER_RANK / 1e9))
-    floor = {p: model.time(p, 10**6, CLUSTER_LATENCY, CLUSTER_BANDWIDTH) for p in (16, 1024)}
-    print("  At N = 1e6 the replicated term R * N/N0 = %.2f s is the floor: P = 16 -> %.2f s, "
-          "P = 1024 -> %.2f s." % (model.replicated * 1e6 / model.n0, floor[16], floor[1024]))
-    print("  Without it (per-rank preconditioner blocks, not built; Krylov counts assumed unchanged): "
-          "P = 1024, N = 1e8 -> %.2f s."
-          % (model.local * 1e8 / model.n0 / 1024 + model.communication(1024, 0, CLUSTER_LATENCY, CLUSTER_BANDWIDTH)
-             - model.counts["gather"] * math.ceil(math.log2(1024)) * CLUSTER_LATENCY))
+    print("      'no fit': its factors and gathered vectors take %.0f bytes per grid point on every "
+          "rank (%.1f GB at N = 1e8); %.0f GB per rank holds N <= %.1e. Its O(N) solve, R N/N0, is "
+          "a floor that no P lowers: %.1f s at N = 1e6." % (
+              model.replicated_bytes(1), model.replicated_bytes(1e8) / 1e9, MEMORY_PER_RANK / 1e9,
+              limit, model.replicated * 1e6 / model.n0))
+    print("  (b) not built: per-rank exact blocks (no replicated work, no allgathers); the Krylov")
+    print("      iterations per Newton iteration grow with P by an unmeasured factor, shown as x1 and x3:")
+    for factor in (1, 3):
+        print("      Krylov iterations x%d:" % factor)
+        print_table(lambda p, n, f=factor: model.without_replication(
+            p, n, CLUSTER_LATENCY, CLUSTER_BANDWIDTH, f)
+            if MEMORY_PER_POINT * n / p <= MEMORY_PER_RANK else None)
+    print("      'no fit' in (b): the rank's own part, %.1f kB per point (the serial run's peak RSS), "
+          "exceeds %.0f GB." % (MEMORY_PER_POINT / 1e3, MEMORY_PER_RANK / 1e9))
+
+
+def print_table(cell):
+    ranks = (16, 64, 256, 1024)
+    print("      N \\ P    " + "".join("%12d" % p for p in ranks))
+    for points in (10**6, 10**7, 10**8):
+        row = []
+        for p in ranks:
+            t = cell(p, points)
+            row.append("%12s" % "no fit" if t is None else "%10.3g s" % t)
+        print("      %-8.0e " % points + "".join(row))
 
 
 def mnist_report(directory):
-    def epoch(tag):
+    def step(tag, batch):
         path = os.path.join(directory, tag, "mnist_epochs.csv")
         if not os.path.exists(path):
             return None
         with open(path) as f:
             rows = list(csv.DictReader(f))
-        return float(rows[0]["epoch_seconds"]) if rows else None
+        return float(rows[0]["epoch_seconds"]) / math.ceil(8000 / batch) if rows else None
 
-    strong = {p: epoch("mnist_strong_p%d" % p) for p in (1, 2, 4)}
+    strong = {p: step("mnist_strong_p%d" % p, 128) for p in (1, 2, 4)}
     if strong[1] is None:
         print("W4: no MNIST runs in %s" % directory)
         return
     print()
-    print("W4 (MNIST training, one epoch of 8000 images), rank 0's epoch time:")
-    print("  strong (batch 128):  " + ", ".join(
-        "P = %d %.3f s (speed-up %.2f)" % (p, t, strong[1] / t) for p, t in strong.items() if t))
-    weak = {p: epoch("mnist_weak_p%d" % p) for p in (1, 2, 4)}
+    print("W4 (MNIST training, 8000 images), rank 0's time per step:")
+    print("  strong (batch 128, 4 parts): " + ", ".join(
+        "P = %d %.2f ms (speed-up %.2f)" % (p, 1e3 * t, strong[1] / t) for p, t in strong.items() if t))
+    weak = {p: step("mnist_weak_p%d" % p, 64 * p) for p in (1, 2, 4)}
     if weak[1]:
-        print("  weak (batch 64 P):   " + ", ".join(
-            "P = %d %.3f s (efficiency %.2f)" % (p, t, weak[1] / t) for p, t in weak.items() if t))
-    # One allreduce of the 59 282-double gradient per step; ring allreduce moves 2 (P-1)/P of it.
-    steps, gradient_bytes = 8000 / 128, 59282 * 8.0
-    for ranks in (16, 64, 256, 1024):
-        comm = steps * (2 * math.log2(ranks) * CLUSTER_LATENCY
-                        + 2.0 * (ranks - 1) / ranks * gradient_bytes / CLUSTER_BANDWIDTH)
-        print("  model, P = %4d: compute %.4f s + allreduce %.4f s per epoch (batch 128 P: weak)"
-              % (ranks, strong[1], comm))
+        print("  weak (batch 64 per rank):    " + ", ".join(
+            "P = %d %.2f ms (efficiency %.2f)" % (p, 1e3 * t, weak[1] / t) for p, t in weak.items() if t))
+        # One allreduce of the 59 282-double gradient (+ P flags) per step: 2 log2(P) latencies
+        # and 2 (P-1)/P of its bytes (ring).
+        gradient_bytes = 59282 * 8.0
+        cells = []
+        for ranks in (16, 64, 256, 1024):
+            comm = (2 * math.log2(ranks) * CLUSTER_LATENCY
+                    + 2.0 * (ranks - 1) / ranks * gradient_bytes / CLUSTER_BANDWIDTH)
+            cells.append("P = %d: %.2f ms + %.3f ms (efficiency %.2f)"
+                         % (ranks, 1e3 * weak[1], 1e3 * comm, weak[1] / (weak[1] + comm)))
+        print("  model, weak, per step (compute + allreduce): " + "; ".join(cells))
 
 
 def main():
