@@ -32,10 +32,10 @@ struct CvodesAdjoint::Impl {
         many_observations(with_many_observations),
         distribution(state_distribution),
         method_options(cvodes_options),
-        choice(ChooseCvodesBackward(
-            method_options, integrators.backward,
-            distribution != nullptr ? distribution->global_size() : state_size, param_count,
-            with_many_observations)),
+        choice(
+            ChooseCvodesBackward(method_options, integrators.backward,
+                                 distribution != nullptr ? distribution->global_size() : state_size,
+                                 param_count, with_many_observations)),
         forward(options, method_options, integrators.forward.cvodes_method,
                 integrators.backward.cvodes_method, state_size, ctx, distribution) {
     if (distribution != nullptr && choice.kind != CvodesBackwardKind::kCvodesQuadrature) {
@@ -58,7 +58,7 @@ struct CvodesAdjoint::Impl {
   const bool running_cost;       // the loss the objects were created for has a running cost
   const bool many_observations;  // ManyObservations() of the problem they were created for
   const StateDistribution* const distribution;  // the problem's, when they were created
-  const CvodesAdjointOptions method_options;     // as used (DistributedStateOptions)
+  const CvodesAdjointOptions method_options;    // as used (DistributedStateOptions)
   const CvodesBackwardChoice choice;
   Context ctx;
   std::unique_ptr<BackwardStrategy> backward;
@@ -145,7 +145,8 @@ CvodesAdjointOptions DistributedStateOptions(CvodesAdjointOptions options,
   };
   if (options.quadrature == Options::Quadrature::kGauss) refuse("quadrature=gauss");
   if (options.jump_layer == Options::JumpLayer::kOn) refuse("jump_layer=on");
-  if (options.observations == Options::Observations::kFundamental) refuse("observations=fundamental");
+  if (options.observations == Options::Observations::kFundamental)
+    refuse("observations=fundamental");
   if (loss.HasRunningCost()) refuse("a loss with a running cost");
   for (const IntegratorOptions* io :
        {&gradient.integrator_options, &gradient.EffectiveBackwardOptions()}) {

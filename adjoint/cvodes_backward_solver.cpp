@@ -181,9 +181,9 @@ int AdjointPrecSetup(sunrealtype t, N_Vector y, N_Vector /*yB*/, N_Vector /*fyB*
 }
 
 // zB = M⁻¹ rB column by column (the Newton matrix is block diagonal over the columns).
-int AdjointPrecSolve(sunrealtype /*t*/, N_Vector /*y*/, N_Vector /*yB*/, N_Vector /*fyB*/, N_Vector rB,
-                     N_Vector zB, sunrealtype /*gammaB*/, sunrealtype /*deltaB*/, int /*lrB*/,
-                     void* user_data) {
+int AdjointPrecSolve(sunrealtype /*t*/, N_Vector /*y*/, N_Vector /*yB*/, N_Vector /*fyB*/,
+                     N_Vector rB, N_Vector zB, sunrealtype /*gammaB*/, sunrealtype /*deltaB*/,
+                     int /*lrB*/, void* user_data) {
   auto& data = *static_cast<BackwardData*>(user_data);
   const auto in = AsConstEigen(rB);
   auto out = AsEigen(zB);

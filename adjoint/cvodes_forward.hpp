@@ -23,8 +23,8 @@
 #include "adjoint/gradient_method.hpp"
 #include "adjoint/loss.hpp"
 #include "core/callbacks.hpp"
-#include "core/state_distribution.hpp"
 #include "core/nvector.hpp"
+#include "core/state_distribution.hpp"
 #include "integrators/sundials_check.hpp"
 
 namespace snode {

@@ -1,9 +1,9 @@
 #include "adjoint/loss.hpp"
 
+#include <utility>
+
 #include "core/errors.hpp"
 #include "core/state_distribution.hpp"
-
-#include <utility>
 
 namespace snode {
 

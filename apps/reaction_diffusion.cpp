@@ -109,24 +109,24 @@ nlohmann::json RunJson(const GradientRun& run, Index points, const problems::Pro
                        const GridSplit& split) {
   const GradientStats& s = run.stats;
   nlohmann::json json = {{"points", points},
-          {"method", run.spec.Label()},
-          {"loss", run.loss},
-          {"wall_seconds", run.seconds},
-          {"cpu_seconds", run.cpu_seconds},
-          {"forward_steps", s.forward_steps},
-          {"backward_steps", s.backward_steps},
-          {"forward_rhs_evals", s.forward_rhs_evals},
-          {"backward_rhs_evals", s.backward_rhs_evals},
-          {"jvp_evals", s.jvp_evals},
-          {"vjp_evals", s.vjp_evals},
-          {"forward_nonlinear_iters", s.forward_nonlinear_iters},
-          {"backward_nonlinear_iters", s.backward_nonlinear_iters},
-          {"forward_linear_iters", s.forward_linear_iters},
-          {"backward_linear_iters", s.backward_linear_iters},
-          {"forward_preconditioner_setups", s.forward_preconditioner_setups},
-          {"backward_preconditioner_setups", s.backward_preconditioner_setups},
-          {"forward_preconditioner_solves", s.forward_preconditioner_solves},
-          {"backward_preconditioner_solves", s.backward_preconditioner_solves}};
+                         {"method", run.spec.Label()},
+                         {"loss", run.loss},
+                         {"wall_seconds", run.seconds},
+                         {"cpu_seconds", run.cpu_seconds},
+                         {"forward_steps", s.forward_steps},
+                         {"backward_steps", s.backward_steps},
+                         {"forward_rhs_evals", s.forward_rhs_evals},
+                         {"backward_rhs_evals", s.backward_rhs_evals},
+                         {"jvp_evals", s.jvp_evals},
+                         {"vjp_evals", s.vjp_evals},
+                         {"forward_nonlinear_iters", s.forward_nonlinear_iters},
+                         {"backward_nonlinear_iters", s.backward_nonlinear_iters},
+                         {"forward_linear_iters", s.forward_linear_iters},
+                         {"backward_linear_iters", s.backward_linear_iters},
+                         {"forward_preconditioner_setups", s.forward_preconditioner_setups},
+                         {"backward_preconditioner_setups", s.backward_preconditioner_setups},
+                         {"forward_preconditioner_solves", s.forward_preconditioner_solves},
+                         {"backward_preconditioner_solves", s.backward_preconditioner_solves}};
   json["ranks"] = split.distribution ? split.distribution->size() : 1;
   if (split.communication) json["communication"] = split.communication();
   if (const auto* field = dynamic_cast<const DistributedGridField*>(setup.ode.field.get())) {

@@ -44,9 +44,10 @@ NVectorPtr MakeNVector(const Vector& values, SUNContext ctx);
 NVectorPtr WrapNVector(double* data, Index n, SUNContext ctx);
 
 // Zero-copy views of an N_Vector's data: this process's part of it (all of it for a serial
-// vector; the local part of SUNDIALS' MPI vector for a distributed state, core/state_distribution.hpp).
-// The serial content is read directly: the generic N_VGetArrayPointer and the local length are
-// out-of-line calls through the ops table, and these views are taken in every right-hand-side call.
+// vector; the local part of SUNDIALS' MPI vector for a distributed state,
+// core/state_distribution.hpp). The serial content is read directly: the generic N_VGetArrayPointer
+// and the local length are out-of-line calls through the ops table, and these views are taken in
+// every right-hand-side call.
 inline bool IsSerialNVector(N_Vector v) { return v->ops->nvgetvectorid == N_VGetVectorID_Serial; }
 inline double* NVectorData(N_Vector v) {
   return IsSerialNVector(v) ? NV_DATA_S(v) : N_VGetArrayPointer(v);

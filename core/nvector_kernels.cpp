@@ -2,10 +2,10 @@
 
 #include <sundials/sundials_nvector.h>
 
-#include "core/nvector.hpp"
-
 #include <algorithm>
 #include <cmath>
+
+#include "core/nvector.hpp"
 
 namespace snode::detail {
 

@@ -34,7 +34,7 @@ class StateDistribution {
   virtual int rank() const = 0;  // 0 … size() − 1
   virtual int size() const = 0;  // number of ranks
   virtual Index global_size() const = 0;
-  virtual Index local_size() const = 0;   // this rank's values
+  virtual Index local_size() const = 0;    // this rank's values
   virtual Index local_offset() const = 0;  // global index of this rank's first value
   // Where rank r's part starts (r = size(): global_size()); parts are in rank order.
   virtual Index offset_of(int r) const = 0;

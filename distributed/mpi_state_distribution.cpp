@@ -3,8 +3,8 @@
 #include <nvector/nvector_parallel.h>
 
 #include <chrono>
-#include <cmath>
 #include <climits>
+#include <cmath>
 #include <string>
 
 #include "core/errors.hpp"
@@ -133,8 +133,7 @@ void CountReductions(N_Vector v) {
 
 }  // namespace
 
-MpiGridDistribution::MpiGridDistribution(MPI_Comm comm, Index points, Index species)
-    : comm_(comm) {
+MpiGridDistribution::MpiGridDistribution(MPI_Comm comm, Index points, Index species) : comm_(comm) {
   CheckMpi(MPI_Comm_rank(comm, &rank_), "MPI_Comm_rank");
   CheckMpi(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
   Require(species >= 1, "MpiGridDistribution: species must be at least 1");
@@ -207,7 +206,7 @@ MpiCommunicationCosts MpiGridDistribution::Costs() const {
 }
 
 std::shared_ptr<const MpiGridDistribution> GridDistributionOver(const GradientReducer& ranks,
-                                                              Index points, Index species) {
+                                                                Index points, Index species) {
   const auto* mpi = dynamic_cast<const MpiReducer*>(&ranks);
   Require(mpi != nullptr, "a distributed state needs MPI ranks: start the program with mpirun");
   return std::make_shared<MpiGridDistribution>(mpi->comm(), points, species);

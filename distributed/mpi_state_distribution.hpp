@@ -53,7 +53,7 @@ class MpiGridDistribution final : public StateDistribution {
  private:
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
-  std::vector<Index> offsets_;           // size_ + 1 value offsets
+  std::vector<Index> offsets_;               // size_ + 1 value offsets
   std::vector<int> counts_, displacements_;  // for MPI_Allgatherv (values)
   mutable MpiCommunicationCosts costs_;
 };
@@ -61,6 +61,6 @@ class MpiGridDistribution final : public StateDistribution {
 // The grid distribution over the ranks of a reducer made by RunOnRanks (an MpiReducer; for the
 // serial reducer, a ConfigError: start the program with mpirun).
 std::shared_ptr<const MpiGridDistribution> GridDistributionOver(const GradientReducer& ranks,
-                                                              Index points, Index species);
+                                                                Index points, Index species);
 
 }  // namespace snode

@@ -124,7 +124,8 @@ class GatheredPreconditioner final : public Preconditioner {
     distribution_.Allgather(r.data(), r_.data());
     whole_->Solve(r_, x_);
     // Every rank holds the whole x_: the failure is the same on all of them.
-    if (!x_.allFinite()) throw NumericalError("distributed preconditioner: the solve is not finite");
+    if (!x_.allFinite())
+      throw NumericalError("distributed preconditioner: the solve is not finite");
     x = x_.segment(distribution_.local_offset(), distribution_.local_size());
   }
 
@@ -261,8 +262,8 @@ void DistributedGridField::VjpParams(double t, ConstVectorRef z, ConstVectorRef 
   SumOverRanks(grad, [&](VectorRef local) { local_.VjpParams(t, z, theta, a, local); });
 }
 
-void DistributedGridField::VjpParamsSum(const double* times, ConstMatrixRef z,
-                                        ConstVectorRef theta, ConstMatrixRef a, VectorRef grad) {
+void DistributedGridField::VjpParamsSum(const double* times, ConstMatrixRef z, ConstVectorRef theta,
+                                        ConstMatrixRef a, VectorRef grad) {
   distribution_->RequireBound(name());
   SumOverRanks(grad, [&](VectorRef local) { local_.VjpParamsSum(times, z, theta, a, local); });
 }
@@ -274,8 +275,8 @@ void DistributedGridField::Vjp(double t, ConstVectorRef z, ConstVectorRef theta,
   ShareNonFinite(a_state);
 }
 
-void DistributedGridField::FSaving(double t, ConstVectorRef z, ConstVectorRef theta,
-                                   VectorRef out, double* saved) {
+void DistributedGridField::FSaving(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out,
+                                   double* saved) {
   distribution_->RequireBound(name());
   local_.FSaving(t, z, theta, out, saved);
   ShareNonFinite(out);

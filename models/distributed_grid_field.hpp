@@ -44,7 +44,7 @@ class HaloDiffusion1D final : public LinearOperator {
 
  private:
   std::shared_ptr<const StateDistribution> distribution_;
-  PeriodicDiffusion1D serial_;  // the coefficients and the checks of the whole grid
+  PeriodicDiffusion1D serial_;        // the coefficients and the checks of the whole grid
   mutable std::vector<double> halo_;  // left then right neighbour point
 };
 

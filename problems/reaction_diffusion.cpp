@@ -131,7 +131,8 @@ ProblemSetup MakeReactionDiffusionProblem(const ReactionDiffusionOptions& option
 }
 
 ProblemSetup MakeDistributedReactionDiffusionProblem(
-    const ReactionDiffusionOptions& options, std::shared_ptr<const StateDistribution> distribution) {
+    const ReactionDiffusionOptions& options,
+    std::shared_ptr<const StateDistribution> distribution) {
   options.Validate();
   Require(distribution != nullptr, "reaction_diffusion: the distribution must not be null");
   const Index offset = distribution->local_offset(), n = distribution->local_size();
@@ -147,7 +148,8 @@ ProblemSetup MakeDistributedReactionDiffusionProblem(
   setup.ode.output_times = ReactionDiffusionTimes(options);
   setup.ode.distribution = distribution;
   std::vector<Vector> local_data;
-  for (const Vector& state : BrusselatorData(options)) local_data.push_back(state.segment(offset, n));
+  for (const Vector& state : BrusselatorData(options))
+    local_data.push_back(state.segment(offset, n));
   // The mean over the whole grid: 1 / (observations · 2N) on every rank.
   const double scale = 1.0 / (static_cast<double>(local_data.size()) *
                               static_cast<double>(distribution->global_size()));

@@ -2,7 +2,6 @@
 // gradient equals the one-process run's to 1e-10 relative at the same tolerances; too many ranks
 // for the grid and methods without distributed states are errors that end every rank.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cmath>

@@ -69,8 +69,7 @@ TEST(DistributedGridField, EvaluationsNeedASolverThatBindsTheDistribution) {
     setup.ode.field->F(0.0, setup.ode.z0, setup.ode.theta, out);
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("does not support distributed states"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("does not support distributed states"), std::string::npos)
         << e.what();
   }
   const DistributedSolveScope scope(distribution.get());
@@ -116,8 +115,8 @@ TEST(DistributedGridField, PreconditionerIsTheSerialExactOne) {
   auto serial = problems::MakeNeuralReactionDiffusionField(Options(points));
   const DistributedSolveScope scope(distribution.get());
   const Vector r = Random(n, 5);
-  for (const PreconditionerSide side : {PreconditionerSide::kForward,
-                                        PreconditionerSide::kTransposed}) {
+  for (const PreconditionerSide side :
+       {PreconditionerSide::kForward, PreconditionerSide::kTransposed}) {
     auto mine = setup.ode.field->MakePreconditioner(side);
     auto theirs = serial->MakePreconditioner(side);
     ASSERT_TRUE(mine && theirs);

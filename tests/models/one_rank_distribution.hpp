@@ -21,8 +21,7 @@ class OneRankDistribution final : public StateDistribution {
   void Allgather(const double* local, double* full) const override {
     for (Index i = 0; i < size_; ++i) full[i] = local[i];
   }
-  void ExchangeHalo(const double* local, Index count, double* left,
-                    double* right) const override {
+  void ExchangeHalo(const double* local, Index count, double* left, double* right) const override {
     for (Index i = 0; i < count; ++i) {
       left[i] = local[size_ - count + i];
       right[i] = local[i];
