@@ -246,21 +246,12 @@ double LocalDotProd(N_Vector x, N_Vector y) { return DotProd(x, y); }
 double LocalWSqrSum(N_Vector x, N_Vector w) { return WSqrSumLocal(x, w); }
 
 void InstallFastKernels(N_Vector v) {
+  InstallFastElementwiseKernels(v);
   N_Vector_Ops ops = v->ops;
-  ops->nvlinearsum = LinearSum;
-  ops->nvconst = Const;
-  ops->nvprod = Prod;
-  ops->nvdiv = Div;
-  ops->nvscale = Scale;
-  ops->nvabs = Abs;
-  ops->nvinv = Inv;
-  ops->nvaddconst = AddConst;
   ops->nvdotprod = DotProd;
   ops->nvmaxnorm = MaxNorm;
   ops->nvwrmsnorm = WrmsNorm;
   ops->nvwsqrsumlocal = WSqrSumLocal;
-  ops->nvlinearcombination = LinearCombination;
-  ops->nvscaleaddmulti = ScaleAddMulti;
   ops->nvdotprodmulti = DotProdMulti;
 }
 
