@@ -76,6 +76,8 @@ def test_w2_torch_adam_loss_decreases():
                     reason="the W2 example needs PyTorch (Debian's python3-torch)")
 @pytest.mark.skipif(importable("torchdiffeq"),
                     reason="torchdiffeq is installed: the message for its absence cannot show")
+@pytest.mark.skipif(not (w2_data_dir() / "w2_truth.json").is_file(),
+                    reason=f"W2 data not found in {w2_data_dir()} (set SNODE_DATA_DIR)")
 def test_w2_peer_without_torchdiffeq_says_so():
     result = subprocess.run([sys.executable, str(EXAMPLES / "w2_torch_adam.py"), "--peer",
                              "torchdiffeq", "--data-dir", str(w2_data_dir())],
