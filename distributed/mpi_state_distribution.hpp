@@ -5,8 +5,8 @@
 // or of single points when there are fewer than P blocks; SUNDIALS' MPI N_Vector
 // (nvector_parallel) for the solver's vectors. Aligning the runs with the network's chunks
 // (problems/reaction_diffusion.hpp) gives every chunk the same points on any P, which makes the
-// θ-products' sum the same on any P (DistributedGridField). The communicator must have MPI_ERRORS_RETURN (MpiSession's has): a failed MPI
-// call throws MpiError.
+// θ-products' sum the same on any P (DistributedGridField). The communicator must have
+// MPI_ERRORS_RETURN (MpiSession's has): a failed MPI call throws MpiError.
 
 #include <mpi.h>
 

@@ -15,9 +15,9 @@
 // species < 1, chunk_points < 1, a null chunk field or one whose sizes disagree.
 
 #include <functional>
-#include <utility>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/vector_field.hpp"

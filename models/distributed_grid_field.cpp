@@ -247,7 +247,8 @@ void DistributedGridField::SumOverRanks(VectorRef grad, LocalProduct&& local) {
 }
 
 void DistributedGridField::AddChunk(ConstVectorRef chunk_grad) {
-  for (Index k = 0; k < chunk_grad.size(); ++k) chunk_sums_[static_cast<std::size_t>(k)].Add(chunk_grad[k]);
+  for (Index k = 0; k < chunk_grad.size(); ++k)
+    chunk_sums_[static_cast<std::size_t>(k)].Add(chunk_grad[k]);
 }
 
 void DistributedGridField::F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) {
