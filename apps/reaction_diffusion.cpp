@@ -52,10 +52,14 @@ struct GridSplit {
   std::function<nlohmann::json()> communication;
 };
 
-GridSplit SplitOverRanks([[maybe_unused]] GradientReducer& ranks, [[maybe_unused]] Index points) {
+// The runs of points are aligned with the network's chunks, so that the θ-products' sum is the
+// same on any number of ranks (models/distributed_grid_field.hpp).
+GridSplit SplitOverRanks([[maybe_unused]] GradientReducer& ranks,
+                         [[maybe_unused]] const problems::ReactionDiffusionOptions& options) {
 #ifdef SNODE_MPI
   if (StartedByMpiLauncher()) {
-    const std::shared_ptr<const MpiGridDistribution> mpi = GridDistributionOver(ranks, points, 2);
+    const std::shared_ptr<const MpiGridDistribution> mpi =
+        GridDistributionOver(ranks, options.points, 2, options.chunk_points);
     return {mpi, [mpi] {
               const MpiCommunicationCosts costs = mpi->Costs();
               nlohmann::json json;
@@ -143,7 +147,7 @@ int RunGradientAt(const ReactionDiffusionCommandLine& line, GradientReducer& ran
   problems::ReactionDiffusionOptions options;
   options.points = line.points;
   options.seed = common.seed;
-  const GridSplit split = SplitOverRanks(ranks, line.points);
+  const GridSplit split = SplitOverRanks(ranks, options);
   const std::shared_ptr<const StateDistribution>& distribution = split.distribution;
   Require(distribution == nullptr || !common.check_gradient,
           "--check-gradient differences one process; run it without mpirun");

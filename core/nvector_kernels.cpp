@@ -242,8 +242,39 @@ void InstallFastElementwiseKernels(N_Vector v) {
   ops->nvscaleaddmulti = ScaleAddMulti;
 }
 
-double LocalDotProd(N_Vector x, N_Vector y) { return DotProd(x, y); }
-double LocalWSqrSum(N_Vector x, N_Vector w) { return WSqrSumLocal(x, w); }
+namespace {
+
+// Σ term(i) over the local part in kLanes independent compensated sums (instruction-level
+// parallelism: each lane's TwoSum chain waits only on itself), combined at the end.
+template <class Term>
+CompensatedSum CompensatedLocalSum(sunindextype n, Term&& term) {
+  constexpr int kLanes = 8;
+  CompensatedSum lanes[kLanes];
+  sunindextype i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int k = 0; k < kLanes; ++k) lanes[k].Add(term(i + k));
+  }
+  for (; i < n; ++i) lanes[0].Add(term(i));
+  for (int k = 1; k < kLanes; ++k) lanes[0].Add(lanes[k]);
+  return lanes[0];
+}
+
+}  // namespace
+
+CompensatedSum LocalDotProdCompensated(N_Vector x, N_Vector y) {
+  const double* xd = Data(x);
+  const double* yd = Data(y);
+  return CompensatedLocalSum(Length(x), [&](sunindextype i) { return xd[i] * yd[i]; });
+}
+
+CompensatedSum LocalWSqrSumCompensated(N_Vector x, N_Vector w) {
+  const double* xd = Data(x);
+  const double* wd = Data(w);
+  return CompensatedLocalSum(Length(x), [&](sunindextype i) {
+    const double product = xd[i] * wd[i];
+    return product * product;
+  });
+}
 
 void InstallFastKernels(N_Vector v) {
   InstallFastElementwiseKernels(v);

@@ -5,6 +5,8 @@
 // build; they exist because the packaged SUNDIALS kernels are unoptimised (core/nvector.cpp).
 #include <nvector/nvector_serial.h>
 
+#include "core/compensated_sum.hpp"
+
 namespace snode::detail {
 
 // Points v's operation table (shared by its clones, which copy it) at the compiled kernels.
@@ -14,8 +16,9 @@ void InstallFastKernels(N_Vector v);
 // AsEigen sees (core/nvector.hpp): the local part of SUNDIALS' MPI vector, whose reductions stay
 // its own (they need communication).
 void InstallFastElementwiseKernels(N_Vector v);
-// This process's part of x·y and of Σ (x_i w_i)², by the same kernels (sequential sums).
-double LocalDotProd(N_Vector x, N_Vector y);
-double LocalWSqrSum(N_Vector x, N_Vector w);
+// The same local parts as compensated sums of the rounded products x_i·y_i and (x_i w_i)²: those
+// terms do not depend on how the vector is split, and their compensated sum hardly on the order.
+CompensatedSum LocalDotProdCompensated(N_Vector x, N_Vector y);
+CompensatedSum LocalWSqrSumCompensated(N_Vector x, N_Vector w);
 
 }  // namespace snode::detail

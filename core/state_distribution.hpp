@@ -22,6 +22,7 @@
 
 #include <string>
 
+#include "core/compensated_sum.hpp"
 #include "core/nvector.hpp"
 #include "core/types.hpp"
 
@@ -44,6 +45,10 @@ class StateDistribution {
   virtual NVectorPtr MakeVector(SUNContext ctx) const = 0;
   // data[0, count) ← the sum over the ranks, elementwise; the same on every rank.
   virtual void SumInPlace(double* data, Index count) const = 0;
+  // values[v] ← Σ over ranks of parts[v], v < count: the ranks' compensated sums added in rank
+  // order with compensation and rounded once, so that a sum split differently over the ranks
+  // gives (but for near-total cancellation) the same double (core/compensated_sum.hpp).
+  virtual void SumReproducibly(const CompensatedSum* parts, Index count, double* values) const = 0;
   // The largest x over the ranks.
   virtual double Max(double x) const = 0;
   // full[0, global_size()) ← every rank's local part, in rank order.

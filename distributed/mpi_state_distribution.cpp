@@ -2,6 +2,7 @@
 
 #include <nvector/nvector_parallel.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -38,17 +39,42 @@ class Charge {
 // behind a Charge (one MPI_Allreduce each; the fused ones one for all their vectors).
 CommunicationCost vector_reductions;
 
-// The local parts by snode's compiled kernels (the packaged ones are unoptimised), then one
-// MPI_Allreduce on the vector's communicator, as N_VDotProd_Parallel and N_VWrmsNorm_Parallel do.
-double SumOverVectorRanks(N_Vector x, double local) {
-  CheckMpi(MPI_Allreduce(MPI_IN_PLACE, &local, 1, MPI_DOUBLE, MPI_SUM, NV_COMM_P(x)),
-           "MPI_Allreduce");
-  return local;
+// The sums of the MPI vector's norms and dot products, reproducible: each rank's part is a
+// compensated sum of its terms (CompensatedSum), the ranks' parts are gathered and added
+// in rank order with the same compensation, and the value is rounded once. The result is then, to
+// within the rounding of sums that cancel almost exactly, the same double for any number of
+// ranks, where MPI_SUM of plain partial sums changes in the last bits with P; a stiff solve at
+// rtol 1e-6 turns a one-ulp change in its norms into ~2e-10 in the gradient
+// (docs/distributed.md). count sums at once (one MPI_Allgather).
+void SumOverRanks(MPI_Comm comm, const CompensatedSum* parts, int count, double* values) {
+  int ranks = 1;
+  CheckMpi(MPI_Comm_size(comm, &ranks), "MPI_Comm_size");
+  thread_local std::vector<double> mine, all;
+  mine.resize(2 * static_cast<std::size_t>(count));
+  all.resize(mine.size() * static_cast<std::size_t>(ranks));
+  for (int v = 0; v < count; ++v) {
+    mine[2 * v] = parts[v].hi;
+    mine[2 * v + 1] = parts[v].lo;
+  }
+  CheckMpi(
+      MPI_Allgather(mine.data(), 2 * count, MPI_DOUBLE, all.data(), 2 * count, MPI_DOUBLE, comm),
+      "MPI_Allgather");
+  for (int v = 0; v < count; ++v) {
+    CompensatedSum sum;
+    for (int r = 0; r < ranks; ++r) {
+      const double* part = all.data() + 2 * (static_cast<std::size_t>(r) * count + v);
+      sum.Add(CompensatedSum{part[0], part[1]});
+    }
+    values[v] = sum.Value();
+  }
 }
 
 sunrealtype DotProd(N_Vector x, N_Vector y) {
   const Charge charge(vector_reductions, 1);
-  return SumOverVectorRanks(x, detail::LocalDotProd(x, y));
+  CompensatedSum part = detail::LocalDotProdCompensated(x, y);
+  double value = 0.0;
+  SumOverRanks(NV_COMM_P(x), &part, 1, &value);
+  return value;
 }
 sunrealtype MaxNorm(N_Vector x) {
   const Charge charge(vector_reductions, 1);
@@ -56,8 +82,10 @@ sunrealtype MaxNorm(N_Vector x) {
 }
 sunrealtype WrmsNorm(N_Vector x, N_Vector w) {
   const Charge charge(vector_reductions, 1);
-  return std::sqrt(SumOverVectorRanks(x, detail::LocalWSqrSum(x, w)) /
-                   static_cast<double>(NV_GLOBLENGTH_P(x)));
+  CompensatedSum part = detail::LocalWSqrSumCompensated(x, w);
+  double value = 0.0;
+  SumOverRanks(NV_COMM_P(x), &part, 1, &value);
+  return std::sqrt(value / static_cast<double>(NV_GLOBLENGTH_P(x)));
 }
 sunrealtype WrmsNormMask(N_Vector x, N_Vector w, N_Vector id) {
   const Charge charge(vector_reductions, 1);
@@ -89,9 +117,10 @@ sunrealtype MinQuotient(N_Vector num, N_Vector denom) {
 }
 int DotProdMulti(int count, N_Vector x, N_Vector* y, sunrealtype* dots) {
   const Charge charge(vector_reductions, count);
-  for (int v = 0; v < count; ++v) dots[v] = detail::LocalDotProd(x, y[v]);
-  CheckMpi(MPI_Allreduce(MPI_IN_PLACE, dots, count, MPI_DOUBLE, MPI_SUM, NV_COMM_P(x)),
-           "MPI_Allreduce");
+  thread_local std::vector<CompensatedSum> parts;
+  parts.resize(static_cast<std::size_t>(count));
+  for (int v = 0; v < count; ++v) parts[v] = detail::LocalDotProdCompensated(x, y[v]);
+  SumOverRanks(NV_COMM_P(x), parts.data(), count, dots);
   return 0;
 }
 int WrmsNormVectorArray(int count, N_Vector* x, N_Vector* w, sunrealtype* norms) {
@@ -133,7 +162,9 @@ void CountReductions(N_Vector v) {
 
 }  // namespace
 
-MpiGridDistribution::MpiGridDistribution(MPI_Comm comm, Index points, Index species) : comm_(comm) {
+MpiGridDistribution::MpiGridDistribution(MPI_Comm comm, Index points, Index species,
+                                         Index align_points)
+    : comm_(comm) {
   CheckMpi(MPI_Comm_rank(comm, &rank_), "MPI_Comm_rank");
   CheckMpi(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
   Require(species >= 1, "MpiGridDistribution: species must be at least 1");
@@ -145,11 +176,14 @@ MpiGridDistribution::MpiGridDistribution(MPI_Comm comm, Index points, Index spec
   offsets_.assign(static_cast<std::size_t>(size_) + 1, 0);
   counts_.resize(static_cast<std::size_t>(size_));
   displacements_.resize(static_cast<std::size_t>(size_));
-  const Index base = points / size_, extra = points % size_;
+  Require(align_points >= 1, "MpiGridDistribution: align_points must be at least 1");
+  // Whole blocks of align_points points per rank when there are enough of them, else points.
+  const Index block = points >= align_points * size_ ? align_points : 1;
+  const Index blocks = (points + block - 1) / block;
   for (int r = 0; r < size_; ++r) {
-    const Index mine = (base + (r < extra ? 1 : 0)) * species;
-    offsets_[r + 1] = offsets_[r] + mine;
-    counts_[r] = static_cast<int>(mine);
+    const Index end_block = blocks * (r + 1) / size_;
+    offsets_[r + 1] = std::min(points, end_block * block) * species;
+    counts_[r] = static_cast<int>(offsets_[r + 1] - offsets_[r]);
     displacements_[r] = static_cast<int>(offsets_[r]);
   }
 }
@@ -168,6 +202,13 @@ NVectorPtr MpiGridDistribution::MakeVector(SUNContext ctx) const {
 void MpiGridDistribution::SumInPlace(double* data, Index count) const {
   const Charge charge(costs_.reduce, static_cast<double>(count));
   AllreduceSum(comm_, data, count);
+}
+
+void MpiGridDistribution::SumReproducibly(const CompensatedSum* parts, Index count,
+                                          double* values) const {
+  Require(count <= INT_MAX / 2, "SumReproducibly: too many sums for one MPI call");
+  const Charge charge(costs_.reduce, 2.0 * static_cast<double>(count));
+  SumOverRanks(comm_, parts, static_cast<int>(count), values);
 }
 
 double MpiGridDistribution::Max(double x) const {
@@ -206,10 +247,11 @@ MpiCommunicationCosts MpiGridDistribution::Costs() const {
 }
 
 std::shared_ptr<const MpiGridDistribution> GridDistributionOver(const GradientReducer& ranks,
-                                                                Index points, Index species) {
+                                                                Index points, Index species,
+                                                                Index align_points) {
   const auto* mpi = dynamic_cast<const MpiReducer*>(&ranks);
   Require(mpi != nullptr, "a distributed state needs MPI ranks: start the program with mpirun");
-  return std::make_shared<MpiGridDistribution>(mpi->comm(), points, species);
+  return std::make_shared<MpiGridDistribution>(mpi->comm(), points, species, align_points);
 }
 
 }  // namespace snode

@@ -1,9 +1,12 @@
 #pragma once
 // StateDistribution (core/state_distribution.hpp) over an MPI communicator: a grid of `points`
-// points of `species` values split into contiguous runs of whole points, the first
-// points mod P ranks taking one point more; SUNDIALS' MPI N_Vector (nvector_parallel) for the
-// solver's vectors. The communicator must have MPI_ERRORS_RETURN (MpiSession's has): a failed MPI
-// call throws MpiError.
+// points of `species` values split into contiguous runs of whole blocks of align_points points
+// (rank r takes blocks ⌊B·r/P⌋ … ⌊B·(r+1)/P⌋ − 1 of the B blocks; the last block may be short),
+// or of single points when there are fewer than P blocks; SUNDIALS' MPI N_Vector
+// (nvector_parallel) for the solver's vectors. Aligning the runs with the network's chunks
+// (problems/reaction_diffusion.hpp) gives every chunk the same points on any P, which makes the
+// θ-products' sum the same on any P (DistributedGridField). The communicator must have
+// MPI_ERRORS_RETURN (MpiSession's has): a failed MPI call throws MpiError.
 
 #include <mpi.h>
 
@@ -30,8 +33,9 @@ struct MpiCommunicationCosts {
 
 class MpiGridDistribution final : public StateDistribution {
  public:
-  // ConfigError when a rank would get no point (points < ranks) or species < 1.
-  MpiGridDistribution(MPI_Comm comm, Index points, Index species);
+  // ConfigError when a rank would get no point (points < ranks), species < 1 or
+  // align_points < 1.
+  MpiGridDistribution(MPI_Comm comm, Index points, Index species, Index align_points = 1);
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -42,6 +46,7 @@ class MpiGridDistribution final : public StateDistribution {
 
   NVectorPtr MakeVector(SUNContext ctx) const override;
   void SumInPlace(double* data, Index count) const override;
+  void SumReproducibly(const CompensatedSum* parts, Index count, double* values) const override;
   double Max(double x) const override;
   void Allgather(const double* local, double* full) const override;
   void ExchangeHalo(const double* local, Index count, double* left, double* right) const override;
@@ -61,6 +66,7 @@ class MpiGridDistribution final : public StateDistribution {
 // The grid distribution over the ranks of a reducer made by RunOnRanks (an MpiReducer; for the
 // serial reducer, a ConfigError: start the program with mpirun).
 std::shared_ptr<const MpiGridDistribution> GridDistributionOver(const GradientReducer& ranks,
-                                                                Index points, Index species);
+                                                                Index points, Index species,
+                                                                Index align_points = 1);
 
 }  // namespace snode

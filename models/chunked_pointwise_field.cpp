@@ -89,7 +89,9 @@ void ChunkedPointwiseField::VjpParams(double t, ConstVectorRef z, ConstVectorRef
   CheckState("VjpParams", "a", a.size());
   CheckParams("VjpParams", grad.size());
   ForEachChunk([&](const Chunk& c) {
-    c.field->VjpParams(t, z.segment(c.offset, c.size), theta, a.segment(c.offset, c.size), grad);
+    ChunkParams(grad, [&](VectorRef g) {
+      c.field->VjpParams(t, z.segment(c.offset, c.size), theta, a.segment(c.offset, c.size), g);
+    });
   });
 }
 
@@ -99,8 +101,10 @@ void ChunkedPointwiseField::VjpParamsSum(const double* times, ConstMatrixRef z,
   CheckState("VjpParamsSum", "a", a.rows());
   CheckParams("VjpParamsSum", grad.size());
   ForEachChunk([&](const Chunk& c) {
-    c.field->VjpParamsSum(times, z.middleRows(c.offset, c.size), theta,
-                          a.middleRows(c.offset, c.size), grad);
+    ChunkParams(grad, [&](VectorRef g) {
+      c.field->VjpParamsSum(times, z.middleRows(c.offset, c.size), theta,
+                            a.middleRows(c.offset, c.size), g);
+    });
   });
 }
 
@@ -111,8 +115,10 @@ void ChunkedPointwiseField::Vjp(double t, ConstVectorRef z, ConstVectorRef theta
   CheckState("Vjp", "a_state", a_state.size());
   CheckParams("Vjp", grad.size());
   ForEachChunk([&](const Chunk& c) {
-    c.field->Vjp(t, z.segment(c.offset, c.size), theta, a.segment(c.offset, c.size),
-                 a_state.segment(c.offset, c.size), grad);
+    ChunkParams(grad, [&](VectorRef g) {
+      c.field->Vjp(t, z.segment(c.offset, c.size), theta, a.segment(c.offset, c.size),
+                   a_state.segment(c.offset, c.size), g);
+    });
   });
 }
 
@@ -141,8 +147,15 @@ void ChunkedPointwiseField::VjpSaved(double t, ConstVectorRef z, ConstVectorRef 
   CheckState("VjpSaved", "a", a.size());
   CheckState("VjpSaved", "a_state", a_state.size());
   ForEachChunk([&](const Chunk& c) {
-    c.field->VjpSaved(t, z.segment(c.offset, c.size), theta, saved + c.save_offset,
-                      a.segment(c.offset, c.size), a_state.segment(c.offset, c.size), grad);
+    const auto product = [&](VectorRef g) {
+      c.field->VjpSaved(t, z.segment(c.offset, c.size), theta, saved + c.save_offset,
+                        a.segment(c.offset, c.size), a_state.segment(c.offset, c.size), g);
+    };
+    if (grad.size() == 0) {
+      product(grad);  // the state product alone
+    } else {
+      ChunkParams(grad, product);
+    }
   });
 }
 

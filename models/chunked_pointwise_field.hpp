@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/vector_field.hpp"
@@ -54,6 +55,13 @@ class ChunkedPointwiseField final : public VectorField {
 
   Index chunks() const { return static_cast<Index>(chunks_.size()); }
 
+  // When set, each chunk's θ-product (VjpParams, VjpParamsSum, Vjp, VjpSaved) is computed into a
+  // zeroed vector and handed to sink in chunk order instead of being added to grad, which is
+  // left as it is: for a caller that adds them itself (DistributedGridField, reproducibly over
+  // ranks). Not copied by Clone().
+  using ChunkParamsSink = std::function<void(ConstVectorRef chunk_grad)>;
+  void SetChunkParamsSink(ChunkParamsSink sink) { sink_ = std::move(sink); }
+
  private:
   struct Chunk {
     Index offset;       // first state index
@@ -66,6 +74,18 @@ class ChunkedPointwiseField final : public VectorField {
   void ForEachChunk(Body&& body) const {
     for (const Chunk& chunk : chunks_) body(chunk);
   }
+  // product(g) adds one chunk's θ-product to g: grad itself, or (with a sink) a zeroed scratch
+  // vector that then goes to the sink.
+  template <class Product>
+  void ChunkParams(VectorRef grad, Product&& product) {
+    if (!sink_) {
+      product(grad);
+      return;
+    }
+    params_scratch_.setZero(params_);
+    product(VectorRef(params_scratch_));
+    sink_(params_scratch_);
+  }
 
   ChunkFactory make_chunk_;
   Index points_, species_, chunk_points_;
@@ -74,6 +94,8 @@ class ChunkedPointwiseField final : public VectorField {
   std::vector<Chunk> chunks_;
   Index params_ = 0;
   Index save_size_ = 0;
+  ChunkParamsSink sink_;
+  Vector params_scratch_;
 };
 
 }  // namespace snode

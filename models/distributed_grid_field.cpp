@@ -1,11 +1,13 @@
 #include "models/distributed_grid_field.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <string>
 #include <utility>
 
 #include "core/errors.hpp"
+#include "models/chunked_pointwise_field.hpp"
 
 namespace snode {
 
@@ -213,6 +215,10 @@ DistributedGridField::DistributedGridField(std::shared_ptr<const StateDistributi
       std::make_unique<PeriodicDiffusion1D>(global_points_, diffusion_),
       std::make_unique<GatheredPointwiseField>(distribution_, network_, costs_), species);
   grad_scratch_.resize(local_.num_params());
+  chunk_sums_.resize(static_cast<std::size_t>(local_.num_params()));
+  if (auto* chunked = dynamic_cast<ChunkedPointwiseField*>(network_)) {
+    chunked->SetChunkParamsSink([this](ConstVectorRef chunk_grad) { AddChunk(chunk_grad); });
+  }
 }
 
 std::string DistributedGridField::name() const {
@@ -230,10 +236,19 @@ void DistributedGridField::SumOverRanks(VectorRef grad, LocalProduct&& local) {
   Require(grad.size() == grad_scratch_.size(), [&] {
     return name() + ": grad must have length " + std::to_string(grad_scratch_.size());
   });
+  std::fill(chunk_sums_.begin(), chunk_sums_.end(), CompensatedSum{});
+  // A chunked network hands each chunk's product to AddChunk; a single batch lands here.
   grad_scratch_.setZero();
   local(VectorRef(grad_scratch_));
-  distribution_->SumInPlace(grad_scratch_.data(), grad_scratch_.size());
+  AddChunk(grad_scratch_);
+  distribution_->SumReproducibly(chunk_sums_.data(), static_cast<Index>(chunk_sums_.size()),
+                                 grad_scratch_.data());
   grad += grad_scratch_;
+}
+
+void DistributedGridField::AddChunk(ConstVectorRef chunk_grad) {
+  for (Index k = 0; k < chunk_grad.size(); ++k)
+    chunk_sums_[static_cast<std::size_t>(k)].Add(chunk_grad[k]);
 }
 
 void DistributedGridField::F(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) {

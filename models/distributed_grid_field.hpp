@@ -8,7 +8,11 @@
 //    term for term.
 //  * DistributedGridField: f on this rank's points (HaloDiffusion1D + the rank's network), the
 //    θ-products summed over the ranks on every call (so every rank holds the same dL/dθ
-//    integrand and CVODES' quadrature takes the same steps everywhere), and non-finite values
+//    integrand and CVODES' quadrature takes the same steps everywhere) — reproducibly: each chunk
+//    of a ChunkedPointwiseField network is one term of a compensated sum over all ranks
+//    (StateDistribution::SumReproducibly), so when the ranks' runs are aligned with the chunks
+//    (MpiGridDistribution's align_points) the sum is the same on any number of ranks — and
+//    non-finite values
 //    reported on every rank when any rank has one (a SUNDIALS callback that fails on one rank
 //    only would leave the ranks on different paths). Every evaluation is collective and needs a
 //    solver that accepts distributed states (StateDistribution::RequireBound).
@@ -100,9 +104,11 @@ class DistributedGridField final : public VectorField {
   // NumericalError-free failure on every rank: out ← NaN everywhere when any rank has a
   // non-finite value, so the solver's callbacks fail (recoverably) on all ranks alike.
   void ShareNonFinite(VectorRef out) const;
-  // grad += the sum over the ranks of the local product that `local` adds to a zeroed vector.
+  // grad += the sum over the ranks of the local product that `local` adds to a zeroed vector:
+  // reproducibly, each chunk of the network (ChunkedPointwiseField's sink) one compensated term.
   template <class LocalProduct>
   void SumOverRanks(VectorRef grad, LocalProduct&& local);
+  void AddChunk(ConstVectorRef chunk_grad);
 
   std::shared_ptr<const StateDistribution> distribution_;
   Index global_points_;
@@ -113,6 +119,7 @@ class DistributedGridField final : public VectorField {
   // network whose JVP is the ranks' local JVPs gathered.
   std::unique_ptr<OperatorPlusPointwiseField> gathered_;
   Vector grad_scratch_;
+  std::vector<CompensatedSum> chunk_sums_;  // per θ entry, over this rank's chunks
   std::shared_ptr<ReplicatedPreconditionerCosts> costs_;
 };
 

@@ -100,6 +100,39 @@ TEST(ChunkedPointwiseField, OneChunkWhenTheGridIsSmallAndClonesAreIndependent) {
   EXPECT_EQ(a, b);
 }
 
+// With a sink, every θ-product goes to it chunk by chunk (one call per chunk, in order) and grad is
+// left alone; the chunks' products add up to the product without a sink.
+TEST(ChunkedPointwiseField, ASinkGetsEachChunksParameterProduct) {
+  ChunkedPointwiseField chunked = Chunked(5);
+  const Index n = chunked.state_size(), p = chunked.num_params();
+  const Vector theta = MlpField(Network(1)).InitialParams(3);
+  const Vector z = Random(n, 1), a = Random(n, 4);
+  Vector expected = Vector::Zero(p);
+  chunked.VjpParams(0.0, z, theta, a, expected);
+  std::vector<Vector> received;
+  chunked.SetChunkParamsSink([&](ConstVectorRef chunk) { received.emplace_back(chunk); });
+  Vector grad = Vector::Constant(p, 7.0), a_state(n);
+  const auto expect_chunks = [&](const char* what) {
+    ASSERT_EQ(received.size(), 5u) << what;
+    Vector sum = Vector::Zero(p);
+    for (const Vector& chunk : received) sum += chunk;
+    EXPECT_LE((sum - expected).cwiseAbs().maxCoeff(), kTol) << what;
+    EXPECT_EQ(grad, Vector::Constant(p, 7.0)) << what;
+    received.clear();
+  };
+  chunked.VjpParams(0.0, z, theta, a, grad);
+  expect_chunks("VjpParams");
+  chunked.Vjp(0.0, z, theta, a, a_state, grad);
+  expect_chunks("Vjp");
+  std::vector<double> saved(static_cast<std::size_t>(chunked.ForwardSaveSize()));
+  Vector f(n);
+  chunked.FSaving(0.0, z, theta, f, saved.data());
+  chunked.VjpSaved(0.0, z, theta, saved.data(), a, a_state, grad);
+  expect_chunks("VjpSaved");
+  chunked.VjpSaved(0.0, z, theta, saved.data(), a, a_state, grad.head(0));
+  EXPECT_TRUE(received.empty());  // the state product alone has no θ part
+}
+
 TEST(ChunkedPointwiseField, BadArgumentsAreConfigErrors) {
   auto make = [](Index points) { return std::make_unique<MlpField>(Network(points)); };
   EXPECT_THROW(ChunkedPointwiseField(make, 0, 2, 4), ConfigError);

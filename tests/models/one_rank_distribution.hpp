@@ -17,6 +17,9 @@ class OneRankDistribution final : public StateDistribution {
   Index offset_of(int r) const override { return r == 0 ? 0 : size_; }
   NVectorPtr MakeVector(SUNContext ctx) const override { return MakeNVector(size_, ctx); }
   void SumInPlace(double*, Index) const override {}
+  void SumReproducibly(const CompensatedSum* parts, Index count, double* values) const override {
+    for (Index v = 0; v < count; ++v) values[v] = parts[v].Value();
+  }
   double Max(double x) const override { return x; }
   void Allgather(const double* local, double* full) const override {
     for (Index i = 0; i < size_; ++i) full[i] = local[i];
