@@ -30,6 +30,7 @@ void ByteReader::Fail(const std::string& problem) const {
 
 void ByteReader::Raw(void* data, std::size_t size) {
   if (bytes_.size() - at_ < size) Fail("truncated (" + std::to_string(size) + " bytes wanted)");
+  if (size == 0) return;  // an empty vector's data() may be null, which memcpy must not get
   std::memcpy(data, bytes_.data() + at_, size);
   at_ += size;
 }
