@@ -27,17 +27,75 @@ void FirstStageRhsData::Remember(double t, const Vector& z, const Vector& f) {
   known_t = t;
 }
 
+void FirstStageRhsData::TrackStiffness(double t, N_Vector y, N_Vector ydot) {
+  const auto z = AsConstEigen(y);
+  if (last_valid && t == last_t && last_f != nullptr && last_f != ydot) {
+    const double dz = (z - last_y).squaredNorm();
+    const double df = (AsConstEigen(ydot) - AsConstEigen(last_f)).squaredNorm();
+    if (dz > 0.0 && std::isfinite(df)) spectral_estimate = std::sqrt(df / dz);
+  }
+  last_y = z;
+  last_f = ydot;
+  last_t = t;
+  last_valid = true;
+}
+
 int FirstStageRhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data) {
   auto& data = static_cast<FirstStageRhsData&>(*static_cast<CallbackData*>(user_data));
   const Vector* known = data.known_f;
   data.Forget();  // one use
+  int flag = 0;
   if (known != nullptr && data.time_sign * t == data.known_t && AsConstEigen(y) == *data.known_z) {
     auto out = AsEigen(ydot);
     out = *known;
     if (data.time_sign < 0) out = -out;
-    return 0;
+  } else {
+    flag = RhsTrampoline(t, y, ydot, user_data);
   }
-  return RhsTrampoline(t, y, ydot, user_data);
+  if (flag == 0 && data.estimate_stiffness) data.TrackStiffness(t, y, ydot);
+  return flag;
+}
+
+int IControllerStep(N_Vector /*y*/, sunrealtype /*t*/, sunrealtype h1, sunrealtype /*h2*/,
+                    sunrealtype /*h3*/, sunrealtype e1, sunrealtype /*e2*/, sunrealtype /*e3*/,
+                    int q, int /*p*/, sunrealtype* hnew, void* user_data) {
+  constexpr double kTiny = 1e-10;  // ARKODE's floor of the error (arkAdaptI)
+  // ERKStep multiplies by the safety factor afterwards; a proposal of h1 / safety comes back as h1
+  // to within rounding, which the fixed-step bounds [1, 1] (ARKODE's tolerance 1e-6) make exact.
+  const double h = h1 * std::pow(std::max(e1, kTiny), -1.0 / q);
+  const bool accepted = e1 <= 1.0;
+  const bool keep = accepted && std::abs(h * kIControllerSafety) < std::abs(h1) * 1.000001;
+  *hnew = keep ? h1 / kIControllerSafety : h;
+  auto& cap = *static_cast<StabilityCap*>(user_data);
+  cap.accepted = accepted;
+  cap.proposal = keep ? h1 : h * kIControllerSafety;
+  return 0;
+}
+
+double RealStabilityInterval(const ButcherTableau& tableau) {
+  const int s = tableau.stages;
+  const auto magnitude = [&](double z) {
+    // Explicit stages: g_i = 1 + z Σ_{j<i} a_ij g_j, R = 1 + z Σ b_i g_i.
+    Vector g(s);
+    for (int i = 0; i < s; ++i) g[i] = 1.0 + z * tableau.a.row(i).head(i).dot(g.head(i));
+    return std::abs(1.0 + z * tableau.b.dot(g));
+  };
+  constexpr double kStep = 1e-3, kLimit = 100.0;
+  double x = 0.0;
+  while (x < kLimit && magnitude(-(x + kStep)) <= 1.0) x += kStep;
+  return x;
+}
+
+int StabilityLimitedStep(N_Vector /*y*/, sunrealtype /*t*/, sunrealtype* hstab, void* user_data) {
+  auto& cap = *static_cast<StabilityCap*>(user_data);
+  const double rho = cap.data->spectral_estimate;
+  const double limit = rho > 0.0 ? cap.interval / rho : 0.0;
+  if (cap.accepted) {
+    const bool over = limit > 0.0 && std::abs(cap.proposal) > kStabilityCapSafety * limit;
+    cap.limited_run = over ? cap.limited_run + 1 : 0;
+  }
+  *hstab = cap.limited_run >= kStabilityConfirmSteps ? limit : 0.0;
+  return 0;
 }
 
 Vector ShampineDopri5Embedding() {
@@ -158,6 +216,13 @@ ArkodeErkIntegrator::ArkodeErkIntegrator(const std::string& name, ButcherTableau
   const bool adaptive = tableau_.HasEmbedding() && o.fixed_step == 0.0;
   hairer_first_step_ = adaptive && o.initial_step == 0.0 && o.initial_step_estimate == "hairer";
   i_controller_ = adaptive && o.step_controller == "i";
+  // The stiffness estimate needs two final stages at t_n + h (c_{s−1} = c_s = 1).
+  const int s = tableau_.stages;
+  rhs_data_.estimate_stiffness =
+      i_controller_ && s >= 2 && tableau_.c[s - 1] == 1.0 && tableau_.c[s - 2] == 1.0;
+  stability_cap_.data = &rhs_data_;
+  stability_cap_.interval =
+      rhs_data_.estimate_stiffness ? detail::RealStabilityInterval(tableau_) : 0.0;
 }
 
 IntegratorCapabilities ArkodeErkIntegrator::Capabilities() const {
@@ -237,13 +302,26 @@ void ArkodeErkIntegrator::SetIController() {
   Check(ERKStepSetAdaptivityMethod(mem, ARK_ADAPT_I, 0, 1, parameters),
         "ERKStepSetAdaptivityMethod");
   Check(ERKStepSetErrorBias(mem, 1.0), "ERKStepSetErrorBias");
-  Check(ERKStepSetSafetyFactor(mem, 0.9), "ERKStepSetSafetyFactor");
   Check(ERKStepSetMaxGrowth(mem, 10.0), "ERKStepSetMaxGrowth");
   Check(ERKStepSetMaxFirstGrowth(mem, 10.0), "ERKStepSetMaxFirstGrowth");
   Check(ERKStepSetMinReduction(mem, 0.2), "ERKStepSetMinReduction");
-  // No extra cut to 0.3 after repeated failures; [0, 1]: an accepted step never shrinks the next.
+  Check(ERKStepSetSafetyFactor(mem, detail::kIControllerSafety), "ERKStepSetSafetyFactor");
+  // No extra cut to 0.3 after repeated failures.
   Check(ERKStepSetMaxEFailGrowth(mem, 1.0), "ERKStepSetMaxEFailGrowth");
-  Check(ERKStepSetFixedStepBounds(mem, 0.0, 1.0), "ERKStepSetFixedStepBounds");
+  if (!rhs_data_.estimate_stiffness) {
+    // [0, 1]: an accepted step never shrinks the next.
+    Check(ERKStepSetFixedStepBounds(mem, 0.0, 1.0), "ERKStepSetFixedStepBounds");
+    return;
+  }
+  // The same control with the never-shrink rule inside the controller (ERKStep applies its
+  // bounds after the stability cap, which could then not shrink a step), and the step capped at
+  // the stability limit the stiffness estimate gives.
+  Check(ERKStepSetAdaptivityFn(mem, detail::IControllerStep, &stability_cap_),
+        "ERKStepSetAdaptivityFn");
+  Check(ERKStepSetFixedStepBounds(mem, 1.0, 1.0), "ERKStepSetFixedStepBounds");
+  Check(ERKStepSetStabilityFn(mem, detail::StabilityLimitedStep, &stability_cap_),
+        "ERKStepSetStabilityFn");
+  Check(ERKStepSetCFLFraction(mem, detail::kStabilityCapSafety), "ERKStepSetCFLFraction");
 }
 
 void ArkodeErkIntegrator::ConfigureMethod(const OdeProblem& /*problem*/, N_Vector /*y*/) {
@@ -271,6 +349,8 @@ void ArkodeErkIntegrator::ReInitMemory(const OdeProblem& problem, N_Vector y) {
 
 void ArkodeErkIntegrator::BeforeOutputLoop(const OdeProblem& problem) {
   rhs_data_.Forget();
+  rhs_data_.ResetStiffness();
+  stability_cap_.Reset();
   if (!hairer_first_step_) return;
   // Every solve: ReInit keeps the last h0 it was given.
   Check(ERKStepSetInitStep(memory(), EstimateInitialStep(problem)), "ERKStepSetInitStep");

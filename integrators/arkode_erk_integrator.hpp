@@ -19,14 +19,18 @@
 // order); the f(t0, z0) of that estimate is handed to ERKStep as its first stage (FirstStageRhs),
 // so it is evaluated once.
 //
-// Step control (IntegratorOptions::step_controller, adaptive only): "arkode" (default) leaves
-// ERKStep's defaults and ARKODE's table. "i" sets ERKStep's I controller with exponent 1/q
-// (ARK_ADAPT_I on the method order q), safety 0.9, error bias 1, growth ≤ 10 (the first step
-// too), reduction ≥ 0.2 after a rejection and none after an accepted step (fixed-step bounds
-// [0, 1]; ARKODE's no-change band [1, 1.5] exists to keep an implicit method's Jacobian), for
+// Step control (IntegratorOptions::step_controller, adaptive only): "i" (default) sets ERKStep's
+// I controller with exponent 1/q (ARK_ADAPT_I on the method order q), safety 0.9, error bias 1,
+// growth ≤ 10 (the first step too), reduction ≥ 0.2 after a rejection and none after an accepted
+// step (ARKODE's no-change band [1, 1.5] exists to keep an implicit method's Jacobian), for
 // dopri5 the tableau with Shampine's embedded weights (detail::ShampineDopri5Embedding), and a
 // first-step estimate with exponent 1/(p̂ + 1), p̂ the embedding order (as Hairer's DOPRI5 code,
-// scipy and torchdiffeq): torchdiffeq's dopri5 step control.
+// scipy and torchdiffeq): torchdiffeq's dopri5 step control. For a tableau whose last two stages
+// are both at t_n + h (dopri5) it adds a stability cap: Hairer's stiffness estimate
+// ρ = ‖f(Y_s) − f(Y_{s−1})‖ / ‖Y_s − Y_{s−1}‖ from those two stages, and once two accepted steps in
+// a row propose more than 0.95·(stability interval)/ρ, the step is held there (ERKStep's stability
+// function), so the steps bptt replays do not sit past the stability limit. "arkode" leaves
+// ERKStep's defaults and ARKODE's table.
 //
 // Throws ConfigError (bad options or problem; a method without embedding and no fixed_step; a
 // tableau that is not explicit or fails ValidateTableau), NumericalError
@@ -54,6 +58,24 @@ struct FirstStageRhsData : CallbackData {
   // not remembered.
   void Remember(double t, const Vector& z, const Vector& f);
   void Forget() { known_f = nullptr; }
+
+  // Stiffness estimate for the "i" controller's stability cap (tableaus whose last two stages
+  // are both at t_n + h, as Dormand–Prince): when two calls in a row are at the same t,
+  // ρ ≈ ‖f(Y_s) − f(Y_{s−1})‖ / ‖Y_s − Y_{s−1}‖ (Hairer's DOPRI5 stiffness test). Y_s − Y_{s−1} is
+  // dominated by the fastest decaying mode once the steps approach the stability limit.
+  bool estimate_stiffness = false;
+  double spectral_estimate = 0.0;  // the latest ρ, 0 while none was measured
+  double last_t = 0.0;
+  bool last_valid = false;
+  Vector last_y;
+  N_Vector last_f = nullptr;  // the solver's stage vector of the last call (not owned)
+  void ResetStiffness() {
+    spectral_estimate = 0.0;
+    last_valid = false;
+    last_f = nullptr;
+  }
+  // Called with every successful f (y, ydot) the solver asked for.
+  void TrackStiffness(double t, N_Vector y, N_Vector ydot);
 };
 
 // Shampine's 4th-order embedded weights for the Dormand–Prince 5(4) stages ("Some practical
@@ -64,6 +86,42 @@ Vector ShampineDopri5Embedding();
 // RhsTrampoline for FirstStageRhsData: the remembered f, neither evaluated nor counted, when the
 // call matches it; otherwise RhsTrampoline. Either way the remembered f is forgotten.
 int FirstStageRhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data);
+
+inline constexpr double kIControllerSafety = 0.9;  // Hairer's and torchdiffeq's
+// The cap: ERKStep's CFL fraction of the stable step, and how many accepted steps in a row must
+// propose more than the cap before it applies (a single large step amplifies little; a run of them
+// is what bptt's reverse pass would amplify).
+inline constexpr double kStabilityCapSafety = 0.95;
+inline constexpr int kStabilityConfirmSteps = 2;
+
+// The "i" controller's state between ERKStep's two callbacks of one step adaptation.
+struct StabilityCap {
+  const FirstStageRhsData* data = nullptr;
+  double interval = 0.0;  // RealStabilityInterval of the tableau
+  double proposal = 0.0;  // the accuracy-based next step (after the safety factor)
+  bool accepted = false;  // the step just attempted passed the error test
+  int limited_run = 0;    // accepted steps in a row whose proposal exceeded the cap
+  void Reset() { limited_run = 0; }
+};
+
+// The step the "i" controller proposes (ARKODE's custom adaptivity function, before ERKStep's
+// safety factor): ARK_ADAPT_I on the method order q, h·max(e, 10⁻¹⁰)^(−1/q), and after an accepted
+// step (e ≤ 1) never below h (torchdiffeq's rule). With ERKStep's safety kIControllerSafety and
+// fixed-step bounds [1, 1] this is bit for bit ERKStep's own I controller with the bounds [0, 1],
+// but the never-shrink rule comes before ERKStep's stability cap, so the cap can shrink a step.
+// user_data: the StabilityCap (the proposal is recorded there).
+int IControllerStep(N_Vector y, sunrealtype t, sunrealtype h1, sunrealtype h2, sunrealtype h3,
+                    sunrealtype e1, sunrealtype e2, sunrealtype e3, int q, int p, sunrealtype* hnew,
+                    void* user_data);
+
+// |R(−x)| ≤ 1 on [0, x] for the tableau's stability function R(z) = 1 + z bᵀ(I − zA)⁻¹1: the
+// length of its stability interval on the negative real axis (3.31 for Dormand–Prince 5(4)).
+double RealStabilityInterval(const ButcherTableau& tableau);
+
+// ERKStep's stability function: the largest stable step by the stiffness estimate, interval / ρ
+// (ERKStep takes kStabilityCapSafety of it), once kStabilityConfirmSteps accepted steps in a row
+// proposed more; otherwise, or while ρ is unknown, 0 (no limit). user_data: the StabilityCap.
+int StabilityLimitedStep(N_Vector y, sunrealtype t, sunrealtype* hstab, void* user_data);
 
 }  // namespace detail
 
@@ -106,6 +164,7 @@ class ArkodeErkIntegrator final : public SundialsStepper {
   bool hairer_first_step_ = false;  // adaptive, no initial_step, estimate "hairer"
   bool i_controller_ = false;       // adaptive with step_controller "i"
   detail::FirstStageRhsData rhs_data_;
+  detail::StabilityCap stability_cap_;       // "i" with two final stages at t_n + h
   Vector start_f_, start_y_, start_f_next_;  // EstimateInitialStep's workspace (reused)
 };
 

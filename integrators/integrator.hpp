@@ -172,13 +172,16 @@ struct IntegratorOptions {
   // integrators use their own.
   std::string initial_step_estimate = "hairer";
   // Step-size control of the adaptive explicit Runge–Kutta integrators on ERKStep (dopri5 and
-  // explicit tableaus with an embedding): "arkode" (default) — ERKStep 6.4.1's defaults (PI
-  // controller, error bias 1.2, safety 0.99, no change while the proposed growth is in [1, 1.5]);
-  // "i" — torchdiffeq's dopri5 control: h_new = h·min(10, max(0.2, 0.9·err^(−1/q))), no shrinking
-  // after an accepted step, Shampine's embedded weights for dopri5 and the first-step exponent
-  // 1/(p̂ + 1); ~25% fewer f at the same tolerance, less accurate per tolerance, and not for
-  // bptt near the stability limit (docs/methods/explicit.md). Other integrators ignore it.
-  std::string step_controller = "arkode";
+  // explicit tableaus with an embedding): "i" (default) — torchdiffeq's dopri5 control:
+  // h_new = h·min(10, max(0.2, 0.9·err^(−1/q))), no shrinking after an accepted step, Shampine's
+  // embedded weights for dopri5 and the first-step exponent 1/(p̂ + 1), plus a stability cap for
+  // tableaus whose last two stages are at t_n + h (dopri5): once two accepted steps in a row
+  // propose more than 0.95 of the stable step interval/ρ (ρ Hairer's stiffness estimate from those
+  // two stages), the step is capped there, so bptt's frozen-step reverse pass stays stable;
+  // "arkode" — ERKStep 6.4.1's defaults (PI controller, error bias 1.2, safety 0.99, no change
+  // while the proposed growth is in [1, 1.5]): ~25% more f at the same tolerance
+  // (docs/methods/explicit.md). Other integrators ignore it.
+  std::string step_controller = "i";
   double max_step = 0.0;    // 0: unlimited
   long max_steps = 100000;  // per output interval; exceeding it throws SundialsError
   // Implicit methods: "dense" (Jacobian, direct LU; at most kMaxDenseNewtonStates states),

@@ -324,6 +324,7 @@ void ApplySettings(const MethodOverrides& overrides, MethodSpec& spec) {
   if (overrides.max_steps_set) io.max_steps = given.max_steps;
   if (overrides.linear_solver_set) io.linear_solver = given.linear_solver;
   if (overrides.preconditioner_set) io.preconditioner = given.preconditioner;
+  if (overrides.step_controller_set) io.step_controller = given.step_controller;
   if (changed) spec.settings = RewriteStepSettings(spec.settings, io);
   const std::string& backward = overrides.backward_integrator;
   if (!overrides.backward_integrator_set || backward == spec.options.backward_integrator) return;

@@ -143,9 +143,10 @@ struct MethodOverrides {
   std::string integrator;  // --integrator
   bool gradient_set = false, integrator_set = false;
   bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,
-       linear_solver_set = false, preconditioner_set = false, outputs_set = false,
-       backward_integrator_set = false;
-  IntegratorOptions given;  // rtol, atol, fixed_step, max_steps, linear_solver, preconditioner
+       linear_solver_set = false, preconditioner_set = false, step_controller_set = false,
+       outputs_set = false, backward_integrator_set = false;
+  IntegratorOptions given;  // rtol, atol, fixed_step, max_steps, linear_solver, preconditioner,
+                            // step_controller
   std::string outputs;      // --outputs: "stop", "interpolate" or "auto"
   std::string backward_integrator;  // --backward-integrator ("" = the forward one)
 };

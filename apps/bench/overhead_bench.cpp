@@ -16,7 +16,8 @@
 //   ratio holds only what the framework adds, not the better output loop.
 // <mode> is stop_times (every output time a stop time, snode's default) or interpolate (outputs
 // by the Hermite interpolant, IntegratorOptions::interpolate_outputs). snode keeps ARKODE's own
-// first step here (initial_step_estimate = "sundials"), as the floor does.
+// first step and ERKStep's step control here (initial_step_estimate = "sundials",
+// step_controller = "arkode"), as the floor does.
 // Every benchmark also reports nfe and steps per solve; the floor and snode must agree (the test
 // tests/apps/w2_floor_test.cpp checks that the states agree to 1e-12 and the NFE exactly).
 
@@ -93,6 +94,7 @@ void BM_Snode(benchmark::State& state, bool interpolate) {
   options.rtol = 1e-6;
   options.atol = 1e-8;
   options.initial_step_estimate = "sundials";  // the floor keeps ARKODE's own first step
+  options.step_controller = "arkode";          // and ERKStep's own step control
   options.interpolate_outputs = interpolate;
   const OdeProblem problem = SnodeW2Problem();
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
@@ -110,6 +112,7 @@ void BM_Overhead(benchmark::State& state, bool interpolate, bool one_step_floor 
   options.rtol = 1e-6;
   options.atol = 1e-8;
   options.initial_step_estimate = "sundials";  // the floor keeps ARKODE's own first step
+  options.step_controller = "arkode";          // and ERKStep's own step control
   options.interpolate_outputs = interpolate;
   const OdeProblem problem = SnodeW2Problem();
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);

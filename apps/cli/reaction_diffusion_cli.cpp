@@ -56,11 +56,12 @@ void ReadBenchFlags(const Flags& flags, ReactionDiffusionCommandLine& line) {
   RejectMethodOptions(line.common, "reaction_diffusion --bench");
   const CommonOptions& c = line.common;
   Require(!(c.integrator_set || c.gradient_set || c.rtol_set || c.atol_set || c.step_set ||
-            c.max_steps_set || c.linear_solver_set || c.preconditioner_set || c.outputs_set ||
-            c.backward_integrator_set),
+            c.max_steps_set || c.linear_solver_set || c.preconditioner_set ||
+            c.step_controller_set || c.outputs_set || c.backward_integrator_set),
           "--bench runs its own methods at the benchmark's tolerances (rtol 1e-6, atol 1e-8); "
           "leave out --integrator, --gradient, --rtol, --atol, --step, --max-steps, "
-          "--linear-solver, --preconditioner, --outputs and --backward-integrator");
+          "--linear-solver, --preconditioner, --step-controller, --outputs and "
+          "--backward-integrator");
 }
 
 }  // namespace

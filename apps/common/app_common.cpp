@@ -48,6 +48,9 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("preconditioner", po::value<std::string>()->default_value("auto"),
        "gmres/fgmres: auto (the field's preconditioner when it offers one), none, field or band "
        "(SUNDIALS' banded difference quotients)")
+      ("step-controller", po::value<std::string>()->default_value("i"),
+       "adaptive explicit Runge-Kutta (dopri5, tableaus with an embedding): i (torchdiffeq's "
+       "step control with a stability cap) or arkode (ERKStep's own defaults)")
       ("outputs", po::value<std::string>()->default_value(defaults.outputs),
        "output times: stop (each one a stop time), interpolate (dense output between steps, as "
        "torchdiffeq; adaptive dopri5, sdirk, cvodes_bdf, cvodes_adams) or auto (interpolate "
@@ -259,6 +262,7 @@ CommonOptions ReadCommonOptions(const Flags& vm) {
   options.max_steps_set = IsSet(vm, "max-steps");
   options.linear_solver_set = IsSet(vm, "linear-solver");
   options.preconditioner_set = IsSet(vm, "preconditioner");
+  options.step_controller_set = IsSet(vm, "step-controller");
   options.outputs_set = IsSet(vm, "outputs");
   options.backward_integrator_set = IsSet(vm, "backward-integrator");
 
@@ -269,6 +273,7 @@ CommonOptions ReadCommonOptions(const Flags& vm) {
   io.max_steps = vm["max-steps"].as<long>();
   io.linear_solver = vm["linear-solver"].as<std::string>();
   io.preconditioner = vm["preconditioner"].as<std::string>();
+  io.step_controller = vm["step-controller"].as<std::string>();
   // Name the flag, not the struct field, in the messages users see.
   Require(std::isfinite(io.rtol) && io.rtol > 0.0, "--rtol must be positive and finite, got " +
                                                        FormatNumber(io.rtol, 6) +
@@ -288,6 +293,8 @@ CommonOptions ReadCommonOptions(const Flags& vm) {
               io.preconditioner == "field" || io.preconditioner == "band",
           "--preconditioner must be 'auto', 'none', 'field' or 'band', got '" + io.preconditioner +
               "'");
+  Require(io.step_controller == "i" || io.step_controller == "arkode",
+          "--step-controller must be 'i' or 'arkode', got '" + io.step_controller + "'");
   const std::string outputs = vm["outputs"].as<std::string>();
   options.outputs = outputs;
   Require(outputs == "stop" || outputs == "interpolate" || outputs == "auto",
@@ -369,6 +376,7 @@ MethodOverrides ToMethodOverrides(const CommonOptions& options) {
   overrides.max_steps_set = options.max_steps_set;
   overrides.linear_solver_set = options.linear_solver_set;
   overrides.preconditioner_set = options.preconditioner_set;
+  overrides.step_controller_set = options.step_controller_set;
   overrides.outputs_set = options.outputs_set;
   overrides.backward_integrator_set = options.backward_integrator_set;
   overrides.given = options.integrator_options;

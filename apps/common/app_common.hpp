@@ -6,8 +6,9 @@
 // Command line. AddCommonOptions() adds
 //   --help, --config FILE (a Boost options file: `name = value` lines, the same names as the long
 //   flags; the command line wins), --integrator, --gradient, --rtol, --atol, --step, --max-steps,
-//   --linear-solver dense|gmres|fgmres, --preconditioner auto|none|field|band, --outputs
-//   stop|interpolate|auto, --seed, --out DIR, --list-integrators,
+//   --linear-solver dense|gmres|fgmres, --preconditioner auto|none|field|band, --step-controller
+//   i|arkode (IntegratorOptions::step_controller), --outputs stop|interpolate|auto, --seed, --out
+//   DIR, --list-integrators,
 //   --list-gradients, --check-gradient (alias --check-gradients), --check-gradient-reference NAME,
 //   --backward-integrator NAME (GradientOptions::backward_integrator; empty = the forward one),
 //   the method flags --seminorm on|off, --backsolve-quadrature on|off, --backsolve-checkpoints
@@ -99,8 +100,8 @@ struct CommonOptions {
   bool integrator_set = false;  // given explicitly (command line or config file)
   bool gradient_set = false;
   bool rtol_set = false, atol_set = false, step_set = false, max_steps_set = false,
-       linear_solver_set = false, preconditioner_set = false, outputs_set = false,
-       backward_integrator_set = false;
+       linear_solver_set = false, preconditioner_set = false, step_controller_set = false,
+       outputs_set = false, backward_integrator_set = false;
   std::string outputs;  // --outputs: stop, interpolate or auto
   IntegratorOptions
       integrator_options;  // rtol, atol, fixed_step (--step), max_steps, linear_solver

@@ -326,9 +326,14 @@ TEST(Bptt, StoredBytesScaleWithHorizonOnOscillator) {
   const LossAndGradient long_result = bptt.Compute(long_problem, TargetsFor(long_problem));
   const double steps_ratio = static_cast<double>(long_result.stats.forward_steps) /
                              static_cast<double>(short_result.stats.forward_steps);
+  const double calls_ratio = static_cast<double>(long_result.stats.forward_rhs_evals) /
+                             static_cast<double>(short_result.stats.forward_rhs_evals);
   const double bytes_ratio = long_result.stats.stored_bytes / short_result.stats.stored_bytes;
   EXPECT_GT(steps_ratio, 5.0);
-  EXPECT_NEAR(bytes_ratio / steps_ratio, 1.0, 0.05);
+  // The bytes are the trajectory (per step) plus the recorded f calls (rejected attempts
+  // included), so their ratio lies between the two.
+  EXPECT_GE(bytes_ratio, 0.98 * std::min(steps_ratio, calls_ratio));
+  EXPECT_LE(bytes_ratio, 1.02 * std::max(steps_ratio, calls_ratio));
   std::printf(
       "[ bptt     ] LV dopri5 horizon T=2: %ld steps %.0f bytes; 10T: %ld steps %.0f "
       "bytes; ratio %.2f (steps ratio %.2f)\n",

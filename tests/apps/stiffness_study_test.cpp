@@ -95,13 +95,14 @@ TEST(StiffnessStudy, SmallSweepWritesOutputsAndFlagsBacksolveAtLambda1e4) {
   fs::remove_all(dir);
 }
 
-// The 4x4 non-normal system: bptt/dopri5 at rtol 1e-10 is wrong by orders of magnitude and its
-// own reverse-pass diagnosis says so: "flagged", never "ok".
+// The 4x4 non-normal system: bptt/dopri5 at rtol 1e-10 with ERKStep's own step control (steps
+// at the stability limit) is wrong by orders of magnitude and its own reverse-pass diagnosis says
+// so: "flagged", never "ok".
 TEST(StiffnessStudy, NonNormalBpttDopri5AtTightToleranceIsFlagged) {
   const fs::path dir = OutDir("nonnormal");
   const AppResult result = RunBinary(
       "--problems nonnormal --gradient bptt --integrator dopri5 --rtol 1e-10 --atol 1e-12 "
-      "--no-plots --quiet --tables --out '" +
+      "--step-controller arkode --no-plots --quiet --tables --out '" +
       dir.string() + "'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("== nonnormal"), std::string::npos) << result.out;
@@ -114,6 +115,22 @@ TEST(StiffnessStudy, NonNormalBpttDopri5AtTightToleranceIsFlagged) {
   EXPECT_EQ(rows[0].at("flagged"), "1");
   EXPECT_GT(std::stod(rows[0].at("rel_err")), 1.0);  // the gradient is indeed wrong
   EXPECT_GT(std::stod(rows[0].at("error_estimate")), 1e-10);
+  fs::remove_all(dir);
+}
+
+// The same run with the default step control ("i" with its stability cap) is right and "ok".
+TEST(StiffnessStudy, NonNormalBpttDopri5IsRightUnderTheStabilityCap) {
+  const fs::path dir = OutDir("nonnormal_cap");
+  const AppResult result = RunBinary(
+      "--problems nonnormal --gradient bptt --integrator dopri5 --rtol 1e-10 --atol 1e-12 "
+      "--no-plots --quiet --tables --out '" +
+      dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto rows = test_util::ReadCsv(dir / "stiffness_results.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("status"), "ok");
+  EXPECT_EQ(rows[0].at("flagged"), "0");
+  EXPECT_LT(std::stod(rows[0].at("rel_err")), 1e-8);
   fs::remove_all(dir);
 }
 

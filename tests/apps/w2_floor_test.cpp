@@ -78,6 +78,7 @@ void ExpectFloorMatchesSnode(bool interpolate) {
   options.rtol = 1e-6;
   options.atol = 1e-8;
   options.initial_step_estimate = "sundials";  // the floor keeps ARKODE's own first step
+  options.step_controller = "arkode";          // and ERKStep's own step control
   options.interpolate_outputs = interpolate;
   const OdeProblem problem = SnodeW2Problem();
   const std::unique_ptr<Integrator> dopri5 = IntegratorRegistry().Create("dopri5", options);
