@@ -93,8 +93,9 @@ TEST(Report, ReconstructionPanelsWriteTwoBlocksPerPanel) {
   panel.exact_comment = "exact";
   panel.reconstructed_comment = "reconstructed";
   panel.label = "rec";
-  panel.times = {1.0, 0.5};
-  panel.values = {std::exp(-1.0), -std::exp(-0.5)};  // drawn as |value|
+  panel.times = {1.0, 0.75, 0.5};
+  // Drawn as |value|; a subnormal value is left out (gnuplot's log axis refuses it).
+  panel.values = {std::exp(-1.0), 4.9e-324, -std::exp(-0.5)};
   const PlotResult plot =
       PlotReconstructionPanels(dir, "panels", "title", "|y(t)|", {panel}, 600, 400);
   std::ifstream data(dir + "/panels.dat");
