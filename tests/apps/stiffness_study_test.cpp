@@ -98,12 +98,16 @@ TEST(StiffnessStudy, SmallSweepWritesOutputsAndFlagsBacksolveAtLambda1e4) {
 // The 4x4 non-normal system: bptt/dopri5 at rtol 1e-10 with ERKStep's own step control (steps
 // at the stability limit) is wrong by orders of magnitude and its own reverse-pass diagnosis says
 // so: "flagged", never "ok".
+// bptt/dopri5 at rtol 1e-10 on the non-normal system into `dir`, with `flags` added.
+AppResult RunNonNormalBpttDopri5(const fs::path& dir, const std::string& flags) {
+  return RunBinary(
+      "--problems nonnormal --gradient bptt --integrator dopri5 --rtol 1e-10 --atol 1e-12 " +
+      flags + " --no-plots --quiet --tables --out '" + dir.string() + "'");
+}
+
 TEST(StiffnessStudy, NonNormalBpttDopri5AtTightToleranceIsFlagged) {
   const fs::path dir = OutDir("nonnormal");
-  const AppResult result = RunBinary(
-      "--problems nonnormal --gradient bptt --integrator dopri5 --rtol 1e-10 --atol 1e-12 "
-      "--step-controller arkode --no-plots --quiet --tables --out '" +
-      dir.string() + "'");
+  const AppResult result = RunNonNormalBpttDopri5(dir, "--step-controller arkode");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("== nonnormal"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("flagged (bptt: reverse pass amplified round-off"), std::string::npos)
@@ -121,10 +125,7 @@ TEST(StiffnessStudy, NonNormalBpttDopri5AtTightToleranceIsFlagged) {
 // The same run with the default step control ("i" with its stability cap) is right and "ok".
 TEST(StiffnessStudy, NonNormalBpttDopri5IsRightUnderTheStabilityCap) {
   const fs::path dir = OutDir("nonnormal_cap");
-  const AppResult result = RunBinary(
-      "--problems nonnormal --gradient bptt --integrator dopri5 --rtol 1e-10 --atol 1e-12 "
-      "--no-plots --quiet --tables --out '" +
-      dir.string() + "'");
+  const AppResult result = RunNonNormalBpttDopri5(dir, "");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto rows = test_util::ReadCsv(dir / "stiffness_results.csv");
   ASSERT_EQ(rows.size(), 1u);
