@@ -32,7 +32,28 @@ class ReversedStateAdjointField final : public ReversedAdjointFieldBase {
         forward_(forward),
         n_(field->state_size()),
         z_(n_),
-        g_(n_) {}
+        g_(n_),
+        f_(n_),
+        linearization_(field->LinearizationSize()),
+        saved_(linearization_.size() > 0 ? 0 : field->ForwardSaveSize()) {}
+
+  // Points the field at another pass's data (θ, loss, forward polynomials); forgets the cached
+  // linearisation point and the counts, keeps the buffers.
+  void Rebind(VectorField* field, const Vector* theta, const Loss* loss,
+              const StepPolynomials* forward) {
+    field_ = field;
+    theta_ = theta;
+    loss_ = loss;
+    forward_ = forward;
+    n_ = field->state_size();
+    z_.resize(n_);
+    g_.resize(n_);
+    f_.resize(n_);
+    linearization_.resize(field->LinearizationSize());
+    saved_.resize(linearization_.size() > 0 ? 0 : field->ForwardSaveSize());
+    cached_ = false;
+    rhs_evals = vjp_evals = 0;
+  }
 
   std::string name() const override { return "reversed state adjoint of " + field_->name(); }
   Index state_size() const override { return n_; }
@@ -42,8 +63,7 @@ class ReversedStateAdjointField final : public ReversedAdjointFieldBase {
     ++rhs_evals;
     ++vjp_evals;
     const double t = -s;
-    forward_->Evaluate(t, z_);
-    field_->VjpState(t, z_, *theta_, a, out);
+    StateVjp(t, a, out);
     if (loss_->HasRunningCost()) {
       loss_->RunningCostGradient(t, z_, g_);
       out += g_;
@@ -53,9 +73,7 @@ class ReversedStateAdjointField final : public ReversedAdjointFieldBase {
            VectorRef out) override {
     CheckState("Jvp", "v", v.size());
     ++vjp_evals;
-    const double t = -s;
-    forward_->Evaluate(t, z_);
-    field_->VjpState(t, z_, *theta_, v, out);
+    StateVjp(-s, v, out);
   }
   std::unique_ptr<VectorField> Clone() const override {
     return std::make_unique<ReversedStateAdjointField>(field_, theta_, loss_, forward_);
@@ -87,12 +105,42 @@ class ReversedStateAdjointField final : public ReversedAdjointFieldBase {
     Vector z_;
   };
 
+  // out = (∂f/∂z)ᵀ(z(t)) v. An implicit step's F, Jvp and Newton iterations at one stage all
+  // take their products at the same t, so z(t) and the field's state linearisation (Linearize)
+  // or else its saved forward pass (FSaving) are computed once per t, and the products reuse them
+  // (VjpStateLinearized, VjpSaved).
+  void StateVjp(double t, ConstVectorRef v, VectorRef out) {
+    if (!cached_ || t != cached_t_) {
+      cached_ = false;  // stays false if Evaluate, Linearize or FSaving throws
+      forward_->Evaluate(t, z_);
+      if (linearization_.size() > 0) {
+        field_->Linearize(t, z_, *theta_, linearization_.data());
+      } else if (saved_.size() > 0) {
+        field_->FSaving(t, z_, *theta_, f_, saved_.data());
+      }
+      cached_t_ = t;
+      cached_ = true;
+    }
+    if (linearization_.size() > 0) {
+      field_->VjpStateLinearized(linearization_.data(), v, out);
+    } else if (saved_.size() > 0) {
+      field_->VjpSaved(t, z_, *theta_, saved_.data(), v, out, VectorRef(f_.head(0)));
+    } else {
+      field_->VjpState(t, z_, *theta_, v, out);
+    }
+  }
+
   VectorField* field_;
   const Vector* theta_;
   const Loss* loss_;
   const StepPolynomials* forward_;
   Index n_;
   Vector z_, g_;
+  Vector f_;              // FSaving's f, unused
+  Vector linearization_;  // the field's state linearisation at z(cached_t_), when it offers one
+  Vector saved_;          // else its saved forward pass there
+  double cached_t_ = 0.0;
+  bool cached_ = false;  // z_ and saved_ hold the linearisation at cached_t_
 };
 
 class RegistryBackward final : public BackwardStrategy {
@@ -151,8 +199,7 @@ void RegistryBackward::SetUpProblem(const BackwardPass& pass, const Vector& a) {
     reversed_ = std::make_shared<ReversedStateAdjointField>(problem.field.get(), &problem.theta,
                                                             &pass.loss, &polynomials_);
   } else {
-    *reversed_ =
-        ReversedStateAdjointField(problem.field.get(), &problem.theta, &pass.loss, &polynomials_);
+    reversed_->Rebind(problem.field.get(), &problem.theta, &pass.loss, &polynomials_);
   }
   OdeProblem& bp = problem_;
   bp.field = reversed_;

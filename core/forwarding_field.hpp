@@ -69,6 +69,13 @@ class ForwardingField : public VectorField {
                 ConstVectorRef a, VectorRef a_state, VectorRef grad) override {
     inner_->VjpSaved(t, z, theta, saved, a, a_state, grad);
   }
+  Index LinearizationSize() const override { return inner_->LinearizationSize(); }
+  void Linearize(double t, ConstVectorRef z, ConstVectorRef theta, double* linearization) override {
+    inner_->Linearize(t, z, theta, linearization);
+  }
+  void VjpStateLinearized(const double* linearization, ConstVectorRef a, VectorRef out) override {
+    inner_->VjpStateLinearized(linearization, a, out);
+  }
   std::unique_ptr<VectorField> Clone() const override { return inner_->Clone(); }
 
  private:

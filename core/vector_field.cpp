@@ -43,6 +43,14 @@ void VectorField::TimeDerivative(double t, ConstVectorRef z, ConstVectorRef thet
   out = (out - f_minus) / (2.0 * h);
 }
 
+void VectorField::Linearize(double, ConstVectorRef, ConstVectorRef, double*) {
+  throw ConfigError(name() + ": Linearize: the field offers no state linearisation");
+}
+
+void VectorField::VjpStateLinearized(const double*, ConstVectorRef, VectorRef) {
+  throw ConfigError(name() + ": VjpStateLinearized: the field offers no state linearisation");
+}
+
 void VectorField::CheckState(const char* method, const char* argument, Index length) const {
   if (length != state_size()) {
     throw ConfigError(name() + ": " + method + ": " + argument + " has length " +

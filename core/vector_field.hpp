@@ -106,6 +106,16 @@ class VectorField {
     }
   }
 
+  // State linearisations: a field whose state products at one (t, z, θ) are cheap once a small
+  // linearisation is known (a pointwise network's species × species Jacobian blocks) computes it
+  // once (Linearize) for many VjpStateLinearized calls. LinearizationSize() is the number of
+  // doubles it takes (0, the default: none; the other two then throw ConfigError).
+  virtual Index LinearizationSize() const { return 0; }
+  // Writes the linearisation at (t, z, θ) into linearization[0, LinearizationSize()).
+  virtual void Linearize(double t, ConstVectorRef z, ConstVectorRef theta, double* linearization);
+  // out = (∂f/∂z)ᵀ a at the (t, z, θ) of the Linearize call that filled `linearization`.
+  virtual void VjpStateLinearized(const double* linearization, ConstVectorRef a, VectorRef out);
+
   // A deep copy with its own workspace, for use on another thread.
   virtual std::unique_ptr<VectorField> Clone() const = 0;
 

@@ -350,8 +350,10 @@ class PeriodicTridiagonalPreconditioner final : public PointBlockPreconditioner 
         rhs_[static_cast<std::size_t>((points_ - 1) * s + col - s)] = super_[col - s];
       }
       double* zc = z_.data() + col * n;
-      // Far below rounding relative to the column's source (|W| entries), still a normal number.
-      const double tiny = 1e-200 * std::abs(col < s ? sub_[col] : super_[col - s]);
+      // Below rounding relative to the column's source (|W| entries). The columns decay by a
+      // fixed factor per point, so this bound sets the length of their non-zero ranges, which
+      // every Solve streams through: W6 at N = 10⁴, 9% of n against 74% at 1e-200.
+      const double tiny = 1e-20 * std::abs(col < s ? sub_[col] : super_[col - s]);
       if (s == 2) {
         Thomas<2, true>(rhs_.data(), zc, tiny);
       } else {
@@ -634,6 +636,53 @@ void OperatorPlusPointwiseField::VjpSaved(double t, ConstVectorRef z, ConstVecto
 void OperatorPlusPointwiseField::TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta,
                                                 VectorRef out) {
   pointwise_->TimeDerivative(t, z, theta, out);  // A z does not depend on t
+}
+
+void OperatorPlusPointwiseField::Linearize(double t, ConstVectorRef z, ConstVectorRef theta,
+                                           double* linearization) {
+  CheckState("Linearize", "z", z.size());
+  CheckParams("Linearize", theta.size());
+  const ScopedCost cost = PointwiseCost(costs_);
+  const Index n = state_size(), s = species_, points = n / s;
+  if (comb_.size() != n) {
+    comb_.resize(n);
+    column_.resize(n);
+  }
+  // Column k of every block R_i is (J_g c_k) at point i, c_k the comb vector of species k.
+  for (Index k = 0; k < s; ++k) {
+    comb_.setZero();
+    for (Index i = 0; i < points; ++i) comb_[i * s + k] = 1.0;
+    pointwise_->Jvp(t, z, theta, comb_, column_);
+    for (Index i = 0; i < points; ++i) {
+      for (Index row = 0; row < s; ++row)
+        linearization[i * s * s + k * s + row] = column_[i * s + row];
+    }
+  }
+}
+
+void OperatorPlusPointwiseField::VjpStateLinearized(const double* linearization, ConstVectorRef a,
+                                                    VectorRef out) {
+  CheckState("VjpStateLinearized", "a", a.size());
+  CheckState("VjpStateLinearized", "out", out.size());
+  const Index n = state_size(), s = species_;
+  if (s == 2) {
+    // out_i = R_iᵀ a_i, R_i column-major: out_i[c] = Σ_row R_i(row, c) a_i[row].
+    for (Index i = 0; i < n; i += 2) {
+      const double* r = linearization + 2 * i;
+      out[i] = r[0] * a[i] + r[1] * a[i + 1];
+      out[i + 1] = r[2] * a[i] + r[3] * a[i + 1];
+    }
+  } else {
+    for (Index i = 0; i < n; i += s) {
+      const double* r = linearization + i * s;
+      for (Index c = 0; c < s; ++c) {
+        double sum = 0.0;
+        for (Index row = 0; row < s; ++row) sum += r[c * s + row] * a[i + row];
+        out[i + c] = sum;
+      }
+    }
+  }
+  AddOperator(a, out, true);
 }
 
 std::unique_ptr<VectorField> OperatorPlusPointwiseField::Clone() const {

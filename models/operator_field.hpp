@@ -23,8 +23,8 @@
 //    x = y − Z K⁻¹ Vᵀ y with y = T⁻¹ r. Exact up to rounding: one Krylov iteration per Newton
 //    iteration. Cost per Setup: `species` JVPs of g plus O(N·species³); per Solve O(N·species²);
 //    memory (5·species² + 3·species)·N doubles (26·N for two species). The columns of Z decay
-//    geometrically away from the two ends; blocks of Z below 1e-200·|W| are set to zero (no
-//    subnormal arithmetic) and Solve applies each column over its non-zero range. No pivoting
+//    geometrically away from the two ends; blocks of Z below 1e-20·|W| (under rounding) are set
+//    to zero and Solve applies each column over its non-zero range only. No pivoting
 //    across blocks (within a block: partial pivoting): T must be block-factorable, true when M is
 //    block diagonally dominant (γ ≥ 0 with the diffusion stencil and moderate R_i) and otherwise
 //    not guaranteed (γ < 0 with a large γ·D/dx²).
@@ -153,6 +153,12 @@ class OperatorPlusPointwiseField final : public VectorField {
                 ConstVectorRef a, VectorRef a_state, VectorRef grad) override;
   bool IsAutonomous() const override { return pointwise_->IsAutonomous(); }
   void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override;
+  // The linearisation is the blocks R_i (points · species² doubles), from `species` comb JVPs of
+  // g as in the preconditioner's Setup; VjpStateLinearized is then Aᵀ a + blockdiag(R_iᵀ) a, with
+  // no network pass.
+  Index LinearizationSize() const override { return state_size() * species_; }
+  void Linearize(double t, ConstVectorRef z, ConstVectorRef theta, double* linearization) override;
+  void VjpStateLinearized(const double* linearization, ConstVectorRef a, VectorRef out) override;
   std::unique_ptr<VectorField> Clone() const override;
   // See the file comment: exact periodic block-tridiagonal solves or block Jacobi.
   std::unique_ptr<Preconditioner> MakePreconditioner(PreconditionerSide side) override;
@@ -172,6 +178,7 @@ class OperatorPlusPointwiseField final : public VectorField {
   std::unique_ptr<VectorField> pointwise_;
   Index species_;
   Vector scratch_;
+  Vector comb_, column_;  // Linearize's workspace (sized on first use)
   std::shared_ptr<OperatorFieldCosts> costs_;
 };
 

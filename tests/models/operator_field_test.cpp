@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "models/brusselator.hpp"
@@ -166,6 +168,36 @@ TEST(OperatorPlusPointwiseField, BatchedAndSavedProductsEqualThePlainOnes) {
   field.VjpSaved(0.0, z.col(0), theta, saved.data(), a.col(0), a_state_saved, grad_saved);
   EXPECT_LE(::test_util::MaxRelativeError(a_state_saved, a_state), 1e-13);
   EXPECT_LE(::test_util::MaxRelativeError(grad_saved, grad), 1e-13);
+}
+
+// VjpStateLinearized at the blocks of Linearize = VjpState, species 2 (the unrolled branch) and 3;
+// the linearisation is ∂f/∂z's blocks, so it also matches the dense Jacobian's transpose.
+TEST(OperatorPlusPointwiseField, LinearisedStateProductsEqualThePlainOnes) {
+  for (const Index species : {2, 3}) {
+    SCOPED_TRACE("species " + std::to_string(species));
+    OperatorPlusPointwiseField field = MlpDiffusionField(7, species, 0.05);
+    const Vector theta = static_cast<MlpField&>(field.pointwise()).InitialParams(7);
+    const Index n = field.state_size();
+    const Vector z = RandomVector(n, 4, 0.5, 3.0), a = RandomVector(n, 5);
+    ASSERT_EQ(field.LinearizationSize(), n * species);
+    std::vector<double> linearization(static_cast<std::size_t>(field.LinearizationSize()));
+    field.Linearize(0.2, z, theta, linearization.data());
+    Vector plain(n), linearised(n);
+    field.VjpState(0.2, z, theta, a, plain);
+    field.VjpStateLinearized(linearization.data(), a, linearised);
+    EXPECT_LE(::test_util::MaxRelativeError(linearised, plain), 1e-13);
+    Matrix jac(n, n);
+    field.DenseJacobian(0.2, z, theta, jac);
+    const Vector dense = jac.transpose() * a;
+    EXPECT_LE(::test_util::MaxRelativeError(linearised, dense), 1e-13);
+  }
+  // A field without a linearisation says so.
+  const std::unique_ptr<MlpField> mlp = Mlp(2, 3);
+  EXPECT_EQ(mlp->LinearizationSize(), 0);
+  const Vector z = Vector::Zero(6);
+  Vector out(6);
+  EXPECT_THROW(mlp->Linearize(0.0, z, mlp->InitialParams(1), nullptr), ConfigError);
+  EXPECT_THROW(mlp->VjpStateLinearized(nullptr, z, out), ConfigError);
 }
 
 // The forward preconditioner's M⁻¹ against the inverse of I − γJ, J assembled by DenseJacobian
