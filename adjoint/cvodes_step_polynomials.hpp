@@ -35,7 +35,7 @@ class ForwardStepRecorder {
 // polynomial: the step ending at t_k with order q_k is z(t) = Σ_{j ≤ q_k} c_{k,j} (t − t_k)^j
 // with c_{k,j} = z^{(j)}(t_k)/j! (CVodeGetDky at t_k), i.e. exactly CVODES' dense output on
 // [t_{k−1}, t_k]. A cubic Hermite piece would lose accuracy on Adams' long high-order steps.
-// Storage is kept across calls (clear() keeps the capacity).
+// Storage is kept across calls (each step's buffer is reused by the same step of the next pass).
 class StepPolynomials final : public ForwardStepRecorder {
  public:
   void Start(double t0, ConstVectorRef z0, CallbackData& forward) override;
@@ -46,16 +46,15 @@ class StepPolynomials final : public ForwardStepRecorder {
   // Step boundaries t_0 < t_1 < … (the pieces of the interpolant).
   const std::vector<double>& Times() const { return t_; }
   double Bytes() const {
-    return 8.0 * static_cast<double>(coefficients_.size() + t_.size()) +
-           4.0 * static_cast<double>(order_.size());
+    return bytes_ + 8.0 * static_cast<double>(t_.size()) + 4.0 * static_cast<double>(order_.size());
   }
 
  private:
   Index n_ = 0;
   std::vector<double> t_;
   std::vector<int> order_;
-  std::vector<std::size_t> offset_;
-  std::vector<double> coefficients_;
+  std::vector<std::vector<double>> coefficients_;  // per step: c_{k,0}, …, c_{k,q_k}, n each
+  double bytes_ = 0.0;                             // of the coefficients of the steps recorded
 };
 
 // grad += ∫_{lo}^{hi} (∂f/∂θ)ᵀ a dt by the `nodes`-point Gauss–Legendre rule (1–3) on each
