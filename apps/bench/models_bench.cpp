@@ -1,4 +1,5 @@
-// Benchmarks of the neural-network layer (docs/performance.md, "Neural-network layer").
+// Benchmarks of the neural-network layer (docs/performance.md, "Neural-network layer") and of
+// W6's field and preconditioner per call (docs/performance-scaling.md).
 //
 //   ./build/apps/bench/models_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only
 //
@@ -13,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "core/preconditioner.hpp"
 #include "models/mlp.hpp"
+#include "models/operator_field.hpp"
+#include "problems/reaction_diffusion.hpp"
 
 namespace snode {
 namespace {
@@ -125,6 +129,56 @@ void BM_EigenGemm(benchmark::State& state) {
       benchmark::Counter(2.0 * m * k * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// W6's field (diffusion + the 2-16-16-2 network at every point, in chunks of 1 024 points) and its
+// exact preconditioner at N grid points: one call per iteration, the per-call costs behind the
+// reaction_diffusion benchmark's breakdown (docs/performance-scaling.md). The state is the
+// workload's initial state; the preconditioner is set up at γ = 0.01 (a backward step of the
+// W6 gradient is ~0.1 long, an sdirk stage's γ a quarter of it).
+enum class W6Op { kF, kFSaving, kVjpSaved, kVjpParams, kSetup, kSolve };
+
+void BM_W6(benchmark::State& state, W6Op op) {
+  problems::ReactionDiffusionOptions options;
+  options.points = state.range(0);
+  const auto field = problems::MakeNeuralReactionDiffusionField(options);
+  const Vector theta = problems::ReactionDiffusionInitialWeights(options);
+  const Vector z = problems::ReactionDiffusionInitialState(options.points);
+  const Vector a = RandomVector(field->state_size(), 3);
+  Vector out(field->state_size());
+  Vector grad = Vector::Zero(field->num_params());
+  Vector saved(field->ForwardSaveSize());
+  field->FSaving(0.5, z, theta, out, saved.data());
+  const auto preconditioner = field->MakePreconditioner(PreconditionerSide::kTransposed);
+  preconditioner->Setup(0.5, z, theta, 0.01);
+  for (auto _ : state) {
+    switch (op) {
+      case W6Op::kF:
+        field->F(0.5, z, theta, out);
+        break;
+      case W6Op::kFSaving:
+        field->FSaving(0.5, z, theta, out, saved.data());
+        break;
+      case W6Op::kVjpSaved:
+        field->VjpSaved(0.5, z, theta, saved.data(), a, out, VectorRef(grad.head(0)));
+        break;
+      case W6Op::kVjpParams:
+        field->VjpParams(0.5, z, theta, a, grad);
+        break;
+      case W6Op::kSetup:
+        preconditioner->Setup(0.5, z, theta, 0.01);
+        break;
+      case W6Op::kSolve:
+        preconditioner->Solve(a, out);
+        break;
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(grad.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["ns/point"] = benchmark::Counter(
+      static_cast<double>(options.points) * 1e-9,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
 // The minimum over repetitions: on a shared machine, interference only ever adds time.
 double Min(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
@@ -139,6 +193,27 @@ BENCHMARK_CAPTURE(BM_Mlp, W4_VjpState, kW4, Op::kVjpState)->ComputeStatistics("m
 BENCHMARK_CAPTURE(BM_Mlp, W4_VjpParams, kW4, Op::kVjpParams)->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_Mlp, W4_Vjp, kW4, Op::kVjp)->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_Mlp, W4_identity_F, kW4Linear, Op::kF)->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, F, W6Op::kF)->Arg(10000)->Arg(100000)->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, FSaving, W6Op::kFSaving)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, VjpSaved, W6Op::kVjpSaved)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, VjpParams, W6Op::kVjpParams)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, PreconditionerSetup, W6Op::kSetup)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, PreconditionerSolve, W6Op::kSolve)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
 BENCHMARK(BM_EigenGemm)
     ->Args({256, 256, 256})
     ->Args({64, 65, 128})
