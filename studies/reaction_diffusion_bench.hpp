@@ -86,9 +86,12 @@ std::vector<ScalingSize> RunReactionDiffusionBench(const ReactionDiffusionBenchO
 void ReportReactionDiffusionBench(const ReactionDiffusionBenchOptions& options,
                                   const std::vector<ScalingSize>& sizes, std::ostream& out);
 
-// The label of the method every acceptance figure is about (cvodes_adjoint with the field's
-// preconditioner).
+// The label of the method every acceptance figure is about: cvodes_adjoint with the field's
+// preconditioner and an sdirk backward (the interpolating adjoint over the recorded forward).
 const char* MainScalingMethod();
+// The label of cvodes_adjoint with CVODES' checkpointed BDF backward, the method of the tight
+// reference (at reference_rtol/atol) and a row of the tables.
+const char* ReferenceScalingMethod();
 
 // Peak resident memory: resets the process's high-water mark (Linux /proc/self/clear_refs; false
 // when that is not possible, and the mark then covers the whole process life) and reads it

@@ -246,7 +246,8 @@ nlohmann::json Details(const std::vector<ScalingSize>& sizes) {
 void ReportReactionDiffusionBench(const ReactionDiffusionBenchOptions& options,
                                   const std::vector<ScalingSize>& sizes, std::ostream& out) {
   out << "\nneural reaction–diffusion: dL/dθ at rtol " << FormatCompact(options.rtol) << ", atol "
-      << FormatCompact(options.atol) << "; error = ‖g − g_ref‖₂/‖g_ref‖₂ against cvodes_adjoint at "
+      << FormatCompact(options.atol)
+      << "; error = ‖g − g_ref‖₂/‖g_ref‖₂ against cvodes_adjoint (checkpointed BDF backward) at "
       << FormatCompact(options.reference_rtol) << "/" << FormatCompact(options.reference_atol)
       << "\n";
   PrintRunTable(sizes, out);

@@ -76,7 +76,7 @@ void AddCommonOptions(po::options_description& desc, const CommonDefaults& defau
       ("backsolve-quadrature", po::value<std::string>()->default_value("on"),
        "backsolve_adjoint with an explicit backward integrator: on = dL/dtheta by Gauss-Legendre "
        "quadrature over the backward steps, off = carried in the ODE state")
-      ("backward-integrator", po::value<std::string>()->default_value(""),
+      ("backward-integrator", po::value<std::string>()->default_value(defaults.backward_integrator),
        "adjoint methods: integrator of the backward solve (empty = the forward one); "
        "cvodes_adjoint with dopri5 = the interpolating adjoint over the recorded forward")
       ("cvodes-observations", po::value<std::string>()->default_value("auto"),

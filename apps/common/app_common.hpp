@@ -89,6 +89,8 @@ struct CommonDefaults {
   // --outputs: "stop" (every output time a stop time), "interpolate" (dense output between the
   // steps; adaptive dopri5, sdirk, cvodes_* only) or "auto" (interpolate where available).
   std::string outputs = "stop";
+  // --backward-integrator: empty = the forward integrator.
+  std::string backward_integrator;
   std::uint64_t seed = 0;
   std::string out = "results";
 };

@@ -31,11 +31,13 @@ class DistributedState : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // N = 64 at rtol 1e-8 / atol 1e-10; the CVODES quadrature (what "auto" resolves to on a
-  // distributed state) for the one-process run too.
+  // N = 64 at rtol 1e-8 / atol 1e-10; CVODES' checkpointed backward (what a split state takes)
+  // and the CVODES quadrature (what "auto" resolves to on a distributed state) for the
+  // one-process run too.
   std::string Gradient(const std::string& out, int points = 64) const {
     return "--points " + std::to_string(points) +
-           " --rtol 1e-8 --atol 1e-10 --gradient-option quadrature=cvodes --out " +
+           " --rtol 1e-8 --atol 1e-10 --backward-integrator cvodes_bdf "
+           "--gradient-option quadrature=cvodes --out " +
            (dir_ / out).string();
   }
 
