@@ -57,5 +57,18 @@ TEST(QuadratureBatch, BatchesGiveTheSumOfThePointProducts) {
   }
 }
 
+// A long state takes fewer points per batch (at most kMaxBatchDoubles per matrix), at least one.
+TEST(QuadratureBatch, LongStatesTakeFewerPointsPerBatch) {
+  QuadratureBatch batch;
+  batch.Reset(2);
+  EXPECT_EQ(batch.capacity(), QuadratureBatch::kCapacity);
+  batch.Reset(2000);
+  EXPECT_EQ(batch.capacity(), 16);
+  batch.Reset(20000);
+  EXPECT_EQ(batch.capacity(), 1);
+  batch.Reset(200000);
+  EXPECT_EQ(batch.capacity(), 1);
+}
+
 }  // namespace
 }  // namespace snode
