@@ -109,6 +109,22 @@ void BlockTimes(Index runtime_size, const double* b, const double* x, double* y,
   }
 }
 
+// blocks[i·S² + k·S + row] = R_i(row, k), R_i = ∂g_i/∂z_i of the block-diagonal pointwise field
+// g, from S JVPs with the comb vectors c_k = Σ_i e_{i,k} ((J c_k) at point i is column k of R_i).
+// comb and column are workspaces of g's state size.
+void PointwiseJacobianBlocks(VectorField& pointwise, Index species, double t, ConstVectorRef z,
+                             ConstVectorRef theta, Vector& comb, Vector& column, double* blocks) {
+  const Index s = species, points = pointwise.state_size() / species;
+  for (Index k = 0; k < s; ++k) {
+    comb.setZero();
+    for (Index i = 0; i < points; ++i) comb[i * s + k] = 1.0;
+    pointwise.Jvp(t, z, theta, comb, column);
+    for (Index i = 0; i < points; ++i) {
+      for (Index row = 0; row < s; ++row) blocks[i * s * s + k * s + row] = column[i * s + row];
+    }
+  }
+}
+
 // ------------------------------------------------------------ preconditioners
 
 // What both preconditioners share: the argument checks, the pointwise Jacobian blocks R_i by
@@ -198,19 +214,9 @@ class PointBlockPreconditioner : public Preconditioner {
   Index points_;
 
  private:
-  // R_i(·, s) = (J_g c_s) at point i, c_s the comb vector of species s.
   void PointwiseBlocks(double t, ConstVectorRef z, ConstVectorRef theta) {
-    const Index s = species_;
-    for (Index k = 0; k < s; ++k) {
-      comb_.setZero();
-      for (Index i = 0; i < points_; ++i) comb_[i * s + k] = 1.0;
-      field_.pointwise().Jvp(t, z, theta, comb_, column_);
-      for (Index i = 0; i < points_; ++i) {
-        for (Index row = 0; row < s; ++row) {
-          jacobian_[static_cast<std::size_t>(i * s * s + k * s + row)] = column_[i * s + row];
-        }
-      }
-    }
+    PointwiseJacobianBlocks(field_.pointwise(), species_, t, z, theta, comb_, column_,
+                            jacobian_.data());
   }
 
   Vector comb_, column_;
@@ -643,21 +649,12 @@ void OperatorPlusPointwiseField::Linearize(double t, ConstVectorRef z, ConstVect
   CheckState("Linearize", "z", z.size());
   CheckParams("Linearize", theta.size());
   const ScopedCost cost = PointwiseCost(costs_);
-  const Index n = state_size(), s = species_, points = n / s;
+  const Index n = state_size();
   if (comb_.size() != n) {
     comb_.resize(n);
     column_.resize(n);
   }
-  // Column k of every block R_i is (J_g c_k) at point i, c_k the comb vector of species k.
-  for (Index k = 0; k < s; ++k) {
-    comb_.setZero();
-    for (Index i = 0; i < points; ++i) comb_[i * s + k] = 1.0;
-    pointwise_->Jvp(t, z, theta, comb_, column_);
-    for (Index i = 0; i < points; ++i) {
-      for (Index row = 0; row < s; ++row)
-        linearization[i * s * s + k * s + row] = column_[i * s + row];
-    }
-  }
+  PointwiseJacobianBlocks(*pointwise_, species_, t, z, theta, comb_, column_, linearization);
 }
 
 void OperatorPlusPointwiseField::VjpStateLinearized(const double* linearization, ConstVectorRef a,
