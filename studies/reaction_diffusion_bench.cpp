@@ -228,16 +228,12 @@ void DifferenceCheck(const problems::ProblemSetup& setup,
   size.difference_error = worst;
 }
 
-ScalingSize RunSize(Index points, const ReactionDiffusionBenchOptions& options,
+ScalingSize RunSize(const problems::ProblemSetup& setup, Index points, double data_seconds,
+                    const ReactionDiffusionBenchOptions& options,
                     const std::vector<ScalingSize>& earlier, std::ostream* progress) {
   ScalingSize size;
   size.points = points;
-  problems::ReactionDiffusionOptions problem_options;
-  problem_options.points = points;
-  problem_options.seed = options.seed;
-  const bench::Stopwatch data_clock;
-  const problems::ProblemSetup setup = problems::MakeReactionDiffusionProblem(problem_options);
-  size.data_seconds = data_clock.Seconds();
+  size.data_seconds = data_seconds;
   if (progress != nullptr) {
     *progress << "N = " << points << ": data in " << FormatSeconds(size.data_seconds) << std::endl;
   }
@@ -269,6 +265,39 @@ ScalingSize RunSize(Index points, const ReactionDiffusionBenchOptions& options,
   return size;
 }
 
+// The second of two gradients in a row of the main method (the first warms caches and the
+// allocator, as the repetitions before it do in a training loop); NaN when it fails.
+double WarmMainSeconds(const problems::ProblemSetup& setup,
+                       const ReactionDiffusionBenchOptions& options) {
+  const MethodSpec spec = SpecFor(ScalingMethods().front(), options.rtol, options.atol);
+  for (int k = 0;; ++k) {
+    const GradientRun run = RunGradient(spec, setup.ode, *setup.loss);
+    if (run.threw) return kNaN;
+    if (k == 1) return run.seconds;
+  }
+}
+
+// ScalingSize::paired_ratios of `large` against `small` (sizes a decade apart).
+void PairedRatios(const problems::ProblemSetup& small_setup,
+                  const problems::ProblemSetup& large_setup,
+                  const ReactionDiffusionBenchOptions& options, Index small_points,
+                  ScalingSize& large, std::ostream* progress) {
+  for (int r = 0; r < options.repetitions; ++r) {
+    const double small_seconds = WarmMainSeconds(small_setup, options);
+    const double large_seconds = WarmMainSeconds(large_setup, options);
+    if (!std::isfinite(small_seconds) || !std::isfinite(large_seconds)) return;
+    large.paired_small_seconds.push_back(small_seconds);
+    large.paired_seconds.push_back(large_seconds);
+    large.paired_ratios.push_back(large_seconds / small_seconds);
+    if (progress != nullptr) {
+      *progress << "  pair " << (r + 1) << "/" << options.repetitions << "  N = " << small_points
+                << ": " << FormatSeconds(small_seconds) << ", N = " << large.points << ": "
+                << FormatSeconds(large_seconds) << "  ratio "
+                << FormatNumber(large_seconds / small_seconds, 3) << std::endl;
+    }
+  }
+}
+
 }  // namespace
 
 const char* MainScalingMethod() { return "cvodes_adjoint/cvodes_bdf gmres+field, sdirk backward"; }
@@ -294,7 +323,25 @@ std::vector<ScalingSize> RunReactionDiffusionBench(const ReactionDiffusionBenchO
   std::sort(sizes.begin(), sizes.end());  // smallest first: the peak-memory marks stay honest
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
   std::vector<ScalingSize> results;
-  for (const Index points : sizes) results.push_back(RunSize(points, options, results, progress));
+  std::vector<problems::ProblemSetup> setups;  // kept for the paired ratios (data: 20 states each)
+  for (const Index points : sizes) {
+    problems::ReactionDiffusionOptions problem_options;
+    problem_options.points = points;
+    problem_options.seed = options.seed;
+    const bench::Stopwatch data_clock;
+    setups.push_back(problems::MakeReactionDiffusionProblem(problem_options));
+    const double data_seconds = data_clock.Seconds();
+    results.push_back(RunSize(setups.back(), points, data_seconds, options, results, progress));
+  }
+  for (std::size_t k = 1; k < results.size(); ++k) {
+    if (results[k].points != 10 * results[k - 1].points) continue;
+    const ScalingRun& small = results[k - 1].runs.front();
+    const ScalingRun& large = results[k].runs.front();
+    if (!small.ran || small.last.threw || !large.ran || large.last.threw) continue;
+    if (progress != nullptr)
+      *progress << "paired runs of " << MainScalingMethod() << ":" << std::endl;
+    PairedRatios(setups[k - 1], setups[k], options, results[k - 1].points, results[k], progress);
+  }
   return results;
 }
 

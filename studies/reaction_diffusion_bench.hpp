@@ -7,8 +7,9 @@
 //   - peak resident memory of each run (the process's high-water mark, reset before the run),
 //   - the error against a tight reference (cvodes_adjoint at reference_rtol/atol) and, up to
 //     difference_max_points, of that reference against central differences on a few θ entries,
-//   - the ratio time(10N)/time(N), and a cost breakdown of the main method (network, operator,
-//     preconditioner, the rest: SUNDIALS and vector work) from the field's cost recorder.
+//   - the ratio time(10N)/time(N), from the medians and from back-to-back pairs of the main
+//     method (ScalingSize::paired_ratios), and a cost breakdown of the main method (network,
+//     operator, preconditioner, the rest: SUNDIALS and vector work) from the field's cost recorder.
 // Methods that cannot run at a size say why instead of running (bptt's tape beyond
 // tape_limit_bytes, the explicit baseline beyond explicit_max_points, dense Newton refused).
 //
@@ -76,6 +77,12 @@ struct ScalingSize {
   std::vector<double> differences;
   double difference_error = 0.0;  // max_i |g_ref,i − d_i| / max(|d_i|, 1e-3‖g_ref‖∞); NaN if none
   std::vector<ScalingRun> runs;
+  // time(N)/time(N/10) of the main method from back-to-back pairs (empty when N/10 was not
+  // run or the main method failed at either size): pair k times a gradient at N/10 and then one
+  // at N, each the second of two in a row (warm, as in a training loop). Both sides of a ratio
+  // are measured seconds apart, so a change of machine speed between the sizes' own runs (on a
+  // shared machine, ±30% within minutes) does not enter it.
+  std::vector<double> paired_small_seconds, paired_seconds, paired_ratios;
 };
 
 // Runs the benchmark, printing one progress line per run on `progress` (nothing when null).

@@ -134,7 +134,16 @@ void BM_EigenGemm(benchmark::State& state) {
 // reaction_diffusion benchmark's breakdown (docs/performance-scaling.md). The state is the
 // workload's initial state; the preconditioner is set up at γ = 0.01 (a backward step of the
 // W6 gradient is ~0.1 long, an sdirk stage's γ a quarter of it).
-enum class W6Op { kF, kFSaving, kVjpSaved, kVjpParams, kSetup, kSolve };
+enum class W6Op {
+  kF,
+  kFSaving,
+  kVjpSaved,
+  kVjpParams,
+  kLinearize,
+  kVjpStateLinearized,
+  kSetup,
+  kSolve
+};
 
 void BM_W6(benchmark::State& state, W6Op op) {
   problems::ReactionDiffusionOptions options;
@@ -147,6 +156,8 @@ void BM_W6(benchmark::State& state, W6Op op) {
   Vector grad = Vector::Zero(field->num_params());
   Vector saved(field->ForwardSaveSize());
   field->FSaving(0.5, z, theta, out, saved.data());
+  Vector linearization(field->LinearizationSize());
+  field->Linearize(0.5, z, theta, linearization.data());
   const auto preconditioner = field->MakePreconditioner(PreconditionerSide::kTransposed);
   preconditioner->Setup(0.5, z, theta, 0.01);
   for (auto _ : state) {
@@ -162,6 +173,12 @@ void BM_W6(benchmark::State& state, W6Op op) {
         break;
       case W6Op::kVjpParams:
         field->VjpParams(0.5, z, theta, a, grad);
+        break;
+      case W6Op::kLinearize:
+        field->Linearize(0.5, z, theta, linearization.data());
+        break;
+      case W6Op::kVjpStateLinearized:
+        field->VjpStateLinearized(linearization.data(), a, out);
         break;
       case W6Op::kSetup:
         preconditioner->Setup(0.5, z, theta, 0.01);
@@ -193,24 +210,43 @@ BENCHMARK_CAPTURE(BM_Mlp, W4_VjpState, kW4, Op::kVjpState)->ComputeStatistics("m
 BENCHMARK_CAPTURE(BM_Mlp, W4_VjpParams, kW4, Op::kVjpParams)->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_Mlp, W4_Vjp, kW4, Op::kVjp)->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_Mlp, W4_identity_F, kW4Linear, Op::kF)->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, F, W6Op::kF)->Arg(10000)->Arg(100000)->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, F, W6Op::kF)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_W6, FSaving, W6Op::kFSaving)
+    ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)
     ->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_W6, VjpSaved, W6Op::kVjpSaved)
+    ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)
     ->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_W6, VjpParams, W6Op::kVjpParams)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, Linearize, W6Op::kLinearize)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->ComputeStatistics("min", Min);
+BENCHMARK_CAPTURE(BM_W6, VjpStateLinearized, W6Op::kVjpStateLinearized)
+    ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)
     ->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_W6, PreconditionerSetup, W6Op::kSetup)
+    ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)
     ->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_W6, PreconditionerSolve, W6Op::kSolve)
+    ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)
     ->ComputeStatistics("min", Min);

@@ -66,6 +66,29 @@ TEST(ReactionDiffusionApp, BenchWritesItsReportAndMeetsTheErrorTarget) {
   }
 }
 
+// Sizes a decade apart get the main method's back-to-back pairs (one per repetition, each ratio
+// the pair's own seconds), other sizes none.
+TEST(ReactionDiffusionApp, BenchPairsSizesADecadeApart) {
+  const fs::path dir = TempDir("snode_rd_pairs");
+  const AppResult result =
+      RunBinary("--bench 2 --sizes 8,80,200 --no-plots --quiet --out '" + dir.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("8 → 80"), std::string::npos) << result.out;
+  std::ifstream in(dir / "bench.json");
+  const nlohmann::json details = nlohmann::json::parse(in)["details"];
+  ASSERT_EQ(details.size(), 3u);
+  EXPECT_FALSE(details[0].contains("paired"));
+  EXPECT_FALSE(details[2].contains("paired"));  // 200 is not 10 × 80
+  ASSERT_TRUE(details[1].contains("paired")) << details[1].dump();
+  const nlohmann::json& paired = details[1]["paired"];
+  ASSERT_EQ(paired["ratios"].size(), 2u);
+  for (std::size_t k = 0; k < 2; ++k) {
+    const double small = paired["smaller_seconds"][k], large = paired["seconds"][k];
+    EXPECT_GT(small, 0.0);
+    EXPECT_DOUBLE_EQ(paired["ratios"][k].get<double>(), large / small);
+  }
+}
+
 TEST(ReactionDiffusionApp, BadInputIsOneLineAndNothingRuns) {
   const AppResult result = RunBinary("--points 1");
   EXPECT_EQ(result.exit_code, 1);
