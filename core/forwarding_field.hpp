@@ -76,6 +76,10 @@ class ForwardingField : public VectorField {
   void VjpStateLinearized(const double* linearization, ConstVectorRef a, VectorRef out) override {
     inner_->VjpStateLinearized(linearization, a, out);
   }
+  void JacobianBlocks(double t, ConstVectorRef z, ConstVectorRef theta, Index block,
+                      double* blocks) override {
+    inner_->JacobianBlocks(t, z, theta, block, blocks);
+  }
   std::unique_ptr<VectorField> Clone() const override { return inner_->Clone(); }
 
  private:

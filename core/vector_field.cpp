@@ -43,6 +43,30 @@ void VectorField::TimeDerivative(double t, ConstVectorRef z, ConstVectorRef thet
   out = (out - f_minus) / (2.0 * h);
 }
 
+void VectorField::JacobianBlocks(double t, ConstVectorRef z, ConstVectorRef theta, Index block,
+                                 double* blocks) {
+  CheckJacobianBlocks(block);
+  CheckState("JacobianBlocks", "z", z.size());
+  CheckParams("JacobianBlocks", theta.size());
+  const Index n = state_size(), points = n / block;
+  Vector comb(n), column(n);
+  for (Index c = 0; c < block; ++c) {
+    comb.setZero();
+    for (Index i = 0; i < points; ++i) comb[i * block + c] = 1.0;
+    Jvp(t, z, theta, comb, column);
+    for (Index i = 0; i < points; ++i) {
+      for (Index r = 0; r < block; ++r) blocks[(i * block + c) * block + r] = column[i * block + r];
+    }
+  }
+}
+
+void VectorField::CheckJacobianBlocks(Index block) const {
+  if (block < 1 || state_size() % block != 0) {
+    throw ConfigError(name() + ": JacobianBlocks: a block of " + std::to_string(block) +
+                      " does not divide the state size " + std::to_string(state_size()));
+  }
+}
+
 void VectorField::Linearize(double, ConstVectorRef, ConstVectorRef, double*) {
   throw ConfigError(name() + ": Linearize: the field offers no state linearisation");
 }

@@ -116,6 +116,16 @@ class VectorField {
   // out = (∂f/∂z)ᵀ a at the (t, z, θ) of the Linearize call that filled `linearization`.
   virtual void VjpStateLinearized(const double* linearization, ConstVectorRef a, VectorRef out);
 
+  // The diagonal blocks of a block-diagonal state Jacobian (a batched pointwise field: the same
+  // function at every point, `block` values per point): blocks[i·block² + c·block + r] =
+  // ∂f_{i·block+r}/∂z_{i·block+c}, column-major per point, for the state_size()/block points.
+  // The default takes `block` JVPs with comb vectors (1 at position c of every point), right for
+  // any field with that structure; a field overrides it to share work between the columns
+  // (MlpField: one forward pass and `block` tangent passes). ConfigError unless block ≥ 1
+  // divides state_size().
+  virtual void JacobianBlocks(double t, ConstVectorRef z, ConstVectorRef theta, Index block,
+                              double* blocks);
+
   // A deep copy with its own workspace, for use on another thread.
   virtual std::unique_ptr<VectorField> Clone() const = 0;
 
@@ -123,6 +133,8 @@ class VectorField {
   // Throws ConfigError naming the method and the argument when a length is wrong.
   void CheckState(const char* method, const char* argument, Index length) const;
   void CheckParams(const char* method, Index length) const;
+  // JacobianBlocks' ConfigError for a block that is not ≥ 1 or does not divide state_size().
+  void CheckJacobianBlocks(Index block) const;
 };
 
 }  // namespace snode

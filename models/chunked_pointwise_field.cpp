@@ -72,6 +72,20 @@ void ChunkedPointwiseField::Jvp(double t, ConstVectorRef z, ConstVectorRef theta
   });
 }
 
+void ChunkedPointwiseField::JacobianBlocks(double t, ConstVectorRef z, ConstVectorRef theta,
+                                           Index block, double* blocks) {
+  if (block != species_) {
+    VectorField::JacobianBlocks(t, z, theta, block, blocks);
+    return;
+  }
+  CheckState("JacobianBlocks", "z", z.size());
+  CheckParams("JacobianBlocks", theta.size());
+  ForEachChunk([&](const Chunk& c) {
+    c.field->JacobianBlocks(t, z.segment(c.offset, c.size), theta, block,
+                            blocks + c.offset * block);
+  });
+}
+
 void ChunkedPointwiseField::VjpState(double t, ConstVectorRef z, ConstVectorRef theta,
                                      ConstVectorRef a, VectorRef out) {
   CheckState("VjpState", "z", z.size());

@@ -44,6 +44,9 @@ class ChunkedPointwiseField final : public VectorField {
                     VectorRef grad) override;
   void Vjp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVectorRef a, VectorRef a_state,
            VectorRef grad) override;
+  // block = species: each chunk's own JacobianBlocks; other blocks: the default comb JVPs.
+  void JacobianBlocks(double t, ConstVectorRef z, ConstVectorRef theta, Index block,
+                      double* blocks) override;
   bool IsAutonomous() const override { return full_->IsAutonomous(); }
   void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override;
   Index ForwardSaveSize() const override { return save_size_; }

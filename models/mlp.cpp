@@ -601,6 +601,30 @@ void MlpField::Jvp(double t, ConstVectorRef z, ConstVectorRef theta, ConstVector
   PropagateTangent(theta.data(), out.data());
 }
 
+void MlpField::JacobianBlocks(double t, ConstVectorRef z, ConstVectorRef theta, Index block,
+                              double* blocks) {
+  if (block != width_) {
+    VectorField::JacobianBlocks(t, z, theta, block, blocks);
+    return;
+  }
+  CheckCall("JacobianBlocks", z.size(), theta.size());
+  Forward(t, z.data(), theta.data(), nullptr);
+  if (block_column_.rows() != width_ || block_column_.cols() != batch_) {
+    block_column_.resize(width_, batch_);
+  }
+  const Index rows = outputs_[0];
+  const Eigen::Map<const RowMatrix> w(theta.data(), rows, inputs_[0]);
+  for (Index c = 0; c < width_; ++c) {
+    // The comb vector e_c at every sample enters layer 0 as ḣ_0 = W_0[:, c].
+    MatrixMap(tangent_a_.data(), rows, batch_).colwise() = w.col(c);
+    PropagateTangent(theta.data(), block_column_.data());
+    for (Index i = 0; i < batch_; ++i) {
+      double* block_column = blocks + (i * width_ + c) * width_;
+      for (Index r = 0; r < width_; ++r) block_column[r] = block_column_(r, i);
+    }
+  }
+}
+
 void MlpField::TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) {
   CheckCall("TimeDerivative", z.size(), theta.size());
   CheckState("TimeDerivative", "out", out.size());

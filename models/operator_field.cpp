@@ -109,26 +109,10 @@ void BlockTimes(Index runtime_size, const double* b, const double* x, double* y,
   }
 }
 
-// blocks[i·S² + k·S + row] = R_i(row, k), R_i = ∂g_i/∂z_i of the block-diagonal pointwise field
-// g, from S JVPs with the comb vectors c_k = Σ_i e_{i,k} ((J c_k) at point i is column k of R_i).
-// comb and column are workspaces of g's state size.
-void PointwiseJacobianBlocks(VectorField& pointwise, Index species, double t, ConstVectorRef z,
-                             ConstVectorRef theta, Vector& comb, Vector& column, double* blocks) {
-  const Index s = species, points = pointwise.state_size() / species;
-  for (Index k = 0; k < s; ++k) {
-    comb.setZero();
-    for (Index i = 0; i < points; ++i) comb[i * s + k] = 1.0;
-    pointwise.Jvp(t, z, theta, comb, column);
-    for (Index i = 0; i < points; ++i) {
-      for (Index row = 0; row < s; ++row) blocks[i * s * s + k * s + row] = column[i * s + row];
-    }
-  }
-}
-
 // ------------------------------------------------------------ preconditioners
 
-// What both preconditioners share: the argument checks, the pointwise Jacobian blocks R_i by
-// comb JVPs, the diagonal blocks D_i = I − γ(diag(c_i) + R_i) (R_iᵀ for the transposed side)
+// What both preconditioners share: the argument checks, the pointwise Jacobian blocks R_i (g's
+// JacobianBlocks), the diagonal blocks D_i = I − γ(diag(c_i) + R_i) (R_iᵀ for the transposed side)
 // and the cost recording.
 class PointBlockPreconditioner : public Preconditioner {
  public:
@@ -137,8 +121,6 @@ class PointBlockPreconditioner : public Preconditioner {
         side_(side),
         species_(field.species()),
         points_(field.points()),
-        comb_(field.state_size()),
-        column_(field.state_size()),
         jacobian_(static_cast<std::size_t>(species_ * field.state_size())),
         inverse_work_(static_cast<std::size_t>(2 * species_ * species_)) {}
 
@@ -215,11 +197,9 @@ class PointBlockPreconditioner : public Preconditioner {
 
  private:
   void PointwiseBlocks(double t, ConstVectorRef z, ConstVectorRef theta) {
-    PointwiseJacobianBlocks(field_.pointwise(), species_, t, z, theta, comb_, column_,
-                            jacobian_.data());
+    field_.pointwise().JacobianBlocks(t, z, theta, species_, jacobian_.data());
   }
 
-  Vector comb_, column_;
   std::vector<double> jacobian_;
   bool has_blocks_ = false;  // jacobian_ holds a complete Setup's blocks
 
@@ -649,12 +629,7 @@ void OperatorPlusPointwiseField::Linearize(double t, ConstVectorRef z, ConstVect
   CheckState("Linearize", "z", z.size());
   CheckParams("Linearize", theta.size());
   const ScopedCost cost = PointwiseCost(costs_);
-  const Index n = state_size();
-  if (comb_.size() != n) {
-    comb_.resize(n);
-    column_.resize(n);
-  }
-  PointwiseJacobianBlocks(*pointwise_, species_, t, z, theta, comb_, column_, linearization);
+  pointwise_->JacobianBlocks(t, z, theta, species_, linearization);
 }
 
 void OperatorPlusPointwiseField::VjpStateLinearized(const double* linearization, ConstVectorRef a,

@@ -9,8 +9,9 @@
 // blocks R_i = ∂g_i/∂z_i (a batched field with batch = points, e.g. MlpField).
 //
 // Preconditioner (MakePreconditioner), side kForward: M = I − γ (A + blockdiag(R_i)), the exact
-// Newton matrix. Setup gets every R_i from `species` batched JVPs of g with the comb vectors
-// c_s = Σ_i e_{i,s} (block-diagonality makes (J c_s)_{i,·} the column s of R_i).
+// Newton matrix. Setup gets every R_i from g's JacobianBlocks (by default `species` batched
+// JVPs with the comb vectors c_s = Σ_i e_{i,s}, block-diagonality making (J c_s)_{i,·} the column
+// s of R_i; MlpField shares one forward pass between them).
 //  * A a periodic three-point stencil (LinearOperator::Stencil(), e.g. PeriodicDiffusion1D):
 //    (A x)_i = L x_{i−1} + C x_i + U x_{i+1} (indices mod N; L, C, U diagonal species × species
 //    matrices), so M is periodic block-tridiagonal with diagonal blocks D_i = I − γ(C + R_i), sub-
@@ -153,8 +154,8 @@ class OperatorPlusPointwiseField final : public VectorField {
                 ConstVectorRef a, VectorRef a_state, VectorRef grad) override;
   bool IsAutonomous() const override { return pointwise_->IsAutonomous(); }
   void TimeDerivative(double t, ConstVectorRef z, ConstVectorRef theta, VectorRef out) override;
-  // The linearisation is the blocks R_i (points · species² doubles), from `species` comb JVPs of
-  // g as in the preconditioner's Setup; VjpStateLinearized is then Aᵀ a + blockdiag(R_iᵀ) a, with
+  // The linearisation is the blocks R_i (points · species² doubles), g's JacobianBlocks as in
+  // the preconditioner's Setup; VjpStateLinearized is then Aᵀ a + blockdiag(R_iᵀ) a, with
   // no network pass.
   Index LinearizationSize() const override { return state_size() * species_; }
   void Linearize(double t, ConstVectorRef z, ConstVectorRef theta, double* linearization) override;
@@ -178,7 +179,6 @@ class OperatorPlusPointwiseField final : public VectorField {
   std::unique_ptr<VectorField> pointwise_;
   Index species_;
   Vector scratch_;
-  Vector comb_, column_;  // Linearize's workspace (sized on first use)
   std::shared_ptr<OperatorFieldCosts> costs_;
 };
 

@@ -72,6 +72,12 @@ TEST(ForwardingField, EveryCallEqualsTheWrappedField) {
   wrapper.DenseJacobian(t, z, theta, ja);
   reference.DenseJacobian(t, z, theta, jb);
   EXPECT_EQ(ja, jb);
+  // The wrapped field's own Jacobian blocks (MlpField's fused pass), not the default comb JVPs.
+  const Index width = mlp.width();
+  std::vector<double> blocks_a(static_cast<std::size_t>(n * width)), blocks_b(blocks_a.size());
+  wrapper.JacobianBlocks(t, z, theta, width, blocks_a.data());
+  reference.JacobianBlocks(t, z, theta, width, blocks_b.data());
+  EXPECT_EQ(blocks_a, blocks_b);
 
   std::vector<double> saved(static_cast<std::size_t>(mlp.ForwardSaveSize()));
   wrapper.FSaving(t, z, theta, a, saved.data());

@@ -74,6 +74,14 @@ TEST(ChunkedPointwiseField, ProductsEqualTheOneBatchField) {
   EXPECT_LE((state - expected).cwiseAbs().maxCoeff(), kTol);
   EXPECT_LE((grad_got - grad_expected).cwiseAbs().maxCoeff(), kTol * grad_expected.norm());
 
+  // Jacobian blocks, chunk by chunk.
+  std::vector<double> blocks_expected(static_cast<std::size_t>(2 * n)), blocks_got(blocks_expected);
+  whole.JacobianBlocks(0.0, z, theta, 2, blocks_expected.data());
+  chunked.JacobianBlocks(0.0, z, theta, 2, blocks_got.data());
+  for (std::size_t k = 0; k < blocks_got.size(); ++k) {
+    EXPECT_NEAR(blocks_got[k], blocks_expected[k], kTol) << k;
+  }
+
   // Quadrature nodes: columns of z and a.
   Matrix zs(n, 3), as(n, 3);
   for (Index k = 0; k < 3; ++k) {
