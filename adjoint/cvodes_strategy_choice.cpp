@@ -137,6 +137,13 @@ void RequireCvodesBackwardFor(const CvodesAdjointOptions& options, CvodesMethod 
           "gradient 'cvodes_adjoint' with observations 'fundamental' needs a CVODES "
           "backward_integrator ('cvodes_bdf' or 'cvodes_adams'), got '" +
               name + "'");
+  // Another backward integrator sums dL/dθ by its own Gauss quadrature over its steps: a
+  // request for CVODES' quadrature would otherwise go unused without a word.
+  Require(options.quadrature != CvodesAdjointOptions::Quadrature::kCvodes || cvodes,
+          "gradient 'cvodes_adjoint' with quadrature 'cvodes' needs a CVODES backward_integrator "
+          "('cvodes_bdf' or 'cvodes_adams'), got '" +
+              name + "', which sums dL/dtheta by Gauss quadrature over its own steps (quadrature " +
+              "'auto' or 'gauss')");
 }
 
 }  // namespace

@@ -214,6 +214,20 @@ TEST(CvodesStrategyChoice, ValidationNamesTheOffendingOption) {
     EXPECT_NE(std::string(e.what()).find("observations 'fundamental'"), std::string::npos)
         << e.what();
   }
+  // CVODES' quadrature needs a CVODES backward; Gauss and auto go with any.
+  Own cvodes_quadrature;
+  cvodes_quadrature.quadrature = Quadrature::kCvodes;
+  EXPECT_NO_THROW(
+      ValidateCvodesAdjointOptions(Options("cvodes_bdf", "cvodes_adams"), cvodes_quadrature));
+  try {
+    ValidateCvodesAdjointOptions(Options("cvodes_bdf", "sdirk"), cvodes_quadrature);
+    FAIL() << "CVODES' quadrature with an sdirk backward was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("quadrature 'cvodes'"), std::string::npos) << e.what();
+  }
+  Own gauss;
+  gauss.quadrature = Quadrature::kGauss;
+  EXPECT_NO_THROW(ValidateCvodesAdjointOptions(Options("cvodes_bdf", "sdirk"), gauss));
 }
 
 }  // namespace
