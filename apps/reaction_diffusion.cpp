@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "adjoint/tolerance_check.hpp"
 #include "apps/cli/reaction_diffusion_cli.hpp"
 #include "apps/common/app_common.hpp"
 #include "core/errors.hpp"
@@ -152,6 +153,15 @@ int RunGradientAt(const ReactionDiffusionCommandLine& line, GradientReducer& ran
   const std::shared_ptr<const StateDistribution>& distribution = split.distribution;
   Require(distribution == nullptr || !common.check_gradient,
           "--check-gradient differences one process; run it without mpirun");
+  MethodSpec spec{common.gradient, common.integrator, "", common.gradient_options};
+  if (distribution && !common.backward_integrator_set) {
+    // The sdirk default keeps whole-state polynomials of the forward; a split state takes
+    // CVODES' checkpointed backward (the forward integrator's), which runs on the split vectors.
+    spec.options.backward_integrator.clear();
+  }
+  // The method checks its options on construction: a bad combination is refused before the
+  // data are computed (seconds at N = 1e5), not after.
+  CreateGradientMethod(spec.gradient, spec.options);
   const bench::Stopwatch data_clock;
   const problems::ProblemSetup setup =
       distribution ? problems::MakeDistributedReactionDiffusionProblem(options, distribution)
@@ -166,12 +176,6 @@ int RunGradientAt(const ReactionDiffusionCommandLine& line, GradientReducer& ran
   if (common.check_gradient) {
     RunGradientCheck("reaction-diffusion N=" + std::to_string(line.points), setup.ode, *setup.loss,
                      common, std::cout);
-  }
-  MethodSpec spec{common.gradient, common.integrator, "", common.gradient_options};
-  if (distribution && !common.backward_integrator_set) {
-    // The sdirk default keeps whole-state polynomials of the forward; a split state takes
-    // CVODES' checkpointed backward (the forward integrator's), which runs on the split vectors.
-    spec.options.backward_integrator.clear();
   }
   const GradientRun run = RunGradient(spec, setup.ode, *setup.loss);
   if (run.threw) throw NumericalError(run.message);

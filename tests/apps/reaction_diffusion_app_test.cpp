@@ -93,6 +93,13 @@ TEST(ReactionDiffusionApp, BadInputIsOneLineAndNothingRuns) {
   const AppResult result = RunBinary("--points 1");
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.err, "error: --points must be between 3 and 10000000 (grid points), got 1\n");
+  // A method option that does not fit the backward integrator is refused before the data.
+  const AppResult unused = RunBinary("--points 100000 --gradient-option quadrature=cvodes");
+  EXPECT_EQ(unused.exit_code, 1);
+  EXPECT_NE(unused.err.find("quadrature 'cvodes' needs a CVODES backward_integrator"),
+            std::string::npos)
+      << unused.err;
+  EXPECT_EQ(unused.out.find("Brusselator data"), std::string::npos) << unused.out;
 }
 
 }  // namespace
