@@ -45,10 +45,11 @@
 namespace snode {
 
 // Bumped whenever a type a plug-in sees (PluginRegistrar, IntegratorOptions, Integrator,
-// GradientOptions, GradientMethod, ProblemDefinition, ProblemSetup, ...) changes layout or
-// virtual functions. The host rejects a plug-in built with another version.
-// 2: PluginRegistrar::AddProblem. 3: OdeProblem::distribution.
-constexpr int kPluginAbiVersion = 3;
+// GradientOptions, GradientMethod, ProblemDefinition, ProblemSetup, VectorField, ...) changes
+// layout or virtual functions. The host rejects a plug-in built with another version.
+// 2: PluginRegistrar::AddProblem. 3: OdeProblem::distribution. 4: VectorField's state
+// linearisations (LinearizationSize, Linearize, VjpStateLinearized) and JacobianBlocks.
+constexpr int kPluginAbiVersion = 4;
 
 // The names of the two entry points SNODE_PLUGIN defines.
 constexpr const char* kPluginAbiVersionSymbol = "snode_plugin_abi_version";
