@@ -211,46 +211,18 @@ BENCHMARK_CAPTURE(BM_Mlp, W4_VjpState, kW4, Op::kVjpState)->ComputeStatistics("m
 BENCHMARK_CAPTURE(BM_Mlp, W4_VjpParams, kW4, Op::kVjpParams)->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_Mlp, W4_Vjp, kW4, Op::kVjp)->ComputeStatistics("min", Min);
 BENCHMARK_CAPTURE(BM_Mlp, W4_identity_F, kW4Linear, Op::kF)->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, F, W6Op::kF)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, FSaving, W6Op::kFSaving)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, VjpSaved, W6Op::kVjpSaved)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, VjpParams, W6Op::kVjpParams)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, Linearize, W6Op::kLinearize)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, VjpStateLinearized, W6Op::kVjpStateLinearized)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, PreconditionerSetup, W6Op::kSetup)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
-BENCHMARK_CAPTURE(BM_W6, PreconditionerSolve, W6Op::kSolve)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->ComputeStatistics("min", Min);
+// W6 at N = 10³, 10⁴ and 10⁵, the minimum over repetitions beside the usual statistics.
+void W6Sizes(benchmark::internal::Benchmark* b) {
+  b->Arg(1000)->Arg(10000)->Arg(100000)->ComputeStatistics("min", Min);
+}
+BENCHMARK_CAPTURE(BM_W6, F, W6Op::kF)->Apply(W6Sizes);
+BENCHMARK_CAPTURE(BM_W6, FSaving, W6Op::kFSaving)->Apply(W6Sizes);
+BENCHMARK_CAPTURE(BM_W6, VjpSaved, W6Op::kVjpSaved)->Apply(W6Sizes);
+BENCHMARK_CAPTURE(BM_W6, VjpParams, W6Op::kVjpParams)->Apply(W6Sizes);
+BENCHMARK_CAPTURE(BM_W6, Linearize, W6Op::kLinearize)->Apply(W6Sizes);
+BENCHMARK_CAPTURE(BM_W6, VjpStateLinearized, W6Op::kVjpStateLinearized)->Apply(W6Sizes);
+BENCHMARK_CAPTURE(BM_W6, PreconditionerSetup, W6Op::kSetup)->Apply(W6Sizes);
+BENCHMARK_CAPTURE(BM_W6, PreconditionerSolve, W6Op::kSolve)->Apply(W6Sizes);
 BENCHMARK(BM_EigenGemm)
     ->Args({256, 256, 256})
     ->Args({64, 65, 128})
